@@ -1,0 +1,1 @@
+"""Trialbank statistics: pure functions on pandas DataFrames (no Flask, no database)."""
