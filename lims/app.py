@@ -1,0 +1,73 @@
+"""Wire extensions, blueprints, error handlers and the login loader into an app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from lims import __version__
+from lims.core.errors import DomainError
+from lims.extensions import api, csrf, db, login_manager
+
+
+def init_app(app: Flask) -> None:
+    """Initialise extensions and register every domain's blueprints."""
+    db.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please log in to see this page."
+    api.init_app(app, spec_kwargs={"info": {"description": "Trialbank JSON API. Every list is paginated."}})
+
+    from lims.accounts.models import User
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        return db.session.scalar(select(User).where(User.id == int(user_id), User.active.is_(True)))
+
+    from lims.accounts.views import bp as accounts_bp
+    from lims.participants.api import blp as participants_api
+    from lims.participants.views import bp as participants_bp
+    from lims.samples.views import bp as samples_bp
+    from lims.samples.views import participant_bp
+
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(participants_bp)
+    app.register_blueprint(samples_bp)
+    app.register_blueprint(participant_bp)
+    api.register_blueprint(participants_api, url_prefix="/api/v1/participants")
+    csrf.exempt(participants_api)
+
+    @app.get("/")
+    def index() -> Any:
+        if current_user.is_authenticated:
+            return redirect(url_for("participants.index"))
+        return redirect(url_for("accounts.login"))
+
+    @app.get("/health")
+    def health() -> Any:
+        from lims.core.health import health_report
+
+        report = health_report()
+        return jsonify(report), (200 if report["database"] == "ok" else 503)
+
+    @app.context_processor
+    def inject() -> dict[str, Any]:
+        return {"version": __version__}
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError) -> Any:
+        if request.path.startswith("/api/"):
+            return jsonify({"code": exc.status, "status": type(exc).__name__,
+                            "message": exc.message, "errors": {exc.field: [exc.message]} if exc.field else {}}), exc.status
+        return render_template("error.html", code=exc.status, message=exc.message), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        if request.path.startswith("/api/"):
+            return api.handle_http_exception(exc)
+        return render_template("error.html", code=exc.code, message=exc.description), exc.code or 500

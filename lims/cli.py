@@ -1,0 +1,166 @@
+"""The ``lims`` command: database, demo data, users, audit and the development server."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from lims import create_app
+from lims.core.errors import DomainError
+from lims.extensions import db
+
+
+def _create_app(*_: Any) -> Any:
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, add_default_commands=False)
+def main() -> None:
+    """Trialbank LIMS: manage the database, demo data and users, and serve the app."""
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema commands."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target migration.")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Create or upgrade the database schema (safe to run again)."""
+    from lims.core.migrate import current_revision, head_revision, upgrade
+
+    url = current_app.config["DATABASE_URL"]
+    before = current_revision(db.engine)
+    upgrade(url, revision)
+    after = current_revision(db.engine)
+    target = head_revision(url) if revision == "head" else revision
+    if before == after:
+        click.echo(f"Database already at {after} ({_safe_url(url)}); nothing to do.")
+    else:
+        click.echo(f"Database upgraded from {before or 'empty'} to {after} (head {target}) at {_safe_url(url)}.")
+
+
+@db_group.command("current")
+@with_appcontext
+def db_current() -> None:
+    """Print the schema revision of the database."""
+    from lims.core.migrate import current_revision, head_revision
+
+    current = current_revision(db.engine)
+    head = head_revision(current_app.config["DATABASE_URL"])
+    click.echo(f"{current or 'empty'} (head {head}){'' if current == head else ' - run: lims db upgrade'}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _require_schema() -> None:
+    from lims.core.migrate import current_revision, head_revision
+
+    current = current_revision(db.engine)
+    if current != head_revision(current_app.config["DATABASE_URL"]):
+        raise click.ClickException(
+            f"the database schema is at {current or 'nothing'}, not the newest; run 'lims db upgrade' first"
+        )
+
+
+@main.command("demo")
+@click.option("--seed", default=20261124, show_default=True, help="Random seed of the generator.")
+@click.option("--participants", default=120, show_default=True, help="How many participants to enrol.")
+@with_appcontext
+def demo(seed: int, participants: int) -> None:
+    """Load the demo trial (harmless if it is already loaded)."""
+    from lims import demo as demo_module
+
+    _require_schema()
+    try:
+        summary = demo_module.load(db.session, seed=seed, participants=participants,
+                                   instance_path=current_app.instance_path,
+                                   protocol_path=current_app.config["PROTOCOL_FILE"])
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    click.echo(summary.describe())
+
+
+@main.group("user")
+def user_group() -> None:
+    """User accounts."""
+
+
+@user_group.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(
+    ["admin", "lab_manager", "technician", "data_manager", "researcher", "pi", "monitor"]))
+@click.option("--name", "full_name", default="", help="Full name shown in custody records.")
+@click.option("--site", "sites", multiple=True, help="Site code the user works for (repeatable).")
+@click.option("--password", envvar="LIMS_NEW_PASSWORD", default=None,
+              help="Password (or set LIMS_NEW_PASSWORD); prompted when missing.")
+@with_appcontext
+def user_add(username: str, role: str, full_name: str, sites: tuple[str, ...], password: str | None) -> None:
+    """Create a user with a role and sites."""
+    from lims.accounts.service import add_user
+
+    _require_schema()
+    if password is None:
+        if not sys.stdin.isatty():
+            raise click.ClickException("no password given: pass --password or set LIMS_NEW_PASSWORD")
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = add_user(db.session, username=username, password=password, role=role, full_name=full_name,
+                        site_codes=sites)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Created user {user.username} ({user.role}{', sites ' + ', '.join(sites) if sites else ''}).")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """Audit trail checks."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Walk the custody hash chain and report the first event that does not match."""
+    from lims.custody.service import verify_chain
+
+    report = verify_chain(db.session)
+    if report.ok:
+        click.echo(f"Custody chain intact: {report.checked} events verified.")
+        return
+    where = f"event #{report.broken_seq}" + (f" (id {report.broken_id})" if report.broken_id else "")
+    click.echo(f"Custody chain BROKEN at {where}: {report.problem}. "
+               f"{report.checked} events before it verified.", err=True)
+    sys.exit(1)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--debug/--no-debug", default=False)
+@with_appcontext
+def serve(host: str, port: int, debug: bool) -> None:
+    """Serve the app with the built-in server (use gunicorn in production)."""
+    _require_schema()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo(f"Trialbank on http://{host}:{port}/ (database {_safe_url(app.config['DATABASE_URL'])})")
+    os.environ.setdefault("FLASK_RUN_FROM_CLI", "false")
+    app.run(host=host, port=port, debug=debug, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()

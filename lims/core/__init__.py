@@ -1,0 +1,1 @@
+"""Shared foundations: database base, errors, access control."""

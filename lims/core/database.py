@@ -1,0 +1,93 @@
+"""A small Flask extension owning the engine and one session per app context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin, so that
+    # SAVEPOINTs nest inside a real transaction (SQLAlchemy's documented pysqlite recipe).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine with the settings Trialbank relies on (foreign keys and WAL on SQLite)."""
+    if url.startswith("sqlite"):
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            kwargs.setdefault("poolclass", StaticPool)
+        kwargs.setdefault("connect_args", {"check_same_thread": False})
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+class Database:
+    """Engine per app and a session per app context, closed at teardown.
+
+    Handlers and CLI commands own the commit (see STYLE.md); services only flush.
+    Tests bind the sessions to one connection inside an outer transaction with
+    :meth:`bind_to` so every test rolls back.
+    """
+
+    def __init__(self) -> None:
+        self._bound: dict[int, Connection] = {}
+
+    def init_app(self, app: Flask) -> None:
+        """Create the app's engine from ``LIMS_DATABASE_URL`` and register teardown."""
+        engine = make_engine(app.config["DATABASE_URL"])
+        app.extensions["lims_db"] = {
+            "engine": engine,
+            "sessionmaker": sessionmaker(bind=engine, expire_on_commit=False),
+        }
+        app.teardown_appcontext(self._teardown)
+
+    @property
+    def engine(self) -> Engine:
+        """Return the current app's engine."""
+        return current_app.extensions["lims_db"]["engine"]
+
+    def bind_to(self, app: Flask, connection: Connection | None) -> None:
+        """Bind every new session of ``app`` to ``connection`` (tests); None undoes it."""
+        ext = app.extensions["lims_db"]
+        if connection is None:
+            ext["sessionmaker"] = sessionmaker(bind=ext["engine"], expire_on_commit=False)
+        else:
+            ext["sessionmaker"] = sessionmaker(
+                bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+            )
+
+    @property
+    def session(self) -> Session:
+        """Return the session of the current app context, creating it on first use."""
+        session = g.get("_lims_session")
+        if session is None:
+            session = current_app.extensions["lims_db"]["sessionmaker"]()
+            g._lims_session = session
+        return session
+
+    def _teardown(self, exc: BaseException | None) -> None:
+        session = g.pop("_lims_session", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()

@@ -1,0 +1,1 @@
+"""Chain of custody: append-only, hash-chained events for every state change of a sample."""

@@ -1,0 +1,25 @@
+"""Extensions, created unbound and initialised in :func:`lims.create_app`."""
+
+from __future__ import annotations
+
+from flask_login import LoginManager
+from flask_smorest import Api
+from flask_wtf import CSRFProtect
+
+from lims.core.database import Database
+
+
+class LimsApi(Api):
+    """flask-smorest Api that keeps Werkzeug's ``Allow`` header on 405 answers."""
+
+    def handle_http_exception(self, error):  # type: ignore[no-untyped-def]
+        payload, code, headers = super().handle_http_exception(error)
+        if getattr(error, "valid_methods", None):
+            headers = {**headers, "Allow": ", ".join(error.valid_methods)}
+        return payload, code, headers
+
+
+db = Database()
+api = LimsApi()
+login_manager = LoginManager()
+csrf = CSRFProtect()

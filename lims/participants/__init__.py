@@ -1,0 +1,1 @@
+"""Participants: pseudonymous study IDs, consent, and scheduled visits."""

@@ -1,0 +1,60 @@
+"""JSON API for participants: the pattern every later resource follows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint, Page, abort
+
+from lims.core.auth import login_required
+from lims.core.errors import NotFound
+from lims.extensions import db
+from lims.participants import service
+from lims.participants.schemas import ParticipantDetailSchema, ParticipantQuerySchema, ParticipantSchema
+from lims.studies.service import get_study
+
+blp = Blueprint("participants_api", __name__, description="Pseudonymous trial participants")
+
+
+class QueryPage(Page):
+    """Paginate a SQLAlchemy select without loading every row."""
+
+    @property
+    def item_count(self) -> int:
+        return service.count(db.session, self.collection)
+
+    @property
+    def items(self) -> list[Any]:
+        stmt = self.collection.limit(self.page_params.page_size).offset(self.page_params.first_item)
+        return list(db.session.scalars(stmt))
+
+
+@blp.route("/")
+class Participants(MethodView):
+    decorators = [login_required]
+
+    @blp.arguments(ParticipantQuerySchema, location="query")
+    @blp.response(200, ParticipantSchema(many=True))
+    @blp.paginate(QueryPage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """List participants (search by code, filter by site and stratum)."""
+        try:
+            study = get_study(db.session)
+        except NotFound:
+            study = None
+        return service.search_query(study, q=args.get("q"), site_codes=[args["site"]] if args.get("site") else None,
+                                    stratum=args.get("stratum"))
+
+
+@blp.route("/<string:code>")
+class ParticipantByCode(MethodView):
+    decorators = [login_required]
+
+    @blp.response(200, ParticipantDetailSchema)
+    def get(self, code: str) -> Any:
+        """Show one participant with consent and visits."""
+        try:
+            return service.get_by_code(db.session, code)
+        except NotFound as exc:
+            abort(404, message=exc.message)

@@ -1,0 +1,1 @@
+"""Samples: accessioning, aliquots and derivatives, SPREC, labels, scan station."""

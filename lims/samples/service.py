@@ -1,0 +1,158 @@
+"""Register primary samples, make aliquots and derivatives, and read lineage."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lims.accounts.models import User
+from lims.core.errors import DomainError, NotFound
+from lims.custody.service import record_event
+from lims.participants.models import Participant, Visit
+from lims.samples import accession as accession_ids
+from lims.samples.models import AccessionCounter, Sample
+from lims.studies.models import KitItem, SampleType, Study
+
+PREANALYTICAL_FIELDS = (
+    "collected_at", "processing_started_at", "precentrifugation_temp_c", "spun", "spin1_g", "spin1_min",
+    "spin1_temp_c", "spin1_brake", "spin2_done", "spin2_g", "spin2_min", "spin2_temp_c", "spin2_brake",
+    "postspin_temp_c", "frozen_at", "storage_temp_c", "storage_container", "storage_via_minus80",
+    "collection_type", "clamped_at", "excised_at", "fixation_started_at", "fixation_ended_at", "fixation_type",
+    "haemolysed",
+)
+
+
+def next_accessions(session: Session, study: Study, count: int) -> list[str]:
+    """Reserve ``count`` new accession IDs for ``study`` (serials never reused)."""
+    counter = session.scalar(
+        select(AccessionCounter).where(AccessionCounter.study_id == study.id).with_for_update()
+    )
+    if counter is None:
+        counter = AccessionCounter(study_id=study.id, last_serial=0)
+        session.add(counter)
+    first = counter.last_serial + 1
+    counter.last_serial += count
+    session.flush()
+    return [accession_ids.make_accession(first + i, study.accession_prefix) for i in range(count)]
+
+
+def get_by_accession(session: Session, raw: str) -> Sample:
+    """Return the sample a typed or scanned ID names; raise with the reason when it does not."""
+    try:
+        code = accession_ids.validate(raw)
+    except ValueError as exc:
+        raise DomainError(str(exc), field="accession") from None
+    sample = session.scalar(select(Sample).where(Sample.accession == code))
+    if sample is None:
+        raise NotFound(f"no sample {code}: the ID is valid but was never registered here")
+    return sample
+
+
+def register_primary(session: Session, visit: Visit, kit_item: KitItem | None, *, sample_type: SampleType,
+                     quantity: float | None, unit: str, by: User | None, at: datetime | None = None,
+                     container_type_id: int | None = None, **preanalytical: Any) -> Sample:
+    """Register a collected primary sample of ``visit`` with its raw pre-analytical values."""
+    unknown = set(preanalytical) - set(PREANALYTICAL_FIELDS)
+    if unknown:
+        raise DomainError(f"unknown pre-analytical field(s): {', '.join(sorted(unknown))}")
+    participant: Participant = visit.participant
+    if sample_type.study_id != participant.study_id:
+        raise DomainError(f"sample type {sample_type.code} belongs to another study", field="sample_type")
+    (code,) = next_accessions(session, participant.study, 1)
+    sample = Sample(
+        accession=code, study_id=participant.study_id, participant_id=participant.id, visit_id=visit.id,
+        kit_item_id=kit_item.id if kit_item else None, sample_type_id=sample_type.id,
+        container_type_id=container_type_id if container_type_id is not None
+        else (kit_item.container_type_id if kit_item else None),
+        derivation="primary", status="collected", quantity=quantity, initial_quantity=quantity, unit=unit,
+        **preanalytical,
+    )
+    session.add(sample)
+    session.flush()
+    record_event(session, sample.id, "collected", by=by, at=at or sample.collected_at,
+                 site_code=participant.site.code, details={"visit": visit.timepoint.code})
+    return sample
+
+
+def register_missed(session: Session, visit: Visit, kit_item: KitItem, *, reason: str, by: User | None) -> Sample:
+    """Record that a kit's sample was not collected, with the reason."""
+    if not reason.strip():
+        raise DomainError("say why the sample was not collected", field="reason")
+    participant = visit.participant
+    sample = Sample(
+        accession=None, study_id=participant.study_id, participant_id=participant.id, visit_id=visit.id,
+        kit_item_id=kit_item.id, sample_type_id=kit_item.sample_type_id,
+        container_type_id=kit_item.container_type_id, derivation="primary", status="missed",
+        unit=kit_item.unit, missed_reason=reason.strip(),
+    )
+    session.add(sample)
+    session.flush()
+    return sample
+
+
+def split(session: Session, parent: Sample, *, sample_type: SampleType, count: int, volume: float, unit: str,
+          by: User | None, derivation: str = "aliquot", at: datetime | None = None,
+          **preanalytical: Any) -> list[Sample]:
+    """Make ``count`` children of ``parent`` (aliquots or derivatives) of ``volume`` each."""
+    if count < 1:
+        raise DomainError("make at least one aliquot", field="count")
+    if volume <= 0:
+        raise DomainError("aliquot volume must be positive", field="volume")
+    if parent.status in ("missed", "disposed", "consumed", "quarantined"):
+        raise DomainError(f"sample {parent.accession} is {parent.status} and cannot be split")
+    codes = next_accessions(session, parent.participant.study, count)
+    children = []
+    for code in codes:
+        child = Sample(
+            accession=code, study_id=parent.study_id, participant_id=parent.participant_id,
+            visit_id=parent.visit_id, parent_id=parent.id, sample_type_id=sample_type.id,
+            container_type_id=parent.container_type_id, derivation=derivation, status="collected",
+            quantity=volume, initial_quantity=volume, unit=unit, freeze_thaw_count=parent.freeze_thaw_count,
+            collected_at=parent.collected_at, **preanalytical,
+        )
+        session.add(child)
+        children.append(child)
+    session.flush()
+    action = "aliquoted" if derivation == "aliquot" else "derived"
+    record_event(session, parent.id, action, by=by, at=at,
+                 details={"children": codes, "volume": volume, "unit": unit})
+    for child in children:
+        record_event(session, child.id, action, by=by, at=at, details={"parent": parent.accession})
+    return children
+
+
+def lineage(session: Session, sample: Sample) -> tuple[list[Sample], list[tuple[int, Sample]]]:
+    """Return the ancestors (root first) and the descendants with their depth."""
+    ancestors = []
+    node = sample.parent
+    while node is not None:
+        ancestors.append(node)
+        node = node.parent
+    ancestors.reverse()
+    descendants: list[tuple[int, Sample]] = []
+
+    def walk(s: Sample, depth: int) -> None:
+        for child in s.children:
+            descendants.append((depth, child))
+            walk(child, depth + 1)
+
+    walk(sample, 1)
+    return ancestors, descendants
+
+
+def samples_of_participant(session: Session, participant: Participant) -> list[Sample]:
+    """Return all samples of a participant, primary and derived."""
+    return list(session.scalars(
+        select(Sample).where(Sample.participant_id == participant.id).order_by(Sample.id)
+    ))
+
+
+def get_or_404(session: Session, sample_id: int) -> Sample:
+    """Return the sample with this database id or raise NotFound."""
+    sample = session.get(Sample, sample_id)
+    if sample is None:
+        raise NotFound(f"no sample #{sample_id}")
+    return sample

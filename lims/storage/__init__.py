@@ -1,0 +1,1 @@
+"""Storage: freezers, racks, boxes with grids, non-grid containers, and sample positions."""

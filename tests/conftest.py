@@ -1,0 +1,197 @@
+"""Shared fixtures: one migrated database per run, one rolled-back transaction per test.
+
+The database is an SQLite file by default; set ``LIMS_TEST_DATABASE_URL`` to run the same suite
+on PostgreSQL (``.ci/run`` does both).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from lims import create_app
+from lims.config import DEFAULT_PROTOCOL
+from lims.core.database import make_engine
+from lims.core.migrate import upgrade
+from lims.extensions import db
+
+PASSWORD = "correct horse battery"
+PG_URL = os.environ.get("LIMS_TEST_DATABASE_URL", "")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = make_url(PG_URL).render_as_string(hide_password=True) if PG_URL else "SQLite (temporary file)"
+    return f"Trialbank test database: {url}"
+
+
+def is_postgres() -> bool:
+    """Tell whether this run uses PostgreSQL."""
+    return PG_URL.startswith("postgresql")
+
+
+requires_postgres = pytest.mark.skipif(
+    not is_postgres(), reason="needs PostgreSQL: set LIMS_TEST_DATABASE_URL (CI does)"
+)
+
+
+@contextmanager
+def fresh_database(base_url: str, tmp: Path) -> Iterator[str]:
+    """Yield the URL of a new, empty database of the same kind as ``base_url``."""
+    if base_url.startswith("postgresql"):
+        name = f"lims_t_{uuid.uuid4().hex[:10]}"
+        admin = make_engine(base_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
+        try:
+            yield url
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+    else:
+        yield f"sqlite:///{tmp / f'{uuid.uuid4().hex[:8]}.db'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Create the run's database, migrate it to head, and install the default protocol."""
+    tmp = tmp_path_factory.mktemp("db")
+    with fresh_database(PG_URL or "sqlite://", tmp) as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """The app on the run's database, with the protocol and one user per role committed."""
+    app = create_app({
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "WTF_CSRF_ENABLED": False,
+    })
+    with app.app_context():
+        from lims.accounts.service import add_user
+        from lims.studies.protocol import load_protocol
+        from lims.studies.service import install_protocol
+
+        install_protocol(db.session, load_protocol(DEFAULT_PROTOCOL))
+        for role in ("admin", "lab_manager", "technician", "data_manager", "researcher", "pi", "monitor"):
+            add_user(db.session, username=role, password=PASSWORD, role=role, full_name=role.title(),
+                     site_codes=("ZJ",) if role == "technician" else ())
+        add_user(db.session, username="technician_nb", password=PASSWORD, role="technician",
+                 full_name="NB Technician", site_codes=("NB",))
+        db.session.commit()
+    return app
+
+
+@pytest.fixture(scope="session")
+def engine(app: Flask) -> Engine:
+    with app.app_context():
+        return db.engine
+
+
+@pytest.fixture()
+def connection(app: Flask, engine: Engine) -> Iterator[Any]:
+    """Bind every session of the app to one connection whose transaction is rolled back."""
+    conn = engine.connect()
+    trans = conn.begin()
+    db.bind_to(app, conn)
+    try:
+        yield conn
+    finally:
+        db.bind_to(app, None)
+        if trans.is_active:
+            trans.rollback()
+        conn.close()
+
+
+@pytest.fixture()
+def app_ctx(app: Flask, connection: Any) -> Iterator[Flask]:
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture()
+def session(app_ctx: Flask) -> Session:
+    """The app context's session inside the test's rolled-back transaction."""
+    return db.session
+
+
+@pytest.fixture()
+def client(app: Flask, connection: Any) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture()
+def runner(app: Flask, connection: Any) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture()
+def study(session: Session) -> Any:
+    from lims.studies.service import get_study
+
+    return get_study(session, "ESCC-WW")
+
+
+@pytest.fixture()
+def login(client: FlaskClient) -> Callable[[str], FlaskClient]:
+    """Log the test client in as the user named after ``role`` (see the ``app`` fixture)."""
+
+    def _login(username: str = "admin") -> FlaskClient:
+        response = client.post("/login", data={"username": username, "password": PASSWORD})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return _login
+
+
+@pytest.fixture()
+def make_participant(session: Session, study: Any) -> Callable[..., Any]:
+    """Return a factory that enrols a participant (with consent and planned visits)."""
+    from lims.participants.service import enrol, plan_visits, record_consent
+    from lims.studies.models import Site
+
+    counter = {"n": 900}
+
+    def _make(site: str = "ZJ", code: str | None = None, enrolled_on: date = date(2025, 1, 6),
+              stratum: str | None = None, **anchors: Any) -> Any:
+        counter["n"] += 1
+        site_obj = session.scalar(select(Site).where(Site.code == site))
+        p = enrol(session, study, site=site_obj, code=code or f"{site}-{counter['n']}", enrolled_on=enrolled_on,
+                  sex="M", age=61, ecog=0)
+        record_consent(session, p, version="2.1", signed_on=enrolled_on,
+                       scopes={"MARKER_RESEARCH": True, "GENETIC_RESEARCH": True})
+        p.stratum = stratum
+        for key, value in anchors.items():
+            setattr(p, key, value)
+        session.flush()
+        plan_visits(session, p)
+        return p
+
+    return _make
+
+
+@pytest.fixture()
+def user(session: Session) -> Callable[[str], Any]:
+    from lims.accounts.models import User
+
+    def _user(username: str = "technician") -> Any:
+        return session.scalar(select(User).where(User.username == username))
+
+    return _user

@@ -1,0 +1,42 @@
+"""Imports point one way: analysis never imports lims, Flask or SQLAlchemy; domains follow STYLE.md."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ORDER = ["core", "studies", "accounts", "participants", "custody", "samples", "storage", "clinical", "markers",
+         "results"]
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_analysis_is_pure() -> None:
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(n for n in _imports(p) if n.split(".")[0] in {"lims", "flask", "sqlalchemy", "flask_smorest"})
+        for p in (ROOT / "analysis").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_domains_import_only_earlier_domains() -> None:
+    problems = []
+    for path in (ROOT / "lims").rglob("*.py"):
+        parts = path.relative_to(ROOT / "lims").parts
+        if len(parts) < 2 or parts[0] not in ORDER:
+            continue
+        rank = ORDER.index(parts[0])
+        for name in _imports(path):
+            bits = name.split(".")
+            if bits[0] == "lims" and len(bits) > 1 and bits[1] in ORDER and ORDER.index(bits[1]) > rank:
+                problems.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert problems == []
