@@ -88,7 +88,7 @@ def _value(value: object) -> object:
 def _compare(
     t: dict[str, pd.DataFrame], table: str, column: str, ref: pd.Series, later: bool, reason: str
 ) -> list[Problem]:
-    """Report rows whose date is before (later=False) or after (later=True) the participant's reference date."""
+    """Report rows dated before (later=False) or after (later=True) the participant's reference date."""
     frame = t[table]
     dates = frame[column]
     refs = frame["participant_id"].map(ref)
@@ -114,7 +114,9 @@ def check_consistency(tables: dict[str, pd.DataFrame], expect_cre1: bool = False
                 problems.append(Problem(table, pid, "participant_id", pid, "participant not in participants"))
         if table in _ONE_ROW_TABLES:
             for pid in frame.loc[frame["participant_id"].duplicated(), "participant_id"].unique():
-                problems.append(Problem(table, pid, "participant_id", pid, "more than one row for participant"))
+                problems.append(
+                    Problem(table, pid, "participant_id", pid, "more than one row for participant")
+                )
     for (table, column), allowed in _VOCABULARIES.items():
         frame = t[table]
         bad = frame[column].notna() & ~frame[column].isin(allowed)
@@ -134,15 +136,29 @@ def check_consistency(tables: dict[str, pd.DataFrame], expect_cre1: bool = False
     problems += _compare(t, "deaths", "date", enrol, False, "date before enrolment")
 
     allocation = t["allocation"].drop_duplicates("participant_id").set_index("participant_id")
-    problems += _compare(t, "disease_events", "date", allocation["rand_date"], False,
-                         "disease event before randomisation")
+    problems += _compare(
+        t, "disease_events", "date", allocation["rand_date"], False, "disease event before randomisation"
+    )
     contact = t["last_contact"].drop_duplicates("participant_id").set_index("participant_id")
-    problems += _compare(t, "disease_events", "date", contact["last_disease_assessment_date"], True,
-                         "disease event after the last disease assessment")
+    problems += _compare(
+        t,
+        "disease_events",
+        "date",
+        contact["last_disease_assessment_date"],
+        True,
+        "disease event after the last disease assessment",
+    )
     alive_early = contact["last_alive_date"] < contact["last_disease_assessment_date"]
     for pid, value in contact.loc[alive_early, "last_alive_date"].items():
-        problems.append(Problem("last_contact", pid, "last_alive_date", _value(value),
-                                "last alive before last disease assessment"))
+        problems.append(
+            Problem(
+                "last_contact",
+                pid,
+                "last_alive_date",
+                _value(value),
+                "last alive before last disease assessment",
+            )
+        )
     for column in ("last_alive_date", "last_disease_assessment_date"):
         for pid in sorted(known - set(contact.index[contact[column].notna()])):
             problems.append(Problem("last_contact", pid, column, None, "missing censoring date"))
@@ -160,39 +176,82 @@ def _check_pathology(t: dict[str, pd.DataFrame]) -> list[Problem]:
     for _, row in t["pathology"].iterrows():
         own = resected[resected["participant_id"] == row["participant_id"]]
         if own.empty:
-            problems.append(Problem("pathology", row["participant_id"], "participant_id", row["participant_id"],
-                                    "pathology without a resection"))
+            problems.append(
+                Problem(
+                    "pathology",
+                    row["participant_id"],
+                    "participant_id",
+                    row["participant_id"],
+                    "pathology without a resection",
+                )
+            )
         elif pd.notna(row["surgery_date"]) and not (own["date"] == row["surgery_date"]).any():
-            problems.append(Problem("pathology", row["participant_id"], "surgery_date",
-                                    _value(row["surgery_date"]), "no resection on this date"))
+            problems.append(
+                Problem(
+                    "pathology",
+                    row["participant_id"],
+                    "surgery_date",
+                    _value(row["surgery_date"]),
+                    "no resection on this date",
+                )
+            )
         pct = row["viable_pct"]
         if pd.notna(pct) and not 0 <= float(pct) <= 100:
-            problems.append(Problem("pathology", row["participant_id"], "viable_pct", pct, "not within 0-100"))
+            problems.append(
+                Problem("pathology", row["participant_id"], "viable_pct", pct, "not within 0-100")
+            )
     ev = t["disease_events"]
     salvage_on_other = (ev["type"] != "LOCAL_REGROWTH") & (
-        ev["salvage_surgery_date"].notna() | ev["salvage_r_status"].notna())
-    for pid, kind in zip(ev.loc[salvage_on_other, "participant_id"], ev.loc[salvage_on_other, "type"],
-                         strict=True):
-        problems.append(Problem("disease_events", pid, "salvage_r_status", kind,
-                                "salvage surgery recorded on an event that is not a local regrowth"))
+        ev["salvage_surgery_date"].notna() | ev["salvage_r_status"].notna()
+    )
+    for pid, kind in zip(
+        ev.loc[salvage_on_other, "participant_id"], ev.loc[salvage_on_other, "type"], strict=True
+    ):
+        problems.append(
+            Problem(
+                "disease_events",
+                pid,
+                "salvage_r_status",
+                kind,
+                "salvage surgery recorded on an event that is not a local regrowth",
+            )
+        )
     return problems
 
 
-def _check_allocation(t: dict[str, pd.DataFrame], allocation: pd.DataFrame, expect_cre1: bool) -> list[Problem]:
+def _check_allocation(
+    t: dict[str, pd.DataFrame], allocation: pd.DataFrame, expect_cre1: bool
+) -> list[Problem]:
     cre = t["cre"]
     cre1 = cre[cre["seq"].astype("Int64") == 1].drop_duplicates("participant_id").set_index("participant_id")
     problems = []
     for pid, row in allocation.iterrows():
         randomised = _text(row["stratum"]) in RANDOMISED_STRATA
         if randomised and pd.isna(row["rand_date"]):
-            problems.append(Problem("allocation", pid, "rand_date", None, "randomised stratum without a date"))
+            problems.append(
+                Problem("allocation", pid, "rand_date", None, "randomised stratum without a date")
+            )
         if not randomised and pd.notna(row["rand_date"]):
-            problems.append(Problem("allocation", pid, "rand_date", _value(row["rand_date"]),
-                                    "randomisation date outside the cCR strata"))
+            problems.append(
+                Problem(
+                    "allocation",
+                    pid,
+                    "rand_date",
+                    _value(row["rand_date"]),
+                    "randomisation date outside the cCR strata",
+                )
+            )
         overall = _text(cre1["overall"].get(pid))
         if overall in ("cCR", "local", "regional", "distant") and randomised != (overall == "cCR"):
-            problems.append(Problem("allocation", pid, "stratum", row["stratum"],
-                                    f"stratum does not match CRE1 result {overall}"))
+            problems.append(
+                Problem(
+                    "allocation",
+                    pid,
+                    "stratum",
+                    row["stratum"],
+                    f"stratum does not match CRE1 result {overall}",
+                )
+            )
     if expect_cre1:
         for pid in t["participants"]["participant_id"]:
             if pid not in cre1.index:
@@ -201,16 +260,21 @@ def _check_allocation(t: dict[str, pd.DataFrame], allocation: pd.DataFrame, expe
 
 
 def _check_events_vs_cre(t: dict[str, pd.DataFrame], allocation: pd.DataFrame) -> list[Problem]:
-    """Report CREs showing disease that no disease event explains (events are the only source of endpoints)."""
+    """Report CREs showing disease that no disease event explains (events alone drive the endpoints)."""
     ev = t["disease_events"]
     problems = []
     for _, row in t["cre"].iterrows():
         pid, overall, date = row["participant_id"], _text(row["overall"]), row["date"]
         own = ev[(ev["participant_id"] == pid) & (ev["date"] <= date)]
         if overall == "distant" and not own["type"].isin(["DISTANT", "PROGRESSION_PRECLUDING_SURGERY"]).any():
-            problems.append(Problem("cre", pid, "overall", overall, "distant disease without a disease event"))
+            problems.append(
+                Problem("cre", pid, "overall", overall, "distant disease without a disease event")
+            )
         watch = _text(allocation["stratum"].get(pid)) == "CCR_WW" and _text(row["seq"]) != "1"
         if watch and overall in ("local", "regional") and own.empty:
-            problems.append(Problem("cre", pid, "overall", overall,
-                                    "disease on a watch-and-wait CRE without a disease event"))
+            problems.append(
+                Problem(
+                    "cre", pid, "overall", overall, "disease on a watch-and-wait CRE without a disease event"
+                )
+            )
     return problems

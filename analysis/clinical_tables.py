@@ -9,14 +9,15 @@ dictionary of exports can reuse it. Conventions:
 - ``date`` columns may hold datetime64, ``datetime.date`` or ISO strings; ``normalise_tables`` turns them into
   datetime64[ns] at midnight. A missing date is NaT.
 - A missing table is an empty table; a missing optional column is all-NA; a missing required column raises.
-- Categorical vocabularies are in ``STRATA``, ``CRE_OVERALL``, ``EVENT_TYPES``, ``R_STATUSES`` and ``INTENTS``.
+- Vocabularies are in ``STRATA``, ``CRE_OVERALL``, ``EVENT_TYPES``, ``R_STATUSES`` and ``INTENTS``.
 
 Tables (required columns first):
 
 participants   participant_id, site, enrol_date (= T0_enrol) | consent_date, biobank_consent, sex, age, ecog,
                tumour_location, ct, cn, cm, stage
 treatment      participant_id, rt_start (day 1) | rt_end (EOT), rt_dose_gy, rt_fractions
-allocation     participant_id, stratum, rand_date (= T0_rand, NaT if not randomised) | actual_strategy, crossover
+allocation     participant_id, stratum, rand_date (= T0_rand, NaT unless randomised) | actual_strategy,
+               crossover
 cre            participant_id, seq, date, overall | planned_date, in_window, endoscopy_histology,
                eus_suspicious_ln, fna_result, suvmax, distant_m
 surgery        participant_id, date, intent, r_status | approach, clavien_dindo, death_90d
@@ -127,7 +128,9 @@ TABLES: dict[str, dict[str, Column]] = {
         "ln_positive": Column("Int64", "Lymph nodes with viable tumour", False),
         "viable_pct": Column("float64", "Percent viable tumour in the primary bed, 0-100", False),
         "trg_system": Column("string", "Mandard|Becker|CAP|Chirieac as recorded by the pathologist", False),
-        "trg_grade": Column("string", "Grade in that system: Mandard 1-5, Becker 1a|1b|2|3, CAP 0-3, Chirieac 1-4", False),
+        "trg_grade": Column(
+            "string", "Grade in that system: Mandard 1-5, Becker 1a|1b|2|3, CAP 0-3, Chirieac 1-4", False
+        ),
     },
     "disease_events": {
         "participant_id": _PID,

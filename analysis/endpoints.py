@@ -18,9 +18,9 @@ Rules, all exactly as domain.md section 4:
   LOCAL_REGROWTH per variant (A: every regrowth at its date; B: a regrowth salvaged R0 is no event, an
   unsalvaged one - no surgery, R1, R2, unresectable - counts at the regrowth date; later events still count).
   SECOND_PRIMARY only if ``settings.second_primary_is_event``. Censored at last_disease_assessment_date.
-  With ``dfs_t0="rand"`` (default) DFS exists only for randomised cCR patients (NA for everyone else: they were
-  never disease-free at a common origin; use EFS for the whole cohort). With ``dfs_t0="enrol"`` the same events
-  are counted from enrolment for everyone.
+  With ``dfs_t0="rand"`` (default) DFS exists only for randomised cCR patients (NA for everyone else: they
+  were never disease-free at a common origin; use EFS for the whole cohort). With ``dfs_t0="enrol"`` the
+  events are counted from enrolment for everyone.
 - EFS (T0 enrol): the DFS events plus surgery with R2 or unresectable (at the surgery date); censored at
   last_disease_assessment_date.
 - Disease events come only from ``disease_events``; a CRE showing disease is not itself an event
@@ -35,11 +35,11 @@ import pandas as pd
 from analysis.clinical_checks import Problem, check_consistency
 from analysis.clinical_tables import (
     RANDOMISED_STRATA,
-    RESECTED_R_STATUSES,
     TABLES,
     EndpointSettings,
     normalise_tables,
 )
+from analysis.pathology_response import derive_pathology, trg_from_viable_pct
 
 __all__ = [
     "TABLES",
@@ -59,7 +59,6 @@ __all__ = [
 ]
 
 Tables = dict[str, pd.DataFrame]
-MPR_MAX_VIABLE_PCT = 10.0  # domain.md section 3, ESCORT-NEO [R10]
 _DISEASE_EVENT_TYPES = ("LOCAL_RECURRENCE", "REGIONAL", "DISTANT", "PROGRESSION_PRECLUDING_SURGERY")
 _SITE_OF_TYPE = {
     "LOCAL_REGROWTH": "local",
@@ -67,7 +66,6 @@ _SITE_OF_TYPE = {
     "REGIONAL": "regional",
     "DISTANT": "distant",
 }
-_TRG_SYSTEMS = {"mandard": "Mandard", "becker": "Becker", "cap": "CAP", "chirieac": "Chirieac"}
 
 
 def _ids(t: Tables) -> pd.Index:
@@ -89,7 +87,7 @@ def _t0(t: Tables, t0: str) -> pd.Series:
 
 
 def _time_to_event(t0: pd.Series, events: pd.DataFrame, censor: pd.Series, prefix: str) -> pd.DataFrame:
-    """Return time/event/event_type from the first of events (participant_id, date, type) or the censor date."""
+    """Return time/event/event_type from the first event (participant_id, date, type) or the censor date."""
     ids = t0.index
     events = events.dropna(subset=["date"])
     events = events[events["participant_id"].isin(ids)]
@@ -117,7 +115,7 @@ def _events(frame: pd.DataFrame, date: str, kind: str | pd.Series) -> pd.DataFra
 
 
 def regrowth_counts(tables: Tables, variant: str = "A") -> pd.DataFrame:
-    """Return the LOCAL_REGROWTH events with their salvage R status and whether they count under the variant."""
+    """Return the LOCAL_REGROWTH events with their salvage R status and whether they count as events."""
     if variant not in ("A", "B"):
         raise ValueError(f"variant must be 'A' or 'B', not {variant!r}")
     t = normalise_tables(tables)
@@ -127,7 +125,9 @@ def regrowth_counts(tables: Tables, variant: str = "A") -> pd.DataFrame:
     for idx, row in regrowth.iterrows():
         if pd.notna(row["salvage_r_status"]):
             continue
-        later = salvage[(salvage["participant_id"] == row["participant_id"]) & (salvage["date"] >= row["date"])]
+        later = salvage[
+            (salvage["participant_id"] == row["participant_id"]) & (salvage["date"] >= row["date"])
+        ]
         if len(later):
             regrowth.loc[idx, "salvage_r_status"] = later["r_status"].iloc[0]
             regrowth.loc[idx, "salvage_surgery_date"] = later["date"].iloc[0]
@@ -201,107 +201,13 @@ def derive_response(tables: Tables) -> pd.DataFrame:
     ccr[~evaluable] = pd.NA
     return _finish(
         pd.DataFrame(
-            {"ccr_cre1": ccr, "evaluable": evaluable.astype(bool), "cre1_date": _per_participant(cre1, "date", ids)}
+            {
+                "ccr_cre1": ccr,
+                "evaluable": evaluable.astype(bool),
+                "cre1_date": _per_participant(cre1, "date", ids),
+            }
         )
     )
-
-
-def trg_from_viable_pct(viable_pct: float, system: str = "Chirieac") -> str:
-    """Return the TRG grade implied by percent viable tumour (Chirieac or Becker only)."""
-    if pd.isna(viable_pct) or not 0 <= viable_pct <= 100:
-        raise ValueError(f"viable_pct must be 0-100, not {viable_pct!r}")
-    if system == "Chirieac":
-        return "1" if viable_pct == 0 else "2" if viable_pct <= 10 else "3" if viable_pct <= 50 else "4"
-    if system == "Becker":
-        return "1a" if viable_pct == 0 else "1b" if viable_pct < 10 else "2" if viable_pct <= 50 else "3"
-    # Mandard and CAP grade regression/fibrosis, which a percentage alone does not determine.
-    raise ValueError(f"TRG {system!r} cannot be derived from percent viable tumour")
-
-
-def _stage(value: object, letter: str) -> str | None:
-    """Return a T or N category without prefixes ('ypT0' -> 'T0'), or None if unknown."""
-    if value is None or pd.isna(value):
-        return None
-    text = str(value).strip().upper().replace(" ", "")
-    text = text.lstrip("YPC") if text[:1] in "YPC" else text
-    if not text.startswith(letter):
-        text = letter + text
-    return None if text in (letter, letter + "X") else text
-
-
-def _pathology_row(t: Tables, pid: str, resection_date: pd.Timestamp) -> pd.Series | None:
-    rows = t["pathology"][t["pathology"]["participant_id"] == pid]
-    if rows.empty:
-        return None
-    same = rows[rows["surgery_date"] == resection_date]
-    return (same if len(same) else rows.sort_values("surgery_date", na_position="last")).iloc[0]
-
-
-def _path_flags(row: pd.Series, settings: EndpointSettings) -> dict[str, object]:
-    t_stage, n_stage = _stage(row["ypt"], "T"), _stage(row["ypn"], "N")
-    pct = row["viable_pct"]
-    t0 = (t_stage == "T0") if t_stage else (pct == 0 if pd.notna(pct) else None)
-    n0 = (n_stage == "N0") if n_stage else (row["ln_positive"] == 0 if pd.notna(row["ln_positive"]) else None)
-    pcr = False if (t0 is False or n0 is False) else (True if (t0 and n0) else None)
-    mpr = bool(pct <= MPR_MAX_VIABLE_PCT) if pd.notna(pct) else (True if t0 else None)
-    system, grade, source = row["trg_system"], row["trg_grade"], "recorded"
-    if pd.isna(system) or pd.isna(grade):
-        system, grade, source = (settings.trg_system, trg_from_viable_pct(pct, settings.trg_system), "derived")
-        if pd.isna(pct):
-            system, grade, source = None, None, None
-    else:
-        system, grade = _TRG_SYSTEMS.get(str(system).strip().lower(), str(system)), str(grade).strip()
-    # "Major residual disease" (preSANO) = Chirieac TRG3-4 or ypN+.
-    chirieac = grade if system == "Chirieac" else (trg_from_viable_pct(pct) if pd.notna(pct) else None)
-    major: bool | None = None
-    if n0 is False or chirieac in ("3", "4"):
-        major = True
-    elif chirieac in ("1", "2") and n0:
-        major = False
-    return {
-        "pcr": pcr,
-        "mpr": mpr,
-        "trg_system": system,
-        "trg_grade": grade,
-        "trg_source": source,
-        "major_residual": major,
-    }
-
-
-def derive_pathology(tables: Tables, settings: EndpointSettings | None = None) -> pd.DataFrame:
-    """Return resection facts, pCR, MPR, TRG and major residual disease per participant (first resection)."""
-    settings = settings or EndpointSettings()
-    t = normalise_tables(tables)
-    ids = _ids(t)
-    surgery = t["surgery"]
-    resections = surgery[surgery["r_status"].isin(RESECTED_R_STATUSES)].sort_values("date", kind="stable")
-    first = resections.drop_duplicates("participant_id").set_index("participant_id").reindex(ids)
-    records = []
-    for pid in ids:
-        resected = pd.notna(first.at[pid, "r_status"])
-        rec: dict[str, object] = {
-            "participant_id": pid,
-            "resected": resected,
-            "resection_date": first.at[pid, "date"],
-            "resection_intent": first.at[pid, "intent"],
-            "r_status": first.at[pid, "r_status"],
-        }
-        row = _pathology_row(t, pid, first.at[pid, "date"]) if resected else None
-        flags = _path_flags(row, settings) if row is not None else {}
-        for key in ("pcr", "mpr", "trg_system", "trg_grade", "trg_source", "major_residual"):
-            rec[key] = flags.get(key)
-        records.append(rec)
-    out = pd.DataFrame.from_records(records, columns=["participant_id", "resected", "resection_date",
-                                                      "resection_intent", "r_status", "pcr", "mpr",
-                                                      "trg_system", "trg_grade", "trg_source",
-                                                      "major_residual"])
-    out["resection_date"] = pd.to_datetime(out["resection_date"])
-    for col in ("pcr", "mpr", "major_residual"):
-        out[col] = out[col].astype("boolean")
-    out["resected"] = out["resected"].astype(bool)
-    for col in ("resection_intent", "r_status", "trg_system", "trg_grade", "trg_source"):
-        out[col] = out[col].astype("string")
-    return out
 
 
 def first_failure(tables: Tables, settings: EndpointSettings | None = None) -> pd.DataFrame:
@@ -313,8 +219,9 @@ def first_failure(tables: Tables, settings: EndpointSettings | None = None) -> p
     ev = ev[ev["type"] != "SECOND_PRIMARY"].copy()
     ev["failure_site"] = ev["type"].map(_SITE_OF_TYPE)
     pps = ev["type"] == "PROGRESSION_PRECLUDING_SURGERY"
-    ev.loc[pps, "failure_site"] = ev.loc[pps, "site"].where(ev.loc[pps, "site"].isin(["local", "regional",
-                                                                                       "distant"]))
+    ev.loc[pps, "failure_site"] = ev.loc[pps, "site"].where(
+        ev.loc[pps, "site"].isin(["local", "regional", "distant"])
+    )
     out = pd.DataFrame(index=ids)
     out["first_failure"] = "none"
     out["first_failure_date"] = pd.NaT
@@ -327,7 +234,10 @@ def first_failure(tables: Tables, settings: EndpointSettings | None = None) -> p
         sites = sorted(set(window["failure_site"].dropna()))
         pattern = "unknown" if not sites else sites[0] if len(sites) == 1 else "combined"
         out.loc[pid, ["first_failure", "first_failure_date", "first_failure_sites"]] = [
-            pattern, start, "+".join(sites)]
+            pattern,
+            start,
+            "+".join(sites),
+        ]
     out["first_failure"] = out["first_failure"].astype("string")
     out["first_failure_sites"] = out["first_failure_sites"].astype("string")
     out["first_failure_date"] = pd.to_datetime(out["first_failure_date"])
@@ -375,10 +285,24 @@ def rates(derived: pd.DataFrame, resection_intent: str | None = None) -> pd.Data
     rows: list[dict[str, object]] = []
     ccr = derived["ccr_cre1"].astype("boolean")
     n_ccr = int(ccr.fillna(False).sum())
-    rows.append({"measure": "ccr_cre1_itt", "group": "all", "numerator": n_ccr, "denominator": len(derived),
-                 "missing": int(ccr.isna().sum())})
-    rows.append({"measure": "ccr_cre1_evaluable", "group": "all", "numerator": n_ccr,
-                 "denominator": int(derived["evaluable"].astype(bool).sum()), "missing": 0})
+    rows.append(
+        {
+            "measure": "ccr_cre1_itt",
+            "group": "all",
+            "numerator": n_ccr,
+            "denominator": len(derived),
+            "missing": int(ccr.isna().sum()),
+        }
+    )
+    rows.append(
+        {
+            "measure": "ccr_cre1_evaluable",
+            "group": "all",
+            "numerator": n_ccr,
+            "denominator": int(derived["evaluable"].astype(bool).sum()),
+            "missing": 0,
+        }
+    )
     resected = derived[derived["resected"].astype(bool)]
     if resection_intent is not None:
         resected = resected[resected["resection_intent"] == resection_intent]
@@ -389,6 +313,13 @@ def rates(derived: pd.DataFrame, resection_intent: str | None = None) -> pd.Data
         ]
         for name, values in groups:
             values = values.astype("boolean")
-            rows.append({"measure": measure, "group": name, "numerator": int(values.fillna(False).sum()),
-                         "denominator": len(values), "missing": int(values.isna().sum())})
+            rows.append(
+                {
+                    "measure": measure,
+                    "group": name,
+                    "numerator": int(values.fillna(False).sum()),
+                    "denominator": len(values),
+                    "missing": int(values.isna().sum()),
+                }
+            )
     return pd.DataFrame(rows, columns=["measure", "group", "numerator", "denominator", "missing"])
