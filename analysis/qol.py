@@ -9,9 +9,9 @@ Output: one row per participant x timepoint (participant_id, timepoint, date = f
 float scores, NaN where a scale cannot be scored.
 
 - QLQ-C30 v3 (Scoring Manual): RS = mean of answered items; functional S = (1 - (RS-1)/range)*100, symptom and
-  global S = (RS-1)/range*100; a scale is scored if at least half its items are answered. ``SUMMARY`` = mean of
-  the 5 functional scales and 100 - each of the 8 symptom scales FA..DI (Giesinger 2016), computed when at
-  least ``settings.c30_summary_min_scales`` (default all 13) of them are scored.
+  global S = (RS-1)/range*100; a scale is scored if at least half its items are answered. ``SUMMARY`` =
+  mean of the 5 functional scales and 100 - each of the 8 symptom scales FA..DI (Giesinger 2016), computed
+  when at least ``settings.c30_summary_min_scales`` (default all 13) of them are scored.
 - FACT-E v4: item score = response, or 4 - response for reversed items; subscale = sum * n_items / n_answered,
   valid if more than ``settings.fact_subscale_min_fraction`` (50 %) of its items are answered. FACT_G =
   PWB+SWB+EWB+FWB, FACT_E = FACT_G + ECS, TOI = PWB+FWB+ECS; each total needs all its subscales valid and more
@@ -30,7 +30,13 @@ import pandas as pd
 
 from analysis.clinical_tables import EndpointSettings
 
-C30_FUNCTIONAL = {"PF2": (1, 2, 3, 4, 5), "RF2": (6, 7), "EF": (21, 22, 23, 24), "CF": (20, 25), "SF": (26, 27)}
+C30_FUNCTIONAL = {
+    "PF2": (1, 2, 3, 4, 5),
+    "RF2": (6, 7),
+    "EF": (21, 22, 23, 24),
+    "CF": (20, 25),
+    "SF": (26, 27),
+}
 C30_SYMPTOMS = {
     "FA": (10, 12, 18),
     "NV": (14, 15),
@@ -46,8 +52,25 @@ C30_GLOBAL = {"QL2": (29, 30)}
 C30_SCALES = ["QL2", *C30_FUNCTIONAL, *C30_SYMPTOMS]
 C30_SUMMARY_SYMPTOMS = ("FA", "NV", "PA", "DY", "SL", "AP", "CO", "DI")
 
-_ECS_ITEMS = ("HN1", "HN2", "HN3", "HN4", "HN5", "HN10", "HN7", "E1", "E2", "E3", "E4", "E5", "E6", "C6", "E7",
-              "ACT11", "C2")
+_ECS_ITEMS = (
+    "HN1",
+    "HN2",
+    "HN3",
+    "HN4",
+    "HN5",
+    "HN10",
+    "HN7",
+    "E1",
+    "E2",
+    "E3",
+    "E4",
+    "E5",
+    "E6",
+    "C6",
+    "E7",
+    "ACT11",
+    "C2",
+)
 FACT_E_SUBSCALES: dict[str, tuple[str, ...]] = {
     "PWB": tuple(f"GP{i}" for i in range(1, 8)),
     "SWB": tuple(f"GS{i}" for i in range(1, 8)),

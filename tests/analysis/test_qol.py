@@ -13,24 +13,52 @@ from analysis.qol import score_fact_e, score_qlq_c30
 NA = None
 
 
-def _long(pid: str, instrument: str, answers: dict[object, object], timepoint: str = "baseline") -> list[dict]:
+def _long(
+    pid: str, instrument: str, answers: dict[object, object], timepoint: str = "baseline"
+) -> list[dict]:
     return [
-        {"participant_id": pid, "instrument": instrument, "timepoint": timepoint, "date": "2024-02-01",
-         "item": item, "value": value}
+        {
+            "participant_id": pid,
+            "instrument": instrument,
+            "timepoint": timepoint,
+            "date": "2024-02-01",
+            "item": item,
+            "value": value,
+        }
         for item, value in answers.items()
     ]
 
 
 # Participant A, QLQ-C30: some items missing (None) or absent altogether.
 C30_A = {
-    1: 1, 2: 1, 3: 2, 4: 1, 5: 1,  # PF2
-    6: 2, 7: NA,  # RF2: 1 of 2 answered
-    21: 2, 22: 2, 23: 3,  # EF: item 24 absent, 3 of 4 answered
-    20: NA, 25: NA,  # CF: none answered
-    26: 1, 27: 1,  # SF
-    10: 2, 12: NA,  # FA: item 18 absent, 1 of 3 answered
-    14: 1, 15: 2, 9: 3, 19: 3, 8: 4, 11: NA, 13: 1, 16: 2, 17: 1, 28: 3,
-    29: 5, 30: 6,
+    1: 1,
+    2: 1,
+    3: 2,
+    4: 1,
+    5: 1,  # PF2
+    6: 2,
+    7: NA,  # RF2: 1 of 2 answered
+    21: 2,
+    22: 2,
+    23: 3,  # EF: item 24 absent, 3 of 4 answered
+    20: NA,
+    25: NA,  # CF: none answered
+    26: 1,
+    27: 1,  # SF
+    10: 2,
+    12: NA,  # FA: item 18 absent, 1 of 3 answered
+    14: 1,
+    15: 2,
+    9: 3,
+    19: 3,
+    8: 4,
+    11: NA,
+    13: 1,
+    16: 2,
+    17: 1,
+    28: 3,
+    29: 5,
+    30: 6,
 }
 # Participant B: every item 1 except fatigue items 4; global 1 and 7.
 C30_B = {i: 1 for i in range(1, 29)} | {10: 4, 12: 4, 18: 4, 29: 1, 30: 7}
@@ -76,18 +104,57 @@ def test_qlq_c30_summary_score() -> None:
     assert b["SUMMARY"] == pytest.approx(1200 / 13)
     # A with 10 scales allowed: PF2 280/3, RF2 200/3, EF 500/9, SF 100 and 100 - NV 250/3, PA 100/3, DY 0,
     # AP 100, CO 200/3, DI 100: sum = 3590/9 + 300 = 6290/9, mean of 10 = 629/9 = 69.89.
-    relaxed = score_qlq_c30(c30_responses(), EndpointSettings(c30_summary_min_scales=10)).set_index("participant_id")
+    relaxed = score_qlq_c30(c30_responses(), EndpointSettings(c30_summary_min_scales=10)).set_index(
+        "participant_id"
+    )
     assert relaxed.loc["A", "SUMMARY"] == pytest.approx(629 / 9)
 
 
 # Participant A, FACT-E: PWB 6 of 7, EWB 4 of 6, FWB 4 of 7 answered; SWB and ECS complete.
 FACT_A = {
-    "GP1": 1, "GP2": 0, "GP3": 2, "GP4": 1, "GP5": 0, "GP6": 1, "GP7": NA,
-    "GS1": 3, "GS2": 3, "GS3": 4, "GS4": 2, "GS5": 2, "GS6": 3, "GS7": 1,
-    "GE1": 1, "GE2": 2, "GE3": 0, "GE4": 1, "GE5": NA,  # GE6 absent
-    "GF1": 2, "GF2": 2, "GF3": 3, "GF4": 3, "GF5": NA, "GF6": NA, "GF7": NA,
-    "HN1": 3, "HN2": 1, "HN3": 0, "HN4": 4, "HN5": 2, "HN10": 3, "HN7": 4, "E1": 1, "E2": 2, "E3": 0,
-    "E4": 1, "E5": 2, "E6": 3, "C6": 2, "E7": 1, "ACT11": 0, "C2": 1,
+    "GP1": 1,
+    "GP2": 0,
+    "GP3": 2,
+    "GP4": 1,
+    "GP5": 0,
+    "GP6": 1,
+    "GP7": NA,
+    "GS1": 3,
+    "GS2": 3,
+    "GS3": 4,
+    "GS4": 2,
+    "GS5": 2,
+    "GS6": 3,
+    "GS7": 1,
+    "GE1": 1,
+    "GE2": 2,
+    "GE3": 0,
+    "GE4": 1,
+    "GE5": NA,  # GE6 absent
+    "GF1": 2,
+    "GF2": 2,
+    "GF3": 3,
+    "GF4": 3,
+    "GF5": NA,
+    "GF6": NA,
+    "GF7": NA,
+    "HN1": 3,
+    "HN2": 1,
+    "HN3": 0,
+    "HN4": 4,
+    "HN5": 2,
+    "HN10": 3,
+    "HN7": 4,
+    "E1": 1,
+    "E2": 2,
+    "E3": 0,
+    "E4": 1,
+    "E5": 2,
+    "E6": 3,
+    "C6": 2,
+    "E7": 1,
+    "ACT11": 0,
+    "C2": 1,
 }
 # Participant B: PWB only 3 of 7 answered, EWB exactly 3 of 6 (50 % is not > 50 %); the rest complete.
 FACT_B = dict(FACT_A) | {"GP4": NA, "GP5": NA, "GP6": NA, "GE4": NA, "GE6": 1, "GF5": 1, "GF6": 1, "GF7": 1}
