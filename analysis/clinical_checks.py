@@ -140,6 +140,10 @@ def check_consistency(tables: dict[str, pd.DataFrame], expect_cre1: bool = False
         t, "disease_events", "date", allocation["rand_date"], False, "disease event before randomisation"
     )
     contact = t["last_contact"].drop_duplicates("participant_id").set_index("participant_id")
+    for column in ("last_alive_date", "last_disease_assessment_date"):
+        problems += _compare(
+            t, "last_contact", column, allocation["rand_date"], False, "censoring date before randomisation"
+        )
     problems += _compare(
         t,
         "disease_events",
@@ -223,7 +227,11 @@ def _check_allocation(
     t: dict[str, pd.DataFrame], allocation: pd.DataFrame, expect_cre1: bool
 ) -> list[Problem]:
     cre = t["cre"]
-    cre1 = cre[cre["seq"].astype("Int64") == 1].drop_duplicates("participant_id").set_index("participant_id")
+    cre1 = (
+        cre[cre["seq"].eq(1).fillna(False).astype(bool)]
+        .drop_duplicates("participant_id")
+        .set_index("participant_id")
+    )
     problems = []
     for pid, row in allocation.iterrows():
         randomised = _text(row["stratum"]) in RANDOMISED_STRATA

@@ -194,7 +194,7 @@ def derive_response(tables: Tables) -> pd.DataFrame:
     """Return ccr_cre1, evaluable and cre1_date per participant."""
     t = normalise_tables(tables)
     ids = _ids(t)
-    cre1 = t["cre"][t["cre"]["seq"].astype("Int64") == 1].sort_values("date")
+    cre1 = t["cre"][t["cre"]["seq"].eq(1).fillna(False).astype(bool)].sort_values("date")
     overall = _per_participant(cre1, "overall", ids)
     evaluable = overall.isin(["cCR", "local", "regional", "distant"])
     ccr = pd.Series(overall.eq("cCR").to_numpy(), index=ids, dtype="boolean")

@@ -444,3 +444,17 @@ def test_modules_import_nothing_from_lims_flask_or_sqlalchemy() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=60)
+
+
+def test_missing_values_are_reported_not_fatal() -> None:
+    tables = cohort()
+    tables["cre"].loc[0, "seq"] = None
+    tables["disease_events"].loc[0, "type"] = None
+    tables["allocation"].loc[1, "stratum"] = None
+    derived = endpoints.derive(tables).set_index("participant_id")
+    # P01 lost its CRE1 (seq unknown) and its regrowth (type unknown): not evaluable, censored at 366.
+    assert not derived.loc["P01", "evaluable"] and derived.loc["P01", "dfs_time"] == 366
+    found = {(p.table, p.participant_id, p.field, p.reason) for p in endpoints.check_consistency(tables)}
+    assert ("cre", "P01", "seq", "missing value") in found
+    assert ("disease_events", "P01", "type", "missing value") in found
+    assert ("allocation", "P02", "stratum", "missing value") in found
