@@ -75,7 +75,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """The app on the run's database, with the protocol and one user per role committed."""
     app = create_app({
         "TESTING": True,
@@ -96,7 +96,8 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
         add_user(db.session, username="technician_nb", password=PASSWORD, role="technician",
                  full_name="NB Technician", site_codes=("NB",))
         db.session.commit()
-    return app
+    yield app
+    app.extensions["lims_db"]["engine"].dispose()
 
 
 @pytest.fixture(scope="session")
