@@ -58,23 +58,21 @@ def _pathology_row(t: Tables, pid: str, resection_date: pd.Timestamp) -> pd.Seri
 def _path_flags(row: pd.Series, settings: EndpointSettings) -> dict[str, object]:
     t_stage, n_stage = _stage(row["ypt"], "T"), _stage(row["ypn"], "N")
     pct = row["viable_pct"]
-    t0 = (t_stage == "T0") if t_stage else (pct == 0 if pd.notna(pct) else None)
+    # An impossible percentage is treated as unknown here; check_consistency reports it.
+    pct = float(pct) if pd.notna(pct) and 0 <= float(pct) <= 100 else None
+    t0 = (t_stage == "T0") if t_stage else (pct == 0 if pct is not None else None)
     n0 = (n_stage == "N0") if n_stage else (row["ln_positive"] == 0 if pd.notna(row["ln_positive"]) else None)
     pcr = False if (t0 is False or n0 is False) else (True if (t0 and n0) else None)
-    mpr = bool(pct <= MPR_MAX_VIABLE_PCT) if pd.notna(pct) else (True if t0 else None)
+    mpr = (pct <= MPR_MAX_VIABLE_PCT) if pct is not None else (True if t0 else None)
     system, grade, source = row["trg_system"], row["trg_grade"], "recorded"
-    if pd.isna(system) or pd.isna(grade):
-        system, grade, source = (
-            settings.trg_system,
-            trg_from_viable_pct(pct, settings.trg_system),
-            "derived",
-        )
-        if pd.isna(pct):
-            system, grade, source = None, None, None
-    else:
+    if pd.notna(system) and pd.notna(grade):
         system, grade = _TRG_SYSTEMS.get(str(system).strip().lower(), str(system)), str(grade).strip()
+    elif pct is not None:
+        system, grade, source = settings.trg_system, trg_from_viable_pct(pct, settings.trg_system), "derived"
+    else:
+        system, grade, source = None, None, None
     # "Major residual disease" (preSANO) = Chirieac TRG3-4 or ypN+.
-    chirieac = grade if system == "Chirieac" else (trg_from_viable_pct(pct) if pd.notna(pct) else None)
+    chirieac = grade if system == "Chirieac" else (trg_from_viable_pct(pct) if pct is not None else None)
     major: bool | None = None
     if n0 is False or chirieac in ("3", "4"):
         major = True

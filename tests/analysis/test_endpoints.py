@@ -458,3 +458,39 @@ def test_missing_values_are_reported_not_fatal() -> None:
     assert ("cre", "P01", "seq", "missing value") in found
     assert ("disease_events", "P01", "type", "missing value") in found
     assert ("allocation", "P02", "stratum", "missing value") in found
+
+
+@pytest.mark.parametrize(
+    ("ypt", "ypn", "viable_pct", "ln_positive", "pcr", "mpr"),
+    [
+        ("ypT0", "ypN0", None, None, True, True),  # T0 means no viable tumour in the primary: MPR
+        ("ypTis", "ypN0", None, None, False, None),  # in-situ residue is not pCR; MPR unknown
+        (None, None, 0.0, 0, True, True),  # 0 % viable and no positive node stand in for ypT0N0
+        ("T1a", "N0", 10.0, None, False, True),  # 10 % is still MPR (<= 10 %)
+        ("ypT0", None, 0.0, None, None, True),  # nodes unknown: pCR unknown
+        ("ypT0", "ypN1", 0.0, None, False, True),
+        ("ypT2", "ypN0", 150.0, None, False, None),  # impossible percentage: unknown, not a crash
+    ],
+)
+def test_pcr_and_mpr_rules(ypt, ypn, viable_pct, ln_positive, pcr, mpr) -> None:
+    tables = {
+        "participants": _frame("participants", [{"participant_id": "X", "site": "A", "enrol_date": ENROL}]),
+        "surgery": _frame(
+            "surgery", [{"participant_id": "X", "date": "2024-05-01", "intent": "planned", "r_status": "R0"}]
+        ),
+        "pathology": _frame(
+            "pathology",
+            [
+                {
+                    "participant_id": "X",
+                    "ypt": ypt,
+                    "ypn": ypn,
+                    "viable_pct": viable_pct,
+                    "ln_positive": ln_positive,
+                }
+            ],
+        ),
+    }
+    row = _row(endpoints.derive_pathology(tables), "X")
+    assert (None if pd.isna(row["pcr"]) else row["pcr"]) == pcr
+    assert (None if pd.isna(row["mpr"]) else row["mpr"]) == mpr
