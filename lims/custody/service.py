@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from lims.accounts.models import User
 from lims.core.db import utcnow
@@ -17,6 +17,7 @@ from lims.core.errors import DomainError
 from lims.custody.models import ACTIONS, CustodyEvent, CustodyHead
 
 GENESIS = "0" * 64
+_HEAD_KEY = "lims.custody_head"
 
 
 def event_hash(fields: dict[str, Any]) -> str:
@@ -55,10 +56,9 @@ def record_event(session: Session, sample_id: int, action: str, *, by: User | No
     if sample_id is None:
         session.flush()
         raise DomainError("the sample must be saved before its custody is recorded")
-    head = session.scalar(select(CustodyHead).where(CustodyHead.id == 1).with_for_update())
-    if head is None:
-        head = CustodyHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
+    if corrects is not None and corrects.id is None:
+        session.flush()
+    head = _locked_head(session)
     event = CustodyEvent(
         seq=head.seq + 1, sample_id=sample_id, action=action,
         at=at or utcnow(),
@@ -70,8 +70,26 @@ def record_event(session: Session, sample_id: int, action: str, *, by: User | No
     event.hash = event_hash(_content(event))
     head.seq, head.hash = event.seq, event.hash
     session.add(event)
-    session.flush()
     return event
+
+
+def _locked_head(session: Session) -> CustodyHead:
+    """Return the chain head, locked for this transaction (fetched once per transaction)."""
+    head = session.info.get(_HEAD_KEY)
+    if head is not None and head in session:
+        return head
+    head = session.scalar(select(CustodyHead).where(CustodyHead.id == 1).with_for_update())
+    if head is None:
+        head = CustodyHead(id=1, seq=0, hash=GENESIS)
+        session.add(head)
+    session.info[_HEAD_KEY] = head
+    return head
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_head(session: Session, transaction: SessionTransaction) -> None:
+    # A savepoint's rollback may undo appended events, so forget the cached head on any end.
+    session.info.pop(_HEAD_KEY, None)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ def test_events_chain_and_verify(session, sample, user) -> None:
     e1 = record_event(session, sample.id, "collected", by=tech, site_code="ZJ")
     e2 = record_event(session, sample.id, "stored", by=tech, to_location="ZJ-FRZ1-B001 A1")
     assert e2.seq == e1.seq + 1 and e2.prev_hash == e1.hash
+    session.flush()
     fix = record_event(session, sample.id, "correction", by=tech, corrects=e2, reason="wrong box scanned",
                        details={"to": "ZJ-FRZ1-B001 A2"})
     assert fix.corrects_id == e2.id
@@ -45,6 +46,7 @@ def test_altered_event_is_named(session, sample) -> None:
     record_event(session, sample.id, "collected", by=None)
     victim = record_event(session, sample.id, "checked_out", by=None, reason="assay run 12")
     record_event(session, sample.id, "checked_in", by=None)
+    session.flush()
     session.execute(text("UPDATE custody_event SET reason = 'nothing to see' WHERE id = :id"), {"id": victim.id})
     session.expire_all()
     report = verify_chain(session)
@@ -56,8 +58,10 @@ def test_altered_event_is_named(session, sample) -> None:
 def test_deleted_event_is_named(session, sample) -> None:
     record_event(session, sample.id, "collected", by=None)
     victim = record_event(session, sample.id, "thawed", by=None)
+    session.flush()
     victim_id, victim_seq = victim.id, victim.seq
     record_event(session, sample.id, "consumed", by=None)
+    session.flush()
     session.execute(text("DELETE FROM custody_event WHERE id = :id"), {"id": victim_id})
     session.expire_all()
     report = verify_chain(session)
