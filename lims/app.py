@@ -29,18 +29,11 @@ def init_app(app: Flask) -> None:
     def load_user(user_id: str) -> User | None:
         return db.session.scalar(select(User).where(User.id == int(user_id), User.active.is_(True)))
 
-    from lims.accounts.views import bp as accounts_bp
-    from lims.participants.api import blp as participants_api
-    from lims.participants.views import bp as participants_bp
-    from lims.samples.views import bp as samples_bp
-    from lims.samples.views import participant_bp
+    from lims.domains import domain_modules
 
-    app.register_blueprint(accounts_bp)
-    app.register_blueprint(participants_bp)
-    app.register_blueprint(samples_bp)
-    app.register_blueprint(participant_bp)
-    api.register_blueprint(participants_api, url_prefix="/api/v1/participants")
-    csrf.exempt(participants_api)
+    app.config.setdefault("NAV", [])
+    for module in domain_modules("blueprints"):
+        module.register(app, api)
 
     @app.get("/")
     def index() -> Any:
@@ -57,7 +50,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def inject() -> dict[str, Any]:
-        return {"version": __version__}
+        return {"version": __version__, "nav_items": app.config["NAV"]}
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Any:

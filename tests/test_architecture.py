@@ -6,8 +6,9 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["core", "studies", "accounts", "participants", "custody", "samples", "storage", "clinical", "markers",
-         "results"]
+from lims.domains import DOMAINS
+
+ORDER = list(DOMAINS)
 
 
 def _imports(path: Path) -> set[str]:

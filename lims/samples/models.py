@@ -91,6 +91,7 @@ class Sample(Base):
     spin2_min: Mapped[float | None] = mapped_column(Float)
     spin2_temp_c: Mapped[float | None] = mapped_column(Float)
     spin2_brake: Mapped[bool | None]
+    last_spin_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     postspin_temp_c: Mapped[float | None] = mapped_column(Float)
     frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     storage_temp_c: Mapped[float | None] = mapped_column(Float)

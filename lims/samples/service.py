@@ -19,7 +19,7 @@ from lims.studies.models import KitItem, SampleType, Study
 PREANALYTICAL_FIELDS = (
     "collected_at", "processing_started_at", "precentrifugation_temp_c", "spun", "spin1_g", "spin1_min",
     "spin1_temp_c", "spin1_brake", "spin2_done", "spin2_g", "spin2_min", "spin2_temp_c", "spin2_brake",
-    "postspin_temp_c", "frozen_at", "storage_temp_c", "storage_container", "storage_via_minus80",
+    "last_spin_ended_at", "postspin_temp_c", "frozen_at", "storage_temp_c", "storage_container", "storage_via_minus80",
     "collection_type", "clamped_at", "excised_at", "fixation_started_at", "fixation_ended_at", "fixation_type",
     "haemolysed",
 )

@@ -281,6 +281,7 @@ def upgrade() -> None:
     sa.Column('spin2_min', sa.Float(), nullable=True),
     sa.Column('spin2_temp_c', sa.Float(), nullable=True),
     sa.Column('spin2_brake', sa.Boolean(), nullable=True),
+    sa.Column('last_spin_ended_at', lims.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('postspin_temp_c', sa.Float(), nullable=True),
     sa.Column('frozen_at', lims.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('storage_temp_c', sa.Float(), nullable=True),

@@ -1,12 +1,16 @@
 """The demo trial: a seeded, deterministic generator following shared/domain.md section 8.
 
-One module that grows with the product: each capability adds its data here (clinical events,
-marker results, shipments...). ``load`` is idempotent: a database that already holds the demo
-is left alone.
+One generator that grows with the product: this module builds the trial's participants, schedule
+and samples; each later capability adds its part as a module of this package (``clinical``,
+``markers``, ``shipments``...) with ``generate(ctx: DemoContext)``, called in ``PARTS`` order on
+the same session and seeded random stream. ``load`` is idempotent: a database that already holds
+the demo is left alone.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -29,6 +33,7 @@ from lims.studies.models import KitItem, SampleType, Study
 from lims.studies.protocol import load_protocol
 from lims.studies.service import install_protocol
 
+PARTS = ("storage", "clinical", "markers", "shipments", "labels")
 DATA_CUT = date(2026, 11, 1)
 FIRST_ENROLMENT = date(2024, 6, 3)
 ENROLMENT_DAYS = 730
@@ -47,6 +52,20 @@ DEMO_ROLES = {
 
 
 @dataclass
+class DemoContext:
+    """What a demo part gets: the session, the study, a seeded random stream and the core's objects."""
+
+    session: Session
+    study: Study
+    rng: np.random.Generator
+    data_cut: date
+    technicians: dict[str, User]
+    users: dict[str, User]
+    summary: Summary
+    instance_path: str
+
+
+@dataclass
 class Summary:
     """What ``load`` did, for the CLI to print."""
 
@@ -57,6 +76,7 @@ class Summary:
     custody_events: int = 0
     credentials_file: str | None = None
     per_site: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, int] = field(default_factory=dict)
 
     def describe(self) -> str:
         if not self.created:
@@ -64,8 +84,9 @@ class Summary:
                     "nothing changed.")
         sites = ", ".join(f"{k} {v}" for k, v in sorted(self.per_site.items()))
         return (f"Loaded the demo trial: {self.participants} participants ({sites}), {self.samples} samples, "
-                f"{self.missed} missed collections, {self.custody_events} custody events. "
-                f"Demo logins are in {self.credentials_file}.")
+                f"{self.missed} missed collections, {self.custody_events} custody events"
+                + "".join(f", {v} {k}" for k, v in self.extra.items())
+                + f". Demo logins are in {self.credentials_file}.")
 
 
 def _utc(d: date, hours: float) -> datetime:
@@ -224,9 +245,12 @@ class _Generator:
                         "spin1_brake": True, "spin2_done": two_spins}
                 if two_spins:
                     spin.update({"spin2_g": 16000.0, "spin2_min": 10.0, "spin2_temp_c": 20.0, "spin2_brake": True})
-            frozen = started + timedelta(minutes=25 + float(rng.random()) * 30)
+            spin_minutes = spin["spin1_min"] + spin.get("spin2_min", 0.0) + 5.0
+            spun_until = started + timedelta(minutes=spin_minutes)
+            frozen = spun_until + timedelta(minutes=10 + float(rng.random()) * 35)
             derivative_values = {
                 "processing_started_at": started, "precentrifugation_temp_c": 21.0, "spun": True, **spin,
+                "last_spin_ended_at": spun_until,
                 "postspin_temp_c": 21.0, "frozen_at": frozen,
                 "storage_temp_c": -196.0 if container == "CPT" else -80.0,
                 "storage_container": "CRYO" if container == "CPT" else "PP",
@@ -360,10 +384,19 @@ def load(session: Session, *, seed: int = 20261124, participants: int = 120, ins
             user = session.scalar(select(User).where(User.username == username))
             if user is not None and user.role == "technician" and user.sites:
                 gen.technicians[user.sites[0].code] = user
+    users = {u.username: u for u in session.scalars(select(User))}
     gen.storage()
     gen.participants(participants)
     gen.summary.participants = participants
     gen.summary.credentials_file = cred_path
+    ctx = DemoContext(session=session, study=study, rng=np.random.default_rng(seed + 1), data_cut=DATA_CUT,
+                      technicians=gen.technicians, users=users, summary=gen.summary,
+                      instance_path=instance_path)
+    for part in PARTS:
+        name = f"lims.demo.{part}"
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).generate(ctx)
+            session.flush()
     from lims.custody.models import CustodyEvent
 
     gen.summary.custody_events = session.scalar(select(func.count(CustodyEvent.id))) or 0

@@ -1,0 +1,26 @@
+"""The domain packages in import order, and discovery of what each one contributes.
+
+Each domain may provide ``lims/<domain>/models.py`` (tables), ``lims/<domain>/blueprints.py`` with
+``register(app, api)`` (pages, JSON API, navigation), and ``lims/<domain>/demo.py`` with
+``generate(ctx)`` (its part of the demo trial). Adding a domain means adding its name here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from types import ModuleType
+
+DOMAINS = ("core", "studies", "accounts", "participants", "custody", "samples", "storage", "shipments",
+           "clinical", "markers", "results", "audit")
+
+
+def domain_modules(suffix: str) -> list[ModuleType]:
+    """Import ``lims.<domain>.<suffix>`` for every domain that has one, in domain order."""
+    modules = []
+    for domain in DOMAINS:
+        name = f"lims.{domain}.{suffix}"
+        if importlib.util.find_spec(f"lims.{domain}") is None or importlib.util.find_spec(name) is None:
+            continue
+        modules.append(importlib.import_module(name))
+    return modules

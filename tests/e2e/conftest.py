@@ -1,0 +1,94 @@
+"""Browser tests: a live Trialbank on 127.0.0.1 with the demo trial, driven by Debian's Chromium.
+
+Screenshots are kept under ``test-artifacts/`` (CI keeps them as artefacts).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from lims import create_app
+from lims.cli import main
+from tests.conftest import PG_URL, fresh_database
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("LIMS_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: object
+    password: str
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Serve a migrated database holding a small demo trial on a free loopback port."""
+    tmp = tmp_path_factory.mktemp("live")
+    with fresh_database(PG_URL or "sqlite://", tmp) as url:
+        app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(tmp / "instance"),
+                          "SECRET_KEY": "e2e-secret-key"})
+        runner = app.test_cli_runner()
+        for args in (["db", "upgrade"], ["demo", "--participants", "24"]):
+            result = runner.invoke(main, args)
+            assert result.exit_code == 0, result.output
+        password = next(line.split(":", 1)[1].strip()
+                        for line in (tmp / "instance" / "demo-credentials.txt").read_text().splitlines()
+                        if line.startswith("password:"))
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, password=password)
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+            app.extensions["lims_db"]["engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """A headless Chromium from Debian's package (skips with a reason when it is missing)."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium not found at {CHROMIUM}; .ci/run installs Debian's chromium")
+        pytest.skip(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run",
+        ])
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A fresh browser page; its screenshot is saved under test-artifacts/ after the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    pg = context.new_page()
+    pg.set_default_timeout(15000)
+    yield pg
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def log_in(page: object, server: LiveServer, username: str) -> None:
+    """Log in through the login form the way a person would."""
+    page.goto(f"{server.url}/login")  # type: ignore[attr-defined]
+    page.get_by_label("User name").fill(username)  # type: ignore[attr-defined]
+    page.get_by_label("Password").fill(server.password)  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Log in").click()  # type: ignore[attr-defined]
