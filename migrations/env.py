@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 from alembic import context
 
 from lims.core.database import make_engine
 from lims.models import metadata
 
 config = context.config
+if os.environ.get("LIMS_DATABASE_URL") and not config.attributes.get("connection"):
+    # Developers: point autogenerate at your own scratch database.
+    config.set_main_option("sqlalchemy.url", os.environ["LIMS_DATABASE_URL"].replace("%", "%%"))
 
 
 def run_migrations_offline() -> None:
