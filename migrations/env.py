@@ -10,7 +10,7 @@ from lims.core.database import make_engine
 from lims.models import metadata
 
 config = context.config
-if os.environ.get("LIMS_DATABASE_URL") and not config.attributes.get("connection"):
+if os.environ.get("LIMS_DATABASE_URL") and not config.attributes.get("from_app"):
     # Developers: point autogenerate at your own scratch database.
     config.set_main_option("sqlalchemy.url", os.environ["LIMS_DATABASE_URL"].replace("%", "%%"))
 
