@@ -12,7 +12,7 @@ import importlib.util
 from types import ModuleType
 
 DOMAINS = ("core", "studies", "accounts", "participants", "custody", "samples", "storage", "shipments",
-           "clinical", "markers", "results", "audit")
+           "station", "clinical", "markers", "results", "signatures", "audit")
 
 
 def domain_modules(suffix: str) -> list[ModuleType]:
