@@ -139,33 +139,71 @@ def fit_cox(
 # ------------------------------------------------------------- univariate Efron Cox, one column per marker
 
 
-def _efron_many(s: Sorted, x: np.ndarray, mask: np.ndarray, beta: np.ndarray, dmax: int):
-    """Efron log-likelihood, score and information of M univariate models (x, mask: n x M; beta: M)."""
-    w = np.where(mask, np.exp(x * beta), 0.0)
-    em = s.event[:, None] * mask
-    wx = w * x
-    s0 = _rcumsum(w)[s.start]
-    s1 = _rcumsum(wx)[s.start]
-    s2 = _rcumsum(wx * x)[s.start]
-    we = w * em
-    d0 = np.add.reduceat(we, s.start)
-    d1 = np.add.reduceat(we * x, s.start)
-    d2 = np.add.reduceat(we * x * x, s.start)
-    d = np.add.reduceat(em, s.start)
-    ll = (em * x).sum(0) * beta
-    score = (em * x).sum(0)
-    info = np.zeros_like(beta)
-    safe_d = np.where(d > 0, d, 1.0)
-    for l in range(dmax):
-        act = l < d
-        f = l / safe_d
-        den = np.where(act, s0 - f * d0, 1.0)
-        m1 = np.where(act, (s1 - f * d1) / den, 0.0)
-        m2 = np.where(act, (s2 - f * d2) / den, 0.0)
-        ll = ll - np.log(den).sum(0)
-        score = score - m1.sum(0)
-        info = info + (m2 - m1 * m1).sum(0)
-    return ll, score, info
+class _Many:
+    """Beta-independent pieces of M univariate Efron models (x, mask: n x M on time-sorted rows)."""
+
+    def __init__(self, s: Sorted, x: np.ndarray, mask: np.ndarray) -> None:
+        self.x, self.mask = x, mask
+        em = s.event[:, None] * mask
+        d_all = np.add.reduceat(s.event, s.start)
+        self.groups = np.flatnonzero(d_all > 0)  # distinct times with at least one event
+        self.risk_rows = s.start[self.groups]
+        self.start = s.start
+        self.em = em
+        self.d = np.add.reduceat(em, s.start)[self.groups]
+        self.dmax = int(d_all.max()) if len(d_all) else 0
+        safe_d = np.where(self.d > 0, self.d, 1.0)
+        self.all_events = bool((self.d > 0).all())
+        # Efron term l (l = 0..d-1) only exists at times with more than l tied events: keep those rows
+        self.full = bool(mask.all())
+        # tied times: their rows, and the start of each tied time within those rows
+        tied = np.flatnonzero(d_all[self.groups] > 1)
+        bounds = np.append(s.start, len(s.event))
+        g = self.groups[tied]
+        self.tied_rows = np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in g] + [[]]).astype(int)
+        self.tied_start = np.concatenate([[0], np.cumsum(bounds[g + 1] - bounds[g])[:-1]]).astype(int)
+        self.em_tied = em[self.tied_rows]
+        self.ties = []
+        for l in range(self.dmax):
+            rows = np.flatnonzero((self.d > l).any(1))  # positions among event times
+            in_tied = np.searchsorted(self.groups[tied], self.groups[rows])  # positions among tied times
+            self.ties.append((rows, in_tied, self.d[rows] > l, l / safe_d[rows]))
+        self.sum_ex = (em * x).sum(0)
+
+    def stats(self, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Log-likelihood, score and information of every model at its own ``beta``."""
+        x = self.x
+        w = np.exp(x * beta)
+        if not self.full:
+            w[~self.mask] = 0.0
+        wx = w * x
+        wxx = wx * x
+        s0 = _rcumsum(w)[self.risk_rows]
+        s1 = _rcumsum(wx)[self.risk_rows]
+        s2 = _rcumsum(wxx)[self.risk_rows]
+        if self.dmax > 1:
+            r, em = self.tied_rows, self.em_tied
+            d0 = np.add.reduceat(w[r] * em, self.tied_start)
+            d1 = np.add.reduceat(wx[r] * em, self.tied_start)
+            d2 = np.add.reduceat(wxx[r] * em, self.tied_start)
+        ll = self.sum_ex * beta
+        score = self.sum_ex.copy()
+        info = np.zeros_like(beta)
+        for l, (rows, tr, act, f) in enumerate(self.ties):
+            if l == 0:  # every time with an event: no Efron correction
+                den, n1, n2 = s0, s1, s2
+                if not self.all_events:
+                    den = np.where(act, den, 1.0)
+                    n1, n2 = np.where(act, n1, 0.0), np.where(act, n2, 0.0)
+            else:
+                den = np.where(act, s0[rows] - f * d0[tr], 1.0)
+                n1 = np.where(act, s1[rows] - f * d1[tr], 0.0)
+                n2 = np.where(act, s2[rows] - f * d2[tr], 0.0)
+            m1 = n1 / den
+            ll = ll - np.log(den).sum(0)
+            score = score - m1.sum(0)
+            info = info + (n2 / den - m1 * m1).sum(0)
+        return ll, score, info
 
 
 def fit_cox_many(
@@ -180,12 +218,11 @@ def fit_cox_many(
         centre = np.where(n > 0, np.nansum(x, 0) / np.maximum(n, 1), 0.0)
     x = np.where(mask, x - centre, 0.0)
     events = (s.event[:, None] * mask).sum(0)
-    dmax = int(np.add.reduceat(s.event, s.start).max()) if len(s.event) else 0
+    model = _Many(s, x, mask)
     m = x.shape[1]
     beta = np.zeros(m)
-    ll, score, info = _efron_many(s, x, mask, beta, dmax)
+    ll, score, info = model.stats(beta)
     ll0 = ll.copy()
-    step = np.zeros(m)
     done = np.zeros(m, bool)
     converged = np.zeros(m, bool)
     for _ in range(max_iter):
@@ -193,14 +230,14 @@ def fit_cox_many(
             newton = np.where(info > 0, score / info, 0.0)
         step = np.where(done, 0.0, newton)
         new = beta + step
-        ll_new, score_new, info_new = _efron_many(s, x, mask, new, dmax)
+        ll_new, score_new, info_new = model.stats(new)
         for _ in range(40):  # step halving where the likelihood went down
             worse = ~(ll_new >= ll - 1e-12) & ~done
             if not worse.any():
                 break
             step = np.where(worse, step / 2, step)
             new = beta + step
-            ll_new, score_new, info_new = _efron_many(s, x, mask, new, dmax)
+            ll_new, score_new, info_new = model.stats(new)
         beta, ll, score, info = new, ll_new, score_new, info_new
         newly = ~done & (np.abs(step) < tol)
         converged |= newly

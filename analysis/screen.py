@@ -98,7 +98,10 @@ def run(
         raise ValueError(  # noqa: TRY004 (the API promises ValueError for bad input)
             f"outcome must be screen.Survival or screen.Binary, got {type(outcome).__name__}"
         )
-    raw = pd.DataFrame({m: numeric_column(data.loc[base.index], m) for m in markers}, index=base.index)
+    raw = data.loc[base.index, markers]
+    if not all(pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) for t in raw.dtypes):
+        raw = pd.DataFrame({m: numeric_column(raw, m) for m in markers}, index=base.index)  # names the column
+    raw = raw.astype(float)
     x = transforms.apply(transform, raw, pseudocount)
     z = stats.norm.ppf(0.5 + conf_level / 2)
     out = pd.DataFrame(np.nan, index=pd.Index(markers, name="marker"), columns=COLUMNS)
