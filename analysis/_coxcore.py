@@ -207,7 +207,7 @@ class _Many:
 
 
 def fit_cox_many(
-    time: np.ndarray, event: np.ndarray, x: np.ndarray, tol: float = 1e-10, max_iter: int = 60
+    time: np.ndarray, event: np.ndarray, x: np.ndarray, tol: float = 1e-9, max_iter: int = 60
 ) -> dict[str, np.ndarray]:
     """Fit one univariate Efron Cox model per column of ``x`` (NaN = row not in that model), all at once."""
     s = sort_times(time, event)
@@ -228,6 +228,13 @@ def fit_cox_many(
     for _ in range(max_iter):
         with np.errstate(divide="ignore", invalid="ignore"):
             newton = np.where(info > 0, score / info, 0.0)
+        # converged where the next Newton step is below tol: the current point is the estimate
+        newly = ~done & (np.abs(newton) < tol) & (info > 0)
+        beta = np.where(newly, beta + newton, beta)  # the last, tiny step costs no evaluation
+        converged |= newly
+        done |= newly
+        if done.all():
+            break
         step = np.where(done, 0.0, newton)
         new = beta + step
         ll_new, score_new, info_new = model.stats(new)
@@ -239,11 +246,6 @@ def fit_cox_many(
             new = beta + step
             ll_new, score_new, info_new = model.stats(new)
         beta, ll, score, info = new, ll_new, score_new, info_new
-        newly = ~done & (np.abs(step) < tol)
-        converged |= newly
-        done |= newly
-        if done.all():
-            break
     with np.errstate(divide="ignore", invalid="ignore"):
         se = np.where(info > 0, 1 / np.sqrt(info), np.nan)
     return {
@@ -267,9 +269,13 @@ def logrank_many(time: np.ndarray, event: np.ndarray, high: np.ndarray) -> dict[
     mask = ~np.isnan(h)
     g1 = np.where(mask, h, 0.0)
     e = s.event[:, None]
-    n = _rcumsum(mask.astype(float))[s.start]
+    if mask.all():  # everyone in every model: the risk sets are shared
+        n = np.broadcast_to(_rcumsum(np.ones(len(s.event)))[s.start][:, None], (len(s.start), h.shape[1]))
+        d = np.broadcast_to(np.add.reduceat(s.event, s.start)[:, None], n.shape)
+    else:
+        n = _rcumsum(mask.astype(float))[s.start]
+        d = np.add.reduceat(e * mask, s.start)
     n1 = _rcumsum(g1)[s.start]
-    d = np.add.reduceat(e * mask, s.start)
     d1 = np.add.reduceat(e * g1, s.start)
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(n > 0, n1 / n, 0.0)

@@ -19,10 +19,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lifelines import CoxPHFitter  # noqa: E402
-from lifelines.statistics import logrank_test  # noqa: E402
+from lifelines import CoxPHFitter
+from lifelines.statistics import logrank_test
 
-from analysis import screen  # noqa: E402
+from analysis import screen
 
 
 def simulate(markers: int, patients: int, seed: int) -> pd.DataFrame:
