@@ -8,6 +8,7 @@ from flask import Flask, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 from lims import __version__
 from lims.core.errors import DomainError
@@ -55,7 +56,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Any:
         if request.path.startswith("/api/"):
-            return jsonify({"code": exc.status, "status": type(exc).__name__,
+            return jsonify({"code": exc.status, "status": HTTP_STATUS_CODES.get(exc.status, "Error"),
                             "message": exc.message, "errors": {exc.field: [exc.message]} if exc.field else {}}), exc.status
         return render_template("error.html", code=exc.status, message=exc.message), exc.status
 

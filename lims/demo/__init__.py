@@ -302,8 +302,7 @@ class _Generator:
             record_event(self.session, primary.id, "consumed", by=tech,
                          at=derivative_values.get("frozen_at") or collected,  # type: ignore[arg-type]
                          site_code=site, reason="processed into derivatives")
-        else:
-            primary.quantity = max((primary.quantity or 0) - sum(y["aliquots"] * y["volume"] for y in kit.yields), 0)
+        elif primary.status != "consumed":
             self.store(primary, site, tech)
 
     # ----- storage -------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from lims.studies.models import ContainerType, SampleType
 STATUSES = (
     "missed",        # expected by the kit but not collected (no accession ID)
     "collected",     # registered at the bench
+    "received",      # arrived in the lab (scanned in)
     "in_storage",
     "checked_out",
     "in_transit",

@@ -13,7 +13,8 @@ from lims.core.errors import DomainError, NotFound
 from lims.custody.service import record_event
 from lims.participants.models import Participant, Visit
 from lims.samples import accession as accession_ids
-from lims.samples.models import AccessionCounter, Sample
+from lims.samples.models import AccessionCounter, PoolMember, Sample
+from lims.samples.units import convert, normalise_unit, same_dimension
 from lims.studies.models import KitItem, SampleType, Study
 
 PREANALYTICAL_FIELDS = (
@@ -96,13 +97,34 @@ def register_missed(session: Session, visit: Visit, kit_item: KitItem, *, reason
 def split(session: Session, parent: Sample, *, sample_type: SampleType, count: int, volume: float, unit: str,
           by: User | None, derivation: str = "aliquot", at: datetime | None = None,
           **preanalytical: Any) -> list[Sample]:
-    """Make ``count`` children of ``parent`` (aliquots or derivatives) of ``volume`` each."""
+    """Make ``count`` children of ``parent`` (aliquots or derivatives) of ``volume`` each.
+
+    Aliquots are taken out of the parent: their total, converted to the parent's unit, must fit in
+    what the parent still holds, and the parent is consumed when nothing is left. Derivatives
+    (plasma from blood, DNA from tissue) are new material and do not draw on the parent's quantity.
+    Children inherit the parent's freeze-thaw count.
+    """
+    if derivation not in ("aliquot", "derivative"):
+        raise DomainError(f"unknown derivation {derivation!r}", field="derivation")
     if count < 1:
         raise DomainError("make at least one aliquot", field="count")
     if volume <= 0:
         raise DomainError("aliquot volume must be positive", field="volume")
-    if parent.status in ("missed", "disposed", "consumed", "quarantined"):
-        raise DomainError(f"sample {parent.accession} is {parent.status} and cannot be split")
+    unit = normalise_unit(unit)
+    if parent.status in ("missed", "disposed", "consumed", "quarantined", "in_transit"):
+        raise DomainError(f"sample {parent.accession} is {parent.status.replace('_', ' ')} and cannot be split")
+    unknown = set(preanalytical) - set(PREANALYTICAL_FIELDS)
+    if unknown:
+        raise DomainError(f"unknown pre-analytical field(s): {', '.join(sorted(unknown))}")
+    if derivation == "aliquot":
+        if not same_dimension(unit, parent.unit):
+            raise DomainError(f"aliquots in {unit} cannot come out of a sample measured in {parent.unit}",
+                              field="unit")
+        total = convert(count * volume, unit, parent.unit)
+        if parent.quantity is not None and total > parent.quantity * (1 + 1e-9):
+            raise DomainError(
+                f"{count} × {volume:g} {unit} = {convert(count * volume, unit, parent.unit):g} {parent.unit} is more "
+                f"than the {parent.quantity:g} {parent.unit} left in {parent.accession}", field="volume")
     codes = next_accessions(session, parent.participant.study, count)
     children = []
     for code in codes:
@@ -121,7 +143,54 @@ def split(session: Session, parent: Sample, *, sample_type: SampleType, count: i
                  details={"children": codes, "volume": volume, "unit": unit})
     for child in children:
         record_event(session, child.id, action, by=by, at=at, details={"parent": parent.accession})
+    if derivation == "aliquot" and parent.quantity is not None:
+        parent.quantity = max(parent.quantity - convert(count * volume, unit, parent.unit), 0.0)
+        if parent.quantity <= 1e-9:
+            parent.status = "consumed"
+            record_event(session, parent.id, "consumed", by=by, at=at, reason="fully aliquoted")
     return children
+
+
+def pool(session: Session, members: list[tuple[Sample, float]], *, unit: str, by: User | None,
+         at: datetime | None = None) -> Sample:
+    """Pool portions of several samples of one participant and type into a new sample."""
+    if len(members) < 2:
+        raise DomainError("a pool needs at least two samples", field="members")
+    unit = normalise_unit(unit)
+    first = members[0][0]
+    seen: set[int] = set()
+    for sample, amount in members:
+        if sample.id in seen:
+            raise DomainError(f"{sample.accession} is listed twice in the pool", field="members")
+        seen.add(sample.id)
+        if sample.participant_id != first.participant_id or sample.sample_type_id != first.sample_type_id:
+            raise DomainError(f"{sample.accession} is not of the same participant and type as {first.accession}",
+                              field="members")
+        if sample.status not in ("collected", "received", "in_storage", "checked_out"):
+            raise DomainError(f"{sample.accession} is {sample.status.replace('_', ' ')} and cannot be pooled")
+        taken = convert(amount, unit, sample.unit)
+        if amount <= 0 or (sample.quantity is not None and taken > sample.quantity * (1 + 1e-9)):
+            raise DomainError(f"cannot take {amount:g} {unit} from {sample.accession}, which holds "
+                              f"{sample.quantity:g} {sample.unit}", field="members")
+    (code,) = next_accessions(session, first.participant.study, 1)
+    total = sum(amount for _, amount in members)
+    pooled = Sample(
+        accession=code, study_id=first.study_id, participant_id=first.participant_id, visit_id=first.visit_id,
+        parent_id=first.id, sample_type_id=first.sample_type_id, container_type_id=first.container_type_id,
+        derivation="pool", status="collected", quantity=total, initial_quantity=total, unit=unit,
+        freeze_thaw_count=max(s.freeze_thaw_count for s, _ in members), collected_at=first.collected_at,
+    )
+    session.add(pooled)
+    session.flush()
+    for sample, amount in members:
+        session.add(PoolMember(pool_id=pooled.id, member_id=sample.id, quantity=amount))
+        if sample.quantity is not None:
+            sample.quantity = max(sample.quantity - convert(amount, unit, sample.unit), 0.0)
+        record_event(session, sample.id, "pooled", by=by, at=at, details={"pool": code, "amount": amount, "unit": unit})
+    record_event(session, pooled.id, "pooled", by=by, at=at,
+                 details={"members": [s.accession for s, _ in members]})
+    session.flush()
+    return pooled
 
 
 def lineage(session: Session, sample: Sample) -> tuple[list[Sample], list[tuple[int, Sample]]]:
@@ -156,3 +225,11 @@ def get_or_404(session: Session, sample_id: int) -> Sample:
     if sample is None:
         raise NotFound(f"no sample #{sample_id}")
     return sample
+
+
+def get_accession_code(raw: str) -> str:
+    """Return the normalised accession ID of a typed or scanned code, or raise DomainError."""
+    try:
+        return accession_ids.validate(raw)
+    except ValueError as exc:
+        raise DomainError(str(exc), field="accession") from None

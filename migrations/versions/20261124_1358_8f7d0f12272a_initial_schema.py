@@ -297,7 +297,7 @@ def upgrade() -> None:
     sa.CheckConstraint("derivation IN ('primary', 'aliquot', 'derivative', 'pool')", name=op.f('ck_sample_derivation')),
     sa.CheckConstraint("status != 'missed' OR missed_reason IS NOT NULL", name=op.f('ck_sample_missed_has_reason')),
     sa.CheckConstraint("status = 'missed' OR accession IS NOT NULL", name=op.f('ck_sample_accession_unless_missed')),
-    sa.CheckConstraint("status IN ('missed', 'collected', 'in_storage', 'checked_out', 'in_transit', 'consumed', 'disposed', 'quarantined')", name=op.f('ck_sample_status')),
+    sa.CheckConstraint("status IN ('missed', 'collected', 'received', 'in_storage', 'checked_out', 'in_transit', 'consumed', 'disposed', 'quarantined')", name=op.f('ck_sample_status')),
     sa.CheckConstraint("unit IN ('ml', 'ul', 'mg', 'g', 'ug', 'ng', 'cells', 'blocks', 'slides')", name=op.f('ck_sample_unit')),
     sa.CheckConstraint('freeze_thaw_count >= 0', name=op.f('ck_sample_freeze_thaw_count')),
     sa.CheckConstraint('initial_quantity IS NULL OR initial_quantity >= 0', name=op.f('ck_sample_initial_quantity')),

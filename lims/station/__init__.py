@@ -1,0 +1,1 @@
+"""Scan station: one always-focused field for USB keyboard-wedge scanners, single or batch."""
