@@ -19,7 +19,7 @@ Z = 1.959963984540054
 
 
 def lifelines_cox(df: pd.DataFrame, **kw) -> CoxPHFitter:
-    return CoxPHFitter().fit(df, fit_options={"precision": 1e-12}, **kw)
+    return CoxPHFitter().fit(df, fit_options={"precision": 1e-12, "r_precision": 1e-14}, **kw)
 
 
 def test_cox_matches_lifelines_on_rossi():
