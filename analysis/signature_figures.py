@@ -7,11 +7,11 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
 
-def _render(fig: "plt.Figure", fmt: str) -> bytes:
+def _render(fig: plt.Figure, fmt: str) -> bytes:
     if fmt not in ("png", "svg"):
         raise ValueError(f"format {fmt!r}: choose 'png' or 'svg'")
     buf = io.BytesIO()

@@ -24,7 +24,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from . import preprocess
 from .checks import Prepared
-from .solver import CoxLoss, LogisticLoss, lambda_grid, lambda_max, null_solution, initial_step, solve_path
+from .solver import CoxLoss, LogisticLoss, initial_step, lambda_grid, lambda_max, null_solution, solve_path
 from .spec import ModelSpec
 
 
@@ -65,8 +65,17 @@ def make_design(strata: np.ndarray, outer_folds: int, inner_folds: int | None, s
     return Design(seed=seed, outer=outer, inner=inner)
 
 
-def _loss(prep: Prepared) -> LogisticLoss | CoxLoss:
-    return LogisticLoss(prep.y) if prep.kind == "binary" else CoxLoss(prep.time, prep.y)
+def _loss(prep: Prepared, spec: ModelSpec) -> LogisticLoss | CoxLoss:
+    l2 = fixed_ridge(spec, prep.kind)
+    return LogisticLoss(prep.y, l2) if prep.kind == "binary" else CoxLoss(prep.time, prep.y, l2)
+
+
+def fixed_ridge(spec: ModelSpec, kind: str) -> np.ndarray | None:
+    """``spec.forced_ridge`` on forced covariates, 0 elsewhere (None when there is nothing to add)."""
+    if not spec.forced or spec.forced_ridge == 0:
+        return None
+    l2 = np.r_[np.full(len(spec.forced), spec.forced_ridge), np.zeros(len(spec.markers))]
+    return np.r_[0.0, l2] if kind == "binary" else l2
 
 
 def penalty_factors(spec: ModelSpec, kind: str) -> np.ndarray:
@@ -115,10 +124,10 @@ def _run_chunk(prep: Prepared, spec: ModelSpec, jobs: list[tuple[np.ndarray, Des
     X = np.stack(Xs)
     W = np.stack(Ws)
     _check_problem_classes(prep, W, jobs, K, J)
-    loss = _loss(prep)
+    loss = _loss(prep, spec)
     pf = penalty_factors(spec, kind)
     alpha = spec.alpha
-    step = initial_step(X, W, kind)
+    step = initial_step(X, W, kind, 0.0 if loss.l2 is None else float(loss.l2.max()))
     beta0 = null_solution(loss, X, W, pf, step)
     owner = np.array([j * per_job + f for j in range(len(jobs))
                       for f in list(range(K)) + [f for f in range(K) for _ in range(J)]])

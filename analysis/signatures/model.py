@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.pipeline import Pipeline
 
 from .checks import prepare
-from .engine import Design, make_design, penalty_factors, run_jobs
+from .engine import Design, fixed_ridge, make_design, penalty_factors, run_jobs
 from .preprocess import MarkerPreprocessor
 from .provenance import dataset_sha256, package_versions, utc_now
 from .solver import CoxLoss, LogisticLoss, initial_step, lambda_grid, lambda_max, null_solution, solve_path
@@ -32,7 +32,7 @@ def _path_to(loss: LogisticLoss | CoxLoss, X: np.ndarray, lam: float, alpha: flo
     """Fit one problem at ``lam``, warm-starting down a grid from lambda_max (robust for small penalties)."""
     X = X[None]
     W = np.ones((1, X.shape[1]))
-    step = initial_step(X, W, kind)
+    step = initial_step(X, W, kind, 0.0 if loss.l2 is None else float(loss.l2.max()))
     beta0 = null_solution(loss, X, W, pf, step)
     lmax = float(lambda_max(loss, X, W, beta0, alpha, pf)[0])
     grid = lambda_grid(np.array([lmax]), n_lambda, 1e-3)[0] if lmax > 0 else np.array([])
@@ -45,22 +45,25 @@ class PenalisedLogistic(ClassifierMixin, BaseEstimator):
     """Logistic regression with an elastic-net penalty ``lam`` and per-column penalty factors.
 
     Objective: mean log-loss + lam * sum_j pf_j (alpha |b_j| + (1 - alpha)/2 b_j^2); the intercept is never
-    penalised. ``penalty_factor`` (one per column, default 1) lets forced covariates have 0.
+    penalised. ``penalty_factor`` (one per column, default 1) lets forced covariates have 0; ``l2_fixed`` (one
+    per column) adds a fixed ridge 0.5 * l2_j * b_j^2 that does not scale with ``lam``.
     """
 
     def __init__(self, lam: float = 0.01, alpha: float = 1.0, penalty_factor: np.ndarray | None = None,
-                 tol: float = 1e-6, max_iter: int = 3000) -> None:
+                 l2_fixed: np.ndarray | None = None, tol: float = 1e-6, max_iter: int = 3000) -> None:
         self.lam = lam
         self.alpha = alpha
         self.penalty_factor = penalty_factor
+        self.l2_fixed = l2_fixed
         self.tol = tol
         self.max_iter = max_iter
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "PenalisedLogistic":
+    def fit(self, X: np.ndarray, y: np.ndarray) -> PenalisedLogistic:
         X = np.asarray(X, dtype=float)
         y = np.asarray(y, dtype=float)
         pf = np.ones(X.shape[1]) if self.penalty_factor is None else np.asarray(self.penalty_factor, float)
-        coef, self.converged_ = _path_to(LogisticLoss(y), np.c_[np.ones(len(X)), X], self.lam, self.alpha,
+        l2 = None if self.l2_fixed is None else np.r_[0.0, np.asarray(self.l2_fixed, float)]
+        coef, self.converged_ = _path_to(LogisticLoss(y, l2), np.c_[np.ones(len(X)), X], self.lam, self.alpha,
                                          np.r_[0.0, pf], "binary", self.tol, self.max_iter)
         self.intercept_, self.coef_ = float(coef[0]), coef[1:]
         self.classes_ = np.array([0, 1])
@@ -85,20 +88,22 @@ class PenalisedCox(RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, lam: float = 0.01, alpha: float = 1.0, penalty_factor: np.ndarray | None = None,
-                 tol: float = 1e-6, max_iter: int = 3000) -> None:
+                 l2_fixed: np.ndarray | None = None, tol: float = 1e-6, max_iter: int = 3000) -> None:
         self.lam = lam
         self.alpha = alpha
         self.penalty_factor = penalty_factor
+        self.l2_fixed = l2_fixed
         self.tol = tol
         self.max_iter = max_iter
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "PenalisedCox":
+    def fit(self, X: np.ndarray, y: np.ndarray) -> PenalisedCox:
         X = np.asarray(X, dtype=float)
         y = np.asarray(y, dtype=float)
         order = np.argsort(y[:, 0], kind="mergesort")
         t, e, Xs = y[order, 0], y[order, 1], X[order]
         pf = np.ones(X.shape[1]) if self.penalty_factor is None else np.asarray(self.penalty_factor, float)
-        self.coef_, self.converged_ = _path_to(CoxLoss(t, e), Xs, self.lam, self.alpha, pf, "cox",
+        l2 = None if self.l2_fixed is None else np.asarray(self.l2_fixed, float)
+        self.coef_, self.converged_ = _path_to(CoxLoss(t, e, l2), Xs, self.lam, self.alpha, pf, "cox",
                                                self.tol, self.max_iter)
         # Breslow cumulative baseline hazard at each distinct event time
         risk = np.exp(Xs @ self.coef_)
@@ -203,6 +208,8 @@ def fit_final(df: pd.DataFrame, spec: ModelSpec) -> FinalModel:
     prep = prepare(df, spec)
     pf = penalty_factors(spec, prep.kind)
     pf_cols = pf[1:] if prep.kind == "binary" else pf
+    l2 = fixed_ridge(spec, prep.kind)
+    l2_cols = None if l2 is None else (l2[1:] if prep.kind == "binary" else l2)
     everyone = np.arange(prep.n)
     if spec.penalty == "none":
         lam, curve = 0.0, []
@@ -219,11 +226,12 @@ def fit_final(df: pd.DataFrame, spec: ModelSpec) -> FinalModel:
         curve = curve_arr.tolist()
     prep_step = MarkerPreprocessor(columns=spec.predictors, transforms=spec.transforms)
     if prep.kind == "binary":
-        est = PenalisedLogistic(lam=lam, alpha=spec.alpha, penalty_factor=pf_cols, tol=spec.tol,
-                                max_iter=spec.max_iter)
+        est = PenalisedLogistic(lam=lam, alpha=spec.alpha, penalty_factor=pf_cols, l2_fixed=l2_cols,
+                                tol=spec.tol, max_iter=spec.max_iter)
         y = prep.y
     else:
-        est = PenalisedCox(lam=lam, alpha=spec.alpha, penalty_factor=pf_cols, tol=spec.tol, max_iter=spec.max_iter)
+        est = PenalisedCox(lam=lam, alpha=spec.alpha, penalty_factor=pf_cols, l2_fixed=l2_cols, tol=spec.tol,
+                           max_iter=spec.max_iter)
         y = np.c_[prep.time, prep.y]
     Xdf = pd.DataFrame(prep.X, columns=spec.predictors, index=prep.index)
     pipe = Pipeline([("prep", prep_step), ("model", est)]).fit(Xdf, y)

@@ -86,7 +86,7 @@ class MarkerPreprocessor(TransformerMixin, BaseEstimator):
         check_nonnegative(arr, self.columns, self._codes())
         return arr
 
-    def fit(self, X: pd.DataFrame, y: object = None) -> "MarkerPreprocessor":
+    def fit(self, X: pd.DataFrame, y: object = None) -> MarkerPreprocessor:
         self.params_ = fit_params(self._array(X), self._codes())
         return self
 

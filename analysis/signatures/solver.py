@@ -12,7 +12,9 @@ Objective of problem b at penalty ``lam``:
 
 where ``loss_b`` is the weighted mean negative log-likelihood (logistic: Bernoulli deviance / 2; Cox: Breslow
 partial likelihood divided by the number of training rows, the glmnet scaling and ``lifelines``'
-``penalizer`` scaling). ``pf_j = 0`` leaves a coefficient unpenalised (intercept, forced covariates).
+``penalizer`` scaling). ``pf_j = 0`` leaves a coefficient out of the tuned penalty (intercept, forced
+covariates). A loss may carry a fixed ridge term ``0.5 * sum_j l2_j * beta_j**2``: a small one on forced covariates
+keeps their estimates finite when a covariate separates the outcome in some fold.
 
 The algorithm is FISTA with backtracking and adaptive (gradient) restart, warm-started along a decreasing
 penalty path. Tests check it against scikit-learn (L1 logistic) and lifelines (ridge Cox) at fixed penalties.
@@ -37,15 +39,16 @@ class LogisticLoss:
 
     exact_step = True
 
-    def __init__(self, y: np.ndarray) -> None:
+    def __init__(self, y: np.ndarray, l2: np.ndarray | None = None) -> None:
         self.y = np.asarray(y, dtype=float)
+        self.l2 = l2
 
     def value_grad(
         self, X: np.ndarray, w: np.ndarray, beta: np.ndarray, need_grad: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
         eta = _matvec(X, beta)
         nw = w.sum(axis=1)
-        value = (w * (np.logaddexp(0.0, eta) - self.y * eta)).sum(axis=1) / nw
+        value = (w * (np.logaddexp(0.0, eta) - self.y * eta)).sum(axis=1) / nw + _ridge(beta, self.l2)
         if not need_grad:
             return value, None
         return value, self.grad(X, w, beta, eta)
@@ -53,7 +56,8 @@ class LogisticLoss:
     def grad(self, X: np.ndarray, w: np.ndarray, beta: np.ndarray, eta: np.ndarray | None = None) -> np.ndarray:
         eta = _matvec(X, beta) if eta is None else eta
         r = w * (expit(eta) - self.y) / w.sum(axis=1)[:, None]
-        return _rmatvec(X, r)
+        g = _rmatvec(X, r)
+        return g if self.l2 is None else g + self.l2 * beta
 
 
 class CoxLoss:
@@ -65,7 +69,8 @@ class CoxLoss:
 
     exact_step = False
 
-    def __init__(self, time: np.ndarray, event: np.ndarray) -> None:
+    def __init__(self, time: np.ndarray, event: np.ndarray, l2: np.ndarray | None = None) -> None:
+        self.l2 = l2
         time = np.asarray(time, dtype=float)
         if np.any(np.diff(time) < 0):
             raise ValueError("CoxLoss needs rows sorted by time")
@@ -98,12 +103,17 @@ class CoxLoss:
         S = np.maximum(rc[:, self.first], _TINY)
         de = w * self.event
         nw = w.sum(axis=1)
-        value = -(de * (eta - m - np.log(S))).sum(axis=1) / nw
+        value = -(de * (eta - m - np.log(S))).sum(axis=1) / nw + _ridge(beta, self.l2)
         if not need_grad:
             return value, None
         A = np.cumsum(de / S, axis=1)[:, self.last]
         r = (e * A - de) / nw[:, None]
-        return value, _rmatvec(X, r)
+        g = _rmatvec(X, r)
+        return value, g if self.l2 is None else g + self.l2 * beta
+
+
+def _ridge(beta: np.ndarray, l2: np.ndarray | None) -> np.ndarray | float:
+    return 0.0 if l2 is None else 0.5 * (l2 * beta**2).sum(axis=1)
 
 
 def _matvec(X: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -218,7 +228,11 @@ def _backtrack(loss: CoxLoss | LogisticLoss, X: np.ndarray, w: np.ndarray, yk: n
         step = np.where(bad, step * 0.5, step)
 
 
-def initial_step(X: np.ndarray, w: np.ndarray, kind: str) -> np.ndarray:
+def _l2_max(loss: LogisticLoss | CoxLoss) -> float:
+    return 0.0 if loss.l2 is None else float(np.max(loss.l2))
+
+
+def initial_step(X: np.ndarray, w: np.ndarray, kind: str, l2_max: float = 0.0) -> np.ndarray:
     """Step 1/L from the largest eigenvalue of the weighted Gram matrix.
 
     Exact for the logistic loss (curvature ≤ 1/4); for Cox a starting guess that backtracking corrects.
@@ -232,7 +246,7 @@ def initial_step(X: np.ndarray, w: np.ndarray, kind: str) -> np.ndarray:
         G = np.einsum("bin,bjn->bij", Xw, Xw)
     top = np.linalg.eigvalsh(G)[:, -1] / nw
     scale = 0.25 if kind == "binary" else 1.0
-    return 1.0 / np.maximum(scale * top, 1e-12)
+    return 1.0 / np.maximum(scale * top + l2_max, 1e-12)
 
 
 def null_solution(
@@ -275,7 +289,7 @@ def solve_path(
 ) -> PathResult:
     """Warm-started path over ``lambdas`` (B, L), largest first, for every problem of the stack."""
     B, L = lambdas.shape
-    step = initial_step(X, w, kind)
+    step = initial_step(X, w, kind, _l2_max(loss))
     beta = null_solution(loss, X, w, pf, step) if beta_start is None else beta_start
     coef = np.zeros((B, L, X.shape[2]))
     converged = np.zeros((B, L), dtype=bool)

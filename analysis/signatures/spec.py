@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Mapping
 
 from .preprocess import TRANSFORMS
 
@@ -60,6 +60,9 @@ class ModelSpec:
       (from the training fold's lambda_max down to ``lambda_min_ratio`` × it) by ``inner_folds``-fold CV;
       ``seeds`` (one per repeat; default 1..repeats); ``permutations`` re-runs of the whole nested CV on permuted
       outcomes for the p-value (0 skips). ``horizon_days`` adds time-dependent AUC for survival outcomes.
+    - ``forced_ridge``: a small fixed L2 penalty (in mean-loss units) on forced covariates only, so that their
+      coefficients stay finite when one separates the outcome in a fold; 0 leaves them fully unpenalised.
+    - ``tol`` / ``max_iter``: solver stopping rule per penalty value (coefficient change relative to their size).
     """
 
     outcome: BinaryOutcome | SurvivalOutcome
@@ -76,6 +79,7 @@ class ModelSpec:
     n_lambda: int = 12
     lambda_min_ratio: float = 0.02
     horizon_days: float | None = None
+    forced_ridge: float = 0.01
     tol: float = 1e-5
     max_iter: int = 2000
     extra: dict = field(default_factory=dict)

@@ -227,7 +227,7 @@ def validate(df: pd.DataFrame, spec: ModelSpec, *, permutations: int | None = No
         "permutations": B,
         "dataset_sha256": dataset_sha256(df, spec.columns),
         "dataset_columns": spec.columns,
-        "n_rows_input": int(len(df)),
+        "n_rows_input": len(df),
         "versions": package_versions(),
         "started_utc": started,
         "elapsed_seconds": round(_time.perf_counter() - t0, 3),
