@@ -60,7 +60,6 @@ class ValidationResult:
     predictions: pd.DataFrame
     decision_curve: pd.DataFrame | None
     provenance: dict
-    lambda_grid_text: str = ""
     notes: list[str] = field(default_factory=list)
 
     def watch_and_wait(self, thresholds: object, per: int = 100) -> pd.DataFrame:

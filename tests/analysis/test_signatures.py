@@ -315,3 +315,14 @@ def test_figures_render(planted_run: sg.ValidationResult) -> None:
     svg = signature_figures.decision_curve_plot(planted_run.decision_curve, fmt="svg")
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in svg[:500]
+
+
+@pytest.mark.parametrize("penalty", ["elasticnet", "ridge", "none"])
+def test_other_penalties_run(planted: pd.DataFrame, penalty: str) -> None:
+    spec = sg.ModelSpec(outcome=sg.BinaryOutcome("pcr"), markers=["m00", "m01", "m02", "m03", "m04"],
+                        transform="log2", penalty=penalty, permutations=0, **FAST)
+    run = sg.validate(planted, spec)
+    assert run.auc > 0.7
+    if penalty != "elasticnet":
+        assert (run.selection["frequency"] == 1.0).all()  # ridge and no penalty keep every marker
+    assert sg.fit_final(planted, spec).predict(planted[spec.predictors]).between(0, 1).all()
