@@ -155,6 +155,7 @@ def login(client: FlaskClient) -> Callable[[str], FlaskClient]:
     """Log the test client in as the user named after ``role`` (see the ``app`` fixture)."""
 
     def _login(username: str = "admin") -> FlaskClient:
+        client.post("/logout")
         response = client.post("/login", data={"username": username, "password": PASSWORD})
         assert response.status_code == 302, response.get_data(as_text=True)
         return client
