@@ -1,0 +1,1 @@
+"""Clinical data: EDC import, derived endpoints, QoL, toxicity, data quality and the participant timeline."""
