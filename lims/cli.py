@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -158,8 +157,10 @@ def serve(host: str, port: int, debug: bool) -> None:
     _require_schema()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     click.echo(f"Trialbank on http://{host}:{port}/ (database {_safe_url(app.config['DATABASE_URL'])})")
-    os.environ.setdefault("FLASK_RUN_FROM_CLI", "false")
-    app.run(host=host, port=port, debug=debug, threaded=True, use_reloader=False)
+    from werkzeug.serving import run_simple
+
+    app.debug = debug
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=debug)
 
 
 if __name__ == "__main__":
