@@ -147,6 +147,45 @@ def audit_verify() -> None:
     sys.exit(1)
 
 
+@main.command("backup")
+@click.option("--out", "out_dir", default=None, help="Folder for the backup (default: instance/backups).")
+@with_appcontext
+def backup_command(out_dir: str | None) -> None:
+    """Write a consistent, timestamped backup with a checksum (safe while the app runs)."""
+    from pathlib import Path
+
+    from lims.core.backup import backup
+
+    try:
+        files = backup(current_app.config["DATABASE_URL"],
+                       out_dir or Path(current_app.instance_path) / "backups")
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Backup written: {files.data} (schema {files.revision}, sha256 {files.sha256}).")
+
+
+@main.command("restore")
+@click.argument("backup_file")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def restore_command(backup_file: str, yes: bool) -> None:
+    """Replace the database with a backup after checking its checksum and schema version."""
+    from lims.core.backup import restore, verify
+
+    url = current_app.config["DATABASE_URL"]
+    try:
+        manifest = verify(backup_file, url)
+        if not yes and not click.confirm(f"Replace {_safe_url(url)} with {backup_file} "
+                                         f"(taken {manifest['created_at']})?"):
+            raise click.ClickException("nothing was restored")
+        db.engine.dispose()
+        restore(backup_file, url)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Restored {backup_file} (schema {manifest['schema_revision']}). Run 'lims db upgrade' if the "
+               "schema is older than this version's.")
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
