@@ -1,0 +1,564 @@
+"""Validate and apply clinical imports all-or-nothing, with a report and an audit trail of changed values.
+
+Readers (``read_tables`` for Trialbank's per-table CSVs, ``lims.clinical.redcap.read_redcap`` for EDC exports)
+turn files into ``Incoming`` records: a contract table, a participant code, parsed values, and the file and row
+they came from. ``import_records`` then checks every record (unknown participant, duplicate key, rules of the
+table) and the consistency of the data as it would be after the import (``analysis.clinical_checks``); if any
+problem is found nothing is written. Otherwise records are matched on their natural key (``MODELS``): new ones
+are inserted, changed values updated, identical ones left alone, and every insert or change is written to
+``clinical_change`` under one ``clinical_import_run``.
+
+Trialbank's own format: one CSV per table named ``<table>.csv`` (``participants``, ``treatment``,
+``drug_doses``, ``allocation``, ``cre``, ``surgery``, ``pathology``, ``disease_events``, ``deaths``,
+``last_contact``, ``adverse_events``, ``qol_responses``, ``subsequent_treatments``), a header row with
+``participant_id`` (the code, e.g. ``ZJ-014``) and any of the table's columns (``TABLE_FIELDS``). Dates are
+ISO (``2025-01-31``); ``31/01/2025``, ``31.01.2025``, ``20250131`` and ``31-Jan-2025`` are accepted too.
+Booleans are 1/0, yes/no or true/false. Comma or semicolon delimiters, UTF-8 (with or without BOM) or Latin-1.
+An empty cell clears the value; a column absent from the file leaves the stored value alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Boolean, Date, Float, Integer, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from analysis.clinical_checks import check_consistency
+from analysis.qol import FACT_E_SUBSCALES
+from lims.accounts.models import User
+from lims.clinical import service
+from lims.clinical.models import MODELS, ClinicalChange, ImportRun
+from lims.core.errors import DomainError, integrity_message
+from lims.participants.models import Participant
+from lims.studies.models import Study
+
+_VOCAB: dict[tuple[str, str], tuple[str, ...]] = {
+    ("participants", "sex"): ("M", "F"),
+    ("participants", "tumour_location"): ("upper", "middle", "lower"),
+    ("drug_doses", "agent"): ("carboplatin", "paclitaxel", "camrelizumab"),
+    ("drug_doses", "phase"): ("neoadjuvant", "maintenance"),
+    ("allocation", "stratum"): ("NON_CCR_SURGERY", "CCR_SURGERY", "CCR_WW"),
+    ("allocation", "actual_strategy"): ("surgery", "watch_and_wait", "none"),
+    ("cre", "overall"): ("cCR", "local", "regional", "distant", "not_evaluable"),
+    ("cre", "endoscopy_histology"): ("tumour", "none", "non_diagnostic"),
+    ("cre", "fna_result"): ("malignant", "benign", "non_diagnostic", "not_done"),
+    ("surgery", "intent"): ("planned", "salvage"),
+    ("surgery", "r_status"): ("R0", "R1", "R2", "unresectable"),
+    ("surgery", "clavien_dindo"): ("0", "I", "II", "IIIa", "IIIb", "IVa", "IVb", "V"),
+    ("pathology", "trg_system"): ("Mandard", "Becker", "CAP", "Chirieac"),
+    ("disease_events", "type"): ("LOCAL_REGROWTH", "LOCAL_RECURRENCE", "REGIONAL", "DISTANT",
+                                 "PROGRESSION_PRECLUDING_SURGERY", "SECOND_PRIMARY"),
+    ("disease_events", "proof"): ("histology", "cytology", "imaging"),
+    ("disease_events", "site"): ("local", "regional", "distant"),
+    ("disease_events", "salvage_r_status"): ("R0", "R1", "R2", "unresectable"),
+    ("deaths", "cause"): ("disease", "treatment", "other", "unknown"),
+    ("qol_responses", "instrument"): ("QLQ-C30", "FACT-E"),
+    ("subsequent_treatments", "kind"): ("salvage_surgery", "systemic_therapy", "supportive_care", "radiotherapy"),
+    **{("adverse_events", f"attribution_{t}"): ("unrelated", "unlikely", "possible", "probable", "definite")
+       for t in ("rt", "chemo", "camrelizumab", "surgery")},
+}
+# CTCAE v5.0 terms whose grading stops below 5 (laboratory values).
+CTCAE_MAX_GRADE = {
+    "lymphocyte count decreased": 4, "neutrophil count decreased": 4, "white blood cell decreased": 4,
+    "platelet count decreased": 4, "lymphocyte count increased": 3,
+}
+_FACT_ITEMS = {item for items in FACT_E_SUBSCALES.values() for item in items}
+# Consistency findings that are data queries to chase, not reasons to refuse an import.
+_QUERY_REASONS = ("missing censoring date", "CRE1 missing", "without a disease event",
+                  "disease event after the last disease assessment", "last alive before last disease assessment")
+PARTICIPANT_FIELDS = ("site", "enrol_date", "sex", "age", "ecog", "tumour_location", "ct", "cn", "cm", "stage")
+_PARTICIPANT_ATTR = {"enrol_date": "enrolled_on"}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How to read one column: kind (date|int|float|bool|str), whether a value is required, allowed codes."""
+
+    kind: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+
+
+def _spec_of(column: Any, table: str) -> FieldSpec:
+    kind = ("date" if isinstance(column.type, Date) else "int" if isinstance(column.type, Integer)
+            else "float" if isinstance(column.type, Float) else "bool" if isinstance(column.type, Boolean) else "str")
+    return FieldSpec(kind, not column.nullable, _VOCAB.get((table, column.name), ()))
+
+
+TABLE_FIELDS: dict[str, dict[str, FieldSpec]] = {
+    table: {c.name: _spec_of(c, table) for c in model.__table__.columns if c.name not in ("id", "participant_id")}
+    for table, (model, _key) in MODELS.items()
+}
+TABLE_FIELDS["participants"] = {
+    "site": FieldSpec("str"), "enrol_date": FieldSpec("date"), "sex": FieldSpec("str", choices=("M", "F")),
+    "age": FieldSpec("int"), "ecog": FieldSpec("int"),
+    "tumour_location": FieldSpec("str", choices=("upper", "middle", "lower")),
+    "ct": FieldSpec("str"), "cn": FieldSpec("str"), "cm": FieldSpec("str"), "stage": FieldSpec("str"),
+}
+TABLE_ORDER = ("participants", "treatment", "drug_doses", "allocation", "cre", "surgery", "pathology",
+               "disease_events", "deaths", "last_contact", "adverse_events", "qol_responses", "subsequent_treatments")
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem of an import: where (file, row, field), what value, and why."""
+
+    file: str
+    row: int | None
+    field: str
+    value: Any
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "row": self.row, "field": self.field,
+                "value": None if self.value is None else str(self.value), "reason": self.reason}
+
+
+@dataclass
+class Incoming:
+    """One record read from a file, with its parsed values (only the columns the file provides)."""
+
+    table: str
+    participant: str
+    values: dict[str, Any]
+    file: str
+    row: int
+    fields: dict[str, str] = field(default_factory=dict)  # contract column -> the file's column name
+
+
+@dataclass
+class ImportReport:
+    """What an import found and did; ``applied`` is False when any problem blocked it."""
+
+    format: str
+    files: list[str]
+    problems: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
+    records: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    changes: int = 0
+    run_id: int | None = None
+    applied: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "files": self.files, "applied": self.applied, "run_id": self.run_id,
+                "records": self.records, "inserted": self.inserted, "updated": self.updated,
+                "unchanged": self.unchanged, "changes": self.changes,
+                "problems": [i.as_dict() for i in self.problems], "warnings": [i.as_dict() for i in self.warnings]}
+
+
+@dataclass
+class CsvFile:
+    """A decoded CSV: header, data rows with their line numbers, and the delimiter found."""
+
+    name: str
+    header: list[str]
+    rows: list[tuple[int, list[str]]]
+    delimiter: str
+    sha256: str
+
+
+# ----- reading --------------------------------------------------------------------------------------------------
+def decode(data: bytes) -> str:
+    """Decode UTF-8 (with or without BOM), falling back to Latin-1 (Windows-1252)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def read_csv(name: str, data: bytes, issues: list[Issue]) -> CsvFile:
+    """Parse CSV bytes: sniff ',' or ';', drop empty rows, report rows with the wrong number of cells."""
+    text = decode(data)
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header: list[str] = []
+    rows: list[tuple[int, list[str]]] = []
+    for line, cells in enumerate(reader, start=1):
+        if not any(c.strip() for c in cells):
+            continue
+        if not header:
+            header = [c.strip() for c in cells]
+            continue
+        if len(cells) != len(header):
+            issues.append(Issue(name, line, "", f"{len(cells)} cells", f"row has {len(cells)} cells, the header "
+                                f"{len(header)}"))
+            continue
+        rows.append((line, [c.strip() for c in cells]))
+    if not header:
+        issues.append(Issue(name, None, "", None, "the file is empty"))
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    for h in dupes:
+        issues.append(Issue(name, 1, h, h, "column appears more than once"))
+    return CsvFile(name, header, rows, delimiter, hashlib.sha256(data).hexdigest())
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%Y%m%d", "%d-%b-%Y", "%d %b %Y", "%d-%m-%Y")
+
+
+def parse_date(text: str, day_first: bool = True) -> date:
+    """Parse a date in ISO or a common day-first (or, with ``day_first=False``, month-first) form."""
+    text = text.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2})?", text):
+        text = text[:10]
+    formats = _DATE_FORMATS + (("%d/%m/%Y",) if day_first else ("%m/%d/%Y",))
+    for fmt in formats:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError("not a date (use YYYY-MM-DD)")
+
+
+_TRUE = {"1", "yes", "y", "true", "t", "checked"}
+_FALSE = {"0", "no", "n", "false", "f", "unchecked"}
+
+
+def parse_value(text: str, spec: FieldSpec, *, decimal_comma: bool = False, day_first: bool = True) -> Any:
+    """Turn a cell into a typed value (None for an empty cell); raise ValueError with the reason."""
+    if text == "":
+        if spec.required:
+            raise ValueError("a value is required")
+        return None
+    if spec.kind == "date":
+        return parse_date(text, day_first)
+    if spec.kind in ("int", "float"):
+        number = text.replace(",", ".") if decimal_comma else text
+        try:
+            value = float(number)
+        except ValueError:
+            raise ValueError("not a number") from None
+        if spec.kind == "int":
+            if not value.is_integer():
+                raise ValueError("not a whole number")
+            return int(value)
+        return value
+    if spec.kind == "bool":
+        low = text.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValueError("not yes/no (1/0)")
+    if spec.choices and text not in spec.choices:
+        match = [c for c in spec.choices if c.lower() == text.lower()]
+        if len(match) == 1:
+            return match[0]
+        raise ValueError(f"not one of {', '.join(spec.choices)}")
+    return text
+
+
+def read_tables(files: dict[str, bytes]) -> tuple[list[Incoming], list[Issue], list[str]]:
+    """Read Trialbank per-table CSVs named ``<table>.csv``; return records, problems and file hashes."""
+    records: list[Incoming] = []
+    issues: list[Issue] = []
+    hashes: list[str] = []
+    for name, data in sorted(files.items()):
+        table = re.sub(r"\.(csv|txt)$", "", name.rsplit("/", 1)[-1], flags=re.I).lower()
+        if table not in TABLE_FIELDS:
+            issues.append(Issue(name, None, "", name, f"unknown table; name the file one of "
+                                f"{', '.join(t + '.csv' for t in TABLE_ORDER)}"))
+            continue
+        csv_file = read_csv(name, data, issues)
+        hashes.append(csv_file.sha256)
+        spec = TABLE_FIELDS[table]
+        if csv_file.header and "participant_id" not in csv_file.header:
+            issues.append(Issue(name, 1, "participant_id", None, "no participant_id column"))
+            continue
+        for column in csv_file.header:
+            if column != "participant_id" and column not in spec:
+                issues.append(Issue(name, 1, column, column, f"unknown column for table {table}"))
+        missing = [c for c, s in spec.items() if s.required and c not in csv_file.header]
+        for column in missing:
+            issues.append(Issue(name, 1, column, None, f"required column missing from table {table}"))
+        if missing:
+            continue
+        columns = [c for c in csv_file.header if c in spec]
+        for line, cells in csv_file.rows:
+            row = dict(zip(csv_file.header, cells, strict=True))
+            values: dict[str, Any] = {}
+            for column in columns:
+                try:
+                    values[column] = parse_value(row[column], spec[column], decimal_comma=csv_file.delimiter == ";")
+                except ValueError as exc:
+                    issues.append(Issue(name, line, column, row[column], str(exc)))
+            records.append(Incoming(table, row["participant_id"].strip().upper(), values, name, line,
+                                    {c: c for c in columns}))
+    return records, issues, hashes
+
+
+# ----- checking -------------------------------------------------------------------------------------------------
+def _record_rules(rec: Incoming) -> list[tuple[str, Any, str]]:
+    """Return (field, value, reason) for rules inside one record."""
+    v = rec.values
+    out: list[tuple[str, Any, str]] = []
+
+    def both(a: str, b: str) -> bool:
+        return v.get(a) is not None and v.get(b) is not None
+
+    if rec.table == "treatment" and both("rt_start", "rt_end") and v["rt_end"] < v["rt_start"]:
+        out.append(("rt_end", v["rt_end"], "RT end before RT start"))
+    if rec.table == "cre" and v.get("seq") is not None and not 1 <= v["seq"] <= 14:
+        out.append(("seq", v["seq"], "CRE number must be 1-14"))
+    if rec.table == "pathology":
+        if v.get("viable_pct") is not None and not 0 <= v["viable_pct"] <= 100:
+            out.append(("viable_pct", v["viable_pct"], "not within 0-100"))
+        if both("ln_positive", "ln_examined") and v["ln_positive"] > v["ln_examined"]:
+            out.append(("ln_positive", v["ln_positive"], "more positive nodes than examined"))
+    if rec.table == "adverse_events":
+        grade, term = v.get("grade"), str(v.get("term") or "")
+        if grade is not None and not 1 <= grade <= 5:
+            out.append(("grade", grade, "CTCAE grade must be 1-5"))
+        elif grade is not None and grade > CTCAE_MAX_GRADE.get(term.strip().lower(), 5):
+            out.append(("grade", grade, f"CTCAE v5.0 grades {term} only up to {CTCAE_MAX_GRADE[term.strip().lower()]}"))
+        if both("onset_date", "end_date") and v["end_date"] < v["onset_date"]:
+            out.append(("end_date", v["end_date"], "adverse event ends before its onset"))
+        if v.get("ethics_reported_on") is not None and v.get("serious") is False:
+            out.append(("ethics_reported_on", v["ethics_reported_on"], "reporting date on a non-serious event"))
+    if rec.table == "participants":
+        if v.get("age") is not None and not 18 <= v["age"] <= 100:
+            out.append(("age", v["age"], "age must be 18-100"))
+        if v.get("ecog") is not None and not 0 <= v["ecog"] <= 4:
+            out.append(("ecog", v["ecog"], "ECOG must be 0-4"))
+    if rec.table == "qol_responses":
+        out += _qol_rules(v)
+    return out
+
+
+def _qol_rules(v: dict[str, Any]) -> list[tuple[str, Any, str]]:
+    item, value, instrument = str(v.get("item") or ""), v.get("value"), v.get("instrument")
+    if instrument == "QLQ-C30":
+        number = item.upper().lstrip("Q")
+        if not number.isdigit() or not 1 <= int(number) <= 30:
+            return [("item", item, "not a QLQ-C30 item (1-30)")]
+        high = 7 if int(number) >= 29 else 4
+        if value is not None and (value not in range(1, high + 1)):
+            return [("value", value, f"QLQ-C30 item {number} is answered 1-{high}")]
+    elif instrument == "FACT-E":
+        if item.upper() not in _FACT_ITEMS:
+            return [("item", item, "not a FACT-E v4 item")]
+        if value is not None and value not in range(0, 5):
+            return [("value", value, "FACT-E items are answered 0-4")]
+    return []
+
+
+def _key(table: str, values: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(values.get(k) for k in MODELS[table][1]) if table in MODELS else ()
+
+
+def _merged_tables(current: dict[str, pd.DataFrame], records: list[Incoming]) -> dict[str, pd.DataFrame]:
+    """Return the study's tables as they would be after applying the records."""
+    merged = dict(current)
+    by_table: dict[str, list[Incoming]] = {}
+    for rec in records:
+        by_table.setdefault(rec.table, []).append(rec)
+    for table, recs in by_table.items():
+        frame = current[table]
+        keys = ["participant_id", *MODELS[table][1]] if table in MODELS else ["participant_id"]
+        rows = frame.to_dict("records")
+        index = {tuple(_norm(r.get(k)) for k in keys): i for i, r in enumerate(rows)}
+        for rec in recs:
+            values = {"participant_id": rec.participant, **rec.values}
+            ident = tuple(_norm(values.get(k)) for k in keys)
+            if ident in index:
+                rows[index[ident]].update(rec.values)
+            elif table != "participants":
+                index[ident] = len(rows)
+                rows.append(values)
+        merged[table] = pd.DataFrame(rows, columns=frame.columns)
+    return merged
+
+
+def _norm(value: Any) -> Any:
+    if value is None or (not isinstance(value, (str, bool)) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def check_records(session: Session, study: Study, records: list[Incoming],
+                  issues: list[Issue]) -> tuple[dict[str, Participant], list[Issue]]:
+    """Add record-level and consistency problems to ``issues``; return participants by code and warnings."""
+    people = {p.code: p for p in session.scalars(select(Participant).where(Participant.study_id == study.id))}
+    seen: dict[tuple[Any, ...], Incoming] = {}
+    known: list[Incoming] = []
+    for rec in records:
+        if rec.participant not in people:
+            issues.append(Issue(rec.file, rec.row, rec.fields.get("participant_id", "participant_id"),
+                                rec.participant, "unknown participant in this study"))
+            continue
+        for name, value, reason in _record_rules(rec):
+            issues.append(Issue(rec.file, rec.row, rec.fields.get(name, name), value, reason))
+        if rec.table == "participants":
+            issues += _participant_rules(rec, people[rec.participant])
+        ident = (rec.table, rec.participant, *_key(rec.table, rec.values))
+        if ident in seen:
+            first = seen[ident]
+            issues.append(Issue(rec.file, rec.row, ", ".join(MODELS[rec.table][1]) or "participant_id",
+                                rec.participant, f"same {rec.table} record as {first.file} row {first.row}"))
+            continue
+        seen[ident] = rec
+        known.append(rec)
+    if issues:
+        return people, []
+    current = service.clinical_tables(session, study)
+    merged = _merged_tables(current, known)
+    imported = {r.participant for r in known}
+    # Problems that were there before this import are not its fault.
+    before = {(p.table, p.participant_id, p.field, str(p.value), p.reason) for p in check_consistency(current)}
+    warnings: list[Issue] = []
+    for problem in check_consistency(merged):
+        if (problem.table, problem.participant_id, problem.field, str(problem.value), problem.reason) in before:
+            continue
+        if problem.participant_id not in imported:
+            continue
+        rec = _find(known, problem.table, str(problem.participant_id), problem.field, problem.value)
+        issue = Issue(rec.file if rec else problem.table, rec.row if rec else None,
+                      rec.fields.get(problem.field, problem.field) if rec else problem.field,
+                      problem.value, f"{problem.table}: {problem.reason}" + (
+                          "" if rec else f" (participant {problem.participant_id})"))
+        if any(q in problem.reason for q in _QUERY_REASONS):
+            warnings.append(issue)
+        else:
+            issues.append(issue)
+    return people, warnings
+
+
+def _find(records: list[Incoming], table: str, pid: str, column: str, value: Any) -> Incoming | None:
+    """Return the incoming record a consistency problem points at (same table, participant and value)."""
+    candidates = [r for r in records if r.table == table and r.participant == pid]
+    for rec in candidates:
+        if _norm(rec.values.get(column)) == _norm(value):
+            return rec
+    return candidates[0] if candidates else None
+
+
+def _participant_rules(rec: Incoming, p: Participant) -> list[Issue]:
+    out = []
+    site = rec.values.get("site")
+    if site is not None and site != p.site.code:
+        out.append(Issue(rec.file, rec.row, rec.fields.get("site", "site"), site,
+                         f"participant {p.code} is enrolled at site {p.site.code}"))
+    enrolled = rec.values.get("enrol_date")
+    if enrolled is not None and enrolled != p.enrolled_on:
+        out.append(Issue(rec.file, rec.row, rec.fields.get("enrol_date", "enrol_date"), enrolled,
+                         f"Trialbank has enrolment on {p.enrolled_on.isoformat()}"))
+    return out
+
+
+# ----- applying -------------------------------------------------------------------------------------------------
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _apply(session: Session, study: Study, records: list[Incoming], people: dict[str, Participant],
+           report: ImportReport, run: ImportRun) -> set[int]:
+    touched: set[int] = set()
+    changes: list[ClinicalChange] = []
+    by_table: dict[str, list[Incoming]] = {}
+    for rec in records:
+        by_table.setdefault(rec.table, []).append(rec)
+    for table in TABLE_ORDER:
+        recs = by_table.get(table, [])
+        if not recs:
+            continue
+        ids = {people[r.participant].id for r in recs}
+        if table == "participants":
+            existing = {p.id: p for p in people.values() if p.id in ids}
+        else:
+            model, key = MODELS[table]
+            rows = session.scalars(select(model).where(model.participant_id.in_(ids)))  # type: ignore[attr-defined]
+            existing = {(r.participant_id, *(getattr(r, k) for k in key)): r for r in rows}
+        for rec in recs:
+            p = people[rec.participant]
+            ident = p.id if table == "participants" else (p.id, *_key(table, rec.values))
+            record_key = ", ".join(f"{k}={_text(v)}" for k, v in zip(MODELS[table][1], ident[1:], strict=True)) \
+                if table != "participants" else ""
+            target = existing.get(ident)  # type: ignore[call-overload]
+            if target is None:
+                model = MODELS[table][0]
+                target = model(participant_id=p.id, **rec.values)
+                session.add(target)
+                existing[ident] = target  # type: ignore[index]
+                report.inserted += 1
+                touched.add(p.id)
+                changes.append(ClinicalChange(import_run=run, participant_id=p.id, table=table,
+                                              record_key=record_key or "-", field="*", old_value=None,
+                                              new_value=json.dumps({k: _text(v) for k, v in rec.values.items()})))
+                continue
+            changed = False
+            for column, value in rec.values.items():
+                if table == "participants" and column in ("site", "enrol_date"):
+                    continue
+                attr = _PARTICIPANT_ATTR.get(column, column)
+                old = getattr(target, attr)
+                if _norm(old) == _norm(value):
+                    continue
+                setattr(target, attr, value)
+                changed = True
+                changes.append(ClinicalChange(import_run=run, participant_id=p.id, table=table,
+                                              record_key=record_key or "-", field=column, old_value=_text(old),
+                                              new_value=_text(value)))
+            if changed:
+                report.updated += 1
+                touched.add(p.id)
+            else:
+                report.unchanged += 1
+    if changes:
+        session.add(run)
+        session.add_all(changes)
+    report.changes = len(changes)
+    return touched
+
+
+def import_records(session: Session, study: Study, records: list[Incoming], issues: list[Issue], *,
+                   fmt: str, files: list[str], hashes: Iterable[str], by: User) -> ImportReport:
+    """Check the records and, if there is no problem, apply them in one unit of work; return the report."""
+    report = ImportReport(format=fmt, files=files, records=len(records))
+    people, warnings = check_records(session, study, records, issues)
+    report.problems = issues
+    report.warnings = warnings
+    if issues:
+        return report
+    digest = hashlib.sha256("".join(sorted(hashes)).encode()).hexdigest()
+    run = ImportRun(study_id=study.id, format=fmt, filenames=files, sha256=digest, by_id=by.id)
+    try:
+        touched = _apply(session, study, records, people, report, run)
+        session.flush()
+    except IntegrityError as exc:
+        raise DomainError(f"the import breaks a database rule: {integrity_message(exc)}") from None
+    for pid in sorted(touched):
+        service.sync_anchors(session, session.get(Participant, pid))  # type: ignore[arg-type]
+    if report.changes:
+        run.inserted, run.updated, run.unchanged = report.inserted, report.updated, report.unchanged
+        session.flush()
+        report.run_id = run.id
+    report.applied = True
+    return report
+
+
+def import_tables(session: Session, study: Study, files: dict[str, bytes], *, by: User) -> ImportReport:
+    """Import Trialbank per-table CSV files (see the module docstring for the format)."""
+    records, issues, hashes = read_tables(files)
+    return import_records(session, study, records, issues, fmt="tables", files=sorted(files), hashes=hashes, by=by)

@@ -1,0 +1,352 @@
+"""REDCap-style flat exports: read them through a mapping file into import records, and write them back out.
+
+A flat export has one row per ``record_id`` x ``redcap_event_name`` (x ``redcap_repeat_instrument`` /
+``redcap_repeat_instance`` for repeating forms), raw codes, and checkbox fields as ``field___code`` columns.
+The mapping file (YAML, see ``redcap_mapping.yaml`` shipped for the ESCC-WW project) says which EDC field feeds
+which Trialbank attribute, which event is which time point, and how raw codes translate.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import hashlib
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from sqlalchemy.orm import Session
+
+from lims.accounts.models import User
+from lims.clinical import service
+from lims.clinical.importer import (
+    TABLE_FIELDS,
+    CsvFile,
+    FieldSpec,
+    ImportReport,
+    Incoming,
+    Issue,
+    import_records,
+    parse_value,
+    read_csv,
+)
+from lims.core.errors import DomainError
+from lims.studies.models import Study
+
+DEFAULT_MAPPING = Path(__file__).with_name("redcap_mapping.yaml")
+_META = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
+
+
+@dataclass
+class Form:
+    """One EDC form feeding one Trialbank table."""
+
+    table: str
+    fields: dict[str, Any]
+    codes: dict[str, dict[str, str]]
+    event: str | None = None
+    repeat: str | None = None
+    timepoint_events: bool = False
+    instrument: str | None = None
+    items: list[str] = field(default_factory=list)
+    prefix: str = ""
+
+    def columns(self) -> list[str]:
+        """Return the plain EDC columns this form reads (checkbox groups excluded)."""
+        cols = [src for src in self.fields.values() if isinstance(src, str) and not src.startswith("@")]
+        return cols + [f"{self.prefix}{item.lower()}" for item in self.items]
+
+    def checkboxes(self) -> list[str]:
+        return [src["checkbox"] for src in self.fields.values() if isinstance(src, dict)]
+
+
+@dataclass
+class Mapping:
+    """A parsed mapping file."""
+
+    record_id: str
+    events: dict[str, str | None]
+    forms: list[Form]
+    ignore: list[str]
+    day_first: bool = True
+
+    def event_of(self, timepoint: str) -> str | None:
+        for event, tp in self.events.items():
+            if tp == timepoint:
+                return event
+        return None
+
+
+def load_mapping(text: str, name: str, issues: list[Issue]) -> Mapping | None:
+    """Parse and check a mapping file; report problems as issues of file ``name``."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        issues.append(Issue(name, getattr(getattr(exc, "problem_mark", None), "line", None), "", None,
+                            f"not valid YAML: {exc}"))
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("forms"), list) or not isinstance(doc.get("events"), dict):
+        issues.append(Issue(name, None, "", None, "a mapping needs 'events' (a table) and 'forms' (a list)"))
+        return None
+    forms = []
+    for i, raw in enumerate(doc["forms"]):
+        where = f"forms[{i}]"
+        table = raw.get("table") if isinstance(raw, dict) else None
+        if table not in TABLE_FIELDS:
+            issues.append(Issue(name, None, f"{where}.table", table, "not a Trialbank clinical table"))
+            continue
+        fields = dict(raw.get("fields") or {})
+        for attr, src in fields.items():
+            if attr not in TABLE_FIELDS[table]:
+                issues.append(Issue(name, None, f"{where}.fields.{attr}", src, f"no attribute {attr} in {table}"))
+            elif not (isinstance(src, str) or (isinstance(src, dict) and isinstance(src.get("checkbox"), str))):
+                issues.append(Issue(name, None, f"{where}.fields.{attr}", src, "must be a field name or {checkbox: name}"))
+        items = raw.get("items") or {}
+        form = Form(table=table, fields=fields,
+                    codes={k: {str(c): str(v) for c, v in (m or {}).items()} for k, m in (raw.get("codes") or {}).items()},
+                    event=raw.get("event"), repeat=raw.get("repeat"),
+                    timepoint_events=raw.get("events_of") == "timepoints",
+                    instrument=items.get("instrument"), items=[str(c) for c in items.get("codes", [])],
+                    prefix=str(items.get("prefix", "")))
+        required = {c for c, s in TABLE_FIELDS[table].items() if s.required}
+        provided = set(fields) | ({"instrument", "timepoint", "item", "value"} if form.items else set())
+        for missing in sorted(required - provided):
+            issues.append(Issue(name, None, f"{where}.fields", missing, f"required attribute {missing} is not mapped"))
+        if form.event is not None and form.event not in doc["events"]:
+            issues.append(Issue(name, None, f"{where}.event", form.event, "event not listed under events"))
+        forms.append(form)
+    return Mapping(record_id=str(doc.get("record_id", "record_id")), events=dict(doc["events"]), forms=forms,
+                   ignore=[str(p) for p in doc.get("ignore", [])], day_first=bool(doc.get("day_first", True)))
+
+
+def _cre_number(timepoint: str | None) -> int | None:
+    if timepoint and timepoint.upper().startswith("CRE") and timepoint[3:].isdigit():
+        return int(timepoint[3:])
+    return None
+
+
+def read_redcap(name: str, data: bytes, mapping: Mapping, issues: list[Issue]) -> tuple[list[Incoming], str]:
+    """Turn a REDCap flat export into import records; return them and the file's SHA-256."""
+    csv_file = read_csv(name, data, issues)
+    header = csv_file.header
+    if header and mapping.record_id not in header:
+        issues.append(Issue(name, 1, mapping.record_id, None, "no record_id column (see the mapping's record_id)"))
+        return [], csv_file.sha256
+    known = {mapping.record_id, *_META}
+    checkbox_groups = set()
+    for form in mapping.forms:
+        known.update(form.columns())
+        checkbox_groups.update(form.checkboxes())
+    for column in header:
+        if column in known or any(fnmatch.fnmatch(column, p) for p in mapping.ignore):
+            continue
+        if "___" in column and column.split("___", 1)[0] in checkbox_groups:
+            continue
+        issues.append(Issue(name, 1, column, column, "column not in the mapping (add it to the mapping or to ignore)"))
+    records: list[Incoming] = []
+    for line, cells in csv_file.rows:
+        row = dict(zip(header, cells, strict=True))
+        pid = row.get(mapping.record_id, "").strip().upper()
+        event = row.get("redcap_event_name", "")
+        if not pid:
+            issues.append(Issue(name, line, mapping.record_id, "", "no record_id"))
+            continue
+        if event not in mapping.events:
+            issues.append(Issue(name, line, "redcap_event_name", event, "event not in the mapping"))
+            continue
+        timepoint = mapping.events[event]
+        repeat = row.get("redcap_repeat_instrument", "")
+        for form in mapping.forms:
+            if (form.repeat or "") != repeat:
+                continue
+            if form.event is not None and form.event != event:
+                continue
+            if form.timepoint_events and timepoint is None:
+                continue
+            records += _read_form(form, row, csv_file, line, pid, timepoint, mapping, issues)
+    return records, csv_file.sha256
+
+
+def _cell(form: Form, attr: str, src: Any, row: dict[str, str], name: str, line: int,
+          issues: list[Issue]) -> tuple[str, str]:
+    """Return (column, raw text) of an attribute, resolving checkbox groups to the one ticked code."""
+    if isinstance(src, dict):
+        group = src["checkbox"]
+        ticked = [c.split("___", 1)[1] for c, v in row.items() if c.startswith(f"{group}___") and v.strip() == "1"]
+        if len(ticked) > 1:
+            issues.append(Issue(name, line, group, ",".join(ticked), f"more than one option ticked for {attr}"))
+            return group, ""
+        return group, ticked[0] if ticked else ""
+    return src, row.get(src, "")
+
+
+def _convert(form: Form, attr: str, raw: str, spec: FieldSpec, column: str, csv_file: CsvFile, line: int,
+             mapping: Mapping, issues: list[Issue]) -> tuple[bool, Any]:
+    if raw != "" and attr in form.codes:
+        if raw not in form.codes[attr]:
+            issues.append(Issue(csv_file.name, line, column, raw,
+                                f"code not in the dictionary of {column} ({', '.join(form.codes[attr])})"))
+            return False, None
+        raw = form.codes[attr][raw]
+    try:
+        return True, parse_value(raw, spec, decimal_comma=csv_file.delimiter == ";", day_first=mapping.day_first)
+    except ValueError as exc:
+        issues.append(Issue(csv_file.name, line, column, raw, str(exc)))
+        return False, None
+
+
+def _read_form(form: Form, row: dict[str, str], csv_file: CsvFile, line: int, pid: str, timepoint: str | None,
+               mapping: Mapping, issues: list[Issue]) -> list[Incoming]:
+    specs = TABLE_FIELDS[form.table]
+    cells = {attr: _cell(form, attr, src, row, csv_file.name, line, issues)
+             for attr, src in form.fields.items() if not (isinstance(src, str) and src.startswith("@"))}
+    item_cells = {item: row.get(f"{form.prefix}{item.lower()}", "") for item in form.items}
+    if not any(raw for _, raw in cells.values()) and not any(item_cells.values()):
+        return []  # the form was not filled on this row
+    values: dict[str, Any] = {}
+    columns: dict[str, str] = {"participant_id": mapping.record_id}
+    for attr, src in form.fields.items():
+        if src == "@cre":
+            number = _cre_number(timepoint)
+            if number is None:
+                issues.append(Issue(csv_file.name, line, "redcap_event_name", row.get("redcap_event_name"),
+                                    "this event is no CRE time point"))
+                return []
+            values[attr] = number
+            columns[attr] = "redcap_event_name"
+            continue
+        if src == "@timepoint":
+            values[attr] = timepoint
+            columns[attr] = "redcap_event_name"
+            continue
+        column, raw = cells[attr]
+        ok, value = _convert(form, attr, raw, specs[attr], column, csv_file, line, mapping, issues)
+        if ok:
+            values[attr] = value
+        columns[attr] = column
+    if not form.items:
+        return [Incoming(form.table, pid, values, csv_file.name, line, columns)]
+    out = []
+    value_spec = FieldSpec("float")
+    for item, raw in item_cells.items():
+        column = f"{form.prefix}{item.lower()}"
+        ok, value = _convert(form, "value", raw, value_spec, column, csv_file, line, mapping, issues)
+        out.append(Incoming(form.table, pid, {**values, "instrument": form.instrument, "timepoint": timepoint,
+                                              "item": item, "value": value if ok else None},
+                            csv_file.name, line, {**columns, "value": column, "item": column}))
+    return out
+
+
+# ----- writing --------------------------------------------------------------------------------------------------
+def _raw(value: Any, codes: dict[str, str] | None) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        value = value.date()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value)
+    if codes:
+        inverse = {v: c for c, v in codes.items()}
+        return inverse.get(text, text)
+    return text
+
+
+def write_redcap(tables: dict[str, pd.DataFrame], mapping: Mapping) -> bytes:
+    """Write clinical tables as a REDCap-style flat export that ``read_redcap`` reads back through ``mapping``."""
+    rows: dict[tuple[str, str, str, str], dict[str, str]] = {}
+    columns: list[str] = [mapping.record_id, *_META]
+    study_event = next((e for e, tp in mapping.events.items() if tp is None), next(iter(mapping.events)))
+    instances: dict[tuple[str, str], int] = {}
+
+    def put(pid: str, event: str, repeat: str, values: dict[str, str]) -> None:
+        instance = ""
+        if repeat:
+            instances[(pid, repeat)] = instances.get((pid, repeat), 0) + 1
+            instance = str(instances[(pid, repeat)])
+        row = rows.setdefault((pid, event, repeat, instance), {})
+        row.update(values)
+
+    for form in mapping.forms:
+        for column in form.columns():
+            if column not in columns:
+                columns.append(column)
+        for group in form.checkboxes():
+            attr = next(a for a, s in form.fields.items() if isinstance(s, dict) and s["checkbox"] == group)
+            columns += [f"{group}___{code}" for code in form.codes.get(attr, {})]
+        frame = tables.get(form.table)
+        if frame is None or frame.empty:
+            continue
+        if form.items:
+            frame = frame[frame["instrument"] == form.instrument]
+            for (pid, tp), group in frame.groupby(["participant_id", "timepoint"], sort=True):
+                event = mapping.event_of(str(tp))
+                if event is None:
+                    raise ValueError(f"time point {tp} has no event in the mapping")
+                answers = dict(zip(group["item"].astype(str), group["value"], strict=True))
+                values = {f"{form.prefix}{item.lower()}": _raw(answers.get(item), None) for item in form.items}
+                first = group.iloc[0]
+                values.update({src: _raw(first[attr], None) for attr, src in form.fields.items()
+                               if isinstance(src, str) and not src.startswith("@")})
+                put(str(pid), event, "", values)
+            continue
+        for record in frame.to_dict("records"):
+            values = {}
+            for attr, src in form.fields.items():
+                if isinstance(src, dict):
+                    ticked = _raw(record.get(attr), form.codes.get(attr))
+                    values.update({f"{src['checkbox']}___{code}": "1" if code == ticked else "0"
+                                   for code in form.codes.get(attr, {})})
+                elif not src.startswith("@"):
+                    values[src] = _raw(record.get(attr), form.codes.get(attr))
+            if form.timepoint_events:
+                event = mapping.event_of(f"CRE{int(record['seq'])}")
+                if event is None:
+                    raise ValueError(f"CRE{record['seq']} has no event in the mapping")
+            else:
+                event = form.event or study_event
+            put(str(record["participant_id"]), event, form.repeat or "", values)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    order = {e: i for i, e in enumerate(mapping.events)}
+    for (pid, event, repeat, instance), values in sorted(
+            rows.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 0), kv[0][2], int(kv[0][3] or 0))):
+        writer.writerow([pid, event, repeat, instance, *(values.get(c, "") for c in columns[4:])])
+    return out.getvalue().encode("utf-8")
+
+
+def default_mapping_text() -> str:
+    """Return the shipped mapping of the ESCC-WW REDCap project."""
+    return DEFAULT_MAPPING.read_text(encoding="utf-8")
+
+
+def import_redcap(session: Session, study: Study, name: str, data: bytes, *, by: User,
+                  mapping_name: str = "redcap_mapping.yaml", mapping_text: str | None = None) -> ImportReport:
+    """Import a REDCap flat export through a mapping file (the shipped one by default); return the report."""
+    issues: list[Issue] = []
+    text = default_mapping_text() if mapping_text is None else mapping_text
+    mapping = load_mapping(text, mapping_name, issues)
+    records: list[Incoming] = []
+    digest = hashlib.sha256(data).hexdigest()
+    if mapping is not None:
+        records, digest = read_redcap(name, data, mapping, issues)
+    return import_records(session, study, records, issues, fmt="redcap", files=[name, mapping_name],
+                          hashes=[digest, hashlib.sha256(text.encode()).hexdigest()], by=by)
+
+
+def export_redcap(session: Session, study: Study, mapping_text: str | None = None) -> bytes:
+    """Export the study's clinical data as a REDCap flat CSV readable through the mapping."""
+    issues: list[Issue] = []
+    mapping = load_mapping(mapping_text or default_mapping_text(), "mapping", issues)
+    if mapping is None or issues:
+        raise DomainError("; ".join(f"{i.field}: {i.reason}" for i in issues) or "mapping unreadable")
+    return write_redcap(service.clinical_tables(session, study), mapping)
