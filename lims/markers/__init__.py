@@ -1,0 +1,1 @@
+"""Marker catalogue, validated bulk import of results, and linked pseudonymised dataset export."""

@@ -1,0 +1,533 @@
+"""Import marker results from long CSV or wide CSV/XLSX: stream, validate everything vectorised, then bulk insert.
+
+Nothing is written unless every row passes. A refused file raises :class:`ImportFailed` whose report lists
+each problem as file / row / column / value / reason (row numbers are the file's line numbers, header = 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session, selectinload
+
+from lims.core.errors import DomainError
+from lims.markers import units
+from lims.markers.models import MarkerImportRun, Marker, MarkerResult
+from lims.participants.models import Participant
+from lims.samples.accession import AccessionError, validate
+from lims.samples.models import Sample
+from lims.studies.models import SampleType
+
+CHUNK_ROWS = 250_000
+MAX_LISTED = 500
+QUALIFIER_SPELLINGS = {"<lod": "<LOD", "< lod": "<LOD", "bld": "<LOD", ">uloq": ">ULOQ", "> uloq": ">ULOQ",
+                       "na": "NA", "n/a": "NA"}
+SAMPLE_ALIASES = ("sample", "accession", "accession_id", "sample_accession", "sample_id")
+META_COLUMNS = ("run_id", "batch_id", "plate_id", "assay_date", "operator", "remeasurement")
+LONG_REQUIRED = ("sample", "marker", "value", "unit")
+TRUE = {"1", "true", "yes", "y", "x"}
+FALSE = {"", "0", "false", "no", "n"}
+CONSENT_OK, CONSENT_WITHDRAWN, CONSENT_NO_SCOPE = 0, 1, 2
+_UNIT_IN_HEADER = re.compile(r"^(?P<marker>.+?)\s*[\[(](?P<unit>[^\])]+)[\])]\s*$")
+
+
+@dataclass
+class Problem:
+    """One reason a row (or the file) was refused."""
+
+    file: str
+    row: int | None
+    column: str | None
+    value: str | None
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did or why it was refused."""
+
+    filename: str
+    layout: str
+    rows: int = 0
+    results: int = 0
+    remeasurements: int = 0
+    converted: int = 0
+    qualified: int = 0
+    problem_count: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    import_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem_count == 0
+
+    def add(self, problem: Problem) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_LISTED:
+            self.problems.append(problem)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+
+class ImportFailed(DomainError):
+    """The file was refused; ``report`` says which rows and why. Nothing was written."""
+
+    status = 422
+
+    def __init__(self, report: ImportReport) -> None:
+        first = report.problems[0] if report.problems else None
+        where = f" (row {first.row}, {first.column}: {first.reason})" if first else ""
+        super().__init__(f"{report.filename}: {report.problem_count} problem(s), nothing imported{where}")
+        self.report = report
+
+
+@dataclass
+class _Lookups:
+    """Everything validation needs, loaded once: samples, consent, markers, allowed specimen types."""
+
+    accession_index: dict[str, int]
+    sample_ids: np.ndarray
+    sample_type_idx: np.ndarray
+    consent_state: np.ndarray
+    type_codes: list[str]
+    marker_index: dict[str, int]
+    markers: list[Marker]
+    allowed: np.ndarray  # [marker, sample type] -> bool
+
+
+def _load_lookups(session: Session) -> _Lookups:
+    types = list(session.execute(select(SampleType.id, SampleType.code)))
+    type_pos = {tid: i for i, (tid, _code) in enumerate(types)}
+    type_codes = [code for _tid, code in types]
+    people = session.scalars(select(Participant).options(selectinload(Participant.consents)))
+    state: dict[int, int] = {}
+    for p in people:
+        consent = p.consent
+        if consent is not None and consent.withdrawn_on is not None:
+            state[p.id] = CONSENT_WITHDRAWN
+        elif consent is None or not consent.allows("MARKER_RESEARCH"):
+            state[p.id] = CONSENT_NO_SCOPE
+        else:
+            state[p.id] = CONSENT_OK
+    rows = session.execute(select(Sample.accession, Sample.id, Sample.sample_type_id, Sample.participant_id)
+                           .where(Sample.accession.is_not(None))).all()
+    accession_index = {r[0]: i for i, r in enumerate(rows)}
+    sample_ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+    sample_type_idx = np.fromiter((type_pos[r[2]] for r in rows), dtype=np.int64, count=len(rows))
+    consent_state = np.fromiter((state.get(r[3], CONSENT_NO_SCOPE) for r in rows), dtype=np.int8, count=len(rows))
+    markers = list(session.scalars(select(Marker).order_by(Marker.id)))
+    marker_index = {m.code.lower(): i for i, m in enumerate(markers)}
+    allowed = np.zeros((max(len(markers), 1), max(len(type_codes), 1)), dtype=bool)
+    code_pos = {code: i for i, code in enumerate(type_codes)}
+    for i, m in enumerate(markers):
+        for code in m.specimen_types or []:
+            if code in code_pos:
+                allowed[i, code_pos[code]] = True
+    return _Lookups(accession_index, sample_ids, sample_type_idx, consent_state, type_codes, marker_index,
+                    markers, allowed)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _detect_layout(header: list[str]) -> str:
+    return "long" if "marker" in header else "wide"
+
+
+def _normalise_header(columns: list[str]) -> list[str]:
+    out = []
+    for c in columns:
+        key = str(c).strip()
+        low = key.lower().replace(" ", "_")
+        if low in SAMPLE_ALIASES:
+            out.append("sample")
+        elif low in (*LONG_REQUIRED, "qualifier", *META_COLUMNS):
+            out.append(low)
+        else:
+            out.append(key)
+    return out
+
+
+def _chunks(data: bytes, filename: str) -> Iterator[pd.DataFrame]:
+    """Yield the file as string-valued DataFrame chunks with a ``_row`` column (file line number)."""
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        frames: Iterator[pd.DataFrame] = iter([pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl")])
+    else:
+        frames = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, chunksize=CHUNK_ROWS,
+                             skipinitialspace=True, encoding="utf-8-sig")
+    start = 2
+    for frame in frames:
+        frame = frame.fillna("")
+        frame.columns = _normalise_header([str(c) for c in frame.columns])
+        frame["_row"] = np.arange(start, start + len(frame), dtype=np.int64)
+        start += len(frame)
+        yield frame
+
+
+def _wide_to_long(frame: pd.DataFrame, lookups: _Lookups, report: ImportReport) -> pd.DataFrame:
+    """Melt a wide panel (one row per sample, one column per marker) into long rows."""
+    marker_columns = [c for c in frame.columns if c not in ("sample", "_row", "qualifier", *META_COLUMNS)]
+    if not marker_columns:
+        report.add(Problem(report.filename, 1, None, None, "no marker columns: a wide file has one column per marker"))
+        return frame.iloc[0:0]
+    parts = []
+    for column in marker_columns:
+        match = _UNIT_IN_HEADER.match(column)
+        marker, unit = (match["marker"].strip(), match["unit"].strip()) if match else (column.strip(), "")
+        cells = frame[column].astype(str).str.strip()
+        keep = cells != ""
+        part = frame.loc[keep, ["sample", "_row", *[c for c in META_COLUMNS if c in frame.columns]]].copy()
+        part["marker"] = marker
+        part["unit"] = unit
+        part["value"] = cells[keep]
+        part["qualifier"] = ""
+        part["_column"] = column
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else frame.iloc[0:0]
+
+
+def _flag(report: ImportReport, frame: pd.DataFrame, mask: np.ndarray, column: str, reasons: Any) -> None:
+    """Record a problem for every row where ``mask`` is set (reason may be a string or an array)."""
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return
+    rows = frame["_row"].to_numpy()[idx]
+    cols = frame["_column"].to_numpy()[idx] if "_column" in frame.columns else None
+    values = frame[column].to_numpy()[idx] if column in frame.columns else None
+    texts = reasons[idx] if isinstance(reasons, np.ndarray) else None
+    for k in range(idx.size):
+        if len(report.problems) >= MAX_LISTED:
+            report.problem_count += idx.size - k
+            return
+        shown = column if cols is None or column not in ("value", "unit", "marker") else str(cols[k])
+        report.add(Problem(report.filename, int(rows[k]), shown,
+                           None if values is None else str(values[k]),
+                           str(texts[k]) if texts is not None else str(reasons)))
+
+
+def _validate_chunk(frame: pd.DataFrame, lookups: _Lookups, report: ImportReport) -> dict[str, np.ndarray]:
+    """Validate one long-form chunk; return the prepared columns (rows with problems are recorded)."""
+    n = len(frame)
+    bad = np.zeros(n, dtype=bool)
+
+    # Samples: exact lookup first, the full accession check only for IDs that miss (once per distinct value).
+    raw = frame["sample"].astype(str)
+    sample_pos = raw.map(lookups.accession_index)
+    missing = sample_pos.isna().to_numpy()
+    if missing.any():
+        reasons: dict[str, tuple[int, str]] = {}
+        for value in pd.unique(raw[missing]):
+            try:
+                printed = validate(value)
+            except AccessionError as exc:
+                reasons[value] = (-1, f"malformed accession ID: {exc}")
+                continue
+            pos = lookups.accession_index.get(printed)
+            reasons[value] = (pos, "") if pos is not None else (-1, f"no sample {printed} exists")
+        fixed = raw[missing].map(lambda v: reasons[v][0]).to_numpy()
+        sample_pos = sample_pos.to_numpy(dtype=float)
+        sample_pos[missing] = fixed
+        sample_pos = sample_pos.astype(np.int64)
+        unknown = sample_pos < 0
+        why = np.array([reasons[v][1] if v in reasons else "" for v in raw.to_numpy()], dtype=object) \
+            if unknown.any() else None
+        _flag(report, frame, unknown, "sample", why)
+        bad |= unknown
+    else:
+        sample_pos = sample_pos.to_numpy(dtype=np.int64)
+    safe_pos = np.where(sample_pos < 0, 0, sample_pos)
+    known_sample = sample_pos >= 0
+    if len(lookups.sample_ids) == 0:
+        safe_pos = np.zeros(n, dtype=np.int64)
+        known_sample = np.zeros(n, dtype=bool)
+        sample_ids = np.zeros(n, dtype=np.int64)
+        consent = np.zeros(n, dtype=np.int8)
+        type_idx = np.zeros(n, dtype=np.int64)
+    else:
+        sample_ids = lookups.sample_ids[safe_pos]
+        consent = lookups.consent_state[safe_pos]
+        type_idx = lookups.sample_type_idx[safe_pos]
+    withdrawn = known_sample & (consent == CONSENT_WITHDRAWN)
+    _flag(report, frame, withdrawn, "sample", "the participant has withdrawn consent: no results may be added")
+    no_scope = known_sample & (consent == CONSENT_NO_SCOPE)
+    _flag(report, frame, no_scope, "sample", "the participant's consent does not cover marker research")
+    bad |= withdrawn | no_scope
+
+    # Markers.
+    marker_pos = frame["marker"].astype(str).str.strip().str.lower().map(lookups.marker_index)
+    unknown_marker = marker_pos.isna().to_numpy()
+    _flag(report, frame, unknown_marker, "marker", "no such marker in the catalogue")
+    bad |= unknown_marker
+    marker_pos = marker_pos.fillna(0).to_numpy(dtype=np.int64)
+    known_marker = ~unknown_marker
+    if lookups.markers:
+        wrong_type = known_sample & known_marker & ~lookups.allowed[marker_pos, type_idx]
+        if wrong_type.any():
+            why = np.array([
+                f"{lookups.markers[m].code} is measured on {', '.join(lookups.markers[m].specimen_types) or 'no specimen type'}"
+                f", not {lookups.type_codes[t]}" for m, t in zip(marker_pos, type_idx)], dtype=object)
+            _flag(report, frame, wrong_type, "sample", why)
+            bad |= wrong_type
+
+    # Units: one decision per distinct (marker, unit) pair.
+    unit_raw = frame["unit"].astype(str).str.strip()
+    factors = np.ones(n, dtype=np.float64)
+    converted = np.zeros(n, dtype=bool)
+    unit_bad = np.zeros(n, dtype=bool)
+    unit_why = np.empty(n, dtype=object)
+    pair = pd.Series(marker_pos.astype(str)) + "|" + unit_raw.reset_index(drop=True)
+    for key in pd.unique(pair[known_marker]):
+        m_s, unit = key.split("|", 1)
+        marker = lookups.markers[int(m_s)]
+        rows = (pair == key).to_numpy() & known_marker
+        if unit == "":
+            continue
+        f = units.factor(unit, marker.unit)
+        if f is None:
+            unit_bad[rows] = True
+            unit_why[rows] = f"unit {unit!r} does not convert to the catalogue unit {marker.unit!r} of {marker.code}"
+        elif units.unit_key(unit) != units.unit_key(marker.unit):
+            factors[rows] = f
+            converted[rows] = True
+    _flag(report, frame, unit_bad, "unit", unit_why)
+    bad |= unit_bad
+
+    # Values and qualifiers.
+    value_raw = frame["value"].astype(str).str.strip()
+    qual_raw = (frame["qualifier"].astype(str).str.strip() if "qualifier" in frame.columns
+                else pd.Series([""] * n, index=frame.index))
+    as_qualifier = value_raw.str.lower().map(QUALIFIER_SPELLINGS)
+    qual_from_value = as_qualifier.notna().to_numpy()
+    qual_key = qual_raw.str.lower()
+    qualifier = qual_key.map(QUALIFIER_SPELLINGS).to_numpy(dtype=object)
+    bad_qualifier = (qual_key != "").to_numpy() & pd.isna(qualifier)
+    _flag(report, frame, bad_qualifier, "qualifier", "qualifier must be <LOD, >ULOQ or NA")
+    bad |= bad_qualifier
+    qualifier = np.where(qual_from_value, as_qualifier.to_numpy(dtype=object), qualifier)
+    qualifier = np.where(pd.isna(qualifier), None, qualifier)
+    numbers = pd.to_numeric(value_raw.where(~qual_from_value, ""), errors="coerce").to_numpy(dtype=np.float64)
+    empty = (value_raw == "").to_numpy()
+    not_number = ~empty & ~qual_from_value & np.isnan(numbers)
+    _flag(report, frame, not_number, "value", "not a number")
+    infinite = np.isinf(numbers)
+    _flag(report, frame, infinite, "value", "not a finite number")
+    has_q = qualifier != None  # noqa: E711 - element-wise on an object array
+    no_value = empty & ~has_q
+    _flag(report, frame, no_value, "value", "no value and no qualifier (<LOD, >ULOQ or NA)")
+    na_with_value = (qualifier == "NA") & ~np.isnan(numbers)
+    _flag(report, frame, na_with_value, "value", "qualifier NA means no value, but a value was given")
+    bad |= not_number | infinite | no_value | na_with_value
+
+    # Assay date and re-measurement flag.
+    if "assay_date" in frame.columns:
+        date_raw = frame["assay_date"].astype(str).str.strip()
+        dates = pd.to_datetime(date_raw, format="%Y-%m-%d", errors="coerce")
+        bad_date = (date_raw != "").to_numpy() & dates.isna().to_numpy()
+        _flag(report, frame, bad_date, "assay_date", "not a date (use YYYY-MM-DD)")
+        bad |= bad_date
+        assay_date = dates.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+        assay_date = np.where(pd.isna(assay_date), None, assay_date)
+    else:
+        assay_date = np.full(n, None, dtype=object)
+    if "remeasurement" in frame.columns:
+        flag_raw = frame["remeasurement"].astype(str).str.strip().str.lower()
+        flagged = flag_raw.isin(TRUE).to_numpy()
+        bad_flag = ~flagged & ~flag_raw.isin(FALSE).to_numpy()
+        _flag(report, frame, bad_flag, "remeasurement", "use yes or no")
+        bad |= bad_flag
+    else:
+        flagged = np.zeros(n, dtype=bool)
+
+    values = numbers * factors
+    text = {c: (frame[c].astype(str).str.strip().replace("", None).to_numpy(dtype=object)
+                if c in frame.columns else np.full(n, None, dtype=object))
+            for c in ("run_id", "batch_id", "plate_id", "operator")}
+    return {
+        "bad": bad, "row": frame["_row"].to_numpy(), "sample_id": sample_ids, "sample_raw": raw.to_numpy(dtype=object), "marker_pos": marker_pos,
+        "value": values, "qualifier": qualifier, "converted": converted,
+        "original_value": np.where(converted, numbers, np.nan),
+        "original_unit": np.where(converted, unit_raw.to_numpy(dtype=object), None),
+        "assay_date": assay_date, "flagged": flagged, "column": (frame["_column"].to_numpy(dtype=object)
+                                                                 if "_column" in frame.columns else None),
+        **text,
+    }
+
+
+def _check_duplicates(session: Session, lookups: _Lookups, data: dict[str, np.ndarray],
+                      report: ImportReport) -> np.ndarray:
+    """Number replicates; refuse unflagged duplicates and flagged re-measurements of nothing."""
+    marker_ids = np.array([m.id for m in lookups.markers], dtype=np.int64)[data["marker_pos"]] \
+        if lookups.markers else np.zeros(len(data["row"]), dtype=np.int64)
+    frame = pd.DataFrame({"sample_id": data["sample_id"], "marker_id": marker_ids, "row": data["row"]})
+    rank = frame.groupby(["sample_id", "marker_id"], sort=False).cumcount().to_numpy()
+    first_row = frame.groupby(["sample_id", "marker_id"], sort=False)["row"].transform("first").to_numpy()
+    used = sorted(set(marker_ids.tolist()))
+    prior = np.zeros(len(frame), dtype=np.int64)
+    if used:
+        stored = pd.DataFrame(session.execute(
+            select(MarkerResult.sample_id, MarkerResult.marker_id, func.max(MarkerResult.replicate))
+            .where(MarkerResult.marker_id.in_(used))
+            .group_by(MarkerResult.sample_id, MarkerResult.marker_id)).all(),
+            columns=["sample_id", "marker_id", "prior"])
+        if len(stored):
+            merged = frame.merge(stored, on=["sample_id", "marker_id"], how="left")
+            prior = merged["prior"].fillna(0).to_numpy(dtype=np.int64)
+    replicate = prior + rank + 1
+    ok = ~data["bad"]
+    flagged = data["flagged"]
+    dup_file = ok & (rank > 0) & ~flagged
+    why = np.array([f"duplicate of row {r} in this file (same sample and marker); mark it remeasurement=yes"
+                    for r in first_row], dtype=object) if dup_file.any() else ""
+    _flag(report, _report_frame(data), dup_file, "sample", why)
+    dup_stored = ok & (rank == 0) & (prior > 0) & ~flagged
+    _flag(report, _report_frame(data), dup_stored, "sample",
+          "this sample already has a stored result for the marker; mark it remeasurement=yes to add a re-measurement")
+    orphan = ok & flagged & (replicate == 1)
+    _flag(report, _report_frame(data), orphan, "remeasurement",
+          "marked as a re-measurement, but there is no earlier result for this sample and marker")
+    data["marker_id"] = marker_ids
+    return replicate
+
+
+def _report_frame(data: dict[str, np.ndarray]) -> pd.DataFrame:
+    frame = pd.DataFrame({"_row": data["row"], "sample": data["sample_raw"],
+                          "remeasurement": np.where(data["flagged"], "yes", "no")})
+    if data.get("column") is not None:
+        frame["_column"] = data["column"]
+    return frame
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    if not parts:
+        return {}
+    keys = [k for k in parts[0] if parts[0][k] is not None]
+    out = {k: np.concatenate([p[k] for p in parts]) for k in keys}
+    if parts[0].get("column") is None:
+        out["column"] = None  # type: ignore[assignment]
+    return out
+
+
+def _nullable(values: np.ndarray) -> list[Any]:
+    """Turn a float array into a list with None for NaN."""
+    out = values.tolist()
+    nan_at = np.flatnonzero(np.isnan(values))
+    for i in nan_at.tolist():
+        out[i] = None
+    return out
+
+
+def _insert(session: Session, data: dict[str, np.ndarray], replicate: np.ndarray, import_id: int) -> None:
+    """Bulk insert the validated rows: COPY on PostgreSQL, one executemany elsewhere."""
+    columns = ["sample_id", "marker_id", "import_id", "value", "qualifier", "original_value", "original_unit",
+               "replicate", "run_id", "batch_id", "plate_id", "assay_date", "operator"]
+    n = len(replicate)
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        rows = list(zip(data["sample_id"].tolist(), data["marker_id"].tolist(), [import_id] * n,
+                        _nullable(data["value"]), data["qualifier"].tolist(), _nullable(data["original_value"]),
+                        data["original_unit"].tolist(), replicate.tolist(), data["run_id"].tolist(),
+                        data["batch_id"].tolist(), data["plate_id"].tolist(), data["assay_date"].tolist(),
+                        data["operator"].tolist()))
+        sql = f"INSERT INTO marker_result ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        conn.exec_driver_sql(sql, rows)
+        return
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        rows = zip(data["sample_id"].tolist(), data["marker_id"].tolist(), [import_id] * n,
+                   _nullable(data["value"]), data["qualifier"].tolist(), _nullable(data["original_value"]),
+                   data["original_unit"].tolist(), replicate.tolist(), data["run_id"].tolist(),
+                   data["batch_id"].tolist(), data["plate_id"].tolist(), data["assay_date"].tolist(),
+                   data["operator"].tolist())
+        with raw.cursor() as cur, cur.copy(f"COPY marker_result ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    from datetime import date as _date
+
+    dates = [None if d is None else _date.fromisoformat(d) for d in data["assay_date"].tolist()]
+    conn.execute(insert(MarkerResult.__table__), [
+        dict(zip(columns, row)) for row in zip(
+            data["sample_id"].tolist(), data["marker_id"].tolist(), [import_id] * n, _nullable(data["value"]),
+            data["qualifier"].tolist(), _nullable(data["original_value"]), data["original_unit"].tolist(),
+            replicate.tolist(), data["run_id"].tolist(), data["batch_id"].tolist(), data["plate_id"].tolist(),
+            dates, data["operator"].tolist())])
+
+
+def import_results(session: Session, source: bytes | str | Path | IO[bytes], *, filename: str | None = None,
+                   layout: str | None = None, by: Any = None) -> ImportReport:
+    """Validate a results file completely and, only if every row passes, insert all its results in bulk.
+
+    ``layout`` is ``long``, ``wide`` or None (detect: a ``marker`` column means long). Raises ImportFailed
+    with the full report when anything is wrong; the caller commits on success.
+    """
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        data, filename = path.read_bytes(), filename or path.name
+    elif isinstance(source, bytes):
+        data = source
+    else:
+        data = source.read()
+    filename = filename or "upload.csv"
+    report = ImportReport(filename=filename, layout=layout or "")
+    if not data.strip():
+        report.add(Problem(filename, None, None, None, "the file is empty"))
+        raise ImportFailed(report)
+    lookups = _load_lookups(session)
+    parts: list[dict[str, np.ndarray]] = []
+    try:
+        for frame in _chunks(data, filename):
+            if not report.layout:
+                report.layout = _detect_layout(list(frame.columns))
+            if "sample" not in frame.columns:
+                report.add(Problem(filename, 1, "sample", None,
+                                   f"no sample column (name it one of: {', '.join(SAMPLE_ALIASES)})"))
+                raise ImportFailed(report)
+            report.rows += len(frame)
+            if report.layout == "wide":
+                frame = _wide_to_long(frame, lookups, report)
+            else:
+                absent = [c for c in LONG_REQUIRED if c not in frame.columns]
+                if absent:
+                    report.add(Problem(filename, 1, ", ".join(absent), None,
+                                       f"missing column(s) {', '.join(absent)} in a long file"))
+                    raise ImportFailed(report)
+            if len(frame):
+                parts.append(_validate_chunk(frame, lookups, report))
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        if isinstance(exc, ImportFailed):
+            raise
+        report.add(Problem(filename, None, None, None, f"cannot read the file: {exc}"))
+        raise ImportFailed(report) from None
+    merged = _concat(parts)
+    if not merged or len(merged["row"]) == 0:
+        if report.ok:
+            report.add(Problem(filename, None, None, None, "the file holds no results"))
+        raise ImportFailed(report)
+    replicate = _check_duplicates(session, lookups, merged, report)
+    if not report.ok:
+        raise ImportFailed(report)
+    run = MarkerImportRun(filename=filename[:255], layout=report.layout, sha256=_sha256(data),
+                    results=len(replicate), remeasurements=int((replicate > 1).sum()),
+                    converted=int(merged["converted"].sum()), by_id=getattr(by, "id", None))
+    session.add(run)
+    session.flush()
+    _insert(session, merged, replicate, run.id)
+    report.results = run.results
+    report.remeasurements = run.remeasurements
+    report.converted = run.converted
+    report.qualified = int(sum(q is not None for q in merged["qualifier"].tolist()))
+    report.import_id = run.id
+    return report

@@ -1,0 +1,188 @@
+"""Marker catalogue rules (save, import a catalogue CSV) and the results list query."""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lims.core.errors import Conflict, DomainError, NotFound
+from lims.markers import units
+from lims.markers.importer import ImportFailed, ImportReport, Problem
+from lims.markers.models import CATEGORIES, TRANSFORMS, Marker, MarkerResult
+from lims.participants.models import Participant
+from lims.samples.models import Sample
+from lims.studies.models import SampleType
+
+CATALOGUE_COLUMNS = ("code", "name", "category", "unit", "assay", "platform", "specimen_types", "lod", "lloq",
+                     "uloq", "transform", "description")
+
+
+def get_marker(session: Session, code: str) -> Marker:
+    """Return the marker with ``code`` (case-insensitive) or raise NotFound."""
+    marker = session.scalar(select(Marker).where(func.lower(Marker.code) == code.strip().lower()))
+    if marker is None:
+        raise NotFound(f"no marker {code!r} in the catalogue")
+    return marker
+
+
+def list_markers(session: Session, category: str | None = None) -> list[Marker]:
+    """Return the catalogue, ordered by category and code."""
+    stmt = select(Marker).order_by(Marker.category, Marker.code)
+    if category:
+        stmt = stmt.where(Marker.category == category)
+    return list(session.scalars(stmt))
+
+
+def _check(session: Session, data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Return (field, reason) for every rule a marker definition breaks."""
+    errors: list[tuple[str, str]] = []
+    code = str(data.get("code") or "").strip()
+    if not code or len(code) > 60 or any(ch.isspace() for ch in code) or "|" in code:
+        errors.append(("code", "code is required: up to 60 characters, no spaces"))
+    if not str(data.get("name") or "").strip():
+        errors.append(("name", "name is required"))
+    if data.get("category") not in CATEGORIES:
+        errors.append(("category", f"category must be one of {', '.join(CATEGORIES)}"))
+    unit = str(data.get("unit") or "").strip()
+    if not unit:
+        errors.append(("unit", "unit is required"))
+    elif not units.known(unit):
+        errors.append(("unit", f"unknown unit {unit!r}; known units: {', '.join(sorted(units.UNITS))}"))
+    if data.get("transform", "none") not in TRANSFORMS:
+        errors.append(("transform", f"transform must be one of {', '.join(TRANSFORMS)}"))
+    known_types = set(session.scalars(select(SampleType.code)))
+    types = data.get("specimen_types") or []
+    if not types:
+        errors.append(("specimen_types", "name at least one specimen type"))
+    for t in types:
+        if t not in known_types:
+            errors.append(("specimen_types", f"unknown specimen type {t!r}; use {', '.join(sorted(known_types))}"))
+    limits = {k: data.get(k) for k in ("lod", "lloq", "uloq")}
+    for k, v in limits.items():
+        if v is not None and (not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0):
+            errors.append((k, f"{k} must be a non-negative number"))
+    lod, lloq, uloq = limits["lod"], limits["lloq"], limits["uloq"]
+    if isinstance(lod, (int, float)) and isinstance(lloq, (int, float)) and lloq < lod:
+        errors.append(("lloq", "LLOQ cannot be below LOD"))
+    if isinstance(lloq, (int, float)) and isinstance(uloq, (int, float)) and uloq <= lloq:
+        errors.append(("uloq", "ULOQ must be above LLOQ"))
+    return errors
+
+
+def save_marker(session: Session, data: dict[str, Any], *, marker: Marker | None = None, by: Any = None) -> Marker:
+    """Create a marker, or update ``marker``, after checking every field."""
+    data = {**data, "code": str(data.get("code") or "").strip()}
+    errors = _check(session, data)
+    if errors:
+        field, reason = errors[0]
+        raise DomainError("; ".join(r for _f, r in errors), field=field)
+    clash = session.scalar(select(Marker).where(func.lower(Marker.code) == data["code"].lower()))
+    if clash is not None and clash is not marker:
+        raise Conflict(f"a marker with code {data['code']!r} already exists", field="code")
+    if marker is None:
+        marker = Marker()
+        session.add(marker)
+    for key in CATALOGUE_COLUMNS:
+        if key in data:
+            value = data[key]
+            if key in ("assay", "platform", "description") and value is None:
+                value = ""
+            setattr(marker, key, value)
+    marker.transform = data.get("transform") or "none"
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"the marker {data['code']!r} conflicts with the catalogue: {exc.orig}") from None
+    return marker
+
+
+def _number(text: str) -> float | None | str:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def import_catalogue(session: Session, data: bytes, *, filename: str = "catalogue.csv", by: Any = None) -> int:
+    """Create or update markers from a catalogue CSV (all or nothing); return how many were saved."""
+    report = ImportReport(filename=filename, layout="catalogue")
+    try:
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        report.add(Problem(filename, None, None, None, f"cannot read the file: {exc}"))
+        raise ImportFailed(report) from None
+    frame.columns = [c.strip().lower() for c in frame.columns]
+    absent = [c for c in ("code", "name", "category", "unit", "specimen_types") if c not in frame.columns]
+    if absent:
+        report.add(Problem(filename, 1, ", ".join(absent), None, "missing required column(s)"))
+        raise ImportFailed(report)
+    existing = {m.code.lower(): m for m in session.scalars(select(Marker))}
+    seen: dict[str, int] = {}
+    rows = []
+    for i, rec in enumerate(frame.to_dict("records"), start=2):
+        item: dict[str, Any] = {k: rec.get(k, "").strip() for k in CATALOGUE_COLUMNS if k in rec}
+        item["specimen_types"] = [t.strip().upper() for t in item.get("specimen_types", "").replace(",", ";")
+                                  .split(";") if t.strip()]
+        item["transform"] = item.get("transform") or "none"
+        for k in ("lod", "lloq", "uloq"):
+            value = _number(item.get(k, ""))
+            if isinstance(value, str):
+                report.add(Problem(filename, i, k, value, "not a number"))
+                value = None
+            item[k] = value
+        key = item["code"].lower()
+        if key in seen:
+            report.add(Problem(filename, i, "code", item["code"], f"duplicate of row {seen[key]} in this file"))
+        seen[key] = i
+        for field, reason in _check(session, item):
+            report.add(Problem(filename, i, field, str(item.get(field, "")), reason))
+        rows.append(item)
+    if not rows:
+        report.add(Problem(filename, None, None, None, "the file holds no markers"))
+    if not report.ok:
+        raise ImportFailed(report)
+    for item in rows:
+        save_marker(session, item, marker=existing.get(item["code"].lower()), by=by)
+    return len(rows)
+
+
+def catalogue_csv(session: Session) -> str:
+    """Return the catalogue as CSV (the format ``import_catalogue`` reads)."""
+    rows = [{**{k: getattr(m, k) for k in CATALOGUE_COLUMNS}, "specimen_types": ";".join(m.specimen_types)}
+            for m in list_markers(session)]
+    return pd.DataFrame(rows, columns=list(CATALOGUE_COLUMNS)).to_csv(index=False)
+
+
+def results_query(*, marker: str | None = None, accession: str | None = None, participant: str | None = None,
+                  import_id: int | None = None, remeasurements_only: bool = False) -> Select[Any]:
+    """Build the results list query with its filters (newest first)."""
+    stmt = (select(MarkerResult, Sample.accession, Participant.code, Marker.code)
+            .join(Sample, Sample.id == MarkerResult.sample_id)
+            .join(Participant, Participant.id == Sample.participant_id)
+            .join(Marker, Marker.id == MarkerResult.marker_id)
+            .order_by(MarkerResult.id.desc()))
+    if marker:
+        stmt = stmt.where(func.lower(Marker.code) == marker.strip().lower())
+    if accession:
+        stmt = stmt.where(Sample.accession == accession.strip().upper())
+    if participant:
+        stmt = stmt.where(Participant.code == participant.strip().upper())
+    if import_id:
+        stmt = stmt.where(MarkerResult.import_id == import_id)
+    if remeasurements_only:
+        stmt = stmt.where(MarkerResult.replicate > 1)
+    return stmt
+
+
+def count(session: Session, stmt: Select[Any]) -> int:
+    """Count the rows a list query would return."""
+    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
