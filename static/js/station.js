@@ -15,7 +15,6 @@
   const batchCount = document.getElementById("batch-count");
   const csrf = document.querySelector("input[name=csrf_token]");
   let batch = [];
-  let busy = false;
 
   const FACT_LABELS = [["accession", "Accession"], ["participant", "Participant"], ["timepoint", "Time point"],
     ["sample_type", "Type"], ["status", "Status"], ["quantity", "Quantity"], ["freeze_thaw_count", "Freeze–thaw"],
@@ -62,10 +61,17 @@
     batchCount.textContent = String(batch.length);
   }
 
-  async function onScan(raw) {
+  // Scans are queued, never dropped: a scanner can type the next code before the server has answered.
+  let queue = Promise.resolve();
+  function onScan(raw) {
     const code = raw.trim();
-    if (!code || busy) { return; }
-    busy = true;
+    input.value = "";
+    input.focus();
+    if (!code) { return; }
+    queue = queue.then(() => handle(code));
+  }
+
+  async function handle(code) {
     try {
       if (batchBox.checked) {
         const result = await post("/check", {code, mode: mode(), text: text.value || null, batch: batch.map((b) => b.code)});
@@ -79,11 +85,8 @@
       }
     } catch (err) {
       show(false, err.message, null);
-    } finally {
-      busy = false;
-      input.value = "";
-      input.focus();
     }
+    feedback.dataset.handled = String(Number(feedback.dataset.handled || "0") + 1);
   }
 
   form.addEventListener("submit", (event) => { event.preventDefault(); onScan(input.value); });

@@ -45,10 +45,11 @@ def test_scan_thaw_and_refusal(page, live_server) -> None:
     assert "bad" in panel.get_attribute("class")
 
     page.get_by_label("Batch mode").check()
-    for code in (second, third, second):
+    handled = int(panel.get_attribute("data-handled") or 0)
+    for code in (second, third, second):  # typed back to back, as a scanner does
         scan.press_sequentially(code)
         scan.press("Enter")
-        page.wait_for_function("() => !document.querySelector('#feedback').classList.contains('idle')")
+    page.wait_for_function(f"() => Number(document.querySelector('#feedback').dataset.handled) >= {handled + 3}")
     panel.get_by_text("already in this batch").wait_for()
     assert page.get_by_role("heading", name="Batch: 2 scanned").is_visible()
     page.get_by_role("button", name="Apply to all").click()
