@@ -202,5 +202,17 @@ def serve(host: str, port: int, debug: bool) -> None:
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=debug)
 
 
+# Each domain may add commands: ``lims/<domain>/cli.py`` with a ``commands`` list of click commands or groups.
+def _add_domain_commands() -> None:
+    from lims.domains import domain_modules
+
+    for module in domain_modules("cli"):
+        for command in module.commands:
+            main.add_command(command)
+
+
+_add_domain_commands()
+
+
 if __name__ == "__main__":
     main()
