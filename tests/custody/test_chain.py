@@ -10,6 +10,15 @@ from lims.custody.service import history, record_event, verify_chain
 from lims.samples.models import Sample
 
 
+def drop_custody_guard(session) -> None:
+    """Do what an attacker with DDL rights would: drop the append-only triggers (undone with the test)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("DROP TRIGGER custody_event_no_change ON custody_event"))
+    else:
+        session.execute(text("DROP TRIGGER custody_event_no_update"))
+        session.execute(text("DROP TRIGGER custody_event_no_delete"))
+
+
 @pytest.fixture()
 def sample(session, study, make_participant) -> Sample:
     p = make_participant()
@@ -47,6 +56,7 @@ def test_altered_event_is_named(session, sample) -> None:
     victim = record_event(session, sample.id, "checked_out", by=None, reason="assay run 12")
     record_event(session, sample.id, "checked_in", by=None)
     session.flush()
+    drop_custody_guard(session)
     session.execute(text("UPDATE custody_event SET reason = 'nothing to see' WHERE id = :id"), {"id": victim.id})
     session.expire_all()
     report = verify_chain(session)
@@ -62,6 +72,7 @@ def test_deleted_event_is_named(session, sample) -> None:
     victim_id, victim_seq = victim.id, victim.seq
     record_event(session, sample.id, "consumed", by=None)
     session.flush()
+    drop_custody_guard(session)
     session.execute(text("DELETE FROM custody_event WHERE id = :id"), {"id": victim_id})
     session.expire_all()
     report = verify_chain(session)
