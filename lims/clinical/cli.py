@@ -1,0 +1,106 @@
+"""``lims clinical``: import EDC exports and Trialbank tables, export the REDCap-style CSV."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from flask.cli import with_appcontext
+
+
+@click.group("clinical")
+def clinical_group() -> None:
+    """Clinical data: imports from the EDC and exports."""
+
+
+def _user(username: str) -> Any:
+    from sqlalchemy import select
+
+    from lims.accounts.models import User
+    from lims.extensions import db
+
+    user = db.session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    if user is None:
+        raise click.ClickException(f"no active user {username!r}")
+    if user.role not in ("data_manager", "admin"):
+        raise click.ClickException(f"user {username} is a {user.role}; only data managers import clinical data")
+    return user
+
+
+def _finish(report: Any) -> None:
+    from lims.extensions import db
+
+    for issue in report.problems:
+        where = f"{issue.file}" + (f" row {issue.row}" if issue.row else "")
+        click.echo(f"ERROR {where} {issue.field}={issue.as_dict()['value']}: {issue.reason}", err=True)
+    for issue in report.warnings:
+        where = f"{issue.file}" + (f" row {issue.row}" if issue.row else "")
+        click.echo(f"query {where} {issue.field}={issue.as_dict()['value']}: {issue.reason}", err=True)
+    if not report.applied:
+        db.session.rollback()
+        click.echo(f"Nothing imported: {len(report.problems)} problem(s) in {', '.join(report.files)}.", err=True)
+        sys.exit(1)
+    db.session.commit()
+    if report.changes == 0:
+        click.echo(f"{report.records} records read; all already stored, nothing changed.")
+    else:
+        click.echo(f"Import #{report.run_id}: {report.inserted} records added, {report.updated} updated, "
+                   f"{report.unchanged} unchanged ({report.changes} values written to the audit trail).")
+
+
+@clinical_group.command("import-redcap")
+@click.argument("export", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Mapping file (YAML); the shipped ESCC-WW mapping when omitted.")
+@click.option("--user", "username", required=True, help="Data manager doing the import (kept in the audit).")
+@with_appcontext
+def import_redcap_command(export: Path, mapping: Path | None, username: str) -> None:
+    """Import a REDCap flat CSV export; nothing is written if any problem is found."""
+    from lims.clinical.redcap import import_redcap
+    from lims.extensions import db
+    from lims.studies.service import get_study
+
+    report = import_redcap(db.session, get_study(db.session), export.name, export.read_bytes(), by=_user(username),
+                           mapping_name=mapping.name if mapping else "redcap_mapping.yaml",
+                           mapping_text=mapping.read_text(encoding="utf-8") if mapping else None)
+    _finish(report)
+
+
+@clinical_group.command("import-tables")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--user", "username", required=True, help="Data manager doing the import (kept in the audit).")
+@with_appcontext
+def import_tables_command(files: tuple[Path, ...], username: str) -> None:
+    """Import Trialbank per-table CSVs (cre.csv, surgery.csv, ...) as one all-or-nothing import."""
+    from lims.clinical.importer import import_tables
+    from lims.extensions import db
+    from lims.studies.service import get_study
+
+    report = import_tables(db.session, get_study(db.session), {f.name: f.read_bytes() for f in files},
+                           by=_user(username))
+    _finish(report)
+
+
+@clinical_group.command("export-redcap")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--mapping-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the mapping file the export follows.")
+@with_appcontext
+def export_redcap_command(out: Path, mapping_out: Path | None) -> None:
+    """Write the study's clinical data as a REDCap-style flat CSV (and its mapping file)."""
+    from lims.clinical.redcap import default_mapping_text, export_redcap
+    from lims.extensions import db
+    from lims.studies.service import get_study
+
+    data = export_redcap(db.session, get_study(db.session))
+    out.write_bytes(data)
+    rows = data.count(b"\n") - 1
+    click.echo(f"Wrote {rows} rows to {out}.")
+    if mapping_out is not None:
+        mapping_out.write_text(default_mapping_text(), encoding="utf-8")
+        click.echo(f"Wrote the mapping to {mapping_out}.")
+
+
+commands = [clinical_group]
