@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from lims.accounts.models import User
 from lims.core.errors import DomainError, NotFound
@@ -46,7 +46,11 @@ def get_by_accession(session: Session, raw: str) -> Sample:
         code = accession_ids.validate(raw)
     except ValueError as exc:
         raise DomainError(str(exc), field="accession") from None
-    sample = session.scalar(select(Sample).where(Sample.accession == code))
+    sample = session.scalar(select(Sample).where(Sample.accession == code).options(
+        joinedload(Sample.sample_type), joinedload(Sample.container_type),
+        joinedload(Sample.participant).joinedload(Participant.site),
+        joinedload(Sample.visit).joinedload(Visit.timepoint),
+    ))
     if sample is None:
         raise NotFound(f"no sample {code}: the ID is valid but was never registered here")
     return sample

@@ -25,6 +25,14 @@ def lookup(args: dict[str, Any]) -> Any:
     return service.scan(db.session, args["code"], "lookup", user=current_user).to_dict()
 
 
+@blp.route("/ping")
+@role_required()
+@blp.response(200, ScanResultSchema)
+def ping() -> Any:
+    """Answer without touching samples: the baseline that scan latency is measured against."""
+    return {"ok": True, "mode": "ping", "code": "", "message": "pong", "sample": None}
+
+
 @blp.route("/scan", methods=["POST"])
 @role_required(*BENCH_ROLES)
 @blp.arguments(ScanSchema)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from lims.accounts.models import User
@@ -13,24 +13,34 @@ from lims.core.errors import Conflict, DomainError, Forbidden
 from lims.samples import actions, service as samples_service
 from lims.samples.models import Sample
 from lims.samples.presenters import sprec_for
-from lims.storage.models import Placement, StorageUnit
+from lims.storage.models import Placement
 
 MODES = ("lookup", "receive", "check_out", "check_in", "thaw", "dispose")
 SITE_BOUND_ROLES = ("technician",)
 
 
+_LOCATION = text("""
+    WITH RECURSIVE chain(id, parent_id, name, site_id, depth) AS (
+        SELECT u.id, u.parent_id, u.name, u.site_id, 0
+          FROM placement p JOIN storage_unit u ON u.id = p.unit_id WHERE p.sample_id = :sample_id
+        UNION ALL
+        SELECT u.id, u.parent_id, u.name, u.site_id, c.depth + 1
+          FROM storage_unit u JOIN chain c ON u.id = c.parent_id WHERE c.depth < 20
+    )
+    SELECT c.name, c.depth, s.code AS site, p.row, p.col
+      FROM chain c JOIN site s ON s.id = c.site_id JOIN placement p ON p.sample_id = :sample_id
+     ORDER BY c.depth DESC
+""")
+
+
 def location_path(session: Session, sample_id: int) -> str | None:
-    """Return where a sample is, e.g. 'ZJ › ZJ -80 °C freezer 1 › Rack 1 › Box 003 › C7'."""
-    placement = session.get(Placement, sample_id)
-    if placement is None:
+    """Return where a sample is, e.g. 'ZJ › ZJ -80 °C freezer 1 › Rack 1 › Box 003 › C7', in one query."""
+    rows = session.execute(_LOCATION, {"sample_id": sample_id}).all()
+    if not rows:
         return None
-    names: list[str] = []
-    unit: StorageUnit | None = placement.unit
-    while unit is not None:
-        names.append(unit.name)
-        unit = unit.parent
-    path = " › ".join([placement.unit.site.code, *reversed(names)])
-    return f"{path} › {placement.position_label}" if placement.position_label else path
+    path = " › ".join([rows[0].site, *(r.name for r in rows)])
+    row, col = rows[0].row, rows[0].col
+    return f"{path} › {chr(ord('A') + row - 1)}{col}" if row is not None and col is not None else path
 
 
 def facts(session: Session, sample: Sample) -> dict[str, Any]:
