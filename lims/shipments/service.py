@@ -1,0 +1,493 @@
+"""Build, release, export, import and receive shipments, with a reconciliation at receipt.
+
+A shipment is built by scanning samples (or a whole box) at the sending site, released by a lab
+manager (samples leave their positions, become ``in_transit`` and get a ``shipped`` custody event),
+and received by scanning at the destination: every packed sample is received, damaged or missing,
+and scans that name nothing in the shipment are reported as unexpected.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lims.accounts.models import User
+from lims.core.db import utcnow
+from lims.core.errors import Conflict, DomainError, Forbidden, NotFound
+from lims.custody.service import record_event
+from lims.samples import accession as accession_ids
+from lims.samples.models import Sample
+from lims.shipments.consent import consent_allows
+from lims.shipments.models import CONDITIONS, Shipment, ShipmentItem
+from lims.storage import service as storage
+from lims.storage.models import Placement
+from lims.studies.models import Site, Study
+
+MANIFEST_FORMAT = "trialbank-manifest/1"
+SHIPPABLE = ("in_storage", "received")
+OPEN = ("draft", "released")
+CSV_FIELDS = ("accession", "participant", "sample_type", "quantity", "unit", "box", "from_location")
+SITE_BOUND_ROLES = ("technician",)
+
+
+# ----- building ---------------------------------------------------------------------------------------
+def get_shipment(session: Session, shipment_id: int) -> Shipment:
+    """Return the shipment with this id or raise NotFound."""
+    shipment = session.get(Shipment, shipment_id)
+    if shipment is None:
+        raise NotFound(f"no shipment #{shipment_id}")
+    return shipment
+
+
+def list_shipments(session: Session, *, status: str | None = None) -> list[Shipment]:
+    """Return shipments, newest first."""
+    stmt = select(Shipment).order_by(Shipment.created_at.desc(), Shipment.id.desc())
+    if status:
+        stmt = stmt.where(Shipment.status == status)
+    return list(session.scalars(stmt))
+
+
+def _site(session: Session, code: str | None, field_name: str) -> Site | None:
+    if not code:
+        return None
+    site = session.scalar(select(Site).where(Site.code == code.strip().upper()))
+    if site is None:
+        raise DomainError(f"no site {code.strip().upper()}", field=field_name)
+    return site
+
+
+def _check_user_site(user: User | None, site: Site, what: str) -> None:
+    if user is not None and user.role in SITE_BOUND_ROLES and site.code not in user.site_codes:
+        raise Forbidden(f"{what} happens at site {site.code}; you work for {', '.join(user.site_codes) or 'no site'}")
+
+
+def outside_study(shipment: Shipment) -> bool:
+    """Tell whether the destination is not one of the study's sites (third-party sharing)."""
+    if shipment.to_site_id is None:
+        return True
+    return shipment.to_site_id not in {ss.site_id for ss in shipment.study.sites}
+
+
+def create_shipment(session: Session, study: Study, *, from_site: str, to_site: str | None = None,
+                    destination: str | None = None, conditions: str, courier: str | None = None,
+                    tracking_number: str | None = None, note: str | None = None, by: User | None) -> Shipment:
+    """Open a draft shipment from one site to another site (or a named outside lab)."""
+    source = _site(session, from_site, "from_site")
+    if source is None:
+        raise DomainError("say which site the shipment leaves from", field="from_site")
+    target = _site(session, to_site, "to_site")
+    destination = (destination or "").strip() or None
+    if target is None and destination is None:
+        raise DomainError("say where the shipment goes: a site, or the name of the receiving lab", field="to_site")
+    if target is not None and target.id == source.id:
+        raise DomainError(f"a shipment cannot go from {source.code} to itself", field="to_site")
+    if conditions not in CONDITIONS:
+        raise DomainError(f"unknown shipping condition {conditions!r}; use one of {', '.join(CONDITIONS)}",
+                          field="conditions")
+    _check_user_site(by, source, "packing a shipment")
+    n = session.scalar(select(func.count()).select_from(Shipment).where(
+        Shipment.from_site_id == source.id, Shipment.origin == "local")) or 0
+    code = f"SHP-{source.code}-{(target.code if target else 'EXT')}-{n + 1:04d}"
+    shipment = Shipment(code=code, origin="local", study_id=study.id, from_site_id=source.id,
+                        to_site_id=target.id if target else None, destination=destination, status="draft",
+                        conditions=conditions, courier=(courier or "").strip() or None,
+                        tracking_number=(tracking_number or "").strip() or None, note=(note or "").strip() or None,
+                        created_by_id=by.id if by else None, unexpected=[])
+    session.add(shipment)
+    session.flush()
+    return shipment
+
+
+def update_conditions(session: Session, shipment: Shipment, *, conditions: str, courier: str | None,
+                      tracking_number: str | None, by: User | None) -> Shipment:
+    """Change a draft shipment's conditions, courier and tracking number."""
+    if shipment.status != "draft":
+        raise Conflict(f"shipment {shipment.code} is {shipment.status}; its conditions can no longer change")
+    if conditions not in CONDITIONS:
+        raise DomainError(f"unknown shipping condition {conditions!r}; use one of {', '.join(CONDITIONS)}",
+                          field="conditions")
+    _check_user_site(by, shipment.from_site, "packing a shipment")
+    shipment.conditions = conditions
+    shipment.courier = (courier or "").strip() or None
+    shipment.tracking_number = (tracking_number or "").strip() or None
+    session.flush()
+    return shipment
+
+
+def _ship_refusal(session: Session, shipment: Shipment, sample: Sample) -> str | None:
+    if sample.status not in SHIPPABLE:
+        return f"{sample.accession} is {sample.status.replace('_', ' ')}; only stored or received samples can be shipped"
+    if sample.study_id != shipment.study_id:
+        return f"{sample.accession} belongs to another study"
+    site = storage.current_site_code(session, sample)
+    if site != shipment.from_site.code:
+        return f"{sample.accession} is at site {site}, but this shipment leaves from {shipment.from_site.code}"
+    problem = consent_allows(sample, "ship", outside_study=outside_study(shipment))
+    if problem:
+        return problem
+    other = session.scalar(
+        select(Shipment.code).join(ShipmentItem, ShipmentItem.shipment_id == Shipment.id)
+        .where(ShipmentItem.sample_id == sample.id, Shipment.status.in_(OPEN), Shipment.id != shipment.id)
+    )
+    if other is not None:
+        return f"{sample.accession} is already packed in shipment {other}"
+    return None
+
+
+def add_by_scan(session: Session, shipment: Shipment, code: str, *, by: User | None) -> list[str]:
+    """Pack the sample a scanned accession names, or every sample of a scanned box; return the accessions added.
+
+    A box is all or nothing: if one of its samples may not travel, none is added and the message says why.
+    """
+    if shipment.status != "draft":
+        raise Conflict(f"shipment {shipment.code} is {shipment.status}; nothing more can be packed")
+    _check_user_site(by, shipment.from_site, "packing a shipment")
+    raw = (code or "").strip()
+    if not raw:
+        raise DomainError("scan a tube or a box", field="code")
+    box = None
+    try:
+        accession = accession_ids.validate(raw)
+    except ValueError as exc:
+        try:
+            box = storage.get_unit_by_barcode(session, raw, site_codes=[shipment.from_site.code])
+        except NotFound:
+            raise DomainError(f"{raw!r} is neither a sample ID ({exc}) nor a box barcode", field="code") from None
+    if box is not None:
+        if box.site_id != shipment.from_site_id:
+            raise DomainError(f"box {box.barcode} is at site {box.site.code}, not {shipment.from_site.code}",
+                              field="code")
+        samples = list(session.scalars(
+            select(Sample).join(Placement, Placement.sample_id == Sample.id)
+            .where(Placement.unit_id.in_(storage.descendant_ids(session, box.id)))
+            .order_by(Placement.row, Placement.col, Sample.id)
+        ))
+        if not samples:
+            raise DomainError(f"box {box.barcode} is empty", field="code")
+    else:
+        sample = session.scalar(select(Sample).where(Sample.accession == accession))
+        if sample is None:
+            raise NotFound(f"no sample {accession}: the ID is valid but was never registered here", field="code")
+        samples = [sample]
+    packed = {i.accession for i in shipment.items}
+    problems = []
+    for sample in samples:
+        if sample.accession in packed:
+            problems.append(f"{sample.accession} is already in this shipment")
+            continue
+        problem = _ship_refusal(session, shipment, sample)
+        if problem:
+            problems.append(problem)
+    if problems:
+        prefix = f"nothing from box {box.barcode} was packed: " if box is not None else ""
+        raise Conflict(prefix + "; ".join(problems), field="code")
+    paths = storage.location_paths(session, [s.id for s in samples])
+    for sample in samples:
+        shipment.items.append(ShipmentItem(
+            accession=sample.accession or "", sample_id=sample.id, participant_code=sample.participant.code,
+            sample_type_code=sample.sample_type.code, quantity=sample.quantity, unit=sample.unit,
+            from_location=paths.get(sample.id), box_barcode=box.barcode if box is not None else None,
+            state="packed"))
+    session.flush()
+    return [s.accession or "" for s in samples]
+
+
+def remove_item(session: Session, shipment: Shipment, accession: str, *, by: User | None) -> None:
+    """Take a sample back out of a draft shipment."""
+    if shipment.status != "draft":
+        raise Conflict(f"shipment {shipment.code} is {shipment.status}; its contents can no longer change")
+    _check_user_site(by, shipment.from_site, "packing a shipment")
+    code = accession.strip().upper()
+    item = next((i for i in shipment.items if i.accession == code), None)
+    if item is None:
+        raise NotFound(f"{code} is not in shipment {shipment.code}")
+    shipment.items.remove(item)
+    session.flush()
+
+
+def release_shipment(session: Session, shipment: Shipment, *, by: User | None, instance: str = "trialbank",
+                     at: datetime | None = None) -> Shipment:
+    """Release a packed shipment: samples leave storage, go in transit and get a ``shipped`` event.
+
+    Everything is checked again first (consent may have been withdrawn since packing); one refusal
+    releases nothing.
+    """
+    if shipment.status != "draft":
+        raise Conflict(f"shipment {shipment.code} was already {shipment.status}")
+    if not shipment.items:
+        raise DomainError(f"cannot release shipment {shipment.code}: it is empty; scan samples into it first")
+    problems = []
+    for item in shipment.items:
+        sample = item.sample
+        assert sample is not None
+        problem = _ship_refusal(session, shipment, sample)
+        if problem:
+            problems.append(problem)
+    if problems:
+        raise Conflict(f"shipment {shipment.code} was not released: " + "; ".join(problems))
+    when = at or utcnow()
+    to = shipment.to_site.code if shipment.to_site else shipment.destination
+    for item in shipment.items:
+        sample = item.sample
+        assert sample is not None
+        where = storage.remove_placement(session, sample) or item.from_location
+        item.from_location = where
+        sample.status = "in_transit"
+        record_event(session, sample.id, "shipped", by=by, at=when, site_code=shipment.from_site.code,
+                     from_location=where, to_location=f"shipment {shipment.code} to {to}",
+                     details={"shipment": shipment.code, "conditions": shipment.conditions,
+                              "courier": shipment.courier, "tracking_number": shipment.tracking_number})
+    shipment.status = "released"
+    shipment.released_at = when
+    shipment.released_by_id = by.id if by else None
+    session.flush()
+    shipment.manifest_sha256 = manifest(shipment, instance=instance)["sha256"]
+    session.flush()
+    return shipment
+
+
+# ----- manifest ---------------------------------------------------------------------------------------
+def _canonical(content: dict[str, Any]) -> bytes:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def manifest_csv(shipment: Shipment) -> str:
+    """Return the manifest's items as CSV (one row per sample)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    for item in shipment.items:
+        writer.writerow([item.accession, item.participant_code, item.sample_type_code,
+                         "" if item.quantity is None else f"{item.quantity:g}", item.unit, item.box_barcode or "",
+                         item.from_location or ""])
+    return out.getvalue()
+
+
+def manifest(shipment: Shipment, *, instance: str = "trialbank") -> dict[str, Any]:
+    """Return the JSON manifest: its content and the SHA-256 of the content (canonical JSON)."""
+    if shipment.status == "draft":
+        raise Conflict(f"shipment {shipment.code} is not released yet; release it to export its manifest")
+    csv_text = manifest_csv(shipment)
+    content = {
+        "format": MANIFEST_FORMAT,
+        "instance": instance if shipment.origin == "local" else shipment.origin,
+        "study": shipment.study.code,
+        "shipment": {
+            "code": shipment.code, "from_site": shipment.from_site.code,
+            "to_site": shipment.to_site.code if shipment.to_site else None, "destination": shipment.destination,
+            "conditions": shipment.conditions, "courier": shipment.courier,
+            "tracking_number": shipment.tracking_number,
+            "released_at": shipment.released_at.isoformat() if shipment.released_at else None,
+            "released_by": shipment.released_by.username if shipment.released_by else None,
+        },
+        "items": [{"accession": i.accession, "participant": i.participant_code, "sample_type": i.sample_type_code,
+                   "quantity": i.quantity, "unit": i.unit, "box": i.box_barcode, "from_location": i.from_location}
+                  for i in shipment.items],
+        "csv_sha256": hashlib.sha256(csv_text.encode("utf-8")).hexdigest(),
+    }
+    return {"content": content, "sha256": hashlib.sha256(_canonical(content)).hexdigest()}
+
+
+def read_manifest(raw: bytes | str) -> dict[str, Any]:
+    """Parse a manifest file and check its SHA-256; return its content or raise with the reason."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DomainError(f"the manifest is not JSON: {exc}", field="manifest") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("content"), dict) or not isinstance(doc.get("sha256"), str):
+        raise DomainError("the manifest must be a JSON object with 'content' and 'sha256'", field="manifest")
+    content = doc["content"]
+    actual = hashlib.sha256(_canonical(content)).hexdigest()
+    if actual != doc["sha256"].strip().lower():
+        raise DomainError(f"the manifest's SHA-256 does not match its content (file says {doc['sha256'][:12]}…, "
+                          f"content hashes to {actual[:12]}…): it was altered or damaged; ask the sender for it again",
+                          field="manifest")
+    if content.get("format") != MANIFEST_FORMAT:
+        raise DomainError(f"unknown manifest format {content.get('format')!r} (expected {MANIFEST_FORMAT})",
+                          field="manifest")
+    for key in ("instance", "study", "shipment", "items"):
+        if key not in content:
+            raise DomainError(f"the manifest has no {key!r}", field="manifest")
+    return content
+
+
+def import_manifest(session: Session, raw: bytes | str, *, by: User | None, instance: str = "trialbank") -> Shipment:
+    """Create, from another instance's manifest, the released shipment this instance will receive."""
+    content = read_manifest(raw)
+    info = content["shipment"]
+    origin = str(content["instance"])
+    if origin == instance:
+        raise Conflict(f"manifest {info.get('code')} was made by this instance; receive the shipment directly",
+                       field="manifest")
+    study = session.scalar(select(Study).where(Study.code == content["study"]))
+    if study is None:
+        raise DomainError(f"study {content['study']} is not installed here", field="manifest")
+    source = _site(session, info.get("from_site"), "manifest")
+    target = _site(session, info.get("to_site"), "manifest")
+    if source is None:
+        raise DomainError("the manifest names no sending site", field="manifest")
+    if session.scalar(select(Shipment.id).where(Shipment.code == info["code"], Shipment.origin == origin)):
+        raise Conflict(f"shipment {info['code']} from {origin} was already imported", field="manifest")
+    items = content["items"]
+    if not items:
+        raise DomainError("the manifest lists no samples", field="manifest")
+    seen: set[str] = set()
+    for n, item in enumerate(items, start=1):
+        try:
+            code = accession_ids.validate(str(item.get("accession", "")))
+        except ValueError as exc:
+            raise DomainError(f"manifest item {n}: {exc}", field="manifest") from None
+        if code in seen:
+            raise DomainError(f"manifest item {n}: {code} is listed twice", field="manifest")
+        seen.add(code)
+    released_at = datetime.fromisoformat(info["released_at"]) if info.get("released_at") else utcnow()
+    shipment = Shipment(
+        code=info["code"], origin=origin, study_id=study.id, from_site_id=source.id,
+        to_site_id=target.id if target else None, destination=info.get("destination"), status="released",
+        conditions=info.get("conditions") or "ambient", courier=info.get("courier"),
+        tracking_number=info.get("tracking_number"), created_by_id=by.id if by else None,
+        released_at=released_at, manifest_sha256=hashlib.sha256(_canonical(content)).hexdigest(), unexpected=[],
+        note=f"imported from {origin}",
+    )
+    local = {s.accession: s for s in session.scalars(select(Sample).where(Sample.accession.in_(seen)))}
+    for item in items:
+        code = accession_ids.validate(str(item["accession"]))
+        shipment.items.append(ShipmentItem(
+            accession=code, sample_id=local[code].id if code in local else None,
+            participant_code=str(item.get("participant") or ""), sample_type_code=str(item.get("sample_type") or ""),
+            quantity=item.get("quantity"), unit=str(item.get("unit") or ""), box_barcode=item.get("box"),
+            from_location=item.get("from_location"), state="packed"))
+    session.add(shipment)
+    session.flush()
+    return shipment
+
+
+# ----- receiving --------------------------------------------------------------------------------------
+@dataclass
+class Reconciliation:
+    """What arrived compared with what was packed."""
+
+    shipment_code: str
+    received: list[str] = field(default_factory=list)
+    damaged: list[tuple[str, str]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[tuple[str, str]] = field(default_factory=list)
+    arrival_temp_c: float | None = None
+    not_registered: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and not self.unexpected and not self.damaged
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"shipment": self.shipment_code, "received": self.received,
+                "damaged": [{"accession": a, "damage": d} for a, d in self.damaged],
+                "missing": self.missing, "unexpected": [{"code": c, "reason": r} for c, r in self.unexpected],
+                "arrival_temp_c": self.arrival_temp_c, "not_registered": self.not_registered,
+                "complete": self.complete}
+
+
+def parse_damage(lines: list[str] | str | None) -> dict[str, str]:
+    """Read 'ACCESSION: what is wrong' lines (or bare accessions) into {accession: damage}."""
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    result: dict[str, str] = {}
+    for n, line in enumerate(lines or [], start=1):
+        if not line.strip():
+            continue
+        code, _, note = line.partition(":")
+        try:
+            accession = accession_ids.validate(code)
+        except ValueError as exc:
+            raise DomainError(f"damaged line {n} ({line.strip()}): {exc}", field="damaged") from None
+        result[accession] = note.strip() or "damaged"
+    return result
+
+
+def receive_shipment(session: Session, shipment: Shipment, *, scans: list[str], damaged: dict[str, str] | None = None,
+                     arrival_temp_c: float | None = None, by: User | None, at: datetime | None = None) -> Reconciliation:
+    """Receive a released shipment by its scans: reconcile received, damaged, missing and unexpected samples."""
+    if shipment.status == "draft":
+        raise Conflict(f"shipment {shipment.code} has not been released; it cannot arrive yet")
+    if shipment.status == "received":
+        raise Conflict(f"shipment {shipment.code} was already received on "
+                       f"{shipment.received_at.strftime('%Y-%m-%d') if shipment.received_at else '?'}")
+    if shipment.to_site is not None:
+        _check_user_site(by, shipment.to_site, "receiving this shipment")
+    damaged = dict(damaged or {})
+    by_accession = {i.accession: i for i in shipment.items}
+    report = Reconciliation(shipment.code, arrival_temp_c=arrival_temp_c)
+    seen: set[str] = set()
+    for raw in scans:
+        if not raw.strip():
+            continue
+        try:
+            code = accession_ids.validate(raw)
+        except ValueError as exc:
+            report.unexpected.append((raw.strip(), f"not a sample ID: {exc}"))
+            continue
+        if code in seen:
+            continue
+        seen.add(code)
+        if code not in by_accession:
+            report.unexpected.append((code, f"not in shipment {shipment.code}"))
+    for code in damaged:
+        if code not in by_accession and code not in seen:
+            report.unexpected.append((code, f"reported damaged but not in shipment {shipment.code}"))
+    when = at or utcnow()
+    site_code = shipment.to_site.code if shipment.to_site else None
+    for item in shipment.items:
+        arrived = item.accession in seen or item.accession in damaged
+        if not arrived:
+            item.state = "missing"
+            report.missing.append(item.accession)
+            continue
+        damage = damaged.get(item.accession)
+        item.state = "damaged" if damage else "received"
+        item.damage = damage
+        if damage:
+            report.damaged.append((item.accession, damage))
+        else:
+            report.received.append(item.accession)
+        sample = item.sample
+        if sample is None:
+            report.not_registered.append(item.accession)
+            continue
+        if sample.status == "in_transit":
+            sample.status = "received"
+        record_event(session, sample.id, "shipment_received", by=by, at=when, site_code=site_code,
+                     from_location=f"shipment {shipment.code}", to_location=site_code or shipment.destination,
+                     reason=f"damaged: {damage}" if damage else None,
+                     details={"shipment": shipment.code, "arrival_temp_c": arrival_temp_c,
+                              "damaged": bool(damage)})
+    shipment.status = "received"
+    shipment.received_at = when
+    shipment.received_by_id = by.id if by else None
+    shipment.arrival_temp_c = arrival_temp_c
+    shipment.unexpected = [{"code": c, "reason": r} for c, r in report.unexpected]
+    session.flush()
+    return report
+
+
+def reconciliation(shipment: Shipment) -> Reconciliation:
+    """Rebuild a received shipment's reconciliation report from what was stored."""
+    report = Reconciliation(shipment.code, arrival_temp_c=shipment.arrival_temp_c)
+    for item in shipment.items:
+        if item.state == "received":
+            report.received.append(item.accession)
+        elif item.state == "damaged":
+            report.damaged.append((item.accession, item.damage or "damaged"))
+        elif item.state == "missing":
+            report.missing.append(item.accession)
+        if item.state in ("received", "damaged") and item.sample_id is None:
+            report.not_registered.append(item.accession)
+    report.unexpected = [(u["code"], u["reason"]) for u in shipment.unexpected or []]
+    return report
