@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from lims.core.errors import DomainError
 from lims.markers import units
 from lims.markers.models import MarkerImportRun, Marker, MarkerResult
-from lims.participants.models import Participant
+from lims.participants.models import Consent, Participant
 from lims.samples.accession import AccessionError, validate
 from lims.samples.models import Sample
 from lims.studies.models import SampleType
@@ -111,7 +111,8 @@ def _load_lookups(session: Session) -> _Lookups:
     types = list(session.execute(select(SampleType.id, SampleType.code)))
     type_pos = {tid: i for i, (tid, _code) in enumerate(types)}
     type_codes = [code for _tid, code in types]
-    people = session.scalars(select(Participant).options(selectinload(Participant.consents)))
+    people = session.scalars(select(Participant).options(
+        selectinload(Participant.consents).selectinload(Consent.scopes)))
     state: dict[int, int] = {}
     for p in people:
         consent = p.consent
@@ -164,13 +165,13 @@ def _normalise_header(columns: list[str]) -> list[str]:
 def _chunks(data: bytes, filename: str) -> Iterator[pd.DataFrame]:
     """Yield the file as string-valued DataFrame chunks with a ``_row`` column (file line number)."""
     if filename.lower().endswith((".xlsx", ".xlsm")):
-        frames: Iterator[pd.DataFrame] = iter([pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl")])
+        frames: Iterator[pd.DataFrame] = iter([pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl")
+                                               .fillna("")])
     else:
         frames = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, chunksize=CHUNK_ROWS,
                              skipinitialspace=True, encoding="utf-8-sig")
     start = 2
     for frame in frames:
-        frame = frame.fillna("")
         frame.columns = _normalise_header([str(c) for c in frame.columns])
         frame["_row"] = np.arange(start, start + len(frame), dtype=np.int64)
         start += len(frame)
@@ -218,48 +219,56 @@ def _flag(report: ImportReport, frame: pd.DataFrame, mask: np.ndarray, column: s
                            str(texts[k]) if texts is not None else str(reasons)))
 
 
+def _factor(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return (codes, stripped distinct values) of a text column; work is then done once per distinct value."""
+    if column not in frame.columns:
+        return np.zeros(len(frame), dtype=np.int64), np.array([""], dtype=object)
+    codes, uniques = pd.factorize(frame[column].to_numpy(dtype=object), use_na_sentinel=False)
+    return codes, np.array([str(u).strip() for u in uniques], dtype=object)
+
+
+def _text(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Return a text column stripped, with None for empty cells."""
+    codes, uniques = _factor(frame, column)
+    return np.array([u or None for u in uniques], dtype=object)[codes]
+
+
 def _validate_chunk(frame: pd.DataFrame, lookups: _Lookups, report: ImportReport) -> dict[str, np.ndarray]:
     """Validate one long-form chunk; return the prepared columns (rows with problems are recorded)."""
     n = len(frame)
     bad = np.zeros(n, dtype=bool)
 
     # Samples: exact lookup first, the full accession check only for IDs that miss (once per distinct value).
-    raw = frame["sample"].astype(str)
-    sample_pos = raw.map(lookups.accession_index)
-    missing = sample_pos.isna().to_numpy()
-    if missing.any():
-        reasons: dict[str, tuple[int, str]] = {}
-        for value in pd.unique(raw[missing]):
+    s_codes, s_uniques = _factor(frame, "sample")
+    u_pos = np.empty(len(s_uniques), dtype=np.int64)
+    u_why = np.empty(len(s_uniques), dtype=object)
+    for i, value in enumerate(s_uniques.tolist()):
+        pos = lookups.accession_index.get(value)
+        if pos is None:
             try:
                 printed = validate(value)
             except AccessionError as exc:
-                reasons[value] = (-1, f"malformed accession ID: {exc}")
+                u_pos[i], u_why[i] = -1, f"malformed accession ID: {exc}"
                 continue
             pos = lookups.accession_index.get(printed)
-            reasons[value] = (pos, "") if pos is not None else (-1, f"no sample {printed} exists")
-        fixed = raw[missing].map(lambda v: reasons[v][0]).to_numpy()
-        sample_pos = sample_pos.to_numpy(dtype=float)
-        sample_pos[missing] = fixed
-        sample_pos = sample_pos.astype(np.int64)
-        unknown = sample_pos < 0
-        why = np.array([reasons[v][1] if v in reasons else "" for v in raw.to_numpy()], dtype=object) \
-            if unknown.any() else None
-        _flag(report, frame, unknown, "sample", why)
-        bad |= unknown
-    else:
-        sample_pos = sample_pos.to_numpy(dtype=np.int64)
-    safe_pos = np.where(sample_pos < 0, 0, sample_pos)
-    known_sample = sample_pos >= 0
-    if len(lookups.sample_ids) == 0:
-        safe_pos = np.zeros(n, dtype=np.int64)
-        known_sample = np.zeros(n, dtype=bool)
-        sample_ids = np.zeros(n, dtype=np.int64)
-        consent = np.zeros(n, dtype=np.int8)
-        type_idx = np.zeros(n, dtype=np.int64)
-    else:
+            if pos is None:
+                u_pos[i], u_why[i] = -1, f"no sample {printed} exists"
+                continue
+        u_pos[i], u_why[i] = pos, ""
+    sample_pos = u_pos[s_codes]
+    unknown = sample_pos < 0
+    _flag(report, frame, unknown, "sample", u_why[s_codes])
+    bad |= unknown
+    known_sample = ~unknown
+    if len(lookups.sample_ids):
+        safe_pos = np.where(unknown, 0, sample_pos)
         sample_ids = lookups.sample_ids[safe_pos]
         consent = lookups.consent_state[safe_pos]
         type_idx = lookups.sample_type_idx[safe_pos]
+    else:
+        sample_ids = np.zeros(n, dtype=np.int64)
+        consent = np.zeros(n, dtype=np.int8)
+        type_idx = np.zeros(n, dtype=np.int64)
     withdrawn = known_sample & (consent == CONSENT_WITHDRAWN)
     _flag(report, frame, withdrawn, "sample", "the participant has withdrawn consent: no results may be added")
     no_scope = known_sample & (consent == CONSENT_NO_SCOPE)
@@ -267,12 +276,14 @@ def _validate_chunk(frame: pd.DataFrame, lookups: _Lookups, report: ImportReport
     bad |= withdrawn | no_scope
 
     # Markers.
-    marker_pos = frame["marker"].astype(str).str.strip().str.lower().map(lookups.marker_index)
-    unknown_marker = marker_pos.isna().to_numpy()
+    m_codes, m_uniques = _factor(frame, "marker")
+    u_marker = np.array([lookups.marker_index.get(m.lower(), -1) for m in m_uniques.tolist()], dtype=np.int64)
+    marker_pos = u_marker[m_codes]
+    unknown_marker = marker_pos < 0
     _flag(report, frame, unknown_marker, "marker", "no such marker in the catalogue")
     bad |= unknown_marker
-    marker_pos = marker_pos.fillna(0).to_numpy(dtype=np.int64)
     known_marker = ~unknown_marker
+    marker_pos = np.where(unknown_marker, 0, marker_pos)
     if lookups.markers:
         wrong_type = known_sample & known_marker & ~lookups.allowed[marker_pos, type_idx]
         if wrong_type.any():
@@ -283,48 +294,65 @@ def _validate_chunk(frame: pd.DataFrame, lookups: _Lookups, report: ImportReport
             bad |= wrong_type
 
     # Units: one decision per distinct (marker, unit) pair.
-    unit_raw = frame["unit"].astype(str).str.strip()
-    factors = np.ones(n, dtype=np.float64)
-    converted = np.zeros(n, dtype=bool)
-    unit_bad = np.zeros(n, dtype=bool)
-    unit_why = np.empty(n, dtype=object)
-    pair = pd.Series(marker_pos.astype(str)) + "|" + unit_raw.reset_index(drop=True)
-    for key in pd.unique(pair[known_marker]):
-        m_s, unit = key.split("|", 1)
-        marker = lookups.markers[int(m_s)]
-        rows = (pair == key).to_numpy() & known_marker
-        if unit == "":
+    unit_codes, unit_uniques = _factor(frame, "unit")
+    pair_codes, pairs = pd.factorize(marker_pos * (len(unit_uniques) + 1) + unit_codes)
+    p_factor = np.ones(len(pairs), dtype=np.float64)
+    p_converted = np.zeros(len(pairs), dtype=bool)
+    p_why = np.full(len(pairs), "", dtype=object)
+    for i, key in enumerate(pairs.tolist()):
+        m_i, u_i = divmod(int(key), len(unit_uniques) + 1)
+        unit = str(unit_uniques[u_i])
+        if not lookups.markers or unit == "":
             continue
+        marker = lookups.markers[m_i]
         f = units.factor(unit, marker.unit)
         if f is None:
-            unit_bad[rows] = True
-            unit_why[rows] = f"unit {unit!r} does not convert to the catalogue unit {marker.unit!r} of {marker.code}"
+            p_why[i] = f"unit {unit!r} does not convert to the catalogue unit {marker.unit!r} of {marker.code}"
         elif units.unit_key(unit) != units.unit_key(marker.unit):
-            factors[rows] = f
-            converted[rows] = True
+            p_factor[i], p_converted[i] = f, True
+    factors = p_factor[pair_codes]
+    converted = p_converted[pair_codes]
+    unit_why = p_why[pair_codes]
+    unit_bad = known_marker & (unit_why != "")
     _flag(report, frame, unit_bad, "unit", unit_why)
     bad |= unit_bad
+    unit_text = unit_uniques[unit_codes]
 
-    # Values and qualifiers.
-    value_raw = frame["value"].astype(str).str.strip()
-    qual_raw = (frame["qualifier"].astype(str).str.strip() if "qualifier" in frame.columns
-                else pd.Series([""] * n, index=frame.index))
-    as_qualifier = value_raw.str.lower().map(QUALIFIER_SPELLINGS)
-    qual_from_value = as_qualifier.notna().to_numpy()
-    qual_key = qual_raw.str.lower()
-    qualifier = qual_key.map(QUALIFIER_SPELLINGS).to_numpy(dtype=object)
-    bad_qualifier = (qual_key != "").to_numpy() & pd.isna(qualifier)
+    # Values and qualifiers: numbers parse in C; only cells that do not parse are looked at one by one.
+    numbers = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=np.float64)
+    qualifier = np.full(n, None, dtype=object)
+    not_number = np.zeros(n, dtype=bool)
+    empty = np.zeros(n, dtype=bool)
+    odd = np.flatnonzero(np.isnan(numbers))
+    if odd.size:
+        o_codes, o_uniques = pd.factorize(frame["value"].to_numpy(dtype=object)[odd], use_na_sentinel=False)
+        kinds = []
+        for u in o_uniques.tolist():
+            text = str(u).strip()
+            if text == "":
+                kinds.append(("empty", None))
+            elif text.lower() in QUALIFIER_SPELLINGS:
+                kinds.append(("qualifier", QUALIFIER_SPELLINGS[text.lower()]))
+            elif text.lower() == "nan":
+                kinds.append(("bad", None))
+            else:
+                kinds.append(("bad", None))
+        kind = np.array([k for k, _q in kinds], dtype=object)[o_codes]
+        qualifier[odd] = np.array([q for _k, q in kinds], dtype=object)[o_codes]
+        empty[odd] = kind == "empty"
+        not_number[odd] = kind == "bad"
+    _flag(report, frame, not_number, "value", "not a number")
+    q_codes, q_uniques = _factor(frame, "qualifier")
+    q_mapped = np.array([QUALIFIER_SPELLINGS.get(q.lower(), "?" if q else None) for q in q_uniques.tolist()],
+                        dtype=object)[q_codes]
+    bad_qualifier = q_mapped == "?"
     _flag(report, frame, bad_qualifier, "qualifier", "qualifier must be <LOD, >ULOQ or NA")
     bad |= bad_qualifier
-    qualifier = np.where(qual_from_value, as_qualifier.to_numpy(dtype=object), qualifier)
-    qualifier = np.where(pd.isna(qualifier), None, qualifier)
-    numbers = pd.to_numeric(value_raw.where(~qual_from_value, ""), errors="coerce").to_numpy(dtype=np.float64)
-    empty = (value_raw == "").to_numpy()
-    not_number = ~empty & ~qual_from_value & np.isnan(numbers)
-    _flag(report, frame, not_number, "value", "not a number")
+    from_column = (q_mapped != None) & ~bad_qualifier  # noqa: E711 - element-wise on an object array
+    qualifier = np.where(from_column, q_mapped, qualifier)
     infinite = np.isinf(numbers)
     _flag(report, frame, infinite, "value", "not a finite number")
-    has_q = qualifier != None  # noqa: E711 - element-wise on an object array
+    has_q = qualifier != None  # noqa: E711
     no_value = empty & ~has_q
     _flag(report, frame, no_value, "value", "no value and no qualifier (<LOD, >ULOQ or NA)")
     na_with_value = (qualifier == "NA") & ~np.isnan(numbers)
@@ -332,37 +360,29 @@ def _validate_chunk(frame: pd.DataFrame, lookups: _Lookups, report: ImportReport
     bad |= not_number | infinite | no_value | na_with_value
 
     # Assay date and re-measurement flag.
-    if "assay_date" in frame.columns:
-        date_raw = frame["assay_date"].astype(str).str.strip()
-        dates = pd.to_datetime(date_raw, format="%Y-%m-%d", errors="coerce")
-        bad_date = (date_raw != "").to_numpy() & dates.isna().to_numpy()
-        _flag(report, frame, bad_date, "assay_date", "not a date (use YYYY-MM-DD)")
-        bad |= bad_date
-        assay_date = dates.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
-        assay_date = np.where(pd.isna(assay_date), None, assay_date)
-    else:
-        assay_date = np.full(n, None, dtype=object)
-    if "remeasurement" in frame.columns:
-        flag_raw = frame["remeasurement"].astype(str).str.strip().str.lower()
-        flagged = flag_raw.isin(TRUE).to_numpy()
-        bad_flag = ~flagged & ~flag_raw.isin(FALSE).to_numpy()
-        _flag(report, frame, bad_flag, "remeasurement", "use yes or no")
-        bad |= bad_flag
-    else:
-        flagged = np.zeros(n, dtype=bool)
+    d_codes, d_uniques = _factor(frame, "assay_date")
+    parsed = pd.to_datetime(pd.Series(d_uniques), format="%Y-%m-%d", errors="coerce")
+    d_bad = (pd.Series(d_uniques) != "").to_numpy() & parsed.isna().to_numpy()
+    d_text = np.where(parsed.isna().to_numpy(), None, parsed.dt.strftime("%Y-%m-%d").to_numpy(dtype=object))
+    bad_date = d_bad[d_codes]
+    _flag(report, frame, bad_date, "assay_date", "not a date (use YYYY-MM-DD)")
+    bad |= bad_date
+    assay_date = d_text[d_codes]
+    f_codes, f_uniques = _factor(frame, "remeasurement")
+    f_low = [f.lower() for f in f_uniques.tolist()]
+    flagged = np.array([f in TRUE for f in f_low], dtype=bool)[f_codes]
+    bad_flag = np.array([f not in TRUE and f not in FALSE for f in f_low], dtype=bool)[f_codes]
+    _flag(report, frame, bad_flag, "remeasurement", "use yes or no")
+    bad |= bad_flag
 
-    values = numbers * factors
-    text = {c: (frame[c].astype(str).str.strip().replace("", None).to_numpy(dtype=object)
-                if c in frame.columns else np.full(n, None, dtype=object))
-            for c in ("run_id", "batch_id", "plate_id", "operator")}
     return {
-        "bad": bad, "row": frame["_row"].to_numpy(), "sample_id": sample_ids, "sample_raw": raw.to_numpy(dtype=object), "marker_pos": marker_pos,
-        "value": values, "qualifier": qualifier, "converted": converted,
+        "bad": bad, "row": frame["_row"].to_numpy(), "sample_id": sample_ids, "sample_raw": s_uniques[s_codes],
+        "marker_pos": marker_pos, "value": numbers * factors, "qualifier": qualifier, "converted": converted,
         "original_value": np.where(converted, numbers, np.nan),
-        "original_unit": np.where(converted, unit_raw.to_numpy(dtype=object), None),
-        "assay_date": assay_date, "flagged": flagged, "column": (frame["_column"].to_numpy(dtype=object)
-                                                                 if "_column" in frame.columns else None),
-        **text,
+        "original_unit": np.where(converted, unit_text, None),
+        "assay_date": assay_date, "flagged": flagged,
+        "column": frame["_column"].to_numpy(dtype=object) if "_column" in frame.columns else None,
+        **{c: _text(frame, c) for c in ("run_id", "batch_id", "plate_id", "operator")},
     }
 
 
