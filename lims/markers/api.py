@@ -1,0 +1,129 @@
+"""JSON API under /api/v1/markers: catalogue, results (paginated, filterable), import upload, export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint, Page
+
+from lims.core.auth import login_required, role_required
+from lims.extensions import db
+from lims.markers import service
+from lims.markers.export import export_dataset
+from lims.markers.importer import ImportFailed, import_results
+from lims.markers.schemas import (
+    ExportQuerySchema,
+    ImportReportSchema,
+    MarkerSchema,
+    ResultQuerySchema,
+    ResultSchema,
+    UploadSchema,
+)
+from lims.studies.service import get_study
+
+blp = Blueprint("markers_api", __name__, description="Marker catalogue, results, imports and dataset exports")
+
+
+def result_dict(row: Any) -> dict[str, Any]:
+    """Flatten a results-query row for the schema."""
+    result, accession, participant, marker = row
+    return {**{c: getattr(result, c) for c in ("id", "value", "qualifier", "original_value", "original_unit",
+                                               "replicate", "run_id", "batch_id", "plate_id", "assay_date",
+                                               "operator", "import_id")},
+            "remeasurement": result.remeasurement, "accession": accession, "participant_id": participant,
+            "marker": marker, "unit": result.marker.unit}
+
+
+class ResultPage(Page):
+    """Paginate the results query in the database."""
+
+    @property
+    def item_count(self) -> int:
+        return service.count(db.session, self.collection)
+
+    @property
+    def items(self) -> list[Any]:
+        stmt = self.collection.limit(self.page_params.page_size).offset(self.page_params.first_item)
+        return [result_dict(r) for r in db.session.execute(stmt)]
+
+
+@blp.route("/")
+class Catalogue(MethodView):
+    @login_required
+    @blp.response(200, MarkerSchema(many=True))
+    def get(self) -> Any:
+        """List the marker catalogue."""
+        return service.list_markers(db.session)
+
+    @role_required("data_manager")
+    @blp.arguments(MarkerSchema)
+    @blp.response(201, MarkerSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Add a marker to the catalogue (data managers)."""
+        marker = service.save_marker(db.session, data, by=current_user)
+        db.session.commit()
+        return marker
+
+
+@blp.route("/results")
+class Results(MethodView):
+    @login_required
+    @blp.arguments(ResultQuerySchema, location="query")
+    @blp.response(200, ResultSchema(many=True))
+    @blp.paginate(ResultPage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """List results, newest first (filter by marker, accession, participant, import, re-measurements)."""
+        return service.results_query(**args)
+
+
+@blp.route("/imports")
+class Imports(MethodView):
+    @role_required("data_manager", "lab_manager")
+    @blp.arguments(UploadSchema, location="files")
+    @blp.response(201, ImportReportSchema)
+    @blp.alt_response(422, schema=ImportReportSchema, description="Refused: the report lists every problem")
+    def post(self, files: dict[str, Any]) -> Any:
+        """Import a results file (long CSV, wide CSV/XLSX); all or nothing, with a report."""
+        upload = files["file"]
+        try:
+            report = import_results(db.session, upload.read(), filename=upload.filename or "upload.csv",
+                                    by=current_user)
+        except ImportFailed as exc:
+            db.session.rollback()
+            return exc.report.to_dict(), 422
+        db.session.commit()
+        return report.to_dict()
+
+
+@blp.route("/exports")
+class Exports(MethodView):
+    @role_required("researcher", "pi")
+    @blp.arguments(ExportQuerySchema)
+    @blp.response(200, content_type="application/zip", description="Zip: data, data dictionary, manifest")
+    def post(self, query: Any) -> Any:
+        """Export a linked, pseudonymised dataset as a zip (recorded in the audit trail)."""
+        result = export_dataset(db.session, get_study(db.session), query, by=current_user)
+        db.session.commit()
+        return Response(result.content, mimetype="application/zip",
+                        headers={"Content-Disposition": f'attachment; filename="{result.filename}"'})
+
+
+@blp.route("/<string:code>")
+class MarkerByCode(MethodView):
+    @login_required
+    @blp.response(200, MarkerSchema)
+    def get(self, code: str) -> Any:
+        """Show one catalogue entry."""
+        return service.get_marker(db.session, code)
+
+    @role_required("data_manager")
+    @blp.arguments(MarkerSchema)
+    @blp.response(200, MarkerSchema)
+    def put(self, data: dict[str, Any], code: str) -> Any:
+        """Replace a catalogue entry (data managers)."""
+        marker = service.save_marker(db.session, data, marker=service.get_marker(db.session, code), by=current_user)
+        db.session.commit()
+        return marker
