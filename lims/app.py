@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, redirect, render_template, request, url_for
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
@@ -15,6 +16,17 @@ from lims.core.errors import DomainError
 from lims.extensions import api, csrf, db, login_manager
 
 
+def schema_name(schema: Any) -> str | None:
+    """Name OpenAPI schemas by domain and class (StationScan, StorageScan) so domains never collide."""
+    cls = schema if isinstance(schema, type) else type(schema)
+    parts = cls.__module__.split(".")
+    domain = parts[1].title() if len(parts) > 2 and parts[0] == "lims" else ""
+    name = cls.__name__.removesuffix("Schema") or cls.__name__
+    if not isinstance(schema, type) and getattr(schema, "partial", False):
+        name += "Partial"
+    return f"{domain}{name}"
+
+
 def init_app(app: Flask) -> None:
     """Initialise extensions and register every domain's blueprints."""
     db.init_app(app)
@@ -22,13 +34,33 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Please log in to see this page."
-    api.init_app(app, spec_kwargs={"info": {"description": "Trialbank JSON API. Every list is paginated."}})
+    api.init_app(app, spec_kwargs={
+        "info": {"description": "Trialbank JSON API. Every list is paginated."},
+        "marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name),
+    })
 
     from lims.accounts.models import User
+
+    import lims.core.audit  # noqa: F401 - registers the data-change listeners
+    from lims.core.audit import record as audit
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
         return db.session.scalar(select(User).where(User.id == int(user_id), User.active.is_(True)))
+
+    @login_manager.request_loader
+    def load_user_from_token(req: Any) -> User | None:
+        header = req.headers.get("Authorization", "")
+        if not header.lower().startswith("bearer "):
+            return None
+        from lims.accounts.service import user_for_token
+
+        user, problem = user_for_token(db.session, header[7:])
+        audit(db.session, "token_used" if user else "token_refused", user=user, detail=problem or req.path)
+        db.session.commit()
+        g.token_error = problem
+        g.via_token = user is not None
+        return user
 
     from lims.domains import domain_modules
 

@@ -10,10 +10,12 @@ from lims.core.database import Database
 
 
 class LimsApi(Api):
-    """flask-smorest Api that keeps Werkzeug's ``Allow`` header on 405 answers."""
+    """flask-smorest Api with one error body everywhere (code, status, message, errors) and ``Allow`` on 405."""
 
     def handle_http_exception(self, error):  # type: ignore[no-untyped-def]
         payload, code, headers = super().handle_http_exception(error)
+        payload.setdefault("message", error.description)
+        payload.setdefault("errors", {})
         if getattr(error, "valid_methods", None):
             headers = {**headers, "Allow": ", ".join(error.valid_methods)}
         return payload, code, headers

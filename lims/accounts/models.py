@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, String, Table
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.core.db import Base, UTCDateTime, utcnow
@@ -54,3 +54,53 @@ class User(UserMixin, Base):
 
     def __repr__(self) -> str:
         return f"<User {self.username} ({self.role})>"
+
+
+class ApiToken(Base):
+    """A token for scripts and instruments: shown once, stored as a SHA-256 hash, revocable, expiring."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(12))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def state(self) -> str:
+        """Return 'active', 'revoked' or 'expired'."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at <= utcnow() else "active"
+
+
+SIGNATURE_MEANINGS = ("approved", "reviewed", "performed")
+
+
+class Signature(Base):
+    """An electronic signature (21 CFR 11.50): who, when, meaning, what was signed and its hash."""
+
+    __tablename__ = "signature"
+    __table_args__ = (
+        CheckConstraint("meaning IN ('approved', 'reviewed', 'performed')", name="meaning"),
+        Index("ix_signature_record", "record_type", "record_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    signer_name: Mapped[str] = mapped_column(String(200))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    meaning: Mapped[str] = mapped_column(String(20))
+    record_type: Mapped[str] = mapped_column(String(60))
+    record_id: Mapped[str] = mapped_column(String(60))
+    record_hash: Mapped[str] = mapped_column(String(64))
+    statement: Mapped[str] = mapped_column(String(500))
+
+    user: Mapped[User] = relationship()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
+from typing import Any
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -9,9 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from lims.accounts.models import ROLES, User
+from lims.accounts.models import ROLES, SIGNATURE_MEANINGS, ApiToken, Signature, User
 from lims.core.db import utcnow
-from lims.core.errors import Conflict, DomainError
+from lims.core.errors import Conflict, DomainError, Forbidden
 from lims.studies.models import Site
 
 MAX_FAILED_LOGINS = 5
@@ -74,3 +78,83 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 def is_locked(user: User) -> bool:
     """Tell whether the account is temporarily locked after failed logins."""
     return user.locked_until is not None and user.locked_until > utcnow()
+
+
+TOKEN_PREFIX = "tb_"
+MAX_TOKEN_DAYS = 366
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(session: Session, user: User, *, name: str, days: int = 90) -> tuple[ApiToken, str]:
+    """Create an API token; return it and the secret, which is shown this once and never stored."""
+    if not name.strip():
+        raise DomainError("give the token a name (what script or instrument uses it)", field="name")
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise DomainError(f"a token lives 1 to {MAX_TOKEN_DAYS} days", field="days")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, name=name.strip()[:100], prefix=secret[:10], token_hash=_token_hash(secret),
+                     expires_at=utcnow() + timedelta(days=days))
+    session.add(token)
+    session.flush()
+    return token, secret
+
+
+def user_for_token(session: Session, secret: str) -> tuple[User | None, str | None]:
+    """Return the token's user, or (None, why) for an unknown, revoked or expired token."""
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(secret.strip())))
+    if token is None:
+        return None, "unknown API token"
+    if token.state != "active":
+        return None, f"API token {token.prefix}… is {token.state}"
+    if not token.user.active:
+        return None, "the token's user is deactivated"
+    token.last_used_at = utcnow()
+    return token.user, None
+
+
+def revoke_token(session: Session, token: ApiToken, *, by: User) -> None:
+    """Revoke a token now (its owner or an admin)."""
+    if token.user_id != by.id and by.role != "admin":
+        raise DomainError("only the token's owner or an admin may revoke it")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+    session.flush()
+
+
+def content_hash(content: Any) -> str:
+    """Return the SHA-256 of a record's canonical JSON (what a signature binds to)."""
+    payload = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def sign(session: Session, user: User, *, password: str, meaning: str, record_type: str, record_id: Any,
+         content: Any, statement: str) -> Signature:
+    """Sign a record: the signer re-enters their password and states the meaning of the signature."""
+    if meaning not in SIGNATURE_MEANINGS:
+        raise DomainError(f"choose what the signature means: {', '.join(SIGNATURE_MEANINGS)}", field="meaning")
+    if not password or not check_password_hash(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until = utcnow() + LOCKOUT
+            user.failed_logins = 0
+        session.flush()
+        raise Forbidden("the password is wrong: the signature was not applied")
+    signature = Signature(user_id=user.id, signer_name=user.full_name, meaning=meaning, record_type=record_type,
+                          record_id=str(record_id), record_hash=content_hash(content), statement=statement[:500])
+    session.add(signature)
+    session.flush()
+    return signature
+
+
+def verify_signature(signature: Signature, content: Any) -> bool:
+    """Tell whether a record still has the content that was signed."""
+    return signature.record_hash == content_hash(content)
+
+
+def signatures_for(session: Session, record_type: str, record_id: Any) -> list[Signature]:
+    """Return a record's signatures, oldest first."""
+    return list(session.scalars(select(Signature).where(
+        Signature.record_type == record_type, Signature.record_id == str(record_id)).order_by(Signature.signed_at)))

@@ -5,13 +5,18 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from lims.accounts import service
+from lims.accounts.models import ApiToken
+from lims.core import audit
+from lims.core.auth import login_required
+from lims.core.errors import DomainError
 from lims.extensions import db
 
 bp = Blueprint("accounts", __name__)
@@ -36,6 +41,8 @@ def login() -> Any:
     form = LoginForm()
     if form.validate_on_submit():
         user = service.authenticate(db.session, form.username.data or "", form.password.data or "")
+        audit.record(db.session, "login" if user else "login_failed", user=user,
+                     username=(form.username.data or "")[:80])
         db.session.commit()
         if user is None:
             flash("Wrong user name or password, or the account is locked after repeated failures.", "error")
@@ -55,3 +62,39 @@ def logout() -> Any:
     session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens() -> Any:
+    """List the user's API tokens; create one (its secret is shown once)."""
+    secret = None
+    if request.method == "POST":
+        try:
+            days = int(request.form.get("days", "90"))
+        except ValueError:
+            days = 0
+        try:
+            token, secret = service.create_token(db.session, current_user, name=request.form.get("name", ""), days=days)
+            audit.record(db.session, "token_created", user=current_user, object_type="api_token", object_id=token.id)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+    rows = db.session.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id)
+                              .order_by(ApiToken.created_at.desc())).all()
+    return render_template("accounts/tokens.html", tokens=rows, secret=secret)
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke(token_id: int) -> Any:
+    """Revoke one of the user's tokens."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        abort(404, description="no such token")
+    service.revoke_token(db.session, token, by=current_user)
+    audit.record(db.session, "token_revoked", user=current_user, object_type="api_token", object_id=token.id)
+    db.session.commit()
+    flash(f"Token {token.prefix}… revoked.", "info")
+    return redirect(url_for("accounts.tokens"))

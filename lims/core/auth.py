@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any, Callable, TypeVar
 
-from flask import abort, request
+from flask import abort, g, request
 from flask_login import current_user
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -23,12 +23,14 @@ def role_required(*roles: str) -> Callable[[F], F]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
                 if request.path.startswith("/api/"):
-                    abort(401)
+                    abort(401, description=g.get("token_error") or "log in, or send an API token as "
+                                                                  "'Authorization: Bearer <token>'")
                 from lims.extensions import login_manager
 
                 return login_manager.unauthorized()
             if roles and current_user.role not in roles and current_user.role != "admin":
-                abort(403)
+                abort(403, description=f"your role ({current_user.role.replace('_', ' ')}) may not do this; "
+                                       f"it needs: {', '.join(r.replace('_', ' ') for r in roles)}")
             return view(*args, **kwargs)
 
         wrapped.required_roles = roles  # type: ignore[attr-defined]

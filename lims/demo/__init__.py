@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 
 from lims.accounts.models import User
 from lims.accounts.service import add_user
+from lims.core.audit import record as audit_record
+from lims.core.audit import skip_data_audit
 from lims.custody.service import record_event
 from lims.participants.models import Participant, Visit
 from lims.participants.service import enrol, plan_visits, record_consent
@@ -366,6 +368,7 @@ def load(session: Session, *, seed: int = 20261124, participants: int = 120, ins
          protocol_path: str) -> Summary:
     """Load the demo trial into ``session`` (caller commits); a second run changes nothing."""
     protocol = load_protocol(protocol_path)
+    skip_data_audit(session)  # a generated trial is one audited act, not thousands of row inserts
     study, _created = install_protocol(session, protocol)
     existing = session.scalar(select(func.count(Participant.id)).where(Participant.study_id == study.id)) or 0
     if existing:
@@ -399,4 +402,6 @@ def load(session: Session, *, seed: int = 20261124, participants: int = 120, ins
     from lims.custody.models import CustodyEvent
 
     gen.summary.custody_events = session.scalar(select(func.count(CustodyEvent.id))) or 0
+    skip_data_audit(session, False)
+    audit_record(session, "demo_loaded", detail=f"seed {seed}, {participants} participants")
     return gen.summary

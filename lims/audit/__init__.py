@@ -1,0 +1,1 @@
+"""Audit: the access and data-change trail for monitors and auditors (filter and export)."""
