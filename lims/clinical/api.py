@@ -1,0 +1,126 @@
+"""JSON API under /api/v1/clinical: imports (upload -> report) and derived endpoints per participant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from lims.clinical import service, timeline
+from lims.clinical.importer import import_tables
+from lims.clinical.models import ImportRun
+from lims.clinical.redcap import import_redcap
+from lims.clinical.schemas import (
+    ClinicalEndpointSchema,
+    ClinicalImportFilesSchema,
+    ClinicalImportFormSchema,
+    ClinicalImportReportSchema,
+    ClinicalImportRunSchema,
+    ClinicalQoLScoresSchema,
+    ClinicalTimelineMarkSchema,
+    ClinicalVariantQuerySchema,
+)
+from lims.core.auth import role_required
+from lims.extensions import db
+from lims.participants.service import get_by_code
+from lims.studies.service import get_study
+
+blp = Blueprint("clinical_api", __name__, description="Clinical data: EDC imports and derived endpoints")
+READERS = ("data_manager", "pi", "researcher", "monitor")
+
+
+def plain(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return DataFrame rows with Python values: None for NA, dates for timestamps."""
+    rows = []
+    for record in frame.to_dict("records"):
+        row = {}
+        for key, value in record.items():
+            if value is None or (not isinstance(value, (str, list, dict)) and pd.isna(value)):
+                row[key] = None
+            elif isinstance(value, pd.Timestamp):
+                row[key] = value.date()
+            elif hasattr(value, "item"):
+                row[key] = value.item()
+            else:
+                row[key] = value
+        rows.append(row)
+    return rows
+
+
+@blp.route("/imports")
+class Imports(MethodView):
+    @role_required("data_manager")
+    @blp.response(200, ClinicalImportRunSchema(many=True))
+    def get(self) -> Any:
+        """List the last 100 applied clinical imports, newest first."""
+        study = get_study(db.session)
+        return db.session.scalars(select(ImportRun).where(ImportRun.study_id == study.id)
+                                  .order_by(ImportRun.at.desc()).limit(100)).all()
+
+    @role_required("data_manager")
+    @blp.arguments(ClinicalImportFormSchema, location="form")
+    @blp.arguments(ClinicalImportFilesSchema, location="files")
+    @blp.response(200, ClinicalImportReportSchema)
+    @blp.alt_response(422, schema=ClinicalImportReportSchema, description="Refused: the report lists every problem")
+    def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
+        """Import a REDCap export (with an optional mapping) or Trialbank tables; all or nothing."""
+        study = get_study(db.session)
+        uploads = files["files"]
+        if form["format"] == "redcap":
+            mapping = files.get("mapping")
+            report = import_redcap(db.session, study, uploads[0].filename or "export.csv", uploads[0].read(),
+                                   by=current_user, mapping_name=mapping.filename if mapping else "redcap_mapping.yaml",
+                                   mapping_text=mapping.read().decode("utf-8-sig") if mapping else None)
+        else:
+            report = import_tables(db.session, study, {u.filename or "": u.read() for u in uploads}, by=current_user)
+        if not report.applied:
+            db.session.rollback()
+            return report.as_dict(), 422
+        db.session.commit()
+        return report.as_dict()
+
+
+@blp.route("/endpoints")
+class Endpoints(MethodView):
+    @role_required(*READERS)
+    @blp.arguments(ClinicalVariantQuerySchema, location="query")
+    @blp.response(200, ClinicalEndpointSchema(many=True))
+    def get(self, args: dict[str, Any]) -> Any:
+        """Derived endpoints of every participant of the study."""
+        return plain(service.derived_endpoints(db.session, get_study(db.session), args["variant"]))
+
+
+@blp.route("/participants/<string:code>/endpoints")
+class ParticipantEndpoints(MethodView):
+    @role_required(*READERS)
+    @blp.arguments(ClinicalVariantQuerySchema, location="query")
+    @blp.response(200, ClinicalEndpointSchema)
+    def get(self, args: dict[str, Any], code: str) -> Any:
+        """Derived endpoints of one participant (cCR, pCR, MPR, TRG, OS, DFS, EFS, first failure)."""
+        p = get_by_code(db.session, code)
+        return plain(service.derived_endpoints(db.session, p.study, args["variant"], [p]))[0]
+
+
+@blp.route("/participants/<string:code>/qol")
+class ParticipantQoL(MethodView):
+    @role_required(*READERS)
+    @blp.response(200, ClinicalQoLScoresSchema)
+    def get(self, code: str) -> Any:
+        """QLQ-C30 and FACT-E scale scores of one participant per time point."""
+        p = get_by_code(db.session, code)
+        scores = service.qol_scores(db.session, p.study, p)
+        return {"qlq_c30": plain(scores["QLQ-C30"]), "fact_e": plain(scores["FACT-E"])}
+
+
+@blp.route("/participants/<string:code>/timeline")
+class ParticipantTimeline(MethodView):
+    @role_required(*READERS)
+    @blp.response(200, ClinicalTimelineMarkSchema(many=True))
+    def get(self, code: str) -> Any:
+        """Everything dated in one participant's course: treatment, CREs, surgery, events, AEs, samples."""
+        p = get_by_code(db.session, code)
+        return timeline.as_dict(timeline.build(db.session, p))

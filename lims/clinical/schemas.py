@@ -1,0 +1,103 @@
+"""Marshmallow schemas of the clinical JSON API."""
+
+from __future__ import annotations
+
+from flask_smorest.fields import Upload
+from marshmallow import Schema, fields, validate
+
+
+class ClinicalVariantQuerySchema(Schema):
+    variant = fields.String(load_default=None, validate=validate.OneOf(["A", "B"]),
+                            metadata={"description": "DFS/EFS variant; the study's default when omitted"})
+
+
+class ClinicalImportFormSchema(Schema):
+    format = fields.String(load_default="redcap", validate=validate.OneOf(["redcap", "tables"]),
+                           metadata={"description": "redcap: one flat export (+ mapping); tables: <table>.csv files"})
+
+
+class ClinicalImportFilesSchema(Schema):
+    files = fields.List(Upload(), required=True, validate=validate.Length(min=1))
+    mapping = Upload(load_default=None, metadata={"description": "Mapping file (YAML) for a REDCap export"})
+
+
+class ClinicalIssueSchema(Schema):
+    file = fields.String()
+    row = fields.Integer(allow_none=True)
+    field = fields.String()
+    value = fields.String(allow_none=True)
+    reason = fields.String()
+
+
+class ClinicalImportReportSchema(Schema):
+    format = fields.String()
+    files = fields.List(fields.String())
+    applied = fields.Boolean()
+    run_id = fields.Integer(allow_none=True)
+    records = fields.Integer()
+    inserted = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    changes = fields.Integer(metadata={"description": "Values written to the audit trail"})
+    problems = fields.List(fields.Nested(ClinicalIssueSchema))
+    warnings = fields.List(fields.Nested(ClinicalIssueSchema), metadata={"description": "Data queries, not blocking"})
+
+
+class ClinicalImportRunSchema(Schema):
+    id = fields.Integer()
+    format = fields.String()
+    filenames = fields.List(fields.String())
+    at = fields.DateTime()
+    by = fields.Function(lambda run: run.by.username)
+    inserted = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+
+
+class ClinicalEndpointSchema(Schema):
+    """Derived endpoints of one participant (analysis.endpoints.derive)."""
+
+    participant_id = fields.String()
+    site = fields.String(allow_none=True)
+    stratum = fields.String(allow_none=True)
+    enrol_date = fields.Date(allow_none=True)
+    rand_date = fields.Date(allow_none=True)
+    ccr_cre1 = fields.Boolean(allow_none=True)
+    evaluable = fields.Boolean(allow_none=True)
+    cre1_date = fields.Date(allow_none=True)
+    resected = fields.Boolean(allow_none=True)
+    resection_date = fields.Date(allow_none=True)
+    resection_intent = fields.String(allow_none=True)
+    r_status = fields.String(allow_none=True)
+    pcr = fields.Boolean(allow_none=True)
+    mpr = fields.Boolean(allow_none=True)
+    trg_system = fields.String(allow_none=True)
+    trg_grade = fields.String(allow_none=True)
+    trg_source = fields.String(allow_none=True)
+    os_time = fields.Integer(allow_none=True)
+    os_event = fields.Boolean(allow_none=True)
+    os_rand_time = fields.Integer(allow_none=True)
+    os_rand_event = fields.Boolean(allow_none=True)
+    dfs_time = fields.Integer(allow_none=True)
+    dfs_event = fields.Boolean(allow_none=True)
+    dfs_event_type = fields.String(allow_none=True)
+    dfs_t0 = fields.String(allow_none=True)
+    efs_time = fields.Integer(allow_none=True)
+    efs_event = fields.Boolean(allow_none=True)
+    efs_event_type = fields.String(allow_none=True)
+    first_failure = fields.String(allow_none=True)
+    first_failure_date = fields.Date(allow_none=True)
+    variant = fields.String()
+
+
+class ClinicalTimelineMarkSchema(Schema):
+    lane = fields.String()
+    date = fields.Date()
+    end = fields.Date(allow_none=True)
+    label = fields.String()
+    kind = fields.String()
+
+
+class ClinicalQoLScoresSchema(Schema):
+    qlq_c30 = fields.List(fields.Dict(), data_key="QLQ-C30")
+    fact_e = fields.List(fields.Dict(), data_key="FACT-E")

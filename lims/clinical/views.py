@@ -1,0 +1,151 @@
+"""Clinical pages: endpoints overview, import, data queries per site, and each participant's course."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, Response, abort, render_template, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from analysis.endpoints import rates
+from lims.clinical import quality, service, timeline
+from lims.clinical.importer import import_tables
+from lims.clinical.models import ClinicalChange, ImportRun
+from lims.clinical.redcap import import_redcap
+from lims.core.auth import role_required
+from lims.extensions import db
+from lims.participants.service import get_by_code
+from lims.studies.service import get_study
+
+bp = Blueprint("clinical", __name__, url_prefix="/clinical")
+READERS = ("data_manager", "pi", "researcher", "monitor")
+ENDPOINT_COLUMNS = ("participant_id", "site", "stratum", "ccr_cre1", "resected", "r_status", "pcr", "mpr",
+                    "trg_grade", "os_time", "os_event", "dfs_time", "dfs_event", "dfs_event_type", "efs_time",
+                    "efs_event", "first_failure")
+
+
+def _variant() -> str | None:
+    variant = request.args.get("variant") or None
+    if variant not in (None, "A", "B"):
+        abort(400, "variant must be A or B")
+    return variant
+
+
+def _show(value: Any) -> str:
+    """Render a derived value: booleans as yes/no, missing as a dash."""
+    if value is None or (not isinstance(value, str) and _isna(value)):
+        return "—"
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return "yes" if value else "no"
+    if hasattr(value, "date") and callable(value.date):
+        return value.date().isoformat()
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def _isna(value: Any) -> bool:
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+@bp.app_template_filter("clinical_value")
+def clinical_value(value: Any) -> str:
+    return _show(value)
+
+
+@bp.get("/")
+@role_required(*READERS)
+def index() -> Any:
+    """Show the derived endpoints of every participant and the response rates per stratum."""
+    study = get_study(db.session)
+    variant = _variant()
+    derived = service.derived_endpoints(db.session, study, variant)
+    return render_template("clinical/index.html", study=study, rows=derived.to_dict("records"),
+                           columns=ENDPOINT_COLUMNS, rates=rates(derived).to_dict("records"),
+                           variant=derived["variant"].iloc[0] if len(derived) else (variant or "A"))
+
+
+@bp.get("/endpoints.csv")
+@role_required(*READERS)
+def endpoints_csv() -> Any:
+    """Download every derived endpoint as CSV (the variant is in the file name and a column)."""
+    study = get_study(db.session)
+    derived = service.derived_endpoints(db.session, study, _variant())
+    variant = derived["variant"].iloc[0] if len(derived) else "A"
+    return Response(derived.to_csv(index=False), mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename={study.code}-endpoints-dfs-{variant}.csv"})
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@role_required("data_manager")
+def import_page() -> Any:
+    """Upload a REDCap export (with its mapping) or Trialbank per-table CSVs; show the report."""
+    study = get_study(db.session)
+    report = None
+    if request.method == "POST":
+        fmt = request.form.get("format", "redcap")
+        uploads = [f for f in request.files.getlist("files") if f.filename]
+        if not uploads:
+            abort(400, "choose at least one file")
+        if fmt == "redcap":
+            mapping = request.files.get("mapping")
+            given = mapping is not None and bool(mapping.filename)
+            report = import_redcap(db.session, study, uploads[0].filename or "export.csv", uploads[0].read(),
+                                   by=current_user,
+                                   mapping_name=mapping.filename if given else "redcap_mapping.yaml",  # type: ignore[union-attr]
+                                   mapping_text=mapping.read().decode("utf-8-sig") if given else None)  # type: ignore[union-attr]
+        elif fmt == "tables":
+            report = import_tables(db.session, study, {f.filename or "": f.read() for f in uploads}, by=current_user)
+        else:
+            abort(400, "format must be redcap or tables")
+        if report.applied:
+            db.session.commit()
+        else:
+            db.session.rollback()
+    runs = db.session.scalars(select(ImportRun).where(ImportRun.study_id == study.id)
+                              .order_by(ImportRun.at.desc()).limit(20)).all()
+    status = 422 if report is not None and not report.applied else 200
+    return render_template("clinical/import.html", report=report, runs=runs), status
+
+
+@bp.get("/quality")
+@role_required("data_manager", "monitor", "pi")
+def quality_page() -> Any:
+    """List the open data queries of one site (or all), so a data manager can chase them."""
+    study = get_study(db.session)
+    site = request.args.get("site", "").strip().upper() or None
+    try:
+        as_of = date.fromisoformat(request.args["as_of"]) if request.args.get("as_of") else None
+    except ValueError:
+        abort(400, "as_of must be a date YYYY-MM-DD")
+    queries = quality.data_queries(db.session, study, site, as_of)
+    counts: dict[str, int] = {}
+    for q in queries:
+        counts[q.kind] = counts.get(q.kind, 0) + 1
+    sites = [ss.site.code for ss in study.sites]
+    return render_template("clinical/quality.html", queries=queries, site=site, sites=sites, counts=counts,
+                           as_of=as_of or date.today())
+
+
+@bp.get("/<code>")
+@role_required(*READERS)
+def participant(code: str) -> Any:
+    """Show one participant's clinical course: timeline, endpoints, QoL, toxicity and the import history."""
+    p = get_by_code(db.session, code)
+    study = p.study
+    endpoints = {v: service.derived_endpoints(db.session, study, v, [p]).iloc[0].to_dict() for v in ("A", "B")}
+    scores = service.qol_scores(db.session, study, p)
+    changes = db.session.scalars(select(ClinicalChange).where(ClinicalChange.participant_id == p.id)
+                                 .order_by(ClinicalChange.id.desc()).limit(50)).all()
+    return render_template(
+        "clinical/participant.html", participant=p, endpoints=endpoints, records=service.records(db.session, p),
+        c30=scores["QLQ-C30"].to_dict("records"), facte=scores["FACT-E"].to_dict("records"),
+        toxicity=service.toxicity(db.session, study, p).to_dict("records"), changes=changes,
+        timeline=timeline.build(db.session, p), default_variant=service.endpoint_settings(study).dfs_variant)

@@ -1,0 +1,58 @@
+"""JSON API under /api/v1/clinical."""
+
+from __future__ import annotations
+
+import io
+
+from lims.clinical import redcap
+
+
+def test_participant_endpoints_qol_and_timeline(login, course) -> None:
+    client = login("researcher")
+    a = client.get("/api/v1/clinical/participants/ZJ-850/endpoints").get_json()
+    b = client.get("/api/v1/clinical/participants/zj-850/endpoints?variant=B").get_json()
+    assert (a["variant"], a["dfs_time"], a["dfs_event"], a["dfs_event_type"]) == ("A", 216, True, "LOCAL_REGROWTH")
+    assert (b["variant"], b["dfs_event_type"]) == ("B", "LOCAL_REGROWTH")  # salvage was R1: counts under B too
+    assert a["os_time"] == 600 and a["os_event"] is True and a["ccr_cre1"] is True and a["pcr"] is False
+    assert a["first_failure"] == "local" and a["rand_date"] == "2025-03-31"
+    qol = client.get("/api/v1/clinical/participants/ZJ-850/qol").get_json()
+    assert round(qol["QLQ-C30"][0]["QL2"], 1) == 66.7 and qol["FACT-E"] == []
+    marks = client.get("/api/v1/clinical/participants/ZJ-850/timeline").get_json()
+    assert {"lane": "Disease", "date": "2026-08-28", "end": None, "label": "Death (disease)", "kind": "death"} in marks
+    everyone = client.get("/api/v1/clinical/endpoints").get_json()
+    assert "ZJ-850" in {row["participant_id"] for row in everyone}
+
+
+def test_endpoints_need_a_clinical_role_and_a_known_participant(client, login, course) -> None:
+    assert client.get("/api/v1/clinical/endpoints").status_code == 401
+    tech = login("technician")
+    assert tech.get("/api/v1/clinical/participants/ZJ-850/endpoints").status_code == 403
+    pi = login("pi")
+    assert pi.get("/api/v1/clinical/participants/XX-1/endpoints").status_code == 404
+    assert pi.get("/api/v1/clinical/endpoints?variant=C").status_code == 422
+
+
+def test_import_upload_returns_the_report(login, course, session, study) -> None:
+    client = login("data_manager")
+    export = redcap.export_redcap(session, study)
+    broken = export.replace(b"ZJ-850,cre1_arm_1", b"ZJ-999,cre1_arm_1")
+    refused = client.post("/api/v1/clinical/imports", data={"format": "redcap", "files": (io.BytesIO(broken), "x.csv")},
+                          content_type="multipart/form-data")
+    assert refused.status_code == 422
+    body = refused.get_json()
+    assert body["applied"] is False
+    assert {"file": "x.csv", "field": "record_id", "value": "ZJ-999", "reason": "unknown participant in this study"} \
+        .items() <= body["problems"][0].items()
+    same = client.post("/api/v1/clinical/imports", data={"format": "redcap", "files": (io.BytesIO(export), "x.csv"),
+                                                         "mapping": (io.BytesIO(redcap.default_mapping_text().encode()),
+                                                                     "m.yaml")},
+                       content_type="multipart/form-data")
+    assert same.status_code == 200, same.get_json()
+    assert same.get_json()["changes"] == 0 and same.get_json()["applied"] is True
+    tables = client.post("/api/v1/clinical/imports", data={"format": "tables", "files": (
+        io.BytesIO(b"participant_id,seq,date,overall\nZJ-850,3,2025-07-01,cCR\n"), "cre.csv")},
+        content_type="multipart/form-data")
+    assert tables.status_code == 200 and tables.get_json()["inserted"] == 1
+    runs = client.get("/api/v1/clinical/imports").get_json()
+    assert runs[0]["by"] == "data_manager" and runs[0]["inserted"] == 1
+    assert login("pi").post("/api/v1/clinical/imports", data={}).status_code == 403
