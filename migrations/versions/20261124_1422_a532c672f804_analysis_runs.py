@@ -1,7 +1,7 @@
 """Analysis runs: saved association screens with parameters, input hash, version and result.
 
 Revision ID: a532c672f804
-Revises: c0ffee000001
+Revises: a7364ffeb77f
 Create Date: 2026-11-24 14:22:43.096954
 """
 
@@ -14,7 +14,7 @@ import lims.core.db
 
 
 revision = 'a532c672f804'
-down_revision = 'c0ffee000001'
+down_revision = 'a7364ffeb77f'
 branch_labels = None
 depends_on = None
 
