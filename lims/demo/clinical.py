@@ -56,12 +56,22 @@ class _Patient:
         self.cause: str | None = None
         self.rows: dict[type, list[dict[str, Any]]] = {}
         self.assessments: list[date] = []
+        self.last_visit = max((v.actual_on for v in p.visits if v.status == "done" and v.actual_on),
+                              default=p.enrolled_on)
 
     def ok(self, day: date | None) -> bool:
         return day is not None and day <= self.cut and (self.death is None or day <= self.death)
 
     def die(self, day: date, cause: str) -> bool:
-        """Record death on ``day`` unless it falls after the data cut or an earlier death."""
+        """Record death on ``day`` unless it falls after the data cut or an earlier death.
+
+        The core demo has already held the participant's visits, so nobody dies before the last one: a death
+        from the disease is postponed to a fortnight after it, any other death is not recorded.
+        """
+        if day <= self.last_visit:
+            if cause != "disease":
+                return False
+            day = self.last_visit + timedelta(days=14)
         if not self.ok(day):
             return False
         self.death, self.cause = day, cause
@@ -203,7 +213,9 @@ def _resection(pt: _Patient, rng: np.random.Generator, day: date, intent: str, p
                ln_positive=positive, viable_pct=pct, trg_system="Chirieac" if recorded else None, trg_grade=grade)
     if death_90d:
         death = day + timedelta(days=int(rng.integers(5, 85)))
-        if pt.die(death, "treatment"):
+        if not pt.die(death, "treatment"):
+            pt.rows[Surgery][-1]["death_90d"] = False
+        else:
             pt.add(AdverseEvent, term="Anastomotic leak", grade=5, onset_date=day + timedelta(days=4),
                    end_date=death, serious=True, attribution_surgery="definite", irae=False,
                    ethics_reported_on=day + timedelta(days=6), soc="Gastrointestinal disorders")
