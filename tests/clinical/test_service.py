@@ -121,3 +121,55 @@ def test_sync_anchors_moves_the_schedule(session, study, make_participant):
         _day(8), _day(40), _day(80), _day(100), "NON_CCR_SURGERY")
     planned = {v.timepoint.code: v.planned_on for v in p.visits}
     assert planned["SURGERY"] == _day(100) and planned["EOT"] == _day(40)
+
+
+def test_progression_precluding_surgery_and_r2_are_efs_events(session, study, make_participant):
+    pps = make_participant(enrolled_on=D0)
+    r2 = make_participant(enrolled_on=D0)
+    session.add_all([
+        CRE(participant_id=pps.id, seq=1, date=_day(80), overall="distant"),
+        DiseaseEvent(participant_id=pps.id, date=_day(80), type="PROGRESSION_PRECLUDING_SURGERY", site="distant"),
+        LastContact(participant_id=pps.id, last_alive_date=_day(200), last_disease_assessment_date=_day(150)),
+        CRE(participant_id=r2.id, seq=1, date=_day(80), overall="local"),
+        Allocation(participant_id=r2.id, stratum="NON_CCR_SURGERY"),
+        Surgery(participant_id=r2.id, date=_day(110), intent="planned", r_status="R2"),
+        LastContact(participant_id=r2.id, last_alive_date=_day(400), last_disease_assessment_date=_day(390)),
+    ])
+    session.flush()
+    rows = service.derived_endpoints(session, study, participants=[pps, r2]).set_index("participant_id")
+    assert (rows.loc[pps.code, "efs_time"], rows.loc[pps.code, "efs_event_type"]) == (80, "PROGRESSION_PRECLUDING_SURGERY")
+    assert rows.loc[pps.code, "first_failure"] == "distant"
+    assert bool(rows.loc[pps.code, "evaluable"]) and not bool(rows.loc[pps.code, "ccr_cre1"])
+    assert (rows.loc[r2.code, "efs_time"], rows.loc[r2.code, "efs_event_type"]) == (110, "SURGERY_R2")
+    assert pd.isna(rows.loc[r2.code, "dfs_time"])  # DFS only for the randomised
+    assert not bool(rows.loc[r2.code, "os_event"]) and rows.loc[r2.code, "os_time"] == 400
+
+
+def test_events_on_the_same_day_and_censoring_at_last_assessment(session, study, make_participant):
+    p = make_participant(enrolled_on=D0)
+    q = make_participant(enrolled_on=D0)
+    session.add_all([
+        Allocation(participant_id=p.id, stratum="CCR_WW", rand_date=_day(90)),
+        DiseaseEvent(participant_id=p.id, date=_day(250), type="REGIONAL"),
+        DiseaseEvent(participant_id=p.id, date=_day(250), type="DISTANT"),
+        LastContact(participant_id=p.id, last_alive_date=_day(400), last_disease_assessment_date=_day(300)),
+        Allocation(participant_id=q.id, stratum="CCR_WW", rand_date=_day(90)),
+        LastContact(participant_id=q.id, last_alive_date=_day(400), last_disease_assessment_date=_day(300)),
+    ])
+    session.flush()
+    rows = service.derived_endpoints(session, study, participants=[p, q]).set_index("participant_id")
+    assert (rows.loc[p.code, "dfs_time"], rows.loc[p.code, "dfs_event_type"]) == (161, "DISTANT+REGIONAL")
+    assert rows.loc[p.code, "first_failure"] == "combined"
+    assert (rows.loc[q.code, "dfs_time"], bool(rows.loc[q.code, "dfs_event"])) == (300 - 90 + 1, False)
+    assert (rows.loc[q.code, "os_time"], bool(rows.loc[q.code, "os_event"])) == (400, False)
+
+
+def test_fact_e_scores_through_the_app_with_missing_items(session, study, make_participant):
+    p = make_participant(enrolled_on=D0)
+    # PWB: GP1-GP7 all reversed; answers 1 to six items, GP7 missing -> item scores 3 x 6 = 18, prorated 18*7/6 = 21.
+    session.add_all([QoLResponse(participant_id=p.id, instrument="FACT-E", timepoint="EOT", item=f"GP{i}",
+                                 value=1.0 if i < 7 else None, date=_day(40)) for i in range(1, 8)])
+    session.flush()
+    row = service.qol_scores(session, study, p)["FACT-E"].iloc[0]
+    assert row["PWB"] == pytest.approx(21.0)
+    assert pd.isna(row["FACT_G"])  # other subscales unanswered
