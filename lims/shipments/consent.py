@@ -9,7 +9,7 @@ shipped or used any more; the quarantined samples are then listed for disposal w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -77,7 +77,7 @@ class Withdrawal:
 
 
 def withdraw_consent(session: Session, participant: Participant, *, on: date, reason: str,
-                     by: User | None) -> Withdrawal:
+                     by: User | None, at: datetime | None = None) -> Withdrawal:
     """Record the withdrawal and quarantine every remaining sample of ``participant`` in one unit of work."""
     reason = (reason or "").strip()
     if not reason:
@@ -95,6 +95,17 @@ def withdraw_consent(session: Session, participant: Participant, *, on: date, re
         raise DomainError(f"withdrawal date {on.isoformat()} is in the future", field="on")
     consent.withdrawn_on = on
     consent.withdrawal_reason = reason
+    quarantined, untouched = quarantine_samples(session, participant, by=by, at=at)
+    return Withdrawal(participant, on, reason, quarantined, untouched)
+
+
+def quarantine_samples(session: Session, participant: Participant, *, by: User | None,
+                       at: datetime | None = None) -> tuple[list[Sample], list[Sample]]:
+    """Quarantine every remaining sample of a participant who withdrew; return (quarantined, left alone)."""
+    consent = participant.consent
+    if consent is None or consent.withdrawn_on is None:
+        raise DomainError(f"participant {participant.code} has not withdrawn consent")
+    reason = consent.withdrawal_reason or "withdrawn"
     samples = list(session.scalars(
         select(Sample).where(Sample.participant_id == participant.id).order_by(Sample.id)
     ))
@@ -105,11 +116,11 @@ def withdraw_consent(session: Session, participant: Participant, *, on: date, re
             continue
         before = sample.status
         sample.status = "quarantined"
-        record_event(session, sample.id, "quarantined", by=by, reason=f"consent withdrawn: {reason}",
-                     details={"withdrawn_on": on.isoformat(), "status_before": before})
+        record_event(session, sample.id, "quarantined", by=by, at=at, reason=f"consent withdrawn: {reason}",
+                     details={"withdrawn_on": consent.withdrawn_on.isoformat(), "status_before": before})
         quarantined.append(sample)
     session.flush()
-    return Withdrawal(participant, on, reason, quarantined, untouched)
+    return quarantined, untouched
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,114 @@
+"""Schemas of the shipments and consent JSON API."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from lims.shipments.models import CONDITIONS, STATUSES
+
+CODE = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                     metadata={"description": "A scanned accession ID, or a box barcode (packs the whole box)"})
+
+
+class ShipmentQuerySchema(Schema):
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+
+
+class ShipmentCreateSchema(Schema):
+    from_site = fields.String(required=True, validate=validate.Length(min=1, max=10))
+    to_site = fields.String(load_default=None, validate=validate.Length(max=10))
+    destination = fields.String(load_default=None, validate=validate.Length(max=200),
+                                metadata={"description": "Name of an outside lab (when to_site is empty)"})
+    conditions = fields.String(required=True, validate=validate.OneOf(CONDITIONS))
+    courier = fields.String(load_default=None, validate=validate.Length(max=100))
+    tracking_number = fields.String(load_default=None, validate=validate.Length(max=100))
+    note = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class ShipmentItemSchema(Schema):
+    accession = fields.String()
+    participant = fields.String(attribute="participant_code")
+    sample_type = fields.String(attribute="sample_type_code")
+    quantity = fields.Float(allow_none=True)
+    unit = fields.String()
+    box = fields.String(attribute="box_barcode", allow_none=True)
+    from_location = fields.String(allow_none=True)
+    state = fields.String()
+    damage = fields.String(allow_none=True)
+
+
+class ShipmentSchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    origin = fields.String()
+    status = fields.String()
+    from_site = fields.Function(lambda s: s.from_site.code)
+    to_site = fields.Function(lambda s: s.to_site.code if s.to_site else None)
+    destination = fields.String(allow_none=True)
+    conditions = fields.String()
+    courier = fields.String(allow_none=True)
+    tracking_number = fields.String(allow_none=True)
+    released_at = fields.DateTime(allow_none=True)
+    received_at = fields.DateTime(allow_none=True)
+    arrival_temp_c = fields.Float(allow_none=True)
+    manifest_sha256 = fields.String(allow_none=True)
+    item_count = fields.Function(lambda s: len(s.items))
+
+
+class ShipmentDetailSchema(ShipmentSchema):
+    items = fields.List(fields.Nested(ShipmentItemSchema))
+    unexpected = fields.List(fields.Dict())
+
+
+class PackScanSchema(Schema):
+    code = CODE
+
+
+class PackedSchema(Schema):
+    added = fields.List(fields.String())
+    shipment = fields.Nested(ShipmentDetailSchema)
+
+
+class ShipmentReceiveSchema(Schema):
+    scans = fields.List(fields.String(validate=validate.Length(max=64)), required=True,
+                        validate=validate.Length(max=5000), metadata={"description": "Every code scanned on arrival"})
+    damaged = fields.Dict(keys=fields.String(validate=validate.Length(max=64)),
+                          values=fields.String(validate=validate.Length(max=500)), load_default=dict,
+                          metadata={"description": "Accession -> what is wrong with it"})
+    arrival_temp_c = fields.Float(load_default=None, validate=validate.Range(min=-273, max=80))
+
+
+class ReconciliationSchema(Schema):
+    shipment = fields.String()
+    received = fields.List(fields.String())
+    damaged = fields.List(fields.Dict())
+    missing = fields.List(fields.String())
+    unexpected = fields.List(fields.Dict())
+    arrival_temp_c = fields.Float(allow_none=True)
+    not_registered = fields.List(fields.String())
+    complete = fields.Boolean()
+
+
+class ShipmentManifestSchema(Schema):
+    content = fields.Dict(required=True)
+    sha256 = fields.String(required=True, validate=validate.Length(equal=64))
+
+
+class WithdrawSchema(Schema):
+    on = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class DisposalSchema(Schema):
+    accession = fields.Function(lambda r: r.sample.accession)
+    participant = fields.Function(lambda r: r.sample.participant.code)
+    sample_type = fields.Function(lambda r: r.sample.sample_type.code)
+    reason = fields.String()
+    location = fields.String(allow_none=True)
+
+
+class WithdrawalSchema(Schema):
+    participant = fields.Function(lambda w: w.participant.code)
+    on = fields.Date()
+    reason = fields.String()
+    quarantined = fields.Function(lambda w: [s.accession for s in w.quarantined])

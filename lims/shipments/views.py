@@ -1,0 +1,197 @@
+"""Shipment pages: list and create, build by scanning, release, manifest download, import, receive and reconcile."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from lims.core.auth import login_required, role_required
+from lims.core.errors import DomainError, NotFound
+from lims.extensions import db
+from lims.shipments import service
+from lims.shipments.models import CONDITIONS
+from lims.storage.transactions import commit_with_retry
+from lims.studies.service import get_study
+
+bp = Blueprint("shipments", __name__, url_prefix="/shipments")
+BENCH_ROLES = ("technician", "lab_manager")
+
+
+def instance_name() -> str:
+    """Return this installation's name, written into manifests (config INSTANCE_NAME, env LIMS_INSTANCE_NAME)."""
+    return str(current_app.config.get("INSTANCE_NAME") or "trialbank")
+
+
+def _shipment_or_404(shipment_id: int) -> Any:
+    try:
+        return service.get_shipment(db.session, shipment_id)
+    except NotFound as exc:
+        abort(404, description=exc.message)
+
+
+@bp.get("/")
+@login_required
+def index() -> Any:
+    """List shipments and offer a form to open one."""
+    study = get_study(db.session)
+    return render_template("shipments/index.html", shipments=service.list_shipments(db.session),
+                           sites=[ss.site for ss in study.sites], conditions=CONDITIONS)
+
+
+@bp.post("/")
+@role_required(*BENCH_ROLES)
+def create() -> Any:
+    """Open a draft shipment."""
+    form = request.form
+    try:
+        shipment = service.create_shipment(
+            db.session, get_study(db.session), from_site=form.get("from_site", ""), to_site=form.get("to_site") or None,
+            destination=form.get("destination"), conditions=form.get("conditions", ""), courier=form.get("courier"),
+            tracking_number=form.get("tracking_number"), by=current_user)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("shipments.index"))
+    return redirect(url_for("shipments.detail", shipment_id=shipment.id))
+
+
+@bp.get("/<int:shipment_id>")
+@login_required
+def detail(shipment_id: int) -> Any:
+    """Show a shipment: conditions, contents, and the next step (scan, release, receive or the reconciliation)."""
+    shipment = _shipment_or_404(shipment_id)
+    report = service.reconciliation(shipment) if shipment.status == "received" else None
+    return render_template("shipments/detail.html", shipment=shipment, report=report, conditions=CONDITIONS)
+
+
+@bp.post("/<int:shipment_id>/items")
+@role_required(*BENCH_ROLES)
+def add(shipment_id: int) -> Any:
+    """Pack the scanned tube, or every tube of the scanned box."""
+    code = request.form.get("code", "")
+
+    def work() -> list[str]:
+        return service.add_by_scan(db.session, _shipment_or_404(shipment_id), code, by=current_user)
+    try:
+        added = commit_with_retry(db.session, work)
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"Packed {', '.join(added) if len(added) <= 3 else f'{len(added)} samples'}.", "info")
+    return redirect(url_for("shipments.detail", shipment_id=shipment_id))
+
+
+@bp.post("/<int:shipment_id>/items/<accession>/remove")
+@role_required(*BENCH_ROLES)
+def remove(shipment_id: int, accession: str) -> Any:
+    """Take a sample back out of a draft shipment."""
+    try:
+        service.remove_item(db.session, _shipment_or_404(shipment_id), accession, by=current_user)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("shipments.detail", shipment_id=shipment_id))
+
+
+@bp.post("/<int:shipment_id>/conditions")
+@role_required(*BENCH_ROLES)
+def conditions(shipment_id: int) -> Any:
+    """Record the shipping conditions, courier and tracking number."""
+    form = request.form
+    try:
+        service.update_conditions(db.session, _shipment_or_404(shipment_id), conditions=form.get("conditions", ""),
+                                  courier=form.get("courier"), tracking_number=form.get("tracking_number"),
+                                  by=current_user)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("shipments.detail", shipment_id=shipment_id))
+
+
+@bp.post("/<int:shipment_id>/release")
+@role_required("lab_manager")
+def release(shipment_id: int) -> Any:
+    """Release the shipment: its samples go in transit."""
+    def work() -> Any:
+        return service.release_shipment(db.session, _shipment_or_404(shipment_id), by=current_user,
+                                        instance=instance_name())
+    try:
+        shipment = commit_with_retry(db.session, work)
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"Released {shipment.code}: {len(shipment.items)} samples in transit.", "info")
+    return redirect(url_for("shipments.detail", shipment_id=shipment_id))
+
+
+@bp.get("/<int:shipment_id>/manifest.json")
+@login_required
+def manifest_json(shipment_id: int) -> Any:
+    """Download the JSON manifest (content and its SHA-256)."""
+    shipment = _shipment_or_404(shipment_id)
+    doc = service.manifest(shipment, instance=instance_name())
+    return Response(json.dumps(doc, indent=2, ensure_ascii=False), mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{shipment.code}.manifest.json"'})
+
+
+@bp.get("/<int:shipment_id>/manifest.csv")
+@login_required
+def manifest_csv(shipment_id: int) -> Any:
+    """Download the manifest's items as CSV."""
+    shipment = _shipment_or_404(shipment_id)
+    service.manifest(shipment)  # refuses drafts
+    return Response(service.manifest_csv(shipment), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{shipment.code}.manifest.csv"'})
+
+
+@bp.post("/<int:shipment_id>/receive")
+@role_required(*BENCH_ROLES)
+def receive(shipment_id: int) -> Any:
+    """Receive by the scanned list; show the reconciliation."""
+    form = request.form
+    temp_raw = (form.get("arrival_temp_c") or "").strip()
+    try:
+        temp = float(temp_raw.replace(",", ".")) if temp_raw else None
+    except ValueError:
+        flash(f"temperature on arrival {temp_raw!r} is not a number", "error")
+        return redirect(url_for("shipments.detail", shipment_id=shipment_id))
+
+    def work() -> service.Reconciliation:
+        return service.receive_shipment(
+            db.session, _shipment_or_404(shipment_id), scans=(form.get("scans") or "").splitlines(),
+            damaged=service.parse_damage(form.get("damaged") or ""), arrival_temp_c=temp, by=current_user)
+    try:
+        report = commit_with_retry(db.session, work)
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"Received: {len(report.received)} intact, {len(report.damaged)} damaged, {len(report.missing)} missing, "
+              f"{len(report.unexpected)} unexpected.", "info" if report.complete else "error")
+    return redirect(url_for("shipments.detail", shipment_id=shipment_id))
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@role_required("lab_manager")
+def import_manifest() -> Any:
+    """Import another instance's manifest so its shipment can be received here."""
+    if request.method == "GET":
+        return render_template("shipments/import.html")
+    upload = request.files.get("manifest")
+    if upload is None or not upload.filename:
+        flash("choose the manifest file (.manifest.json)", "error")
+        return render_template("shipments/import.html"), 400
+    try:
+        shipment = service.import_manifest(db.session, upload.read(), by=current_user, instance=instance_name())
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return render_template("shipments/import.html"), 400
+    flash(f"Imported {shipment.code} from {shipment.origin}: {len(shipment.items)} samples expected.", "info")
+    return redirect(url_for("shipments.detail", shipment_id=shipment.id))

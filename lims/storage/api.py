@@ -1,0 +1,158 @@
+"""Storage JSON API: units with occupancy, box positions, place by scan, moves, locations, suggestions, retention."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from lims.core.auth import login_required, role_required
+from lims.core.errors import DomainError
+from lims.extensions import db
+from lims.samples import service as samples_service
+from lims.storage import service
+from lims.storage.models import GRID_KINDS, Placement, StorageUnit
+from lims.storage.schemas import (
+    SampleLocationSchema, UnitMovedSchema, UnitMoveSchema, PlacedTubeSchema, PlaceTubeSchema, RetentionQuerySchema, RetentionSchema,
+    StorageSuggestionSchema, UnitCreateSchema, UnitDetailSchema, UnitQuerySchema, UnitSchema,
+)
+from lims.storage.transactions import commit_with_retry
+from lims.studies.models import Site
+from lims.studies.service import get_study
+
+blp = Blueprint("storage_api", __name__, description="Storage: freezers, racks, boxes and sample positions")
+BENCH_ROLES = ("technician", "lab_manager")
+
+
+def _detail(unit: StorageUnit) -> dict[str, Any]:
+    ids = service.descendant_ids(db.session, unit.id)
+    use = service.usage(db.session, [u for u in service.site_units(db.session, unit.site_id) if u.id in ids])
+    data = UnitSchema().dump(unit)
+    data.update(path=service.unit_label(db.session, unit), usage=use[unit.id], children=unit.children,
+                positions=None, samples=[])
+    if unit.kind in GRID_KINDS:
+        data["positions"] = [
+            {"position": c.label, "row": c.row, "col": c.col, "accession": c.sample.accession if c.sample else None,
+             "sample_type": c.sample.sample_type.code if c.sample else None,
+             "status": c.sample.status if c.sample else None}
+            for row in service.box_map(db.session, unit) for c in row]
+    else:
+        data["samples"] = [s.accession for s in service.loose_samples(db.session, unit)]
+    return data
+
+
+@blp.route("/units")
+class Units(MethodView):
+    decorators = [login_required]
+
+    @blp.arguments(UnitQuerySchema, location="query")
+    @blp.response(200, UnitSchema(many=True))
+    @blp.paginate()
+    def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
+        """List storage units (filter by site, parent and kind)."""
+        stmt = select(StorageUnit).join(Site).order_by(Site.code, StorageUnit.name, StorageUnit.id)
+        if args.get("site"):
+            stmt = stmt.where(Site.code == args["site"].upper())
+        if args.get("parent_id") is not None:
+            stmt = stmt.where(StorageUnit.parent_id == args["parent_id"])
+        if args.get("kind"):
+            stmt = stmt.where(StorageUnit.kind == args["kind"])
+        units = list(db.session.scalars(stmt))
+        pagination_parameters.item_count = len(units)
+        first = pagination_parameters.first_item
+        return units[first:first + pagination_parameters.page_size]
+
+    @role_required("lab_manager")
+    @blp.arguments(UnitCreateSchema)
+    @blp.response(201, UnitDetailSchema)
+    def post(self, args: dict[str, Any]) -> Any:
+        """Create a storage unit at a site or inside another unit (lab managers)."""
+        parent = service.get_unit(db.session, args.pop("parent_id")) if args.get("parent_id") else None
+        site_code = args.pop("site", None)
+        site = parent.site if parent else db.session.scalar(select(Site).where(Site.code == (site_code or "").upper()))
+        if site is None:
+            raise DomainError("give the site (or a parent unit)", field="site")
+        unit = service.create_unit(db.session, site=site, parent=parent, by=current_user, **args)
+        db.session.commit()
+        return _detail(unit)
+
+
+@blp.route("/units/<int:unit_id>")
+@login_required
+@blp.response(200, UnitDetailSchema)
+def unit_detail(unit_id: int) -> Any:
+    """Show a unit with its path, occupancy (everything inside counted) and every box position."""
+    return _detail(service.get_unit(db.session, unit_id))
+
+
+@blp.route("/units/<int:unit_id>/place", methods=["POST"])
+@role_required(*BENCH_ROLES)
+@blp.arguments(PlaceTubeSchema)
+@blp.response(201, PlacedTubeSchema)
+@blp.alt_response(409, description="Position taken, box full, or the sample was moved meanwhile")
+def place(args: dict[str, Any], unit_id: int) -> Any:
+    """Place a scanned tube at a position (or the next free one); a placed tube is moved."""
+    def work() -> service.Placed:
+        return service.place_by_scan(db.session, service.get_unit(db.session, unit_id), args["code"],
+                                     position=args.get("position"), by=current_user,
+                                     expected_version=args.get("version"))
+    return commit_with_retry(db.session, work)
+
+
+@blp.route("/units/<int:unit_id>/move", methods=["POST"])
+@role_required(*BENCH_ROLES)
+@blp.arguments(UnitMoveSchema)
+@blp.response(200, UnitMovedSchema)
+@blp.alt_response(409, description="The unit was moved or changed meanwhile")
+def move(args: dict[str, Any], unit_id: int) -> Any:
+    """Move a unit with everything inside into another unit; each sample inside gets a custody event."""
+    def work() -> dict[str, Any]:
+        unit = service.get_unit(db.session, unit_id)
+        target = service.get_unit_by_barcode(db.session, args["into"], site_codes=[unit.site.code])
+        count = service.move_unit(db.session, unit, target, by=current_user, expected_version=args.get("version"))
+        return {"unit": unit, "path": service.unit_label(db.session, unit), "samples_moved": count}
+    return commit_with_retry(db.session, work)
+
+
+@blp.route("/locations/<accession>")
+@login_required
+@blp.response(200, SampleLocationSchema)
+def location(accession: str) -> Any:
+    """Return a sample's full location path (one query) and its placement version."""
+    sample = samples_service.get_by_accession(db.session, accession)
+    placement = db.session.get(Placement, sample.id)
+    return {"accession": sample.accession, "path": service.location_path(db.session, sample.id),
+            "unit_id": placement.unit_id if placement else None,
+            "position": placement.position_label if placement else None,
+            "version": placement.version if placement else None}
+
+
+@blp.route("/suggestions/<accession>")
+@login_required
+@blp.response(200, StorageSuggestionSchema)
+def suggestion(accession: str) -> Any:
+    """Suggest where a sample should go (same participant and time point together, type and temperature allowed)."""
+    sample = samples_service.get_by_accession(db.session, accession)
+    s = service.suggest_location(db.session, sample)
+    if s is None:
+        return {"accession": sample.accession, "unit_id": None, "barcode": None, "position": None,
+                "reason": "no container at this site admits the sample type with free space"}
+    return {"accession": sample.accession, "unit_id": s.unit.id, "barcode": s.unit.barcode,
+            "position": s.position, "reason": s.reason}
+
+
+@blp.route("/retention")
+@login_required
+@blp.arguments(RetentionQuerySchema, location="query")
+@blp.response(200, RetentionSchema(many=True))
+@blp.paginate()
+def retention(args: dict[str, Any], pagination_parameters: Any) -> Any:
+    """List samples kept past their type's retention period (study setting), oldest first."""
+    rows = service.retention_due(db.session, get_study(db.session), on=args.get("on") or date.today())
+    pagination_parameters.item_count = len(rows)
+    first = pagination_parameters.first_item
+    return rows[first:first + pagination_parameters.page_size]

@@ -1,0 +1,19 @@
+"""Register the storage pages, /api/v1/storage and the navigation entry."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from lims.extensions import csrf
+
+
+def register(app: Flask, api: Api) -> None:
+    """Add the storage pages and API."""
+    from lims.storage.api import blp
+    from lims.storage.views import bp
+
+    app.register_blueprint(bp)
+    api.register_blueprint(blp, url_prefix="/api/v1/storage")
+    csrf.exempt(blp)
+    app.config["NAV"].append(("storage.index", "Storage"))
