@@ -1,0 +1,218 @@
+"""Analysis frames: participant x marker values at one time point and sample type, joined to the endpoints.
+
+``marker_values`` reads the stored marker results (one value per participant, time point, sample type and
+marker: the latest replicate of each sample, averaged over the participant's samples of that visit);
+``analysis_frame`` pivots them and joins the derived endpoints of the chosen outcome, restricted to the
+population the outcome is defined in (``OUTCOMES``). Frames carry study IDs and day counts, never dates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from analysis.endpoints import derive
+from lims.clinical.service import clinical_tables, endpoint_settings
+from lims.markers.models import Marker, MarkerResult
+from lims.participants.models import Participant, Visit
+from lims.samples.models import Sample
+from lims.studies.models import SampleType, Study, TimePoint
+
+VALUE_COLUMNS = ["participant_id", "timepoint", "timepoint_order", "day", "sample_type", "marker", "category",
+                 "value"]
+# Tables the endpoint derivation never reads (QoL answers are the bulk of the clinical data).
+_NOT_ENDPOINTS = ("qol_responses", "drug_doses")
+_CACHE_SIZE = 8
+_LOCK = threading.Lock()
+_DERIVED: OrderedDict[str, pd.DataFrame] = OrderedDict()
+COVARIATES = {"age": "Age (per year)", "male": "Male sex", "ecog": "ECOG (per point)"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An outcome of the associations page: which endpoint columns, which population, what it means."""
+
+    key: str
+    label: str
+    kind: str  # "binary" | "survival"
+    column: str  # binary: the 0/1 column; survival: the prefix of <prefix>_time/<prefix>_event
+    variant: str | None
+    condition: str
+
+
+OUTCOMES = {
+    "ccr": Outcome("ccr", "cCR at CRE1", "binary", "ccr_cre1", None,
+                   "cCR at the first clinical response evaluation (CRE1), among participants with an evaluable "
+                   "CRE1."),
+    "pcr": Outcome("pcr", "pCR", "binary", "pcr", None,
+                   "pCR only among resected participants (planned surgery or salvage) with a pathology result."),
+    "mpr": Outcome("mpr", "MPR", "binary", "mpr", None,
+                   "MPR only among resected participants (planned surgery or salvage) with a pathology result."),
+    "dfs_a": Outcome("dfs_a", "DFS (variant A)", "survival", "dfs", "A",
+                     "DFS only among randomised cCR participants (CCR_SURGERY and CCR_WW), time from "
+                     "randomisation; variant A: every local regrowth is an event."),
+    "dfs_b": Outcome("dfs_b", "DFS (variant B)", "survival", "dfs", "B",
+                     "DFS only among randomised cCR participants (CCR_SURGERY and CCR_WW), time from "
+                     "randomisation; variant B: a regrowth salvaged R0 is not an event."),
+    "os": Outcome("os", "Overall survival", "survival", "os", None,
+                  "OS in the whole cohort, time from enrolment, death of any cause."),
+    "efs": Outcome("efs", "Event-free survival", "survival", "efs", None,
+                   "EFS in the whole cohort, time from enrolment: disease events, death, R2 or unresectable "
+                   "surgery."),
+}
+
+
+def marker_values(session: Session, study: Study) -> pd.DataFrame:
+    """Return the study's marker values in long form (``VALUE_COLUMNS``), one per participant x visit x marker.
+
+    A sample without a visit of its own (a derivative) takes its parent's visit. Results given only as a
+    qualifier (<LOD, >ULOQ, NA) have no value and are left out; re-measurements replace earlier replicates.
+    """
+    parent = aliased(Sample)
+    latest = (select(MarkerResult.sample_id, MarkerResult.marker_id, func.max(MarkerResult.replicate).label("rep"))
+              .group_by(MarkerResult.sample_id, MarkerResult.marker_id).subquery())
+    visit_id = func.coalesce(Sample.visit_id, parent.visit_id)
+    stmt = (
+        select(Participant.code, TimePoint.code, TimePoint.order, Visit.actual_on, Participant.enrolled_on,
+               SampleType.code, Marker.code, Marker.category, MarkerResult.value)
+        .join(latest, (latest.c.sample_id == MarkerResult.sample_id) & (latest.c.marker_id == MarkerResult.marker_id)
+              & (latest.c.rep == MarkerResult.replicate))
+        .join(Sample, Sample.id == MarkerResult.sample_id)
+        .outerjoin(parent, parent.id == Sample.parent_id)
+        .join(Participant, Participant.id == Sample.participant_id)
+        .join(SampleType, SampleType.id == Sample.sample_type_id)
+        .join(Marker, Marker.id == MarkerResult.marker_id)
+        .join(Visit, Visit.id == visit_id)
+        .join(TimePoint, TimePoint.id == Visit.timepoint_id)
+        .where(Sample.study_id == study.id, MarkerResult.value.is_not(None))
+    )
+    rows = session.execute(stmt).all()
+    frame = pd.DataFrame(rows, columns=["participant_id", "timepoint", "timepoint_order", "actual_on", "enrolled_on",
+                                        "sample_type", "marker", "category", "value"])
+    if frame.empty:
+        return pd.DataFrame({c: pd.Series(dtype=float if c in ("value", "day") else object) for c in VALUE_COLUMNS})
+    days = pd.to_datetime(frame["actual_on"]) - pd.to_datetime(frame["enrolled_on"])
+    frame["day"] = days.dt.days.astype(float) + 1
+    keys = ["participant_id", "timepoint", "timepoint_order", "sample_type", "marker", "category"]
+    out = frame.groupby(keys, as_index=False, dropna=False).agg(day=("day", "min"), value=("value", "mean"))
+    return out[VALUE_COLUMNS].sort_values(["participant_id", "timepoint_order", "sample_type", "marker"],
+                                          ignore_index=True)
+
+
+def _digest(tables: dict[str, pd.DataFrame], settings: object) -> str:
+    h = hashlib.sha256(repr(settings).encode())
+    for name in sorted(tables):
+        frame = tables[name]
+        h.update(f"{name}|{'|'.join(map(str, frame.columns))}|{len(frame)}".encode())
+        if len(frame):
+            h.update(pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def endpoints(tables: dict[str, pd.DataFrame], study: Study, variant: str) -> pd.DataFrame:
+    """Return the derived endpoints under DFS ``variant`` with the numeric covariates of ``COVARIATES``.
+
+    Derivation is deterministic in (tables, settings), so results are kept per digest of both: a changed
+    record changes the digest, and a repeated request skips the derivation.
+    """
+    settings = endpoint_settings(study, variant)
+    needed = {k: v for k, v in tables.items() if k not in _NOT_ENDPOINTS}
+    key = _digest(needed, settings)
+    with _LOCK:
+        cached = _DERIVED.get(key)
+    if cached is None:
+        cached = _derive_with_covariates(needed, settings)
+        with _LOCK:
+            _DERIVED[key] = cached
+            while len(_DERIVED) > _CACHE_SIZE:
+                _DERIVED.popitem(last=False)
+    return cached.copy()
+
+
+def _derive_with_covariates(tables: dict[str, pd.DataFrame], settings: object) -> pd.DataFrame:
+    people = tables["participants"].set_index("participant_id")
+    covariates = pd.DataFrame({
+        "age": pd.to_numeric(people["age"], errors="coerce"),
+        "male": people["sex"].map({"M": 1.0, "F": 0.0}),
+        "ecog": pd.to_numeric(people["ecog"], errors="coerce"),
+    }, index=people.index.astype(str)).astype(float)
+    return derive(tables, settings).join(covariates, on="participant_id")  # type: ignore[arg-type]
+
+
+def analysis_frame(session: Session, study: Study, *, outcome: str, timepoint: str, sample_type: str,
+                   markers: list[str] | None = None, category: str | None = None) -> pd.DataFrame:
+    """Return one row per participant of the outcome's population: outcome columns, covariates, marker values.
+
+    Columns: participant_id, ``time``/``event`` (survival, in days) or ``outcome`` (0/1), the covariates of
+    ``COVARIATES`` and one column per marker (named by its code) measured at ``timepoint`` on ``sample_type``.
+    Markers with no value in the population are left out. Rows and columns are sorted, so the frame (and its
+    hash) depends only on the data.
+    """
+    spec = OUTCOMES[outcome]
+    variant = spec.variant or _default_variant(study)
+    derived = endpoints(clinical_tables(session, study), study, variant)
+    values = marker_values(session, study)
+    return build_frame(derived, values, spec, timepoint=timepoint, sample_type=sample_type, markers=markers,
+                       category=category)
+
+
+def _default_variant(study: Study) -> str:
+    return str((study.settings or {}).get("dfs_variant", "A"))
+
+
+def build_frame(derived: pd.DataFrame, values: pd.DataFrame, spec: Outcome, *, timepoint: str, sample_type: str,
+                markers: list[str] | None = None, category: str | None = None) -> pd.DataFrame:
+    """Join endpoints (from ``derive`` plus covariates) and long marker values into the analysis frame."""
+    if spec.kind == "binary":
+        base = derived[["participant_id"]].copy()
+        base["outcome"] = derived[spec.column].astype("Float64").astype(float)
+        if spec.key in ("pcr", "mpr"):
+            base = base[derived["resected"].astype(bool).to_numpy()]
+        base = base[base["outcome"].notna()]
+    else:
+        base = derived[["participant_id"]].copy()
+        base["time"] = derived[f"{spec.column}_time"].astype("Float64").astype(float)
+        base["event"] = derived[f"{spec.column}_event"].astype("Float64").astype(float)
+        base = base[base["time"].notna() & base["event"].notna()]
+    base = base.join(derived.set_index("participant_id")[list(COVARIATES)], on="participant_id")
+    chosen = values[(values["timepoint"] == timepoint) & (values["sample_type"] == sample_type)]
+    if category:
+        chosen = chosen[chosen["category"] == category]
+    if markers:
+        chosen = chosen[chosen["marker"].isin(markers)]
+    chosen = chosen[chosen["participant_id"].isin(base["participant_id"])]
+    wide = chosen.pivot_table(index="participant_id", columns="marker", values="value", aggfunc="mean")
+    wide = wide.reindex(columns=sorted(wide.columns))
+    wide.columns = [str(c) for c in wide.columns]
+    base["participant_id"] = base["participant_id"].astype(str)
+    frame = base.join(wide, on="participant_id").sort_values("participant_id", ignore_index=True)
+    return frame
+
+
+def marker_columns(frame: pd.DataFrame) -> list[str]:
+    """Return the marker columns of an analysis frame."""
+    fixed = {"participant_id", "outcome", "time", "event", *COVARIATES}
+    return [c for c in frame.columns if c not in fixed]
+
+
+def dataset_sha256(frame: pd.DataFrame) -> str:
+    """Return the SHA-256 of the frame written as CSV with full float precision (stable across runs)."""
+    text = frame.to_csv(index=False, float_format="%.17g", lineterminator="\n", na_rep="")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def with_groups(frame: pd.DataFrame, marker: str, transformed: pd.Series) -> pd.DataFrame:
+    """Return the frame with the transformed marker and its median split (``group``: low / high)."""
+    out = frame.assign(value=transformed)
+    out = out[out["value"].notna()].copy()
+    cut = float(np.median(out["value"])) if len(out) else float("nan")
+    out["group"] = np.where(out["value"] > cut, f"{marker} high", f"{marker} low")
+    out.attrs["cut"] = cut
+    return out

@@ -1,0 +1,238 @@
+"""The trial's own readout: primary endpoint, response rates, survival by stratum, failures, QoL and toxicity.
+
+Every table carries its denominator (``n``) next to the number; nothing here holds a date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from analysis import binary, survival
+from analysis.clinical_tables import STRATA
+from analysis.endpoints import rates
+from analysis.qol import score_fact_e, score_qlq_c30
+from analysis.toxicity import worst_grade
+from lims.clinical.service import clinical_tables, endpoint_settings
+from lims.results import data
+from lims.studies.models import Study
+
+PRIMARY_DAY = 365
+PRIMARY_ARM = "CCR_WW"
+SURVIVAL_DAYS = (365, 730)
+QOL_SCALES = (("QLQ-C30", "QL2", "Global health status (QLQ-C30 QL2)"),
+              ("QLQ-C30", "SUMMARY", "QLQ-C30 summary score"),
+              ("FACT-E", "FACT_E", "FACT-E total"),
+              ("FACT-E", "ECS", "FACT-E oesophageal cancer subscale"))
+CURVES = {
+    "os": ("os", "Overall survival by stratum (days from enrolment)"),
+    "efs": ("efs", "Event-free survival by stratum (days from enrolment)"),
+    "dfs_a": ("dfs", "DFS variant A by arm, randomised cCR participants (days from randomisation)"),
+    "dfs_b": ("dfs", "DFS variant B by arm, randomised cCR participants (days from randomisation)"),
+}
+
+
+@dataclass
+class Readout:
+    """The tables of the trial endpoints page."""
+
+    participants: int
+    primary: pd.DataFrame
+    ccr: pd.DataFrame
+    pathology: pd.DataFrame
+    survival: dict[str, pd.DataFrame]
+    failures: pd.DataFrame
+    after_failure: pd.DataFrame
+    qol: dict[str, pd.DataFrame] = field(default_factory=dict)
+    toxicity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    treated: int = 0
+
+
+def _rate_row(label: str, numerator: int, denominator: int, missing: int = 0) -> dict[str, object]:
+    row: dict[str, object] = {"group": label, "events": numerator, "n": denominator, "missing": missing,
+                              "rate": np.nan, "lower": np.nan, "upper": np.nan}
+    if denominator > 0:
+        r = binary.rate(numerator, denominator)
+        row.update(rate=r.rate, lower=r.lower, upper=r.upper)
+    return row
+
+
+def _stratum(frame: pd.DataFrame) -> pd.Series:
+    return frame["stratum"].astype(object).where(frame["stratum"].notna(), "UNALLOCATED").astype(str)
+
+
+def curve_frame(derived: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """Return time, event and stratum of the participants who have the endpoint ``prefix``."""
+    out = pd.DataFrame({
+        "participant_id": derived["participant_id"].astype(str),
+        "time": derived[f"{prefix}_time"].astype("Float64").astype(float),
+        "event": derived[f"{prefix}_event"].astype("Float64").astype(float),
+        "stratum": _stratum(derived),
+    })
+    return out[out["time"].notna() & out["event"].notna()].reset_index(drop=True)
+
+
+def _primary(derived_by_variant: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    rows = []
+    for variant, derived in derived_by_variant.items():
+        frame = curve_frame(derived, "dfs")
+        arm = frame[frame["stratum"] == PRIMARY_ARM]
+        row: dict[str, object] = {"variant": variant, "n": len(arm), "events": int(arm["event"].sum()),
+                                  "surv": np.nan, "lower": np.nan, "upper": np.nan, "n_risk": 0}
+        if len(arm):
+            at = survival.km_at(survival.km(arm, "time", "event"), PRIMARY_DAY).iloc[0]
+            row.update(surv=at["surv"], lower=at["lower"], upper=at["upper"], n_risk=int(at["n_risk"]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _ccr(derived: pd.DataFrame) -> pd.DataFrame:
+    r = rates(derived).set_index("measure")
+    itt, ev = r.loc["ccr_cre1_itt"], r.loc["ccr_cre1_evaluable"]
+    return pd.DataFrame([
+        _rate_row("All enrolled (ITT; missing or not evaluable CRE1 counts as no cCR)", int(itt["numerator"]),
+                  int(itt["denominator"]), int(itt["missing"])),
+        _rate_row("Evaluable at CRE1", int(ev["numerator"]), int(ev["denominator"])),
+    ])
+
+
+def _pathology(derived: pd.DataFrame) -> pd.DataFrame:
+    r = rates(derived)
+    rows = []
+    for _, rec in r[r["measure"].isin(["pcr", "mpr"])].iterrows():
+        label = "All resected" if rec["group"] == "all" else str(rec["group"])
+        row = _rate_row(label, int(rec["numerator"]), int(rec["denominator"]), int(rec["missing"]))
+        row["measure"] = str(rec["measure"]).upper()
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["measure", "group", "events", "n", "missing", "rate", "lower", "upper"])
+
+
+def _survival(derived: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    frame = curve_frame(derived, prefix)
+    rows = []
+    if frame.empty:
+        return pd.DataFrame(columns=["stratum", "n", "events", "median", "median_lower", "median_upper"])
+    fit = survival.km(frame, "time", "event", "stratum")
+    at = {day: survival.km_at(fit, day) for day in SURVIVAL_DAYS}
+    for stratum in [s for s in (*STRATA, "UNALLOCATED") if s in fit.median.index]:
+        med = fit.median.loc[stratum]
+        row: dict[str, object] = {"stratum": stratum, "n": int(med["n"]), "events": int(med["events"]),
+                                  "median": med["median"], "median_lower": med["lower"],
+                                  "median_upper": med["upper"]}
+        for day, table in at.items():
+            rec = table.loc[stratum]
+            row.update({f"surv_{day}": rec["surv"], f"lower_{day}": rec["lower"], f"upper_{day}": rec["upper"],
+                        f"n_risk_{day}": int(rec["n_risk"])})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _failures(derived: pd.DataFrame) -> pd.DataFrame:
+    strata = _stratum(derived)
+    kinds = ["local", "regional", "distant", "combined", "unknown", "none"]
+    pattern = derived["first_failure"].astype(object).where(derived["first_failure"].notna(), "unknown")
+    table = pd.crosstab(strata, pattern).reindex(columns=kinds, fill_value=0)
+    table["n"] = strata.value_counts()
+    table.loc["All"] = table.sum()
+    return table.rename_axis("stratum").reset_index()
+
+
+def _after_failure(derived: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    failed = derived[derived["first_failure"].notna() & (derived["first_failure"] != "none")][
+        ["participant_id", "first_failure_date", "stratum"]].copy()
+    failed["participant_id"] = failed["participant_id"].astype(str)
+    failed["stratum"] = _stratum(failed)
+    later = tables["subsequent_treatments"].merge(failed, on="participant_id")
+    later = later[pd.to_datetime(later["date"]) >= pd.to_datetime(later["first_failure_date"])]
+    kinds = sorted(tables["subsequent_treatments"]["kind"].dropna().unique())
+    rows = []
+    for stratum, group in [*failed.groupby("stratum"), ("All", failed)]:
+        ids = set(group["participant_id"])
+        chosen = later[later["participant_id"].isin(ids)]
+        row: dict[str, object] = {"stratum": stratum, "n": len(ids)}
+        for kind in kinds:
+            row[kind] = chosen.loc[chosen["kind"] == kind, "participant_id"].nunique()
+        row["none recorded"] = len(ids - set(chosen["participant_id"]))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["stratum", "n", *kinds, "none recorded"])
+
+
+def _qol(tables: dict[str, pd.DataFrame], derived: pd.DataFrame, study: Study) -> dict[str, pd.DataFrame]:
+    settings = endpoint_settings(study)
+    responses = tables["qol_responses"]
+    scored = {"QLQ-C30": score_qlq_c30(responses, settings), "FACT-E": score_fact_e(responses, settings)}
+    order = {tp.code: tp.order for tp in study.timepoints}
+    arms = pd.Series(_stratum(derived).to_numpy(), index=derived["participant_id"].astype(str), name="stratum")
+    out = {}
+    for instrument, scale, label in QOL_SCALES:
+        frame = scored[instrument]
+        if frame.empty or scale not in frame.columns:
+            continue
+        frame = frame.join(arms, on="participant_id")
+        summary = (frame.groupby(["timepoint", "stratum"])[scale].agg(["mean", "count"]).reset_index())
+        summary["order"] = summary["timepoint"].map(order).fillna(999)
+        out[label] = summary.sort_values(["order", "stratum"]).drop(columns="order").reset_index(drop=True)
+    return out
+
+
+def _toxicity(tables: dict[str, pd.DataFrame], study: Study) -> tuple[pd.DataFrame, int]:
+    treated = int(tables["treatment"]["participant_id"].nunique())
+    worst = worst_grade(tables["adverse_events"], tables["treatment"], endpoint_settings(study))
+    if worst.empty:
+        return pd.DataFrame(columns=["term", "any", "grade3", "acute_any", "acute_grade3", "chronic_any",
+                                     "chronic_grade3", "grade5"]), treated
+    rows = []
+    for term, part in worst.groupby("term"):
+        overall = pd.to_numeric(part["worst_grade"], errors="coerce")
+        acute = pd.to_numeric(part["worst_grade_acute"], errors="coerce")
+        chronic = pd.to_numeric(part["worst_grade_chronic"], errors="coerce")
+        rows.append({"term": term, "any": int((overall >= 1).sum()), "grade3": int((overall >= 3).sum()),
+                     "acute_any": int((acute >= 1).sum()), "acute_grade3": int((acute >= 3).sum()),
+                     "chronic_any": int((chronic >= 1).sum()), "chronic_grade3": int((chronic >= 3).sum()),
+                     "grade5": int((overall >= 5).sum())})
+    table = pd.DataFrame(rows).sort_values(["grade3", "any", "term"], ascending=[False, False, True])
+    return table.reset_index(drop=True), treated
+
+
+def trial_readout(session: Session, study: Study) -> Readout:
+    """Compute every table of the trial endpoints page from the clinical records."""
+    tables = clinical_tables(session, study)
+    derived = {v: data.endpoints(tables, study, v) for v in ("A", "B")}
+    main = derived[str((study.settings or {}).get("dfs_variant", "A"))]
+    toxicity, treated = _toxicity(tables, study)
+    return Readout(
+        participants=len(main),
+        primary=_primary(derived),
+        ccr=_ccr(main),
+        pathology=_pathology(main),
+        survival={"os": _survival(main, "os"), "efs": _survival(main, "efs")},
+        failures=_failures(main),
+        after_failure=_after_failure(main, tables),
+        qol=_qol(tables, main, study),
+        toxicity=toxicity,
+        treated=treated,
+    )
+
+
+def curve(session: Session, study: Study, name: str) -> tuple[pd.DataFrame, str]:
+    """Return the frame and title of one readout KM figure (``CURVES``)."""
+    prefix, title = CURVES[name]
+    variant = {"dfs_a": "A", "dfs_b": "B"}.get(name, str((study.settings or {}).get("dfs_variant", "A")))
+    derived = data.endpoints(clinical_tables(session, study), study, variant)
+    return curve_frame(derived, prefix), title
+
+
+def qol_pivots(qol: dict[str, pd.DataFrame]) -> dict[str, dict[str, object]]:
+    """Return each QoL scale as rows of time points with (mean, n) per arm, for the page."""
+    out: dict[str, dict[str, object]] = {}
+    for label, frame in qol.items():
+        strata = [s for s in (*STRATA, "UNALLOCATED") if s in set(frame["stratum"])]
+        rows = []
+        for timepoint, part in frame.groupby("timepoint", sort=False):
+            cells = {r.stratum: (r.mean, int(r.count)) for r in part.itertuples()}
+            rows.append((timepoint, [cells.get(s) for s in strata]))
+        out[label] = {"strata": strata, "rows": rows}
+    return out

@@ -1,0 +1,172 @@
+"""Pages of the PI's views: the trial endpoints readout, association screens, saved runs and marker reports."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from lims.clinical.service import endpoint_settings
+from lims.core.auth import role_required
+from lims.core.errors import DomainError
+from lims.extensions import db
+from lims.results import figures, readout, service
+from lims.results.data import COVARIATES, OUTCOMES
+from lims.studies.service import get_study
+
+bp = Blueprint("results", __name__, url_prefix="/results")
+
+READERS = ("pi", "researcher", "monitor")
+RUNNERS = ("pi", "researcher")
+SORTABLE = ("marker", "n", "events", "effect", "p", "q")
+
+
+def _figure_response(fig: Any, fmt: str, name: str) -> Response:
+    if fmt not in figures.FORMATS:
+        abort(404)
+    body = figures.render(fig, fmt)
+    response = Response(body, mimetype=figures.FORMATS[fmt])
+    if request.args.get("download"):
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
+@bp.get("/endpoints")
+@role_required(*READERS)
+def endpoints() -> Any:
+    """Show the trial's own readout: primary endpoint, response rates, survival, failures, QoL, toxicity."""
+    study = get_study(db.session)
+    result = readout.trial_readout(db.session, study)
+    return render_template("results/endpoints.html", study=study, r=result, curves=readout.CURVES,
+                           primary_day=readout.PRIMARY_DAY, primary_arm=readout.PRIMARY_ARM,
+                           days=readout.SURVIVAL_DAYS, qol=readout.qol_pivots(result.qol),
+                           acute_days=endpoint_settings(study).acute_days)
+
+
+@bp.get("/endpoints/<name>.<fmt>")
+@role_required(*READERS)
+def endpoint_figure(name: str, fmt: str) -> Any:
+    """Return one readout Kaplan-Meier figure (OS, EFS by stratum; DFS A/B by arm)."""
+    if name not in readout.CURVES:
+        abort(404)
+    frame, title = readout.curve(db.session, get_study(db.session), name)
+    if frame.empty:
+        abort(404, description=f"no participant has {name.upper()} data yet")
+    return _figure_response(figures.readout_curve(frame, title), fmt, name)
+
+
+@bp.get("/associations")
+@role_required(*READERS)
+def associations() -> Any:
+    """Show the association screen form and the saved runs."""
+    study = get_study(db.session)
+    values: dict[str, Any] = {k: request.args.get(k) for k in request.args}
+    values["covariates"] = request.args.getlist("covariates")
+    values["markers"] = " ".join(request.args.getlist("markers"))
+    return _form(study, values, None, 200)
+
+
+def _form(study: Any, values: dict[str, Any], error: DomainError | None, status: int) -> Any:
+    return render_template("results/associations.html", study=study, options=service.choices(db.session, study),
+                           values=values, error=error, runs=service.recent_runs(db.session, study),
+                           outcomes=OUTCOMES, can_run=current_user.role in (*RUNNERS, "admin")), status
+
+
+@bp.post("/associations")
+@role_required(*RUNNERS)
+def run_associations() -> Any:
+    """Run a screen with the submitted parameters, save it and show it."""
+    study = get_study(db.session)
+    raw: dict[str, Any] = {k: request.form.get(k) for k in request.form if k != "covariates"}
+    raw["covariates"] = request.form.getlist("covariates")
+    try:
+        params = service.check_parameters(db.session, study, raw)
+        run = service.run_screen(db.session, study, params, by=current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        return _form(study, raw, exc, 400)
+    db.session.commit()
+    return redirect(url_for("results.run", run_id=run.id))
+
+
+@bp.get("/runs/<int:run_id>")
+@role_required(*READERS)
+def run(run_id: int) -> Any:
+    """Show a saved run: what it was conditioned on, the volcano plot and the sortable results table."""
+    study = get_study(db.session)
+    saved = service.get_run(db.session, study, run_id)
+    result = service.result_frame(saved)
+    sort = request.args.get("sort", "p")
+    sort = sort if sort in SORTABLE else "p"
+    descending = request.args.get("dir") == "desc"
+    table = result.reset_index()
+    table = table.sort_values(sort, ascending=not descending, na_position="last", kind="stable")
+    return render_template("results/run.html", study=study, run=saved, table=table, sort=sort,
+                           descending=descending, sortable=SORTABLE, spec=OUTCOMES[saved.parameters["outcome"]],
+                           conditions=service.conditions(saved.parameters), effect=result.attrs.get("effect", ""),
+                           covariates=COVARIATES)
+
+
+@bp.get("/runs/<int:run_id>/results.csv")
+@role_required(*READERS)
+def run_csv(run_id: int) -> Any:
+    """Download a saved run's result table as CSV."""
+    saved = service.get_run(db.session, get_study(db.session), run_id)
+    buffer = io.StringIO()
+    service.result_frame(saved).to_csv(buffer, float_format="%.10g")
+    return Response(buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="analysis-run-{run_id}.csv"'})
+
+
+@bp.get("/runs/<int:run_id>/<any(volcano, forest):kind>.<fmt>")
+@role_required(*READERS)
+def run_figure(run_id: int, kind: str, fmt: str) -> Any:
+    """Return the volcano or forest plot of a saved run."""
+    saved = service.get_run(db.session, get_study(db.session), run_id)
+    result = service.result_frame(saved)
+    title = f"Run {saved.id}: {OUTCOMES[saved.parameters['outcome']].label}"
+    fig = figures.volcano(result, title) if kind == "volcano" else figures.forest(result, title)
+    return _figure_response(fig, fmt, f"run-{run_id}-{kind}")
+
+
+@bp.get("/runs/<int:run_id>/rerun")
+@role_required(*READERS)
+def rerun(run_id: int) -> Any:
+    """Re-run a saved run on the current data and say whether the input and the numbers are the same."""
+    study = get_study(db.session)
+    check = service.rerun(db.session, study, service.get_run(db.session, study, run_id))
+    return render_template("results/rerun.html", study=study, check=check)
+
+
+@bp.get("/runs/<int:run_id>/markers/<marker>")
+@role_required(*READERS)
+def marker(run_id: int, marker: str) -> Any:
+    """Show one marker's report within a run: KM by median split or ROC, Cox or logistic table, trajectories."""
+    study = get_study(db.session)
+    saved = service.get_run(db.session, study, run_id)
+    report = service.marker_report(db.session, study, saved, marker)
+    row = service.result_frame(saved).loc[marker]
+    kinds = ["km", "response", "trajectory"] if report["spec"].kind == "survival" else ["roc", "response",
+                                                                                        "trajectory"]
+    return render_template("results/marker.html", study=study, run=saved, marker=marker, report=report, row=row,
+                           kinds=kinds, names=figures.REPORT_FIGURES, conditions=service.conditions(saved.parameters),
+                           effect=service.result_frame(saved).attrs.get("effect", ""))
+
+
+@bp.get("/runs/<int:run_id>/markers/<marker>/<kind>.<fmt>")
+@role_required(*READERS)
+def marker_figure(run_id: int, marker: str, kind: str, fmt: str) -> Any:
+    """Return one figure of a marker report as PNG, SVG or PDF."""
+    if kind not in figures.REPORT_FIGURES or fmt not in figures.FORMATS:
+        abort(404)
+    study = get_study(db.session)
+    saved = service.get_run(db.session, study, run_id)
+    report = service.marker_report(db.session, study, saved, marker)
+    trajectory = service.trajectories(db.session, study, saved, marker) if kind == "trajectory" else None
+    try:
+        fig = figures.report_figure(kind, report, trajectory)
+    except ValueError as exc:
+        abort(404, description=str(exc))
+    return _figure_response(fig, fmt, f"run-{run_id}-{marker}-{kind}")

@@ -1,0 +1,117 @@
+"""Saved runs re-run to identical numbers; the input hash follows the data; the screen equals per-marker fits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from analysis import binary, survival, transforms
+from lims import __version__
+from lims.accounts.models import User
+from lims.extensions import db
+from lims.markers.models import Marker, MarkerResult
+from lims.results import data, service
+from lims.studies.service import get_study
+from tests.results.factories import SIGNAL
+
+
+@pytest.fixture()
+def ctx(demo_trial: Any) -> Any:
+    """An app context on the demo database whose changes are rolled back."""
+    with demo_trial.app.app_context():
+        yield db.session
+        db.session.rollback()
+
+
+def _researcher(session: Any) -> User:
+    return session.scalar(select(User).where(User.username == "researcher"))
+
+
+@pytest.mark.parametrize("params", [
+    {"outcome": "dfs_a", "sample_type": "SERUM", "cut": "median"},
+    {"outcome": "dfs_b", "sample_type": "SERUM", "covariates": ["age", "ecog"]},
+    {"outcome": "efs", "timepoint": "CRE1", "sample_type": "SERUM", "landmark": 100},
+    {"outcome": "os", "sample_type": "CTDNA_PLASMA", "cut": "optimal", "transform": "log10"},
+    {"outcome": "ccr", "sample_type": "SERUM", "covariates": ["male"]},
+    {"outcome": "mpr", "sample_type": "SERUM", "transform": "none", "markers": "RX_IL6, RX_TNF"},
+])
+def test_saved_run_reruns_to_identical_numbers(ctx: Any, params: dict[str, Any]) -> None:
+    study = get_study(ctx)
+    clean = service.check_parameters(ctx, study, params)
+    run = service.run_screen(ctx, study, clean, by=_researcher(ctx))
+    ctx.commit()
+    ctx.expire_all()  # read everything back from the database
+    saved = service.get_run(ctx, study, run.id)
+    assert saved.software_version == __version__ and len(saved.dataset_sha256) == 64
+    assert saved.by_username == "researcher" and saved.parameters == clean
+    check = service.rerun(ctx, study, saved)
+    assert check.same_input and check.identical and check.max_abs_difference == 0.0
+    stored = service.result_frame(saved)
+    assert np.array_equal(stored[["effect", "p", "q"]].to_numpy(), check.result[["effect", "p", "q"]].to_numpy(),
+                          equal_nan=True)
+
+
+def test_changed_data_changes_the_hash_and_the_rerun_says_so(ctx: Any) -> None:
+    study = get_study(ctx)
+    params = service.check_parameters(ctx, study, {"outcome": "efs", "sample_type": "SERUM"})
+    run = service.run_screen(ctx, study, params, by=None)
+    result = ctx.scalar(select(MarkerResult).join(Marker).where(Marker.code == SIGNAL)
+                        .order_by(MarkerResult.id).limit(1))
+    result.value = result.value * 10
+    ctx.flush()
+    check = service.rerun(ctx, study, run)
+    assert not check.same_input and check.dataset_sha256 != run.dataset_sha256
+    assert not check.identical
+
+
+def test_screen_numbers_equal_the_per_marker_fits(ctx: Any) -> None:
+    study = get_study(ctx)
+    params = service.check_parameters(ctx, study, {"outcome": "efs", "sample_type": "SERUM"})
+    frame = service.frame_for(ctx, study, params)
+    result = service.compute(frame, params)
+    x = transforms.apply("log2", frame[[SIGNAL]].astype(float))[SIGNAL]
+    fit = survival.cox(frame.assign(x=x), "time", "event", ["x"])
+    assert result.loc[SIGNAL, "n"] == fit.n and result.loc[SIGNAL, "events"] == fit.events
+    assert result.loc[SIGNAL, "effect"] == pytest.approx(fit.table.loc["x", "hr"], rel=1e-6)
+
+    params = service.check_parameters(ctx, study, {"outcome": "ccr", "sample_type": "SERUM"})
+    frame = service.frame_for(ctx, study, params)
+    result = service.compute(frame, params)
+    x = transforms.apply("log2", frame[[SIGNAL]].astype(float))[SIGNAL]
+    assoc = binary.associate(frame.assign(x=x), "outcome", "x")
+    assert result.loc[SIGNAL, "effect"] == pytest.approx(assoc.or_unit, rel=1e-6)
+    assert result.loc[SIGNAL, "p"] < 0.05  # the planted marker is found
+
+
+def test_marker_values_use_the_latest_replicate_and_skip_qualifiers(ctx: Any) -> None:
+    study = get_study(ctx)
+    first = ctx.scalar(select(MarkerResult).join(Marker).where(Marker.code == "RX_TNF")
+                       .order_by(MarkerResult.id).limit(1))
+    ctx.add(MarkerResult(sample_id=first.sample_id, marker_id=first.marker_id, replicate=2, value=123.0))
+    other = ctx.scalar(select(MarkerResult).join(Marker).where(Marker.code == "RX_IL8")
+                       .order_by(MarkerResult.id).limit(1))
+    ctx.add(MarkerResult(sample_id=other.sample_id, marker_id=other.marker_id, replicate=2, value=None,
+                         qualifier="<LOD"))
+    ctx.flush()
+    values = data.marker_values(ctx, study)
+    assert 123.0 in set(values.loc[values["marker"] == "RX_TNF", "value"])
+    assert first.value not in set(values.loc[values["marker"] == "RX_TNF", "value"])
+    # the re-measurement read <LOD: it replaces the earlier value and, having no value, leaves none
+    assert other.value not in set(values.loc[values["marker"] == "RX_IL8", "value"])
+    assert not any(str(t).startswith("datetime") for t in values.dtypes)
+    assert values["day"].notna().all()  # study day of the visit (baseline may precede enrolment)
+
+
+def test_a_population_without_events_gives_counts_and_no_effects() -> None:
+    frame = pd.DataFrame({"participant_id": ["A", "B", "C", "D"], "time": [10.0, 20.0, 30.0, 40.0],
+                          "event": [0.0, 0.0, 0.0, 0.0], "age": [60.0, 61, 62, 63], "male": [1.0, 0, 1, 0],
+                          "ecog": [0.0, 1, 0, 1], "M1": [1.0, 2.0, np.nan, 4.0], "M2": [np.nan] * 4})
+    params = {"outcome": "dfs_a", "timepoint": "BASELINE", "sample_type": "SERUM", "transform": "log2",
+              "cut": "none", "covariates": [], "landmark": None}
+    result = service.compute(frame, params)
+    assert list(result.index) == ["M1", "M2"] and result.loc["M1", "n"] == 3 and result.loc["M2", "n"] == 0
+    assert (result["events"] == 0).all() and result["effect"].isna().all() and result.attrs["not_estimable"]
