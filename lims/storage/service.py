@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from typing import Any
@@ -364,21 +365,26 @@ def place_sample(session: Session, sample: Sample, unit: StorageUnit, *, positio
     label = unit.label(row, col) if row is not None and col is not None else None
     placement = session.get(Placement, sample.id)
     where = unit.barcode + (f" {label}" if label else "")
+    accession = sample.accession or ""
     if placement is not None:
         if expected_version is not None and placement.version != expected_version:
-            raise Conflict(f"{sample.accession} was moved by someone else since you looked; scan it again",
-                           field="code")
+            raise Conflict(f"{accession} was moved by someone else since you looked; scan it again", field="code")
         if placement.unit_id == unit.id and placement.row == row and placement.col == col:
-            raise Conflict(f"{sample.accession} is already at {where}", field="code")
+            raise Conflict(f"{accession} is already at {where}", field="code")
         before = location_path(session, sample.id)
-        placement.unit_id, placement.row, placement.col = unit.id, row, col
-        session.expire(placement, ["unit"])
-        action, new = "moved", None
+        existing = placement
+
+        def write() -> None:
+            existing.unit_id, existing.row, existing.col = unit.id, row, col
+            session.expire(existing, ["unit"])
+        action = "moved"
     else:
         before = None
-        new = Placement(sample_id=sample.id, unit_id=unit.id, row=row, col=col)
+
+        def write() -> None:
+            session.add(Placement(sample_id=sample.id, unit_id=unit.id, row=row, col=col))
         action = "stored"
-    _flush_placement(session, sample, unit, label, new)
+    _write_placement(session, accession, unit.barcode, label, write)
     if sample.status in ("collected", "received"):
         sample.status = "in_storage"
     path = location_path(session, sample.id) or where
@@ -387,26 +393,26 @@ def place_sample(session: Session, sample: Sample, unit: StorageUnit, *, positio
     return Placed(sample.accession or "", unit.id, unit.barcode, label, action, path)
 
 
-def _flush_placement(session: Session, sample: Sample, unit: StorageUnit, label: str | None,
-                     new: Placement | None) -> None:
-    """Flush the placement in a savepoint, turning the database's refusals into clear conflicts.
+def _write_placement(session: Session, accession: str, barcode: str, label: str | None,
+                     write: Callable[[], None]) -> None:
+    """Change placements inside a savepoint and flush, turning the database's refusals into clear conflicts.
 
-    The savepoint keeps the session usable after a refusal (the new placement is discarded with it).
+    The change is made inside the savepoint, so a refusal (unique position, stale version) rolls back
+    only the savepoint and leaves the session usable for the error page.
     """
     try:
         with session.begin_nested():
-            if new is not None:
-                session.add(new)
+            write()
             session.flush()
     except IntegrityError as exc:
         text = str(exc.orig).lower()
         if "row" in text or "uq_placement" in text:
-            raise Conflict(f"position {label} of box {unit.barcode} is taken", field="position") from None
+            raise Conflict(f"position {label} of box {barcode} is taken", field="position") from None
         if "sample_id" in text or "pk_placement" in text:
-            raise Conflict(f"{sample.accession} was just stored by someone else; scan it again", field="code") from None
-        raise Conflict(f"{sample.accession}: the change conflicts with data already stored") from None
+            raise Conflict(f"{accession} was just stored by someone else; scan it again", field="code") from None
+        raise Conflict(f"{accession}: the change conflicts with data already stored") from None
     except StaleDataError:
-        raise Conflict(f"{sample.accession} was just moved by someone else; scan it again", field="code") from None
+        raise Conflict(f"{accession} was just moved by someone else; scan it again", field="code") from None
 
 
 def place_by_scan(session: Session, unit: StorageUnit, code: str, *, position: str | None = None,
@@ -504,12 +510,13 @@ def move_unit(session: Session, unit: StorageUnit, new_parent: StorageUnit, *, b
     sample_ids = list(session.scalars(select(Placement.sample_id).where(Placement.unit_id.in_(inside))
                                       .order_by(Placement.sample_id)))
     before = location_paths(session, sample_ids)
-    unit.parent_id = new_parent.id
+    name = unit.name
     try:
         with session.begin_nested():
+            unit.parent_id = new_parent.id
             session.flush()
     except StaleDataError:
-        raise Conflict(f"{unit.name} was just moved by someone else; reload and try again") from None
+        raise Conflict(f"{name} was just moved by someone else; reload and try again") from None
     after = location_paths(session, sample_ids)
     for sample_id in sample_ids:
         record_event(session, sample_id, "moved", by=by, at=at, site_code=unit.site.code,

@@ -54,8 +54,8 @@ def test_database_constraint_is_the_arbiter(session, lab, user) -> None:
     a, b = lab.tubes[:2]
     session.add(Placement(sample_id=a.id, unit_id=lab.box.id, row=1, col=1))
     with pytest.raises(Conflict, match=f"position A1 of box {lab.box.barcode} is taken"):
-        service._flush_placement(session, b, lab.box, "A1",
-                                 Placement(sample_id=b.id, unit_id=lab.box.id, row=1, col=1))
+        service._write_placement(session, b.accession, lab.box.barcode, "A1",
+                                 lambda: session.add(Placement(sample_id=b.id, unit_id=lab.box.id, row=1, col=1)))
     assert session.get(Placement, b.id) is None
     assert session.get(Placement, a.id) is not None  # the session is still usable
 
