@@ -6,12 +6,14 @@ writes data + data dictionary + manifest into a zip, and records an :class:`Expo
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
 import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,7 +26,7 @@ from lims import __version__
 from lims.core.db import utcnow
 from lims.core.errors import DomainError, Forbidden
 from lims.markers.models import ExportRun, Marker
-from lims.participants.models import Participant, Visit
+from lims.participants.models import Consent, Participant, Visit
 from lims.samples import sprec
 from lims.samples.models import Sample
 from lims.samples.presenters import preanalytics
@@ -64,7 +66,7 @@ _LABELS: dict[str, tuple[str, str, str, str]] = {
     "enrol_date": ("Enrolment date (T0)", "", "", "participant.enrolled_on; only for roles allowed to see dates"),
     "sprec": ("SPREC code", "", "", "derived from the raw pre-analytical values (lims.samples.sprec)"),
     "freeze_thaw_count": ("Freeze-thaw cycles", "cycles", "", "sample.freeze_thaw_count"),
-    "storage_days": ("Storage time", "days", "", "assay date (or the export date) - date frozen"),
+    "storage_days": ("Storage time", "days", "", "earliest assay date of the sample's exported results (or the export date) - date frozen"),
     "processing_delay_h": ("Processing delay", "hours", "", "processing start - collection time"),
     "ccr_cre1": ("Clinical complete response at CRE1", "", "True; False", "derived endpoint (analysis.endpoints)"),
     "pcr": ("Pathological complete response", "", "True; False", "ypT0N0, derived endpoint"),
@@ -129,7 +131,8 @@ def _check_query(query: ExportQuery, role: str) -> None:
 def _consent_filter(session: Session, study: Study, query: ExportQuery) -> tuple[list[Participant], dict[str, int]]:
     """Return the participants to include and how many matching ones were excluded, by reason."""
     stmt = (select(Participant).where(Participant.study_id == study.id).order_by(Participant.code)
-            .options(selectinload(Participant.consents), selectinload(Participant.site)))
+            .options(selectinload(Participant.consents).selectinload(Consent.scopes),
+                     selectinload(Participant.site)))
     if query.participants:
         stmt = stmt.where(Participant.code.in_([c.strip().upper() for c in query.participants]))
     if query.strata:
@@ -158,44 +161,63 @@ def _markers(session: Session, codes: list[str]) -> list[Marker]:
     return markers
 
 
-def _results_frame(session: Session, marker_ids: list[int]) -> pd.DataFrame:
-    """Read the selected markers' results with the raw DB-API cursor (the heavy part of an export)."""
-    columns = ["result_id", "sample_id", "marker_id", "value", "qualifier", "replicate", "assay_date"]
+_SAMPLE_COLUMNS = ("id", "participant_id", "visit_id", "sample_type_id", "container_type_id", "status",
+                   "freeze_thaw_count", "initial_quantity", "unit")
+
+
+def _results_arrays(session: Session, marker_ids: list[int]) -> dict[str, np.ndarray]:
+    """Read the selected markers' results column-wise with the DB-API cursor (the heavy part of an export)."""
     placeholders = ", ".join(str(int(i)) for i in marker_ids) or "NULL"
-    sql = (f"SELECT id, sample_id, marker_id, value, qualifier, replicate, assay_date FROM marker_result "
+    sql = (f"SELECT sample_id, marker_id, value, qualifier, replicate, assay_date FROM marker_result "
            f"WHERE marker_id IN ({placeholders})")
-    cursor = session.connection().exec_driver_sql(sql)
-    frame = pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
-    frame["value"] = frame["value"].astype("float64")
-    return frame
+    cursor = session.connection().connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    cols = [list(map(itemgetter(k), rows)) for k in range(6)]  # column-wise without unpacking every row
+    dates_codes, dates = pd.factorize(np.array(cols[5], dtype=object), use_na_sentinel=True)
+    ordinals = np.array([(d if isinstance(d, date) else date.fromisoformat(str(d))).toordinal() for d in dates],
+                        dtype=np.int64)
+    return {
+        "sample_id": np.array(cols[0], dtype=np.int64), "marker_id": np.array(cols[1], dtype=np.int64),
+        "value": np.array(cols[2], dtype=np.float64), "qualifier": np.array(cols[3], dtype=object),
+        "replicate": np.array(cols[4], dtype=np.int64),
+        "assay_ord": np.where(dates_codes < 0, -1, ordinals[np.maximum(dates_codes, 0)] if len(ordinals)
+                              else -1).astype(np.int64),
+    }
 
 
 def _samples_frame(session: Session, sample_ids: np.ndarray) -> pd.DataFrame:
-    """One row per sample: participant, time point, type and pre-analytical variables (SPREC derived)."""
+    """One row per sample (in ``sample_ids`` order): participant, time point, type and pre-analytics (SPREC)."""
     types = {t.id: t for t in session.scalars(select(SampleType))}
     containers = {c.id: c for c in session.scalars(select(ContainerType))}
     timepoints = {v_id: code for v_id, code in session.execute(
         select(Visit.id, TimePoint.code).join(TimePoint, TimePoint.id == Visit.timepoint_id))}
     table = Sample.__table__
-    rows = []
+    wanted = set(_SAMPLE_COLUMNS) | {f.name for cls in (sprec.FluidPreanalytics, sprec.SolidPreanalytics)
+                                     for f in dataclasses.fields(cls)}
+    columns = [c for c in table.c if c.name in wanted]
+    by_id: dict[int, Any] = {}
     ids = sample_ids.tolist()
     for start in range(0, len(ids), 20_000):
         chunk = ids[start:start + 20_000]
-        rows.extend(session.execute(select(table).where(table.c.id.in_(chunk))).mappings().all())
+        for r in session.execute(select(*columns).where(table.c.id.in_(chunk))).mappings():
+            by_id[r["id"]] = r
     out = []
-    for r in rows:
+    for sid in ids:
+        r = by_id[sid]
         ns = SimpleNamespace(**r, sample_type=types[r["sample_type_id"]],
                              container_type=containers.get(r["container_type_id"]))
-        collected = r["collected_at"]
-        started = r["processing_started_at"]
-        frozen = r["frozen_at"]
-        out.append((r["id"], r["participant_id"], timepoints.get(r["visit_id"], UNSCHEDULED),
-                    types[r["sample_type_id"]].code, None if r["status"] == "missed" else sprec.derive(preanalytics(ns)),
-                    r["freeze_thaw_count"], collected.date() if collected else None,
-                    frozen.date() if frozen else None,
+        collected, started, frozen = r["collected_at"], r["processing_started_at"], r["frozen_at"]
+        out.append((sid, r["participant_id"], timepoints.get(r["visit_id"], UNSCHEDULED),
+                    types[r["sample_type_id"]].code,
+                    None if r["status"] == "missed" else sprec.derive(preanalytics(ns)), r["freeze_thaw_count"],
+                    collected.date().toordinal() if collected else -1, frozen.date().toordinal() if frozen else -1,
                     round((started - collected).total_seconds() / 3600, 2) if collected and started else None))
     return pd.DataFrame(out, columns=["sample_id", "participant_pk", "timepoint", "sample_type", "sprec",
-                                      "freeze_thaw_count", "collection_date", "frozen_date", "processing_delay_h"])
+                                      "freeze_thaw_count", "collection_ord", "frozen_ord", "processing_delay_h"])
 
 
 def _day(dates: pd.Series, t0: pd.Series) -> pd.Series:
@@ -203,6 +225,19 @@ def _day(dates: pd.Series, t0: pd.Series) -> pd.Series:
     d = pd.to_datetime(dates, errors="coerce")
     t = pd.to_datetime(t0, errors="coerce")
     return ((d - t).dt.days + 1).astype("Int64")
+
+
+def _ord_day(ordinal: np.ndarray, t0: np.ndarray) -> pd.arrays.IntegerArray:
+    """Study day from date ordinals (-1 = unknown): date - T0 + 1."""
+    mask = (ordinal < 0) | (t0 < 0)
+    return pd.arrays.IntegerArray(np.where(mask, 0, ordinal - t0 + 1).astype(np.int64), mask)
+
+
+def _ord_date(ordinal: np.ndarray) -> np.ndarray:
+    """Dates from ordinals (-1 = unknown -> None), converting each distinct value once."""
+    codes, uniques = pd.factorize(ordinal)
+    as_dates = np.array([None if u < 0 else date.fromordinal(int(u)) for u in uniques], dtype=object)
+    return as_dates[codes]
 
 
 def _endpoints(session: Session, study: Study, people: list[Participant], outcomes: list[str],
@@ -241,80 +276,177 @@ def build_dataset(session: Session, study: Study, query: ExportQuery, *, role: s
     variant = query.dfs_variant or str((study.settings or {}).get("dfs_variant", "A"))
     people, excluded = _consent_filter(session, study, query)
     markers = _markers(session, query.markers)
-    results = _results_frame(session, [m.id for m in markers])
-    samples = _samples_frame(session, pd.unique(results["sample_id"]))
-    person = pd.DataFrame([(p.id, p.code, p.site.code, p.stratum, p.stage, p.enrolled_on) for p in people],
-                          columns=["participant_pk", "participant_id", "site", "stratum", "stage", "enrol_date"])
-    merged = results.merge(samples, on="sample_id", how="inner")
-    all_results = len(merged)
-    merged = merged.merge(person, on="participant_pk", how="inner")
-    if query.participants or query.strata:
-        excluded_results = 0
-    else:
-        excluded_results = all_results - len(merged)
+    res = _results_arrays(session, [m.id for m in markers])
+    sample_ids, s_of_r = np.unique(res["sample_id"], return_inverse=True)
+    samples = _samples_frame(session, sample_ids)
+
+    # Sample-level facts and filters, broadcast to results by position.
+    person_pos = {p.id: i for i, p in enumerate(people)}  # people are ordered by code
+    s_person = samples["participant_pk"].map(person_pos).fillna(-1).to_numpy(dtype=np.int64)
+    keep_sample = s_person >= 0
+    all_results = int(len(s_of_r))
+    consent_dropped = int((~keep_sample[s_of_r]).sum()) if len(s_of_r) else 0
     if query.timepoints:
-        merged = merged[merged["timepoint"].isin(query.timepoints)]
+        keep_sample &= samples["timepoint"].isin(query.timepoints).to_numpy()
     if query.sample_types:
-        merged = merged[merged["sample_type"].isin(query.sample_types)]
-    info = pd.DataFrame([(m.id, m.code, m.unit, m.transform) for m in markers],
-                        columns=["marker_id", "marker", "unit", "transform"])
-    merged = merged.merge(info, on="marker_id", how="left")
-    merged = merged.sort_values(["participant_id", "timepoint", "marker", "sample_id", "replicate"], kind="stable")
-    assay = pd.to_datetime(merged["assay_date"], errors="coerce")
-    frozen = pd.to_datetime(merged["frozen_date"], errors="coerce")
-    storage_end = assay.fillna(pd.Timestamp(today))
-    merged["storage_days"] = (storage_end - frozen).dt.days.astype("Int64")
-    merged["collection_day"] = _day(merged["collection_date"], merged["enrol_date"])
-    merged["assay_day"] = _day(merged["assay_date"], merged["enrol_date"])
-    top = merged.groupby(["sample_id", "marker_id"], sort=False)["replicate"].transform("max")
-    merged["latest"] = (merged["replicate"] == top).to_numpy()
-    merged["remeasurement"] = (merged["replicate"] > 1).to_numpy()
-    keys = {sid: i + 1 for i, sid in enumerate(pd.unique(merged["sample_id"]))}
-    merged["sample_key"] = merged["sample_id"].map(keys).map(lambda k: f"S{k:06d}")
-    date_cols = ["enrol_date", "collection_date", "assay_date"] if query.dates else []
+        keep_sample &= samples["sample_type"].isin(query.sample_types).to_numpy()
+    keep = keep_sample[s_of_r] if all_results else np.zeros(0, dtype=bool)
+    r = {k: v[keep] for k, v in res.items()}
+    sp = s_of_r[keep]
+    marker_pos = np.full(max((m.id for m in markers), default=0) + 1, -1, dtype=np.int64)
+    for i, m in enumerate(markers):
+        marker_pos[m.id] = i
+    mi = marker_pos[r["marker_id"]]
+    tp_rank = {tp.code: tp.order for tp in study.timepoints}
+    s_tp_rank = samples["timepoint"].map(tp_rank).fillna(10**6).to_numpy(dtype=np.int64)
+    enrol_ord = np.array([p.enrolled_on.toordinal() for p in people], dtype=np.int64)
+    s_enrol = np.where(s_person >= 0, enrol_ord[np.maximum(s_person, 0)] if len(people) else -1, -1)
+
+    # Storage time per sample: earliest assay date of its exported results (or today) - date frozen.
+    assay_or_today = np.where(r["assay_ord"] < 0, today.toordinal(), r["assay_ord"])
+    first_assay = np.full(len(samples), today.toordinal(), dtype=np.int64)
+    if len(sp):
+        np.minimum.at(first_assay, sp, assay_or_today)
+    frozen = samples["frozen_ord"].to_numpy(dtype=np.int64)
+    storage = pd.arrays.IntegerArray(np.where(frozen < 0, 0, first_assay - frozen), frozen < 0)
+    pre = {"sprec": samples["sprec"].to_numpy(dtype=object),
+           "freeze_thaw_count": samples["freeze_thaw_count"].to_numpy(dtype=np.int64),
+           "storage_days": storage, "processing_delay_h": samples["processing_delay_h"].to_numpy(dtype=np.float64)}
+    collection_ord = samples["collection_ord"].to_numpy(dtype=np.int64)
+    s_collection_day = _ord_day(collection_ord, s_enrol)
+    person_cols = {"participant_id": np.array([p.code for p in people], dtype=object),
+                   "site": np.array([p.site.code for p in people], dtype=object),
+                   "stratum": np.array([p.stratum for p in people], dtype=object),
+                   "stage": np.array([p.stage for p in people], dtype=object)}
+    codes = np.array([m.code for m in markers], dtype=object)
+
     endpoints, variant = _endpoints(session, study, people, list(query.outcomes), variant, query.dates)
     if query.form == "long":
-        frame = merged[["participant_id", "site", "stratum", "stage", "timepoint", "sample_type", "sample_key",
-                        "marker", "value", "unit", "qualifier", "replicate", "remeasurement", "latest", "transform",
-                        "collection_day", "assay_day", *date_cols, *PREANALYTIC]].reset_index(drop=True)
-        for c in date_cols:
-            frame[c] = pd.to_datetime(frame[c], errors="coerce").dt.date
+        frame = _long(query, r, sp, mi, s_person, s_tp_rank, samples, pre, s_collection_day, s_enrol,
+                      collection_ord, person_cols, markers, codes)
     else:
-        frame = _wide(merged, markers, date_cols)
+        frame = _wide(query, r, sp, mi, s_person, s_tp_rank, samples, pre, s_collection_day, collection_ord,
+                      enrol_ord, person_cols, codes)
     if endpoints is not None:
         frame = frame.merge(endpoints, on="participant_id", how="left")
     dictionary = _dictionary(frame, markers, variant)
-    excluded = {**excluded, "results of excluded participants": int(excluded_results)}
+    filtered = bool(query.participants or query.strata)
+    excluded = {**excluded, "results of excluded participants": 0 if filtered else consent_dropped}
+    del all_results
     return Dataset(frame=frame, dictionary=dictionary, excluded=excluded, dfs_variant=variant,
                    endpoints_included=endpoints is not None)
 
 
-def _wide(merged: pd.DataFrame, markers: list[Marker], date_cols: list[str]) -> pd.DataFrame:
-    """One row per participant x time point; markers as columns (latest replicate), pre-analytics per type."""
-    keys = ["participant_id", "timepoint"]
-    latest = merged[merged["latest"]].drop_duplicates(subset=[*keys, "marker"], keep="last")
-    base = (merged.groupby(keys, sort=True)
-            .agg(site=("site", "first"), stratum=("stratum", "first"), stage=("stage", "first"),
-                 collection_day=("collection_day", "min"), **{c: (c, "min") for c in date_cols})
-            .reset_index())
-    for c in date_cols:
-        base[c] = pd.to_datetime(base[c], errors="coerce").dt.date
-    values = latest.pivot(index=keys, columns="marker", values="value")
-    codes = [m.code for m in markers if m.code in values.columns]
-    wide = base.merge(values[codes].reset_index(), on=keys, how="left")
-    qualified = latest[latest["qualifier"].notna()]
-    if len(qualified):
-        quals = qualified.pivot(index=keys, columns="marker", values="qualifier")
-        quals.columns = [f"{c}__qualifier" for c in quals.columns]
-        wide = wide.merge(quals.reset_index(), on=keys, how="left")
-    per_type = (merged.sort_values("sample_id").drop_duplicates(subset=[*keys, "sample_type"], keep="first"))
-    for stype in sorted(per_type["sample_type"].unique()):
-        part = per_type[per_type["sample_type"] == stype][[*keys, *PREANALYTIC]]
-        part = part.rename(columns={c: f"{stype}__{c}" for c in PREANALYTIC})
-        wide = wide.merge(part, on=keys, how="left")
-    order = {tp: i for i, tp in enumerate(pd.unique(merged.sort_values("collection_day")["timepoint"]))}
-    wide["_order"] = wide["timepoint"].map(order)
-    return wide.sort_values(["participant_id", "_order"]).drop(columns="_order").reset_index(drop=True)
+def _latest(r: dict[str, np.ndarray], mi: np.ndarray) -> np.ndarray:
+    """Tell, per result, whether it is the highest replicate of its marker on its sample."""
+    if not len(mi):
+        return np.zeros(0, dtype=bool)
+    key = r["sample_id"] * (int(mi.max()) + 1) + mi
+    top = pd.Series(r["replicate"]).groupby(key).transform("max").to_numpy()
+    return r["replicate"] == top
+
+
+def _long(query: ExportQuery, r: dict[str, np.ndarray], sp: np.ndarray, mi: np.ndarray, s_person: np.ndarray,
+          s_tp_rank: np.ndarray, samples: pd.DataFrame, pre: dict[str, Any], s_collection_day: Any,
+          s_enrol: np.ndarray, collection_ord: np.ndarray, person_cols: dict[str, np.ndarray],
+          markers: list[Marker], codes: np.ndarray) -> pd.DataFrame:
+    """One row per result, ordered by participant, time point, marker, sample and replicate."""
+    latest = _latest(r, mi)
+    pp = s_person[sp]
+    order = np.lexsort((r["replicate"], r["sample_id"], mi, s_tp_rank[sp], pp))
+    sp, mi, pp, latest = sp[order], mi[order], pp[order], latest[order]
+    r = {k: v[order] for k, v in r.items()}
+    key_codes, _ = pd.factorize(sp)
+    key_names = np.array([f"S{k + 1:06d}" for k in range(int(key_codes.max()) + 1 if len(key_codes) else 0)],
+                         dtype=object)
+    units = np.array([m.unit for m in markers], dtype=object)
+    transforms = np.array([m.transform for m in markers], dtype=object)
+    data: dict[str, Any] = {c: v[pp] for c, v in person_cols.items()}
+    data.update({
+        "timepoint": samples["timepoint"].to_numpy(dtype=object)[sp],
+        "sample_type": samples["sample_type"].to_numpy(dtype=object)[sp],
+        "sample_key": key_names[key_codes] if len(key_codes) else np.zeros(0, dtype=object),
+        "marker": codes[mi], "value": r["value"], "unit": units[mi], "qualifier": r["qualifier"],
+        "replicate": r["replicate"], "remeasurement": r["replicate"] > 1, "latest": latest,
+        "transform": transforms[mi], "collection_day": s_collection_day[sp],
+        "assay_day": _ord_day(r["assay_ord"], s_enrol[sp]),
+    })
+    if query.dates:
+        data["enrol_date"] = _ord_date(s_enrol[sp])
+        data["collection_date"] = _ord_date(collection_ord[sp])
+        data["assay_date"] = _ord_date(r["assay_ord"])
+    for name, values in pre.items():
+        data[name] = values[sp]
+    return pd.DataFrame(data)
+
+
+def _wide(query: ExportQuery, r: dict[str, np.ndarray], sp: np.ndarray, mi: np.ndarray, s_person: np.ndarray,
+          s_tp_rank: np.ndarray, samples: pd.DataFrame, pre: dict[str, Any], s_collection_day: Any,
+          collection_ord: np.ndarray, enrol_ord: np.ndarray, person_cols: dict[str, np.ndarray],
+          codes: np.ndarray) -> pd.DataFrame:
+    """One row per participant x time point; markers as columns (latest replicate), pre-analytics per type.
+
+    When two samples of a time point carry the same marker, the one registered last (highest sample id) wins.
+    """
+    n_markers = len(codes)
+    used = np.unique(sp)
+    rank_codes, tp_ranks = pd.factorize(s_tp_rank)  # dense time point rank per sample
+    width = len(tp_ranks) + 1
+    s_row_key = s_person * width + rank_codes
+    row_keys = np.unique(s_row_key[used])
+    # Order rows by participant (code order) then by the schedule's time point order.
+    tp_of_key = np.asarray(tp_ranks)[row_keys % width] if len(row_keys) else np.zeros(0, dtype=np.int64)
+    row_keys = row_keys[np.lexsort((tp_of_key, row_keys // width))]
+    row_of_key = pd.Index(row_keys)
+    s_row = row_of_key.get_indexer(s_row_key)
+    n_rows = len(row_keys)
+    latest = _latest(r, mi)
+    rows_r = s_row[sp]
+    pick = np.flatnonzero(latest)
+    pick = pick[np.lexsort((r["sample_id"][pick], mi[pick], rows_r[pick]))]
+    cell = rows_r[pick] * max(n_markers, 1) + mi[pick]
+    last = np.ones(len(pick), dtype=bool)
+    if len(pick) > 1:
+        last[:-1] = cell[:-1] != cell[1:]
+    pick = pick[last]
+    values = np.full((n_rows, n_markers), np.nan)
+    values[rows_r[pick], mi[pick]] = r["value"][pick]
+    qualifiers = np.full((n_rows, n_markers), None, dtype=object)
+    qualifiers[rows_r[pick], mi[pick]] = r["qualifier"][pick]
+    present = np.zeros(n_markers, dtype=bool)
+    present[mi[pick]] = True
+    first_sample = pd.Series(used).groupby(s_row[used]).min()  # any sample of the row, for its facts
+    s_first = first_sample.reindex(range(n_rows)).to_numpy(dtype=np.int64)
+    person_of_row = s_person[s_first]
+    data: dict[str, Any] = {"participant_id": person_cols["participant_id"][person_of_row],
+                            "timepoint": samples["timepoint"].to_numpy(dtype=object)[s_first]}
+    for c in ("site", "stratum", "stage"):
+        data[c] = person_cols[c][person_of_row]
+    day = pd.Series(s_collection_day[used]).groupby(s_row[used]).min()
+    data["collection_day"] = pd.array(day.reindex(range(n_rows)).to_numpy(), dtype="Int64")
+    if query.dates:
+        data["enrol_date"] = _ord_date(enrol_ord[person_of_row])
+        coll = pd.Series(np.where(collection_ord[used] < 0, 10**9, collection_ord[used])).groupby(s_row[used]).min()
+        data["collection_date"] = _ord_date(np.where(coll.to_numpy() >= 10**9, -1, coll.to_numpy()))
+        assay = np.where(r["assay_ord"] < 0, 10**9, r["assay_ord"])
+        first = pd.Series(assay).groupby(rows_r).min().reindex(range(n_rows)).fillna(10**9).to_numpy(dtype=np.int64)
+        data["assay_date"] = _ord_date(np.where(first >= 10**9, -1, first))
+    for j in np.flatnonzero(present):
+        data[str(codes[j])] = values[:, j]
+    for j in np.flatnonzero(present):
+        column = qualifiers[:, j]
+        if (column != None).any():  # noqa: E711 - element-wise on an object array
+            data[f"{codes[j]}__qualifier"] = column
+    s_type = samples["sample_type"].to_numpy(dtype=object)
+    for stype in sorted(set(s_type[used].tolist())):
+        of_type = used[s_type[used] == stype]
+        chosen = pd.Series(of_type).groupby(s_row[of_type]).min()
+        rows_with = chosen.index.to_numpy()
+        for name, values_ in pre.items():
+            column = pd.Series(pd.array(values_)[chosen.to_numpy()], index=rows_with).reindex(range(n_rows))
+            data[f"{stype}__{name}"] = column.to_numpy() if name not in ("storage_days", "freeze_thaw_count") \
+                else pd.array(column, dtype="Int64")
+    return pd.DataFrame(data)
 
 
 def _type_name(series: pd.Series) -> str:
