@@ -1,0 +1,116 @@
+"""Signatures page: choose outcome, time point, markers and covariates; run, watch, reopen, re-run, report."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from lims.core.auth import role_required
+from lims.core.db import utcnow
+from lims.core.errors import DomainError
+from lims.extensions import db
+from lims.signatures import figures, runner, service
+from lims.studies.service import get_study
+
+bp = Blueprint("signatures", __name__, url_prefix="/signatures")
+ROLES = ("pi", "researcher")
+# A run neither finished nor held by this process after this long was cut off (e.g. by a server restart).
+STALE_AFTER = timedelta(minutes=15)
+
+
+def _form(study: Any, values: dict[str, Any], error: DomainError | None = None, status: int = 200) -> Any:
+    return render_template("signatures/index.html", study=study, options=service.choices(db.session, study),
+                           values=values, error=error, runs=service.recent_runs(db.session, study),
+                           modes=service.MODES), status
+
+
+@bp.get("/")
+@role_required(*ROLES)
+def index() -> Any:
+    """Show the model form and the study's recent runs."""
+    study = get_study(db.session)
+    defaults = {"outcome": "pcr", "timepoint": "BASELINE", "transform": "log2", "penalty": "l1", "mode": "quick",
+                "outer_folds": 5, "inner_folds": 4, "markers": [], "covariates": [],
+                "thresholds": ", ".join(f"{t:g}" for t in service.DEFAULT_THRESHOLDS)}
+    return _form(study, defaults)
+
+
+@bp.post("/")
+@role_required(*ROLES)
+def create() -> Any:
+    """Queue a run of the submitted model and start it in the background."""
+    study = get_study(db.session)
+    raw = {k: (request.form.getlist(k) if k in ("markers", "covariates") else v) for k, v in request.form.items()}
+    try:
+        params = service.check_parameters(db.session, study, raw)
+    except DomainError as exc:
+        return _form(study, {**raw, "markers": request.form.getlist("markers"),
+                             "covariates": request.form.getlist("covariates")}, exc, 400)
+    run = service.create_run(db.session, study, params, by=current_user)
+    db.session.commit()
+    runner.start(current_app._get_current_object(), run.id)  # type: ignore[attr-defined]
+    return redirect(url_for("signatures.run_page", run_id=run.id))
+
+
+@bp.get("/runs/<int:run_id>")
+@role_required(*ROLES)
+def run_page(run_id: int) -> Any:
+    """Show a run: running (the page refreshes itself), its failure message, or its validated performance."""
+    study = get_study(db.session)
+    run = service.get_run(db.session, study, run_id)
+    stale = (not run.finished and not runner.is_active(run.id)
+             and utcnow() - run.created_at > STALE_AFTER)
+    return render_template("signatures/run.html", study=study, run=run, stale=stale,
+                           outcome=service.OUTCOMES[run.parameters["outcome"]],
+                           conditions=service.conditions(run.parameters),
+                           figures=figures.available(run.result), comparison=service.compare(db.session, run))
+
+
+@bp.get("/runs/<int:run_id>/<any(calibration, decision):name>.<any(png, svg):fmt>")
+@role_required(*ROLES)
+def figure(run_id: int, name: str, fmt: str) -> Any:
+    """Return a figure of the run (calibration plot or decision curve) as PNG or SVG."""
+    run = service.get_run(db.session, get_study(db.session), run_id)
+    return Response(figures.render(run.result, name, fmt), mimetype=figures.MEDIA_TYPES[fmt])
+
+
+@bp.get("/runs/<int:run_id>/report.html")
+@role_required(*ROLES)
+def report(run_id: int) -> Any:
+    """Download a self-contained HTML report: tables, embedded figures, methods paragraph and provenance."""
+    study = get_study(db.session)
+    run = service.get_run(db.session, study, run_id)
+    if run.status != "done":
+        raise DomainError(f"signature run {run.id} is {run.status}; a report needs a finished run")
+    html = render_template("signatures/report.html", study=study, run=run,
+                           outcome=service.OUTCOMES[run.parameters["outcome"]],
+                           conditions=service.conditions(run.parameters),
+                           images={name: figures.data_uri(run.result, name) for name in figures.available(run.result)})
+    return Response(html, mimetype="text/html",
+                    headers={"Content-Disposition": f'attachment; filename="signature-run-{run.id}.html"'})
+
+
+@bp.get("/runs/<int:run_id>/model.joblib")
+@role_required(*ROLES)
+def model(run_id: int) -> Any:
+    """Download the exported final model (preprocessing + penalised model, joblib; load only trusted files)."""
+    run = service.get_run(db.session, get_study(db.session), run_id)
+    if run.model is None:
+        raise DomainError(f"signature run {run.id} has no final model ({run.status})")
+    return Response(run.model, mimetype="application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="signature-run-{run.id}.joblib"'})
+
+
+@bp.post("/runs/<int:run_id>/rerun")
+@role_required(*ROLES)
+def rerun(run_id: int) -> Any:
+    """Queue the same run again (same parameters and seeds) on the current data."""
+    study = get_study(db.session)
+    original = service.get_run(db.session, study, run_id)
+    run = service.create_run(db.session, study, original.parameters, by=current_user, rerun_of=original)
+    db.session.commit()
+    runner.start(current_app._get_current_object(), run.id)  # type: ignore[attr-defined]
+    return redirect(url_for("signatures.run_page", run_id=run.id))
