@@ -30,7 +30,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Boolean, Date, Float, Integer, select
+from sqlalchemy import Boolean, Date, Float, Integer, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -472,10 +472,19 @@ def _text(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
-def _apply(session: Session, study: Study, records: list[Incoming], people: dict[str, Participant],
-           report: ImportReport, run: ImportRun) -> set[int]:
-    touched: set[int] = set()
-    changes: list[ClinicalChange] = []
+@dataclass
+class _Plan:
+    """What applying the records will write: rows to insert and values to update, per table, and the audit."""
+
+    inserts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    updates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    touched: set[int] = field(default_factory=set)
+
+
+def _plan(session: Session, records: list[Incoming], people: dict[str, Participant], report: ImportReport) -> _Plan:
+    """Match records with stored rows on their natural key and work out every insert and changed value."""
+    plan = _Plan()
     by_table: dict[str, list[Incoming]] = {}
     for rec in records:
         by_table.setdefault(rec.table, []).append(rec)
@@ -484,52 +493,67 @@ def _apply(session: Session, study: Study, records: list[Incoming], people: dict
         if not recs:
             continue
         ids = {people[r.participant].id for r in recs}
+        key = MODELS[table][1] if table in MODELS else ()
         if table == "participants":
-            existing = {p.id: p for p in people.values() if p.id in ids}
+            columns = [_PARTICIPANT_ATTR.get(c, c) for c in TABLE_FIELDS[table] if c != "site"]
+            stmt = select(Participant.id, Participant.id, *(getattr(Participant, c) for c in columns))
+            stmt = stmt.where(Participant.id.in_(ids))
         else:
-            model, key = MODELS[table]
-            rows = session.scalars(select(model).where(model.participant_id.in_(ids)))  # type: ignore[attr-defined]
-            existing = {(r.participant_id, *(getattr(r, k) for k in key)): r for r in rows}
+            model = MODELS[table][0]
+            columns = list(TABLE_FIELDS[table])
+            stmt = select(model.id, model.participant_id, *(getattr(model, c) for c in columns))  # type: ignore[attr-defined]
+            stmt = stmt.where(model.participant_id.in_(ids))  # type: ignore[attr-defined]
+        existing: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for row in session.execute(stmt):
+            stored = dict(zip(columns, row[2:], strict=True))
+            existing[(row[1], *(stored[k] for k in key))] = {"id": row[0], **stored}
         for rec in recs:
             p = people[rec.participant]
-            ident = p.id if table == "participants" else (p.id, *_key(table, rec.values))
-            record_key = ", ".join(f"{k}={_text(v)}" for k, v in zip(MODELS[table][1], ident[1:], strict=True)) \
-                if table != "participants" else ""
-            target = existing.get(ident)  # type: ignore[call-overload]
-            if target is None:
-                model = MODELS[table][0]
-                target = model(participant_id=p.id, **rec.values)
-                session.add(target)
-                existing[ident] = target  # type: ignore[index]
+            ident = (p.id, *_key(table, rec.values))
+            record_key = ", ".join(f"{k}={_text(v)}" for k, v in zip(key, ident[1:], strict=True)) or "-"
+            stored = existing.get(ident)
+            if stored is None:
+                plan.inserts.setdefault(table, []).append({"participant_id": p.id, **rec.values})
+                existing[ident] = {"id": None, **rec.values}
                 report.inserted += 1
-                touched.add(p.id)
-                changes.append(ClinicalChange(import_run=run, participant_id=p.id, table=table,
-                                              record_key=record_key or "-", field="*", old_value=None,
-                                              new_value=json.dumps({k: _text(v) for k, v in rec.values.items()})))
+                plan.touched.add(p.id)
+                plan.changes.append({"participant_id": p.id, "table": table, "record_key": record_key, "field": "*",
+                                     "old_value": None,
+                                     "new_value": json.dumps({k: _text(v) for k, v in rec.values.items()})})
                 continue
-            changed = False
+            update: dict[str, Any] = {}
             for column, value in rec.values.items():
                 if table == "participants" and column in ("site", "enrol_date"):
                     continue
                 attr = _PARTICIPANT_ATTR.get(column, column)
-                old = getattr(target, attr)
+                old = stored.get(attr)
                 if _norm(old) == _norm(value):
                     continue
-                setattr(target, attr, value)
-                changed = True
-                changes.append(ClinicalChange(import_run=run, participant_id=p.id, table=table,
-                                              record_key=record_key or "-", field=column, old_value=_text(old),
-                                              new_value=_text(value)))
-            if changed:
+                update[attr] = value
+                plan.changes.append({"participant_id": p.id, "table": table, "record_key": record_key,
+                                     "field": column, "old_value": _text(old), "new_value": _text(value)})
+            if update:
+                plan.updates.setdefault(table, []).append({"id": stored["id"], **update})
+                stored.update(update)
                 report.updated += 1
-                touched.add(p.id)
+                plan.touched.add(p.id)
             else:
                 report.unchanged += 1
-    if changes:
-        session.add(run)
-        session.add_all(changes)
-    report.changes = len(changes)
-    return touched
+    report.changes = len(plan.changes)
+    return plan
+
+
+def _write(session: Session, plan: _Plan, run: ImportRun) -> None:
+    """Write the plan in bulk: updates by primary key, inserts, then the audit rows under the run."""
+    session.add(run)
+    session.flush()
+    for table in TABLE_ORDER:
+        model = Participant if table == "participants" else MODELS[table][0] if table in MODELS else None
+        if plan.updates.get(table):
+            session.execute(update(model), plan.updates[table])  # type: ignore[arg-type]
+        if plan.inserts.get(table):
+            session.execute(insert(model), plan.inserts[table])  # type: ignore[arg-type]
+    session.execute(insert(ClinicalChange), [{"import_run_id": run.id, **c} for c in plan.changes])
 
 
 def import_records(session: Session, study: Study, records: list[Incoming], issues: list[Issue], *,
@@ -541,19 +565,21 @@ def import_records(session: Session, study: Study, records: list[Incoming], issu
     report.warnings = warnings
     if issues:
         return report
-    digest = hashlib.sha256("".join(sorted(hashes)).encode()).hexdigest()
-    run = ImportRun(study_id=study.id, format=fmt, filenames=files, sha256=digest, by_id=by.id)
-    try:
-        touched = _apply(session, study, records, people, report, run)
-        session.flush()
-    except IntegrityError as exc:
-        raise DomainError(f"the import breaks a database rule: {integrity_message(exc)}") from None
-    for pid in sorted(touched):
-        service.sync_anchors(session, session.get(Participant, pid))  # type: ignore[arg-type]
-    if report.changes:
-        run.inserted, run.updated, run.unchanged = report.inserted, report.updated, report.unchanged
-        session.flush()
+    plan = _plan(session, records, people, report)
+    if plan.changes:
+        digest = hashlib.sha256("".join(sorted(hashes)).encode()).hexdigest()
+        run = ImportRun(study_id=study.id, format=fmt, filenames=files, sha256=digest, by_id=by.id,
+                        inserted=report.inserted, updated=report.updated, unchanged=report.unchanged)
+        try:
+            _write(session, plan, run)
+            session.flush()
+        except IntegrityError as exc:
+            raise DomainError(f"the import breaks a database rule: {integrity_message(exc)}") from None
         report.run_id = run.id
+        # Bulk statements bypass the identity map: reload what the session already holds.
+        session.expire_all()
+        for pid in sorted(plan.touched):
+            service.sync_anchors(session, session.get(Participant, pid))  # type: ignore[arg-type]
     report.applied = True
     return report
 
