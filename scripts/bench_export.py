@@ -16,7 +16,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -24,22 +24,22 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert, select  # noqa: E402
+from sqlalchemy import insert, select
 
-from lims import create_app  # noqa: E402
-from lims.accounts.service import add_user  # noqa: E402
-from lims.config import DEFAULT_PROTOCOL  # noqa: E402
-from lims.core.migrate import upgrade  # noqa: E402
-from lims.extensions import db  # noqa: E402
-from lims.markers.export import ExportQuery, export_dataset  # noqa: E402
-from lims.markers.models import Marker  # noqa: E402
-from lims.markers.service import save_marker  # noqa: E402
-from lims.participants.models import Consent, ConsentScope, Participant, Visit  # noqa: E402
-from lims.samples.accession import make_accession  # noqa: E402
-from lims.samples.models import Sample  # noqa: E402
-from lims.studies.models import ContainerType, SampleType, Site, TimePoint  # noqa: E402
-from lims.studies.protocol import load_protocol  # noqa: E402
-from lims.studies.service import install_protocol  # noqa: E402
+from lims import create_app
+from lims.accounts.service import add_user
+from lims.config import DEFAULT_PROTOCOL
+from lims.core.migrate import upgrade
+from lims.extensions import db
+from lims.markers.export import ExportQuery, export_dataset
+from lims.markers.models import Marker
+from lims.markers.service import save_marker
+from lims.participants.models import Consent, ConsentScope, Participant, Visit
+from lims.samples.accession import make_accession
+from lims.samples.models import Sample
+from lims.studies.models import ContainerType, SampleType, Site, TimePoint
+from lims.studies.protocol import load_protocol
+from lims.studies.service import install_protocol
 
 TIMEPOINTS = ("BASELINE", "MID_NCRT", "EOT", "CRE1", "CRE2", "CRE3", "CRE4", "CRE5")
 
@@ -71,7 +71,7 @@ def seed(participants: int, n_markers: int, n_results: int, rng: np.random.Gener
          "status": "done", "actual_on": date(2025, 1, 2) + timedelta(days=30 * (i % len(timepoints)))}
         for i, (p, tp) in enumerate(visits)])
     vids = [v for (v,) in session.execute(select(Visit.id).order_by(Visit.id))]
-    t0 = datetime(2025, 1, 2, 8, 0, tzinfo=timezone.utc)
+    t0 = datetime(2025, 1, 2, 8, 0, tzinfo=UTC)
     delays = rng.lognormal(np.log(1.0), 0.5, n_samples)
     conn.execute(insert(Sample.__table__), [
         {"accession": make_accession(i + 1, study.accession_prefix), "study_id": study.id,

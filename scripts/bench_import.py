@@ -24,20 +24,20 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert, select  # noqa: E402
+from sqlalchemy import insert, select
 
-from lims import create_app  # noqa: E402
-from lims.config import DEFAULT_PROTOCOL  # noqa: E402
-from lims.core.migrate import upgrade  # noqa: E402
-from lims.extensions import db  # noqa: E402
-from lims.markers.importer import import_results  # noqa: E402
-from lims.markers.service import save_marker  # noqa: E402
-from lims.participants.models import Consent, ConsentScope, Participant  # noqa: E402
-from lims.samples.accession import make_accession  # noqa: E402
-from lims.samples.models import Sample  # noqa: E402
-from lims.studies.models import SampleType, Site  # noqa: E402
-from lims.studies.protocol import load_protocol  # noqa: E402
-from lims.studies.service import install_protocol  # noqa: E402
+from lims import create_app
+from lims.config import DEFAULT_PROTOCOL
+from lims.core.migrate import upgrade
+from lims.extensions import db
+from lims.markers.importer import import_results
+from lims.markers.service import save_marker
+from lims.participants.models import Consent, ConsentScope, Participant
+from lims.samples.accession import make_accession
+from lims.samples.models import Sample
+from lims.studies.models import SampleType, Site
+from lims.studies.protocol import load_protocol
+from lims.studies.service import install_protocol
 
 PARTICIPANTS = 500
 

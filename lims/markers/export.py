@@ -284,13 +284,12 @@ def build_dataset(session: Session, study: Study, query: ExportQuery, *, role: s
     person_pos = {p.id: i for i, p in enumerate(people)}  # people are ordered by code
     s_person = samples["participant_pk"].map(person_pos).fillna(-1).to_numpy(dtype=np.int64)
     keep_sample = s_person >= 0
-    all_results = int(len(s_of_r))
     consent_dropped = int((~keep_sample[s_of_r]).sum()) if len(s_of_r) else 0
     if query.timepoints:
         keep_sample &= samples["timepoint"].isin(query.timepoints).to_numpy()
     if query.sample_types:
         keep_sample &= samples["sample_type"].isin(query.sample_types).to_numpy()
-    keep = keep_sample[s_of_r] if all_results else np.zeros(0, dtype=bool)
+    keep = keep_sample[s_of_r] if len(s_of_r) else np.zeros(0, dtype=bool)
     r = {k: v[keep] for k, v in res.items()}
     sp = s_of_r[keep]
     marker_pos = np.full(max((m.id for m in markers), default=0) + 1, -1, dtype=np.int64)
@@ -332,7 +331,6 @@ def build_dataset(session: Session, study: Study, query: ExportQuery, *, role: s
     dictionary = _dictionary(frame, markers, variant)
     filtered = bool(query.participants or query.strata)
     excluded = {**excluded, "results of excluded participants": 0 if filtered else consent_dropped}
-    del all_results
     return Dataset(frame=frame, dictionary=dictionary, excluded=excluded, dfs_variant=variant,
                    endpoints_included=endpoints is not None)
 
@@ -435,7 +433,7 @@ def _wide(query: ExportQuery, r: dict[str, np.ndarray], sp: np.ndarray, mi: np.n
         data[str(codes[j])] = values[:, j]
     for j in np.flatnonzero(present):
         column = qualifiers[:, j]
-        if (column != None).any():  # noqa: E711 - element-wise on an object array
+        if (column != None).any():
             data[f"{codes[j]}__qualifier"] = column
     s_type = samples["sample_type"].to_numpy(dtype=object)
     for stype in sorted(set(s_type[used].tolist())):

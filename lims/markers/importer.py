@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from lims.core.errors import DomainError
 from lims.markers import units
-from lims.markers.models import MarkerImportRun, Marker, MarkerResult
+from lims.markers.models import Marker, MarkerImportRun, MarkerResult
 from lims.participants.models import Consent, Participant
 from lims.samples.accession import AccessionError, validate
 from lims.samples.models import Sample
@@ -348,11 +348,11 @@ def _validate_chunk(frame: pd.DataFrame, lookups: _Lookups, report: ImportReport
     bad_qualifier = q_mapped == "?"
     _flag(report, frame, bad_qualifier, "qualifier", "qualifier must be <LOD, >ULOQ or NA")
     bad |= bad_qualifier
-    from_column = (q_mapped != None) & ~bad_qualifier  # noqa: E711 - element-wise on an object array
+    from_column = (q_mapped != None) & ~bad_qualifier
     qualifier = np.where(from_column, q_mapped, qualifier)
     infinite = np.isinf(numbers)
     _flag(report, frame, infinite, "value", "not a finite number")
-    has_q = qualifier != None  # noqa: E711
+    has_q = qualifier != None
     no_value = empty & ~has_q
     _flag(report, frame, no_value, "value", "no value and no qualifier (<LOD, >ULOQ or NA)")
     na_with_value = (qualifier == "NA") & ~np.isnan(numbers)

@@ -80,8 +80,7 @@ def save_marker(session: Session, data: dict[str, Any], *, marker: Marker | None
     data = {**data, "code": str(data.get("code") or "").strip()}
     errors = _check(session, data)
     if errors:
-        field, reason = errors[0]
-        raise DomainError("; ".join(r for _f, r in errors), field=field)
+        raise DomainError("; ".join(r for _f, r in errors), field=errors[0][0])
     clash = session.scalar(select(Marker).where(func.lower(Marker.code) == data["code"].lower()))
     if clash is not None and clash is not marker:
         raise Conflict(f"a marker with code {data['code']!r} already exists", field="code")

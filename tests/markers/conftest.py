@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -39,15 +39,15 @@ def sampled(session: Any, study: Any, make_participant: Callable[..., Any], user
         baseline.status, baseline.actual_on = "done", date(2025, 1, 8)
         kit = {(k.sample_type.code, k.container_type.code if k.container_type else None): k
                for k in timepoint_by_code(study, "BASELINE").kit}
-        at = datetime(2025, 1, 8, 8, 0, tzinfo=timezone.utc)
+        at = datetime(2025, 1, 8, 8, 0, tzinfo=UTC)
         out: dict[str, str] = {}
         for container, child in (("STRECK", "CTDNA_PLASMA"), ("SST", "SERUM")):
             k = kit[("WHOLE_BLOOD", container)]
             blood = register_primary(session, baseline, k, sample_type=k.sample_type, quantity=10, unit="ml",
                                      by=tech, collected_at=at)
             kids = split(session, blood, sample_type=types[child], count=2, volume=1.0, unit="ml", by=tech,
-                         derivation="derivative", processing_started_at=datetime(2025, 1, 8, 10, 0, tzinfo=timezone.utc),
-                         frozen_at=datetime(2025, 1, 8, 11, 0, tzinfo=timezone.utc))
+                         derivation="derivative", processing_started_at=datetime(2025, 1, 8, 10, 0, tzinfo=UTC),
+                         frozen_at=datetime(2025, 1, 8, 11, 0, tzinfo=UTC))
             out[child] = kids[0].accession
             out[child + "_2"] = kids[1].accession
         k = kit[("FFPE", "FORMALIN_POT")]
