@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Flask, g, jsonify, redirect, render_template, request, url_for
+from flask import Flask, g, jsonify, redirect, render_template, request, send_from_directory, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
@@ -73,6 +73,12 @@ def init_app(app: Flask) -> None:
         if current_user.is_authenticated:
             return redirect(url_for("participants.index"))
         return redirect(url_for("accounts.login"))
+
+    @app.get("/api/v1/docs-assets/<path:filename>")
+    def swagger_assets(filename: str) -> Any:
+        from swagger_ui_bundle import swagger_ui_path
+
+        return send_from_directory(str(swagger_ui_path), filename, max_age=3600)
 
     @app.get("/health")
     def health() -> Any:

@@ -186,6 +186,21 @@ def restore_command(backup_file: str, yes: bool) -> None:
                "schema is older than this version's.")
 
 
+@main.command("permissions")
+@click.option("--write", "path", default=None, help="Write the Markdown table to this file.")
+def permissions_command(path: str | None) -> None:
+    """Print the role x action permission table (docs/permissions.md is made from it)."""
+    from lims.core.permissions import markdown
+
+    text = markdown()
+    if path:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        click.echo(f"Wrote {path}.")
+    else:
+        click.echo(text, nl=False)
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, g, request_started
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
@@ -133,9 +133,20 @@ def session(app_ctx: Flask) -> Session:
     return db.session
 
 
+def _fresh_request_user(sender: Flask, **_: Any) -> None:
+    # Tests that hold an app context (the ``session`` fixture) share ``g`` with the requests they make;
+    # forget the user Flask-Login cached there so every request authenticates on its own, as in production.
+    g.pop("_login_user", None)
+    g.pop("token_error", None)
+
+
 @pytest.fixture()
-def client(app: Flask, connection: Any) -> FlaskClient:
-    return app.test_client()
+def client(app: Flask, connection: Any) -> Iterator[FlaskClient]:
+    request_started.connect(_fresh_request_user, app)
+    try:
+        yield app.test_client()
+    finally:
+        request_started.disconnect(_fresh_request_user, app)
 
 
 @pytest.fixture()

@@ -11,7 +11,7 @@ import datetime as dt
 import decimal
 from typing import Any
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
@@ -40,14 +40,11 @@ def _plain(value: Any) -> Any:
 def _who() -> tuple[int | None, str | None, str | None]:
     if not has_request_context():
         return None, "cli", None
-    from flask_login import current_user
-
+    # Only the user already loaded for this request: loading one here could re-enter the flush.
+    user = g.get("_login_user")
     addr = request.remote_addr
-    try:
-        if current_user and current_user.is_authenticated:
-            return current_user.id, current_user.username, addr
-    except Exception:  # noqa: BLE001 - the user may not be loadable mid-flush
-        pass
+    if user is not None and getattr(user, "is_authenticated", False):
+        return user.id, user.username, addr
     return None, None, addr
 
 
@@ -88,10 +85,11 @@ def _audit_changes(session: Session, _flush_context: Any, _instances: Any) -> No
             if hist.has_changes():
                 old = hist.deleted[0] if hist.deleted else None
                 new = hist.added[0] if hist.added else None
+                if old == new:
+                    continue
                 if attr.key in SECRET_COLUMNS:
                     old, new = "(hidden)", "(hidden)"
-                if old != new:
-                    changes[attr.key] = {"old": _plain(old), "new": _plain(new)}
+                changes[attr.key] = {"old": _plain(old), "new": _plain(new)}
         if changes:
             rows.append(AuditEvent(at=utcnow(), user_id=uid, username=uname, remote_addr=addr, action="update",
                                    object_type=table, object_id=_pk(state), changes=changes))
