@@ -81,3 +81,19 @@ def markdown() -> str:
         cells = " | ".join("✓" if allowed(role, action) else "" for role in ROLES)
         lines.append(f"| `{action}` | {perm.description} | {cells} | {'required' if perm.signature else ''} |")
     return "\n".join(lines) + "\n"
+
+
+SITE_BOUND_ROLES = ("technician",)
+
+
+def visible_sites(user: Any) -> list[str] | None:
+    """Return the site codes whose participants and samples ``user`` may see, or None for all sites."""
+    if getattr(user, "role", None) in SITE_BOUND_ROLES:
+        return list(user.site_codes)
+    return None
+
+
+def may_see_site(user: Any, site_code: str) -> bool:
+    """Tell whether ``user`` may see records of ``site_code``."""
+    sites = visible_sites(user)
+    return sites is None or site_code in sites

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
+from flask_login import current_user
 from flask_smorest import Blueprint, Page, abort
 
 from lims.core.auth import login_required
@@ -43,7 +44,7 @@ class Participants(MethodView):
             study = get_study(db.session)
         except NotFound:
             study = None
-        return service.search_query(study, q=args.get("q"), site_codes=[args["site"]] if args.get("site") else None,
+        return service.search_query(study, q=args.get("q"), site_codes=service.scoped_sites(current_user, args.get("site")),
                                     stratum=args.get("stratum"))
 
 
@@ -55,6 +56,6 @@ class ParticipantByCode(MethodView):
     def get(self, code: str) -> Any:
         """Show one participant with consent and visits."""
         try:
-            return service.get_by_code(db.session, code)
+            return service.get_by_code(db.session, code, user=current_user)
         except NotFound as exc:
             abort(404, message=exc.message)

@@ -8,6 +8,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from lims.core.errors import DomainError, NotFound
+from lims.core.permissions import may_see_site, visible_sites
 from lims.participants.models import CONSENT_SCOPES, Consent, ConsentScope, Participant, Visit
 from lims.studies.models import Site, Study
 
@@ -89,17 +90,25 @@ def search_query(study: Study | None, q: str | None = None, site_codes: list[str
     return stmt.order_by(Participant.code)
 
 
+def scoped_sites(user: object, site: str | None) -> list[str] | None:
+    """Combine a requested site filter with the sites the user may see (technicians: their own)."""
+    visible = visible_sites(user)
+    if site:
+        return [site] if visible is None or site in visible else ["-none-"]
+    return visible
+
+
 def count(session: Session, stmt: Select[tuple[Participant]]) -> int:
     """Count the rows a list query would return."""
     return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 
-def get_by_code(session: Session, code: str, study: Study | None = None) -> Participant:
-    """Return the participant with ``code`` or raise NotFound."""
+def get_by_code(session: Session, code: str, study: Study | None = None, *, user: object = None) -> Participant:
+    """Return the participant with ``code`` or raise NotFound (also when ``user`` may not see its site)."""
     stmt = select(Participant).where(Participant.code == normalise_code(code))
     if study is not None:
         stmt = stmt.where(Participant.study_id == study.id)
     participant = session.scalar(stmt)
-    if participant is None:
+    if participant is None or (user is not None and not may_see_site(user, participant.site.code)):
         raise NotFound(f"no participant {normalise_code(code)!r}")
     return participant

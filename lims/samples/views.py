@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user
 
 from lims.core.auth import login_required, role_required
+from lims.core.permissions import may_see_site
 from lims.core.errors import DomainError, NotFound
 from lims.custody.service import history
 from lims.extensions import db
@@ -33,6 +34,8 @@ def detail(accession: str) -> Any:
         sample = service.get_by_accession(db.session, accession)
     except DomainError as exc:
         abort(404, description=exc.message)
+    if not may_see_site(current_user, sample.participant.site.code):
+        abort(404, description=f"no sample {sample.accession} at your sites")
     ancestors, descendants = service.lineage(db.session, sample)
     return render_template(
         "samples/detail.html", sample=sample, ancestors=ancestors, descendants=descendants,
@@ -45,7 +48,7 @@ def detail(accession: str) -> Any:
 def detail_page(code: str) -> Any:
     """Show a participant's time points in order with expected vs collected samples."""
     try:
-        participant = participants_service.get_by_code(db.session, code)
+        participant = participants_service.get_by_code(db.session, code, user=current_user)
     except NotFound:
         abort(404, description=f"No participant {code!r}.")
     samples = service.samples_of_participant(db.session, participant)
@@ -84,7 +87,7 @@ def _parse_float(value: str | None, field: str, problems: dict[str, str]) -> flo
 @role_required("technician", "lab_manager")
 def register(code: str, timepoint: str) -> Any:
     """Register the samples of one visit from the protocol's kit (collected or missed)."""
-    participant = participants_service.get_by_code(db.session, code)
+    participant = participants_service.get_by_code(db.session, code, user=current_user)
     visit = next((v for v in participant.visits if v.timepoint.code == timepoint.upper()), None)
     if visit is None:
         abort(404, description=f"{participant.code} has no planned visit {timepoint}")
@@ -131,7 +134,7 @@ def register(code: str, timepoint: str) -> Any:
 @login_required
 def registered(code: str, timepoint: str) -> Any:
     """List a visit's registered samples with label printing and processing links."""
-    participant = participants_service.get_by_code(db.session, code)
+    participant = participants_service.get_by_code(db.session, code, user=current_user)
     visit = next((v for v in participant.visits if v.timepoint.code == timepoint.upper()), None)
     if visit is None:
         abort(404, description=f"{participant.code} has no visit {timepoint}")
@@ -148,7 +151,10 @@ def print_labels() -> Any:
     codes = request.form.getlist("accession")
     samples = []
     for raw in codes:
-        samples.append(service.get_by_accession(db.session, raw))
+        sample = service.get_by_accession(db.session, raw)
+        if not may_see_site(current_user, sample.participant.site.code):
+            abort(403, description=f"{sample.accession} belongs to site {sample.participant.site.code}")
+        samples.append(sample)
     start = request.form.get("start_position", "1")
     job = printing.print_labels(
         db.session, samples, fmt=request.form.get("format", "pdf"), by=current_user, config=current_app.config,
@@ -172,6 +178,8 @@ def barcode_svg(accession: str) -> Any:
 def process(accession: str) -> Any:
     """Process a primary tube into aliquots/derivatives, recording the raw pre-analytical values."""
     sample = service.get_by_accession(db.session, accession)
+    if not may_see_site(current_user, sample.participant.site.code):
+        abort(403, description=f"{sample.accession} belongs to site {sample.participant.site.code}")
     tz = _local_tz(sample.participant.study)
     kit = db.session.get(KitItem, sample.kit_item_id) if sample.kit_item_id else None
     defaults = [accessioning.YieldEntry(y["sample_type"], int(y["aliquots"]), float(y["volume"]),

@@ -83,8 +83,7 @@ def _resolve(session: Session, code: str, mode: str, user: User, text: str | Non
     if mode not in MODES:
         raise DomainError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}", field="mode")
     sample = samples_service.get_by_accession(session, code)
-    if mode != "lookup":
-        _site_check(sample, user)
+    _site_check(sample, user)
     problem = actions.refusal(sample, mode, reason=text)
     if problem:
         raise Conflict(f"{sample.accession}: {problem}", field="code")
