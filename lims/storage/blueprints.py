@@ -17,3 +17,11 @@ def register(app: Flask, api: Api) -> None:
     api.register_blueprint(blp, url_prefix="/api/v1/storage")
     csrf.exempt(blp)
     app.config["NAV"].append(("storage.index", "Storage"))
+
+    @app.template_global("location_path")
+    def location_path(sample_id: int) -> str | None:
+        """Return a sample's full storage path for templates of earlier domains (the sample page)."""
+        from lims.extensions import db
+        from lims.storage.service import location_path as path
+
+        return path(db.session, sample_id)
