@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,9 +30,9 @@ VALUE_COLUMNS = ["participant_id", "timepoint", "timepoint_order", "day", "sampl
                  "value"]
 # Tables the endpoint derivation never reads (QoL answers are the bulk of the clinical data).
 _NOT_ENDPOINTS = ("qol_responses", "drug_doses")
-_CACHE_SIZE = 8
+_CACHE_SIZE = 16
 _LOCK = threading.Lock()
-_DERIVED: OrderedDict[str, pd.DataFrame] = OrderedDict()
+_CACHE: OrderedDict[str, pd.DataFrame] = OrderedDict()
 COVARIATES = {"age": "Age (per year)", "male": "Male sex", "ecog": "ECOG (per point)"}
 
 
@@ -124,15 +125,21 @@ def endpoints(tables: dict[str, pd.DataFrame], study: Study, variant: str) -> pd
     """
     settings = endpoint_settings(study, variant)
     needed = {k: v for k, v in tables.items() if k not in _NOT_ENDPOINTS}
-    key = _digest(needed, settings)
+    return memo("endpoints", needed, settings, lambda: _derive_with_covariates(needed, settings))
+
+
+def memo(kind: str, tables: dict[str, pd.DataFrame], settings: object,
+         compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """Return ``compute()``, kept per digest of its input tables and settings (a pure function of both)."""
+    key = f"{kind}:{_digest(tables, settings)}"
     with _LOCK:
-        cached = _DERIVED.get(key)
+        cached = _CACHE.get(key)
     if cached is None:
-        cached = _derive_with_covariates(needed, settings)
+        cached = compute()
         with _LOCK:
-            _DERIVED[key] = cached
-            while len(_DERIVED) > _CACHE_SIZE:
-                _DERIVED.popitem(last=False)
+            _CACHE[key] = cached
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
     return cached.copy()
 
 

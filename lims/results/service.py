@@ -256,7 +256,17 @@ def marker_report(session: Session, study: Study, run: AnalysisRun, marker: str)
     with np.errstate(all="ignore"):
         transformed = transforms.apply(params["transform"], frame[markers].astype(float))[marker]
     frame = data.with_groups(frame, marker, transformed)
-    report: dict[str, Any] = {"frame": frame, "spec": spec, "cut": frame.attrs.get("cut"), "marker": marker}
+    report: dict[str, Any] = {"frame": frame, "spec": spec, "cut": frame.attrs.get("cut"), "marker": marker,
+                              "figures": ["response", "trajectory"], "notes": []}
+    column = "event" if spec.kind == "survival" else "outcome"
+    if frame[column].nunique() == 2:
+        report["figures"].insert(0, "km" if spec.kind == "survival" else "roc")
+    elif spec.kind == "survival":
+        report["notes"].append(f"No {spec.label} events among the {len(frame)} participants with a value: the "
+                               "Kaplan-Meier comparison and the Cox model need at least one event.")
+    else:
+        report["notes"].append(f"All {len(frame)} participants with a value have the same {spec.label} status: "
+                               "no ROC curve or logistic model.")
     covariates = ["value", *params["covariates"]]
     if spec.kind == "survival":
         try:

@@ -106,7 +106,7 @@ def run(run_id: int) -> Any:
     return render_template("results/run.html", study=study, run=saved, table=table, sort=sort,
                            descending=descending, sortable=SORTABLE, spec=OUTCOMES[saved.parameters["outcome"]],
                            conditions=service.conditions(saved.parameters), effect=result.attrs.get("effect", ""),
-                           covariates=COVARIATES)
+                           covariates=COVARIATES, not_estimable=result.attrs.get("not_estimable", False))
 
 
 @bp.get("/runs/<int:run_id>/results.csv")
@@ -148,10 +148,8 @@ def marker(run_id: int, marker: str) -> Any:
     saved = service.get_run(db.session, study, run_id)
     report = service.marker_report(db.session, study, saved, marker)
     row = service.result_frame(saved).loc[marker]
-    kinds = ["km", "response", "trajectory"] if report["spec"].kind == "survival" else ["roc", "response",
-                                                                                        "trajectory"]
     return render_template("results/marker.html", study=study, run=saved, marker=marker, report=report, row=row,
-                           kinds=kinds, names=figures.REPORT_FIGURES, conditions=service.conditions(saved.parameters),
+                           kinds=report["figures"], names=figures.REPORT_FIGURES, conditions=service.conditions(saved.parameters),
                            effect=service.result_frame(saved).attrs.get("effect", ""))
 
 
@@ -164,6 +162,8 @@ def marker_figure(run_id: int, marker: str, kind: str, fmt: str) -> Any:
     study = get_study(db.session)
     saved = service.get_run(db.session, study, run_id)
     report = service.marker_report(db.session, study, saved, marker)
+    if kind not in report["figures"]:
+        abort(404, description=" ".join(report["notes"]) or f"no {kind} figure for {report['spec'].label}")
     trajectory = service.trajectories(db.session, study, saved, marker) if kind == "trajectory" else None
     try:
         fig = figures.report_figure(kind, report, trajectory)
