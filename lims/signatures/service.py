@@ -102,7 +102,7 @@ def choices(session: Session, study: Study) -> dict[str, list[tuple[str, str]]]:
     return {
         "outcome": [(k, o.label) for k, o in OUTCOMES.items()],
         "timepoint": [(t.code, t.name) for t in timepoints],
-        "sample_type": [(t.code, t.name) for t in types],
+        "sample_types": [(t.code, t.name) for t in types],
         "category": [("", "All markers"), *[(c, c) for c in CATEGORIES]],
         "markers": [(m.code, f"{m.code} ({m.category})") for m in markers],
         "covariates": list(data.COVARIATES.items()),
@@ -167,13 +167,20 @@ def check_parameters(session: Session, study: Study, raw: dict[str, Any]) -> dic
 
     outcome = pick("outcome", "pcr")
     params: dict[str, Any] = {
-        "outcome": outcome, "timepoint": pick("timepoint", "BASELINE"), "sample_type": pick("sample_type"),
+        "outcome": outcome, "timepoint": pick("timepoint", "BASELINE"),
         "category": pick("category") or None, "transform": pick("transform", "log2"),
         "penalty": pick("penalty", "l1"), "mode": pick("mode", "quick"),
         "outer_folds": _int(raw, "outer_folds", 5, 2, 10), "inner_folds": _int(raw, "inner_folds", 4, 2, 10),
         "ccr_only": str(raw.get("ccr_only", "")).lower() in ("1", "true", "on", "yes"),
         "thresholds": parse_thresholds(raw.get("thresholds")),
     }
+    kinds = [k for k, _ in options["sample_types"]]
+    sample_types = [t for t in kinds if t in set(_list(raw, "sample_types"))]
+    unknown_types = sorted(set(_list(raw, "sample_types")) - set(kinds))
+    if unknown_types or not sample_types:
+        raise DomainError(f"choose one or more sample types from {', '.join(kinds)}"
+                          + (f"; unknown: {', '.join(unknown_types)}" if unknown_types else ""), field="sample_types")
+    params["sample_types"] = sample_types
     known = {k for k, _ in options["markers"]}
     markers = sorted(set(_list(raw, "markers")))
     unknown = [m for m in markers if m not in known]
@@ -221,9 +228,21 @@ def frame_for(session: Session, study: Study, params: dict[str, Any]) -> pd.Data
         derived = derived.assign(regrowth_1y=regrowth_by(tables, derived))
     if params.get("ccr_only"):
         derived = derived[derived["ccr_cre1"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
-    frame = data.build_frame(derived, data.marker_values(session, study), outcome.frame,
-                             timepoint=params["timepoint"], sample_type=params["sample_type"],
-                             markers=params["markers"] or None, category=params["category"])
+    values = data.marker_values(session, study)
+    frame = None
+    for sample_type in params["sample_types"]:
+        part = data.build_frame(derived, values, outcome.frame, timepoint=params["timepoint"],
+                                sample_type=sample_type, markers=params["markers"] or None,
+                                category=params["category"])
+        if frame is None:
+            frame = part
+            continue
+        # the same population and order in every part; a marker measured on two sample types is told apart
+        cols = data.marker_columns(part)
+        extra = part.set_index("participant_id")[cols]
+        frame = frame.join(extra.rename(columns={c: f"{c}_{sample_type}" for c in cols if c in frame.columns}),
+                           on="participant_id")
+    assert frame is not None
     if outcome.kind == "binary":
         frame = frame.rename(columns={"outcome": outcome.key})  # the methods paragraph names the outcome
     return frame.set_index("participant_id")
@@ -242,7 +261,7 @@ def build_spec(frame: pd.DataFrame, params: dict[str, Any], seeds: list[int] | N
     outcome = OUTCOMES[params["outcome"]]
     markers = marker_columns(frame, params)
     if not markers:
-        where = f"{params['timepoint']} on {params['sample_type']}"
+        where = f"{params['timepoint']} on {', '.join(params['sample_types'])}"
         raise DomainError(f"no marker values at {where} for the {outcome.label} population; choose another "
                           "time point, sample type or marker set")
     mode = MODES[params["mode"]]
@@ -385,7 +404,7 @@ def conditions(params: dict[str, Any]) -> list[str]:
         out.append("Restricted to participants with cCR at CRE1 (the watch-and-wait population).")
     if outcome.kind == "binary":
         out.append(f"The model predicts the probability of {outcome.event_label}.")
-    out.append(f"Marker values at {params['timepoint']} on {params['sample_type']}"
+    out.append(f"Marker values at {params['timepoint']} on {', '.join(params['sample_types'])}"
                + (f", {params['category']} markers" if params.get("category") else "")
                + (f", markers {', '.join(params['markers'])}" if params.get("markers") else ", every marker measured")
                + f"; transform {params['transform']}.")

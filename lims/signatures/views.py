@@ -19,6 +19,7 @@ bp = Blueprint("signatures", __name__, url_prefix="/signatures")
 ROLES = ("pi", "researcher")
 # A run neither finished nor held by this process after this long was cut off (e.g. by a server restart).
 STALE_AFTER = timedelta(minutes=15)
+MULTI = ("markers", "covariates", "sample_types")
 
 
 def _form(study: Any, values: dict[str, Any], error: DomainError | None = None, status: int = 200) -> Any:
@@ -33,7 +34,7 @@ def index() -> Any:
     """Show the model form and the study's recent runs."""
     study = get_study(db.session)
     defaults = {"outcome": "pcr", "timepoint": "BASELINE", "transform": "log2", "penalty": "l1", "mode": "quick",
-                "outer_folds": 5, "inner_folds": 4, "markers": [], "covariates": [],
+                "outer_folds": 5, "inner_folds": 4, "markers": [], "covariates": [], "sample_types": [],
                 "thresholds": ", ".join(f"{t:g}" for t in service.DEFAULT_THRESHOLDS)}
     return _form(study, defaults)
 
@@ -43,12 +44,11 @@ def index() -> Any:
 def create() -> Any:
     """Queue a run of the submitted model and start it in the background."""
     study = get_study(db.session)
-    raw = {k: (request.form.getlist(k) if k in ("markers", "covariates") else v) for k, v in request.form.items()}
+    raw = {k: (request.form.getlist(k) if k in MULTI else v) for k, v in request.form.items()}
     try:
         params = service.check_parameters(db.session, study, raw)
     except DomainError as exc:
-        return _form(study, {**raw, "markers": request.form.getlist("markers"),
-                             "covariates": request.form.getlist("covariates")}, exc, 400)
+        return _form(study, {**raw, **{k: request.form.getlist(k) for k in MULTI}}, exc, 400)
     run = service.create_run(db.session, study, params, by=current_user)
     db.session.commit()
     runner.start(current_app._get_current_object(), run.id)  # type: ignore[attr-defined]

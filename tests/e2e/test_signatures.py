@@ -13,7 +13,7 @@ def test_pi_runs_a_quick_signature_and_downloads_the_report(page, live_server, t
     page.get_by_role("heading", name="Signatures", exact=True).wait_for()
     page.get_by_label("Outcome").select_option("ccr")
     page.get_by_label("Time point").select_option("EOT")
-    page.get_by_label("Sample type").select_option("SERUM")
+    page.get_by_label("SERUM · Serum").check()
     page.get_by_label("Outer folds").fill("3")
     page.get_by_label("Inner folds (penalty tuning)").fill("2")
     page.get_by_label("Age (per year)").check()

@@ -45,19 +45,19 @@ def test_regrowth_by_one_year_counts_from_randomisation_and_drops_short_follow_u
 
 
 def test_check_parameters_defaults_and_thresholds(session: Any, study: Any) -> None:
-    params = service.check_parameters(session, study, {"sample_type": "SERUM", "thresholds": "0.3; 0.1 0.3"})
+    params = service.check_parameters(session, study, {"sample_types": ["SERUM"], "thresholds": "0.3; 0.1 0.3"})
     assert params["outcome"] == "pcr" and params["mode"] == "quick" and params["thresholds"] == [0.1, 0.3]
     assert params["outer_folds"] == 5 and params["inner_folds"] == 4 and params["markers"] == []
     with pytest.raises(DomainError, match="threshold 'x' is not a number"):
-        service.check_parameters(session, study, {"sample_type": "SERUM", "thresholds": "x"})
-    with pytest.raises(DomainError, match="sample type must be one of"):
-        service.check_parameters(session, study, {"sample_type": "BLOOD?"})
+        service.check_parameters(session, study, {"sample_types": ["SERUM"], "thresholds": "x"})
+    with pytest.raises(DomainError, match="choose one or more sample types from .*; unknown: BLOOD"):
+        service.check_parameters(session, study, {"sample_types": ["BLOOD?"]})
 
 
 def test_a_run_left_unfinished_by_a_restart_says_so(sig_client: Any, signature_trial: Any) -> None:
     with signature_trial.app.app_context():
         run = service.create_run(db.session, get_study(db.session), {
-            "outcome": "ccr", "timepoint": "BASELINE", "sample_type": "SERUM", "category": None,
+            "outcome": "ccr", "timepoint": "BASELINE", "sample_types": ["SERUM"], "category": None,
             "transform": "log2", "penalty": "l1", "mode": "quick", "outer_folds": 3, "inner_folds": 2,
             "ccr_only": False, "thresholds": [0.2], "markers": [], "covariates": []}, by=None)
         run.status = "running"
@@ -67,3 +67,18 @@ def test_a_run_left_unfinished_by_a_restart_says_so(sig_client: Any, signature_t
     html = sig_client("pi").get(f"/signatures/runs/{run_id}").get_data(as_text=True)
     assert "This run was cut off before it finished" in html and "refreshes every two seconds" not in html
     assert f'action="/signatures/runs/{run_id}/rerun"' in html
+
+
+def test_a_panel_joins_markers_of_several_sample_types(signature_trial: Any) -> None:
+    with signature_trial.app.app_context():
+        study = get_study(db.session)
+        serum = service.check_parameters(db.session, study, {"outcome": "ccr", "timepoint": "BASELINE",
+                                                             "sample_types": ["SERUM"]})
+        both = service.check_parameters(db.session, study, {**serum, "sample_types": ["SERUM", "CTDNA_PLASMA"]})
+        assert both["sample_types"] == ["CTDNA_PLASMA", "SERUM"]  # study order, not click order
+        one = service.frame_for(db.session, study, serum)
+        panel = service.frame_for(db.session, study, both)
+        plasma_markers = set(service.marker_columns(panel, both)) - set(service.marker_columns(one, serum))
+    assert plasma_markers, "the plasma markers join the serum ones"
+    assert panel.index.equals(one.index) and panel["ccr"].equals(one["ccr"])
+    assert panel[one.columns].equals(one[one.columns])

@@ -22,7 +22,7 @@ PANEL = [SIGNAL, *NOISE]
 
 
 def _form(**overrides: Any) -> dict[str, Any]:
-    form = {"outcome": "ccr", "timepoint": "BASELINE", "sample_type": "SERUM", "transform": "log2",
+    form = {"outcome": "ccr", "timepoint": "BASELINE", "sample_types": ["SERUM"], "transform": "log2",
             "penalty": "l1", "outer_folds": "3", "inner_folds": "2", "mode": "quick", "markers": PANEL,
             "thresholds": "0.2, 0.5"}
     form.update(overrides)
@@ -194,7 +194,7 @@ def test_survival_result_page_shows_the_c_index(sig_client: Any, signature_trial
                           "male": rng.integers(0, 2, 40).astype(float), "ecog": rng.integers(0, 2, 40).astype(float),
                           SIGNAL: signal, NOISE[0]: rng.lognormal(1.0, 0.8, 40)},
                          index=pd.Index([f"P{i:02d}" for i in range(40)], name="participant_id"))
-    params = {"outcome": "os", "timepoint": "BASELINE", "sample_type": "SERUM", "category": None,
+    params = {"outcome": "os", "timepoint": "BASELINE", "sample_types": ["SERUM"], "category": None,
               "transform": "log2", "penalty": "l1", "mode": "quick", "outer_folds": 3, "inner_folds": 2,
               "ccr_only": False, "thresholds": [0.2], "markers": [], "covariates": []}
     spec, result, model = service.compute(frame, params)
