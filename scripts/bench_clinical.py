@@ -24,18 +24,18 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lims.accounts.service import add_user  # noqa: E402
-from lims.clinical import redcap, service  # noqa: E402
-from lims.config import DEFAULT_PROTOCOL  # noqa: E402
-from lims.core.database import make_engine  # noqa: E402
-from lims.core.migrate import upgrade  # noqa: E402
-from lims.demo import load  # noqa: E402
-from lims.participants.models import Participant  # noqa: E402
-from lims.participants.service import enrol  # noqa: E402
-from lims.studies.models import Site  # noqa: E402
-from lims.studies.protocol import load_protocol  # noqa: E402
-from lims.studies.service import install_protocol  # noqa: E402
-from tests.conftest import fresh_database  # noqa: E402
+from lims.accounts.service import add_user
+from lims.clinical import redcap, service
+from lims.config import DEFAULT_PROTOCOL
+from lims.core.database import make_engine
+from lims.core.migrate import upgrade
+from lims.demo import load
+from lims.participants.models import Participant
+from lims.participants.service import enrol
+from lims.studies.models import Site
+from lims.studies.protocol import load_protocol
+from lims.studies.service import install_protocol
+from tests.conftest import fresh_database
 
 
 def _timed(label: str, fn, *args, **kwargs):  # type: ignore[no-untyped-def]

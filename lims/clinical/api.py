@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from lims.clinical import service, timeline
-from lims.clinical.importer import import_tables
+from lims.clinical.importer import decode, import_tables
 from lims.clinical.models import ImportRun
 from lims.clinical.redcap import import_redcap
 from lims.clinical.schemas import (
@@ -74,7 +74,7 @@ class Imports(MethodView):
             mapping = files.get("mapping")
             report = import_redcap(db.session, study, uploads[0].filename or "export.csv", uploads[0].read(),
                                    by=current_user, mapping_name=mapping.filename if mapping else "redcap_mapping.yaml",
-                                   mapping_text=mapping.read().decode("utf-8-sig") if mapping else None)
+                                   mapping_text=decode(mapping.read()) if mapping else None)
         else:
             report = import_tables(db.session, study, {u.filename or "": u.read() for u in uploads}, by=current_user)
         if not report.applied:

@@ -58,13 +58,14 @@ def _finish(report: Any) -> None:
 @with_appcontext
 def import_redcap_command(export: Path, mapping: Path | None, username: str) -> None:
     """Import a REDCap flat CSV export; nothing is written if any problem is found."""
+    from lims.clinical.importer import decode
     from lims.clinical.redcap import import_redcap
     from lims.extensions import db
     from lims.studies.service import get_study
 
     report = import_redcap(db.session, get_study(db.session), export.name, export.read_bytes(), by=_user(username),
                            mapping_name=mapping.name if mapping else "redcap_mapping.yaml",
-                           mapping_text=mapping.read_text(encoding="utf-8") if mapping else None)
+                           mapping_text=decode(mapping.read_bytes()) if mapping else None)
     _finish(report)
 
 

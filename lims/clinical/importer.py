@@ -270,7 +270,7 @@ def read_tables(files: dict[str, bytes]) -> tuple[list[Incoming], list[Issue], l
     issues: list[Issue] = []
     hashes: list[str] = []
     for name, data in sorted(files.items()):
-        table = re.sub(r"\.(csv|txt)$", "", name.rsplit("/", 1)[-1], flags=re.I).lower()
+        table = re.sub(r"\.(csv|txt)$", "", name.rsplit("/", 1)[-1], flags=re.IGNORECASE).lower()
         if table not in TABLE_FIELDS:
             issues.append(Issue(name, None, "", name, f"unknown table; name the file one of "
                                 f"{', '.join(t + '.csv' for t in TABLE_ORDER)}"))
@@ -353,7 +353,7 @@ def _qol_rules(v: dict[str, Any]) -> list[tuple[str, Any, str]]:
     elif instrument == "FACT-E":
         if item.upper() not in _FACT_ITEMS:
             return [("item", item, "not a FACT-E v4 item")]
-        if value is not None and value not in range(0, 5):
+        if value is not None and value not in range(5):
             return [("value", value, "FACT-E items are answered 0-4")]
     return []
 

@@ -147,6 +147,7 @@ def read_redcap(name: str, data: bytes, mapping: Mapping, issues: list[Issue]) -
         if "___" in column and column.split("___", 1)[0] in checkbox_groups:
             continue
         issues.append(Issue(name, 1, column, column, "column not in the mapping (add it to the mapping or to ignore)"))
+    repeats = {form.repeat for form in mapping.forms if form.repeat}
     records: list[Incoming] = []
     for line, cells in csv_file.rows:
         row = dict(zip(header, cells, strict=True))
@@ -160,6 +161,9 @@ def read_redcap(name: str, data: bytes, mapping: Mapping, issues: list[Issue]) -
             continue
         timepoint = mapping.events[event]
         repeat = row.get("redcap_repeat_instrument", "")
+        if repeat and repeat not in repeats:
+            issues.append(Issue(name, line, "redcap_repeat_instrument", repeat, "repeating form not in the mapping"))
+            continue
         for form in mapping.forms:
             if (form.repeat or "") != repeat:
                 continue

@@ -19,7 +19,7 @@ from analysis.clinical_tables import TABLES, EndpointSettings
 from analysis.endpoints import derive
 from analysis.qol import score_fact_e, score_qlq_c30
 from analysis.toxicity import worst_grade
-from lims.clinical.models import MODELS, CRE, Allocation, Surgery, Treatment
+from lims.clinical.models import CRE, MODELS, Allocation, Surgery, Treatment
 from lims.participants.models import Participant
 from lims.participants.service import plan_visits
 from lims.studies.models import Study

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from analysis.endpoints import rates
 from lims.clinical import quality, service, timeline
-from lims.clinical.importer import import_tables
+from lims.clinical.importer import decode, import_tables
 from lims.clinical.models import ClinicalChange, ImportRun
 from lims.clinical.redcap import import_redcap
 from lims.core.auth import role_required
@@ -100,7 +100,7 @@ def import_page() -> Any:
             report = import_redcap(db.session, study, uploads[0].filename or "export.csv", uploads[0].read(),
                                    by=current_user,
                                    mapping_name=mapping.filename if given else "redcap_mapping.yaml",  # type: ignore[union-attr]
-                                   mapping_text=mapping.read().decode("utf-8-sig") if given else None)  # type: ignore[union-attr]
+                                   mapping_text=decode(mapping.read()) if given else None)  # type: ignore[union-attr]
         elif fmt == "tables":
             report = import_tables(db.session, study, {f.filename or "": f.read() for f in uploads}, by=current_user)
         else:

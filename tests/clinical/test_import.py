@@ -151,6 +151,7 @@ def test_broken_redcap_files_are_reported_row_by_row(session, study, people, use
         "ZJ-801,week_99_arm_1,,,,,2025-03-20,1,,,,,,2",
         "ZJ-801,study_arm_1,disease_event,1,,,,,2025-06-20,1,1,0,1,2",
         "NB-404,cre1_arm_1,,,,,2025-03-20,1,,,,,,2",
+        "ZJ-801,study_arm_1,lab_results,1,,,,,,,,,,2",
     ).replace(b"form_1_complete", b"mystery")
     report = redcap.import_redcap(session, study, "export.csv", data, by=user("data_manager"))
     problems = _problems(report)
@@ -160,6 +161,7 @@ def test_broken_redcap_files_are_reported_row_by_row(session, study, people, use
     assert ("export.csv", 4, "redcap_event_name", "event not in the mapping") in problems
     assert ("export.csv", 5, "ev_proof", "more than one option ticked for proof") in problems
     assert ("export.csv", 6, "record_id", "unknown participant in this study") in problems
+    assert ("export.csv", 7, "redcap_repeat_instrument", "repeating form not in the mapping") in problems
     assert not report.applied and _count(session, CRE) == 0
 
 
