@@ -175,7 +175,8 @@ def _qol(tables: dict[str, pd.DataFrame], derived: pd.DataFrame, study: Study) -
         if frame.empty or scale not in frame.columns:
             continue
         frame = frame.join(arms, on="participant_id")
-        summary = (frame.groupby(["timepoint", "stratum"])[scale].agg(["mean", "count"]).reset_index())
+        summary = frame.groupby(["timepoint", "stratum"])[scale].agg(["mean", "count"]).reset_index()
+        summary = summary[summary["count"] > 0]  # a time point with no scorable answers in an arm
         summary["order"] = summary["timepoint"].map(order).fillna(999)
         out[label] = summary.sort_values(["order", "stratum"]).drop(columns="order").reset_index(drop=True)
     return out
