@@ -4,12 +4,14 @@ The core demo has set each participant's stratum, RT start, EOT, CRE1, randomisa
 (dropouts have no CRE1; a CRE1 without a stratum is distant disease at CRE1). This part adds treatment, CREs,
 allocation, surgery and pathology, disease events (watch-and-wait regrowth with a Weibull time, salvage,
 distant spread, recurrences after surgery), deaths, censoring dates, adverse events and QoL answers, all on or
-before the data cut and never after a death.
+before the data cut and never after a death. The result is also written as a REDCap-style flat export with
+its mapping file to ``<instance>/demo-clinical/`` (``lims clinical import-redcap`` reads it back).
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +33,7 @@ from lims.clinical.models import (
     Surgery,
     Treatment,
 )
+from lims.clinical.redcap import default_mapping_text, export_redcap
 from lims.participants.models import Participant
 
 QOL_TIMEPOINTS = ("BASELINE", "EOT", "CRE1", "POST_OP", "FU3M", "FU6M", "FU12M")
@@ -101,6 +104,15 @@ def generate(ctx: Any) -> None:
     counts["adverse events"] = len(batches.get(AdverseEvent, []))
     counts["QoL answers"] = len(batches.get(QoLResponse, []))
     ctx.summary.extra.update(counts)
+    _export(ctx)
+
+
+def _export(ctx: Any) -> None:
+    """Write the demo's clinical data as a REDCap-style export with its mapping into the instance folder."""
+    folder = Path(ctx.instance_path) / "demo-clinical"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "redcap_export.csv").write_bytes(export_redcap(ctx.session, ctx.study))
+    (folder / "redcap_mapping.yaml").write_text(default_mapping_text(), encoding="utf-8")
 
 
 def _simulate(p: Participant, rng: np.random.Generator, cut: date) -> _Patient:

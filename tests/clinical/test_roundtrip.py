@@ -65,3 +65,19 @@ def test_demo_round_trip_through_redcap(session, tmp_path: Path) -> None:
                 assert other.query(ClinicalChange).count() == report.changes
         finally:
             engine.dispose()
+
+
+def test_demo_writes_its_export_and_mapping(session, tmp_path: Path) -> None:
+    from analysis.clinical_checks import check_consistency
+
+    load(session, participants=12, instance_path=str(tmp_path), protocol_path=str(DEFAULT_PROTOCOL))
+    study = session.scalars(select(Participant)).first().study
+    folder = tmp_path / "demo-clinical"
+    assert (folder / "redcap_mapping.yaml").read_text() == redcap.default_mapping_text()
+    assert (folder / "redcap_export.csv").read_bytes() == redcap.export_redcap(session, study)
+    tables = service.clinical_tables(session, study)
+    assert check_consistency(tables) == []
+    started = set(tables["treatment"]["participant_id"])
+    assert started == set(tables["last_contact"]["participant_id"])  # everyone treated has censoring dates
+    assert set(tables["cre"].loc[tables["cre"]["seq"] == 1, "participant_id"]) == {
+        p.code for p in session.scalars(select(Participant)) if p.cre1_on is not None}
