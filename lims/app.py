@@ -10,10 +10,19 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.routing import IntegerConverter
 
 from lims import __version__
 from lims.core.errors import DomainError
 from lims.extensions import api, csrf, db, login_manager
+
+
+class DatabaseId(IntegerConverter):
+    """``<int:...>`` in URLs, bounded to the database's 32-bit keys so a huge number is a 404, not a 500."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def schema_name(schema: Any) -> str | None:
@@ -22,6 +31,8 @@ def schema_name(schema: Any) -> str | None:
     parts = cls.__module__.split(".")
     domain = parts[1].title() if len(parts) > 2 and parts[0] == "lims" else ""
     name = cls.__name__.removesuffix("Schema") or cls.__name__
+    if name.lower().startswith(domain.lower()):
+        domain = ""
     if not isinstance(schema, type) and getattr(schema, "partial", False):
         name += "Partial"
     return f"{domain}{name}"
@@ -29,6 +40,7 @@ def schema_name(schema: Any) -> str | None:
 
 def init_app(app: Flask) -> None:
     """Initialise extensions and register every domain's blueprints."""
+    app.url_map.converters["int"] = DatabaseId
     db.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -38,6 +50,7 @@ def init_app(app: Flask) -> None:
         "info": {"description": "Trialbank JSON API. Every list is paginated."},
         "marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name),
     })
+    api.register_converter(DatabaseId, lambda c: {"type": "integer", "minimum": c.min or 0, "maximum": c.max})
 
     from lims.accounts.models import User
 
