@@ -42,7 +42,7 @@ PERMISSIONS: dict[str, Permission] = {
     "markers.manage": Permission("Edit the marker catalogue", ("data_manager",)),
     "markers.import": Permission("Import marker results", ("data_manager", "researcher")),
     "export.dataset": Permission("Export linked, pseudonymised datasets", ("researcher", "pi")),
-    "export.dates": Permission("See exact dates in exports instead of study days", ("pi",)),
+    "export.dates": Permission("See exact dates in exports instead of study days", ("pi", "data_manager")),
     "analysis.run": Permission("Run and save marker-outcome analyses and signatures", ("researcher", "pi")),
     "audit.read": Permission("Read and export the audit trail", ("monitor", "lab_manager")),
     "tokens.own": Permission("Create and revoke one's own API tokens", EVERYONE),
