@@ -40,8 +40,13 @@ def index() -> Any:
             suggestion = (sample, service.suggest_location(db.session, sample))
         except DomainError as exc:
             flash(exc.message, "error")
+    site_use = {site.id: service.Usage() for site in sites}
+    for top in children.get(None, []):
+        total, part = site_use[top.site_id], use[top.id]
+        total.capacity, total.used = total.capacity + part.capacity, total.used + part.used
+        total.unbounded = total.unbounded or part.unbounded
     return render_template("storage/index.html", sites=sites, children=children, use=use, kinds=KINDS,
-                           suggestion=suggestion, accession=accession)
+                           suggestion=suggestion, accession=accession, site_use=site_use)
 
 
 @bp.get("/scan")

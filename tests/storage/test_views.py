@@ -37,6 +37,7 @@ def test_storage_index_shows_occupancy_and_suggestion(login, session, lab, user)
     client = login("researcher")
     html = client.get(f"/storage/?accession={lab.tubes[1].accession}").get_data(as_text=True)
     assert "T -80 freezer" in html and "1 of 13" in html and "12 free" in html
+    assert "Site total: 1 of 13" in html  # the freezer's boxes; the LN2 tank is still empty
     assert "Suggested location for" in html and "position <strong>A2</strong>" in html
 
 
