@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from lims.core.auth import login_required, role_required
-from lims.core.permissions import may_see_site
+from lims.core.auth import login_required
+from lims.core.permissions import may_see_site, permission_required
 from lims.core.errors import DomainError, NotFound
 from lims.custody.service import history
 from lims.extensions import db
@@ -84,7 +84,7 @@ def _parse_float(value: str | None, field: str, problems: dict[str, str]) -> flo
 
 
 @bp.route("/register/<code>/<timepoint>", methods=["GET", "POST"])
-@role_required("technician", "lab_manager")
+@permission_required("samples.register")
 def register(code: str, timepoint: str) -> Any:
     """Register the samples of one visit from the protocol's kit (collected or missed)."""
     participant = participants_service.get_by_code(db.session, code, user=current_user)
@@ -145,7 +145,7 @@ def registered(code: str, timepoint: str) -> Any:
 
 
 @bp.post("/labels")
-@role_required("technician", "lab_manager")
+@permission_required("samples.register")
 def print_labels() -> Any:
     """Render labels (PDF sheet or ZPL) for the chosen samples; each print is a custody event."""
     codes = request.form.getlist("accession")
@@ -174,7 +174,7 @@ def barcode_svg(accession: str) -> Any:
 
 
 @bp.route("/<accession>/process", methods=["GET", "POST"])
-@role_required("technician", "lab_manager")
+@permission_required("samples.register")
 def process(accession: str) -> Any:
     """Process a primary tube into aliquots/derivatives, recording the raw pre-analytical values."""
     sample = service.get_by_accession(db.session, accession)

@@ -7,17 +7,16 @@ from typing import Any
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from lims.core.auth import role_required
+from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.station import service
 from lims.station.schemas import BatchResultSchema, BatchSchema, CheckSchema, ScanResultSchema, ScanSchema
 
 blp = Blueprint("station_api", __name__, description="Scan station: look up and act on scanned samples")
-BENCH_ROLES = ("technician", "lab_manager")
 
 
 @blp.route("/lookup", methods=["POST"])
-@role_required()
+@permission_required("read")
 @blp.arguments(ScanSchema)
 @blp.response(200, ScanResultSchema)
 def lookup(args: dict[str, Any]) -> Any:
@@ -26,7 +25,7 @@ def lookup(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/ping")
-@role_required()
+@permission_required("read")
 @blp.response(200, ScanResultSchema)
 def ping() -> Any:
     """Answer without touching samples: the baseline that scan latency is measured against."""
@@ -34,7 +33,7 @@ def ping() -> Any:
 
 
 @blp.route("/scan", methods=["POST"])
-@role_required(*BENCH_ROLES)
+@permission_required("station.act")
 @blp.arguments(ScanSchema)
 @blp.response(200, ScanResultSchema)
 @blp.alt_response(409, description="Refused: status, consent or batch rule; nothing changed")
@@ -46,7 +45,7 @@ def scan(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/check", methods=["POST"])
-@role_required()
+@permission_required("read")
 @blp.arguments(CheckSchema)
 @blp.response(200, ScanResultSchema)
 @blp.alt_response(409, description="This scan cannot join the batch")
@@ -57,7 +56,7 @@ def check(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/batch", methods=["POST"])
-@role_required(*BENCH_ROLES)
+@permission_required("station.act")
 @blp.arguments(BatchSchema)
 @blp.response(200, BatchResultSchema)
 @blp.alt_response(409, description="At least one scan was refused; nothing changed")
