@@ -9,7 +9,8 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint, Page
 
-from lims.core.auth import login_required, role_required
+from lims.core.auth import login_required
+from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.markers import service
 from lims.markers.export import export_dataset
@@ -58,7 +59,7 @@ class Catalogue(MethodView):
         """List the marker catalogue."""
         return service.list_markers(db.session)
 
-    @role_required("data_manager")
+    @permission_required("markers.manage")
     @blp.arguments(MarkerSchema)
     @blp.response(201, MarkerSchema)
     def post(self, data: dict[str, Any]) -> Any:
@@ -81,7 +82,7 @@ class Results(MethodView):
 
 @blp.route("/imports")
 class Imports(MethodView):
-    @role_required("data_manager", "lab_manager")
+    @permission_required("markers.import")
     @blp.arguments(UploadSchema, location="files")
     @blp.response(201, ImportReportSchema)
     @blp.alt_response(422, schema=ImportReportSchema, description="Refused: the report lists every problem")
@@ -100,7 +101,7 @@ class Imports(MethodView):
 
 @blp.route("/exports")
 class Exports(MethodView):
-    @role_required("researcher", "pi")
+    @permission_required("export.dataset")
     @blp.arguments(ExportQuerySchema)
     @blp.response(200, content_type="application/zip", description="Zip: data, data dictionary, manifest")
     def post(self, query: Any) -> Any:
@@ -119,7 +120,7 @@ class MarkerByCode(MethodView):
         """Show one catalogue entry."""
         return service.get_marker(db.session, code)
 
-    @role_required("data_manager")
+    @permission_required("markers.manage")
     @blp.arguments(MarkerSchema)
     @blp.response(200, MarkerSchema)
     def put(self, data: dict[str, Any], code: str) -> Any:

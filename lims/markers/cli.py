@@ -9,20 +9,20 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
-EXPORT_ROLES = ("researcher", "pi", "data_manager", "admin")
-IMPORT_ROLES = ("data_manager", "lab_manager", "admin")
 
-
-def _user(username: str, roles: tuple[str, ...]) -> Any:
+def _user(username: str, *actions: str) -> Any:
+    """Return the active user ``username`` if the permission table allows one of ``actions``."""
     from sqlalchemy import select
 
     from lims.accounts.models import User
+    from lims.core.permissions import PERMISSIONS, allowed
     from lims.extensions import db
 
     user = db.session.scalar(select(User).where(User.username == username, User.active.is_(True)))
     if user is None:
         raise click.ClickException(f"no active user {username!r}")
-    if user.role not in roles:
+    if not any(allowed(user.role, action) for action in actions):
+        roles = sorted({r for a in actions for r in PERMISSIONS[a].roles})
         raise click.ClickException(f"user {username} is a {user.role}; this needs one of {', '.join(roles)}")
     return user
 
@@ -62,7 +62,7 @@ def export_command(username: str, markers: tuple[str, ...], timepoints: tuple[st
     from lims.markers.schemas import ExportQuerySchema
     from lims.studies.service import get_study
 
-    user = _user(username, EXPORT_ROLES)
+    user = _user(username, "export.dataset", "export.dates")
     data: dict[str, Any] = {"markers": _split(markers), "timepoints": _split(timepoints),
                             "sample_types": _split(sample_types), "participants": _split(participants),
                             "strata": _split(strata), "form": form, "format": fmt, "dates": dates,
@@ -103,7 +103,7 @@ def import_results_command(path: Path, username: str) -> None:
     from lims.extensions import db
     from lims.markers.importer import ImportFailed, import_results
 
-    user = _user(username, IMPORT_ROLES)
+    user = _user(username, "markers.import")
     try:
         report = import_results(db.session, path, by=user)
     except ImportFailed as exc:
@@ -127,7 +127,7 @@ def import_catalogue_command(path: Path, username: str) -> None:
     from lims.markers.importer import ImportFailed
     from lims.markers.service import import_catalogue
 
-    user = _user(username, ("data_manager", "admin"))
+    user = _user(username, "markers.manage")
     try:
         count = import_catalogue(db.session, path.read_bytes(), filename=path.name, by=user)
     except ImportFailed as exc:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 from lims import __version__
 from lims.core.db import utcnow
 from lims.core.errors import DomainError, Forbidden
+from lims.core.permissions import allowed
 from lims.markers.models import ExportRun, Marker
 from lims.participants.models import Consent, Participant, Visit
 from lims.samples import sprec
@@ -34,7 +35,6 @@ from lims.studies.models import ContainerType, SampleType, Study, TimePoint
 
 FORMS = ("long", "wide")
 FORMATS = ("csv", "xlsx", "parquet")
-DATE_ROLES = ("pi", "data_manager", "admin")
 DEFAULT_OUTCOMES = ("ccr_cre1", "pcr", "mpr", "os_time", "os_event", "dfs_time", "dfs_event", "efs_time",
                     "efs_event")
 UNSCHEDULED = "UNSCHEDULED"
@@ -124,7 +124,7 @@ def _check_query(query: ExportQuery, role: str) -> None:
         raise DomainError(f"format must be one of {', '.join(FORMATS)}", field="format")
     if query.dfs_variant not in (None, "A", "B"):
         raise DomainError("DFS variant must be A or B", field="dfs_variant")
-    if query.dates and role not in DATE_ROLES:
+    if query.dates and not allowed(role, "export.dates"):
         raise Forbidden("your role sees study days, not calendar dates; untick 'include dates'", )
 
 

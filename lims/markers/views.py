@@ -8,8 +8,9 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user
 from marshmallow import ValidationError
 
-from lims.core.auth import login_required, role_required
+from lims.core.auth import login_required
 from lims.core.errors import DomainError, NotFound
+from lims.core.permissions import allowed, permission_required
 from lims.extensions import db
 from lims.markers import service
 from lims.markers.api import result_dict
@@ -20,6 +21,12 @@ from lims.markers.schemas import ExportQuerySchema, MarkerSchema
 from lims.studies.service import get_study
 
 bp = Blueprint("markers", __name__, url_prefix="/markers")
+
+
+@bp.context_processor
+def permissions() -> dict[str, Any]:
+    """Let the marker templates ask whether the current user may do an action."""
+    return {"may": lambda action: current_user.is_authenticated and allowed(current_user.role, action)}
 
 
 @bp.get("/")
@@ -48,7 +55,7 @@ def _marker_form(form: Any) -> dict[str, Any]:
 
 @bp.route("/new", methods=["GET", "POST"])
 @bp.route("/<code>/edit", methods=["GET", "POST"])
-@role_required("data_manager")
+@permission_required("markers.manage")
 def edit(code: str | None = None) -> Any:
     """Add or edit a catalogue entry."""
     marker = None
@@ -80,7 +87,7 @@ def edit(code: str | None = None) -> Any:
 
 
 @bp.post("/catalogue/import")
-@role_required("data_manager")
+@permission_required("markers.manage")
 def import_catalogue() -> Any:
     """Create or update catalogue entries from a CSV (all or nothing)."""
     upload = request.files.get("file")
@@ -98,7 +105,7 @@ def import_catalogue() -> Any:
 
 
 @bp.route("/import", methods=["GET", "POST"])
-@role_required("data_manager", "lab_manager")
+@permission_required("markers.import")
 def import_page() -> Any:
     """Upload a results file: long CSV or wide CSV/XLSX; nothing is stored unless every row passes."""
     if request.method == "GET":
@@ -139,14 +146,14 @@ def _study() -> Any:
 
 
 @bp.route("/export", methods=["GET", "POST"])
-@role_required("researcher", "pi")
+@permission_required("export.dataset")
 def export() -> Any:
     """Pick markers, time points, sample types, participants/strata and outcomes; download the dataset zip."""
     study = _study()
     if study is None:
         abort(404, description="No study is installed yet.")
     options = {"markers": service.list_markers(db.session), "study": study, "outcomes": DEFAULT_OUTCOMES,
-               "forms": FORMS, "formats": FORMATS, "may_see_dates": current_user.role in ("pi", "admin")}
+               "forms": FORMS, "formats": FORMATS, "may_see_dates": allowed(current_user.role, "export.dates")}
     if request.method == "GET":
         return render_template("markers/export.html", errors={}, **options)
     form = request.form

@@ -56,8 +56,9 @@ def test_catalogue_import_page_all_or_nothing(login, session, catalogue) -> None
 
 def test_import_page_report_and_roles(login, session, catalogue, sampled) -> None:
     _, acc = sampled()
-    assert login("researcher").get("/markers/import").status_code == 403
-    client = login("lab_manager")
+    assert login("technician").get("/markers/import").status_code == 403
+    assert login("lab_manager").get("/markers/import").status_code == 403
+    client = login("data_manager")
     text = HEADER + f"{acc['SERUM']},IL6,4,pg/mL,\n{acc['SERUM_2']},IL6,zero,pg/mL,\n"
     r = client.post("/markers/import", data={"file": (io.BytesIO(text.encode()), "lab.csv")},
                     content_type="multipart/form-data")
@@ -122,7 +123,7 @@ def test_cli_import_and_export(runner, session, catalogue, sampled, tmp_path) ->
     _, acc = sampled()
     path = tmp_path / "r.csv"
     path.write_text(HEADER + f"{acc['SERUM']},IL6,4,pg/mL,\n")
-    result = runner.invoke(import_results_command, [str(path), "--user", "researcher"])
+    result = runner.invoke(import_results_command, [str(path), "--user", "monitor"])
     assert result.exit_code != 0 and "needs one of" in result.output
     result = runner.invoke(import_results_command, [str(path), "--user", "data_manager"])
     assert result.exit_code == 0, result.output
@@ -142,6 +143,11 @@ def test_cli_import_and_export(runner, session, catalogue, sampled, tmp_path) ->
     assert manifest["query"]["markers"] == ["IL6"] and manifest["exported_by"]["username"] == "researcher"
     result = runner.invoke(export_command, ["--user", "researcher", "--dates", "--out", str(tmp_path)])
     assert result.exit_code != 0 and "study days" in result.output
+    result = runner.invoke(export_command, ["--user", "data_manager", "--dates", "--no-outcomes", "--out",
+                                            str(tmp_path / "dm.zip")])
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(tmp_path / "dm.zip") as zf:
+        assert "collection_date" in zf.read("data.csv").decode().splitlines()[0]
 
 
 @pytest.mark.parametrize("path", ["/markers/", "/markers/results", "/markers/export", "/markers/import"])
