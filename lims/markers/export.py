@@ -467,7 +467,7 @@ def _dictionary(frame: pd.DataFrame, markers: list[Marker], variant: str) -> pd.
     by_code = {m.code: m for m in markers}
     rows = []
     for name in frame.columns:
-        label, unit, allowed, derivation = _LABELS.get(name, ("", "", "", ""))
+        label, unit, choices, derivation = _LABELS.get(name, ("", "", "", ""))
         base, _, suffix = name.partition("__")
         if name in by_code:
             m = by_code[name]
@@ -475,10 +475,10 @@ def _dictionary(frame: pd.DataFrame, markers: list[Marker], variant: str) -> pd.
             derivation = (f"{m.category} marker ({m.assay or 'assay n/a'}); latest replicate, in the catalogue unit; "
                           f"LOD {m.lod}, LLOQ {m.lloq}, ULOQ {m.uloq}; default transform {m.transform}")
         elif suffix == "qualifier" and base in by_code:
-            label, allowed = f"Qualifier of {base}", "<LOD; >ULOQ; NA"
+            label, choices = f"Qualifier of {base}", "<LOD; >ULOQ; NA"
             derivation = f"qualifier of the {base} value in this row (empty for a plain number)"
         elif suffix in PREANALYTIC:
-            label, unit, allowed, derivation = _LABELS[suffix]
+            label, unit, choices, derivation = _LABELS[suffix]
             label = f"{label} ({base})"
             derivation = f"{derivation}; first {base} sample of the time point"
         elif name.endswith("_day") and not label:
@@ -488,8 +488,13 @@ def _dictionary(frame: pd.DataFrame, markers: list[Marker], variant: str) -> pd.
             label, derivation = name.replace("_", " "), "derived endpoint (analysis.endpoints)"
         if name.startswith(("dfs", "efs")):
             derivation = f"{derivation}; DFS variant {variant}"
-        rows.append({"name": name, "label": label, "type": _type_name(frame[name]), "unit": unit,
-                     "allowed_values": allowed, "derivation": derivation})
+        kind = _type_name(frame[name])
+        if not choices and kind == "string" and name not in ("participant_id", "sample_key"):
+            distinct = frame[name].dropna().unique()
+            if 0 < len(distinct) <= 30:
+                choices = "; ".join(sorted(str(v) for v in distinct))
+        rows.append({"name": name, "label": label, "type": kind, "unit": unit,
+                     "allowed_values": choices, "derivation": derivation})
     return pd.DataFrame(rows, columns=["name", "label", "type", "unit", "allowed_values", "derivation"])
 
 

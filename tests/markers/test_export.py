@@ -89,6 +89,13 @@ def test_dictionary_covers_every_column(session, study, results, user) -> None:
         assert list(ds.dictionary["name"]) == list(ds.frame.columns)
         assert ds.dictionary["label"].str.len().gt(0).all()
         assert ds.dictionary["type"].isin(["integer", "number", "string", "boolean", "date"]).all()
+        described = ds.dictionary.set_index("name")
+        assert described.loc["stratum", "allowed_values"].startswith("NON_CCR_SURGERY")
+        assert "study day" in described.loc["collection_day", "derivation"] or "enrolment" in \
+            described.loc["collection_day", "derivation"]
+    long = build_dataset(session, study, ExportQuery(form="long"), role="researcher").dictionary.set_index("name")
+    assert long.loc["marker", "allowed_values"] == "CTDNA_VAF; IL6; PDL1_CPS"
+    assert long.loc["value", "unit"] and long.loc["qualifier", "allowed_values"] == "<LOD; >ULOQ; NA"
 
 
 def test_dates_only_for_roles_allowed_to_see_them(session, study, results, user) -> None:
