@@ -10,17 +10,19 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from lims.clinical import service, timeline
+from lims.clinical import quality, service, timeline
 from lims.clinical.importer import decode, import_tables
 from lims.clinical.models import ImportRun
 from lims.clinical.redcap import import_redcap
 from lims.clinical.schemas import (
+    ClinicalDataQuerySchema,
     ClinicalEndpointSchema,
     ClinicalImportFilesSchema,
     ClinicalImportFormSchema,
     ClinicalImportReportSchema,
     ClinicalImportRunSchema,
     ClinicalQoLScoresSchema,
+    ClinicalQueryArgsSchema,
     ClinicalTimelineMarkSchema,
     ClinicalVariantQuerySchema,
 )
@@ -82,6 +84,17 @@ class Imports(MethodView):
             return report.as_dict(), 422
         db.session.commit()
         return report.as_dict()
+
+
+@blp.route("/queries")
+class Queries(MethodView):
+    @role_required("data_manager", "monitor", "pi")
+    @blp.arguments(ClinicalQueryArgsSchema, location="query")
+    @blp.response(200, ClinicalDataQuerySchema(many=True))
+    def get(self, args: dict[str, Any]) -> Any:
+        """Open data queries of one site (or all): inconsistencies, missing CREs, windows, deaths, SAE reports."""
+        found = quality.data_queries(db.session, get_study(db.session), args["site"], args["as_of"])
+        return [{**q.__dict__, "value": None if q.value is None else str(q.value)} for q in found]
 
 
 @blp.route("/endpoints")

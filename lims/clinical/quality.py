@@ -1,8 +1,8 @@
 """Data queries for data managers: inconsistencies in the clinical data and against the visit schedule.
 
 Sources: ``analysis.clinical_checks.check_consistency`` on the study's tables; CREs the schedule expects
-(a CRE visit whose window has closed, before any disease event or death) but nobody recorded; visits done
-outside their window; visits and samples dated after death; serious adverse events not reported to the ethics
+(a CRE visit whose window has closed, before any disease event or death) but nobody recorded; CREs and visits
+done outside their window; visits and samples dated after death; serious adverse events not reported to the ethics
 committee within the study's ``sae_report_days`` (default 7), or reported late.
 """
 
@@ -61,7 +61,9 @@ def data_queries(session: Session, study: Study, site_code: str | None = None,
     first_event = dict(session.execute(select(DiseaseEvent.participant_id, DiseaseEvent.date)
                                        .where(DiseaseEvent.participant_id.in_(ids))
                                        .order_by(DiseaseEvent.date.desc())).all())
-    cres = set(session.execute(select(CRE.participant_id, CRE.seq).where(CRE.participant_id.in_(ids))).all())
+    cre_dates = dict(((pid, seq), day) for pid, seq, day in session.execute(
+        select(CRE.participant_id, CRE.seq, CRE.date).where(CRE.participant_id.in_(ids))))
+    cres = set(cre_dates)
     for p in people:
         death = deaths.get(p.id)
         stop = min(d for d in (death, first_event.get(p.id), as_of) if d is not None)
@@ -71,6 +73,12 @@ def data_queries(session: Session, study: Study, site_code: str | None = None,
                     and visit.window_end < stop and (p.id, tp.cre_number) not in cres):
                 out.append(Query(p.site.code, p.code, "missing", "cre", "seq", tp.cre_number,
                                  f"{tp.code} expected by {visit.window_end.isoformat()} but not recorded"))
+            recorded = cre_dates.get((p.id, tp.cre_number)) if tp.cre_number else None
+            if (recorded is not None and visit.window_start is not None and visit.window_end is not None
+                    and not visit.window_start <= recorded <= visit.window_end):
+                out.append(Query(p.site.code, p.code, "window", "cre", "date", recorded,
+                                 f"CRE{tp.cre_number} on {recorded.isoformat()} outside its window "
+                                 f"{visit.window_start} to {visit.window_end}"))
             if visit.status == "done" and visit.in_window is False:
                 out.append(Query(p.site.code, p.code, "window", "visit", tp.code, visit.actual_on,
                                  f"{tp.code} done outside its window {visit.window_start} to {visit.window_end}"))

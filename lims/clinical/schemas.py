@@ -101,3 +101,18 @@ class ClinicalTimelineMarkSchema(Schema):
 class ClinicalQoLScoresSchema(Schema):
     qlq_c30 = fields.List(fields.Dict(), data_key="QLQ-C30")
     fact_e = fields.List(fields.Dict(), data_key="FACT-E")
+
+
+class ClinicalQueryArgsSchema(Schema):
+    site = fields.String(load_default=None, validate=validate.Length(max=10))
+    as_of = fields.Date(load_default=None, metadata={"description": "Reference date for overdue items; today"})
+
+
+class ClinicalDataQuerySchema(Schema):
+    site = fields.String()
+    participant = fields.String()
+    kind = fields.String(metadata={"description": "inconsistency|missing|window|after death|SAE"})
+    table = fields.String()
+    field = fields.String()
+    value = fields.String(allow_none=True)
+    reason = fields.String()

@@ -56,3 +56,13 @@ def test_import_upload_returns_the_report(login, course, session, study) -> None
     runs = client.get("/api/v1/clinical/imports").get_json()
     assert runs[0]["by"] == "data_manager" and runs[0]["inserted"] == 1
     assert login("pi").post("/api/v1/clinical/imports", data={}).status_code == 403
+
+
+def test_data_queries_per_site(login, course) -> None:
+    dm = login("data_manager")
+    rows = dm.get("/api/v1/clinical/queries?site=ZJ&as_of=2026-06-01").get_json()
+    assert {"site": "ZJ", "participant": "ZJ-850", "kind": "SAE", "table": "adverse_events",
+            "field": "ethics_reported_on", "value": "2025-03-16",
+            "reason": "serious Pneumonitis reported 20 days after onset (allowed 7)"} in rows
+    assert dm.get("/api/v1/clinical/queries?site=NB&as_of=2026-06-01").get_json() == []
+    assert login("researcher").get("/api/v1/clinical/queries").status_code == 403

@@ -86,3 +86,19 @@ def test_data_queries_service(session, study, course) -> None:
     # Nothing expected after the regrowth: surveillance ends at the first event.
     assert not any(q.kind == "missing" and q.value and q.value >= 5 for q in queries)
     assert day(300) < date(2026, 6, 1)
+
+
+def test_cre_outside_its_window_is_a_query(session, study, course) -> None:
+    from lims.clinical.quality import data_queries
+
+    # CRE2 is planned at EOT + 98 days (+/- 7); EOT being day 40, day 160 is late.
+    cre2 = session.scalar(select(CRE).where(CRE.participant_id == course.id, CRE.seq == 2))
+    cre2.date = day(160)
+    window = next(v for v in course.visits if v.timepoint.code == "CRE2")
+    assert window.window_end < day(160)
+    queries = data_queries(session, study, "ZJ", as_of=date(2026, 6, 1))
+    assert any(q.table == "cre" and q.kind == "window" and q.reason.startswith("CRE2 on 2025-06-14 outside")
+               for q in queries)
+    cre2.date = day(140)
+    assert not any(q.table == "cre" and q.kind == "window"
+               for q in data_queries(session, study, "ZJ", as_of=date(2026, 6, 1)))
