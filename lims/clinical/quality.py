@@ -58,11 +58,12 @@ def data_queries(session: Session, study: Study, site_code: str | None = None,
                  pr.field, pr.value, pr.reason)
            for pr in check_consistency(tables) if pr.participant_id in site_of]
     deaths = dict(session.execute(select(Death.participant_id, Death.date).where(Death.participant_id.in_(ids))).all())
+    # Latest first, so the dict keeps each participant's earliest event.
     first_event = dict(session.execute(select(DiseaseEvent.participant_id, DiseaseEvent.date)
                                        .where(DiseaseEvent.participant_id.in_(ids))
                                        .order_by(DiseaseEvent.date.desc())).all())
-    cre_dates = dict(((pid, seq), day) for pid, seq, day in session.execute(
-        select(CRE.participant_id, CRE.seq, CRE.date).where(CRE.participant_id.in_(ids))))
+    cre_dates = {(pid, seq): day for pid, seq, day in session.execute(
+        select(CRE.participant_id, CRE.seq, CRE.date).where(CRE.participant_id.in_(ids)))}
     cres = set(cre_dates)
     for p in people:
         death = deaths.get(p.id)
