@@ -133,3 +133,27 @@ class AccessionCounter(Base):
 
     study_id: Mapped[int] = mapped_column(ForeignKey("study.id"), primary_key=True)
     last_serial: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DisposalRequest(Base):
+    """A request to dispose of a sample; a lab manager approves it with an electronic signature."""
+
+    __tablename__ = "disposal_request"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
+        CheckConstraint("status = 'pending' OR decided_at IS NOT NULL", name="decided"),
+        Index("ix_disposal_request_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("sample.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    signature_id: Mapped[int | None] = mapped_column(ForeignKey("signature.id"))
+
+    sample: Mapped[Sample] = relationship()

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from lims.accounts.models import User
 from lims.core.errors import Conflict, DomainError, Forbidden
-from lims.samples import actions, service as samples_service
+from lims.samples import actions, disposal
+from lims.samples import service as samples_service
 from lims.samples.models import Sample
 from lims.samples.presenters import sprec_for
 from lims.storage.models import Placement
@@ -118,11 +119,9 @@ def _apply(session: Session, sample: Sample, mode: str, user: User, text: str | 
     if mode == "check_out":
         return actions.check_out(session, sample, purpose=text or "", by=user)
     if mode == "dispose":
-        outcome = actions.dispose(session, sample, reason=text or "", by=user)
-        placement = session.get(Placement, sample.id)
-        if placement is not None:
-            session.delete(placement)
-        return outcome
+        disposal.request_disposal(session, sample, reason=text or "", by=user)
+        return actions.Outcome("dispose", sample.accession or "", sample.status,
+                               "disposal requested: a lab manager approves it with an e-signature")
     if mode == "thaw":
         return actions.thaw(session, sample, by=user, reason=text)
     if mode == "receive":
@@ -167,3 +166,17 @@ def batch(session: Session, codes: list[str], mode: str, *, user: User, text: st
 def samples_by_accession(session: Session, accessions: list[str]) -> list[Sample]:
     """Return the samples with these accession IDs (for reports)."""
     return list(session.scalars(select(Sample).where(Sample.accession.in_(accessions))))
+
+
+def decide_disposals(session: Session, request_ids: list[int], *, approve: bool, user: User, password: str,
+                     meaning: str, note: str | None = None) -> int:
+    """Approve or reject disposal requests under one e-signature; approved samples leave their positions."""
+    requests, _signature = disposal.decide(session, request_ids, approve=approve, by=user, password=password,
+                                           meaning=meaning, note=note)
+    if approve:
+        for r in requests:
+            placement = session.get(Placement, r.sample_id)
+            if placement is not None:
+                session.delete(placement)
+    session.flush()
+    return len(requests)

@@ -43,6 +43,8 @@ def test_bad_check_character_unknown_id_and_bad_mode(login, bench) -> None:
 
 
 def test_thaw_counts_and_dispose_then_thaw_is_refused(login, session, bench) -> None:
+    from tests.conftest import PASSWORD
+
     client = login("technician")
     s = bench.plasma[0]
     r = client.post("/api/v1/station/scan", json={"code": s.accession, "mode": "thaw"})
@@ -50,9 +52,37 @@ def test_thaw_counts_and_dispose_then_thaw_is_refused(login, session, bench) -> 
     r = client.post("/api/v1/station/scan", json={"code": s.accession, "mode": "dispose"})
     assert r.status_code == 409 and "say the reason" in r.get_json()["message"]
     r = client.post("/api/v1/station/scan", json={"code": s.accession, "mode": "dispose", "text": "haemolysed"})
-    assert r.status_code == 200 and r.get_json()["sample"]["status"] == "disposed"
+    assert r.status_code == 200 and "lab manager approves" in r.get_json()["message"]
+    assert r.get_json()["sample"]["status"] == "in_storage"
+    again = client.post("/api/v1/station/scan", json={"code": s.accession, "mode": "dispose", "text": "again"})
+    assert again.status_code == 409 and "already requested" in again.get_json()["message"]
+    # Technicians cannot approve; a lab manager signs with the password.
+    assert client.get("/station/disposals").status_code == 403
+    manager = login("lab_manager")
+    page = manager.get("/station/disposals").get_data(as_text=True)
+    assert s.accession in page and "haemolysed" in page
+    from lims.samples.models import DisposalRequest
+
+    req = session.scalars(select(DisposalRequest).where(DisposalRequest.sample_id == s.id)).one()
+    wrong = manager.post("/station/disposals", data={"request": [req.id], "decision": "approve",
+                                                     "meaning": "approved", "password": "not mine"})
+    assert "password is wrong" in manager.get(wrong.headers["Location"]).get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Sample, s.id).status == "in_storage"
+    ok = manager.post("/station/disposals", data={"request": [req.id], "decision": "approve",
+                                                  "meaning": "approved", "password": PASSWORD})
+    assert "Approved and disposed: 1 sample" in manager.get(ok.headers["Location"]).get_data(as_text=True)
+    session.expire_all()
+    sample = session.get(Sample, s.id)
+    assert sample.status == "disposed"
+    from lims.accounts.models import Signature
+
+    signature = session.get(Signature, session.get(DisposalRequest, req.id).signature_id)
+    assert signature.meaning == "approved" and signature.user.username == "lab_manager"
+    assert s.accession in signature.statement
+    r = client.post("/api/v1/station/lookup", json={"code": s.accession, "mode": "lookup"})
     assert r.get_json()["sample"]["location"] is None
-    r = client.post("/api/v1/station/scan", json={"code": s.accession, "mode": "thaw"})
+    r = login("technician").post("/api/v1/station/scan", json={"code": s.accession, "mode": "thaw"})
     assert r.status_code == 409 and "cannot thaw a sample that is disposed" in r.get_json()["message"]
     session.expire_all()
     assert _events(session, s)[-2:] == ["thawed", "disposed"]
