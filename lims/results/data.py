@@ -1,7 +1,8 @@
 """Analysis frames: participant x marker values at one time point and sample type, joined to the endpoints.
 
-``marker_values`` reads the stored marker results (one value per participant, time point, sample type and
-marker: the latest replicate of each sample, averaged over the participant's samples of that visit);
+``marker_values`` reads the marker results through the markers domain's consent-aware dataset builder (one
+value per participant, time point, sample type and marker: the latest replicate of each sample, averaged over
+the participant's samples of that visit);
 ``analysis_frame`` pivots them and joins the derived endpoints of the chosen outcome, restricted to the
 population the outcome is defined in (``OUTCOMES``). Frames carry study IDs and day counts, never dates.
 """
@@ -16,15 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from analysis.endpoints import derive
 from lims.clinical.service import clinical_tables, endpoint_settings
-from lims.markers.models import Marker, MarkerResult
-from lims.participants.models import Participant, Visit
-from lims.samples.models import Sample
-from lims.studies.models import SampleType, Study, TimePoint
+from lims.markers.export import ExportQuery, build_dataset
+from lims.markers.models import Marker
+from lims.studies.models import Study
 
 VALUE_COLUMNS = ["participant_id", "timepoint", "timepoint_order", "day", "sample_type", "marker", "category",
                  "value"]
@@ -73,38 +73,30 @@ OUTCOMES = {
 def marker_values(session: Session, study: Study) -> pd.DataFrame:
     """Return the study's marker values in long form (``VALUE_COLUMNS``), one per participant x visit x marker.
 
-    A sample without a visit of its own (a derivative) takes its parent's visit. Results given only as a
-    qualifier (<LOD, >ULOQ, NA) have no value and are left out; re-measurements replace earlier replicates.
+    The rows come from the markers domain's consent-aware dataset builder (participants who withdrew or whose
+    consent does not cover marker research are left out; ``attrs["excluded"]`` counts them). Only the latest
+    replicate of a marker on a sample counts; a result given only as a qualifier (<LOD, >ULOQ, NA) has no
+    value and is left out; several samples of one visit are averaged. ``day`` is the study day of collection.
     """
-    parent = aliased(Sample)
-    latest = (select(MarkerResult.sample_id, MarkerResult.marker_id, func.max(MarkerResult.replicate).label("rep"))
-              .group_by(MarkerResult.sample_id, MarkerResult.marker_id).subquery())
-    visit_id = func.coalesce(Sample.visit_id, parent.visit_id)
-    stmt = (
-        select(Participant.code, TimePoint.code, TimePoint.order, Visit.actual_on, Participant.enrolled_on,
-               SampleType.code, Marker.code, Marker.category, MarkerResult.value)
-        .join(latest, (latest.c.sample_id == MarkerResult.sample_id) & (latest.c.marker_id == MarkerResult.marker_id)
-              & (latest.c.rep == MarkerResult.replicate))
-        .join(Sample, Sample.id == MarkerResult.sample_id)
-        .outerjoin(parent, parent.id == Sample.parent_id)
-        .join(Participant, Participant.id == Sample.participant_id)
-        .join(SampleType, SampleType.id == Sample.sample_type_id)
-        .join(Marker, Marker.id == MarkerResult.marker_id)
-        .join(Visit, Visit.id == visit_id)
-        .join(TimePoint, TimePoint.id == Visit.timepoint_id)
-        .where(Sample.study_id == study.id, MarkerResult.value.is_not(None))
-    )
-    rows = session.execute(stmt).all()
-    frame = pd.DataFrame(rows, columns=["participant_id", "timepoint", "timepoint_order", "actual_on", "enrolled_on",
-                                        "sample_type", "marker", "category", "value"])
+    dataset = build_dataset(session, study, ExportQuery(form="long", outcomes=[]), role="researcher")
+    frame = dataset.frame
     if frame.empty:
-        return pd.DataFrame({c: pd.Series(dtype=float if c in ("value", "day") else object) for c in VALUE_COLUMNS})
-    days = pd.to_datetime(frame["actual_on"]) - pd.to_datetime(frame["enrolled_on"])
-    frame["day"] = days.dt.days.astype(float) + 1
+        out = pd.DataFrame({c: pd.Series(dtype=float if c in ("value", "day") else object) for c in VALUE_COLUMNS})
+        out.attrs["excluded"] = dataset.excluded
+        return out
+    frame = frame[frame["latest"].astype(bool) & frame["value"].notna()].copy()
+    categories = {code: category for code, category in session.execute(select(Marker.code, Marker.category))}
+    order = {tp.code: tp.order for tp in study.timepoints}
+    frame["category"] = frame["marker"].map(categories)
+    frame["timepoint_order"] = frame["timepoint"].map(order).fillna(10**6).astype(int)
+    frame["day"] = pd.to_numeric(frame["collection_day"], errors="coerce").astype(float)
+    frame["value"] = frame["value"].astype(float)
     keys = ["participant_id", "timepoint", "timepoint_order", "sample_type", "marker", "category"]
     out = frame.groupby(keys, as_index=False, dropna=False).agg(day=("day", "min"), value=("value", "mean"))
-    return out[VALUE_COLUMNS].sort_values(["participant_id", "timepoint_order", "sample_type", "marker"],
-                                          ignore_index=True)
+    out = out[VALUE_COLUMNS].sort_values(["participant_id", "timepoint_order", "sample_type", "marker"],
+                                         ignore_index=True)
+    out.attrs["excluded"] = dataset.excluded
+    return out
 
 
 def _digest(tables: dict[str, pd.DataFrame], settings: object) -> str:
@@ -199,7 +191,11 @@ def build_frame(derived: pd.DataFrame, values: pd.DataFrame, spec: Outcome, *, t
     wide = wide.reindex(columns=sorted(wide.columns))
     wide.columns = [str(c) for c in wide.columns]
     base["participant_id"] = base["participant_id"].astype(str)
-    frame = base.join(wide, on="participant_id").sort_values("participant_id", ignore_index=True)
+    frame = base.join(wide, on="participant_id")
+    # Only participants with a value of a chosen marker (and consent for marker research) are analysed.
+    frame = frame[frame[list(wide.columns)].notna().any(axis=1)] if len(wide.columns) else frame.iloc[0:0]
+    frame = frame.sort_values("participant_id", ignore_index=True)
+    frame.attrs["excluded"] = dict(values.attrs.get("excluded", {}))
     return frame
 
 

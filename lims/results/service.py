@@ -147,7 +147,7 @@ def _not_estimable(frame: pd.DataFrame, markers: list[str], column: str, effect:
     return out
 
 
-def _as_json(result: pd.DataFrame) -> dict[str, Any]:
+def _as_json(result: pd.DataFrame, frame: pd.DataFrame) -> dict[str, Any]:
     def cell(v: Any) -> Any:
         if isinstance(v, (bool, np.bool_)):
             return bool(v)
@@ -158,7 +158,8 @@ def _as_json(result: pd.DataFrame) -> dict[str, Any]:
 
     return {"columns": [str(c) for c in result.columns], "index": [str(i) for i in result.index],
             "data": [[cell(v) for v in row] for row in result.itertuples(index=False)],
-            "effect": result.attrs.get("effect", ""), "not_estimable": bool(result.attrs.get("not_estimable"))}
+            "effect": result.attrs.get("effect", ""), "not_estimable": bool(result.attrs.get("not_estimable")),
+            "excluded": {str(k): int(v) for k, v in frame.attrs.get("excluded", {}).items()}}
 
 
 def result_frame(run: AnalysisRun) -> pd.DataFrame:
@@ -180,7 +181,7 @@ def run_screen(session: Session, study: Study, params: dict[str, Any], *, by: An
     result = compute(frame, params)
     run = AnalysisRun(study_id=study.id, by_id=getattr(by, "id", None), by_username=getattr(by, "username", "?"),
                       parameters=params, dataset_sha256=data.dataset_sha256(frame), dataset_rows=len(frame),
-                      n_markers=len(result), software_version=__version__, result=_as_json(result))
+                      n_markers=len(result), software_version=__version__, result=_as_json(result, frame))
     session.add(run)
     session.flush()
     return run
@@ -205,7 +206,7 @@ def rerun(session: Session, study: Study, run: AnalysisRun) -> Rerun:
     frame = frame_for(session, study, run.parameters)
     sha = data.dataset_sha256(frame)
     result = compute(frame, run.parameters)
-    fresh = _as_json(result)
+    fresh = _as_json(result, frame)
     identical = fresh == run.result
     diff = float("nan")
     if fresh["columns"] == run.result["columns"] and fresh["index"] == run.result["index"]:

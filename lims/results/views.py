@@ -106,7 +106,8 @@ def run(run_id: int) -> Any:
     return render_template("results/run.html", study=study, run=saved, table=table, sort=sort,
                            descending=descending, sortable=SORTABLE, spec=OUTCOMES[saved.parameters["outcome"]],
                            conditions=service.conditions(saved.parameters), effect=result.attrs.get("effect", ""),
-                           covariates=COVARIATES, not_estimable=result.attrs.get("not_estimable", False))
+                           covariates=COVARIATES, not_estimable=result.attrs.get("not_estimable", False),
+                           excluded=saved.result.get("excluded", {}))
 
 
 @bp.get("/runs/<int:run_id>/results.csv")

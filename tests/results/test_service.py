@@ -14,6 +14,7 @@ from lims import __version__
 from lims.accounts.models import User
 from lims.extensions import db
 from lims.markers.models import Marker, MarkerResult
+from lims.participants.models import Participant
 from lims.results import data, service
 from lims.studies.service import get_study
 from tests.results.factories import SIGNAL
@@ -115,3 +116,20 @@ def test_a_population_without_events_gives_counts_and_no_effects() -> None:
     result = service.compute(frame, params)
     assert list(result.index) == ["M1", "M2"] and result.loc["M1", "n"] == 3 and result.loc["M2", "n"] == 0
     assert (result["events"] == 0).all() and result["effect"].isna().all() and result.attrs["not_estimable"]
+
+
+def test_withdrawn_consent_takes_a_participant_out_of_the_analysis(ctx: Any) -> None:
+    study = get_study(ctx)
+    values = data.marker_values(ctx, study)
+    code = sorted(set(values.loc[values["marker"] == SIGNAL, "participant_id"]))[0]
+    participant = ctx.scalar(select(Participant).where(Participant.code == code))
+    before = values.attrs["excluded"]["withdrawn consent"]
+    participant.consents[0].withdrawn_on = participant.enrolled_on
+    ctx.flush()
+    after = data.marker_values(ctx, study)
+    assert code not in set(after["participant_id"])
+    assert after.attrs["excluded"]["withdrawn consent"] == before + 1
+    params = service.check_parameters(ctx, study, {"outcome": "efs", "sample_type": "SERUM"})
+    run = service.run_screen(ctx, study, params, by=None)
+    assert code not in set(service.frame_for(ctx, study, params)["participant_id"])
+    assert run.result["excluded"]["withdrawn consent"] == before + 1
