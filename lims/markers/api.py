@@ -10,7 +10,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint, Page
 
 from lims.core.auth import login_required
-from lims.core.permissions import permission_required
+from lims.core.permissions import permission_required, visible_sites
 from lims.extensions import db
 from lims.markers import service
 from lims.markers.export import export_dataset
@@ -77,7 +77,7 @@ class Results(MethodView):
     @blp.paginate(ResultPage)
     def get(self, args: dict[str, Any]) -> Any:
         """List results, newest first (filter by marker, accession, participant, import, re-measurements)."""
-        return service.results_query(**args)
+        return service.results_query(**args, site_codes=visible_sites(current_user))
 
 
 @blp.route("/imports")

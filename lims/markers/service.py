@@ -17,7 +17,7 @@ from lims.markers.importer import ImportFailed, ImportReport, Problem
 from lims.markers.models import CATEGORIES, TRANSFORMS, Marker, MarkerResult
 from lims.participants.models import Participant
 from lims.samples.models import Sample
-from lims.studies.models import SampleType
+from lims.studies.models import SampleType, Site
 
 CATALOGUE_COLUMNS = ("code", "name", "category", "unit", "assay", "platform", "specimen_types", "lod", "lloq",
                      "uloq", "transform", "description")
@@ -162,8 +162,9 @@ def catalogue_csv(session: Session) -> str:
 
 
 def results_query(*, marker: str | None = None, accession: str | None = None, participant: str | None = None,
-                  import_id: int | None = None, remeasurements_only: bool = False) -> Select[Any]:
-    """Build the results list query with its filters (newest first)."""
+                  import_id: int | None = None, remeasurements_only: bool = False,
+                  site_codes: list[str] | None = None) -> Select[Any]:
+    """Build the results list query with its filters (newest first); ``site_codes`` limits it to those sites."""
     stmt = (select(MarkerResult, Sample.accession, Participant.code, Marker.code)
             .join(Sample, Sample.id == MarkerResult.sample_id)
             .join(Participant, Participant.id == Sample.participant_id)
@@ -179,6 +180,8 @@ def results_query(*, marker: str | None = None, accession: str | None = None, pa
         stmt = stmt.where(MarkerResult.import_id == import_id)
     if remeasurements_only:
         stmt = stmt.where(MarkerResult.replicate > 1)
+    if site_codes is not None:
+        stmt = stmt.where(Participant.site_id.in_(select(Site.id).where(Site.code.in_(site_codes))))
     return stmt
 
 

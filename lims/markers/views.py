@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 
 from lims.core.auth import login_required
 from lims.core.errors import DomainError, NotFound
-from lims.core.permissions import allowed, permission_required
+from lims.core.permissions import allowed, permission_required, visible_sites
 from lims.extensions import db
 from lims.markers import service
 from lims.markers.api import result_dict
@@ -130,7 +130,7 @@ def results() -> Any:
     args = {k: request.args.get(k, "").strip() for k in ("marker", "accession", "participant")}
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     size = current_app.config["PAGE_SIZE"]
-    stmt = service.results_query(**{k: v or None for k, v in args.items()})
+    stmt = service.results_query(**{k: v or None for k, v in args.items()}, site_codes=visible_sites(current_user))
     total = service.count(db.session, stmt)
     rows = [result_dict(r) for r in db.session.execute(stmt.limit(size).offset((page - 1) * size))]
     return render_template("markers/results.html", rows=rows, total=total, page=page,

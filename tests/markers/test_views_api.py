@@ -70,6 +70,9 @@ def test_import_page_report_and_roles(login, session, catalogue, sampled) -> Non
     assert r.status_code == 200 and "1 result(s) stored" in r.get_data(as_text=True) and _count(session) == 1
     listing = client.get(f"/markers/results?marker=IL6&accession={acc['SERUM']}").get_data(as_text=True)
     assert "1 result" in listing and acc["SERUM"] in listing
+    assert acc["SERUM"] in login("technician").get("/markers/results").get_data(as_text=True)
+    assert "0 results" in login("technician_nb").get("/markers/results").get_data(as_text=True)
+    assert login("technician_nb").get("/api/v1/markers/results").get_json() == []
 
 
 def test_api_catalogue_results_import_export(login, session, catalogue, sampled) -> None:
