@@ -29,6 +29,9 @@ EXTRA_TABLES = {
     "drug_doses": ("agent", "date", "dose", "unit", "omitted", "cycle", "phase"),
     "subsequent_treatments": ("date", "kind", "detail"),
 }
+# Tables the endpoint derivations read (QoL answers are by far the largest and play no part).
+ENDPOINT_TABLES = ("treatment", "allocation", "cre", "surgery", "pathology", "disease_events", "deaths",
+                   "last_contact")
 _T0 = {"randomisation": "rand", "rand": "rand", "enrolment": "enrol", "enrol": "enrol"}
 
 
@@ -71,9 +74,13 @@ def _participants_frame(participants: list[Participant]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(TABLES["participants"]))
 
 
-def clinical_tables(session: Session, study: Study,
-                    participants: Iterable[Participant] | None = None) -> dict[str, pd.DataFrame]:
-    """Return the clinical tables of the study (or of some participants) as contract DataFrames."""
+def clinical_tables(session: Session, study: Study, participants: Iterable[Participant] | None = None,
+                    only: Iterable[str] | None = None) -> dict[str, pd.DataFrame]:
+    """Return the clinical tables of the study (or of some participants) as contract DataFrames.
+
+    ``only`` limits the tables read (``participants`` is always there); the others come back empty.
+    """
+    wanted = set(MODELS) if only is None else set(only)
     if participants is None:
         people = list(session.scalars(
             select(Participant).where(Participant.study_id == study.id).order_by(Participant.code)
@@ -84,6 +91,9 @@ def clinical_tables(session: Session, study: Study,
     tables = {"participants": _participants_frame(people)}
     for table, (model, _key) in MODELS.items():
         columns = table_columns(table)
+        if table not in wanted:
+            tables[table] = pd.DataFrame(columns=["participant_id", *columns])
+            continue
         stmt = select(model.participant_id, *(getattr(model, c) for c in columns))  # type: ignore[attr-defined]
         if participants is None:
             stmt = stmt.join(Participant, Participant.id == model.participant_id).where(  # type: ignore[attr-defined]
@@ -98,12 +108,13 @@ def clinical_tables(session: Session, study: Study,
 def derived_endpoints(session: Session, study: Study, variant: str | None = None,
                       participants: Iterable[Participant] | None = None) -> pd.DataFrame:
     """Return the per-participant endpoints (cCR, pCR, MPR, TRG, OS, DFS, EFS, first failure)."""
-    return derive(clinical_tables(session, study, participants), endpoint_settings(study, variant))
+    tables = clinical_tables(session, study, participants, only=ENDPOINT_TABLES)
+    return derive(tables, endpoint_settings(study, variant))
 
 
 def qol_scores(session: Session, study: Study, participant: Participant | None = None) -> dict[str, pd.DataFrame]:
     """Return QLQ-C30 and FACT-E scale scores per participant and time point."""
-    tables = clinical_tables(session, study, None if participant is None else [participant])
+    tables = clinical_tables(session, study, None if participant is None else [participant], only=["qol_responses"])
     settings = endpoint_settings(study)
     responses = tables["qol_responses"]
     return {"QLQ-C30": score_qlq_c30(responses, settings), "FACT-E": score_fact_e(responses, settings)}
@@ -111,7 +122,7 @@ def qol_scores(session: Session, study: Study, participant: Participant | None =
 
 def toxicity(session: Session, study: Study, participant: Participant) -> pd.DataFrame:
     """Return the worst CTCAE grade per term for one participant, overall, acute and chronic."""
-    tables = clinical_tables(session, study, [participant])
+    tables = clinical_tables(session, study, [participant], only=["adverse_events", "treatment"])
     return worst_grade(tables["adverse_events"], tables["treatment"], endpoint_settings(study))
 
 
