@@ -1,0 +1,97 @@
+"""JSON API for samples: filtered, paginated lists and one sample with its lineage and custody."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint, Page, abort
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
+
+from lims.core.errors import DomainError
+from lims.core.permissions import may_see_site, permission_required, visible_sites
+from lims.custody.service import history
+from lims.extensions import db
+from lims.participants.models import Participant, Visit
+from lims.samples import service
+from lims.samples.models import Sample
+from lims.samples.presenters import sprec_for
+from lims.samples.schemas import SampleDetailSchema, SampleQuerySchema, SampleSchema
+from lims.studies.models import SampleType, Site, TimePoint
+
+blp = Blueprint("samples_api", __name__, description="Samples, their lineage and chain of custody")
+
+
+class SamplePage(Page):
+    """Paginate a select of samples in the database."""
+
+    @property
+    def item_count(self) -> int:
+        return db.session.scalar(select(func.count()).select_from(self.collection.order_by(None).subquery())) or 0
+
+    @property
+    def items(self) -> list[Any]:
+        stmt = self.collection.limit(self.page_params.page_size).offset(self.page_params.first_item)
+        return list(db.session.scalars(stmt))
+
+
+def _query(args: dict[str, Any]) -> Select[tuple[Sample]]:
+    stmt = (select(Sample).join(Participant, Sample.participant_id == Participant.id)
+            .join(Site, Participant.site_id == Site.id)
+            .options(selectinload(Sample.sample_type), selectinload(Sample.container_type)))
+    sites = visible_sites(current_user)
+    if sites is not None:
+        stmt = stmt.where(Site.code.in_(sites))
+    if args.get("participant"):
+        stmt = stmt.where(Participant.code == args["participant"].strip().upper())
+    if args.get("sample_type"):
+        stmt = stmt.join(SampleType, Sample.sample_type_id == SampleType.id).where(SampleType.code == args["sample_type"])
+    if args.get("timepoint"):
+        stmt = (stmt.join(Visit, Sample.visit_id == Visit.id).join(TimePoint, Visit.timepoint_id == TimePoint.id)
+                .where(TimePoint.code == args["timepoint"].strip().upper()))
+    if args.get("status"):
+        stmt = stmt.where(Sample.status == args["status"])
+    if args.get("derivation"):
+        stmt = stmt.where(Sample.derivation == args["derivation"])
+    return stmt.order_by(Sample.id)
+
+
+@blp.route("/")
+class Samples(MethodView):
+    decorators = [permission_required("read")]
+
+    @blp.arguments(SampleQuerySchema, location="query")
+    @blp.response(200, SampleSchema(many=True))
+    @blp.paginate(SamplePage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """List samples (filter by participant, time point, type, status, derivation)."""
+        return _query(args)
+
+
+@blp.route("/<string:accession>")
+class SampleByAccession(MethodView):
+    decorators = [permission_required("read")]
+
+    @blp.response(200, SampleDetailSchema)
+    def get(self, accession: str) -> Any:
+        """Show one sample with its SPREC code, children and full custody history."""
+        try:
+            sample = service.get_by_accession(db.session, accession)
+        except DomainError as exc:
+            abort(404, message=exc.message)
+        if not may_see_site(current_user, sample.participant.site.code):
+            abort(404, message=f"no sample {sample.accession} at your sites")
+        sprec = sprec_for(sample)
+        return SampleDetail(sample, sprec["code"] if sprec else None, history(db.session, sample.id))
+
+
+class SampleDetail:
+    """A sample plus what the detail view adds (SPREC code, custody), read by SampleDetailSchema."""
+
+    def __init__(self, sample: Sample, sprec: str | None, custody: list[Any]) -> None:
+        self._sample, self.sprec, self.custody = sample, sprec, custody
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sample, name)
