@@ -121,7 +121,7 @@ def test_a_population_without_events_gives_counts_and_no_effects() -> None:
 def test_withdrawn_consent_takes_a_participant_out_of_the_analysis(ctx: Any) -> None:
     study = get_study(ctx)
     values = data.marker_values(ctx, study)
-    code = sorted(set(values.loc[values["marker"] == SIGNAL, "participant_id"]))[0]
+    code = min(set(values.loc[values["marker"] == SIGNAL, "participant_id"]))
     participant = ctx.scalar(select(Participant).where(Participant.code == code))
     before = values.attrs["excluded"]["withdrawn consent"]
     participant.consents[0].withdrawn_on = participant.enrolled_on
