@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from lims import __version__
+from lims.core.audit import record as audit_record
 from lims.core.db import utcnow
 from lims.core.errors import DomainError, Forbidden
 from lims.core.permissions import allowed
@@ -532,6 +533,9 @@ def export_dataset(session: Session, study: Study, query: ExportQuery, *, by: An
                     software_version=__version__, dfs_variant=dataset.dfs_variant)
     session.add(run)
     session.flush()
+    audit_record(session, "dataset_export", user=by, object_type="export_run", object_id=run.id,
+                 detail=f"{query.form} {query.format}, {row_counts['rows']} rows, "
+                        f"{row_counts['participants']} participants", changes={"query": asdict(query), "files": hashes})
     manifest = {
         "export_id": run.id, "study": study.code, "protocol_version": study.protocol_version,
         "exported_by": {"username": run.by_username, "role": role}, "exported_at": at.isoformat(),

@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
+from lims.core.audit import record as audit_record
 from lims.core.errors import DomainError
 from lims.markers import units
 from lims.markers.models import Marker, MarkerImportRun, MarkerResult
@@ -545,6 +546,8 @@ def import_results(session: Session, source: bytes | str | Path | IO[bytes], *, 
     session.add(run)
     session.flush()
     _insert(session, merged, replicate, run.id)
+    audit_record(session, "marker_import", user=by, object_type="marker_import", object_id=run.id,
+                 detail=f"{filename}: {run.results} results ({run.remeasurements} re-measurements), sha256 {run.sha256}")
     report.results = run.results
     report.remeasurements = run.remeasurements
     report.converted = run.converted

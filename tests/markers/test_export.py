@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from lims.core.errors import DomainError, Forbidden
+from lims.core.models import AuditEvent
 from lims.markers.export import ExportQuery, build_dataset, export_dataset
 from lims.markers.importer import import_results
 from lims.markers.models import ExportRun
@@ -78,6 +79,8 @@ def test_long_export_is_pseudonymised_and_consent_aware(session, study, results,
     assert manifest["query"]["form"] == "long" and manifest["row_counts"]["rows"] == len(data) == 9
     for name, digest in manifest["files"].items():
         assert hashlib.sha256(files[name]).hexdigest() == digest
+    audit = session.scalars(select(AuditEvent).where(AuditEvent.action == "dataset_export")).all()
+    assert audit[-1].object_id == str(manifest["export_id"]) and audit[-1].username == "researcher"
     run = session.get(ExportRun, manifest["export_id"])
     assert run.files == manifest["files"] and run.by_username == "researcher" and run.row_counts["rows"] == 9
     assert codes  # the fixture made four participants
