@@ -11,7 +11,8 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from lims.clinical import quality, service, timeline
-from lims.clinical.importer import decode, import_tables
+from lims.clinical.csvfiles import decode
+from lims.clinical.importer import import_tables
 from lims.clinical.models import ImportRun
 from lims.clinical.redcap import import_redcap
 from lims.clinical.schemas import (

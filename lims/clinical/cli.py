@@ -58,7 +58,7 @@ def _finish(report: Any) -> None:
 @with_appcontext
 def import_redcap_command(export: Path, mapping: Path | None, username: str) -> None:
     """Import a REDCap flat CSV export; nothing is written if any problem is found."""
-    from lims.clinical.importer import decode
+    from lims.clinical.csvfiles import decode
     from lims.clinical.redcap import import_redcap
     from lims.extensions import db
     from lims.studies.service import get_study

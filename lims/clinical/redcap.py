@@ -23,17 +23,8 @@ from sqlalchemy.orm import Session
 
 from lims.accounts.models import User
 from lims.clinical import service
-from lims.clinical.importer import (
-    TABLE_FIELDS,
-    CsvFile,
-    FieldSpec,
-    ImportReport,
-    Incoming,
-    Issue,
-    import_records,
-    parse_value,
-    read_csv,
-)
+from lims.clinical.csvfiles import TABLE_FIELDS, CsvFile, FieldSpec, Incoming, Issue, parse_value, read_csv
+from lims.clinical.importer import ImportReport, import_records
 from lims.core.errors import DomainError
 from lims.studies.models import Study
 

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from analysis.endpoints import rates
 from lims.clinical import quality, service, timeline
-from lims.clinical.importer import decode, import_tables
+from lims.clinical.csvfiles import decode
+from lims.clinical.importer import import_tables
 from lims.clinical.models import ClinicalChange, ImportRun
 from lims.clinical.redcap import import_redcap
 from lims.core.auth import role_required

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from lims.clinical import redcap
-from lims.clinical.importer import import_tables, parse_date
+from lims.clinical.csvfiles import parse_date
+from lims.clinical.importer import import_tables
 from lims.clinical.models import CRE, AdverseEvent, Allocation, ClinicalChange, ImportRun, Treatment
 
 ENROL = date(2025, 1, 6)
