@@ -175,6 +175,13 @@ def result_frame(run: AnalysisRun) -> pd.DataFrame:
     return frame
 
 
+def result_rows(run: AnalysisRun) -> list[dict[str, Any]]:
+    """Return a saved run's result table as one dict per marker (NaN as None)."""
+    stored = run.result
+    return [{"marker": marker, **dict(zip(stored["columns"], row, strict=True))}
+            for marker, row in zip(stored["index"], stored["data"], strict=True)]
+
+
 def run_screen(session: Session, study: Study, params: dict[str, Any], *, by: Any) -> AnalysisRun:
     """Build the frame, run the screen and save the run (parameters, input hash, version, result)."""
     frame = frame_for(session, study, params)

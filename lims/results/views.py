@@ -11,6 +11,7 @@ from flask_login import current_user
 from lims.clinical.service import endpoint_settings
 from lims.core.auth import role_required
 from lims.core.errors import DomainError
+from lims.core.permissions import allowed, permission_required
 from lims.extensions import db
 from lims.results import figures, readout, service
 from lims.results.data import COVARIATES, OUTCOMES
@@ -19,7 +20,6 @@ from lims.studies.service import get_study
 bp = Blueprint("results", __name__, url_prefix="/results")
 
 READERS = ("pi", "researcher", "monitor")
-RUNNERS = ("pi", "researcher")
 SORTABLE = ("marker", "n", "events", "effect", "p", "q")
 
 
@@ -71,11 +71,11 @@ def associations() -> Any:
 def _form(study: Any, values: dict[str, Any], error: DomainError | None, status: int) -> Any:
     return render_template("results/associations.html", study=study, options=service.choices(db.session, study),
                            values=values, error=error, runs=service.recent_runs(db.session, study),
-                           outcomes=OUTCOMES, can_run=current_user.role in (*RUNNERS, "admin")), status
+                           outcomes=OUTCOMES, can_run=allowed(current_user.role, "analysis.run")), status
 
 
 @bp.post("/associations")
-@role_required(*RUNNERS)
+@permission_required("analysis.run")
 def run_associations() -> Any:
     """Run a screen with the submitted parameters, save it and show it."""
     study = get_study(db.session)
