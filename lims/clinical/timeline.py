@@ -64,7 +64,7 @@ def _marks(session: Session, participant: Participant) -> list[Mark]:
     for ph in recs["pathology"]:
         if ph.surgery_date:
             marks.append(Mark("Surgery", ph.surgery_date, f"pathology {ph.ypt} {ph.ypn}"
-                              + (f", {ph.viable_pct:g} % viable" if ph.viable_pct is not None else ""), "info"))
+                              + (f", {ph.viable_pct:g} % viable" if ph.viable_pct is not None else ""), "pathology"))
     for e in recs["disease_events"]:
         marks.append(Mark("Disease", e.date, e.type.replace("_", " ").lower(), "bad"))
     for st in recs["subsequent_treatments"]:
@@ -109,10 +109,11 @@ def build(session: Session, participant: Participant, today: date | None = None)
     ticks = []
     month = date(first.year, first.month, 1)
     step = 1 if span <= 400 else 3 if span <= 1200 else 6
+    year = None
     while month <= last:
         if month >= first:
-            ticks.append((x_of(month), month.strftime("%b %Y") if month.month in (1, 7) or step == 1
-                          else month.strftime("%b")))
+            ticks.append((x_of(month), month.strftime("%b") if month.year == year else month.strftime("%b %Y")))
+            year = month.year
         month = date(month.year + (month.month + step - 1) // 12, (month.month + step - 1) % 12 + 1, 1)
     marks.sort(key=lambda m: (m.start, LANES.index(m.lane)))
     return Timeline(marks=marks, first=first, last=last, ticks=ticks, height=TOP + len(LANES) * LANE_H + 24,
