@@ -212,10 +212,11 @@ def dataset_sha256(frame: pd.DataFrame) -> str:
 
 
 def with_groups(frame: pd.DataFrame, marker: str, transformed: pd.Series) -> pd.DataFrame:
-    """Return the frame with the transformed marker and its median split (``group``: low / high)."""
+    """Return the frame with the transformed marker and its median split (``group``: lower / upper half)."""
     out = frame.assign(value=transformed)
     out = out[out["value"].notna()].copy()
     cut = float(np.median(out["value"])) if len(out) else float("nan")
-    out["group"] = np.where(out["value"] > cut, f"{marker} high", f"{marker} low")
+    # "lower" sorts before "upper", so plots take the low half as reference (HR high vs low, as the screen)
+    out["group"] = np.where(out["value"] > cut, f"{marker} upper half", f"{marker} lower half")
     out.attrs["cut"] = cut
     return out

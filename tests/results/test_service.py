@@ -133,3 +133,18 @@ def test_withdrawn_consent_takes_a_participant_out_of_the_analysis(ctx: Any) -> 
     run = service.run_screen(ctx, study, params, by=None)
     assert code not in set(service.frame_for(ctx, study, params)["participant_id"])
     assert run.result["excluded"]["withdrawn consent"] == before + 1
+
+
+def test_marker_report_median_split_matches_the_screen(ctx: Any) -> None:
+    study = get_study(ctx)
+    params = service.check_parameters(ctx, study, {"outcome": "efs", "sample_type": "SERUM", "cut": "median"})
+    run = service.run_screen(ctx, study, params, by=None)
+    report = service.marker_report(ctx, study, run, SIGNAL)
+    frame = report["frame"]
+    assert set(frame["group"]) == {f"{SIGNAL} lower half", f"{SIGNAL} upper half"}
+    high = frame.assign(high=(frame["group"] == f"{SIGNAL} upper half").astype(float))
+    fit = survival.cox(high, "time", "event", ["high"])
+    row = service.result_frame(run).loc[SIGNAL]
+    assert fit.table.loc["high", "hr"] == pytest.approx(row["effect"], rel=1e-6)
+    assert report["logrank"].p == pytest.approx(row["p"], rel=1e-9)
+    assert report["figures"] == ["km", "response", "trajectory"]
