@@ -6,6 +6,7 @@ each problem as file / row / column / value / reason (row numbers are the file's
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import re
@@ -16,6 +17,9 @@ from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -163,17 +167,53 @@ def _normalise_header(columns: list[str]) -> list[str]:
     return out
 
 
+_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+
+
+def _csv_batches(data: bytes) -> Iterator[pd.DataFrame]:
+    """Stream a CSV with Arrow: text columns arrive dictionary-encoded (one Python string per distinct value),
+    and the value column is parsed to numbers in C++; only cells that are not plain numbers stay as text."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    end = data.find(b"\n")
+    header = next(csv.reader(io.StringIO(data[:end if end >= 0 else len(data)].decode("utf-8"))), [])
+    if not header or len(set(header)) != len(header):
+        raise ValueError("the header row is empty or repeats a column name")
+    names = _normalise_header([h.strip() for h in header])
+    types = {h: (pa.string() if n == "value" else pa.dictionary(pa.int32(), pa.string()))
+             for h, n in zip(header, names)}
+    reader = pacsv.open_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(block_size=16 << 20),
+        convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False))
+    for batch in reader:
+        columns: dict[str, Any] = {}
+        for name, array in zip(names, batch.columns):
+            if name == "value":
+                plain = pc.match_substring_regex(array, _NUMBER)
+                numbers = pc.cast(pc.utf8_trim_whitespace(pc.if_else(plain, array, "0")), pa.float64())
+                numbers = pc.if_else(plain, numbers, float("nan")).to_numpy(zero_copy_only=False)
+                raw = np.full(len(array), None, dtype=object)
+                odd = np.flatnonzero(np.isnan(numbers))
+                if odd.size:
+                    raw[odd] = np.array(array.take(pa.array(odd)).to_pylist(), dtype=object)
+                columns["value"] = raw
+                columns["_value_num"] = numbers
+            else:
+                columns[name] = array.to_pandas()
+        yield pd.DataFrame(columns)
+
+
 def _chunks(data: bytes, filename: str) -> Iterator[pd.DataFrame]:
-    """Yield the file as string-valued DataFrame chunks with a ``_row`` column (file line number)."""
+    """Yield the file as text-valued DataFrame chunks with a ``_row`` column (record number + 1)."""
     if filename.lower().endswith((".xlsx", ".xlsm")):
-        frames: Iterator[pd.DataFrame] = iter([pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl")
-                                               .fillna("")])
+        frame = pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl").fillna("")
+        frame.columns = _normalise_header([str(c) for c in frame.columns])
+        frames: Iterator[pd.DataFrame] = iter([frame])
     else:
-        frames = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, chunksize=CHUNK_ROWS,
-                             skipinitialspace=True, encoding="utf-8-sig")
+        frames = _csv_batches(data)
     start = 2
     for frame in frames:
-        frame.columns = _normalise_header([str(c) for c in frame.columns])
         frame["_row"] = np.arange(start, start + len(frame), dtype=np.int64)
         start += len(frame)
         yield frame
@@ -224,8 +264,13 @@ def _factor(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
     """Return (codes, stripped distinct values) of a text column; work is then done once per distinct value."""
     if column not in frame.columns:
         return np.zeros(len(frame), dtype=np.int64), np.array([""], dtype=object)
-    codes, uniques = pd.factorize(frame[column].to_numpy(dtype=object), use_na_sentinel=False)
-    return codes, np.array([str(u).strip() for u in uniques], dtype=object)
+    series = frame[column]
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy().astype(np.int64)
+        uniques = [str(c).strip() for c in series.cat.categories] + [""]
+        return np.where(codes < 0, len(uniques) - 1, codes), np.array(uniques, dtype=object)
+    codes, found = pd.factorize(series.to_numpy(dtype=object), use_na_sentinel=False)
+    return codes, np.array([str(u).strip() for u in found], dtype=object)
 
 
 def _text(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -320,7 +365,8 @@ def _validate_chunk(frame: pd.DataFrame, lookups: _Lookups, report: ImportReport
     unit_text = unit_uniques[unit_codes]
 
     # Values and qualifiers: numbers parse in C; only cells that do not parse are looked at one by one.
-    numbers = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=np.float64)
+    numbers = (frame["_value_num"].to_numpy(dtype=np.float64) if "_value_num" in frame.columns
+               else pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=np.float64))
     qualifier = np.full(n, None, dtype=object)
     not_number = np.zeros(n, dtype=bool)
     empty = np.zeros(n, dtype=bool)
@@ -392,33 +438,37 @@ def _check_duplicates(session: Session, lookups: _Lookups, data: dict[str, np.nd
     """Number replicates; refuse unflagged duplicates and flagged re-measurements of nothing."""
     marker_ids = np.array([m.id for m in lookups.markers], dtype=np.int64)[data["marker_pos"]] \
         if lookups.markers else np.zeros(len(data["row"]), dtype=np.int64)
-    frame = pd.DataFrame({"sample_id": data["sample_id"], "marker_id": marker_ids, "row": data["row"]})
-    rank = frame.groupby(["sample_id", "marker_id"], sort=False).cumcount().to_numpy()
-    first_row = frame.groupby(["sample_id", "marker_id"], sort=False)["row"].transform("first").to_numpy()
+    width = int(marker_ids.max()) + 1 if len(marker_ids) else 1
+    key = pd.Series(data["sample_id"] * width + marker_ids)
+    rank = key.groupby(key, sort=False).cumcount().to_numpy()
     used = sorted(set(marker_ids.tolist()))
-    prior = np.zeros(len(frame), dtype=np.int64)
+    prior = np.zeros(len(key), dtype=np.int64)
     if used:
         stored = pd.DataFrame(session.execute(
             select(MarkerResult.sample_id, MarkerResult.marker_id, func.max(MarkerResult.replicate))
             .where(MarkerResult.marker_id.in_(used))
             .group_by(MarkerResult.sample_id, MarkerResult.marker_id)).all(),
             columns=["sample_id", "marker_id", "prior"])
+        stored = stored[stored["marker_id"] < width]
         if len(stored):
-            merged = frame.merge(stored, on=["sample_id", "marker_id"], how="left")
-            prior = merged["prior"].fillna(0).to_numpy(dtype=np.int64)
+            before = pd.Series(stored["prior"].to_numpy(), index=stored["sample_id"] * width + stored["marker_id"])
+            prior = key.map(before).fillna(0).to_numpy(dtype=np.int64)
     replicate = prior + rank + 1
     ok = ~data["bad"]
     flagged = data["flagged"]
     dup_file = ok & (rank > 0) & ~flagged
-    why = np.array([f"duplicate of row {r} in this file (same sample and marker); mark it remeasurement=yes"
-                    for r in first_row], dtype=object) if dup_file.any() else ""
-    _flag(report, _report_frame(data), dup_file, "sample", why)
     dup_stored = ok & (rank == 0) & (prior > 0) & ~flagged
-    _flag(report, _report_frame(data), dup_stored, "sample",
-          "this sample already has a stored result for the marker; mark it remeasurement=yes to add a re-measurement")
     orphan = ok & flagged & (replicate == 1)
-    _flag(report, _report_frame(data), orphan, "remeasurement",
-          "marked as a re-measurement, but there is no earlier result for this sample and marker")
+    if dup_file.any() or dup_stored.any() or orphan.any():
+        first_row = pd.Series(data["row"]).groupby(key.to_numpy(), sort=False).transform("first").to_numpy()
+        frame = _report_frame(data)
+        why = np.array([f"duplicate of row {r} in this file (same sample and marker); mark it remeasurement=yes"
+                        for r in first_row], dtype=object) if dup_file.any() else ""
+        _flag(report, frame, dup_file, "sample", why)
+        _flag(report, frame, dup_stored, "sample", "this sample already has a stored result for the marker; "
+              "mark it remeasurement=yes to add a re-measurement")
+        _flag(report, frame, orphan, "remeasurement",
+              "marked as a re-measurement, but there is no earlier result for this sample and marker")
     data["marker_id"] = marker_ids
     return replicate
 
@@ -457,13 +507,18 @@ def _insert(session: Session, data: dict[str, np.ndarray], replicate: np.ndarray
     n = len(replicate)
     conn = session.connection()
     if conn.dialect.name == "sqlite":
-        rows = list(zip(data["sample_id"].tolist(), data["marker_id"].tolist(), [import_id] * n,
-                        _nullable(data["value"]), data["qualifier"].tolist(), _nullable(data["original_value"]),
-                        data["original_unit"].tolist(), replicate.tolist(), data["run_id"].tolist(),
-                        data["batch_id"].tolist(), data["plate_id"].tolist(), data["assay_date"].tolist(),
-                        data["operator"].tolist()))
+        rows = zip(data["sample_id"].tolist(), data["marker_id"].tolist(), [import_id] * n,
+                   _nullable(data["value"]), data["qualifier"].tolist(), _nullable(data["original_value"]),
+                   data["original_unit"].tolist(), replicate.tolist(), data["run_id"].tolist(),
+                   data["batch_id"].tolist(), data["plate_id"].tolist(), data["assay_date"].tolist(),
+                   data["operator"].tolist())
         sql = f"INSERT INTO marker_result ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        conn.exec_driver_sql(sql, rows)
+        # The DB-API cursor of the session's connection (same transaction) takes the rows as an iterator.
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.executemany(sql, rows)
+        finally:
+            cursor.close()
         return
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
@@ -527,7 +582,7 @@ def import_results(session: Session, source: bytes | str | Path | IO[bytes], *, 
                     raise ImportFailed(report)
             if len(frame):
                 parts.append(_validate_chunk(frame, lookups, report))
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, pa.ArrowInvalid) as exc:
         if isinstance(exc, ImportFailed):
             raise
         report.add(Problem(filename, None, None, None, f"cannot read the file: {exc}"))
