@@ -32,7 +32,7 @@ from lims.samples.accession import AccessionError, validate
 from lims.samples.models import Sample
 from lims.studies.models import SampleType
 
-CHUNK_ROWS = 250_000
+BLOCK_BYTES = 16 << 20  # CSV read in blocks of this size (streamed, never the whole file as text)
 MAX_LISTED = 500
 QUALIFIER_SPELLINGS = {"<lod": "<LOD", "< lod": "<LOD", "bld": "<LOD", ">uloq": ">ULOQ", "> uloq": ">ULOQ",
                        "na": "NA", "n/a": "NA"}
@@ -184,7 +184,7 @@ def _csv_batches(data: bytes) -> Iterator[pd.DataFrame]:
              for h, n in zip(header, names)}
     reader = pacsv.open_csv(
         io.BytesIO(data),
-        read_options=pacsv.ReadOptions(block_size=16 << 20),
+        read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
         convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False))
     for batch in reader:
         columns: dict[str, Any] = {}
