@@ -6,9 +6,10 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint, Page, abort
+from flask_smorest import Blueprint, abort
 
 from lims.core.auth import login_required
+from lims.core.api import SelectPage
 from lims.core.errors import NotFound
 from lims.extensions import db
 from lims.participants import service
@@ -18,26 +19,13 @@ from lims.studies.service import get_study
 blp = Blueprint("participants_api", __name__, description="Pseudonymous trial participants")
 
 
-class QueryPage(Page):
-    """Paginate a SQLAlchemy select without loading every row."""
-
-    @property
-    def item_count(self) -> int:
-        return service.count(db.session, self.collection)
-
-    @property
-    def items(self) -> list[Any]:
-        stmt = self.collection.limit(self.page_params.page_size).offset(self.page_params.first_item)
-        return list(db.session.scalars(stmt))
-
-
 @blp.route("/")
 class Participants(MethodView):
     decorators = [login_required]
 
     @blp.arguments(ParticipantQuerySchema, location="query")
     @blp.response(200, ParticipantSchema(many=True))
-    @blp.paginate(QueryPage)
+    @blp.paginate(SelectPage)
     def get(self, args: dict[str, Any]) -> Any:
         """List participants (search by code, filter by site and stratum)."""
         try:

@@ -6,10 +6,11 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint, Page, abort
-from sqlalchemy import Select, func, select
+from flask_smorest import Blueprint, abort
+from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
+from lims.core.api import SelectPage
 from lims.core.errors import DomainError
 from lims.core.permissions import may_see_site, permission_required, visible_sites
 from lims.custody.service import history
@@ -22,19 +23,6 @@ from lims.samples.schemas import SampleDetailSchema, SampleQuerySchema, SampleSc
 from lims.studies.models import SampleType, Site, TimePoint
 
 blp = Blueprint("samples_api", __name__, description="Samples, their lineage and chain of custody")
-
-
-class SamplePage(Page):
-    """Paginate a select of samples in the database."""
-
-    @property
-    def item_count(self) -> int:
-        return db.session.scalar(select(func.count()).select_from(self.collection.order_by(None).subquery())) or 0
-
-    @property
-    def items(self) -> list[Any]:
-        stmt = self.collection.limit(self.page_params.page_size).offset(self.page_params.first_item)
-        return list(db.session.scalars(stmt))
 
 
 def _query(args: dict[str, Any]) -> Select[tuple[Sample]]:
@@ -64,7 +52,7 @@ class Samples(MethodView):
 
     @blp.arguments(SampleQuerySchema, location="query")
     @blp.response(200, SampleSchema(many=True))
-    @blp.paginate(SamplePage)
+    @blp.paginate(SelectPage)
     def get(self, args: dict[str, Any]) -> Any:
         """List samples (filter by participant, time point, type, status, derivation)."""
         return _query(args)
