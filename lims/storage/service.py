@@ -8,6 +8,7 @@ the loser gets :class:`Conflict`. Moves are compare-and-set on ``Placement.versi
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from typing import Any
 
-from sqlalchemy import Integer, and_, func, literal, or_, select
+from sqlalchemy import Integer, Select, and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
@@ -89,16 +90,15 @@ def parse_position(unit: StorageUnit, label: str) -> tuple[int, int]:
 
 
 # ----- paths ------------------------------------------------------------------------------------------
-def location_paths(session: Session, sample_ids: list[int]) -> dict[int, str]:
-    """Return the full location path of each placed sample, all in one recursive query."""
-    if not sample_ids:
-        return {}
+@functools.cache
+def _paths_statement() -> Select[Any]:
+    """Build the recursive path query once: constructing a CTE costs more than running it."""
     up = (
         select(Placement.sample_id.label("sample_id"), StorageUnit.id.label("unit_id"),
                StorageUnit.parent_id.label("parent_id"), StorageUnit.name.label("name"),
-               literal(0, Integer).label("depth"))
+               literal_column("0", Integer).label("depth"))
         .join(StorageUnit, StorageUnit.id == Placement.unit_id)
-        .where(Placement.sample_id.in_(sample_ids))
+        .where(Placement.sample_id.in_(bindparam("sample_ids", expanding=True)))
         .cte("up", recursive=True)
     )
     parent = aliased(StorageUnit)
@@ -107,14 +107,21 @@ def location_paths(session: Session, sample_ids: list[int]) -> dict[int, str]:
         .join(parent, parent.id == up.c.parent_id)
     )
     box = aliased(StorageUnit)
-    rows = session.execute(
+    return (
         select(up.c.sample_id, up.c.name, up.c.depth, Site.code, Placement.row, Placement.col,
                box.label_scheme, box.cols)
         .join(Placement, Placement.sample_id == up.c.sample_id)
         .join(box, box.id == Placement.unit_id)
         .join(Site, Site.id == box.site_id)
         .order_by(up.c.sample_id, up.c.depth.desc())
-    ).all()
+    )
+
+
+def location_paths(session: Session, sample_ids: list[int]) -> dict[int, str]:
+    """Return the full location path of each placed sample, all in one recursive query."""
+    if not sample_ids:
+        return {}
+    rows = session.execute(_paths_statement(), {"sample_ids": list(sample_ids)}).all()
     parts: dict[int, list[str]] = defaultdict(list)
     tails: dict[int, str | None] = {}
     for sample_id, name, _depth, site_code, row, col, scheme, cols in rows:
@@ -132,13 +139,18 @@ def location_path(session: Session, sample_id: int) -> str | None:
     return location_paths(session, [sample_id]).get(sample_id)
 
 
-def unit_path(session: Session, unit: StorageUnit) -> list[StorageUnit]:
-    """Return the unit's ancestors and the unit itself, outermost first (one query)."""
-    up = select(StorageUnit.id, StorageUnit.parent_id, literal(0, Integer).label("depth")).where(
-        StorageUnit.id == unit.id).cte("chain", recursive=True)
+@functools.cache
+def _chain_statement() -> Select[Any]:
+    up = select(StorageUnit.id, StorageUnit.parent_id, literal_column("0", Integer).label("depth")).where(
+        StorageUnit.id == bindparam("unit_id")).cte("chain", recursive=True)
     parent = aliased(StorageUnit)
     up = up.union_all(select(parent.id, parent.parent_id, up.c.depth + 1).join(parent, parent.id == up.c.parent_id))
-    ids = [r.id for r in session.execute(select(up.c.id, up.c.depth).order_by(up.c.depth.desc()))]
+    return select(up.c.id).order_by(up.c.depth.desc())
+
+
+def unit_path(session: Session, unit: StorageUnit) -> list[StorageUnit]:
+    """Return the unit's ancestors and the unit itself, outermost first (one query, then the identity map)."""
+    ids = list(session.scalars(_chain_statement(), {"unit_id": unit.id}))
     units = {u.id: u for u in session.scalars(select(StorageUnit).where(StorageUnit.id.in_(ids)))}
     return [units[i] for i in ids]
 
@@ -148,12 +160,17 @@ def unit_label(session: Session, unit: StorageUnit) -> str:
     return SEP.join([unit.site.code, *(u.name for u in unit_path(session, unit))])
 
 
-def descendant_ids(session: Session, unit_id: int) -> list[int]:
-    """Return the ids of a unit and everything inside it (one recursive query)."""
-    down = select(StorageUnit.id).where(StorageUnit.id == unit_id).cte("down", recursive=True)
+@functools.cache
+def _subtree_statement() -> Select[Any]:
+    down = select(StorageUnit.id).where(StorageUnit.id == bindparam("unit_id")).cte("down", recursive=True)
     child = aliased(StorageUnit)
     down = down.union_all(select(child.id).join(down, child.parent_id == down.c.id))
-    return list(session.scalars(select(down.c.id)))
+    return select(down.c.id)
+
+
+def descendant_ids(session: Session, unit_id: int) -> list[int]:
+    """Return the ids of a unit and everything inside it (one recursive query)."""
+    return list(session.scalars(_subtree_statement(), {"unit_id": unit_id}))
 
 
 # ----- capacity and occupancy -------------------------------------------------------------------------
