@@ -229,23 +229,23 @@ def frame_for(session: Session, study: Study, params: dict[str, Any]) -> pd.Data
     if params.get("ccr_only"):
         derived = derived[derived["ccr_cre1"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
     values = data.marker_values(session, study)
-    frame = None
-    for sample_type in params["sample_types"]:
-        part = data.build_frame(derived, values, outcome.frame, timepoint=params["timepoint"],
-                                sample_type=sample_type, markers=params["markers"] or None,
-                                category=params["category"])
-        if frame is None:
-            frame = part
-            continue
-        # the same population and order in every part; a marker measured on two sample types is told apart
+    parts = [data.build_frame(derived, values, outcome.frame, timepoint=params["timepoint"], sample_type=sample_type,
+                              markers=params["markers"] or None, category=params["category"])
+             .set_index("participant_id") for sample_type in params["sample_types"]]
+    frame = parts[0]
+    fixed = [c for c in frame.columns if c not in data.marker_columns(frame)]
+    for sample_type, part in zip(params["sample_types"][1:], parts[1:]):
+        # each part holds the participants with a value on its sample type: join them all, and tell apart a
+        # marker measured on two sample types
         cols = data.marker_columns(part)
-        extra = part.set_index("participant_id")[cols]
-        frame = frame.join(extra.rename(columns={c: f"{c}_{sample_type}" for c in cols if c in frame.columns}),
-                           on="participant_id")
-    assert frame is not None
+        frame = frame.join(part[cols].rename(columns={c: f"{c}_{sample_type}" for c in cols if c in frame.columns}),
+                           how="outer")
+        frame[fixed] = frame[fixed].combine_first(part[fixed])
+    frame = frame.sort_index()
+    frame.attrs["excluded"] = dict(parts[0].attrs.get("excluded", {}))
     if outcome.kind == "binary":
         frame = frame.rename(columns={"outcome": outcome.key})  # the methods paragraph names the outcome
-    return frame.set_index("participant_id")
+    return frame
 
 
 def marker_columns(frame: pd.DataFrame, params: dict[str, Any]) -> list[str]:
@@ -338,6 +338,7 @@ def execute_run(session: Session, run: SignatureRun) -> SignatureRun:
     run.dataset_sha256 = provenance["dataset_sha256"]
     run.dataset_rows = len(frame)
     run.versions = provenance["versions"]
+    result["consent_excluded"] = {str(k): int(v) for k, v in frame.attrs.get("excluded", {}).items()}
     run.result = result
     run.model = model
     run.status = "done"

@@ -12,7 +12,7 @@ from lims.core.auth import role_required
 from lims.core.db import utcnow
 from lims.core.errors import DomainError
 from lims.extensions import db
-from lims.signatures import figures, runner, service
+from lims.signatures import figures, pdf, runner, service
 from lims.studies.service import get_study
 
 bp = Blueprint("signatures", __name__, url_prefix="/signatures")
@@ -91,6 +91,21 @@ def report(run_id: int) -> Any:
                            images={name: figures.data_uri(run.result, name) for name in figures.available(run.result)})
     return Response(html, mimetype="text/html",
                     headers={"Content-Disposition": f'attachment; filename="signature-run-{run.id}.html"'})
+
+
+@bp.get("/runs/<int:run_id>/report.pdf")
+@role_required(*ROLES)
+def report_pdf(run_id: int) -> Any:
+    """Download the report as PDF: performance, tables, methods and provenance, then the figures."""
+    study = get_study(db.session)
+    run = service.get_run(db.session, study, run_id)
+    if run.status != "done":
+        raise DomainError(f"signature run {run.id} is {run.status}; a report needs a finished run")
+    outcome = service.OUTCOMES[run.parameters["outcome"]]
+    data = pdf.report_pdf(run, title=f"Signature run #{run.id}: {outcome.label}", study=f"{study.name} ({study.code})",
+                          conditions=service.conditions(run.parameters), event_label=outcome.event_label)
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="signature-run-{run.id}.pdf"'})
 
 
 @bp.get("/runs/<int:run_id>/model.joblib")

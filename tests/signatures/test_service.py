@@ -80,5 +80,6 @@ def test_a_panel_joins_markers_of_several_sample_types(signature_trial: Any) -> 
         panel = service.frame_for(db.session, study, both)
         plasma_markers = set(service.marker_columns(panel, both)) - set(service.marker_columns(one, serum))
     assert plasma_markers, "the plasma markers join the serum ones"
-    assert panel.index.equals(one.index) and panel["ccr"].equals(one["ccr"])
-    assert panel[one.columns].equals(one[one.columns])
+    assert set(one.index) <= set(panel.index), "a participant with serum values only stays in the panel"
+    assert panel.index.is_monotonic_increasing and panel["ccr"].notna().all() and panel["age"].notna().all()
+    assert panel.loc[one.index, one.columns].equals(one)

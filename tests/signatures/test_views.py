@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pypdfium2 as pdfium
 import pytest
 
 from analysis.signatures import load
@@ -74,7 +75,8 @@ def test_quick_run_shows_performance_selection_figures_and_report(sig_client: An
     assert mid > 0.75, "the planted SG_IL6 signal separates cCR"
     # the planted marker is selected most often, and the selection table says so first
     selection = run.result["selection"]
-    assert selection[0]["marker"] == SIGNAL and selection[0]["frequency"] == 1.0
+    assert selection[0]["marker"] == SIGNAL and selection[0]["frequency"] >= 0.8
+    assert all(row["frequency"] < selection[0]["frequency"] for row in selection[1:])
     rows = re.findall(r"<tr><td>(SG_\w+)</td>\s*<td><span class=\"bar\"", page)
     assert rows[0] == SIGNAL and sorted(rows) == sorted(PANEL)
     assert "Watch and wait at chosen thresholds" not in page  # cCR is not the watch-and-wait outcome
@@ -92,6 +94,12 @@ def test_quick_run_shows_performance_selection_figures_and_report(sig_client: An
     assert "nested cross-validation: 3-fold outer cross-validation" in methods and "seeds 1, 2" in methods
     assert methods in text and text.count("data:image/png;base64,") == 2
     assert run.dataset_sha256 in text
+    document = client.get(f"/signatures/runs/{run_id}/report.pdf")
+    assert document.mimetype == "application/pdf" and document.data.startswith(b"%PDF-")
+    pdf = pdfium.PdfDocument(document.data)
+    words = " ".join(" ".join(pdf[i].get_textpage().get_text_range().split()) for i in range(len(pdf)))
+    assert len(pdf) >= 2 and "Marker selection frequency" in words and SIGNAL in words
+    assert " ".join(methods.split()[:40]) in words, "the methods paragraph is written out"
 
 
 def test_exported_model_predicts_the_frame_and_rejects_other_columns(sig_client: Any, signature_trial: Any) -> None:
@@ -149,23 +157,30 @@ def test_rerun_after_the_data_changed_says_so(sig_client: Any, signature_trial: 
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    ({"outcome": "mpr", "outer_folds": "5", "inner_folds": "4"},
-     "too few patients in the smaller outcome class for the folds: 3, but outer_folds=5"),
-    ({"markers": [SIGNAL, FLAT]}, f"no variance in 1 of 2 predictors (constant or all missing): {FLAT}"),
-    ({"outcome": "regrowth_1y"}, "never takes the event value 1.0"),
-    ({"outcome": "pcr", "penalty": "none", "outer_folds": "2", "covariates": ["age", "male", "ecog"]},
-     ("7 predictors but only 8 patients per training fold with penalty=&#39;none&#39;: an unpenalised model is "
-     "not identifiable; use penalty=&#39;l1&#39;")),
-    ({"outcome": "efs"}, "too few events for the folds: 1"),
+    # the messages are the analysis module's; the numbers follow the demo data, so they are matched loosely
+    ({"outer_folds": "10", "inner_folds": "10"},
+     (r"too few patients in the smaller outcome class for the folds: \d+, but outer_folds=10 with inner_folds=10 "
+     r"needs at least 12, otherwise a fold would hold one outcome class only")),
+    ({"markers": [SIGNAL, FLAT]}, f"no variance in 1 of 2 predictors \\(constant or all missing\\): {FLAT}"),
+    ({"outcome": "regrowth_1y"}, r"(never takes the event value 1\.0|has one class only)"),
+    ({"outcome": "pcr", "penalty": "none", "outer_folds": "2", "covariates": ["age", "male", "ecog"],
+      "markers": "ALL_BUT_FLAT"},
+     (r"\d+ predictors but only \d+ patients per training fold with penalty=&#39;none&#39;: an unpenalised model is "
+     r"not identifiable; use penalty=&#39;l1&#39;")),
+    ({"outcome": "os", "outer_folds": "10", "inner_folds": "10"}, r"(too few events for the folds: \d+|has no events; a survival model needs events)"),
 ])
 def test_bad_input_fails_the_run_with_the_analysis_message(sig_client: Any, signature_trial: Any,
                                                            overrides: dict[str, Any], message: str) -> None:
     client = sig_client("pi")
+    if overrides.get("markers") == "ALL_BUT_FLAT":
+        # 24 participants, at most 12 per training fold: 12 predictors (+ intercept) are always too many
+        overrides = {**overrides, "markers": [*PANEL, "IFNG", "IL10", "IL6", "IL8", "SCC_AG", "TNFA"]}
     run_id = _start(client, **overrides)
     run = _run(signature_trial, run_id)
     assert run.status == "failed" and run.result is None and run.model is None
     html = client.get(f"/signatures/runs/{run_id}").get_data(as_text=True)
-    assert '<p class="flash error" role="alert">' in html and message in html
+    alert = re.search(r'<p class="flash error" role="alert">(.*?)</p>', html, re.DOTALL)
+    assert alert and re.search(message, alert.group(1)), html
     assert client.get(f"/signatures/runs/{run_id}/report.html").status_code == 400
 
 
