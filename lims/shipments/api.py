@@ -15,6 +15,7 @@ from lims.participants import service as participants_service
 from lims.shipments import service
 from lims.shipments.consent import disposal_list, withdraw_consent
 from lims.shipments.schemas import (
+    ConditionsSchema,
     PackedSchema, DisposalSchema, ShipmentManifestSchema, ShipmentReceiveSchema, ReconciliationSchema, PackScanSchema,
     ShipmentCreateSchema, ShipmentDetailSchema, ShipmentQuerySchema, ShipmentSchema, WithdrawalSchema, WithdrawSchema,
 )
@@ -52,11 +53,23 @@ class Shipments(MethodView):
 
 
 @blp.route("/<int:shipment_id>")
-@login_required
-@blp.response(200, ShipmentDetailSchema)
-def detail(shipment_id: int) -> Any:
-    """Show a shipment with its items and their state."""
-    return service.get_shipment(db.session, shipment_id)
+class ShipmentById(MethodView):
+    decorators = [login_required]
+
+    @blp.response(200, ShipmentDetailSchema)
+    def get(self, shipment_id: int) -> Any:
+        """Show a shipment with its items and their state."""
+        return service.get_shipment(db.session, shipment_id)
+
+    @role_required(*BENCH_ROLES)
+    @blp.arguments(ConditionsSchema)
+    @blp.response(200, ShipmentDetailSchema)
+    def patch(self, args: dict[str, Any], shipment_id: int) -> Any:
+        """Record a draft shipment's conditions, courier and tracking number."""
+        shipment = service.update_conditions(db.session, service.get_shipment(db.session, shipment_id),
+                                             by=current_user, **args)
+        db.session.commit()
+        return shipment
 
 
 @blp.route("/<int:shipment_id>/items", methods=["POST"])

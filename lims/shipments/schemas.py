@@ -37,6 +37,12 @@ class ShipmentItemSchema(Schema):
     damage = fields.String(allow_none=True)
 
 
+class ConditionsSchema(Schema):
+    conditions = fields.String(required=True, validate=validate.OneOf(CONDITIONS))
+    courier = fields.String(load_default=None, validate=validate.Length(max=100))
+    tracking_number = fields.String(load_default=None, validate=validate.Length(max=100))
+
+
 class ShipmentSchema(Schema):
     id = fields.Integer()
     code = fields.String()

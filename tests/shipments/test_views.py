@@ -21,11 +21,17 @@ def test_shipment_api_end_to_end(login, session, nb_lab, zj_lab) -> None:
     r = client.post(f"/api/v1/shipments/{sid}/items", json={"code": nb_lab.box.barcode})
     assert r.status_code == 201 and len(r.get_json()["added"]) == 5
     assert client.delete(f"/api/v1/shipments/{sid}/items/{nb_lab.tubes[4].accession}").status_code == 204
+    r = client.patch(f"/api/v1/shipments/{sid}", json={"conditions": "ln2_dry_shipper", "courier": "World Courier",
+                                                        "tracking_number": "WC-77"})
+    assert r.status_code == 200 and r.get_json()["conditions"] == "ln2_dry_shipper"
+    assert r.get_json()["tracking_number"] == "WC-77"
     assert client.post(f"/api/v1/shipments/{sid}/release").status_code == 403  # lab managers release
     assert client.get(f"/api/v1/shipments/{sid}/manifest").status_code == 409  # not released yet
     manager = login("lab_manager")
     r = manager.post(f"/api/v1/shipments/{sid}/release")
     assert r.status_code == 200 and r.get_json()["status"] == "released"
+    late = client.patch(f"/api/v1/shipments/{sid}", json={"conditions": "ambient"})
+    assert late.status_code == 409 and "can no longer change" in late.get_json()["message"]
     doc = manager.get(f"/api/v1/shipments/{sid}/manifest").get_json()
     assert len(doc["sha256"]) == 64 and len(doc["content"]["items"]) == 4
     csv_text = manager.get(f"/api/v1/shipments/{sid}/manifest.csv").get_data(as_text=True)
