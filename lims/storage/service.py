@@ -359,6 +359,11 @@ def place_sample(session: Session, sample: Sample, unit: StorageUnit, *, positio
     if refusal:
         raise DomainError(refusal, field="code")
     row = col = None
+    current = session.get(Placement, sample.id)
+    if current is not None and current.unit_id == unit.id and not (position and position.strip()):
+        raise Conflict(f"{sample.accession} is already in {unit.name} ({unit.barcode})"
+                       + (f" at {current.position_label}" if current.position_label else "")
+                       + "; type a position to move it within the box", field="code")
     if unit.kind in GRID_KINDS:
         if position and position.strip():
             row, col = parse_position(unit, position)

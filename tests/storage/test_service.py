@@ -155,6 +155,9 @@ def test_move_sample_compare_and_set(session, lab, user) -> None:
     with pytest.raises(Conflict, match="moved by someone else"):
         service.place_sample(session, a, lab.box, by=tech, expected_version=seen)
     assert _actions(session, a)[-2:] == ["stored", "moved"]
+    with pytest.raises(Conflict, match=f"already in T box 2 \\(T-B2\\) at A1; type a position"):
+        service.place_sample(session, a, lab.box2, by=tech)
+    assert service.place_sample(session, a, lab.box2, position="B2", by=tech).position == "B2"
 
 
 def test_usage_rolls_up_every_level(session, lab, user) -> None:
