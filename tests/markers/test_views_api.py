@@ -34,6 +34,9 @@ def test_catalogue_page_and_data_manager_edit(login, session, catalogue) -> None
     assert bad.status_code == 400 and "unknown unit" in bad.get_data(as_text=True)
     dup = client.post("/markers/new", data={**form, "code": "il6"})
     assert dup.status_code == 400 and "already exists" in dup.get_data(as_text=True)
+    edit = client.get("/markers/IL6/edit").get_data(as_text=True)
+    assert 'value="Interleukin-6"' in edit and '<option value="SERUM" selected>' in edit
+    assert client.get("/markers/NOPE/edit").status_code == 404
     assert client.post("/markers/IL6/edit", data={**form, "code": "IL6", "name": "IL-6 (serum)"}).status_code == 302
     assert session.scalar(select(Marker).where(Marker.code == "IL6")).name == "IL-6 (serum)"
 
