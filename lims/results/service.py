@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from analysis import binary, screen, survival, transforms
 from lims import __version__
 from lims.core.errors import DomainError, NotFound
-from lims.markers.models import CATEGORIES
+from lims.markers.models import CATEGORIES, Marker
 from lims.results import data
 from lims.results.models import AnalysisRun
 from lims.studies.models import SampleType, Study, TimePoint
@@ -73,7 +73,13 @@ def check_parameters(session: Session, study: Study, raw: dict[str, Any]) -> dic
     markers = raw.get("markers") or []
     if isinstance(markers, str):
         markers = markers.replace(",", " ").split()
-    params["markers"] = sorted({str(m).strip() for m in markers if str(m).strip()})
+    known = {code.lower(): code for code in session.scalars(select(Marker.code))}
+    wanted = {str(m).strip() for m in markers if str(m).strip()}
+    unknown = sorted(m for m in wanted if m.lower() not in known)
+    if unknown:
+        raise DomainError(f"unknown marker(s) {', '.join(unknown)}; use codes from the marker catalogue",
+                          field="markers")
+    params["markers"] = sorted({known[m.lower()] for m in wanted})
     covariates = raw.get("covariates") or []
     if isinstance(covariates, str):
         covariates = [covariates]

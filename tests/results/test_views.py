@@ -150,6 +150,7 @@ def test_landmark_and_adjustment_are_stated(demo_client: Any) -> None:
     ({"landmark": "soon"}, "landmark must be a number of days"),
     ({"cut": "optimal", "covariates": ["age"]}, "optimal cut has no adjusted p-value with covariates"),
     ({"sample_type": "BUFFY_COAT"}, "no marker values at BASELINE on BUFFY_COAT"),
+    ({"markers": "rx_il6 NOT_A_MARKER"}, "unknown marker(s) NOT_A_MARKER"),
 ])
 def test_bad_parameters_say_why_and_save_nothing(demo_client: Any, form: dict[str, Any], message: str) -> None:
     client = demo_client("pi")
