@@ -516,10 +516,10 @@ def move_unit(session: Session, unit: StorageUnit, new_parent: StorageUnit, *, b
     if new_parent.kind in LEAF_KINDS:
         raise DomainError(f"{new_parent.name} is a {new_parent.kind} and holds tubes, not other units",
                           field="parent")
-    if unit.parent_id == new_parent.id:
-        raise Conflict(f"{unit.name} is already in {new_parent.name}", field="parent")
     if expected_version is not None and unit.version != expected_version:
         raise Conflict(f"{unit.name} was changed by someone else since you looked; reload and try again")
+    if unit.parent_id == new_parent.id:
+        raise Conflict(f"{unit.name} is already in {new_parent.name}", field="parent")
     new_chain = unit_path(session, new_parent)
     types = session.scalars(
         select(SampleType).join(Sample, Sample.sample_type_id == SampleType.id)

@@ -165,3 +165,34 @@ def test_exactly_one_technician_moves_a_sample(world: World) -> None:
         assert moved[0].to_location.endswith(f"Race box › {winner}")
         assert session.get(Placement, tube_id).version == seen + 1
         assert verify_chain(session).ok
+
+
+def test_exactly_one_technician_moves_a_box(world: World) -> None:
+    with Session(world.engine) as session:
+        site = session.scalar(select(Site).where(Site.code == "ZJ"))
+        freezer = session.scalar(select(StorageUnit).where(StorageUnit.barcode == "RACE-F"))
+        shelves = [service.create_unit(session, site=site, kind="shelf", name=f"Race shelf {i}",
+                                       barcode=f"RACE-S{i}", parent=freezer).id for i in range(4)]
+        session.commit()
+        box = session.get(StorageUnit, world.box_id)
+        seen, inside = box.version, session.scalar(select(func.count()).select_from(Placement).where(
+            Placement.unit_id == world.box_id))
+
+    def attempt(i: int) -> Any:
+        def work(session: Session) -> int:
+            return service.move_unit(session, session.get(StorageUnit, world.box_id),
+                                     session.get(StorageUnit, shelves[i % len(shelves)]),
+                                     by=session.get(User, world.tech_ids[i]), expected_version=seen)
+        return work
+
+    outcomes = _race(world, [attempt(i) for i in range(8)])
+    assert [o for o in outcomes if o[0] == "error"] == []
+    assert [o[1] for o in outcomes if o[0] == "won"] == [inside], outcomes
+    assert all("someone else" in msg for kind, msg in outcomes if kind == "refused"), outcomes
+    with Session(world.engine) as session:
+        moved = session.scalar(select(func.count()).select_from(CustodyEvent).where(
+            CustodyEvent.action == "moved",
+            CustodyEvent.details["into"].as_string().in_([f"RACE-S{i}" for i in range(4)])))
+        assert moved == inside  # one event per sample inside, from the single winner
+        assert session.get(StorageUnit, world.box_id).version == seen + 1
+        assert verify_chain(session).ok
