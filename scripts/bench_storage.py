@@ -28,16 +28,16 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lims import demo  # noqa: E402
-from lims.config import DEFAULT_PROTOCOL  # noqa: E402
-from lims.core.database import make_engine  # noqa: E402
-from lims.core.migrate import upgrade  # noqa: E402
-from lims.samples.models import Sample  # noqa: E402
-from lims.storage import service  # noqa: E402
-from lims.storage.models import Placement, StorageUnit  # noqa: E402
-from lims.studies.models import Site  # noqa: E402
-from lims.storage.transactions import commit_with_retry  # noqa: E402
-from tests.conftest import fresh_database  # noqa: E402
+from lims import demo
+from lims.config import DEFAULT_PROTOCOL
+from lims.core.database import make_engine
+from lims.core.migrate import upgrade
+from lims.samples.models import Sample
+from lims.storage import service
+from lims.storage.models import Placement, StorageUnit
+from lims.storage.transactions import commit_with_retry
+from lims.studies.models import Site
+from tests.conftest import fresh_database
 
 
 def _walk(session: Session, sample_id: int) -> str | None:

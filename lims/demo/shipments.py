@@ -3,7 +3,7 @@ scan at receipt), received tubes are stored at ZJ, and a participant withdraws c
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 
@@ -20,7 +20,7 @@ SHIPPED = 8
 
 
 def _at(ctx: DemoContext, days_before: int, hour: float = 9.0) -> datetime:
-    return datetime.combine(ctx.data_cut - timedelta(days=days_before), time(0), tzinfo=timezone.utc) \
+    return datetime.combine(ctx.data_cut - timedelta(days=days_before), time(0), tzinfo=UTC) \
         + timedelta(hours=hour)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 
@@ -19,7 +19,7 @@ def generate(ctx: DemoContext) -> None:
     tech = ctx.technicians.get("ZJ")
     if site is None or tech is None:
         return
-    when = datetime.combine(ctx.data_cut - timedelta(days=20), time(9, 0), tzinfo=timezone.utc)
+    when = datetime.combine(ctx.data_cut - timedelta(days=20), time(9, 0), tzinfo=UTC)
     freezer = service.create_unit(session, site=site, kind="freezer", name="ZJ -80 °C freezer 2",
                                   barcode="ZJ-FRZ2", set_temp_c=-80.0)
     shelf = service.create_unit(session, site=site, kind="shelf", name="Shelf 1", barcode="ZJ-FRZ2-S1",

@@ -16,8 +16,18 @@ from lims.shipments import service
 from lims.shipments.consent import disposal_list, withdraw_consent
 from lims.shipments.schemas import (
     ConditionsSchema,
-    PackedSchema, DisposalSchema, ShipmentManifestSchema, ShipmentReceiveSchema, ReconciliationSchema, PackScanSchema,
-    ShipmentCreateSchema, ShipmentDetailSchema, ShipmentQuerySchema, ShipmentSchema, WithdrawalSchema, WithdrawSchema,
+    DisposalSchema,
+    PackedSchema,
+    PackScanSchema,
+    ReconciliationSchema,
+    ShipmentCreateSchema,
+    ShipmentDetailSchema,
+    ShipmentManifestSchema,
+    ShipmentQuerySchema,
+    ShipmentReceiveSchema,
+    ShipmentSchema,
+    WithdrawalSchema,
+    WithdrawSchema,
 )
 from lims.shipments.views import instance_name
 from lims.storage.transactions import commit_with_retry

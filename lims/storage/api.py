@@ -17,8 +17,18 @@ from lims.samples import service as samples_service
 from lims.storage import service
 from lims.storage.models import GRID_KINDS, Placement, StorageUnit
 from lims.storage.schemas import (
-    SampleLocationSchema, UnitMovedSchema, UnitMoveSchema, PlacedTubeSchema, PlaceTubeSchema, RetentionQuerySchema, RetentionSchema,
-    StorageSuggestionSchema, UnitCreateSchema, UnitDetailSchema, UnitQuerySchema, UnitSchema,
+    PlacedTubeSchema,
+    PlaceTubeSchema,
+    RetentionQuerySchema,
+    RetentionSchema,
+    SampleLocationSchema,
+    StorageSuggestionSchema,
+    UnitCreateSchema,
+    UnitDetailSchema,
+    UnitMovedSchema,
+    UnitMoveSchema,
+    UnitQuerySchema,
+    UnitSchema,
 )
 from lims.storage.transactions import commit_with_retry
 from lims.studies.models import Site

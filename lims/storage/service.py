@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import Integer, Select, and_, bindparam, func, literal_column, or_, select
@@ -588,13 +588,11 @@ def suggest_location(session: Session, sample: Sample) -> Suggestion | None:
         c = chain(u)
         if admits(c, sample.sample_type):
             return False
-        temp = _effective_temp(c)
-        if sample.storage_temp_c is not None and temp is not None:
-            if temp > sample.storage_temp_c + WARMER_TOLERANCE_C or temp < sample.storage_temp_c - SUGGEST_COLDER_BAND_C:
-                return False
-        if sample.storage_container == "PARAFFIN" and u.kind in GRID_KINDS:
+        temp, need = _effective_temp(c), sample.storage_temp_c
+        if temp is not None and need is not None and not (
+                need - SUGGEST_COLDER_BAND_C <= temp <= need + WARMER_TOLERANCE_C):
             return False
-        return True
+        return not (sample.storage_container == "PARAFFIN" and u.kind in GRID_KINDS)
 
     def at(u: StorageUnit, reason: str, after: tuple[int, int] | None = None) -> Suggestion | None:
         if u.kind not in GRID_KINDS:
@@ -681,7 +679,7 @@ def retention_due(session: Session, study: Study, *, on: date, limit: int | None
     conditions = []
     for code, years in years_by_code.items():
         if code in types and years:
-            cutoff = datetime.combine(_years_before(on, int(years)), time(0), tzinfo=timezone.utc)
+            cutoff = datetime.combine(_years_before(on, int(years)), time(0), tzinfo=UTC)
             conditions.append(and_(Sample.sample_type_id == types[code].id, Sample.collected_at < cutoff))
     if not conditions:
         return []

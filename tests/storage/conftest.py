@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -36,7 +36,7 @@ def make_tubes(session, study, participant, tech, count: int = 6) -> tuple[Sampl
     visit.status, visit.actual_on = "done", date(2025, 1, 8)
     kit = timepoint_by_code(study, "BASELINE").kit[0]
     blood = register_primary(session, visit, kit, sample_type=kit.sample_type, quantity=10, unit="ml", by=tech,
-                             collected_at=datetime(2025, 1, 8, 8, 0, tzinfo=timezone.utc))
+                             collected_at=datetime(2025, 1, 8, 8, 0, tzinfo=UTC))
     plasma = next(t for t in study.sample_types if t.code == "CTDNA_PLASMA")
     tubes = split(session, blood, sample_type=plasma, count=count, volume=1.0, unit="ml", by=tech,
                   derivation="derivative", storage_temp_c=-80.0)

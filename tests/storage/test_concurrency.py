@@ -12,7 +12,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             visit.status, visit.actual_on = "done", date(2025, 1, 8)
             kit = timepoint_by_code(study, "BASELINE").kit[0]
             blood = register_primary(session, visit, kit, sample_type=kit.sample_type, quantity=20, unit="ml",
-                                     by=techs[0], collected_at=datetime(2025, 1, 8, 8, tzinfo=timezone.utc))
+                                     by=techs[0], collected_at=datetime(2025, 1, 8, 8, tzinfo=UTC))
             plasma = next(t for t in study.sample_types if t.code == "CTDNA_PLASMA")
             tubes = split(session, blood, sample_type=plasma, count=WORKERS + 1, volume=1.0, unit="ml",
                           by=techs[0], derivation="derivative")
@@ -122,7 +122,7 @@ def test_exactly_one_technician_wins_each_position(world: World) -> None:
     assert winners == Counter({p: 1 for p in POSITIONS}), outcomes
     refusals = [msg for kind, msg in outcomes if kind == "refused"]
     assert len(refusals) == WORKERS - len(POSITIONS)
-    assert all(f"of box RACE-BOX is taken" in m and m.startswith("position ") for m in refusals), refusals
+    assert all("of box RACE-BOX is taken" in m and m.startswith("position ") for m in refusals), refusals
     with Session(world.engine) as session:
         rows = session.execute(select(Placement.row, Placement.col, func.count()).where(
             Placement.unit_id == world.box_id).group_by(Placement.row, Placement.col)).all()

@@ -50,7 +50,6 @@ def test_occupied_position_is_refused_and_nothing_is_written(session, lab, user)
 
 def test_database_constraint_is_the_arbiter(session, lab, user) -> None:
     """A stale pre-check (another request filled the position meanwhile) still ends in a clear conflict."""
-    tech = user("technician")
     a, b = lab.tubes[:2]
     session.add(Placement(sample_id=a.id, unit_id=lab.box.id, row=1, col=1))
     with pytest.raises(Conflict, match=f"position A1 of box {lab.box.barcode} is taken"):
@@ -155,7 +154,7 @@ def test_move_sample_compare_and_set(session, lab, user) -> None:
     with pytest.raises(Conflict, match="moved by someone else"):
         service.place_sample(session, a, lab.box, by=tech, expected_version=seen)
     assert _actions(session, a)[-2:] == ["stored", "moved"]
-    with pytest.raises(Conflict, match=f"already in T box 2 \\(T-B2\\) at A1; type a position"):
+    with pytest.raises(Conflict, match="already in T box 2 \\(T-B2\\) at A1; type a position"):
         service.place_sample(session, a, lab.box2, by=tech)
     assert service.place_sample(session, a, lab.box2, position="B2", by=tech).position == "B2"
 

@@ -18,9 +18,8 @@ def test_database_refuses_update_and_delete_of_custody_events(session, lab, user
     event = session.scalars(select(CustodyEvent).order_by(CustodyEvent.seq.desc())).first()
     for statement in ("UPDATE custody_event SET reason = 'oops' WHERE id = :id",
                       "DELETE FROM custody_event WHERE id = :id"):
-        with pytest.raises(DBAPIError, match="append-only"):
-            with session.begin_nested():
-                session.execute(text(statement), {"id": event.id})
+        with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
+            session.execute(text(statement), {"id": event.id})
     assert session.get(CustodyEvent, event.id).reason is None
 
 
