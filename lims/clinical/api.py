@@ -11,10 +11,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from lims.clinical import quality, service, timeline
-from lims.clinical.csvfiles import decode
-from lims.clinical.importer import import_tables
 from lims.clinical.models import ImportRun
-from lims.clinical.redcap import import_redcap
 from lims.clinical.schemas import (
     ClinicalDataQuerySchema,
     ClinicalEndpointSchema,
@@ -27,7 +24,10 @@ from lims.clinical.schemas import (
     ClinicalTimelineMarkSchema,
     ClinicalVariantQuerySchema,
 )
+from lims.clinical.uploads import import_upload
 from lims.core.auth import role_required
+from lims.core.errors import DomainError
+from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.participants.service import get_by_code
 from lims.studies.service import get_study
@@ -64,22 +64,22 @@ class Imports(MethodView):
         return db.session.scalars(select(ImportRun).where(ImportRun.study_id == study.id)
                                   .order_by(ImportRun.at.desc()).limit(100)).all()
 
-    @role_required("data_manager")
+    @permission_required("clinical.import")
     @blp.arguments(ClinicalImportFormSchema, location="form")
     @blp.arguments(ClinicalImportFilesSchema, location="files")
     @blp.response(200, ClinicalImportReportSchema)
     @blp.alt_response(422, schema=ClinicalImportReportSchema, description="Refused: the report lists every problem")
     def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
-        """Import a REDCap export (with an optional mapping) or Trialbank tables; all or nothing."""
-        study = get_study(db.session)
-        uploads = files["files"]
-        if form["format"] == "redcap":
-            mapping = files.get("mapping")
-            report = import_redcap(db.session, study, uploads[0].filename or "export.csv", uploads[0].read(),
-                                   by=current_user, mapping_name=mapping.filename if mapping else "redcap_mapping.yaml",
-                                   mapping_text=decode(mapping.read()) if mapping else None)
-        else:
-            report = import_tables(db.session, study, {u.filename or "": u.read() for u in uploads}, by=current_user)
+        """Import a REDCap export (with an optional mapping) or Trialbank tables; all or nothing, signed."""
+        mapping = files.get("mapping")
+        try:
+            report = import_upload(db.session, get_study(db.session), form["format"],
+                                   [(u.filename or "", u.read()) for u in files["files"]],
+                                   (mapping.filename or "mapping.yaml", mapping.read()) if mapping else None,
+                                   by=current_user, signature=(form["password"], form["meaning"]))
+        except DomainError:
+            db.session.rollback()
+            raise
         if not report.applied:
             db.session.rollback()
             return report.as_dict(), 422

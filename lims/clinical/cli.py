@@ -15,6 +15,29 @@ def clinical_group() -> None:
     """Clinical data: imports from the EDC and exports."""
 
 
+def _signature(username: str, password: str | None, meaning: str) -> tuple[str, str]:
+    """Return (password, meaning) for the import's electronic signature, prompting on a terminal."""
+    if password is None:
+        if not sys.stdin.isatty():
+            raise click.ClickException("an import is signed: pass --password or set LIMS_SIGN_PASSWORD")
+        password = click.prompt(f"Password of {username} (signs the import)", hide_input=True)
+    return password, meaning
+
+
+_SIGN_OPTIONS = [
+    click.option("--password", envvar="LIMS_SIGN_PASSWORD", default=None,
+                 help="Password of --user: the import is signed electronically (or set LIMS_SIGN_PASSWORD)."),
+    click.option("--meaning", type=click.Choice(["approved", "reviewed", "performed"]), default="performed",
+                 show_default=True, help="Meaning of the signature."),
+]
+
+
+def _sign_options(command: Any) -> Any:
+    for option in reversed(_SIGN_OPTIONS):
+        command = option(command)
+    return command
+
+
 def _user(username: str) -> Any:
     from sqlalchemy import select
 
@@ -24,9 +47,23 @@ def _user(username: str) -> Any:
     user = db.session.scalar(select(User).where(User.username == username, User.active.is_(True)))
     if user is None:
         raise click.ClickException(f"no active user {username!r}")
-    if user.role not in ("data_manager", "admin"):
+    from lims.core.permissions import allowed
+
+    if not allowed(user.role, "clinical.import"):
         raise click.ClickException(f"user {username} is a {user.role}; only data managers import clinical data")
     return user
+
+
+def _run(importer: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run an import; a broken rule (e.g. a wrong signature password) aborts the command."""
+    from lims.core.errors import DomainError
+    from lims.extensions import db
+
+    try:
+        return importer(*args, **kwargs)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
 
 
 def _finish(report: Any) -> None:
@@ -55,32 +92,37 @@ def _finish(report: Any) -> None:
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Mapping file (YAML); the shipped ESCC-WW mapping when omitted.")
 @click.option("--user", "username", required=True, help="Data manager doing the import (kept in the audit).")
+@_sign_options
 @with_appcontext
-def import_redcap_command(export: Path, mapping: Path | None, username: str) -> None:
+def import_redcap_command(export: Path, mapping: Path | None, username: str, password: str | None,
+                          meaning: str) -> None:
     """Import a REDCap flat CSV export; nothing is written if any problem is found."""
     from lims.clinical.csvfiles import decode
     from lims.clinical.redcap import import_redcap
     from lims.extensions import db
     from lims.studies.service import get_study
 
-    report = import_redcap(db.session, get_study(db.session), export.name, export.read_bytes(), by=_user(username),
+    report = _run(import_redcap, db.session, get_study(db.session), export.name, export.read_bytes(),
+                  by=_user(username),
                            mapping_name=mapping.name if mapping else "redcap_mapping.yaml",
-                           mapping_text=decode(mapping.read_bytes()) if mapping else None)
+                           mapping_text=decode(mapping.read_bytes()) if mapping else None,
+                           signature=_signature(username, password, meaning))
     _finish(report)
 
 
 @clinical_group.command("import-tables")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--user", "username", required=True, help="Data manager doing the import (kept in the audit).")
+@_sign_options
 @with_appcontext
-def import_tables_command(files: tuple[Path, ...], username: str) -> None:
+def import_tables_command(files: tuple[Path, ...], username: str, password: str | None, meaning: str) -> None:
     """Import Trialbank per-table CSVs (cre.csv, surgery.csv, ...) as one all-or-nothing import."""
     from lims.clinical.importer import import_tables
     from lims.extensions import db
     from lims.studies.service import get_study
 
-    report = import_tables(db.session, get_study(db.session), {f.name: f.read_bytes() for f in files},
-                           by=_user(username))
+    report = _run(import_tables, db.session, get_study(db.session), {f.name: f.read_bytes() for f in files},
+                  by=_user(username), signature=_signature(username, password, meaning))
     _finish(report)
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from analysis.clinical_checks import check_consistency
 from analysis.qol import FACT_E_SUBSCALES
 from lims.accounts.models import User
+from lims.accounts.service import sign
 from lims.clinical import service
 from lims.clinical.csvfiles import TABLE_FIELDS, TABLE_ORDER, Incoming, Issue, read_tables
 from lims.clinical.models import MODELS, ClinicalChange, ImportRun
@@ -324,8 +325,13 @@ def _write(session: Session, plan: _Plan, run: ImportRun) -> None:
 
 
 def import_records(session: Session, study: Study, records: list[Incoming], issues: list[Issue], *,
-                   fmt: str, files: list[str], hashes: Iterable[str], by: User) -> ImportReport:
-    """Check the records and, if there is no problem, apply them in one unit of work; return the report."""
+                   fmt: str, files: list[str], hashes: Iterable[str], by: User,
+                   signature: tuple[str, str] | None = None) -> ImportReport:
+    """Check the records and, if there is no problem, apply them in one unit of work; return the report.
+
+    ``signature`` = (password, meaning) signs the import run electronically (``lims.core.permissions`` makes
+    ``clinical.import`` a signed action; pages, API and CLI ask for it) before anything is written.
+    """
     report = ImportReport(format=fmt, files=files, records=len(records))
     people, warnings = check_records(session, study, records, issues)
     report.problems = issues
@@ -339,6 +345,12 @@ def import_records(session: Session, study: Study, records: list[Incoming], issu
                         inserted=report.inserted, updated=report.updated, unchanged=report.unchanged)
         try:
             _write(session, plan, run)
+            if signature is not None:
+                password, meaning = signature
+                sign(session, by, password=password, meaning=meaning, record_type="clinical_import",
+                     record_id=run.id, content={"sha256": digest, "files": files, "changes": report.changes},
+                     statement=f"I import {', '.join(files)} into {study.code}: {report.inserted} records added, "
+                               f"{report.updated} updated")
             session.flush()
         except IntegrityError as exc:
             raise DomainError(f"the import breaks a database rule: {integrity_message(exc)}") from None
@@ -351,7 +363,9 @@ def import_records(session: Session, study: Study, records: list[Incoming], issu
     return report
 
 
-def import_tables(session: Session, study: Study, files: dict[str, bytes], *, by: User) -> ImportReport:
-    """Import Trialbank per-table CSV files (see the module docstring for the format)."""
+def import_tables(session: Session, study: Study, files: dict[str, bytes], *, by: User,
+                  signature: tuple[str, str] | None = None) -> ImportReport:
+    """Import Trialbank per-table CSV files (``lims.clinical.csvfiles`` describes the format)."""
     records, issues, hashes = read_tables(files)
-    return import_records(session, study, records, issues, fmt="tables", files=sorted(files), hashes=hashes, by=by)
+    return import_records(session, study, records, issues, fmt="tables", files=sorted(files), hashes=hashes, by=by,
+                          signature=signature)

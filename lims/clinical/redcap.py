@@ -325,7 +325,8 @@ def default_mapping_text() -> str:
 
 
 def import_redcap(session: Session, study: Study, name: str, data: bytes, *, by: User,
-                  mapping_name: str = "redcap_mapping.yaml", mapping_text: str | None = None) -> ImportReport:
+                  mapping_name: str = "redcap_mapping.yaml", mapping_text: str | None = None,
+                  signature: tuple[str, str] | None = None) -> ImportReport:
     """Import a REDCap flat export through a mapping file (the shipped one by default); return the report."""
     issues: list[Issue] = []
     text = default_mapping_text() if mapping_text is None else mapping_text
@@ -335,7 +336,7 @@ def import_redcap(session: Session, study: Study, name: str, data: bytes, *, by:
     if mapping is not None:
         records, digest = read_redcap(name, data, mapping, issues)
     return import_records(session, study, records, issues, fmt="redcap", files=[name, mapping_name],
-                          hashes=[digest, hashlib.sha256(text.encode()).hexdigest()], by=by)
+                          hashes=[digest, hashlib.sha256(text.encode()).hexdigest()], by=by, signature=signature)
 
 
 def export_redcap(session: Session, study: Study, mapping_text: str | None = None) -> bytes:

@@ -14,6 +14,9 @@ class ClinicalVariantQuerySchema(Schema):
 class ClinicalImportFormSchema(Schema):
     format = fields.String(load_default="redcap", validate=validate.OneOf(["redcap", "tables"]),
                            metadata={"description": "redcap: one flat export (+ mapping); tables: <table>.csv files"})
+    password = fields.String(required=True, load_only=True,
+                             metadata={"description": "The importer's password: the import is signed electronically"})
+    meaning = fields.String(load_default="performed", validate=validate.OneOf(["approved", "reviewed", "performed"]))
 
 
 class ClinicalImportFilesSchema(Schema):

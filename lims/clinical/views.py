@@ -10,12 +10,13 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from analysis.endpoints import rates
+from lims.accounts.models import SIGNATURE_MEANINGS
 from lims.clinical import quality, service, timeline
-from lims.clinical.csvfiles import decode
-from lims.clinical.importer import import_tables
 from lims.clinical.models import ClinicalChange, ImportRun
-from lims.clinical.redcap import import_redcap
+from lims.clinical.uploads import import_upload
 from lims.core.auth import role_required
+from lims.core.errors import DomainError
+from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.participants.service import get_by_code
 from lims.studies.service import get_study
@@ -85,27 +86,22 @@ def endpoints_csv() -> Any:
 
 
 @bp.route("/import", methods=["GET", "POST"])
-@role_required("data_manager")
+@permission_required("clinical.import")
 def import_page() -> Any:
-    """Upload a REDCap export (with its mapping) or Trialbank per-table CSVs; show the report."""
+    """Upload a REDCap export (with its mapping) or Trialbank per-table CSVs, signed; show the report."""
     study = get_study(db.session)
     report = None
     if request.method == "POST":
-        fmt = request.form.get("format", "redcap")
-        uploads = [f for f in request.files.getlist("files") if f.filename]
-        if not uploads:
-            abort(400, "choose at least one file")
-        if fmt == "redcap":
-            mapping = request.files.get("mapping")
-            given = mapping is not None and bool(mapping.filename)
-            report = import_redcap(db.session, study, uploads[0].filename or "export.csv", uploads[0].read(),
+        mapping = request.files.get("mapping")
+        try:
+            report = import_upload(db.session, study, request.form.get("format", "redcap"),
+                                   [(f.filename or "", f.read()) for f in request.files.getlist("files") if f.filename],
+                                   (mapping.filename, mapping.read()) if mapping and mapping.filename else None,
                                    by=current_user,
-                                   mapping_name=mapping.filename if given else "redcap_mapping.yaml",  # type: ignore[union-attr]
-                                   mapping_text=decode(mapping.read()) if given else None)  # type: ignore[union-attr]
-        elif fmt == "tables":
-            report = import_tables(db.session, study, {f.filename or "": f.read() for f in uploads}, by=current_user)
-        else:
-            abort(400, "format must be redcap or tables")
+                                   signature=(request.form.get("password", ""), request.form.get("meaning", "performed")))
+        except DomainError:
+            db.session.rollback()  # e.g. a wrong signature password: nothing of the import stays
+            raise
         if report.applied:
             db.session.commit()
         else:
@@ -113,7 +109,7 @@ def import_page() -> Any:
     runs = db.session.scalars(select(ImportRun).where(ImportRun.study_id == study.id)
                               .order_by(ImportRun.at.desc()).limit(20)).all()
     status = 422 if report is not None and not report.applied else 200
-    return render_template("clinical/import.html", report=report, runs=runs), status
+    return render_template("clinical/import.html", report=report, runs=runs, meanings=SIGNATURE_MEANINGS), status
 
 
 @bp.get("/quality")

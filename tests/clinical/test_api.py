@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from lims.clinical import redcap
+from tests.conftest import PASSWORD
 
 
 def test_participant_endpoints_qol_and_timeline(login, course) -> None:
@@ -36,26 +37,29 @@ def test_import_upload_returns_the_report(login, course, session, study) -> None
     client = login("data_manager")
     export = redcap.export_redcap(session, study)
     broken = export.replace(b"ZJ-850,cre1_arm_1", b"ZJ-999,cre1_arm_1")
-    refused = client.post("/api/v1/clinical/imports", data={"format": "redcap", "files": (io.BytesIO(broken), "x.csv")},
+    refused = client.post("/api/v1/clinical/imports", data={"format": "redcap", "password": PASSWORD, "files": (io.BytesIO(broken), "x.csv")},
                           content_type="multipart/form-data")
     assert refused.status_code == 422
     body = refused.get_json()
     assert body["applied"] is False
     assert {"file": "x.csv", "field": "record_id", "value": "ZJ-999", "reason": "unknown participant in this study"} \
         .items() <= body["problems"][0].items()
-    same = client.post("/api/v1/clinical/imports", data={"format": "redcap", "files": (io.BytesIO(export), "x.csv"),
+    same = client.post("/api/v1/clinical/imports", data={"format": "redcap", "password": PASSWORD, "files": (io.BytesIO(export), "x.csv"),
                                                          "mapping": (io.BytesIO(redcap.default_mapping_text().encode()),
                                                                      "m.yaml")},
                        content_type="multipart/form-data")
     assert same.status_code == 200, same.get_json()
     assert same.get_json()["changes"] == 0 and same.get_json()["applied"] is True
-    tables = client.post("/api/v1/clinical/imports", data={"format": "tables", "files": (
+    tables = client.post("/api/v1/clinical/imports", data={"format": "tables", "password": PASSWORD, "files": (
         io.BytesIO(b"participant_id,seq,date,overall\nZJ-850,3,2025-07-01,cCR\n"), "cre.csv")},
         content_type="multipart/form-data")
     assert tables.status_code == 200 and tables.get_json()["inserted"] == 1
     runs = client.get("/api/v1/clinical/imports").get_json()
     assert runs[0]["by"] == "data_manager" and runs[0]["inserted"] == 1
     assert login("pi").post("/api/v1/clinical/imports", data={}).status_code == 403
+    unsigned = login("data_manager").post("/api/v1/clinical/imports", data={"format": "tables", "files": (
+        io.BytesIO(b"participant_id,seq,date,overall\n"), "cre.csv")}, content_type="multipart/form-data")
+    assert unsigned.status_code == 422 and "password" in unsigned.get_json()["errors"]["form"]
 
 
 def test_data_queries_per_site(login, course) -> None:

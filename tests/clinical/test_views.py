@@ -8,8 +8,10 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from lims.clinical.models import CRE
+from lims.accounts.service import signatures_for
+from lims.clinical.models import CRE, ImportRun
 from tests.clinical.conftest import day
+from tests.conftest import PASSWORD
 
 
 def test_participant_page_shows_timeline_endpoints_qol_and_toxicity(login, course) -> None:
@@ -62,16 +64,24 @@ def test_quality_page_lists_queries_per_site(login, course) -> None:
 def test_import_page_reports_problems_and_imports(login, course, session) -> None:
     client = login("data_manager")
     assert client.get("/clinical/import").status_code == 200
-    bad = client.post("/clinical/import", data={"format": "tables", "files": (
+    bad = client.post("/clinical/import", data={"format": "tables", "password": PASSWORD, "files": (
         io.BytesIO(b"participant_id,seq,date,overall\nZJ-850,3,2026-99-01,cCR\n"), "cre.csv")},
         content_type="multipart/form-data")
     assert bad.status_code == 422
     assert "Not imported: 1 problem(s)" in bad.get_data(as_text=True)
-    good = client.post("/clinical/import", data={"format": "tables", "files": (
+    good = client.post("/clinical/import", data={"format": "tables", "password": PASSWORD, "files": (
         io.BytesIO(b"participant_id,seq,date,overall\nZJ-850,3,2025-07-01,cCR\n"), "cre.csv")},
         content_type="multipart/form-data")
     assert good.status_code == 200 and "1 added" in good.get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(CRE).where(CRE.seq == 3)) == 1
+    run_id = session.scalar(select(func.max(ImportRun.id)))
+    signed = signatures_for(session, "clinical_import", run_id)
+    assert [(s.meaning, s.signer_name) for s in signed] == [("performed", "Data_Manager")]
+    wrong = client.post("/clinical/import", data={"format": "tables", "password": "not it", "files": (
+        io.BytesIO(b"participant_id,seq,date,overall\nZJ-850,4,2025-09-01,cCR\n"), "cre.csv")},
+        content_type="multipart/form-data")
+    assert wrong.status_code == 403 and "signature was not applied" in wrong.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(CRE).where(CRE.seq == 4)) == 0
     assert login("pi").get("/clinical/import").status_code == 403
 
 

@@ -1,0 +1,30 @@
+"""One entry point for uploaded clinical files, shared by the import page, the JSON API and the CLI."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from lims.accounts.models import User
+from lims.clinical.csvfiles import decode
+from lims.clinical.importer import ImportReport, import_tables
+from lims.clinical.redcap import import_redcap
+from lims.core.errors import DomainError
+from lims.studies.models import Study
+
+
+def import_upload(session: Session, study: Study, fmt: str, files: list[tuple[str, bytes]],
+                  mapping: tuple[str, bytes] | None = None, *, by: User,
+                  signature: tuple[str, str] | None) -> ImportReport:
+    """Import a REDCap export (first file, with an optional mapping) or Trialbank per-table CSVs."""
+    if not files:
+        raise DomainError("choose at least one file", field="files")
+    if fmt == "redcap":
+        if len(files) > 1:
+            raise DomainError("a REDCap import takes one export file (and its mapping)", field="files")
+        name, data = files[0]
+        return import_redcap(session, study, name or "export.csv", data, by=by,
+                             mapping_name=mapping[0] if mapping else "redcap_mapping.yaml",
+                             mapping_text=decode(mapping[1]) if mapping else None, signature=signature)
+    if fmt == "tables":
+        return import_tables(session, study, dict(files), by=by, signature=signature)
+    raise DomainError("format must be redcap or tables", field="format")
