@@ -25,6 +25,26 @@ def readout_curve(frame: pd.DataFrame, title: str) -> Figure:
     return figures.km_plot(frame, "time", "event", "stratum", xlabel="Days", title=title)
 
 
+def qol_over_time(qol: dict[str, pd.DataFrame], order: dict[str, int]) -> Figure:
+    """Mean QoL scale score per time point, one line per arm, one panel per scale."""
+    fig = Figure(figsize=(10, 2.6 * max(1, (len(qol) + 1) // 2)))
+    for i, (label, frame) in enumerate(qol.items()):
+        ax = fig.add_subplot(max(1, (len(qol) + 1) // 2), 2, i + 1)
+        timepoints = sorted(frame["timepoint"].unique(), key=lambda tp: (order.get(tp, 10**6), tp))
+        position = {tp: k for k, tp in enumerate(timepoints)}
+        for j, (stratum, part) in enumerate(frame.groupby("stratum", sort=True)):
+            part = part.sort_values("timepoint", key=lambda s: s.map(position))
+            ax.plot(part["timepoint"].map(position), part["mean"], "-o", markersize=3, linewidth=1,
+                    color=figures.COLOURS[j % len(figures.COLOURS)], label=str(stratum))
+        ax.set_xticks(range(len(timepoints)), timepoints, rotation=60, fontsize=7)
+        ax.set_title(label, fontsize=9)
+        ax.set_ylabel("mean score", fontsize=8)
+        if i == 0:
+            ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def volcano(result: pd.DataFrame, title: str) -> Figure:
     """Volcano plot of a saved run's result."""
     return figures.volcano_plot(result, title=title)

@@ -221,6 +221,13 @@ def trial_readout(session: Session, study: Study) -> Readout:
     )
 
 
+def qol_tables(session: Session, study: Study) -> dict[str, pd.DataFrame]:
+    """Return the QoL summaries of the readout (mean and n per time point and arm, per scale)."""
+    tables = clinical_tables(session, study)
+    derived = data.endpoints(tables, study, str((study.settings or {}).get("dfs_variant", "A")))
+    return _qol(tables, derived, study)
+
+
 def curve(session: Session, study: Study, name: str) -> tuple[pd.DataFrame, str]:
     """Return the frame and title of one readout KM figure (``CURVES``)."""
     prefix, title = CURVES[name]

@@ -45,6 +45,18 @@ def endpoints() -> Any:
                            acute_days=endpoint_settings(study).acute_days)
 
 
+@bp.get("/endpoints/qol.<fmt>")
+@role_required(*READERS)
+def qol_figure(fmt: str) -> Any:
+    """Return the QoL scale scores over time by arm as one figure."""
+    study = get_study(db.session)
+    qol = readout.qol_tables(db.session, study)
+    if not qol:
+        abort(404, description="no QoL answers recorded")
+    order = {tp.code: tp.order for tp in study.timepoints}
+    return _figure_response(figures.qol_over_time(qol, order), fmt, "qol-by-arm")
+
+
 @bp.get("/endpoints/<name>.<fmt>")
 @role_required(*READERS)
 def endpoint_figure(name: str, fmt: str) -> Any:

@@ -46,7 +46,7 @@ def test_endpoints_page_states_denominators_and_has_no_dates(demo_client: Any) -
     assert not re.search(r"\b20\d\d-\d\d-\d\d\b", body)
 
 
-@pytest.mark.parametrize("name", ["os", "efs", "dfs_a", "dfs_b"])
+@pytest.mark.parametrize("name", ["os", "efs", "dfs_a", "dfs_b", "qol"])
 def test_endpoint_figures_are_real_images(demo_client: Any, name: str) -> None:
     client = demo_client("researcher")
     png = client.get(f"/results/endpoints/{name}.png")
