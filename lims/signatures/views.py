@@ -11,6 +11,7 @@ from flask_login import current_user
 from lims.core.auth import role_required
 from lims.core.db import utcnow
 from lims.core.errors import DomainError
+from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.signatures import figures, pdf, runner, service
 from lims.studies.service import get_study
@@ -40,7 +41,7 @@ def index() -> Any:
 
 
 @bp.post("/")
-@role_required(*ROLES)
+@permission_required("analysis.run")
 def create() -> Any:
     """Queue a run of the submitted model and start it in the background."""
     study = get_study(db.session)
@@ -120,7 +121,7 @@ def model(run_id: int) -> Any:
 
 
 @bp.post("/runs/<int:run_id>/rerun")
-@role_required(*ROLES)
+@permission_required("analysis.run")
 def rerun(run_id: int) -> Any:
     """Queue the same run again (same parameters and seeds) on the current data."""
     study = get_study(db.session)
