@@ -30,7 +30,7 @@ from lims.accounts.models import User
 from lims.accounts.service import sign
 from lims.clinical import service
 from lims.clinical.csvfiles import TABLE_FIELDS, TABLE_ORDER, Incoming, Issue, read_tables
-from lims.clinical.models import MODELS, ClinicalChange, ImportRun
+from lims.clinical.models import MODELS, ClinicalChange, ClinicalLock, ImportRun
 from lims.core.errors import DomainError, integrity_message
 from lims.participants.models import Participant
 from lims.studies.models import Study
@@ -167,12 +167,19 @@ def check_records(session: Session, study: Study, records: list[Incoming],
                   issues: list[Issue]) -> tuple[dict[str, Participant], list[Issue]]:
     """Add record-level and consistency problems to ``issues``; return participants by code and warnings."""
     people = {p.code: p for p in session.scalars(select(Participant).where(Participant.study_id == study.id))}
+    locks = {lock.participant_id: lock for lock in session.scalars(
+        select(ClinicalLock).join(Participant).where(Participant.study_id == study.id))}
     seen: dict[tuple[Any, ...], Incoming] = {}
     known: list[Incoming] = []
     for rec in records:
         if rec.participant not in people:
             issues.append(Issue(rec.file, rec.row, rec.fields.get("participant_id", "participant_id"),
                                 rec.participant, "unknown participant in this study"))
+            continue
+        if people[rec.participant].id in locks:
+            lock = locks[people[rec.participant].id]
+            issues.append(Issue(rec.file, rec.row, rec.fields.get("participant_id", "participant_id"),
+                                rec.participant, f"clinical data locked on {lock.locked_at:%Y-%m-%d} ({lock.reason})"))
             continue
         for name, value, reason in _record_rules(rec):
             issues.append(Issue(rec.file, rec.row, rec.fields.get(name, name), value, reason))

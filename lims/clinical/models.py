@@ -348,3 +348,18 @@ MODELS: dict[str, tuple[type[Base], tuple[str, ...]]] = {
     "qol_responses": (QoLResponse, ("instrument", "timepoint", "item")),
     "subsequent_treatments": (SubsequentTreatment, ("kind", "date")),
 }
+
+
+class ClinicalLock(Base):
+    """A participant's clinical data locked (e.g. for an analysis data cut): imports may no longer change them."""
+
+    __tablename__ = "clinical_lock"
+    __table_args__ = (UniqueConstraint("participant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"))
+    locked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    reason: Mapped[str] = mapped_column(Text)
+
+    by: Mapped[User] = relationship()

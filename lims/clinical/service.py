@@ -19,7 +19,10 @@ from analysis.clinical_tables import TABLES, EndpointSettings
 from analysis.endpoints import derive
 from analysis.qol import score_fact_e, score_qlq_c30
 from analysis.toxicity import worst_grade
-from lims.clinical.models import CRE, MODELS, Allocation, Surgery, Treatment
+from lims.accounts.models import User
+from lims.accounts.service import sign
+from lims.clinical.models import CRE, MODELS, Allocation, ClinicalLock, Surgery, Treatment
+from lims.core.errors import Conflict, DomainError
 from lims.participants.models import Participant
 from lims.participants.service import plan_visits
 from lims.studies.models import Study
@@ -160,3 +163,42 @@ def records(session: Session, participant: Participant) -> dict[str, list[Any]]:
         out[table] = list(session.scalars(
             select(model).where(model.participant_id == participant.id).order_by(*order)))  # type: ignore[attr-defined]
     return out
+
+
+def lock_of(session: Session, participant: Participant) -> ClinicalLock | None:
+    """Return the participant's clinical data lock, if any."""
+    return session.scalar(select(ClinicalLock).where(ClinicalLock.participant_id == participant.id))
+
+
+def lock_clinical(session: Session, participant: Participant, *, reason: str, by: User,
+                  signature: tuple[str, str]) -> ClinicalLock:
+    """Lock a participant's clinical data under an electronic signature; imports then leave them alone."""
+    if not reason.strip():
+        raise DomainError("say why the clinical data are locked (e.g. the analysis data cut)", field="reason")
+    if lock_of(session, participant) is not None:
+        raise Conflict(f"the clinical data of {participant.code} are already locked")
+    password, meaning = signature
+    sign(session, by, password=password, meaning=meaning, record_type="clinical_lock", record_id=participant.code,
+         content={"participant": participant.code, "reason": reason.strip()},
+         statement=f"I lock the clinical data of {participant.code}: {reason.strip()}")
+    lock = ClinicalLock(participant_id=participant.id, by_id=by.id, reason=reason.strip())
+    session.add(lock)
+    session.flush()
+    return lock
+
+
+def unlock_clinical(session: Session, participant: Participant, *, reason: str, by: User,
+                    signature: tuple[str, str]) -> None:
+    """Lift a participant's clinical data lock under an electronic signature."""
+    lock = lock_of(session, participant)
+    if lock is None:
+        raise Conflict(f"the clinical data of {participant.code} are not locked")
+    if not reason.strip():
+        raise DomainError("say why the lock is lifted", field="reason")
+    password, meaning = signature
+    sign(session, by, password=password, meaning=meaning, record_type="clinical_unlock",
+         record_id=participant.code,
+         content={"participant": participant.code, "reason": reason.strip(), "locked_by": lock.by_id},
+         statement=f"I unlock the clinical data of {participant.code}: {reason.strip()}")
+    session.delete(lock)
+    session.flush()

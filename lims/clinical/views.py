@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -16,7 +16,7 @@ from lims.clinical.models import ClinicalChange, ImportRun
 from lims.clinical.uploads import import_upload
 from lims.core.auth import role_required
 from lims.core.errors import DomainError
-from lims.core.permissions import permission_required
+from lims.core.permissions import allowed, permission_required
 from lims.extensions import db
 from lims.participants.service import get_by_code
 from lims.studies.service import get_study
@@ -145,4 +145,34 @@ def participant(code: str) -> Any:
         "clinical/participant.html", participant=p, endpoints=endpoints, records=service.records(db.session, p),
         c30=scores["QLQ-C30"].to_dict("records"), facte=scores["FACT-E"].to_dict("records"),
         toxicity=service.toxicity(db.session, study, p).to_dict("records"), changes=changes,
-        timeline=timeline.build(db.session, p), default_variant=service.endpoint_settings(study).dfs_variant)
+        timeline=timeline.build(db.session, p), default_variant=service.endpoint_settings(study).dfs_variant,
+        lock=service.lock_of(db.session, p), meanings=SIGNATURE_MEANINGS,
+        may_lock=allowed(current_user.role, "clinical.lock"))
+
+
+def _signature() -> tuple[str, str]:
+    return request.form.get("password", ""), request.form.get("meaning", "performed")
+
+
+@bp.post("/<code>/lock")
+@permission_required("clinical.lock")
+def lock(code: str) -> Any:
+    """Lock the participant's clinical data (signed): imports no longer change them."""
+    p = get_by_code(db.session, code)
+    service.lock_clinical(db.session, p, reason=request.form.get("reason", ""), by=current_user,
+                          signature=_signature())
+    db.session.commit()
+    flash(f"The clinical data of {p.code} are locked.", "success")
+    return redirect(url_for("clinical.participant", code=p.code))
+
+
+@bp.post("/<code>/unlock")
+@permission_required("clinical.lock")
+def unlock(code: str) -> Any:
+    """Lift the lock of the participant's clinical data (signed)."""
+    p = get_by_code(db.session, code)
+    service.unlock_clinical(db.session, p, reason=request.form.get("reason", ""), by=current_user,
+                            signature=_signature())
+    db.session.commit()
+    flash(f"The clinical data of {p.code} are unlocked.", "success")
+    return redirect(url_for("clinical.participant", code=p.code))

@@ -8,6 +8,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
+from lims.accounts.models import Signature
 from lims.accounts.service import signatures_for
 from lims.clinical.models import CRE, ImportRun
 from tests.clinical.conftest import day
@@ -112,3 +113,25 @@ def test_cre_outside_its_window_is_a_query(session, study, course) -> None:
     cre2.date = day(140)
     assert not any(q.table == "cre" and q.kind == "window"
                for q in data_queries(session, study, "ZJ", as_of=date(2026, 6, 1)))
+
+
+def test_locked_clinical_data_refuse_imports_until_unlocked(login, course, session) -> None:
+    client = login("data_manager")
+    refused = client.post("/clinical/ZJ-850/lock", data={"reason": "data cut", "password": "wrong"})
+    assert refused.status_code == 403
+    locked = client.post("/clinical/ZJ-850/lock", data={"reason": "primary analysis data cut",
+                                                         "password": PASSWORD, "meaning": "approved"},
+                         follow_redirects=True)
+    html = locked.get_data(as_text=True)
+    assert "The clinical data of ZJ-850 are locked." in html and "primary analysis data cut" in html
+    upload = {"format": "tables", "password": PASSWORD, "files": (
+        io.BytesIO(b"participant_id,seq,date,overall\nZJ-850,3,2025-07-01,cCR\n"), "cre.csv")}
+    blocked = client.post("/clinical/import", data=upload, content_type="multipart/form-data")
+    assert blocked.status_code == 422 and "clinical data locked on" in blocked.get_data(as_text=True)
+    assert login("pi").post("/clinical/ZJ-850/unlock", data={"reason": "x"}).status_code == 403
+    client = login("data_manager")
+    client.post("/clinical/ZJ-850/unlock", data={"reason": "query resolved", "password": PASSWORD})
+    upload["files"] = (io.BytesIO(b"participant_id,seq,date,overall\nZJ-850,3,2025-07-01,cCR\n"), "cre.csv")
+    assert client.post("/clinical/import", data=upload, content_type="multipart/form-data").status_code == 200
+    assert [s.record_type for s in session.scalars(select(Signature).order_by(Signature.id))][-3:] == [
+        "clinical_lock", "clinical_unlock", "clinical_import"]
