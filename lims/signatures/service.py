@@ -40,6 +40,7 @@ from lims.signatures.models import SignatureRun
 from lims.studies.models import SampleType, Study, TimePoint
 
 REGROWTH_DAYS = 365
+PREDICTABLE = ("pcr", "mpr")
 DEFAULT_THRESHOLDS = (0.1, 0.2, 0.3, 0.4)
 # Full: the issue's design. Quick: the same nested CV with fewer repeats and permutations (a few seconds).
 MODES = {
@@ -218,8 +219,12 @@ def regrowth_by(tables: dict[str, pd.DataFrame], derived: pd.DataFrame, days: in
     return out
 
 
-def frame_for(session: Session, study: Study, params: dict[str, Any]) -> pd.DataFrame:
-    """Return the analysis frame of the parameters (``lims.results.data``), indexed by participant."""
+def frame_for(session: Session, study: Study, params: dict[str, Any], *, unresected: bool = False) -> pd.DataFrame:
+    """Return the analysis frame of the parameters (``lims.results.data``), indexed by participant.
+
+    ``unresected`` (pCR and MPR only): instead, the participants of the population who have no pathology result
+    because they were not resected, with the outcome column empty - the patients the model is meant for.
+    """
     outcome = OUTCOMES[params["outcome"]]
     variant = outcome.frame.variant or str((study.settings or {}).get("dfs_variant", "A"))
     tables = clinical_tables(session, study)
@@ -228,6 +233,12 @@ def frame_for(session: Session, study: Study, params: dict[str, Any]) -> pd.Data
         derived = derived.assign(regrowth_1y=regrowth_by(tables, derived))
     if params.get("ccr_only"):
         derived = derived[derived["ccr_cre1"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
+    if unresected:
+        if outcome.key not in PREDICTABLE:
+            raise DomainError(f"predictions for unresected participants apply to {', '.join(PREDICTABLE)}")
+        waiting = ~derived["resected"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        # the frame builder keeps resected participants with an outcome: mark the others so it keeps them
+        derived = derived[waiting].assign(resected=True, **{outcome.frame.column: 0.0})
     values = data.marker_values(session, study)
     parts = [data.build_frame(derived, values, outcome.frame, timepoint=params["timepoint"], sample_type=sample_type,
                               markers=params["markers"] or None, category=params["category"])
@@ -245,6 +256,8 @@ def frame_for(session: Session, study: Study, params: dict[str, Any]) -> pd.Data
     frame.attrs["excluded"] = dict(parts[0].attrs.get("excluded", {}))
     if outcome.kind == "binary":
         frame = frame.rename(columns={"outcome": outcome.key})  # the methods paragraph names the outcome
+    if unresected:
+        frame[outcome.key] = np.nan
     return frame
 
 
@@ -414,3 +427,29 @@ def conditions(params: dict[str, Any]) -> list[str]:
                    + ", ".join(data.COVARIATES[c] for c in params["covariates"]) + ".")
     out.append(f"Mode: {MODES[params['mode']]['label']}.")
     return out
+
+
+@dataclass
+class Predictions:
+    """The final model applied to unresected participants: probability of the event per participant."""
+
+    table: pd.DataFrame
+    imputed_markers: list[str]
+    thresholds: list[float]
+
+
+def predict_unresected(session: Session, study: Study, run: SignatureRun) -> Predictions | None:
+    """Apply the run's final model to the population's unresected participants (pCR/MPR runs), or None."""
+    if run.status != "done" or run.parameters["outcome"] not in PREDICTABLE:
+        return None
+    model = load_model(run)
+    frame = frame_for(session, study, run.parameters, unresected=True)
+    columns = model.required_columns
+    # a marker none of these participants has is imputed with the training median, and said so
+    missing = [c for c in columns if c not in frame.columns or frame[c].isna().all()]
+    X = frame.reindex(columns=columns).astype(float)
+    table = pd.DataFrame({"probability": model.predict(X) if len(X) else pd.Series(dtype=float),
+                          "markers_measured": X[[c for c in columns if c not in run.spec["forced"]]].notna().sum(axis=1)},
+                         index=frame.index)
+    return Predictions(table=table.sort_values("probability"), imputed_markers=missing,
+                       thresholds=list(run.parameters["thresholds"]))

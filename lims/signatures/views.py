@@ -67,7 +67,8 @@ def run_page(run_id: int) -> Any:
     return render_template("signatures/run.html", study=study, run=run, stale=stale,
                            outcome=service.OUTCOMES[run.parameters["outcome"]],
                            conditions=service.conditions(run.parameters),
-                           figures=figures.available(run.result), comparison=service.compare(db.session, run))
+                           figures=figures.available(run.result), comparison=service.compare(db.session, run),
+                           predictions=service.predict_unresected(db.session, study, run))
 
 
 @bp.get("/runs/<int:run_id>/<any(calibration, decision):name>.<any(png, svg):fmt>")

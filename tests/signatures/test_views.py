@@ -241,3 +241,24 @@ def test_post_returns_at_once_and_a_thread_computes_the_run(sig_client: Any, sig
     run = _run(signature_trial, run_id)
     assert run.status == "done" and run.started_at is not None and run.finished_at >= run.started_at
     assert "Cross-validated AUC" in client.get(f"/signatures/runs/{run_id}").get_data(as_text=True)
+
+
+def test_final_model_predicts_unresected_participants(sig_client: Any, signature_trial: Any) -> None:
+    client = sig_client("pi")
+    run_id = _start(client, outcome="pcr")
+    run = _run(signature_trial, run_id)
+    assert run.status == "done", run.error
+    with signature_trial.app.app_context():
+        from lims.studies.service import get_study
+
+        study = get_study(db.session)
+        labelled = service.frame_for(db.session, study, run.parameters)
+        waiting = service.frame_for(db.session, study, run.parameters, unresected=True)
+        predictions = service.predict_unresected(db.session, study, db.session.get(SignatureRun, run_id))
+    assert len(waiting) and not set(waiting.index) & set(labelled.index) and waiting["pcr"].isna().all()
+    expected = service.load_model(run).predict(waiting[run.spec["forced"] + run.spec["markers"]])
+    assert predictions.table["probability"].sort_index().equals(expected.sort_index().rename("probability"))
+    html = client.get(f"/signatures/runs/{run_id}").get_data(as_text=True)
+    assert "The final model on unresected participants" in html
+    first = predictions.table.index[0]
+    assert f"<tr><td>{first}</td><td>{predictions.table['probability'].iloc[0]:.3f}</td>" in html
