@@ -160,10 +160,10 @@ def marker(run_id: int, marker: str) -> Any:
     study = get_study(db.session)
     saved = service.get_run(db.session, study, run_id)
     report = service.marker_report(db.session, study, saved, marker)
-    row = service.result_frame(saved).loc[marker]
-    return render_template("results/marker.html", study=study, run=saved, marker=marker, report=report, row=row,
-                           kinds=report["figures"], names=figures.REPORT_FIGURES, conditions=service.conditions(saved.parameters),
-                           effect=service.result_frame(saved).attrs.get("effect", ""))
+    result = service.result_frame(saved)
+    return render_template("results/marker.html", study=study, run=saved, marker=marker, report=report,
+                           row=result.loc[marker], kinds=report["figures"], names=figures.REPORT_FIGURES,
+                           conditions=service.conditions(saved.parameters), effect=result.attrs.get("effect", ""))
 
 
 @bp.get("/runs/<int:run_id>/markers/<marker>/<kind>.<fmt>")
