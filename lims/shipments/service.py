@@ -220,6 +220,7 @@ def release_shipment(session: Session, shipment: Shipment, *, by: User | None, i
     Everything is checked again first (consent may have been withdrawn since packing); one refusal
     releases nothing.
     """
+    _lock(session, shipment)
     if shipment.status != "draft":
         raise Conflict(f"shipment {shipment.code} was already {shipment.status}")
     if not shipment.items:
@@ -252,6 +253,15 @@ def release_shipment(session: Session, shipment: Shipment, *, by: User | None, i
     shipment.manifest_sha256 = manifest(shipment, instance=instance)["sha256"]
     session.flush()
     return shipment
+
+
+def _lock(session: Session, shipment: Shipment) -> None:
+    """Re-read the shipment under a row lock, so two people releasing or receiving it at once act one after the other.
+
+    On PostgreSQL the second waits and then sees the new status; on SQLite the write lock does the same
+    (the boundary re-runs the unit of work, see lims.storage.transactions).
+    """
+    session.refresh(shipment, with_for_update=True)
 
 
 # ----- manifest ---------------------------------------------------------------------------------------
@@ -415,6 +425,7 @@ def parse_damage(lines: list[str] | str | None) -> dict[str, str]:
 def receive_shipment(session: Session, shipment: Shipment, *, scans: list[str], damaged: dict[str, str] | None = None,
                      arrival_temp_c: float | None = None, by: User | None, at: datetime | None = None) -> Reconciliation:
     """Receive a released shipment by its scans: reconcile received, damaged, missing and unexpected samples."""
+    _lock(session, shipment)
     if shipment.status == "draft":
         raise Conflict(f"shipment {shipment.code} has not been released; it cannot arrive yet")
     if shipment.status == "received":

@@ -196,3 +196,40 @@ def test_exactly_one_technician_moves_a_box(world: World) -> None:
         assert moved == inside  # one event per sample inside, from the single winner
         assert session.get(StorageUnit, world.box_id).version == seen + 1
         assert verify_chain(session).ok
+
+
+def test_exactly_one_release_of_a_shipment(world: World) -> None:
+    from lims.shipments import service as shipments
+    from lims.studies.models import Study
+
+    with Session(world.engine) as session:
+        site = session.scalar(select(Site).where(Site.code == "ZJ"))
+        box = service.create_unit(session, site=site, kind="box", name="Ship box", barcode="RACE-SHIP", rows=2, cols=2,
+                                  parent=session.scalar(select(StorageUnit).where(StorageUnit.barcode == "RACE-F")))
+        unplaced = session.scalars(select(Sample).where(Sample.id.in_(world.tube_ids), Sample.status == "collected")
+                                   .order_by(Sample.id).limit(3)).all()
+        for tube in unplaced:
+            service.place_sample(session, tube, box, by=None)
+        shipment = shipments.create_shipment(session, session.scalar(select(Study)), from_site="ZJ", to_site="NB",
+                                             conditions="dry_ice", by=None)
+        packed = len(shipments.add_by_scan(session, shipment, "RACE-SHIP", by=None))
+        assert packed == 3
+        session.commit()
+        shipment_id = shipment.id
+
+    def attempt(i: int) -> Any:
+        def work(session: Session) -> str:
+            from lims.shipments.models import Shipment
+
+            return shipments.release_shipment(session, session.get(Shipment, shipment_id),
+                                              by=session.get(User, world.tech_ids[i])).status
+        return work
+
+    outcomes = _race(world, [attempt(i) for i in range(6)])
+    assert [o for o in outcomes if o[0] == "error"] == []
+    assert [o[1] for o in outcomes if o[0] == "won"] == ["released"], outcomes
+    assert all("already released" in msg for kind, msg in outcomes if kind == "refused"), outcomes
+    with Session(world.engine) as session:
+        shipped = session.scalar(select(func.count()).select_from(CustodyEvent).where(CustodyEvent.action == "shipped"))
+        assert shipped == packed
+        assert verify_chain(session).ok
