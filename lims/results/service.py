@@ -21,7 +21,7 @@ from lims.studies.models import SampleType, Study, TimePoint
 
 CUTS = {"none": "continuous (per unit of the transformed marker)", "median": "median split (high vs low)",
         "optimal": "maximally selected cut (Lausen-Schumacher adjusted p)"}
-TRANSFORMS = {"log2": "log2 (effect per doubling)", "log10": "log10 (effect per ten-fold)", "none": "none (raw)",
+TRANSFORMS = {"catalogue": "each marker's catalogue transform", "log2": "log2 (effect per doubling)", "log10": "log10 (effect per ten-fold)", "none": "none (raw)",
               "clr": "centred log-ratio (compositions)"}
 MAX_LANDMARK_DAYS = 3650
 
@@ -115,6 +115,23 @@ def frame_for(session: Session, study: Study, params: dict[str, Any]) -> pd.Data
                                category=params["category"])
 
 
+def apply_transforms(frame: pd.DataFrame, markers: list[str], params: dict[str, Any]) -> pd.DataFrame:
+    """Return the marker columns transformed as the run says: one transform, or each marker's catalogue one.
+
+    With ``transform="catalogue"`` the run's ``marker_transforms`` (saved with it) name each marker's transform;
+    markers sharing ``clr`` form one composition.
+    """
+    values = frame[markers].astype(float)
+    if params["transform"] != "catalogue":
+        return transforms.apply(params["transform"], values)
+    chosen = params.get("marker_transforms") or {}
+    parts = []
+    for name in sorted({chosen.get(m, "none") for m in markers}):
+        columns = [m for m in markers if chosen.get(m, "none") == name]
+        parts.append(transforms.apply(name, values[columns]))
+    return pd.concat(parts, axis=1)[markers]
+
+
 def compute(frame: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
     """Screen every marker column of ``frame`` against the outcome with ``analysis.screen.run``."""
     spec = data.OUTCOMES[params["outcome"]]
@@ -134,7 +151,8 @@ def compute(frame: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
         return _not_estimable(frame, markers, column, "HR" if spec.kind == "survival" else "OR", params["cut"])
     try:
         with np.errstate(all="ignore"):
-            result = screen.run(frame, markers, outcome, transform=params["transform"],
+            frame = frame.assign(**apply_transforms(frame, markers, params))
+            result = screen.run(frame, markers, outcome, transform="none",
                                 covariates=params["covariates"], landmark=params["landmark"], cut=params["cut"])
     except ValueError as exc:
         raise DomainError(f"the screen cannot run on these data: {exc}") from None
@@ -191,6 +209,10 @@ def result_rows(run: AnalysisRun) -> list[dict[str, Any]]:
 def run_screen(session: Session, study: Study, params: dict[str, Any], *, by: Any) -> AnalysisRun:
     """Build the frame, run the screen and save the run (parameters, input hash, version, result)."""
     frame = frame_for(session, study, params)
+    if params["transform"] == "catalogue":
+        codes = data.marker_columns(frame)
+        rows = session.execute(select(Marker.code, Marker.transform).where(Marker.code.in_(codes)))
+        params = {**params, "marker_transforms": {code: t for code, t in sorted(rows)}}
     result = compute(frame, params)
     run = AnalysisRun(study_id=study.id, by_id=getattr(by, "id", None), by_username=getattr(by, "username", "?"),
                       parameters=params, dataset_sha256=data.dataset_sha256(frame), dataset_rows=len(frame),
@@ -241,7 +263,7 @@ def conditions(params: dict[str, Any]) -> list[str]:
            f"Marker values at {params['timepoint']} on {params['sample_type']}"
            + (f", {params['category']} markers" if params.get("category") else "")
            + (f", markers {', '.join(params['markers'])}" if params.get("markers") else "")
-           + f"; transform {params['transform']}; {CUTS[params['cut']]}."]
+           + f"; transform {_transform_text(params)}; {CUTS[params['cut']]}."]
     if params.get("covariates"):
         out.append("Adjusted for " + ", ".join(data.COVARIATES[c] for c in params["covariates"])
                    + " (complete cases per model).")
@@ -257,6 +279,14 @@ def conditions(params: dict[str, Any]) -> list[str]:
     return out
 
 
+def _transform_text(params: dict[str, Any]) -> str:
+    if params["transform"] != "catalogue":
+        return str(params["transform"])
+    chosen = params.get("marker_transforms") or {}
+    groups = {t: [m for m, v in chosen.items() if v == t] for t in sorted(set(chosen.values()))}
+    return "from the catalogue (" + "; ".join(f"{t}: {', '.join(ms)}" for t, ms in groups.items()) + ")"
+
+
 def marker_report(session: Session, study: Study, run: AnalysisRun, marker: str) -> dict[str, Any]:
     """Return the data of one marker's report: its frame (transformed value, median group) and statistics."""
     params = run.parameters
@@ -268,7 +298,7 @@ def marker_report(session: Session, study: Study, run: AnalysisRun, marker: str)
         frame = survival.landmark(frame, "time", "event", float(params["landmark"]))
     markers = data.marker_columns(frame)
     with np.errstate(all="ignore"):
-        transformed = transforms.apply(params["transform"], frame[markers].astype(float))[marker]
+        transformed = apply_transforms(frame, markers, params)[marker]
     frame = data.with_groups(frame, marker, transformed)
     report: dict[str, Any] = {"frame": frame, "spec": spec, "cut": frame.attrs.get("cut"), "marker": marker,
                               "figures": ["response", "trajectory"], "notes": []}

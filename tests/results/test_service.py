@@ -39,6 +39,7 @@ def _researcher(session: Any) -> User:
     {"outcome": "os", "sample_type": "CTDNA_PLASMA", "cut": "optimal", "transform": "log10"},
     {"outcome": "ccr", "sample_type": "SERUM", "covariates": ["male"]},
     {"outcome": "mpr", "sample_type": "SERUM", "transform": "none", "markers": "RX_IL6, RX_TNF"},
+    {"outcome": "pcr", "sample_type": "FFPE", "transform": "catalogue", "cut": "median"},
 ])
 def test_saved_run_reruns_to_identical_numbers(ctx: Any, params: dict[str, Any]) -> None:
     study = get_study(ctx)
@@ -48,7 +49,8 @@ def test_saved_run_reruns_to_identical_numbers(ctx: Any, params: dict[str, Any])
     ctx.expire_all()  # read everything back from the database
     saved = service.get_run(ctx, study, run.id)
     assert saved.software_version == __version__ and len(saved.dataset_sha256) == 64
-    assert saved.by_username == "researcher" and saved.parameters == clean
+    assert saved.by_username == "researcher"
+    assert {k: v for k, v in saved.parameters.items() if k != "marker_transforms"} == clean
     check = service.rerun(ctx, study, saved)
     assert check.same_input and check.identical and check.max_abs_difference == 0.0
     stored = service.result_frame(saved)
@@ -148,3 +150,19 @@ def test_marker_report_median_split_matches_the_screen(ctx: Any) -> None:
     assert fit.table.loc["high", "hr"] == pytest.approx(row["effect"], rel=1e-6)
     assert report["logrank"].p == pytest.approx(row["p"], rel=1e-9)
     assert report["figures"] == ["km", "response", "trajectory"]
+
+
+def test_catalogue_transforms_are_saved_with_the_run(ctx: Any) -> None:
+    study = get_study(ctx)
+    params = service.check_parameters(ctx, study, {"outcome": "pcr", "sample_type": "FFPE",
+                                                   "transform": "catalogue"})
+    run = service.run_screen(ctx, study, params, by=None)
+    chosen = run.parameters["marker_transforms"]
+    catalogue = dict(ctx.execute(select(Marker.code, Marker.transform).where(Marker.code.in_(list(chosen)))).all())
+    assert chosen == catalogue and set(chosen) == set(run.result["index"])
+    frame = service.frame_for(ctx, study, run.parameters)
+    for code, name in chosen.items():
+        x = transforms.apply(name, frame[[code]].astype(float))[code]
+        assoc = binary.associate(frame.assign(x=x), "outcome", "x")
+        assert service.result_frame(run).loc[code, "effect"] == pytest.approx(assoc.or_unit, rel=1e-6)
+    assert any("from the catalogue" in c for c in service.conditions(run.parameters))
