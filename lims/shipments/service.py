@@ -177,6 +177,8 @@ def add_by_scan(session: Session, shipment: Shipment, code: str, *, by: User | N
         if sample is None:
             raise NotFound(f"no sample {accession}: the ID is valid but was never registered here", field="code")
         samples = [sample]
+    # Lock the samples: two people packing the same tube into two shipments act one after the other.
+    session.execute(select(Sample.id).where(Sample.id.in_([s.id for s in samples])).with_for_update())
     packed = {i.accession for i in shipment.items}
     problems = []
     for sample in samples:

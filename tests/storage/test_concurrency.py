@@ -233,3 +233,34 @@ def test_exactly_one_release_of_a_shipment(world: World) -> None:
         shipped = session.scalar(select(func.count()).select_from(CustodyEvent).where(CustodyEvent.action == "shipped"))
         assert shipped == packed
         assert verify_chain(session).ok
+
+
+def test_a_tube_is_packed_into_one_shipment_only(world: World) -> None:
+    from lims.shipments import service as shipments
+    from lims.shipments.models import Shipment, ShipmentItem
+    from lims.studies.models import Study
+
+    with Session(world.engine) as session:
+        site = session.scalar(select(Site).where(Site.code == "ZJ"))
+        box = service.create_unit(session, site=site, kind="box", name="Pack box", barcode="RACE-PACK", rows=1,
+                                  cols=1, parent=session.scalar(select(StorageUnit).where(StorageUnit.barcode == "RACE-F")))
+        tube = session.scalars(select(Sample).where(Sample.id.in_(world.tube_ids), Sample.status == "collected")
+                               .order_by(Sample.id.desc()).limit(1)).one()
+        service.place_sample(session, tube, box, by=None)
+        drafts = [shipments.create_shipment(session, session.scalar(select(Study)), from_site="ZJ", to_site="WZ",
+                                            conditions="ambient", by=None).id for _ in range(6)]
+        session.commit()
+        accession = tube.accession
+
+    def attempt(i: int) -> Any:
+        def work(session: Session) -> list[str]:
+            return shipments.add_by_scan(session, session.get(Shipment, drafts[i]), accession, by=None)
+        return work
+
+    outcomes = _race(world, [attempt(i) for i in range(6)])
+    assert [o for o in outcomes if o[0] == "error"] == []
+    assert [o[1] for o in outcomes if o[0] == "won"] == [[accession]], outcomes
+    assert all("already packed in shipment" in msg for kind, msg in outcomes if kind == "refused"), outcomes
+    with Session(world.engine) as session:
+        assert session.scalar(select(func.count()).select_from(ShipmentItem).where(
+            ShipmentItem.accession == accession)) == 1
