@@ -210,8 +210,13 @@ def fit_cox_many(
     time: np.ndarray, event: np.ndarray, x: np.ndarray, tol: float = 1e-9, max_iter: int = 60
 ) -> dict[str, np.ndarray]:
     """Fit one univariate Efron Cox model per column of ``x`` (NaN = row not in that model), all at once."""
+    x = np.asarray(x, float)
+    # A row missing from every model contributes to none of them; dropping it keeps the event-time
+    # structure to times where at least one model has an event.
+    keep = ~np.isnan(x).all(1)
+    time, event, x = np.asarray(time)[keep], np.asarray(event)[keep], x[keep]
     s = sort_times(time, event)
-    x = np.asarray(x, float)[s.order]
+    x = x[s.order]
     mask = ~np.isnan(x)
     n = mask.sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):

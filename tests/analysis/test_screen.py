@@ -155,3 +155,21 @@ def test_screen_bad_input():
         screen.run(lung, ["age"], screen.Survival("time", "status"), cut="optimal", covariates=["sex"])
     with pytest.raises(ValueError, match="'status'.*zero events"):
         screen.run(lung.assign(status=0), ["age"], screen.Survival("time", "status"))
+
+
+def test_participant_missing_every_marker_at_an_event_time() -> None:
+    """A row with no marker value (and an event) is in no model; the vectorised fit must still agree."""
+    rng = np.random.default_rng(11)
+    n = 60
+    df = pd.DataFrame({"time": rng.exponential(100, n).round() + 1, "status": rng.integers(0, 2, n),
+                       "a": rng.lognormal(size=n), "b": rng.lognormal(size=n)})
+    df.loc[0, ["a", "b"]] = np.nan
+    df.loc[0, "status"] = 1
+    df.loc[1, "a"] = np.nan
+    res = screen.run(df, markers=["a", "b"], outcome=screen.Survival("time", "status"), transform="log2")
+    for m in ("a", "b"):
+        d = df.dropna(subset=[m]).assign(**{m: np.log2(df[m].dropna())})
+        fit = survival.cox(d, time="time", event="status", covariates=[m])
+        assert res.loc[m, "n"] == len(d)
+        assert res.loc[m, "coef"] == pytest.approx(fit.table.loc[m, "coef"], abs=1e-6)
+        assert res.loc[m, "se"] == pytest.approx(fit.table.loc[m, "se"], abs=1e-6)
