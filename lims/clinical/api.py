@@ -25,7 +25,7 @@ from lims.clinical.schemas import (
     ClinicalVariantQuerySchema,
 )
 from lims.clinical.uploads import import_upload
-from lims.core.auth import role_required
+from lims.core.api import refused, refused_schema
 from lims.core.errors import DomainError
 from lims.core.permissions import permission_required
 from lims.extensions import db
@@ -33,7 +33,6 @@ from lims.participants.service import get_by_code
 from lims.studies.service import get_study
 
 blp = Blueprint("clinical_api", __name__, description="Clinical data: EDC imports and derived endpoints")
-READERS = ("data_manager", "pi", "researcher", "monitor")
 
 
 def plain(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -56,7 +55,7 @@ def plain(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 @blp.route("/imports")
 class Imports(MethodView):
-    @role_required("data_manager")
+    @permission_required("clinical.import")
     @blp.response(200, ClinicalImportRunSchema(many=True))
     def get(self) -> Any:
         """List the last 100 applied clinical imports, newest first."""
@@ -68,7 +67,8 @@ class Imports(MethodView):
     @blp.arguments(ClinicalImportFormSchema, location="form")
     @blp.arguments(ClinicalImportFilesSchema, location="files")
     @blp.response(200, ClinicalImportReportSchema)
-    @blp.alt_response(422, schema=ClinicalImportReportSchema, description="Refused: the report lists every problem")
+    @blp.alt_response(422, schema=refused_schema(ClinicalImportReportSchema),
+                      description="Refused: nothing was imported; the report lists every problem")
     def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
         """Import a REDCap export (with an optional mapping) or Trialbank tables; all or nothing, signed."""
         mapping = files.get("mapping")
@@ -82,14 +82,15 @@ class Imports(MethodView):
             raise
         if not report.applied:
             db.session.rollback()
-            return report.as_dict(), 422
+            body = report.as_dict()
+            return refused(body, f"nothing was imported: {len(body.get('problems', []))} problem(s)")
         db.session.commit()
         return report.as_dict()
 
 
 @blp.route("/queries")
 class Queries(MethodView):
-    @role_required("data_manager", "monitor", "pi")
+    @permission_required("clinical.queries")
     @blp.arguments(ClinicalQueryArgsSchema, location="query")
     @blp.response(200, ClinicalDataQuerySchema(many=True))
     def get(self, args: dict[str, Any]) -> Any:
@@ -100,7 +101,7 @@ class Queries(MethodView):
 
 @blp.route("/endpoints")
 class Endpoints(MethodView):
-    @role_required(*READERS)
+    @permission_required("clinical.read")
     @blp.arguments(ClinicalVariantQuerySchema, location="query")
     @blp.response(200, ClinicalEndpointSchema(many=True))
     def get(self, args: dict[str, Any]) -> Any:
@@ -110,7 +111,7 @@ class Endpoints(MethodView):
 
 @blp.route("/participants/<string:code>/endpoints")
 class ParticipantEndpoints(MethodView):
-    @role_required(*READERS)
+    @permission_required("clinical.read")
     @blp.arguments(ClinicalVariantQuerySchema, location="query")
     @blp.response(200, ClinicalEndpointSchema)
     def get(self, args: dict[str, Any], code: str) -> Any:
@@ -121,7 +122,7 @@ class ParticipantEndpoints(MethodView):
 
 @blp.route("/participants/<string:code>/qol")
 class ParticipantQoL(MethodView):
-    @role_required(*READERS)
+    @permission_required("clinical.read")
     @blp.response(200, ClinicalQoLScoresSchema)
     def get(self, code: str) -> Any:
         """QLQ-C30 and FACT-E scale scores of one participant per time point."""
@@ -132,7 +133,7 @@ class ParticipantQoL(MethodView):
 
 @blp.route("/participants/<string:code>/timeline")
 class ParticipantTimeline(MethodView):
-    @role_required(*READERS)
+    @permission_required("clinical.read")
     @blp.response(200, ClinicalTimelineMarkSchema(many=True))
     def get(self, code: str) -> Any:
         """Everything dated in one participant's course: treatment, CREs, surgery, events, AEs, samples."""

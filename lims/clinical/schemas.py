@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask_smorest.fields import Upload
+from datetime import date
+
 from marshmallow import Schema, fields, validate
 
 
@@ -108,7 +110,8 @@ class ClinicalQoLScoresSchema(Schema):
 
 class ClinicalQueryArgsSchema(Schema):
     site = fields.String(load_default=None, validate=validate.Length(max=10))
-    as_of = fields.Date(load_default=None, metadata={"description": "Reference date for overdue items; today"})
+    as_of = fields.Date(load_default=None, validate=validate.Range(min=date(1900, 1, 1), max=date(2200, 12, 31)),
+                        metadata={"description": "Reference date for overdue items; today"})
 
 
 class ClinicalDataQuerySchema(Schema):

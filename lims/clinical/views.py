@@ -14,7 +14,6 @@ from lims.accounts.models import SIGNATURE_MEANINGS
 from lims.clinical import quality, service, timeline
 from lims.clinical.models import ClinicalChange, ImportRun
 from lims.clinical.uploads import import_upload
-from lims.core.auth import role_required
 from lims.core.errors import DomainError
 from lims.core.permissions import allowed, permission_required
 from lims.extensions import db
@@ -22,7 +21,6 @@ from lims.participants.service import get_by_code
 from lims.studies.service import get_study
 
 bp = Blueprint("clinical", __name__, url_prefix="/clinical")
-READERS = ("data_manager", "pi", "researcher", "monitor")
 ENDPOINT_COLUMNS = ("participant_id", "site", "stratum", "ccr_cre1", "resected", "r_status", "pcr", "mpr",
                     "trg_grade", "os_time", "os_event", "dfs_time", "dfs_event", "dfs_event_type", "efs_time",
                     "efs_event", "first_failure")
@@ -63,7 +61,7 @@ def clinical_value(value: Any) -> str:
 
 
 @bp.get("/")
-@role_required(*READERS)
+@permission_required("clinical.read")
 def index() -> Any:
     """Show the derived endpoints of every participant and the response rates per stratum."""
     study = get_study(db.session)
@@ -75,7 +73,7 @@ def index() -> Any:
 
 
 @bp.get("/endpoints.csv")
-@role_required(*READERS)
+@permission_required("clinical.read")
 def endpoints_csv() -> Any:
     """Download every derived endpoint as CSV (the variant is in the file name and a column)."""
     study = get_study(db.session)
@@ -113,7 +111,7 @@ def import_page() -> Any:
 
 
 @bp.get("/quality")
-@role_required("data_manager", "monitor", "pi")
+@permission_required("clinical.queries")
 def quality_page() -> Any:
     """List the open data queries of one site (or all), so a data manager can chase them."""
     study = get_study(db.session)
@@ -132,7 +130,7 @@ def quality_page() -> Any:
 
 
 @bp.get("/<code>")
-@role_required(*READERS)
+@permission_required("clinical.read")
 def participant(code: str) -> Any:
     """Show one participant's clinical course: timeline, endpoints, QoL, toxicity and the import history."""
     p = get_by_code(db.session, code)

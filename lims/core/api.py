@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response, jsonify
 from flask_smorest import Page
+from marshmallow import Schema, fields
 from sqlalchemy import func, select
 
 from lims.extensions import db
@@ -21,3 +23,31 @@ class SelectPage(Page):
     def items(self) -> list[Any]:
         stmt = self.collection.limit(self.page_params.page_size).offset(self.page_params.first_item)
         return list(db.session.scalars(stmt))
+
+
+class ErrorSchema(Schema):
+    """The one error body every endpoint answers with."""
+
+    code = fields.Integer()
+    status = fields.String()
+    message = fields.String()
+    errors = fields.Dict()
+
+
+def refused_schema(report_schema: type[Schema]) -> type[Schema]:
+    """Document a 422 that carries a report: the standard error body plus ``report``."""
+    return type(f"Refused{report_schema.__name__}", (ErrorSchema,), {
+        "report": fields.Nested(report_schema, metadata={"description": "Every problem found; nothing was written"}),
+        "__module__": report_schema.__module__,
+    })
+
+
+def refused(report: dict[str, Any], message: str) -> Response:
+    """Answer a refused import: the standard 422 error body with the full report attached.
+
+    A ready Response, so the success schema of the view does not reshape it.
+    """
+    response = jsonify({"code": 422, "status": "Unprocessable Entity", "message": message, "errors": {},
+                        "report": report})
+    response.status_code = 422
+    return response

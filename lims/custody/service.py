@@ -123,14 +123,14 @@ def verify_chain(session: Session) -> ChainReport:
     previous = GENESIS
     expected_seq = 1
     checked = 0
-    for event in _events(session):
-        if event.seq != expected_seq:
-            return ChainReport(checked, expected_seq, None, f"event #{expected_seq} is missing (next is #{event.seq})")
-        if event.prev_hash != previous:
-            return ChainReport(checked, event.seq, event.id, "its link to the previous event does not match")
-        if event_hash(_content(event)) != event.hash:
-            return ChainReport(checked, event.seq, event.id, "its content does not match its hash (altered)")
-        previous = event.hash
+    for link in _events(session):
+        if link.seq != expected_seq:
+            return ChainReport(checked, expected_seq, None, f"event #{expected_seq} is missing (next is #{link.seq})")
+        if link.prev_hash != previous:
+            return ChainReport(checked, link.seq, link.id, "its link to the previous event does not match")
+        if event_hash(_content(link)) != link.hash:
+            return ChainReport(checked, link.seq, link.id, "its content does not match its hash (altered)")
+        previous = link.hash
         expected_seq += 1
         checked += 1
     head = session.get(CustodyHead, 1)

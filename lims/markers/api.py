@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint, Page
 
+from lims.core.api import refused, refused_schema
 from lims.core.auth import login_required
 from lims.core.permissions import permission_required, visible_sites
 from lims.extensions import db
@@ -85,7 +86,8 @@ class Imports(MethodView):
     @permission_required("markers.import")
     @blp.arguments(UploadSchema, location="files")
     @blp.response(201, ImportReportSchema)
-    @blp.alt_response(422, schema=ImportReportSchema, description="Refused: the report lists every problem")
+    @blp.alt_response(422, schema=refused_schema(ImportReportSchema),
+                      description="Refused: nothing was imported; the report lists every problem")
     def post(self, files: dict[str, Any]) -> Any:
         """Import a results file (long CSV, wide CSV/XLSX); all or nothing, with a report."""
         upload = files["file"]
@@ -94,7 +96,8 @@ class Imports(MethodView):
                                     by=current_user)
         except ImportFailed as exc:
             db.session.rollback()
-            return exc.report.to_dict(), 422
+            report = exc.report.to_dict()
+            return refused(report, f"nothing was imported: {report.get('problem_count', 0)} problem(s)")
         db.session.commit()
         return report.to_dict()
 

@@ -31,7 +31,7 @@ class ResultQuerySchema(Schema):
     marker = fields.String(load_default=None, validate=validate.Length(max=60))
     accession = fields.String(load_default=None, validate=validate.Length(max=20))
     participant = fields.String(load_default=None, validate=validate.Length(max=20))
-    import_id = fields.Integer(load_default=None)
+    import_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
     remeasurements_only = fields.Boolean(load_default=False)
 
 

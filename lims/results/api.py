@@ -9,7 +9,6 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from lims.core.auth import role_required
 from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.results import service
@@ -18,12 +17,11 @@ from lims.studies.service import get_study
 
 blp = Blueprint("results_api", __name__, description="Marker-outcome association runs (saved, re-runnable)")
 
-READERS = ("pi", "researcher", "monitor")
 
 
 @blp.route("/runs")
 class Runs(MethodView):
-    @role_required(*READERS)
+    @permission_required("results.read")
     @blp.response(200, RunSchema(many=True))
     def get(self) -> Any:
         """List the latest saved runs of the study (newest first)."""
@@ -43,7 +41,7 @@ class Runs(MethodView):
 
 @blp.route("/runs/<int:run_id>")
 class RunById(MethodView):
-    @role_required(*READERS)
+    @permission_required("results.read")
     @blp.response(200, RunSchema)
     def get(self, run_id: int) -> Any:
         """Show one saved run with its parameters, input hash, version and result table."""
@@ -52,7 +50,7 @@ class RunById(MethodView):
 
 @blp.route("/runs/<int:run_id>/rerun")
 class Rerun(MethodView):
-    @role_required(*READERS)
+    @permission_required("results.read")
     @blp.response(200, RerunSchema)
     def get(self, run_id: int) -> Any:
         """Re-run a saved run on the current data; say whether the input and the numbers are unchanged."""

@@ -9,7 +9,6 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from flask_login import current_user
 
 from lims.clinical.service import endpoint_settings
-from lims.core.auth import role_required
 from lims.core.errors import DomainError
 from lims.core.permissions import allowed, permission_required
 from lims.extensions import db
@@ -19,7 +18,6 @@ from lims.studies.service import get_study
 
 bp = Blueprint("results", __name__, url_prefix="/results")
 
-READERS = ("pi", "researcher", "monitor")
 SORTABLE = ("marker", "n", "events", "effect", "p", "q")
 
 
@@ -34,7 +32,7 @@ def _figure_response(fig: Any, fmt: str, name: str) -> Response:
 
 
 @bp.get("/endpoints")
-@role_required(*READERS)
+@permission_required("results.read")
 def endpoints() -> Any:
     """Show the trial's own readout: primary endpoint, response rates, survival, failures, QoL, toxicity."""
     study = get_study(db.session)
@@ -46,7 +44,7 @@ def endpoints() -> Any:
 
 
 @bp.get("/endpoints/qol.<fmt>")
-@role_required(*READERS)
+@permission_required("results.read")
 def qol_figure(fmt: str) -> Any:
     """Return the QoL scale scores over time by arm as one figure."""
     study = get_study(db.session)
@@ -58,7 +56,7 @@ def qol_figure(fmt: str) -> Any:
 
 
 @bp.get("/endpoints/<name>.<fmt>")
-@role_required(*READERS)
+@permission_required("results.read")
 def endpoint_figure(name: str, fmt: str) -> Any:
     """Return one readout Kaplan-Meier figure (OS, EFS by stratum; DFS A/B by arm)."""
     if name not in readout.CURVES:
@@ -70,7 +68,7 @@ def endpoint_figure(name: str, fmt: str) -> Any:
 
 
 @bp.get("/associations")
-@role_required(*READERS)
+@permission_required("results.read")
 def associations() -> Any:
     """Show the association screen form and the saved runs."""
     study = get_study(db.session)
@@ -104,7 +102,7 @@ def run_associations() -> Any:
 
 
 @bp.get("/runs/<int:run_id>")
-@role_required(*READERS)
+@permission_required("results.read")
 def run(run_id: int) -> Any:
     """Show a saved run: what it was conditioned on, the volcano plot and the sortable results table."""
     study = get_study(db.session)
@@ -123,7 +121,7 @@ def run(run_id: int) -> Any:
 
 
 @bp.get("/runs/<int:run_id>/results.csv")
-@role_required(*READERS)
+@permission_required("results.read")
 def run_csv(run_id: int) -> Any:
     """Download a saved run's result table as CSV."""
     saved = service.get_run(db.session, get_study(db.session), run_id)
@@ -134,7 +132,7 @@ def run_csv(run_id: int) -> Any:
 
 
 @bp.get("/runs/<int:run_id>/<any(volcano, forest):kind>.<fmt>")
-@role_required(*READERS)
+@permission_required("results.read")
 def run_figure(run_id: int, kind: str, fmt: str) -> Any:
     """Return the volcano or forest plot of a saved run."""
     saved = service.get_run(db.session, get_study(db.session), run_id)
@@ -145,7 +143,7 @@ def run_figure(run_id: int, kind: str, fmt: str) -> Any:
 
 
 @bp.get("/runs/<int:run_id>/rerun")
-@role_required(*READERS)
+@permission_required("results.read")
 def rerun(run_id: int) -> Any:
     """Re-run a saved run on the current data and say whether the input and the numbers are the same."""
     study = get_study(db.session)
@@ -154,7 +152,7 @@ def rerun(run_id: int) -> Any:
 
 
 @bp.get("/runs/<int:run_id>/markers/<marker>")
-@role_required(*READERS)
+@permission_required("results.read")
 def marker(run_id: int, marker: str) -> Any:
     """Show one marker's report within a run: KM by median split or ROC, Cox or logistic table, trajectories."""
     study = get_study(db.session)
@@ -167,7 +165,7 @@ def marker(run_id: int, marker: str) -> Any:
 
 
 @bp.get("/runs/<int:run_id>/markers/<marker>/<kind>.<fmt>")
-@role_required(*READERS)
+@permission_required("results.read")
 def marker_figure(run_id: int, marker: str, kind: str, fmt: str) -> Any:
     """Return one figure of a marker report as PNG, SVG or PDF."""
     if kind not in figures.REPORT_FIGURES or fmt not in figures.FORMATS:

@@ -9,7 +9,8 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from lims.core.auth import login_required, role_required
+from lims.core.auth import login_required
+from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.participants import service as participants_service
 from lims.shipments import service
@@ -35,7 +36,6 @@ from lims.studies.service import get_study
 
 blp = Blueprint("shipments_api", __name__, description="Shipments between sites, manifests and receipt")
 consent_blp = Blueprint("consent_api", __name__, description="Consent withdrawal and the disposal list")
-BENCH_ROLES = ("technician", "lab_manager")
 
 
 @blp.route("/")
@@ -52,7 +52,7 @@ class Shipments(MethodView):
         first = pagination_parameters.first_item
         return rows[first:first + pagination_parameters.page_size]
 
-    @role_required(*BENCH_ROLES)
+    @permission_required("shipments.build")
     @blp.arguments(ShipmentCreateSchema)
     @blp.response(201, ShipmentDetailSchema)
     def post(self, args: dict[str, Any]) -> Any:
@@ -71,7 +71,7 @@ class ShipmentById(MethodView):
         """Show a shipment with its items and their state."""
         return service.get_shipment(db.session, shipment_id)
 
-    @role_required(*BENCH_ROLES)
+    @permission_required("shipments.build")
     @blp.arguments(ConditionsSchema)
     @blp.response(200, ShipmentDetailSchema)
     def patch(self, args: dict[str, Any], shipment_id: int) -> Any:
@@ -83,7 +83,7 @@ class ShipmentById(MethodView):
 
 
 @blp.route("/<int:shipment_id>/items", methods=["POST"])
-@role_required(*BENCH_ROLES)
+@permission_required("shipments.build")
 @blp.arguments(PackScanSchema)
 @blp.response(201, PackedSchema)
 @blp.alt_response(409, description="The sample (or one of the box) may not travel; nothing was packed")
@@ -97,7 +97,7 @@ def add(args: dict[str, Any], shipment_id: int) -> Any:
 
 
 @blp.route("/<int:shipment_id>/items/<accession>", methods=["DELETE"])
-@role_required(*BENCH_ROLES)
+@permission_required("shipments.build")
 @blp.response(204)
 def remove(shipment_id: int, accession: str) -> None:
     """Take a sample back out of a draft shipment."""
@@ -106,7 +106,7 @@ def remove(shipment_id: int, accession: str) -> None:
 
 
 @blp.route("/<int:shipment_id>/release", methods=["POST"])
-@role_required("lab_manager")
+@permission_required("shipments.release")
 @blp.response(200, ShipmentDetailSchema)
 @blp.alt_response(409, description="Already released, or a sample may no longer travel")
 def release(shipment_id: int) -> Any:
@@ -136,7 +136,7 @@ def manifest_csv(shipment_id: int) -> Any:
 
 
 @blp.route("/<int:shipment_id>/receive", methods=["POST"])
-@role_required(*BENCH_ROLES)
+@permission_required("shipments.build")
 @blp.arguments(ShipmentReceiveSchema)
 @blp.response(200, ReconciliationSchema)
 def receive(args: dict[str, Any], shipment_id: int) -> Any:
@@ -159,7 +159,7 @@ def reconciliation(shipment_id: int) -> Any:
 
 
 @blp.route("/import", methods=["POST"])
-@role_required("lab_manager")
+@permission_required("shipments.import")
 @blp.arguments(ShipmentManifestSchema)
 @blp.response(201, ShipmentDetailSchema)
 def import_manifest(args: dict[str, Any]) -> Any:
@@ -172,7 +172,7 @@ def import_manifest(args: dict[str, Any]) -> Any:
 
 
 @consent_blp.route("/<code>/withdraw", methods=["POST"])
-@role_required("lab_manager", "data_manager", "pi")
+@permission_required("consent.withdraw")
 @consent_blp.arguments(WithdrawSchema)
 @consent_blp.response(200, WithdrawalSchema)
 def withdraw(args: dict[str, Any], code: str) -> Any:

@@ -8,18 +8,18 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from lims.core.auth import login_required, role_required
+from lims.core.auth import login_required
+from lims.core.permissions import permission_required
 from lims.core.errors import DomainError, NotFound
 from lims.extensions import db
 from lims.participants import service as participants_service
 from lims.shipments.consent import disposal_list, withdraw_consent
 
 bp = Blueprint("consent", __name__, url_prefix="/consent")
-WITHDRAW_ROLES = ("lab_manager", "data_manager", "pi")
 
 
 @bp.route("/<code>/withdraw", methods=["GET", "POST"])
-@role_required(*WITHDRAW_ROLES)
+@permission_required("consent.withdraw")
 def withdraw(code: str) -> Any:
     """Record a consent withdrawal: every remaining sample is quarantined and listed for disposal."""
     try:

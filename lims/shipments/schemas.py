@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from marshmallow import Schema, fields, validate
 
 from lims.shipments.models import CONDITIONS, STATUSES
@@ -101,7 +103,7 @@ class ShipmentManifestSchema(Schema):
 
 
 class WithdrawSchema(Schema):
-    on = fields.Date(required=True)
+    on = fields.Date(required=True, validate=validate.Range(min=date(1900, 1, 1), max=date(2200, 12, 31)))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
 
 

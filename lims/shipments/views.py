@@ -8,7 +8,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from lims.core.auth import login_required, role_required
+from lims.core.auth import login_required
+from lims.core.permissions import permission_required
 from lims.core.errors import DomainError, NotFound
 from lims.extensions import db
 from lims.shipments import service
@@ -17,7 +18,6 @@ from lims.storage.transactions import commit_with_retry
 from lims.studies.service import get_study
 
 bp = Blueprint("shipments", __name__, url_prefix="/shipments")
-BENCH_ROLES = ("technician", "lab_manager")
 
 
 def instance_name() -> str:
@@ -42,7 +42,7 @@ def index() -> Any:
 
 
 @bp.post("/")
-@role_required(*BENCH_ROLES)
+@permission_required("shipments.build")
 def create() -> Any:
     """Open a draft shipment."""
     form = request.form
@@ -69,7 +69,7 @@ def detail(shipment_id: int) -> Any:
 
 
 @bp.post("/<int:shipment_id>/items")
-@role_required(*BENCH_ROLES)
+@permission_required("shipments.build")
 def add(shipment_id: int) -> Any:
     """Pack the scanned tube, or every tube of the scanned box."""
     code = request.form.get("code", "")
@@ -86,7 +86,7 @@ def add(shipment_id: int) -> Any:
 
 
 @bp.post("/<int:shipment_id>/items/<accession>/remove")
-@role_required(*BENCH_ROLES)
+@permission_required("shipments.build")
 def remove(shipment_id: int, accession: str) -> Any:
     """Take a sample back out of a draft shipment."""
     try:
@@ -99,7 +99,7 @@ def remove(shipment_id: int, accession: str) -> Any:
 
 
 @bp.post("/<int:shipment_id>/conditions")
-@role_required(*BENCH_ROLES)
+@permission_required("shipments.build")
 def conditions(shipment_id: int) -> Any:
     """Record the shipping conditions, courier and tracking number."""
     form = request.form
@@ -115,7 +115,7 @@ def conditions(shipment_id: int) -> Any:
 
 
 @bp.post("/<int:shipment_id>/release")
-@role_required("lab_manager")
+@permission_required("shipments.release")
 def release(shipment_id: int) -> Any:
     """Release the shipment: its samples go in transit."""
     def work() -> Any:
@@ -151,7 +151,7 @@ def manifest_csv(shipment_id: int) -> Any:
 
 
 @bp.post("/<int:shipment_id>/receive")
-@role_required(*BENCH_ROLES)
+@permission_required("shipments.build")
 def receive(shipment_id: int) -> Any:
     """Receive by the scanned list; show the reconciliation."""
     form = request.form
@@ -177,7 +177,7 @@ def receive(shipment_id: int) -> Any:
 
 
 @bp.route("/import", methods=["GET", "POST"])
-@role_required("lab_manager")
+@permission_required("shipments.import")
 def import_manifest() -> Any:
     """Import another instance's manifest so its shipment can be received here."""
     if request.method == "GET":

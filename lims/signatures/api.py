@@ -9,7 +9,6 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from lims.core.auth import role_required
 from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.signatures import runner, service
@@ -18,12 +17,11 @@ from lims.studies.service import get_study
 
 blp = Blueprint("signatures_api", __name__, description="Multi-marker signature runs (nested CV, stored, re-runnable)")
 
-READERS = ("pi", "researcher")
 
 
 @blp.route("/runs")
 class Runs(MethodView):
-    @role_required(*READERS)
+    @permission_required("signatures.read")
     @blp.response(200, RunSchema(many=True))
     def get(self) -> Any:
         """List the latest signature runs of the study (newest first)."""
@@ -44,7 +42,7 @@ class Runs(MethodView):
 
 @blp.route("/runs/<int:run_id>")
 class RunById(MethodView):
-    @role_required(*READERS)
+    @permission_required("signatures.read")
     @blp.response(200, RunDetailSchema)
     def get(self, run_id: int) -> Any:
         """Show one run: status, spec, seeds, dataset hash, package versions and the full result."""

@@ -8,7 +8,6 @@ from typing import Any
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from lims.core.auth import role_required
 from lims.core.db import utcnow
 from lims.core.errors import DomainError
 from lims.core.permissions import permission_required
@@ -17,7 +16,6 @@ from lims.signatures import figures, pdf, runner, service
 from lims.studies.service import get_study
 
 bp = Blueprint("signatures", __name__, url_prefix="/signatures")
-ROLES = ("pi", "researcher")
 # A run neither finished nor held by this process after this long was cut off (e.g. by a server restart).
 STALE_AFTER = timedelta(minutes=15)
 MULTI = ("markers", "covariates", "sample_types")
@@ -30,7 +28,7 @@ def _form(study: Any, values: dict[str, Any], error: DomainError | None = None, 
 
 
 @bp.get("/")
-@role_required(*ROLES)
+@permission_required("signatures.read")
 def index() -> Any:
     """Show the model form and the study's recent runs."""
     study = get_study(db.session)
@@ -57,7 +55,7 @@ def create() -> Any:
 
 
 @bp.get("/runs/<int:run_id>")
-@role_required(*ROLES)
+@permission_required("signatures.read")
 def run_page(run_id: int) -> Any:
     """Show a run: running (the page refreshes itself), its failure message, or its validated performance."""
     study = get_study(db.session)
@@ -72,7 +70,7 @@ def run_page(run_id: int) -> Any:
 
 
 @bp.get("/runs/<int:run_id>/<any(calibration, decision):name>.<any(png, svg):fmt>")
-@role_required(*ROLES)
+@permission_required("signatures.read")
 def figure(run_id: int, name: str, fmt: str) -> Any:
     """Return a figure of the run (calibration plot or decision curve) as PNG or SVG."""
     run = service.get_run(db.session, get_study(db.session), run_id)
@@ -80,7 +78,7 @@ def figure(run_id: int, name: str, fmt: str) -> Any:
 
 
 @bp.get("/runs/<int:run_id>/report.html")
-@role_required(*ROLES)
+@permission_required("signatures.read")
 def report(run_id: int) -> Any:
     """Download a self-contained HTML report: tables, embedded figures, methods paragraph and provenance."""
     study = get_study(db.session)
@@ -96,7 +94,7 @@ def report(run_id: int) -> Any:
 
 
 @bp.get("/runs/<int:run_id>/report.pdf")
-@role_required(*ROLES)
+@permission_required("signatures.read")
 def report_pdf(run_id: int) -> Any:
     """Download the report as PDF: performance, tables, methods and provenance, then the figures."""
     study = get_study(db.session)
@@ -111,7 +109,7 @@ def report_pdf(run_id: int) -> Any:
 
 
 @bp.get("/runs/<int:run_id>/model.joblib")
-@role_required(*ROLES)
+@permission_required("signatures.read")
 def model(run_id: int) -> Any:
     """Download the exported final model (preprocessing + penalised model, joblib; load only trusted files)."""
     run = service.get_run(db.session, get_study(db.session), run_id)

@@ -10,7 +10,8 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from lims.core.auth import login_required, role_required
+from lims.core.auth import login_required
+from lims.core.permissions import permission_required
 from lims.core.errors import DomainError
 from lims.extensions import db
 from lims.samples import service as samples_service
@@ -35,7 +36,6 @@ from lims.studies.models import Site
 from lims.studies.service import get_study
 
 blp = Blueprint("storage_api", __name__, description="Storage: freezers, racks, boxes and sample positions")
-BENCH_ROLES = ("technician", "lab_manager")
 
 
 def _detail(unit: StorageUnit) -> dict[str, Any]:
@@ -76,7 +76,7 @@ class Units(MethodView):
         first = pagination_parameters.first_item
         return units[first:first + pagination_parameters.page_size]
 
-    @role_required("lab_manager")
+    @permission_required("storage.configure")
     @blp.arguments(UnitCreateSchema)
     @blp.response(201, UnitDetailSchema)
     def post(self, args: dict[str, Any]) -> Any:
@@ -100,7 +100,7 @@ def unit_detail(unit_id: int) -> Any:
 
 
 @blp.route("/units/<int:unit_id>/place", methods=["POST"])
-@role_required(*BENCH_ROLES)
+@permission_required("storage.manage")
 @blp.arguments(PlaceTubeSchema)
 @blp.response(201, PlacedTubeSchema)
 @blp.alt_response(409, description="Position taken, box full, or the sample was moved meanwhile")
@@ -114,7 +114,7 @@ def place(args: dict[str, Any], unit_id: int) -> Any:
 
 
 @blp.route("/units/<int:unit_id>/move", methods=["POST"])
-@role_required(*BENCH_ROLES)
+@permission_required("storage.manage")
 @blp.arguments(UnitMoveSchema)
 @blp.response(200, UnitMovedSchema)
 @blp.alt_response(409, description="The unit was moved or changed meanwhile")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from marshmallow import Schema, fields, validate
 
 from lims.storage.models import KINDS
@@ -9,7 +11,8 @@ from lims.storage.models import KINDS
 
 class UnitQuerySchema(Schema):
     site = fields.String(load_default=None, validate=validate.Length(max=10))
-    parent_id = fields.Integer(load_default=None, metadata={"description": "Only units directly inside this one"})
+    parent_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1),
+                               metadata={"description": "Only units directly inside this one"})
     kind = fields.String(load_default=None, validate=validate.OneOf(KINDS))
 
 
@@ -32,7 +35,7 @@ class UnitSchema(Schema):
 
 class UnitCreateSchema(Schema):
     site = fields.String(load_default=None, validate=validate.Length(max=10))
-    parent_id = fields.Integer(load_default=None)
+    parent_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     barcode = fields.String(required=True, validate=validate.Length(min=1, max=40))
@@ -41,7 +44,7 @@ class UnitCreateSchema(Schema):
     cols = fields.Integer(load_default=None, validate=validate.Range(min=1, max=99))
     box_type = fields.String(load_default=None, validate=validate.Length(max=40))
     allowed_types = fields.String(load_default=None, validate=validate.Length(max=400))
-    capacity = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    capacity = fields.Integer(load_default=None, validate=validate.Range(min=1, max=100_000))
     label_scheme = fields.String(load_default="A1", validate=validate.OneOf(("A1", "1")))
 
 
@@ -76,7 +79,7 @@ class PlaceTubeSchema(Schema):
                          metadata={"description": "The scanned or typed accession ID"})
     position = fields.String(load_default=None, validate=validate.Length(max=5),
                              metadata={"description": "Position such as B3; empty for the next free one"})
-    version = fields.Integer(load_default=None,
+    version = fields.Integer(load_default=None, validate=validate.Range(min=0, max=2**31 - 1),
                              metadata={"description": "Placement version you saw (moves of placed samples)"})
 
 
@@ -92,7 +95,7 @@ class PlacedTubeSchema(Schema):
 class UnitMoveSchema(Schema):
     into = fields.String(required=True, validate=validate.Length(min=1, max=40),
                          metadata={"description": "Barcode of the unit to move into"})
-    version = fields.Integer(load_default=None, metadata={"description": "The unit's version you saw"})
+    version = fields.Integer(load_default=None, validate=validate.Range(min=0, max=2**31 - 1), metadata={"description": "The unit's version you saw"})
 
 
 class UnitMovedSchema(Schema):
@@ -118,7 +121,8 @@ class StorageSuggestionSchema(Schema):
 
 
 class RetentionQuerySchema(Schema):
-    on = fields.Date(load_default=None, metadata={"description": "Review date (default today)"})
+    on = fields.Date(load_default=None, validate=validate.Range(min=date(1900, 1, 1), max=date(2200, 12, 31)),
+                     metadata={"description": "Review date (default today)"})
 
 
 class RetentionSchema(Schema):

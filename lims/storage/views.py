@@ -8,7 +8,8 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from lims.core.auth import login_required, role_required
+from lims.core.auth import login_required
+from lims.core.permissions import permission_required
 from lims.core.errors import DomainError, NotFound
 from lims.extensions import db
 from lims.samples import service as samples_service
@@ -19,7 +20,6 @@ from lims.studies.models import Site
 from lims.studies.service import get_study
 
 bp = Blueprint("storage", __name__, url_prefix="/storage")
-BENCH_ROLES = ("technician", "lab_manager")
 
 
 @bp.get("/")
@@ -81,7 +81,7 @@ def unit(unit_id: int) -> Any:
 
 
 @bp.post("/units/<int:unit_id>/place")
-@role_required(*BENCH_ROLES)
+@permission_required("storage.manage")
 def place(unit_id: int) -> Any:
     """Place the scanned tube at the typed position or the next free one."""
     code, position = request.form.get("code", ""), request.form.get("position", "")
@@ -99,7 +99,7 @@ def place(unit_id: int) -> Any:
 
 
 @bp.post("/units/<int:unit_id>/move")
-@role_required(*BENCH_ROLES)
+@permission_required("storage.manage")
 def move(unit_id: int) -> Any:
     """Move this unit, and everything inside it, into the unit whose barcode was scanned."""
     version = request.form.get("version", type=int)
@@ -119,7 +119,7 @@ def move(unit_id: int) -> Any:
 
 
 @bp.post("/units")
-@role_required("lab_manager")
+@permission_required("storage.configure")
 def create() -> Any:
     """Create a storage unit (freezer, rack, box...) at a site or inside a unit."""
     form = request.form

@@ -90,8 +90,9 @@ def test_api_catalogue_results_import_export(login, session, catalogue, sampled)
     bad = HEADER + f"{acc['SERUM']},IL6,4,kg,\n"
     r = client.post("/api/v1/markers/imports", data={"file": (io.BytesIO(bad.encode()), "x.csv")},
                     content_type="multipart/form-data")
-    body = r.get_json()
-    assert r.status_code == 422 and body["ok"] is False and body["problems"][0]["column"] == "unit"
+    assert r.status_code == 422 and r.get_json()["message"].startswith("nothing was imported")
+    body = r.get_json()["report"]
+    assert body["ok"] is False and body["problems"][0]["column"] == "unit"
     assert body["problems"][0]["row"] == 2 and _count(session) == 0
     good = HEADER + f"{acc['SERUM']},IL6,4,pg/mL,\n{acc['SERUM_2']},IL6,,pg/mL,<LOD\n"
     r = client.post("/api/v1/markers/imports", data={"file": (io.BytesIO(good.encode()), "x.csv")},
