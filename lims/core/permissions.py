@@ -36,7 +36,7 @@ PERMISSIONS: dict[str, Permission] = {
     "storage.manage": Permission("Place, move and scan samples into storage", ("technician", "lab_manager")),
     "storage.configure": Permission("Create freezers, racks, boxes and other storage units", ("lab_manager",)),
     "shipments.build": Permission("Build and receive shipments", ("technician", "lab_manager")),
-    "shipments.release": Permission("Release a shipment to the courier", ("lab_manager",)),
+    "shipments.release": Permission("Release a shipment to the courier", ("lab_manager",), signature=True),
     "shipments.import": Permission("Import another installation's shipment manifest", ("lab_manager",)),
     "consent.withdraw": Permission("Record a consent withdrawal", ("data_manager", "lab_manager", "pi")),
     "clinical.read": Permission("Read clinical data, derived endpoints and timelines",

@@ -21,6 +21,7 @@ from lims.shipments.schemas import (
     PackedSchema,
     PackScanSchema,
     ReconciliationSchema,
+    ReleaseSchema,
     ShipmentCreateSchema,
     ShipmentDetailSchema,
     ShipmentManifestSchema,
@@ -107,13 +108,15 @@ def remove(shipment_id: int, accession: str) -> None:
 
 @blp.route("/<int:shipment_id>/release", methods=["POST"])
 @permission_required("shipments.release")
+@blp.arguments(ReleaseSchema)
 @blp.response(200, ShipmentDetailSchema)
 @blp.alt_response(409, description="Already released, or a sample may no longer travel")
-def release(shipment_id: int) -> Any:
-    """Release the shipment (lab managers): samples leave storage and go in transit."""
+def release(args: dict[str, Any], shipment_id: int) -> Any:
+    """Release the shipment (lab managers, signed with their password): samples go in transit."""
     def work() -> Any:
-        return service.release_shipment(db.session, service.get_shipment(db.session, shipment_id), by=current_user,
-                                        instance=instance_name())
+        shipment = service.get_shipment(db.session, shipment_id)
+        service.sign_release(db.session, shipment, current_user, password=args["password"], meaning=args["meaning"])
+        return service.release_shipment(db.session, shipment, by=current_user, instance=instance_name())
     return commit_with_retry(db.session, work)
 
 

@@ -9,8 +9,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from lims.core.auth import login_required
-from lims.core.permissions import permission_required
 from lims.core.errors import DomainError, NotFound
+from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.participants import service as participants_service
 from lims.shipments.consent import disposal_list, withdraw_consent

@@ -120,3 +120,11 @@ class WithdrawalSchema(Schema):
     on = fields.Date()
     reason = fields.String()
     quarantined = fields.Function(lambda w: [s.accession for s in w.quarantined])
+
+
+class ReleaseSchema(Schema):
+    """The electronic signature a release needs."""
+
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=200),
+                             metadata={"description": "The releasing lab manager's password, re-entered"})
+    meaning = fields.String(load_default="approved", validate=validate.OneOf(("approved", "reviewed", "performed")))

@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lims.accounts.models import User
+from lims.accounts.models import Signature, User
+from lims.accounts.service import sign
 from lims.core.db import utcnow
 from lims.core.errors import Conflict, DomainError, Forbidden, NotFound
 from lims.custody.service import record_event
@@ -504,3 +505,13 @@ def reconciliation(shipment: Shipment) -> Reconciliation:
             report.not_registered.append(item.accession)
     report.unexpected = [(u["code"], u["reason"]) for u in shipment.unexpected or []]
     return report
+
+
+def sign_release(session: Session, shipment: Shipment, user: User, *, password: str, meaning: str) -> Signature:
+    """Sign a shipment's release: the lab manager re-enters their password and states the meaning."""
+    content = {"shipment": shipment.code, "from": shipment.from_site.code,
+               "to": shipment.to_site.code if shipment.to_site else shipment.destination,
+               "conditions": shipment.conditions, "samples": sorted(i.sample.accession or "" for i in shipment.items
+                                                                     if i.sample is not None)}
+    return sign(session, user, password=password, meaning=meaning, record_type="shipment", record_id=shipment.code,
+                content=content, statement=f"I release shipment {shipment.code} with {len(shipment.items)} sample(s)")

@@ -8,9 +8,10 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from lims.accounts.service import signatures_for
 from lims.core.auth import login_required
-from lims.core.permissions import permission_required
 from lims.core.errors import DomainError, NotFound
+from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.shipments import service
 from lims.shipments.models import CONDITIONS
@@ -65,7 +66,8 @@ def detail(shipment_id: int) -> Any:
     """Show a shipment: conditions, contents, and the next step (scan, release, receive or the reconciliation)."""
     shipment = _shipment_or_404(shipment_id)
     report = service.reconciliation(shipment) if shipment.status == "received" else None
-    return render_template("shipments/detail.html", shipment=shipment, report=report, conditions=CONDITIONS)
+    return render_template("shipments/detail.html", shipment=shipment, report=report, conditions=CONDITIONS,
+                           signatures=signatures_for(db.session, "shipment", shipment.code))
 
 
 @bp.post("/<int:shipment_id>/items")
@@ -119,8 +121,11 @@ def conditions(shipment_id: int) -> Any:
 def release(shipment_id: int) -> Any:
     """Release the shipment: its samples go in transit."""
     def work() -> Any:
-        return service.release_shipment(db.session, _shipment_or_404(shipment_id), by=current_user,
-                                        instance=instance_name())
+        shipment = _shipment_or_404(shipment_id)
+        if shipment.status == "draft" and shipment.items:
+            service.sign_release(db.session, shipment, current_user, password=request.form.get("password", ""),
+                                 meaning=request.form.get("meaning", "approved"))
+        return service.release_shipment(db.session, shipment, by=current_user, instance=instance_name())
     try:
         shipment = commit_with_retry(db.session, work)
     except DomainError as exc:

@@ -8,6 +8,7 @@ import json
 from sqlalchemy import select
 
 from lims.shipments.models import Shipment
+from tests.conftest import PASSWORD
 
 
 def test_shipment_api_end_to_end(login, session, nb_lab, zj_lab) -> None:
@@ -28,7 +29,11 @@ def test_shipment_api_end_to_end(login, session, nb_lab, zj_lab) -> None:
     assert client.post(f"/api/v1/shipments/{sid}/release").status_code == 403  # lab managers release
     assert client.get(f"/api/v1/shipments/{sid}/manifest").status_code == 409  # not released yet
     manager = login("lab_manager")
-    r = manager.post(f"/api/v1/shipments/{sid}/release")
+    assert manager.post(f"/api/v1/shipments/{sid}/release", json={}).status_code == 422  # the signature is required
+    r = manager.post(f"/api/v1/shipments/{sid}/release", json={"password": "not the password"})
+    assert r.status_code == 403 and "signature was not applied" in r.get_json()["message"]
+    assert manager.get(f"/api/v1/shipments/{sid}").get_json()["status"] == "draft"
+    r = manager.post(f"/api/v1/shipments/{sid}/release", json={"password": PASSWORD, "meaning": "approved"})
     assert r.status_code == 200 and r.get_json()["status"] == "released"
     late = client.patch(f"/api/v1/shipments/{sid}", json={"conditions": "ambient"})
     assert late.status_code == 409 and "can no longer change" in late.get_json()["message"]
@@ -58,7 +63,9 @@ def test_empty_release_and_manifest_import_pages(login, session, study, nb_lab) 
     assert "it is empty; scan samples into it first" in r.get_data(as_text=True)
     r = manager.post(f"/shipments/{shipment.id}/items", data={"code": nb_lab.tubes[0].accession}, follow_redirects=True)
     assert f"Packed {nb_lab.tubes[0].accession}" in r.get_data(as_text=True)
-    manager.post(f"/shipments/{shipment.id}/release")
+    manager.post(f"/shipments/{shipment.id}/release", data={"password": PASSWORD, "meaning": "approved"})
+    page = manager.get(f"/shipments/{shipment.id}").get_data(as_text=True)
+    assert "Signed" in page and "(approved): I release shipment" in page
     raw = manager.get(f"/shipments/{shipment.id}/manifest.json").get_data()
     doc = json.loads(raw)
     doc["content"]["items"][0]["participant"] = "ZJ-999"
