@@ -90,3 +90,79 @@ def test_sigkill_mid_batch_changes_nothing(tmp_path: Path) -> None:
             sample.note = "after the crash"
             db.session.commit()
         app.extensions["lims_db"]["engine"].dispose()
+
+
+IMPORT_CHILD = textwrap.dedent("""
+    import sys, time
+    from sqlalchemy import select
+    from lims import create_app
+    from lims.accounts.models import User
+    from lims.extensions import db
+    from lims.markers import importer
+
+    original = importer._insert
+
+    def insert_then_wait(*args, **kwargs):
+        original(*args, **kwargs)          # every row is written inside the open transaction...
+        print("inserted", flush=True)
+        time.sleep(600)                    # ...and the parent kills us before the commit
+
+    importer._insert = insert_then_wait
+    app = create_app({"DATABASE_URL": sys.argv[1], "INSTANCE_PATH": sys.argv[2]})
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "researcher"))
+        importer.import_results(db.session, open(sys.argv[3], "rb").read(), filename="big.csv", by=user)
+        db.session.commit()
+""")
+
+
+def _import_file(app, path: Path) -> int:
+    from lims.markers.models import Marker, MarkerResult
+    from lims.participants.models import Participant
+    from lims.studies.models import SampleType
+
+    with app.app_context():
+        s = db.session
+        stored = set(s.execute(select(MarkerResult.sample_id, MarkerResult.marker_id)).all())
+        samples = s.execute(select(Sample.id, Sample.accession, SampleType.code)
+                            .join(SampleType, Sample.sample_type_id == SampleType.id)
+                            .join(Participant, Sample.participant_id == Participant.id)
+                            .where(Sample.accession.is_not(None), Sample.status == "in_storage")).all()
+        lines = ["sample,marker,value,unit"]
+        for marker in s.scalars(select(Marker)):
+            for sid, accession, type_code in samples:
+                if type_code in marker.specimen_types and (sid, marker.id) not in stored:
+                    lines.append(f"{accession},{marker.code},1.5,{marker.unit}")
+    path.write_text("\n".join(lines) + "\n")
+    return len(lines) - 1
+
+
+@pytest.mark.slow
+def test_sigkill_mid_import_changes_nothing(tmp_path: Path) -> None:
+    from lims.markers.models import MarkerResult
+
+    with fresh_database(PG_URL or "sqlite://", tmp_path) as url:
+        app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True})
+        runner = app.test_cli_runner()
+        for args in (["db", "upgrade"], ["demo", "--participants", "6"]):
+            assert runner.invoke(main, args).exit_code == 0
+        rows = _import_file(app, tmp_path / "big.csv")
+        assert rows > 500
+        with app.app_context():
+            before = db.session.scalar(select(func.count(MarkerResult.id)))
+        app.extensions["lims_db"]["engine"].dispose()
+        child = subprocess.Popen([sys.executable, "-c", IMPORT_CHILD, url, str(tmp_path / "instance"),
+                                  str(tmp_path / "big.csv")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+        try:
+            line = child.stdout.readline()  # type: ignore[union-attr]
+            assert line.startswith("inserted"), child.stderr.read()  # type: ignore[union-attr]
+            os.kill(child.pid, signal.SIGKILL)
+        finally:
+            child.wait(timeout=30)
+            child.stdout.close()  # type: ignore[union-attr]
+            child.stderr.close()  # type: ignore[union-attr]
+        assert child.returncode == -signal.SIGKILL
+        with app.app_context():
+            assert db.session.scalar(select(func.count(MarkerResult.id))) == before
+        app.extensions["lims_db"]["engine"].dispose()
