@@ -90,3 +90,13 @@ def test_participants_api(login, visit_with_samples) -> None:
 def test_health(client) -> None:
     body = client.get("/health").get_json()
     assert body["database"] == "ok" and body["schema"]
+
+
+def test_committed_openapi_document_is_current(app) -> None:
+    """docs/openapi.json is the API contract for scripts; regenerate with `lims openapi write docs/openapi.json`."""
+    import json
+    from pathlib import Path
+
+    committed = json.loads((Path(__file__).resolve().parents[1] / "docs" / "openapi.json").read_text())
+    served = app.test_client().get("/api/v1/openapi.json").get_json()
+    assert served == committed, "the API changed: run 'lims openapi write --format=json docs/openapi.json'"
