@@ -21,8 +21,17 @@ class SelectPage(Page):
 
     @property
     def items(self) -> list[Any]:
-        stmt = self.collection.limit(self.page_params.page_size).offset(self.page_params.first_item)
-        return list(db.session.scalars(stmt))
+        return list(db.session.scalars(page_of(self.collection, self.page_params)))
+
+
+MAX_OFFSET = 2**62  # SQLite and PostgreSQL offsets are signed 64-bit: a page beyond this is empty anyway
+
+
+def page_of(stmt: Any, params: Any) -> Any:
+    """Limit ``stmt`` to one page; an absurd page number gives an empty page, not a database error."""
+    if params.first_item >= MAX_OFFSET:
+        return stmt.limit(0)
+    return stmt.limit(params.page_size).offset(params.first_item)
 
 
 class ErrorSchema(Schema):

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint, Page
 
-from lims.core.api import refused, refused_schema
+from lims.core.api import page_of, refused, refused_schema
 from lims.core.auth import login_required
 from lims.core.permissions import permission_required, visible_sites
 from lims.extensions import db
@@ -48,8 +48,7 @@ class ResultPage(Page):
 
     @property
     def items(self) -> list[Any]:
-        stmt = self.collection.limit(self.page_params.page_size).offset(self.page_params.first_item)
-        return [result_dict(r) for r in db.session.execute(stmt)]
+        return [result_dict(r) for r in db.session.execute(page_of(self.collection, self.page_params))]
 
 
 @blp.route("/")

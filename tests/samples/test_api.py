@@ -23,3 +23,10 @@ def test_list_filter_paginate_and_detail(login, session, study, make_participant
     nb = login("technician_nb")
     assert nb.get(f"/api/v1/samples/{bench.plasma[0].accession}").status_code == 404
     assert nb.get("/api/v1/samples/?participant=ZJ-API").get_json() == []
+
+
+def test_absurd_page_number_is_an_empty_page(login) -> None:
+    client = login("monitor")
+    for path in ("/api/v1/samples/", "/api/v1/participants/", "/api/v1/markers/results"):
+        r = client.get(f"{path}?page=9223372036854775808&page_size=10")
+        assert r.status_code == 200 and r.get_json() == [], path
