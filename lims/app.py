@@ -8,6 +8,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, g, jsonify, redirect, render_template, request, send_from_directory, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import IntegerConverter
@@ -20,9 +21,22 @@ from lims.extensions import api, csrf, db, login_manager
 class DatabaseId(IntegerConverter):
     """``<int:...>`` in URLs, bounded to the database's 32-bit keys so a huge number is a 404, not a 500."""
 
-    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", 2**31 - 1)
         super().__init__(map, *args, **kwargs)
+
+
+def _has_nul(value: Any) -> bool:
+    """Tell whether any text in a (nested) request value contains a NUL character."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    if hasattr(value, "lists"):  # werkzeug MultiDict
+        return any(_has_nul(k) or _has_nul(vs) for k, vs in value.lists())
+    return False
 
 
 def schema_name(schema: Any) -> str | None:
@@ -52,9 +66,8 @@ def init_app(app: Flask) -> None:
     })
     api.register_converter(DatabaseId, lambda c: {"type": "integer", "minimum": c.min or 0, "maximum": c.max})
 
-    from lims.accounts.models import User
-
     import lims.core.audit  # noqa: F401 - registers the data-change listeners
+    from lims.accounts.models import User
     from lims.core.audit import record as audit
 
     @login_manager.user_loader
@@ -100,6 +113,18 @@ def init_app(app: Flask) -> None:
         report = health_report()
         return jsonify(report), (200 if report["database"] == "ok" else 503)
 
+    @app.before_request
+    def refuse_nul_characters() -> Any:
+        # PostgreSQL cannot store NUL in text, and no lab value contains one: refuse it at the door.
+        if _has_nul(request.args) or _has_nul(request.form) or (
+                request.is_json and _has_nul(request.get_json(silent=True))):
+            message = "text may not contain NUL (\\u0000) characters"
+            if request.path.startswith("/api/"):
+                return jsonify({"code": 422, "status": "Unprocessable Entity", "message": message,
+                                "errors": {}}), 422
+            return render_template("error.html", code=400, message=message), 400
+        return None
+
     @app.context_processor
     def inject() -> dict[str, Any]:
         return {"version": __version__, "nav_items": app.config["NAV"]}
@@ -110,6 +135,16 @@ def init_app(app: Flask) -> None:
             return jsonify({"code": exc.status, "status": HTTP_STATUS_CODES.get(exc.status, "Error"),
                             "message": exc.message, "errors": {exc.field: [exc.message]} if exc.field else {}}), exc.status
         return render_template("error.html", code=exc.status, message=exc.message), exc.status
+
+    @app.errorhandler(DataError)
+    def data_error(exc: DataError) -> Any:
+        # A value the database cannot hold (too long, out of range) that no validator caught: say so, don't 500.
+        db.session.rollback()
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        message = f"a value could not be stored: {reason}; nothing was saved"
+        if request.path.startswith("/api/"):
+            return jsonify({"code": 422, "status": "Unprocessable Entity", "message": message, "errors": {}}), 422
+        return render_template("error.html", code=400, message=message), 400
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, insert, select, text
@@ -36,18 +36,18 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lims.accounts.service import add_user  # noqa: E402
-from lims.config import DEFAULT_PROTOCOL  # noqa: E402
-from lims.core.database import make_engine  # noqa: E402
-from lims.core.migrate import upgrade  # noqa: E402
-from lims.custody.models import CustodyEvent, CustodyHead  # noqa: E402
-from lims.custody.service import GENESIS, event_hash  # noqa: E402
-from lims.participants.models import Participant, Visit  # noqa: E402
-from lims.samples.accession import make_accession  # noqa: E402
-from lims.samples.models import AccessionCounter, Sample  # noqa: E402
-from lims.storage.models import Placement, StorageUnit  # noqa: E402
-from lims.studies.protocol import load_protocol  # noqa: E402
-from lims.studies.service import install_protocol  # noqa: E402
+from lims.accounts.service import add_user
+from lims.config import DEFAULT_PROTOCOL
+from lims.core.database import make_engine
+from lims.core.migrate import upgrade
+from lims.custody.models import CustodyEvent, CustodyHead
+from lims.custody.service import GENESIS, event_hash
+from lims.participants.models import Participant, Visit
+from lims.samples.accession import make_accession
+from lims.samples.models import AccessionCounter, Sample
+from lims.storage.models import Placement, StorageUnit
+from lims.studies.protocol import load_protocol
+from lims.studies.service import install_protocol
 
 PASSWORD = "benchmark password 1"
 CHUNK = 50_000
@@ -69,7 +69,6 @@ def fill(url: str, n_samples: int) -> list[str]:
         baseline = next(tp for tp in study.timepoints if tp.code == "BASELINE")
         types = [t.id for t in study.sample_types if t.code in ("CTDNA_PLASMA", "SERUM", "STOOL", "PBMC")]
         user_id = session.scalar(text("SELECT id FROM \"user\" WHERE username = 'bench'"))
-    rng = random.Random(7)
     n_participants = max(n_samples // 200, 1)
     with engine.begin() as conn:
         conn.execute(insert(Participant), [
@@ -79,7 +78,7 @@ def fill(url: str, n_samples: int) -> list[str]:
         pids = [r for r in conn.execute(select(Participant.id, Participant.site_id).order_by(Participant.id))]
         conn.execute(insert(Visit), [
             {"participant_id": pid, "timepoint_id": baseline.id, "occurrence": 1, "status": "done",
-             "actual_on": date(2024, 6, 1), "created_at": datetime.now(timezone.utc)} for pid, _ in pids])
+             "actual_on": date(2024, 6, 1), "created_at": datetime.now(UTC)} for pid, _ in pids])
         visits = dict(conn.execute(select(Visit.participant_id, Visit.id)).all())
         # Storage: per site one freezer, racks of 12 boxes of 9 x 9.
         boxes_needed = n_samples // 81 + 1
@@ -98,7 +97,7 @@ def fill(url: str, n_samples: int) -> list[str]:
             ).scalars().all())
     print(f"  participants, visits, storage: {time.perf_counter() - t0:.1f} s", flush=True)
     accessions = [make_accession(i + 1, "TB") for i in range(n_samples)]
-    now = datetime(2024, 6, 1, 8, 0, tzinfo=timezone.utc)
+    now = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
     slot: dict[int, int] = {}
     prev = GENESIS
     with engine.begin() as conn:

@@ -26,9 +26,8 @@ def _sample(study, participant, accession: str, **kw) -> Sample:
 
 def _flush_fails(session, *objects) -> str:
     session.add_all(objects)
-    with pytest.raises(IntegrityError) as info:
-        with session.begin_nested():
-            session.flush()
+    with pytest.raises(IntegrityError) as info, session.begin_nested():
+        session.flush()
     return integrity_message(info.value)
 
 

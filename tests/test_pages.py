@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -37,7 +37,7 @@ def visit_with_samples(session, study, make_participant, user):
     kit = timepoint_by_code(study, "BASELINE").kit[0]
     tech = user("technician")
     blood = register_primary(session, baseline, kit, sample_type=kit.sample_type, quantity=10, unit="ml", by=tech,
-                             collected_at=datetime(2025, 1, 8, 8, 0, tzinfo=timezone.utc))
+                             collected_at=datetime(2025, 1, 8, 8, 0, tzinfo=UTC))
     plasma_type = next(t for t in study.sample_types if t.code == "CTDNA_PLASMA")
     plasma = split(session, blood, sample_type=plasma_type, count=2, volume=1.0, unit="ml", by=tech,
                    derivation="derivative")

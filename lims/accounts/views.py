@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -24,9 +24,9 @@ def query(*, username: str | None = None, action: str | None = None, object_type
     if object_type:
         stmt = stmt.where(AuditEvent.object_type == object_type)
     if since:
-        stmt = stmt.where(AuditEvent.at >= datetime.combine(since, time.min, tzinfo=timezone.utc))
+        stmt = stmt.where(AuditEvent.at >= datetime.combine(since, time.min, tzinfo=UTC))
     if until:
-        stmt = stmt.where(AuditEvent.at <= datetime.combine(until, time.max, tzinfo=timezone.utc))
+        stmt = stmt.where(AuditEvent.at <= datetime.combine(until, time.max, tzinfo=UTC))
     return stmt.order_by(AuditEvent.id.desc())
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask_smorest.fields import Upload
 from datetime import date
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 

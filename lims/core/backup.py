@@ -14,7 +14,7 @@ import shutil
 import sqlite3
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -68,7 +68,7 @@ def backup(url: str, out_dir: str | Path) -> BackupFiles:
         revision = current_revision(engine)
     finally:
         engine.dispose()
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         data = out / f"trialbank-{stamp}.sqlite"
@@ -94,7 +94,7 @@ def backup(url: str, out_dir: str | Path) -> BackupFiles:
     manifest = data.with_suffix(data.suffix + ".json")
     manifest.write_text(json.dumps({
         "file": data.name, "sha256": sha, "schema_revision": revision, "backend": u.get_backend_name(),
-        "created_at": datetime.now(timezone.utc).isoformat(), "trialbank_version": __version__,
+        "created_at": datetime.now(UTC).isoformat(), "trialbank_version": __version__,
     }, indent=2))
     return BackupFiles(data, checksum, manifest, revision, sha)
 

@@ -14,7 +14,7 @@ import importlib.util
 import os
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +92,7 @@ class Summary:
 
 
 def _utc(d: date, hours: float) -> datetime:
-    return datetime.combine(d, time(0, 0), tzinfo=timezone.utc) + timedelta(hours=hours)
+    return datetime.combine(d, time(0, 0), tzinfo=UTC) + timedelta(hours=hours)
 
 
 def _credentials(instance_path: str) -> tuple[str, str]:

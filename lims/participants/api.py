@@ -8,8 +8,8 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
-from lims.core.auth import login_required
 from lims.core.api import SelectPage
+from lims.core.auth import login_required
 from lims.core.errors import NotFound
 from lims.extensions import db
 from lims.participants import service

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,16 +10,16 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user
 
 from lims.core.auth import login_required
-from lims.core.permissions import may_see_site, permission_required
 from lims.core.errors import DomainError, NotFound
+from lims.core.permissions import may_see_site, permission_required
 from lims.custody.service import history
 from lims.extensions import db
+from lims.participants import service as participants_service
 from lims.samples import accessioning, labels, printing, service
 from lims.samples.models import Sample
-from lims.studies.models import KitItem
-from lims.participants import service as participants_service
 from lims.samples.presenters import sprec_for
 from lims.samples.schedule import visit_rows
+from lims.studies.models import KitItem
 
 bp = Blueprint("samples", __name__, url_prefix="/samples")
 # The participant page lists samples, so it lives here (domains import one way) under /participants/.
@@ -67,7 +67,7 @@ def _parse_local(value: str | None, tz: ZoneInfo, field: str, problems: dict[str
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=tz).astimezone(timezone.utc)
+        return datetime.fromisoformat(value).replace(tzinfo=tz).astimezone(UTC)
     except ValueError:
         problems[field] = f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)"
         return None

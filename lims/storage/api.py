@@ -11,8 +11,8 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from lims.core.auth import login_required
-from lims.core.permissions import permission_required
 from lims.core.errors import DomainError
+from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.samples import service as samples_service
 from lims.storage import service

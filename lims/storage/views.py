@@ -9,8 +9,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from lims.core.auth import login_required
-from lims.core.permissions import permission_required
 from lims.core.errors import DomainError, NotFound
+from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.samples import service as samples_service
 from lims.storage import service

@@ -168,3 +168,11 @@ def test_offline_api_docs(client) -> None:
     asset = client.get("/api/v1/docs-assets/swagger-ui-bundle.js")
     assert asset.status_code == 200 and len(asset.data) > 100_000
     asset.close()
+
+
+def test_nul_characters_are_refused_at_the_door(login) -> None:
+    client = login("researcher")
+    r = client.post("/api/v1/markers/exports", json={"markers": ["IL6\u0000"], "form": "long"})
+    assert r.status_code == 422 and "NUL" in r.get_json()["message"]
+    assert client.get("/api/v1/participants/?q=ZJ%00").status_code == 422
+    assert client.get("/participants/?q=ZJ%00").status_code == 400

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -48,7 +48,7 @@ def test_register_a_visit_from_its_kit(login, session, participant) -> None:
     assert len(collected) == len([i for i in visit.timepoint.kit if not i.optional]) - 1
     assert [s.missed_reason for s in samples if s.status == "missed"] == ["kit not returned"]
     # 09:30 in Asia/Shanghai is 01:30 UTC.
-    assert collected[0].collected_at == datetime(2025, 1, 8, 1, 30, tzinfo=timezone.utc)
+    assert collected[0].collected_at == datetime(2025, 1, 8, 1, 30, tzinfo=UTC)
     assert session.get(type(visit), visit.id).status == "done"
     listing = client.get(r.headers["Location"]).get_data(as_text=True)
     assert collected[0].accession in listing and "Print labels" in listing
@@ -76,7 +76,7 @@ def _blood(session, study, participant, user, container="K2EDTA"):
     visit = next(v for v in participant.visits if v.timepoint.code == "BASELINE")
     kit = next(k for k in timepoint_by_code(study, "BASELINE").kit if k.container_type and k.container_type.code == container)
     return register_primary(session, visit, kit, sample_type=kit.sample_type, quantity=10, unit="ml", by=user("technician"),
-                            collected_at=datetime(2025, 1, 8, 1, 30, tzinfo=timezone.utc))
+                            collected_at=datetime(2025, 1, 8, 1, 30, tzinfo=UTC))
 
 
 def test_process_page_makes_derivatives_with_preanalytics(login, session, study, participant, user) -> None:
@@ -112,7 +112,7 @@ def test_aliquot_volumes_units_and_inherited_thaws(session, study, participant, 
     visit = next(v for v in participant.visits if v.timepoint.code == "BASELINE")
     kit = next(k for k in visit.timepoint.kit if k.sample_type.code == "STOOL")
     stool = register_primary(session, visit, kit, sample_type=stool_type, quantity=1, unit="g", by=None,
-                             collected_at=datetime(2025, 1, 8, 1, 0, tzinfo=timezone.utc))
+                             collected_at=datetime(2025, 1, 8, 1, 0, tzinfo=UTC))
     stool.freeze_thaw_count = 2
     with pytest.raises(DomainError, match=r"6 × 200 mg = 1.2 g is more than the 1 g left"):
         split(session, stool, sample_type=stool_type, count=6, volume=200, unit="mg", by=None)
