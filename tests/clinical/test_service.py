@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import pandas as pd
 import pytest
 
@@ -20,12 +18,8 @@ from lims.clinical.models import (
     Surgery,
     Treatment,
 )
-
-D0 = date(2025, 1, 6)
-
-
-def _day(n: int) -> date:
-    return D0 + timedelta(days=n - 1)
+from tests.clinical.conftest import D0
+from tests.clinical.conftest import day as _day
 
 
 @pytest.fixture()
