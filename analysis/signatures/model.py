@@ -41,13 +41,8 @@ def _path_to(loss: LogisticLoss | CoxLoss, X: np.ndarray, lam: float, alpha: flo
     return path.coef[0, -1], bool(path.converged[0, -1])
 
 
-class PenalisedLogistic(ClassifierMixin, BaseEstimator):
-    """Logistic regression with an elastic-net penalty ``lam`` and per-column penalty factors.
-
-    Objective: mean log-loss + lam * sum_j pf_j (alpha |b_j| + (1 - alpha)/2 b_j^2); the intercept is never
-    penalised. ``penalty_factor`` (one per column, default 1) lets forced covariates have 0; ``l2_fixed`` (one
-    per column) adds a fixed ridge 0.5 * l2_j * b_j^2 that does not scale with ``lam``.
-    """
+class _Penalised(BaseEstimator):
+    """The hyper-parameters both penalised models share (sklearn reads them from this signature)."""
 
     def __init__(self, lam: float = 0.01, alpha: float = 1.0, penalty_factor: np.ndarray | None = None,
                  l2_fixed: np.ndarray | None = None, tol: float = 1e-6, max_iter: int = 3000) -> None:
@@ -57,6 +52,15 @@ class PenalisedLogistic(ClassifierMixin, BaseEstimator):
         self.l2_fixed = l2_fixed
         self.tol = tol
         self.max_iter = max_iter
+
+
+class PenalisedLogistic(ClassifierMixin, _Penalised):
+    """Logistic regression with an elastic-net penalty ``lam`` and per-column penalty factors.
+
+    Objective: mean log-loss + lam * sum_j pf_j (alpha |b_j| + (1 - alpha)/2 b_j^2); the intercept is never
+    penalised. ``penalty_factor`` (one per column, default 1) lets forced covariates have 0; ``l2_fixed`` (one
+    per column) adds a fixed ridge 0.5 * l2_j * b_j^2 that does not scale with ``lam``.
+    """
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> PenalisedLogistic:
         X = np.asarray(X, dtype=float)
@@ -80,21 +84,12 @@ class PenalisedLogistic(ClassifierMixin, BaseEstimator):
         return (self.decision_function(X) > 0).astype(int)
 
 
-class PenalisedCox(RegressorMixin, BaseEstimator):
+class PenalisedCox(RegressorMixin, _Penalised):
     """Cox model (Breslow partial likelihood) with an elastic-net penalty and per-column penalty factors.
 
     ``fit(X, y)`` takes y as an (n, 2) array of (time, event). ``predict`` returns the linear predictor;
     ``predict_risk(X, t)`` the Breslow-estimated probability of an event by time t.
     """
-
-    def __init__(self, lam: float = 0.01, alpha: float = 1.0, penalty_factor: np.ndarray | None = None,
-                 l2_fixed: np.ndarray | None = None, tol: float = 1e-6, max_iter: int = 3000) -> None:
-        self.lam = lam
-        self.alpha = alpha
-        self.penalty_factor = penalty_factor
-        self.l2_fixed = l2_fixed
-        self.tol = tol
-        self.max_iter = max_iter
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> PenalisedCox:
         X = np.asarray(X, dtype=float)
