@@ -14,7 +14,9 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import IntegerConverter
 
 from lims import __version__
+from lims import access
 from lims.core.errors import DomainError
+from lims.core.uow import transactional
 from lims.extensions import api, csrf, db, login_manager
 
 
@@ -68,7 +70,6 @@ def init_app(app: Flask) -> None:
 
     import lims.core.audit  # noqa: F401 - registers the data-change listeners
     from lims.accounts.models import User
-    from lims.core.audit import record as audit
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
@@ -81,9 +82,8 @@ def init_app(app: Flask) -> None:
             return None
         from lims.accounts.service import user_for_token
 
-        user, problem = user_for_token(db.session, header[7:])
-        audit(db.session, "token_used" if user else "token_refused", user=user, detail=problem or req.path)
-        db.session.commit()
+        # The bookkeeping (last use, token audit) joins the request's unit of work; see lims.core.uow.
+        user, problem = user_for_token(db.session, header[7:], where=req.path)
         g.token_error = problem
         g.via_token = user is not None
         return user
@@ -93,6 +93,16 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("NAV", [])
     for module in domain_modules("blueprints"):
         module.register(app, api)
+    _register_core_views(app)
+    # Every request is one unit of work: it commits once when it succeeds (lims.core.uow).
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint != "static":
+            app.view_functions[endpoint] = transactional(view)
+    _register_hooks(app)
+
+
+def _register_core_views(app: Flask) -> None:
+    """Add the front door, the offline Swagger assets and the health check."""
 
     @app.get("/")
     def index() -> Any:
@@ -113,6 +123,10 @@ def init_app(app: Flask) -> None:
         report = health_report()
         return jsonify(report), (200 if report["database"] == "ok" else 503)
 
+
+def _register_hooks(app: Flask) -> None:
+    """Add request checks, the template context and the error handlers."""
+
     @app.before_request
     def refuse_nul_characters() -> Any:
         # PostgreSQL cannot store NUL in text, and no lab value contains one: refuse it at the door.
@@ -125,9 +139,24 @@ def init_app(app: Flask) -> None:
             return render_template("error.html", code=400, message=message), 400
         return None
 
+    def may(action: str, obj: Any = None) -> bool:
+        """Tell templates whether the current user may do ``action`` (on ``obj``): the permission table + scope."""
+        return access.may_act(current_user, action, obj)
+
+    def participant_date(value: Any, participant: Any, time: bool = False) -> str:
+        """Show a participant's date as the viewer may see it: a calendar date or a study day."""
+        return access.when(current_user, participant, value, time=time) if value is not None else "—"
+
+    app.jinja_env.globals["may"] = may
+    app.jinja_env.filters["pdate"] = participant_date
+
     @app.context_processor
     def inject() -> dict[str, Any]:
-        return {"version": __version__, "nav_items": app.config["NAV"]}
+        def nav_items() -> list[tuple[str, str]]:
+            return [(endpoint, label) for endpoint, label in app.config["NAV"]
+                    if may(getattr(app.view_functions.get(endpoint), "permission", "read"))]
+
+        return {"version": __version__, "nav_items": nav_items}
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Any:
@@ -139,7 +168,6 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DataError)
     def data_error(exc: DataError) -> Any:
         # A value the database cannot hold (too long, out of range) that no validator caught: say so, don't 500.
-        db.session.rollback()
         reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
         message = f"a value could not be stored: {reason}; nothing was saved"
         if request.path.startswith("/api/"):

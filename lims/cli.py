@@ -11,6 +11,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from lims import create_app
 from lims.core.errors import DomainError
+from lims.core.uow import unit_of_work
 from lims.extensions import db
 
 
@@ -83,12 +84,11 @@ def demo(seed: int, participants: int) -> None:
 
     _require_schema()
     try:
-        summary = demo_module.load(db.session, seed=seed, participants=participants,
-                                   instance_path=current_app.instance_path,
-                                   protocol_path=current_app.config["PROTOCOL_FILE"])
-        db.session.commit()
+        with unit_of_work(db.session):
+            summary = demo_module.load(db.session, seed=seed, participants=participants,
+                                       instance_path=current_app.instance_path,
+                                       protocol_path=current_app.config["PROTOCOL_FILE"])
     except DomainError as exc:
-        db.session.rollback()
         raise click.ClickException(exc.message) from None
     click.echo(summary.describe())
 
@@ -117,11 +117,10 @@ def user_add(username: str, role: str, full_name: str, sites: tuple[str, ...], p
             raise click.ClickException("no password given: pass --password or set LIMS_NEW_PASSWORD")
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = add_user(db.session, username=username, password=password, role=role, full_name=full_name,
-                        site_codes=sites)
-        db.session.commit()
+        with unit_of_work(db.session):
+            user = add_user(db.session, username=username, password=password, role=role, full_name=full_name,
+                            site_codes=sites)
     except DomainError as exc:
-        db.session.rollback()
         raise click.ClickException(exc.message) from None
     click.echo(f"Created user {user.username} ({user.role}{', sites ' + ', '.join(sites) if sites else ''}).")
 

@@ -35,7 +35,7 @@ from lims.core.migrate import upgrade
 from lims.samples.models import Sample
 from lims.storage import service
 from lims.storage.models import Placement, StorageUnit
-from lims.storage.transactions import commit_with_retry
+from lims.core.uow import run as commit_with_retry
 from lims.studies.models import Site
 from tests.conftest import fresh_database
 

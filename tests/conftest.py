@@ -28,6 +28,8 @@ from lims.core.migrate import upgrade
 from lims.extensions import db
 
 PASSWORD = "correct horse battery"
+# Site-bound roles work at sites: the test technician at ZJ, the lab manager at every site (as in the demo).
+SITES_OF = {"technician": ("ZJ",), "lab_manager": ("ZJ", "NB", "WZ", "SX")}
 PG_URL = os.environ.get("LIMS_TEST_DATABASE_URL", "")
 
 
@@ -92,7 +94,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         install_protocol(db.session, load_protocol(DEFAULT_PROTOCOL))
         for role in ("admin", "lab_manager", "technician", "data_manager", "researcher", "pi", "monitor"):
             add_user(db.session, username=role, password=PASSWORD, role=role, full_name=role.title(),
-                     site_codes=("ZJ",) if role == "technician" else ())
+                     site_codes=SITES_OF.get(role, ()))
         add_user(db.session, username="technician_nb", password=PASSWORD, role="technician",
                  full_name="NB Technician", site_codes=("NB",))
         db.session.commit()

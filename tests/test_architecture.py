@@ -6,9 +6,10 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-from lims.domains import DOMAINS
+from lims.domains import DOMAINS, POLICIES
 
 ORDER = list(DOMAINS)
+EDGE = ("views.py", "api.py", "cli.py", "blueprints.py", "schemas.py")
 
 
 def _imports(path: Path) -> set[str]:
@@ -30,6 +31,7 @@ def test_analysis_is_pure() -> None:
 
 
 def test_domains_import_only_earlier_domains() -> None:
+    """Domains import earlier domains only; the policy packages (access, consent) may be asked by anyone."""
     problems = []
     for path in (ROOT / "lims").rglob("*.py"):
         parts = path.relative_to(ROOT / "lims").parts
@@ -38,6 +40,35 @@ def test_domains_import_only_earlier_domains() -> None:
         rank = ORDER.index(parts[0])
         for name in _imports(path):
             bits = name.split(".")
-            if bits[0] == "lims" and len(bits) > 1 and bits[1] in ORDER and ORDER.index(bits[1]) > rank:
+            if bits[0] != "lims" or len(bits) < 2 or bits[1] not in ORDER or bits[1] in POLICIES:
+                continue
+            if ORDER.index(bits[1]) > rank:
+                problems.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert problems == []
+
+
+def test_policies_read_only_models() -> None:
+    """The policy packages sit below every service that asks them, so they may read only models and core."""
+    problems = []
+    for policy in POLICIES:
+        for path in (ROOT / "lims" / policy).rglob("*.py"):
+            if path.name in EDGE:
+                continue
+            for name in _imports(path):
+                bits = name.split(".")
+                if bits[0] != "lims" or len(bits) < 2 or bits[1] in ("core", policy) or name == "lims":
+                    continue
+                if bits[-1] != "models" and name != "lims.custody.service":
+                    problems.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert problems == []
+
+
+def test_models_import_no_services() -> None:
+    """A model module imports core and other models only."""
+    problems = []
+    for path in (ROOT / "lims").glob("*/models.py"):
+        for name in _imports(path):
+            bits = name.split(".")
+            if bits[0] == "lims" and len(bits) > 1 and bits[1] != "core" and bits[-1] != "models":
                 problems.append(f"{path.relative_to(ROOT)} imports {name}")
     assert problems == []

@@ -19,7 +19,7 @@ from lims.studies.service import install_protocol
 def _sample(study, participant, accession: str, **kw) -> Sample:
     blood = next(t for t in study.sample_types if t.code == "WHOLE_BLOOD")
     values = dict(accession=accession, study_id=study.id, participant_id=participant.id, sample_type_id=blood.id,
-                  derivation="primary", status="collected", quantity=10.0, unit="ml")
+                  derivation="primary", status="collected", quantity=10.0, unit="ml", site_id=participant.site_id)
     values.update(kw)
     return Sample(**values)
 

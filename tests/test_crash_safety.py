@@ -26,7 +26,7 @@ CHILD = textwrap.dedent("""
     from lims import create_app
     from lims.accounts.models import User
     from lims.extensions import db
-    from lims.samples import actions
+    from lims.station import actions
     from lims.samples.models import Sample
 
     app = create_app({"DATABASE_URL": sys.argv[1], "INSTANCE_PATH": sys.argv[2]})

@@ -26,7 +26,7 @@ def _probes(bench: Any) -> dict[str, Callable[[Any], Any]]:
         "audit.read": lambda c: c.get("/audit/"),
         "tokens.own": lambda c: c.get("/account/tokens"),
         "samples.dispose": lambda c: c.post("/api/v1/station/scan", json={"code": code, "mode": "dispose"}),
-        "disposal.approve": lambda c: c.get("/station/disposals"),
+        "disposal.approve": lambda c: c.get("/disposal/requests"),
         "storage.manage": lambda c: c.post(f"/api/v1/storage/units/{bench.box.id}/place", json={}),
         "storage.configure": lambda c: c.post("/api/v1/storage/units", json={}),
         "shipments.build": lambda c: c.post("/api/v1/shipments/", json={}),
@@ -66,4 +66,4 @@ def test_every_action_with_an_endpoint_is_probed() -> None:
     from lims.core.permissions import PERMISSIONS
 
     fake = SimpleNamespace(plasma=[SimpleNamespace(accession="TB-0000001-L")], box=SimpleNamespace(id=1))
-    assert set(PERMISSIONS) - set(_probes(fake)) == {"users.manage", "export.dates"}
+    assert set(PERMISSIONS) - set(_probes(fake)) == {"users.manage", "dates.exact"}

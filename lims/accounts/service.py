@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import select
@@ -14,13 +16,20 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from lims.accounts.models import ROLES, SIGNATURE_MEANINGS, ApiToken, Signature, User
+from lims.core import audit
 from lims.core.db import utcnow
 from lims.core.errors import Conflict, DomainError, Forbidden
+from lims.core.uow import durable
 from lims.studies.models import Site
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 10
+
+
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash("not a password")
 
 
 def add_user(session: Session, *, username: str, password: str, role: str, full_name: str = "",
@@ -52,26 +61,36 @@ def add_user(session: Session, *, username: str, password: str, role: str, full_
     return user
 
 
+def _count_failure(user_id: int) -> Callable[[Session], None]:
+    """Return the bookkeeping of one failed password check (kept even when the request rolls back)."""
+    def apply(session: Session) -> None:
+        user = session.get(User, user_id)
+        if user is None:
+            return
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until = utcnow() + LOCKOUT
+            user.failed_logins = 0
+        session.flush()
+    return apply
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """Return the user if the password is right and the account is usable; count failures."""
     user = session.scalar(select(User).where(User.username == username.strip()))
     if user is None:
         # Spend the same work as a real check so timing does not reveal which names exist.
-        check_password_hash(generate_password_hash("x"), password)
+        check_password_hash(_dummy_hash(), password)
         return None
-    now = utcnow()
-    if user.locked_until is not None and user.locked_until > now:
+    if user.locked_until is not None and user.locked_until > utcnow():
         return None
     if not user.active or not check_password_hash(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
-        session.flush()
+        durable(session, _count_failure(user.id))
         return None
-    user.failed_logins = 0
-    user.locked_until = None
-    session.flush()
+    if user.failed_logins or user.locked_until is not None:
+        user.failed_logins = 0
+        user.locked_until = None
+        session.flush()
     return user
 
 
@@ -82,6 +101,7 @@ def is_locked(user: User) -> bool:
 
 TOKEN_PREFIX = "tb_"
 MAX_TOKEN_DAYS = 366
+TOKEN_USE_INTERVAL = timedelta(minutes=1)
 
 
 def _token_hash(token: str) -> str:
@@ -102,16 +122,41 @@ def create_token(session: Session, user: User, *, name: str, days: int = 90) -> 
     return token, secret
 
 
-def user_for_token(session: Session, secret: str) -> tuple[User | None, str | None]:
-    """Return the token's user, or (None, why) for an unknown, revoked or expired token."""
+def _refused(problem: str, where: str | None) -> Callable[[Session], None]:
+    def apply(session: Session) -> None:
+        audit.record(session, "token_refused", detail=f"{problem} ({where})" if where else problem)
+    return apply
+
+
+def _token_used(token_id: int, where: str | None) -> Callable[[Session], None]:
+    def apply(session: Session) -> None:
+        token = session.get(ApiToken, token_id)
+        if token is None:
+            return
+        token.last_used_at = utcnow()
+        audit.record(session, "token_used", user=token.user, detail=where)
+    return apply
+
+
+def user_for_token(session: Session, secret: str, *, where: str | None = None) -> tuple[User | None, str | None]:
+    """Return the token's user, or (None, why) for an unknown, revoked or expired token.
+
+    A refusal is audited even when the request then fails. A token's use is audited (and its last use
+    stamped) at most once per ``TOKEN_USE_INTERVAL``, so that a script's reads stay reads.
+    """
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(secret.strip())))
+    problem = None
     if token is None:
-        return None, "unknown API token"
-    if token.state != "active":
-        return None, f"API token {token.prefix}… is {token.state}"
-    if not token.user.active:
-        return None, "the token's user is deactivated"
-    token.last_used_at = utcnow()
+        problem = "unknown API token"
+    elif token.state != "active":
+        problem = f"API token {token.prefix}… is {token.state}"
+    elif not token.user.active:
+        problem = "the token's user is deactivated"
+    if problem is not None or token is None:
+        durable(session, _refused(problem or "unknown API token", where))
+        return None, problem
+    if token.last_used_at is None or utcnow() - token.last_used_at >= TOKEN_USE_INTERVAL:
+        durable(session, _token_used(token.id, where))
     return token.user, None
 
 
@@ -136,11 +181,7 @@ def sign(session: Session, user: User, *, password: str, meaning: str, record_ty
     if meaning not in SIGNATURE_MEANINGS:
         raise DomainError(f"choose what the signature means: {', '.join(SIGNATURE_MEANINGS)}", field="meaning")
     if not password or not check_password_hash(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = utcnow() + LOCKOUT
-            user.failed_logins = 0
-        session.flush()
+        durable(session, _count_failure(user.id))
         raise Forbidden("the password is wrong: the signature was not applied")
     signature = Signature(user_id=user.id, signer_name=user.full_name, meaning=meaning, record_type=record_type,
                           record_id=str(record_id), record_hash=content_hash(content), statement=statement[:500])

@@ -17,6 +17,7 @@ from lims.accounts.models import ApiToken
 from lims.core import audit
 from lims.core.auth import login_required
 from lims.core.errors import DomainError
+from lims.core.uow import refuse
 from lims.extensions import db
 
 bp = Blueprint("accounts", __name__)
@@ -41,9 +42,8 @@ def login() -> Any:
     form = LoginForm()
     if form.validate_on_submit():
         user = service.authenticate(db.session, form.username.data or "", form.password.data or "")
-        audit.record(db.session, "login" if user else "login_failed", user=user,
-                     username=(form.username.data or "")[:80])
-        db.session.commit()
+        audit.record_security(db.session, "login" if user else "login_failed", user=user,
+                              username=(form.username.data or "")[:80])
         if user is None:
             flash("Wrong user name or password, or the account is locked after repeated failures.", "error")
             return render_template("accounts/login.html", form=form), 401
@@ -77,10 +77,8 @@ def tokens() -> Any:
         try:
             token, secret = service.create_token(db.session, current_user, name=request.form.get("name", ""), days=days)
             audit.record(db.session, "token_created", user=current_user, object_type="api_token", object_id=token.id)
-            db.session.commit()
         except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+            refuse(exc.message)
     rows = db.session.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id)
                               .order_by(ApiToken.created_at.desc())).all()
     return render_template("accounts/tokens.html", tokens=rows, secret=secret)
@@ -95,6 +93,5 @@ def revoke(token_id: int) -> Any:
         abort(404, description="no such token")
     service.revoke_token(db.session, token, by=current_user)
     audit.record(db.session, "token_revoked", user=current_user, object_type="api_token", object_id=token.id)
-    db.session.commit()
     flash(f"Token {token.prefix}… revoked.", "info")
     return redirect(url_for("accounts.tokens"))

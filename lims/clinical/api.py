@@ -72,19 +72,13 @@ class Imports(MethodView):
     def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
         """Import a REDCap export (with an optional mapping) or Trialbank tables; all or nothing, signed."""
         mapping = files.get("mapping")
-        try:
-            report = import_upload(db.session, get_study(db.session), form["format"],
-                                   [(u.filename or "", u.read()) for u in files["files"]],
-                                   (mapping.filename or "mapping.yaml", mapping.read()) if mapping else None,
-                                   by=current_user, signature=(form["password"], form["meaning"]))
-        except DomainError:
-            db.session.rollback()
-            raise
+        report = import_upload(db.session, get_study(db.session), form["format"],
+                               [(u.filename or "", u.read()) for u in files["files"]],
+                               (mapping.filename or "mapping.yaml", mapping.read()) if mapping else None,
+                               by=current_user, signature=(form["password"], form["meaning"]))
         if not report.applied:
-            db.session.rollback()
             body = report.as_dict()
             return refused(body, f"nothing was imported: {len(body.get('problems', []))} problem(s)")
-        db.session.commit()
         return report.as_dict()
 
 
@@ -138,4 +132,4 @@ class ParticipantTimeline(MethodView):
     def get(self, code: str) -> Any:
         """Everything dated in one participant's course: treatment, CREs, surgery, events, AEs, samples."""
         p = get_by_code(db.session, code)
-        return timeline.as_dict(timeline.build(db.session, p))
+        return timeline.as_dict(timeline.build(db.session, p), p)

@@ -9,6 +9,8 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
+from lims.core.uow import unit_of_work
+
 
 @click.group("clinical")
 def clinical_group() -> None:
@@ -54,21 +56,28 @@ def _user(username: str) -> Any:
     return user
 
 
+class _Refused(Exception):
+    """An import found problems: its unit of work rolls back."""
+
+
 def _run(importer: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run an import; a broken rule (e.g. a wrong signature password) aborts the command."""
+    """Run an import as one unit of work: committed when it applies, rolled back when it is refused."""
     from lims.core.errors import DomainError
     from lims.extensions import db
 
     try:
-        return importer(*args, **kwargs)
-    except DomainError as exc:
-        db.session.rollback()
+        with unit_of_work(db.session):
+            report = importer(*args, **kwargs)
+            if not report.applied:
+                raise _Refused()
+    except _Refused:
+        pass
+    except DomainError as exc:  # e.g. a wrong signature password
         raise click.ClickException(exc.message) from None
+    return report
 
 
 def _finish(report: Any) -> None:
-    from lims.extensions import db
-
     for issue in report.problems:
         where = f"{issue.file}" + (f" row {issue.row}" if issue.row else "")
         click.echo(f"ERROR {where} {issue.field}={issue.as_dict()['value']}: {issue.reason}", err=True)
@@ -76,10 +85,8 @@ def _finish(report: Any) -> None:
         where = f"{issue.file}" + (f" row {issue.row}" if issue.row else "")
         click.echo(f"query {where} {issue.field}={issue.as_dict()['value']}: {issue.reason}", err=True)
     if not report.applied:
-        db.session.rollback()
         click.echo(f"Nothing imported: {len(report.problems)} problem(s) in {', '.join(report.files)}.", err=True)
         sys.exit(1)
-    db.session.commit()
     if report.changes == 0:
         click.echo(f"{report.records} records read; all already stored, nothing changed.")
     else:

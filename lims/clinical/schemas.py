@@ -7,6 +7,8 @@ from datetime import date
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
+from lims.access.fields import ParticipantDate
+
 
 class ClinicalVariantQuerySchema(Schema):
     variant = fields.String(load_default=None, validate=validate.OneOf(["A", "B"]),
@@ -65,13 +67,13 @@ class ClinicalEndpointSchema(Schema):
     participant_id = fields.String()
     site = fields.String(allow_none=True)
     stratum = fields.String(allow_none=True)
-    enrol_date = fields.Date(allow_none=True)
-    rand_date = fields.Date(allow_none=True)
+    enrol_date = ParticipantDate(allow_none=True)
+    rand_date = ParticipantDate(allow_none=True)
     ccr_cre1 = fields.Boolean(allow_none=True)
     evaluable = fields.Boolean(allow_none=True)
-    cre1_date = fields.Date(allow_none=True)
+    cre1_date = ParticipantDate(allow_none=True)
     resected = fields.Boolean(allow_none=True)
-    resection_date = fields.Date(allow_none=True)
+    resection_date = ParticipantDate(allow_none=True)
     resection_intent = fields.String(allow_none=True)
     r_status = fields.String(allow_none=True)
     pcr = fields.Boolean(allow_none=True)
@@ -97,8 +99,10 @@ class ClinicalEndpointSchema(Schema):
 
 class ClinicalTimelineMarkSchema(Schema):
     lane = fields.String()
-    date = fields.Date()
-    end = fields.Date(allow_none=True)
+    date = ParticipantDate(allow_none=True)
+    day = fields.Integer(allow_none=True, metadata={"description": "Study day (day 1 = enrolment)"})
+    end = ParticipantDate(allow_none=True)
+    end_day = fields.Integer(allow_none=True)
     label = fields.String()
     kind = fields.String()
 

@@ -88,8 +88,12 @@ def _marks(session: Session, participant: Participant) -> list[Mark]:
     return marks
 
 
-def build(session: Session, participant: Participant, today: date | None = None) -> Timeline:
-    """Return the participant's timeline with x/y positions for each mark."""
+def build(session: Session, participant: Participant, today: date | None = None, *,
+          exact_dates: bool = True) -> Timeline:
+    """Return the participant's timeline with x/y positions for each mark.
+
+    Without ``exact_dates`` the axis is labelled in months since enrolment instead of calendar months.
+    """
     marks = _marks(session, participant)
     dates = [m.start for m in marks] + [m.end for m in marks if m.end]
     first = min(dates) - timedelta(days=7)
@@ -106,8 +110,8 @@ def build(session: Session, participant: Participant, today: date | None = None)
         m.x = x_of(m.start)
         m.x2 = x_of(m.end) if m.end else m.x
         m.y = y_of[m.lane] + LANE_H / 2
-    ticks = []
-    month = date(first.year, first.month, 1)
+    ticks = [] if exact_dates else _study_ticks(participant.enrolled_on, first, last, x_of)
+    month = date(first.year, first.month, 1) if exact_dates else last + timedelta(days=1)
     step = 1 if span <= 400 else 3 if span <= 1200 else 6
     year = None
     while month <= last:
@@ -120,7 +124,21 @@ def build(session: Session, participant: Participant, today: date | None = None)
                     lanes=lanes)
 
 
-def as_dict(timeline: Timeline) -> list[dict[str, Any]]:
-    """Return the marks as plain data for the JSON API."""
-    return [{"lane": m.lane, "date": m.start, "end": m.end, "label": m.label, "kind": m.kind}
-            for m in timeline.marks]
+def _study_ticks(enrolled: date, first: date, last: date, x_of: Any) -> list[tuple[float, str]]:
+    """Ticks every few months since enrolment ('M0', 'M3', ...), for viewers who see study days only."""
+    span = (last - first).days
+    step = 1 if span <= 400 else 3 if span <= 1200 else 6
+    ticks, n = [], 0
+    while (tick := enrolled + timedelta(days=round(n * 30.4375))) <= last:
+        if tick >= first:
+            ticks.append((x_of(tick), f"M{n}"))
+        n += step
+    return ticks
+
+
+def as_dict(timeline: Timeline, participant: Participant) -> list[dict[str, Any]]:
+    """Return the marks as plain data for the JSON API, each date with its study day (day 1 = enrolment)."""
+    def day(value: date | None) -> int | None:
+        return None if value is None else (value - participant.enrolled_on).days + 1
+    return [{"lane": m.lane, "date": m.start, "day": day(m.start), "end": m.end, "end_day": day(m.end),
+             "label": m.label, "kind": m.kind} for m in timeline.marks]

@@ -15,6 +15,7 @@ from lims.clinical import quality, service, timeline
 from lims.clinical.models import ClinicalChange, ImportRun
 from lims.clinical.uploads import import_upload
 from lims.core.errors import DomainError
+from lims import access
 from lims.core.permissions import allowed, permission_required
 from lims.extensions import db
 from lims.participants.service import get_by_code
@@ -91,19 +92,12 @@ def import_page() -> Any:
     report = None
     if request.method == "POST":
         mapping = request.files.get("mapping")
-        try:
-            report = import_upload(db.session, study, request.form.get("format", "redcap"),
-                                   [(f.filename or "", f.read()) for f in request.files.getlist("files") if f.filename],
-                                   (mapping.filename, mapping.read()) if mapping and mapping.filename else None,
-                                   by=current_user,
-                                   signature=(request.form.get("password", ""), request.form.get("meaning", "performed")))
-        except DomainError:
-            db.session.rollback()  # e.g. a wrong signature password: nothing of the import stays
-            raise
-        if report.applied:
-            db.session.commit()
-        else:
-            db.session.rollback()
+        # A refused import answers 422 and a refused signature raises: either way nothing of it stays.
+        report = import_upload(db.session, study, request.form.get("format", "redcap"),
+                               [(f.filename or "", f.read()) for f in request.files.getlist("files") if f.filename],
+                               (mapping.filename, mapping.read()) if mapping and mapping.filename else None,
+                               by=current_user,
+                               signature=(request.form.get("password", ""), request.form.get("meaning", "performed")))
     runs = db.session.scalars(select(ImportRun).where(ImportRun.study_id == study.id)
                               .order_by(ImportRun.at.desc()).limit(20)).all()
     status = 422 if report is not None and not report.applied else 200
@@ -143,9 +137,9 @@ def participant(code: str) -> Any:
         "clinical/participant.html", participant=p, endpoints=endpoints, records=service.records(db.session, p),
         c30=scores["QLQ-C30"].to_dict("records"), facte=scores["FACT-E"].to_dict("records"),
         toxicity=service.toxicity(db.session, study, p).to_dict("records"), changes=changes,
-        timeline=timeline.build(db.session, p), default_variant=service.endpoint_settings(study).dfs_variant,
+        timeline=timeline.build(db.session, p, exact_dates=access.exact_dates(current_user)), default_variant=service.endpoint_settings(study).dfs_variant,
         lock=service.lock_of(db.session, p), meanings=SIGNATURE_MEANINGS,
-        may_lock=allowed(current_user.role, "clinical.lock"))
+        may_lock=access.may_act(current_user, "clinical.lock", p))
 
 
 def _signature() -> tuple[str, str]:
@@ -159,7 +153,6 @@ def lock(code: str) -> Any:
     p = get_by_code(db.session, code)
     service.lock_clinical(db.session, p, reason=request.form.get("reason", ""), by=current_user,
                           signature=_signature())
-    db.session.commit()
     flash(f"The clinical data of {p.code} are locked.", "success")
     return redirect(url_for("clinical.participant", code=p.code))
 
@@ -171,6 +164,5 @@ def unlock(code: str) -> Any:
     p = get_by_code(db.session, code)
     service.unlock_clinical(db.session, p, reason=request.form.get("reason", ""), by=current_user,
                             signature=_signature())
-    db.session.commit()
     flash(f"The clinical data of {p.code} are unlocked.", "success")
     return redirect(url_for("clinical.participant", code=p.code))

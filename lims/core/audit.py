@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from lims.core.db import utcnow
 from lims.core.models import AuditEvent
+from lims.core.uow import durable
 
 NOT_AUDITED = {"audit_event", "custody_event", "custody_head", "accession_counter"}
 SECRET_COLUMNS = {"password_hash", "token_hash"}
@@ -61,6 +62,20 @@ def record(session: Session, action: str, *, user: Any = None, username: str | N
     )
     session.add(row)
     return row
+
+
+def record_security(session: Session, action: str, **kwargs: Any) -> None:
+    """Add an access event that is kept even if the request fails (a refused login, signature or token)."""
+    who = _who()  # read now: the request's user may be forgotten before a rollback re-applies this
+
+    def apply(s: Session) -> None:
+        row = record(s, action, **kwargs)
+        if row.user_id is None and row.username is None:
+            row.user_id, row.username = who[0], who[1]
+        if row.remote_addr is None:
+            row.remote_addr = who[2]
+
+    durable(session, apply)
 
 
 def skip_data_audit(session: Session, skip: bool = True) -> None:

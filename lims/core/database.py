@@ -10,6 +10,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from lims.core.uow import is_write_request
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin, so that
@@ -24,7 +26,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # A request that writes takes SQLite's write lock at once, so it queues on busy_timeout behind other
+    # writers instead of failing later when its read snapshot cannot be upgraded (see lims.core.uow).
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if is_write_request() else "BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -44,7 +48,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 class Database:
     """Engine per app and a session per app context, closed at teardown.
 
-    Handlers and CLI commands own the commit (see STYLE.md); services only flush.
+    The unit of work (:mod:`lims.core.uow`) owns the commit; handlers and services only flush.
     Tests bind the sessions to one connection inside an outer transaction with
     :meth:`bind_to` so every test rolls back.
     """

@@ -1,9 +1,9 @@
 """Who may do what: one role x action table that the code checks and the documentation is made from.
 
-``permission_required("action")`` guards a view; ``allowed(role, action)`` answers in services and
-templates; ``lims permissions`` prints the table as Markdown (docs/permissions.md is generated from it
-and a test keeps the two equal). Admins may do everything. Technicians are further limited to the
-samples and storage of their own sites (checked where the sample is known).
+``permission_required("action")`` guards a view; ``allowed(role, action)`` answers for a role, and
+:mod:`lims.access` adds the site scope for a user and an object (templates ask ``may(action, obj)``);
+``lims permissions`` prints the table as Markdown (docs/permissions.md is generated from it and a test
+keeps the two equal). Admins may do everything. Site-bound roles work only at their own sites.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from lims.core.auth import role_required
 
 ROLES = ("admin", "lab_manager", "technician", "data_manager", "researcher", "pi", "monitor")
 EVERYONE = ROLES
+# Roles that work at sites: they see and act on their own sites' samples, storage and shipments only.
+# The other roles are study-wide (central data management, investigators, monitors).
+SITE_BOUND_ROLES = ("technician", "lab_manager")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -47,7 +50,8 @@ PERMISSIONS: dict[str, Permission] = {
     "markers.manage": Permission("Edit the marker catalogue", ("data_manager",)),
     "markers.import": Permission("Import marker results", ("data_manager", "researcher")),
     "export.dataset": Permission("Export linked, pseudonymised datasets", ("researcher", "pi")),
-    "export.dates": Permission("See exact dates in exports instead of study days", ("pi", "data_manager")),
+    "dates.exact": Permission("See participants' calendar dates (pages, API, exports, figures); "
+                              "otherwise study days", ("pi", "data_manager", "monitor", "lab_manager", "technician")),
     "results.read": Permission("See the trial readout, associations and marker reports",
                                ("pi", "researcher", "monitor")),
     "signatures.read": Permission("See multi-marker signature runs", ("pi", "researcher")),
@@ -84,24 +88,11 @@ def markdown() -> str:
     sep = "|---|---|" + "---|" * len(ROLES) + "---|"
     lines = ["# Permissions", "",
              "Generated from `lims/core/permissions.py` by `lims permissions`; do not edit by hand.",
-             "Technicians act only on the samples and storage of their own sites.", "", head, sep]
+             "Site-bound roles (" + ", ".join(r.replace("_", " ") for r in SITE_BOUND_ROLES) + ") see and act "
+             "on the samples, storage and shipments of their own sites only; the other roles are study-wide.",
+             "", head, sep]
     for action, perm in PERMISSIONS.items():
         cells = " | ".join("✓" if allowed(role, action) else "" for role in ROLES)
         lines.append(f"| `{action}` | {perm.description} | {cells} | {'required' if perm.signature else ''} |")
     return "\n".join(lines) + "\n"
 
-
-SITE_BOUND_ROLES = ("technician",)
-
-
-def visible_sites(user: Any) -> list[str] | None:
-    """Return the site codes whose participants and samples ``user`` may see, or None for all sites."""
-    if getattr(user, "role", None) in SITE_BOUND_ROLES:
-        return list(user.site_codes)
-    return None
-
-
-def may_see_site(user: Any, site_code: str) -> bool:
-    """Tell whether ``user`` may see records of ``site_code``."""
-    sites = visible_sites(user)
-    return sites is None or site_code in sites

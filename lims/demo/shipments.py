@@ -11,7 +11,8 @@ from lims.demo import DemoContext
 from lims.participants.models import Consent, Participant
 from lims.samples.models import Sample
 from lims.shipments import service
-from lims.shipments.consent import consent_allows, quarantine_samples, withdraw_consent
+from lims import consent
+from lims.consent.withdrawal import quarantine_samples, withdraw_consent
 from lims.storage import service as storage
 from lims.storage.models import Placement, StorageUnit
 from lims.studies.models import Site
@@ -52,7 +53,7 @@ def _ship(ctx: DemoContext) -> int:
         .where(Site.code == "NB", StorageUnit.kind == "box", Sample.status == "in_storage")
         .order_by(Sample.id).limit(200)
     ).all()
-    tubes = [s for s in candidates if consent_allows(s, "ship") is None][:SHIPPED]
+    tubes = [s for s in candidates if consent.refusal(s, "ship") is None][:SHIPPED]
     zj_tube = session.scalar(
         select(Sample.accession).join(Placement, Placement.sample_id == Sample.id).join(StorageUnit)
         .join(Site, Site.id == StorageUnit.site_id).where(Site.code == "ZJ").order_by(Sample.id).limit(1))

@@ -11,7 +11,8 @@ from flask_smorest import Blueprint, Page
 
 from lims.core.api import page_of, refused, refused_schema
 from lims.core.auth import login_required
-from lims.core.permissions import permission_required, visible_sites
+from lims import access
+from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.markers import service
 from lims.markers.export import export_dataset
@@ -64,9 +65,7 @@ class Catalogue(MethodView):
     @blp.response(201, MarkerSchema)
     def post(self, data: dict[str, Any]) -> Any:
         """Add a marker to the catalogue (data managers)."""
-        marker = service.save_marker(db.session, data, by=current_user)
-        db.session.commit()
-        return marker
+        return service.save_marker(db.session, data, by=current_user)
 
 
 @blp.route("/results")
@@ -77,7 +76,7 @@ class Results(MethodView):
     @blp.paginate(ResultPage)
     def get(self, args: dict[str, Any]) -> Any:
         """List results, newest first (filter by marker, accession, participant, import, re-measurements)."""
-        return service.results_query(**args, site_codes=visible_sites(current_user))
+        return service.results_query(**args, where=access.visible_samples(current_user))
 
 
 @blp.route("/imports")
@@ -94,10 +93,8 @@ class Imports(MethodView):
             report = import_results(db.session, upload.read(), filename=upload.filename or "upload.csv",
                                     by=current_user)
         except ImportFailed as exc:
-            db.session.rollback()
             report = exc.report.to_dict()
             return refused(report, f"nothing was imported: {report.get('problem_count', 0)} problem(s)")
-        db.session.commit()
         return report.to_dict()
 
 
@@ -109,7 +106,6 @@ class Exports(MethodView):
     def post(self, query: Any) -> Any:
         """Export a linked, pseudonymised dataset as a zip (recorded in the audit trail)."""
         result = export_dataset(db.session, get_study(db.session), query, by=current_user)
-        db.session.commit()
         return Response(result.content, mimetype="application/zip",
                         headers={"Content-Disposition": f'attachment; filename="{result.filename}"'})
 
@@ -127,6 +123,4 @@ class MarkerByCode(MethodView):
     @blp.response(200, MarkerSchema)
     def put(self, data: dict[str, Any], code: str) -> Any:
         """Replace a catalogue entry (data managers)."""
-        marker = service.save_marker(db.session, data, marker=service.get_marker(db.session, code), by=current_user)
-        db.session.commit()
-        return marker
+        return service.save_marker(db.session, data, marker=service.get_marker(db.session, code), by=current_user)

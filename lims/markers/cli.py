@@ -9,6 +9,8 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
+from lims.core.uow import unit_of_work
+
 
 def _user(username: str, *actions: str) -> Any:
     """Return the active user ``username`` if the permission table allows one of ``actions``."""
@@ -62,7 +64,7 @@ def export_command(username: str, markers: tuple[str, ...], timepoints: tuple[st
     from lims.markers.schemas import ExportQuerySchema
     from lims.studies.service import get_study
 
-    user = _user(username, "export.dataset", "export.dates")
+    user = _user(username, "export.dataset")
     data: dict[str, Any] = {"markers": _split(markers), "timepoints": _split(timepoints),
                             "sample_types": _split(sample_types), "participants": _split(participants),
                             "strata": _split(strata), "form": form, "format": fmt, "dates": dates,
@@ -72,17 +74,15 @@ def export_command(username: str, markers: tuple[str, ...], timepoints: tuple[st
     elif outcomes:
         data["outcomes"] = _split(outcomes)
     try:
-        query = ExportQuerySchema().load(data)
-        result = export_dataset(db.session, get_study(db.session), query, by=user)
+        with unit_of_work(db.session):
+            query = ExportQuerySchema().load(data)
+            result = export_dataset(db.session, get_study(db.session), query, by=user)
+            target = out_path / result.filename if out_path.is_dir() else out_path
+            target.write_bytes(result.content)
     except ValidationError as exc:
-        db.session.rollback()
         raise click.ClickException(f"bad query: {exc.messages}") from None
     except DomainError as exc:
-        db.session.rollback()
         raise click.ClickException(exc.message) from None
-    target = out_path / result.filename if out_path.is_dir() else out_path
-    target.write_bytes(result.content)
-    db.session.commit()
     rows = result.manifest["row_counts"]
     excluded = ", ".join(f"{v} {k}" for k, v in result.manifest["excluded_participants"].items() if v)
     click.echo(f"Export #{result.run.id}: {rows['rows']} rows, {rows['participants']} participants, "
@@ -105,14 +105,13 @@ def import_results_command(path: Path, username: str) -> None:
 
     user = _user(username, "markers.import")
     try:
-        report = import_results(db.session, path, by=user)
+        with unit_of_work(db.session):
+            report = import_results(db.session, path, by=user)
     except ImportFailed as exc:
-        db.session.rollback()
         for p in exc.report.problems:
             click.echo(f"ERROR {p.file} row {p.row} {p.column}={p.value!r}: {p.reason}", err=True)
         click.echo(f"Nothing imported: {exc.report.problem_count} problem(s).", err=True)
         sys.exit(1)
-    db.session.commit()
     click.echo(f"Import #{report.import_id}: {report.results} results ({report.remeasurements} re-measurements, "
                f"{report.converted} converted, {report.qualified} qualified) from {report.rows} rows.")
 
@@ -129,13 +128,12 @@ def import_catalogue_command(path: Path, username: str) -> None:
 
     user = _user(username, "markers.manage")
     try:
-        count = import_catalogue(db.session, path.read_bytes(), filename=path.name, by=user)
+        with unit_of_work(db.session):
+            count = import_catalogue(db.session, path.read_bytes(), filename=path.name, by=user)
     except ImportFailed as exc:
-        db.session.rollback()
         for p in exc.report.problems:
             click.echo(f"ERROR {p.file} row {p.row} {p.column}={p.value!r}: {p.reason}", err=True)
         sys.exit(1)
-    db.session.commit()
     click.echo(f"Catalogue: {count} marker(s) saved.")
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from lims import __version__
+from lims import __version__, consent
 from lims.core.audit import record as audit_record
 from lims.core.db import utcnow
 from lims.core.errors import DomainError, Forbidden
@@ -125,12 +125,14 @@ def _check_query(query: ExportQuery, role: str) -> None:
         raise DomainError(f"format must be one of {', '.join(FORMATS)}", field="format")
     if query.dfs_variant not in (None, "A", "B"):
         raise DomainError("DFS variant must be A or B", field="dfs_variant")
-    if query.dates and not allowed(role, "export.dates"):
+    if query.dates and not allowed(role, "dates.exact"):
         raise Forbidden("your role sees study days, not calendar dates; untick 'include dates'", )
 
 
-def _consent_filter(session: Session, study: Study, query: ExportQuery) -> tuple[list[Participant], dict[str, int]]:
-    """Return the participants to include and how many matching ones were excluded, by reason."""
+def _consent_filter(session: Session, study: Study, query: ExportQuery,
+                    purpose: str) -> tuple[list[Participant], dict[str, int], set[int]]:
+    """Return the participants to include, how many matching ones were excluded by reason, and the ids of
+    included participants whose consent does not cover genetic material (their genetic samples are left out)."""
     stmt = (select(Participant).where(Participant.study_id == study.id).order_by(Participant.code)
             .options(selectinload(Participant.consents).selectinload(Consent.scopes),
                      selectinload(Participant.site)))
@@ -138,16 +140,17 @@ def _consent_filter(session: Session, study: Study, query: ExportQuery) -> tuple
         stmt = stmt.where(Participant.code.in_([c.strip().upper() for c in query.participants]))
     if query.strata:
         stmt = stmt.where(Participant.stratum.in_(query.strata))
-    included, withdrawn, no_scope = [], 0, 0
+    included, no_genetic = [], set()
+    excluded = {"withdrawn consent": 0, "consent does not cover marker research": 0}
     for p in session.scalars(stmt):
-        consent = p.consent
-        if consent is not None and consent.withdrawn_on is not None:
-            withdrawn += 1
-        elif consent is None or not consent.allows("MARKER_RESEARCH"):
-            no_scope += 1
-        else:
-            included.append(p)
-    return included, {"withdrawn consent": withdrawn, "consent does not cover marker research": no_scope}
+        state = consent.state_of(p)
+        if consent.decide(state, purpose) is not None:
+            excluded["withdrawn consent" if state.withdrawn else "consent does not cover marker research"] += 1
+            continue
+        included.append(p)
+        if consent.decide(state, purpose, genetic=True) is not None:
+            no_genetic.add(p.id)
+    return included, excluded, no_genetic
 
 
 def _markers(session: Session, codes: list[str]) -> list[Marker]:
@@ -270,12 +273,16 @@ def _endpoints(session: Session, study: Study, people: list[Participant], outcom
 
 
 def build_dataset(session: Session, study: Study, query: ExportQuery, *, role: str,
-                  today: date | None = None) -> Dataset:
-    """Build the long or wide dataset the query asks for (no files written)."""
+                  today: date | None = None, purpose: str = "export") -> Dataset:
+    """Build the long or wide dataset the query asks for (no files written).
+
+    Only participants whose consent allows ``purpose`` (``export`` or ``analysis``) are included, and
+    genetic sample types only where the consent covers genetic research (see lims.consent).
+    """
     _check_query(query, role)
     today = today or utcnow().date()
     variant = query.dfs_variant or str((study.settings or {}).get("dfs_variant", "A"))
-    people, excluded = _consent_filter(session, study, query)
+    people, excluded, no_genetic = _consent_filter(session, study, query, purpose)
     markers = _markers(session, query.markers)
     res = _results_arrays(session, [m.id for m in markers])
     sample_ids, s_of_r = np.unique(res["sample_id"], return_inverse=True)
@@ -285,6 +292,9 @@ def build_dataset(session: Session, study: Study, query: ExportQuery, *, role: s
     person_pos = {p.id: i for i, p in enumerate(people)}  # people are ordered by code
     s_person = samples["participant_pk"].map(person_pos).fillna(-1).to_numpy(dtype=np.int64)
     keep_sample = s_person >= 0
+    if no_genetic:
+        genetic = samples["sample_type"].isin(consent.genetic_types(study.settings)).to_numpy()
+        keep_sample &= ~(genetic & samples["participant_pk"].isin(no_genetic).to_numpy())
     consent_dropped = int((~keep_sample[s_of_r]).sum()) if len(s_of_r) else 0
     if query.timepoints:
         keep_sample &= samples["timepoint"].isin(query.timepoints).to_numpy()

@@ -21,16 +21,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from sqlalchemy import func, insert, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
+from lims import consent
 from lims.core.audit import record as audit_record
 from lims.core.errors import DomainError
 from lims.markers import units
 from lims.markers.models import Marker, MarkerImportRun, MarkerResult
-from lims.participants.models import Consent, Participant
 from lims.samples.accession import AccessionError, validate
 from lims.samples.models import Sample
-from lims.studies.models import SampleType
+from lims.studies.models import SampleType, Study
 
 BLOCK_BYTES = 16 << 20  # CSV read in blocks of this size (streamed, never the whole file as text)
 MAX_LISTED = 500
@@ -41,7 +41,7 @@ META_COLUMNS = ("run_id", "batch_id", "plate_id", "assay_date", "operator", "rem
 LONG_REQUIRED = ("sample", "marker", "value", "unit")
 TRUE = {"1", "true", "yes", "y", "x"}
 FALSE = {"", "0", "false", "no", "n"}
-CONSENT_OK, CONSENT_WITHDRAWN, CONSENT_NO_SCOPE = 0, 1, 2
+CONSENT_OK, CONSENT_WITHDRAWN, CONSENT_NO_SCOPE, CONSENT_NO_GENETIC = 0, 1, 2, 3
 _UNIT_IN_HEADER = re.compile(r"^(?P<marker>.+?)\s*[\[(](?P<unit>[^\])]+)[\])]\s*$")
 
 
@@ -116,23 +116,30 @@ def _load_lookups(session: Session) -> _Lookups:
     types = list(session.execute(select(SampleType.id, SampleType.code)))
     type_pos = {tid: i for i, (tid, _code) in enumerate(types)}
     type_codes = [code for _tid, code in types]
-    people = session.scalars(select(Participant).options(
-        selectinload(Participant.consents).selectinload(Consent.scopes)))
-    state: dict[int, int] = {}
-    for p in people:
-        consent = p.consent
-        if consent is not None and consent.withdrawn_on is not None:
-            state[p.id] = CONSENT_WITHDRAWN
-        elif consent is None or not consent.allows("MARKER_RESEARCH"):
-            state[p.id] = CONSENT_NO_SCOPE
-        else:
-            state[p.id] = CONSENT_OK
-    rows = session.execute(select(Sample.accession, Sample.id, Sample.sample_type_id, Sample.participant_id)
-                           .where(Sample.accession.is_not(None))).all()
+    # Consent is decided per participant by lims.consent (marker research; genetic research for genetic types).
+    states = consent.states(session)
+    genetic_by_study = {study.id: set(consent.genetic_types(study.settings)) for study in session.scalars(select(Study))}
+
+    def verdict(participant_id: int, genetic: bool, quarantined: bool) -> int:
+        state = states.get(participant_id)
+        if state is None:
+            return CONSENT_NO_SCOPE
+        if state.withdrawn or quarantined:
+            return CONSENT_WITHDRAWN
+        if consent.decide(state, "marker_research") is not None:
+            return CONSENT_NO_SCOPE
+        if genetic and consent.decide(state, "marker_research", genetic=True) is not None:
+            return CONSENT_NO_GENETIC
+        return CONSENT_OK
+
+    rows = session.execute(select(Sample.accession, Sample.id, Sample.sample_type_id, Sample.participant_id,
+                                  Sample.study_id, Sample.status).where(Sample.accession.is_not(None))).all()
     accession_index = {r[0]: i for i, r in enumerate(rows)}
     sample_ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
     sample_type_idx = np.fromiter((type_pos[r[2]] for r in rows), dtype=np.int64, count=len(rows))
-    consent_state = np.fromiter((state.get(r[3], CONSENT_NO_SCOPE) for r in rows), dtype=np.int8, count=len(rows))
+    consent_state = np.fromiter(
+        (verdict(r[3], type_codes[type_pos[r[2]]] in genetic_by_study.get(r[4], ()), r[5] == "quarantined")
+         for r in rows), dtype=np.int8, count=len(rows))
     markers = list(session.scalars(select(Marker).order_by(Marker.id)))
     marker_index = {m.code.lower(): i for i, m in enumerate(markers)}
     allowed = np.zeros((max(len(markers), 1), max(len(type_codes), 1)), dtype=bool)
@@ -309,17 +316,20 @@ def _validate_chunk(frame: pd.DataFrame, lookups: _Lookups, report: ImportReport
     if len(lookups.sample_ids):
         safe_pos = np.where(unknown, 0, sample_pos)
         sample_ids = lookups.sample_ids[safe_pos]
-        consent = lookups.consent_state[safe_pos]
+        verdicts = lookups.consent_state[safe_pos]
         type_idx = lookups.sample_type_idx[safe_pos]
     else:
         sample_ids = np.zeros(n, dtype=np.int64)
-        consent = np.zeros(n, dtype=np.int8)
+        verdicts = np.zeros(n, dtype=np.int8)
         type_idx = np.zeros(n, dtype=np.int64)
-    withdrawn = known_sample & (consent == CONSENT_WITHDRAWN)
+    withdrawn = known_sample & (verdicts == CONSENT_WITHDRAWN)
     _flag(report, frame, withdrawn, "sample", "the participant has withdrawn consent: no results may be added")
-    no_scope = known_sample & (consent == CONSENT_NO_SCOPE)
+    no_scope = known_sample & (verdicts == CONSENT_NO_SCOPE)
     _flag(report, frame, no_scope, "sample", "the participant's consent does not cover marker research")
-    bad |= withdrawn | no_scope
+    no_genetic = known_sample & (verdicts == CONSENT_NO_GENETIC)
+    _flag(report, frame, no_genetic, "sample",
+          "the participant's consent does not cover genetic research, and this sample type is genetic material")
+    bad |= withdrawn | no_scope | no_genetic
 
     # Markers.
     m_codes, m_uniques = _factor(frame, "marker")

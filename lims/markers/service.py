@@ -11,13 +11,14 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lims import consent
 from lims.core.errors import Conflict, DomainError, NotFound
 from lims.markers import units
 from lims.markers.importer import ImportFailed, ImportReport, Problem
 from lims.markers.models import CATEGORIES, TRANSFORMS, Marker, MarkerResult
 from lims.participants.models import Participant
 from lims.samples.models import Sample
-from lims.studies.models import SampleType, Site
+from lims.studies.models import SampleType
 
 CATALOGUE_COLUMNS = ("code", "name", "category", "unit", "assay", "platform", "specimen_types", "lod", "lloq",
                      "uloq", "transform", "description")
@@ -163,8 +164,12 @@ def catalogue_csv(session: Session) -> str:
 
 def results_query(*, marker: str | None = None, accession: str | None = None, participant: str | None = None,
                   import_id: int | None = None, remeasurements_only: bool = False,
-                  site_codes: list[str] | None = None) -> Select[Any]:
-    """Build the results list query with its filters (newest first); ``site_codes`` limits it to those sites."""
+                  where: Any = None) -> Select[Any]:
+    """Build the results list query with its filters (newest first).
+
+    Results of participants whose consent no longer allows marker research (withdrawn) are never listed;
+    ``where`` (clauses on Sample/Participant) narrows further, e.g. to the samples a user may see.
+    """
     stmt = (select(MarkerResult, Sample.accession, Participant.code, Marker.code)
             .join(Sample, Sample.id == MarkerResult.sample_id)
             .join(Participant, Participant.id == Sample.participant_id)
@@ -180,8 +185,9 @@ def results_query(*, marker: str | None = None, accession: str | None = None, pa
         stmt = stmt.where(MarkerResult.import_id == import_id)
     if remeasurements_only:
         stmt = stmt.where(MarkerResult.replicate > 1)
-    if site_codes is not None:
-        stmt = stmt.where(Participant.site_id.in_(select(Site.id).where(Site.code.in_(site_codes))))
+    stmt = stmt.where(consent.usable("marker_research"))
+    if where is not None:
+        stmt = stmt.where(where)
     return stmt
 
 

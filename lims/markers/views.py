@@ -10,7 +10,8 @@ from marshmallow import ValidationError
 
 from lims.core.auth import login_required
 from lims.core.errors import DomainError, NotFound
-from lims.core.permissions import allowed, permission_required, visible_sites
+from lims import access
+from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.markers import service
 from lims.markers.api import result_dict
@@ -21,12 +22,6 @@ from lims.markers.schemas import ExportQuerySchema, MarkerSchema
 from lims.studies.service import get_study
 
 bp = Blueprint("markers", __name__, url_prefix="/markers")
-
-
-@bp.context_processor
-def permissions() -> dict[str, Any]:
-    """Let the marker templates ask whether the current user may do an action."""
-    return {"may": lambda action: current_user.is_authenticated and allowed(current_user.role, action)}
 
 
 @bp.get("/")
@@ -71,14 +66,11 @@ def edit(code: str | None = None) -> Any:
         values["specimen_types"] = request.form.getlist("specimen_types")
         try:
             marker = service.save_marker(db.session, _marker_form(request.form), marker=marker, by=current_user)
-            db.session.commit()
             flash(f"Saved marker {marker.code}.", "success")
             return redirect(url_for("markers.index"))
         except ValidationError as exc:
-            db.session.rollback()
             errors = exc.messages  # type: ignore[assignment]
         except DomainError as exc:
-            db.session.rollback()
             errors = {exc.field or "form": [exc.message]}
     study = _study()
     return render_template("markers/edit.html", marker=marker, errors=errors, values=values,
@@ -97,9 +89,7 @@ def import_catalogue() -> Any:
     try:
         count = service.import_catalogue(db.session, upload.read(), filename=upload.filename, by=current_user)
     except ImportFailed as exc:
-        db.session.rollback()
         return render_template("markers/report.html", report=exc.report, title="Catalogue import refused"), 422
-    db.session.commit()
     flash(f"Catalogue import: {count} marker(s) saved.", "success")
     return redirect(url_for("markers.index"))
 
@@ -117,9 +107,7 @@ def import_page() -> Any:
     try:
         report = import_results(db.session, upload.read(), filename=upload.filename, by=current_user)
     except ImportFailed as exc:
-        db.session.rollback()
         return render_template("markers/report.html", report=exc.report, title="Import refused"), 422
-    db.session.commit()
     return render_template("markers/report.html", report=report, title="Import accepted")
 
 
@@ -130,7 +118,7 @@ def results() -> Any:
     args = {k: request.args.get(k, "").strip() for k in ("marker", "accession", "participant")}
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     size = current_app.config["PAGE_SIZE"]
-    stmt = service.results_query(**{k: v or None for k, v in args.items()}, site_codes=visible_sites(current_user))
+    stmt = service.results_query(**{k: v or None for k, v in args.items()}, where=access.visible_samples(current_user))
     total = service.count(db.session, stmt)
     rows = [result_dict(r) for r in db.session.execute(stmt.limit(size).offset((page - 1) * size))]
     return render_template("markers/results.html", rows=rows, total=total, page=page,
@@ -153,7 +141,7 @@ def export() -> Any:
     if study is None:
         abort(404, description="No study is installed yet.")
     options = {"markers": service.list_markers(db.session), "study": study, "outcomes": DEFAULT_OUTCOMES,
-               "forms": FORMS, "formats": FORMATS, "may_see_dates": allowed(current_user.role, "export.dates")}
+               "forms": FORMS, "formats": FORMATS, "may_see_dates": access.exact_dates(current_user)}
     if request.method == "GET":
         return render_template("markers/export.html", errors={}, **options)
     form = request.form
@@ -168,12 +156,9 @@ def export() -> Any:
         query = ExportQuerySchema().load(data)
         result = export_dataset(db.session, study, query, by=current_user)
     except ValidationError as exc:
-        db.session.rollback()
         return render_template("markers/export.html", errors=exc.messages, **options), 400
     except DomainError as exc:
-        db.session.rollback()
         return render_template("markers/export.html", errors={exc.field or "form": [exc.message]}, **options), \
             exc.status
-    db.session.commit()
     return Response(result.content, mimetype="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{result.filename}"'})

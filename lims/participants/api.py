@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 
 from lims.core.api import SelectPage
 from lims.core.auth import login_required
@@ -32,8 +32,8 @@ class Participants(MethodView):
             study = get_study(db.session)
         except NotFound:
             study = None
-        return service.search_query(study, q=args.get("q"), site_codes=service.scoped_sites(current_user, args.get("site")),
-                                    stratum=args.get("stratum"))
+        return service.search_query(study, q=args.get("q"), site=args.get("site"), stratum=args.get("stratum"),
+                                    user=current_user)
 
 
 @blp.route("/<string:code>")
@@ -43,7 +43,4 @@ class ParticipantByCode(MethodView):
     @blp.response(200, ParticipantDetailSchema)
     def get(self, code: str) -> Any:
         """Show one participant with consent and visits."""
-        try:
-            return service.get_by_code(db.session, code, user=current_user)
-        except NotFound as exc:
-            abort(404, message=exc.message)
+        return service.get_by_code(db.session, code, user=current_user)

@@ -58,7 +58,7 @@ class Participant(Base):
     study: Mapped[Study] = relationship()
     site: Mapped[Site] = relationship()
     consents: Mapped[list[Consent]] = relationship(
-        back_populates="participant", cascade="all, delete-orphan", order_by="Consent.signed_on"
+        back_populates="participant", cascade="all, delete-orphan", order_by="(Consent.signed_on, Consent.id)"
     )
     visits: Mapped[list[Visit]] = relationship(
         back_populates="participant", cascade="all, delete-orphan", order_by="Visit.planned_on"

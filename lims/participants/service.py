@@ -8,7 +8,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from lims.core.errors import DomainError, NotFound
-from lims.core.permissions import may_see_site, visible_sites
+from lims import access
 from lims.participants.models import CONSENT_SCOPES, Consent, ConsentScope, Participant, Visit
 from lims.studies.models import Site, Study
 
@@ -74,28 +74,21 @@ def plan_visits(session: Session, participant: Participant) -> list[Visit]:
     return planned
 
 
-def search_query(study: Study | None, q: str | None = None, site_codes: list[str] | None = None,
-                 stratum: str | None = None) -> Select[tuple[Participant]]:
-    """Build the participant list query: search by code, filter by site and stratum."""
-    stmt = select(Participant).join(Participant.site).options(selectinload(Participant.site))
+def search_query(study: Study | None, q: str | None = None, site: str | None = None,
+                 stratum: str | None = None, *, user: object = None) -> Select[tuple[Participant]]:
+    """Build the participant list query: search by code, filter by site and stratum, within ``user``'s scope."""
+    stmt = (select(Participant).join(Participant.site).options(selectinload(Participant.site))
+            .where(access.visible_participants(user)))
     if study is not None:
         stmt = stmt.where(Participant.study_id == study.id)
     if q:
         term = f"%{normalise_code(q)}%"
         stmt = stmt.where(or_(Participant.code.like(term), Site.code.like(term)))
-    if site_codes:
-        stmt = stmt.where(Site.code.in_(site_codes))
+    if site:
+        stmt = stmt.where(Site.code == site.strip().upper())
     if stratum:
         stmt = stmt.where(Participant.stratum == stratum)
     return stmt.order_by(Participant.code)
-
-
-def scoped_sites(user: object, site: str | None) -> list[str] | None:
-    """Combine a requested site filter with the sites the user may see (technicians: their own)."""
-    visible = visible_sites(user)
-    if site:
-        return [site] if visible is None or site in visible else ["-none-"]
-    return visible
 
 
 def count(session: Session, stmt: Select[tuple[Participant]]) -> int:
@@ -109,6 +102,6 @@ def get_by_code(session: Session, code: str, study: Study | None = None, *, user
     if study is not None:
         stmt = stmt.where(Participant.study_id == study.id)
     participant = session.scalar(stmt)
-    if participant is None or (user is not None and not may_see_site(user, participant.site.code)):
+    if participant is None or (user is not None and not access.may_see(user, participant)):
         raise NotFound(f"no participant {normalise_code(code)!r}")
     return participant

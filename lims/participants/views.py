@@ -30,7 +30,7 @@ def index() -> Any:
     stratum = request.args.get("stratum", "").strip()
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     size = current_app.config["PAGE_SIZE"]
-    stmt = service.search_query(study, q=q, site_codes=service.scoped_sites(current_user, site), stratum=stratum or None)
+    stmt = service.search_query(study, q=q, site=site or None, stratum=stratum or None, user=current_user)
     total = service.count(db.session, stmt)
     participants = db.session.scalars(stmt.limit(size).offset((page - 1) * size)).all()
     return render_template(

@@ -34,9 +34,7 @@ class Runs(MethodView):
         """Run a screen of every marker of the set against the outcome and save it."""
         study = get_study(db.session)
         clean = service.check_parameters(db.session, study, params)
-        run = service.run_screen(db.session, study, clean, by=current_user)
-        db.session.commit()
-        return run
+        return service.run_screen(db.session, study, clean, by=current_user)
 
 
 @blp.route("/runs/<int:run_id>")

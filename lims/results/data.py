@@ -78,7 +78,8 @@ def marker_values(session: Session, study: Study) -> pd.DataFrame:
     replicate of a marker on a sample counts; a result given only as a qualifier (<LOD, >ULOQ, NA) has no
     value and is left out; several samples of one visit are averaged. ``day`` is the study day of collection.
     """
-    dataset = build_dataset(session, study, ExportQuery(form="long", outcomes=[]), role="researcher")
+    dataset = build_dataset(session, study, ExportQuery(form="long", outcomes=[]), role="researcher",
+                            purpose="analysis")
     frame = dataset.frame
     if frame.empty:
         out = pd.DataFrame({c: pd.Series(dtype=float if c in ("value", "day") else object) for c in VALUE_COLUMNS})

@@ -95,9 +95,7 @@ def run_associations() -> Any:
         params = service.check_parameters(db.session, study, raw)
         run = service.run_screen(db.session, study, params, by=current_user)
     except DomainError as exc:
-        db.session.rollback()
         return _form(study, raw, exc, 400)
-    db.session.commit()
     return redirect(url_for("results.run", run_id=run.id))
 
 

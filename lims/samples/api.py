@@ -6,13 +6,13 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
+from lims import access
 from lims.core.api import SelectPage
-from lims.core.errors import DomainError
-from lims.core.permissions import may_see_site, permission_required, visible_sites
+from lims.core.permissions import permission_required
 from lims.custody.service import history
 from lims.extensions import db
 from lims.participants.models import Participant, Visit
@@ -20,18 +20,15 @@ from lims.samples import service
 from lims.samples.models import Sample
 from lims.samples.presenters import sprec_for
 from lims.samples.schemas import SampleDetailSchema, SampleQuerySchema, SampleSchema
-from lims.studies.models import SampleType, Site, TimePoint
+from lims.studies.models import SampleType, TimePoint
 
 blp = Blueprint("samples_api", __name__, description="Samples, their lineage and chain of custody")
 
 
 def _query(args: dict[str, Any]) -> Select[tuple[Sample]]:
     stmt = (select(Sample).join(Participant, Sample.participant_id == Participant.id)
-            .join(Site, Participant.site_id == Site.id)
+            .where(access.visible_samples(current_user))
             .options(selectinload(Sample.sample_type), selectinload(Sample.container_type)))
-    sites = visible_sites(current_user)
-    if sites is not None:
-        stmt = stmt.where(Site.code.in_(sites))
     if args.get("participant"):
         stmt = stmt.where(Participant.code == args["participant"].strip().upper())
     if args.get("sample_type"):
@@ -65,12 +62,7 @@ class SampleByAccession(MethodView):
     @blp.response(200, SampleDetailSchema)
     def get(self, accession: str) -> Any:
         """Show one sample with its SPREC code, children and full custody history."""
-        try:
-            sample = service.get_by_accession(db.session, accession)
-        except DomainError as exc:
-            abort(404, message=exc.message)
-        if not may_see_site(current_user, sample.participant.site.code):
-            abort(404, message=f"no sample {sample.accession} at your sites")
+        sample = access.require_see(current_user, service.find_by_accession(db.session, accession))
         sprec = sprec_for(sample)
         return SampleDetail(sample, sprec["code"] if sprec else None, history(db.session, sample.id))
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.core.db import Base, UTCDateTime, utcnow
 from lims.participants.models import Participant, Visit
-from lims.studies.models import ContainerType, SampleType
+from lims.studies.models import ContainerType, SampleType, Site
 
 STATUSES = (
     "missed",        # expected by the kit but not collected (no accession ID)
@@ -67,6 +67,8 @@ class Sample(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("sample.id"), index=True)
     sample_type_id: Mapped[int] = mapped_column(ForeignKey("sample_type.id"))
     container_type_id: Mapped[int | None] = mapped_column(ForeignKey("container_type.id"))
+    # The site that holds the tube now (collected there, stored there, or received there in a shipment).
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
     derivation: Mapped[str] = mapped_column(String(12), default="primary")
     status: Mapped[str] = mapped_column(String(12), default="collected", index=True)
     quantity: Mapped[float | None] = mapped_column(Float)
@@ -107,6 +109,7 @@ class Sample(Base):
 
     participant: Mapped[Participant] = relationship(foreign_keys=[participant_id, study_id], viewonly=True)
     visit: Mapped[Visit | None] = relationship(foreign_keys=[visit_id, participant_id], viewonly=True)
+    site: Mapped[Site] = relationship()
     sample_type: Mapped[SampleType] = relationship()
     container_type: Mapped[ContainerType | None] = relationship()
     parent: Mapped[Sample | None] = relationship(remote_side=[id], back_populates="children")
@@ -114,6 +117,16 @@ class Sample(Base):
 
     def __repr__(self) -> str:
         return f"<Sample {self.accession or '(missed)'} {self.status}>"
+
+
+class SampleSite(Base):
+    """A site that holds or held a sample: it may see the sample from then on (see lims.access)."""
+
+    __tablename__ = "sample_site"
+
+    sample_id: Mapped[int] = mapped_column(ForeignKey("sample.id", ondelete="CASCADE"), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), primary_key=True, index=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class PoolMember(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from lims.access.fields import ParticipantDateTime, StudyDay
 from lims.samples.models import DERIVATIONS, STATUSES
 
 
@@ -18,7 +19,9 @@ class SampleQuerySchema(Schema):
 class SampleSchema(Schema):
     accession = fields.String(allow_none=True)
     participant = fields.Function(lambda s: s.participant.code)
-    site = fields.Function(lambda s: s.participant.site.code)
+    site = fields.Function(lambda s: s.site.code, metadata={"description": "The site that holds the sample now"})
+    participant_site = fields.Function(lambda s: s.participant.site.code,
+                                       metadata={"description": "The site where the participant is enrolled"})
     timepoint = fields.Function(lambda s: s.visit.timepoint.code if s.visit else None, allow_none=True)
     sample_type = fields.Function(lambda s: s.sample_type.code)
     container = fields.Function(lambda s: s.container_type.code if s.container_type else None, allow_none=True)
@@ -29,13 +32,15 @@ class SampleSchema(Schema):
     unit = fields.String()
     freeze_thaw_count = fields.Integer()
     missed_reason = fields.String(allow_none=True)
-    collected_at = fields.DateTime(allow_none=True)
+    collected_at = ParticipantDateTime(allow_none=True, metadata={
+        "description": "Collection time (UTC); null unless your role may see exact dates (dates.exact)"})
+    collected_day = StudyDay("collected_at", lambda s: s.participant)
 
 
 class CustodyEventSchema(Schema):
     seq = fields.Integer()
     action = fields.String()
-    at = fields.DateTime()
+    at = ParticipantDateTime(allow_none=True, metadata={"description": "null unless your role may see exact dates"})
     user = fields.Function(lambda e: e.user.username if e.user else None, allow_none=True)
     site_code = fields.String(allow_none=True)
     from_location = fields.String(allow_none=True)

@@ -13,6 +13,7 @@ from lims.core.errors import DomainError, NotFound
 from lims.custody.service import record_event
 from lims.participants.models import Participant, Visit
 from lims.samples import accession as accession_ids
+from lims.samples.holding import hold
 from lims.samples.models import AccessionCounter, PoolMember, Sample
 from lims.samples.units import convert, normalise_unit, same_dimension
 from lims.studies.models import KitItem, SampleType, Study
@@ -56,6 +57,16 @@ def get_by_accession(session: Session, raw: str) -> Sample:
     return sample
 
 
+def find_by_accession(session: Session, raw: str) -> Sample:
+    """Return the sample an ID in a URL names; a malformed ID is simply not found (with the reason)."""
+    try:
+        return get_by_accession(session, raw)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        raise NotFound(f"no sample {raw.strip()!r}: {exc.message}", field="accession") from None
+
+
 def register_primary(session: Session, visit: Visit, kit_item: KitItem | None, *, sample_type: SampleType,
                      quantity: float | None, unit: str, by: User | None, at: datetime | None = None,
                      container_type_id: int | None = None, **preanalytical: Any) -> Sample:
@@ -73,10 +84,11 @@ def register_primary(session: Session, visit: Visit, kit_item: KitItem | None, *
         container_type_id=container_type_id if container_type_id is not None
         else (kit_item.container_type_id if kit_item else None),
         derivation="primary", status="collected", quantity=quantity, initial_quantity=quantity, unit=unit,
-        **preanalytical,
+        site_id=participant.site_id, **preanalytical,
     )
     session.add(sample)
     session.flush()
+    hold(session, sample, participant.site_id)
     record_event(session, sample.id, "collected", by=by, at=at or sample.collected_at,
                  site_code=participant.site.code, details={"visit": visit.timepoint.code})
     return sample
@@ -91,10 +103,11 @@ def register_missed(session: Session, visit: Visit, kit_item: KitItem, *, reason
         accession=None, study_id=participant.study_id, participant_id=participant.id, visit_id=visit.id,
         kit_item_id=kit_item.id, sample_type_id=kit_item.sample_type_id,
         container_type_id=kit_item.container_type_id, derivation="primary", status="missed",
-        unit=kit_item.unit, missed_reason=reason.strip(),
+        unit=kit_item.unit, missed_reason=reason.strip(), site_id=participant.site_id,
     )
     session.add(sample)
     session.flush()
+    hold(session, sample, participant.site_id)
     return sample
 
 
@@ -137,11 +150,13 @@ def split(session: Session, parent: Sample, *, sample_type: SampleType, count: i
             visit_id=parent.visit_id, parent_id=parent.id, sample_type_id=sample_type.id,
             container_type_id=parent.container_type_id, derivation=derivation, status="collected",
             quantity=volume, initial_quantity=volume, unit=unit, freeze_thaw_count=parent.freeze_thaw_count,
-            collected_at=parent.collected_at, **preanalytical,
+            collected_at=parent.collected_at, site_id=parent.site_id, **preanalytical,
         )
         session.add(child)
         children.append(child)
     session.flush()
+    for child in children:
+        hold(session, child, parent.site_id)
     action = "aliquoted" if derivation == "aliquot" else "derived"
     record_event(session, parent.id, action, by=by, at=at,
                  details={"children": codes, "volume": volume, "unit": unit})
@@ -170,6 +185,8 @@ def pool(session: Session, members: list[tuple[Sample, float]], *, unit: str, by
         if sample.participant_id != first.participant_id or sample.sample_type_id != first.sample_type_id:
             raise DomainError(f"{sample.accession} is not of the same participant and type as {first.accession}",
                               field="members")
+        if sample.site_id != first.site_id:
+            raise DomainError(f"{sample.accession} is held at another site than {first.accession}", field="members")
         if sample.status not in ("collected", "received", "in_storage", "checked_out"):
             raise DomainError(f"{sample.accession} is {sample.status.replace('_', ' ')} and cannot be pooled")
         taken = convert(amount, unit, sample.unit)
@@ -183,9 +200,11 @@ def pool(session: Session, members: list[tuple[Sample, float]], *, unit: str, by
         parent_id=first.id, sample_type_id=first.sample_type_id, container_type_id=first.container_type_id,
         derivation="pool", status="collected", quantity=total, initial_quantity=total, unit=unit,
         freeze_thaw_count=max(s.freeze_thaw_count for s, _ in members), collected_at=first.collected_at,
+        site_id=first.site_id,
     )
     session.add(pooled)
     session.flush()
+    hold(session, pooled, first.site_id)
     for sample, amount in members:
         session.add(PoolMember(pool_id=pooled.id, member_id=sample.id, quantity=amount))
         if sample.quantity is not None:

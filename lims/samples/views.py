@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from lims import access
 from lims.core.auth import login_required
-from lims.core.errors import DomainError, NotFound
-from lims.core.permissions import may_see_site, permission_required
+from lims.core.errors import DomainError
+from lims.core.permissions import permission_required
 from lims.custody.service import history
 from lims.extensions import db
 from lims.participants import service as participants_service
@@ -30,12 +31,7 @@ participant_bp = Blueprint("participant", __name__, url_prefix="/participants")
 @login_required
 def detail(accession: str) -> Any:
     """Show one sample with its lineage tree and full custody history."""
-    try:
-        sample = service.get_by_accession(db.session, accession)
-    except DomainError as exc:
-        abort(404, description=exc.message)
-    if not may_see_site(current_user, sample.participant.site.code):
-        abort(404, description=f"no sample {sample.accession} at your sites")
+    sample = access.require_see(current_user, service.find_by_accession(db.session, accession))
     ancestors, descendants = service.lineage(db.session, sample)
     return render_template(
         "samples/detail.html", sample=sample, ancestors=ancestors, descendants=descendants,
@@ -47,10 +43,7 @@ def detail(accession: str) -> Any:
 @login_required
 def detail_page(code: str) -> Any:
     """Show a participant's time points in order with expected vs collected samples."""
-    try:
-        participant = participants_service.get_by_code(db.session, code, user=current_user)
-    except NotFound:
-        abort(404, description=f"No participant {code!r}.")
+    participant = participants_service.get_by_code(db.session, code, user=current_user)
     samples = service.samples_of_participant(db.session, participant)
     return render_template("participants/detail.html", participant=participant,
                            rows=visit_rows(participant, samples))
@@ -87,7 +80,8 @@ def _parse_float(value: str | None, field: str, problems: dict[str, str]) -> flo
 @permission_required("samples.register")
 def register(code: str, timepoint: str) -> Any:
     """Register the samples of one visit from the protocol's kit (collected or missed)."""
-    participant = participants_service.get_by_code(db.session, code, user=current_user)
+    participant = access.require(current_user, "samples.register",
+                                 participants_service.get_by_code(db.session, code, user=current_user))
     visit = next((v for v in participant.visits if v.timepoint.code == timepoint.upper()), None)
     if visit is None:
         abort(404, description=f"{participant.code} has no planned visit {timepoint}")
@@ -115,9 +109,7 @@ def register(code: str, timepoint: str) -> Any:
         if not problems and actual_on is not None:
             try:
                 created = accessioning.register_visit(db.session, visit, entries, actual_on=actual_on, by=current_user)
-                db.session.commit()
             except accessioning.ValidationErrors as exc:
-                db.session.rollback()
                 problems = exc.problems
             else:
                 flash(f"Registered {len(created)} sample{'s' if len(created) != 1 else ''} for "
@@ -151,16 +143,12 @@ def print_labels() -> Any:
     codes = request.form.getlist("accession")
     samples = []
     for raw in codes:
-        sample = service.get_by_accession(db.session, raw)
-        if not may_see_site(current_user, sample.participant.site.code):
-            abort(403, description=f"{sample.accession} belongs to site {sample.participant.site.code}")
-        samples.append(sample)
+        samples.append(access.require(current_user, "samples.register", service.get_by_accession(db.session, raw)))
     start = request.form.get("start_position", "1")
     job = printing.print_labels(
         db.session, samples, fmt=request.form.get("format", "pdf"), by=current_user, config=current_app.config,
         layout_name=request.form.get("layout") or None, start_position=int(start) if start.isdigit() else 0,
     )
-    db.session.commit()
     return Response(job.content, mimetype=job.mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{job.filename}"'})
 
@@ -169,7 +157,7 @@ def print_labels() -> Any:
 @login_required
 def barcode_svg(accession: str) -> Any:
     """Return the sample's Code128 barcode as SVG for the screen."""
-    sample = service.get_by_accession(db.session, accession)
+    sample = access.require_see(current_user, service.find_by_accession(db.session, accession))
     return Response(labels.code128_svg(sample.accession or ""), mimetype="image/svg+xml")
 
 
@@ -177,9 +165,7 @@ def barcode_svg(accession: str) -> Any:
 @permission_required("samples.register")
 def process(accession: str) -> Any:
     """Process a primary tube into aliquots/derivatives, recording the raw pre-analytical values."""
-    sample = service.get_by_accession(db.session, accession)
-    if not may_see_site(current_user, sample.participant.site.code):
-        abort(403, description=f"{sample.accession} belongs to site {sample.participant.site.code}")
+    sample = access.require(current_user, "samples.register", service.find_by_accession(db.session, accession))
     tz = _local_tz(sample.participant.study)
     kit = db.session.get(KitItem, sample.kit_item_id) if sample.kit_item_id else None
     defaults = [accessioning.YieldEntry(y["sample_type"], int(y["aliquots"]), float(y["volume"]),
@@ -208,9 +194,7 @@ def process(accession: str) -> Any:
                 made = accessioning.process_primary(db.session, sample, yields, by=current_user,
                                                     consume=request.form.get("consume") == "on",
                                                     **{k: v for k, v in values.items() if v is not None})
-                db.session.commit()
             except DomainError as exc:
-                db.session.rollback()
                 problems[exc.field or "form"] = exc.message
             else:
                 flash(f"Made {len(made)} samples from {sample.accession}.", "info")

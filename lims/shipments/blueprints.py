@@ -1,4 +1,4 @@
-"""Register the shipment and consent pages, /api/v1/shipments, /api/v1/consent and the navigation entry."""
+"""Register the shipment pages, /api/v1/shipments and the navigation entry."""
 
 from __future__ import annotations
 
@@ -9,15 +9,11 @@ from lims.extensions import csrf
 
 
 def register(app: Flask, api: Api) -> None:
-    """Add the shipment and consent pages and APIs."""
-    from lims.shipments.api import blp, consent_blp
-    from lims.shipments.consent_views import bp as consent_bp
+    """Add the shipment pages and API."""
+    from lims.shipments.api import blp
     from lims.shipments.views import bp
 
     app.register_blueprint(bp)
-    app.register_blueprint(consent_bp)
     api.register_blueprint(blp, url_prefix="/api/v1/shipments")
-    api.register_blueprint(consent_blp, url_prefix="/api/v1/consent")
     csrf.exempt(blp)
-    csrf.exempt(consent_blp)
     app.config["NAV"].append(("shipments.index", "Shipments"))

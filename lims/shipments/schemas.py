@@ -86,6 +86,13 @@ class ShipmentReceiveSchema(Schema):
     arrival_temp_c = fields.Float(load_default=None, validate=validate.Range(min=-273, max=80))
 
 
+class LateReceiptSchema(Schema):
+    """An item that was missing at receipt and turned up later."""
+
+    code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    damage = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
 class ReconciliationSchema(Schema):
     shipment = fields.String()
     received = fields.List(fields.String())
@@ -100,26 +107,6 @@ class ReconciliationSchema(Schema):
 class ShipmentManifestSchema(Schema):
     content = fields.Dict(required=True)
     sha256 = fields.String(required=True, validate=validate.Length(equal=64))
-
-
-class WithdrawSchema(Schema):
-    on = fields.Date(required=True, validate=validate.Range(min=date(1900, 1, 1), max=date(2200, 12, 31)))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
-
-
-class DisposalSchema(Schema):
-    accession = fields.Function(lambda r: r.sample.accession)
-    participant = fields.Function(lambda r: r.sample.participant.code)
-    sample_type = fields.Function(lambda r: r.sample.sample_type.code)
-    reason = fields.String()
-    location = fields.String(allow_none=True)
-
-
-class WithdrawalSchema(Schema):
-    participant = fields.Function(lambda w: w.participant.code)
-    on = fields.Date()
-    reason = fields.String()
-    quarantined = fields.Function(lambda w: [s.accession for s in w.quarantined])
 
 
 class ReleaseSchema(Schema):

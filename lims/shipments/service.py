@@ -16,17 +16,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from lims import access, consent
 from lims.accounts.models import Signature, User
 from lims.accounts.service import sign
 from lims.core.db import utcnow
-from lims.core.errors import Conflict, DomainError, Forbidden, NotFound
+from lims.core.errors import Conflict, DomainError, NotFound
 from lims.custody.service import record_event
 from lims.samples import accession as accession_ids
+from lims.samples.holding import hold
 from lims.samples.models import Sample
-from lims.shipments.consent import consent_allows
 from lims.shipments.models import CONDITIONS, Shipment, ShipmentItem
 from lims.storage import service as storage
 from lims.storage.models import Placement
@@ -36,7 +37,6 @@ MANIFEST_FORMAT = "trialbank-manifest/1"
 SHIPPABLE = ("in_storage", "received")
 OPEN = ("draft", "released")
 CSV_FIELDS = ("accession", "participant", "sample_type", "quantity", "unit", "box", "from_location")
-SITE_BOUND_ROLES = ("technician",)
 
 
 # ----- building ---------------------------------------------------------------------------------------
@@ -48,12 +48,19 @@ def get_shipment(session: Session, shipment_id: int) -> Shipment:
     return shipment
 
 
-def list_shipments(session: Session, *, status: str | None = None) -> list[Shipment]:
-    """Return shipments, newest first."""
+def shipments_query(*, status: str | None = None, where: Any = None) -> Select[tuple[Shipment]]:
+    """Build the shipment list query, newest first (``where``: a clause on Shipment, e.g. a user's scope)."""
     stmt = select(Shipment).order_by(Shipment.created_at.desc(), Shipment.id.desc())
     if status:
         stmt = stmt.where(Shipment.status == status)
-    return list(session.scalars(stmt))
+    if where is not None:
+        stmt = stmt.where(where)
+    return stmt
+
+
+def list_shipments(session: Session, *, status: str | None = None, where: Any = None) -> list[Shipment]:
+    """Return shipments, newest first."""
+    return list(session.scalars(shipments_query(status=status, where=where)))
 
 
 def _site(session: Session, code: str | None, field_name: str) -> Site | None:
@@ -63,11 +70,6 @@ def _site(session: Session, code: str | None, field_name: str) -> Site | None:
     if site is None:
         raise DomainError(f"no site {code.strip().upper()}", field=field_name)
     return site
-
-
-def _check_user_site(user: User | None, site: Site, what: str) -> None:
-    if user is not None and user.role in SITE_BOUND_ROLES and site.code not in user.site_codes:
-        raise Forbidden(f"{what} happens at site {site.code}; you work for {', '.join(user.site_codes) or 'no site'}")
 
 
 def outside_study(shipment: Shipment) -> bool:
@@ -93,7 +95,7 @@ def create_shipment(session: Session, study: Study, *, from_site: str, to_site: 
     if conditions not in CONDITIONS:
         raise DomainError(f"unknown shipping condition {conditions!r}; use one of {', '.join(CONDITIONS)}",
                           field="conditions")
-    _check_user_site(by, source, "packing a shipment")
+    access.require_site(by, source, "packing a shipment")
     n = session.scalar(select(func.count()).select_from(Shipment).where(
         Shipment.from_site_id == source.id, Shipment.origin == "local")) or 0
     code = f"SHP-{source.code}-{(target.code if target else 'EXT')}-{n + 1:04d}"
@@ -115,7 +117,7 @@ def update_conditions(session: Session, shipment: Shipment, *, conditions: str, 
     if conditions not in CONDITIONS:
         raise DomainError(f"unknown shipping condition {conditions!r}; use one of {', '.join(CONDITIONS)}",
                           field="conditions")
-    _check_user_site(by, shipment.from_site, "packing a shipment")
+    access.require_site(by, shipment.from_site, "packing a shipment")
     shipment.conditions = conditions
     shipment.courier = (courier or "").strip() or None
     shipment.tracking_number = (tracking_number or "").strip() or None
@@ -128,10 +130,10 @@ def _ship_refusal(session: Session, shipment: Shipment, sample: Sample) -> str |
         return f"{sample.accession} is {sample.status.replace('_', ' ')}; only stored or received samples can be shipped"
     if sample.study_id != shipment.study_id:
         return f"{sample.accession} belongs to another study"
-    site = storage.current_site_code(session, sample)
-    if site != shipment.from_site.code:
-        return f"{sample.accession} is at site {site}, but this shipment leaves from {shipment.from_site.code}"
-    problem = consent_allows(sample, "ship", outside_study=outside_study(shipment))
+    if sample.site_id != shipment.from_site_id:
+        return (f"{sample.accession} is at site {sample.site.code}, but this shipment leaves from "
+                f"{shipment.from_site.code}")
+    problem = consent.refusal(sample, "share_outside_study" if outside_study(shipment) else "ship")
     if problem:
         return problem
     other = session.scalar(
@@ -150,7 +152,7 @@ def add_by_scan(session: Session, shipment: Shipment, code: str, *, by: User | N
     """
     if shipment.status != "draft":
         raise Conflict(f"shipment {shipment.code} is {shipment.status}; nothing more can be packed")
-    _check_user_site(by, shipment.from_site, "packing a shipment")
+    access.require_site(by, shipment.from_site, "packing a shipment")
     raw = (code or "").strip()
     if not raw:
         raise DomainError("scan a tube or a box", field="code")
@@ -207,7 +209,7 @@ def remove_item(session: Session, shipment: Shipment, accession: str, *, by: Use
     """Take a sample back out of a draft shipment."""
     if shipment.status != "draft":
         raise Conflict(f"shipment {shipment.code} is {shipment.status}; its contents can no longer change")
-    _check_user_site(by, shipment.from_site, "packing a shipment")
+    access.require_site(by, shipment.from_site, "packing a shipment")
     code = accession.strip().upper()
     item = next((i for i in shipment.items if i.accession == code), None)
     if item is None:
@@ -224,6 +226,7 @@ def release_shipment(session: Session, shipment: Shipment, *, by: User | None, i
     releases nothing.
     """
     _lock(session, shipment)
+    access.require_site(by, shipment.from_site, "releasing a shipment")
     if shipment.status != "draft":
         raise Conflict(f"shipment {shipment.code} was already {shipment.status}")
     if not shipment.items:
@@ -262,7 +265,7 @@ def _lock(session: Session, shipment: Shipment) -> None:
     """Re-read the shipment under a row lock, so two people releasing or receiving it at once act one after the other.
 
     On PostgreSQL the second waits and then sees the new status; on SQLite the write lock does the same
-    (the boundary re-runs the unit of work, see lims.storage.transactions).
+    (the boundary re-runs the unit of work, see lims.core.uow).
     """
     session.refresh(shipment, with_for_update=True)
 
@@ -435,7 +438,7 @@ def receive_shipment(session: Session, shipment: Shipment, *, scans: list[str], 
         raise Conflict(f"shipment {shipment.code} was already received on "
                        f"{shipment.received_at.strftime('%Y-%m-%d') if shipment.received_at else '?'}")
     if shipment.to_site is not None:
-        _check_user_site(by, shipment.to_site, "receiving this shipment")
+        access.require_site(by, shipment.to_site, "receiving this shipment")
     damaged = dict(damaged or {})
     by_accession = {i.accession: i for i in shipment.items}
     report = Reconciliation(shipment.code, arrival_temp_c=arrival_temp_c)
@@ -477,6 +480,8 @@ def receive_shipment(session: Session, shipment: Shipment, *, scans: list[str], 
             continue
         if sample.status == "in_transit":
             sample.status = "received"
+        if shipment.to_site_id is not None:
+            hold(session, sample, shipment.to_site_id)
         record_event(session, sample.id, "shipment_received", by=by, at=when, site_code=site_code,
                      from_location=f"shipment {shipment.code}", to_location=site_code or shipment.destination,
                      reason=f"damaged: {damage}" if damage else None,
@@ -489,6 +494,40 @@ def receive_shipment(session: Session, shipment: Shipment, *, scans: list[str], 
     shipment.unexpected = [{"code": c, "reason": r} for c, r in report.unexpected]
     session.flush()
     return report
+
+
+def receive_late(session: Session, shipment: Shipment, code: str, *, damage: str | None = None,
+                 by: User | None, at: datetime | None = None) -> ShipmentItem:
+    """Receive an item that was missing at receipt but turned up later (a custody event, like any receipt)."""
+    _lock(session, shipment)
+    if shipment.status != "received":
+        raise Conflict(f"shipment {shipment.code} has not been received yet: receive it with its scans")
+    if shipment.to_site is not None:
+        access.require_site(by, shipment.to_site, "receiving this shipment")
+    try:
+        accession = accession_ids.validate(code)
+    except ValueError as exc:
+        raise DomainError(f"{code.strip()!r} is not a sample ID: {exc}", field="code") from None
+    item = next((i for i in shipment.items if i.accession == accession), None)
+    if item is None:
+        raise NotFound(f"{accession} is not in shipment {shipment.code}", field="code")
+    if item.state != "missing":
+        raise Conflict(f"{accession} was already {item.state} with shipment {shipment.code}", field="code")
+    damage = (damage or "").strip() or None
+    item.state, item.damage = ("damaged" if damage else "received"), damage
+    sample = item.sample
+    if sample is not None:
+        if sample.status == "in_transit":
+            sample.status = "received"
+        if shipment.to_site_id is not None:
+            hold(session, sample, shipment.to_site_id)
+        site_code = shipment.to_site.code if shipment.to_site else None
+        record_event(session, sample.id, "shipment_received", by=by, at=at or utcnow(), site_code=site_code,
+                     from_location=f"shipment {shipment.code}", to_location=site_code or shipment.destination,
+                     reason="received late" + (f"; damaged: {damage}" if damage else ""),
+                     details={"shipment": shipment.code, "late": True, "damaged": bool(damage)})
+    session.flush()
+    return item
 
 
 def reconciliation(shipment: Shipment) -> Reconciliation:

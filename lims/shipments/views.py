@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from lims import access
 from lims.accounts.service import signatures_for
 from lims.core.auth import login_required
-from lims.core.errors import DomainError, NotFound
+from lims.core.errors import DomainError
+from lims.core.uow import refuse
 from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.shipments import service
 from lims.shipments.models import CONDITIONS
-from lims.storage.transactions import commit_with_retry
 from lims.studies.service import get_study
 
 bp = Blueprint("shipments", __name__, url_prefix="/shipments")
@@ -26,11 +27,9 @@ def instance_name() -> str:
     return str(current_app.config.get("INSTANCE_NAME") or "trialbank")
 
 
-def _shipment_or_404(shipment_id: int) -> Any:
-    try:
-        return service.get_shipment(db.session, shipment_id)
-    except NotFound as exc:
-        abort(404, description=exc.message)
+def _shipment(shipment_id: int) -> Any:
+    """Return the shipment if the user may see it (sent from or to their sites); 404 otherwise."""
+    return access.require_see(current_user, service.get_shipment(db.session, shipment_id))
 
 
 @bp.get("/")
@@ -38,7 +37,8 @@ def _shipment_or_404(shipment_id: int) -> Any:
 def index() -> Any:
     """List shipments and offer a form to open one."""
     study = get_study(db.session)
-    return render_template("shipments/index.html", shipments=service.list_shipments(db.session),
+    shipments = service.list_shipments(db.session, where=access.visible_shipments(current_user))
+    return render_template("shipments/index.html", shipments=shipments,
                            sites=[ss.site for ss in study.sites], conditions=CONDITIONS)
 
 
@@ -52,10 +52,8 @@ def create() -> Any:
             db.session, get_study(db.session), from_site=form.get("from_site", ""), to_site=form.get("to_site") or None,
             destination=form.get("destination"), conditions=form.get("conditions", ""), courier=form.get("courier"),
             tracking_number=form.get("tracking_number"), by=current_user)
-        db.session.commit()
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refuse(exc.message)
         return redirect(url_for("shipments.index"))
     return redirect(url_for("shipments.detail", shipment_id=shipment.id))
 
@@ -64,7 +62,7 @@ def create() -> Any:
 @login_required
 def detail(shipment_id: int) -> Any:
     """Show a shipment: conditions, contents, and the next step (scan, release, receive or the reconciliation)."""
-    shipment = _shipment_or_404(shipment_id)
+    shipment = _shipment(shipment_id)
     report = service.reconciliation(shipment) if shipment.status == "received" else None
     return render_template("shipments/detail.html", shipment=shipment, report=report, conditions=CONDITIONS,
                            signatures=signatures_for(db.session, "shipment", shipment.code))
@@ -74,14 +72,10 @@ def detail(shipment_id: int) -> Any:
 @permission_required("shipments.build")
 def add(shipment_id: int) -> Any:
     """Pack the scanned tube, or every tube of the scanned box."""
-    code = request.form.get("code", "")
-
-    def work() -> list[str]:
-        return service.add_by_scan(db.session, _shipment_or_404(shipment_id), code, by=current_user)
     try:
-        added = commit_with_retry(db.session, work)
+        added = service.add_by_scan(db.session, _shipment(shipment_id), request.form.get("code", ""), by=current_user)
     except DomainError as exc:
-        flash(exc.message, "error")
+        refuse(exc.message)
     else:
         flash(f"Packed {', '.join(added) if len(added) <= 3 else f'{len(added)} samples'}.", "info")
     return redirect(url_for("shipments.detail", shipment_id=shipment_id))
@@ -92,11 +86,9 @@ def add(shipment_id: int) -> Any:
 def remove(shipment_id: int, accession: str) -> Any:
     """Take a sample back out of a draft shipment."""
     try:
-        service.remove_item(db.session, _shipment_or_404(shipment_id), accession, by=current_user)
-        db.session.commit()
+        service.remove_item(db.session, _shipment(shipment_id), accession, by=current_user)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refuse(exc.message)
     return redirect(url_for("shipments.detail", shipment_id=shipment_id))
 
 
@@ -106,13 +98,11 @@ def conditions(shipment_id: int) -> Any:
     """Record the shipping conditions, courier and tracking number."""
     form = request.form
     try:
-        service.update_conditions(db.session, _shipment_or_404(shipment_id), conditions=form.get("conditions", ""),
+        service.update_conditions(db.session, _shipment(shipment_id), conditions=form.get("conditions", ""),
                                   courier=form.get("courier"), tracking_number=form.get("tracking_number"),
                                   by=current_user)
-        db.session.commit()
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refuse(exc.message)
     return redirect(url_for("shipments.detail", shipment_id=shipment_id))
 
 
@@ -120,16 +110,14 @@ def conditions(shipment_id: int) -> Any:
 @permission_required("shipments.release")
 def release(shipment_id: int) -> Any:
     """Release the shipment: its samples go in transit."""
-    def work() -> Any:
-        shipment = _shipment_or_404(shipment_id)
+    shipment = _shipment(shipment_id)
+    try:
         if shipment.status == "draft" and shipment.items:
             service.sign_release(db.session, shipment, current_user, password=request.form.get("password", ""),
                                  meaning=request.form.get("meaning", "approved"))
-        return service.release_shipment(db.session, shipment, by=current_user, instance=instance_name())
-    try:
-        shipment = commit_with_retry(db.session, work)
+        service.release_shipment(db.session, shipment, by=current_user, instance=instance_name())
     except DomainError as exc:
-        flash(exc.message, "error")
+        refuse(exc.message)
     else:
         flash(f"Released {shipment.code}: {len(shipment.items)} samples in transit.", "info")
     return redirect(url_for("shipments.detail", shipment_id=shipment_id))
@@ -139,7 +127,7 @@ def release(shipment_id: int) -> Any:
 @login_required
 def manifest_json(shipment_id: int) -> Any:
     """Download the JSON manifest (content and its SHA-256)."""
-    shipment = _shipment_or_404(shipment_id)
+    shipment = _shipment(shipment_id)
     doc = service.manifest(shipment, instance=instance_name())
     return Response(json.dumps(doc, indent=2, ensure_ascii=False), mimetype="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{shipment.code}.manifest.json"'})
@@ -149,7 +137,7 @@ def manifest_json(shipment_id: int) -> Any:
 @login_required
 def manifest_csv(shipment_id: int) -> Any:
     """Download the manifest's items as CSV."""
-    shipment = _shipment_or_404(shipment_id)
+    shipment = _shipment(shipment_id)
     service.manifest(shipment)  # refuses drafts
     return Response(service.manifest_csv(shipment), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{shipment.code}.manifest.csv"'})
@@ -163,21 +151,34 @@ def receive(shipment_id: int) -> Any:
     temp_raw = (form.get("arrival_temp_c") or "").strip()
     try:
         temp = float(temp_raw.replace(",", ".")) if temp_raw else None
+        if temp is not None and not -200 <= temp <= 60:
+            raise ValueError(temp_raw)
     except ValueError:
-        flash(f"temperature on arrival {temp_raw!r} is not a number", "error")
+        refuse(f"temperature on arrival {temp_raw!r} is not a temperature between -200 and 60 °C")
         return redirect(url_for("shipments.detail", shipment_id=shipment_id))
-
-    def work() -> service.Reconciliation:
-        return service.receive_shipment(
-            db.session, _shipment_or_404(shipment_id), scans=(form.get("scans") or "").splitlines(),
-            damaged=service.parse_damage(form.get("damaged") or ""), arrival_temp_c=temp, by=current_user)
     try:
-        report = commit_with_retry(db.session, work)
+        report = service.receive_shipment(
+            db.session, _shipment(shipment_id), scans=(form.get("scans") or "").splitlines(),
+            damaged=service.parse_damage(form.get("damaged") or ""), arrival_temp_c=temp, by=current_user)
     except DomainError as exc:
-        flash(exc.message, "error")
+        refuse(exc.message)
     else:
         flash(f"Received: {len(report.received)} intact, {len(report.damaged)} damaged, {len(report.missing)} missing, "
               f"{len(report.unexpected)} unexpected.", "info" if report.complete else "error")
+    return redirect(url_for("shipments.detail", shipment_id=shipment_id))
+
+
+@bp.post("/<int:shipment_id>/late")
+@permission_required("shipments.build")
+def receive_late(shipment_id: int) -> Any:
+    """Receive an item that was missing at receipt but turned up later."""
+    try:
+        item = service.receive_late(db.session, _shipment(shipment_id), request.form.get("code", ""),
+                                    damage=request.form.get("damage"), by=current_user)
+    except DomainError as exc:
+        refuse(exc.message)
+    else:
+        flash(f"{item.accession} received late ({item.state}).", "info")
     return redirect(url_for("shipments.detail", shipment_id=shipment_id))
 
 
@@ -193,9 +194,7 @@ def import_manifest() -> Any:
         return render_template("shipments/import.html"), 400
     try:
         shipment = service.import_manifest(db.session, upload.read(), by=current_user, instance=instance_name())
-        db.session.commit()
     except DomainError as exc:
-        db.session.rollback()
         flash(exc.message, "error")
         return render_template("shipments/import.html"), 400
     flash(f"Imported {shipment.code} from {shipment.origin}: {len(shipment.items)} samples expected.", "info")

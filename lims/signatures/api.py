@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint
@@ -35,8 +34,7 @@ class Runs(MethodView):
         study = get_study(db.session)
         clean = service.check_parameters(db.session, study, params)
         run = service.create_run(db.session, study, clean, by=current_user)
-        db.session.commit()
-        runner.start(current_app._get_current_object(), run.id)  # type: ignore[attr-defined]
+        runner.start_after_commit(run)
         return run
 
 
@@ -58,6 +56,5 @@ class Rerun(MethodView):
         study = get_study(db.session)
         original = service.get_run(db.session, study, run_id)
         run = service.create_run(db.session, study, original.parameters, by=current_user, rerun_of=original)
-        db.session.commit()
-        runner.start(current_app._get_current_object(), run.id)  # type: ignore[attr-defined]
+        runner.start_after_commit(run)
         return run

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from lims.core.errors import DomainError
+from lims.core.uow import after_commit
 from lims.extensions import db
 from lims.signatures import service
 from lims.signatures.models import SignatureRun
@@ -69,3 +70,10 @@ def start(app: Flask, run_id: int) -> None:
     with _ACTIVE_LOCK:
         _ACTIVE.add(run_id)
     threading.Thread(target=_work, args=(app, run_id), name=f"signature-run-{run_id}", daemon=True).start()
+
+
+def start_after_commit(run: SignatureRun) -> None:
+    """Start ``run`` once the request that queued it has committed (see lims.core.uow)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    run_id = run.id
+    after_commit(db.session, lambda: start(app, run_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from lims.core.db import utcnow
@@ -49,8 +49,7 @@ def create() -> Any:
     except DomainError as exc:
         return _form(study, {**raw, **{k: request.form.getlist(k) for k in MULTI}}, exc, 400)
     run = service.create_run(db.session, study, params, by=current_user)
-    db.session.commit()
-    runner.start(current_app._get_current_object(), run.id)  # type: ignore[attr-defined]
+    runner.start_after_commit(run)
     return redirect(url_for("signatures.run_page", run_id=run.id))
 
 
@@ -126,6 +125,5 @@ def rerun(run_id: int) -> Any:
     study = get_study(db.session)
     original = service.get_run(db.session, study, run_id)
     run = service.create_run(db.session, study, original.parameters, by=current_user, rerun_of=original)
-    db.session.commit()
-    runner.start(current_app._get_current_object(), run.id)  # type: ignore[attr-defined]
+    runner.start_after_commit(run)
     return redirect(url_for("signatures.run_page", run_id=run.id))

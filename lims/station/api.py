@@ -39,9 +39,7 @@ def ping() -> Any:
 @blp.alt_response(409, description="Refused: status, consent or batch rule; nothing changed")
 def scan(args: dict[str, Any]) -> Any:
     """Apply one action to one scanned sample."""
-    result = service.scan(db.session, args["code"], args["mode"], user=current_user, text=args.get("text"))
-    db.session.commit()
-    return result.to_dict()
+    return service.scan(db.session, args["code"], args["mode"], user=current_user, text=args.get("text")).to_dict()
 
 
 @blp.route("/check", methods=["POST"])
@@ -63,5 +61,4 @@ def check(args: dict[str, Any]) -> Any:
 def apply_batch(args: dict[str, Any]) -> Any:
     """Apply one action to a batch of scans in one transaction: all or nothing."""
     results = service.batch(db.session, args["codes"], args["mode"], user=current_user, text=args.get("text"))
-    db.session.commit()
     return {"applied": len(results), "results": [r.to_dict() for r in results]}

@@ -17,4 +17,3 @@ def register(app: Flask, api: Api) -> None:
     api.register_blueprint(blp, url_prefix="/api/v1/station")
     csrf.exempt(blp)
     app.config["NAV"].append(("station.index", "Scan station"))
-    app.config["NAV"].append(("station.disposals", "Disposals"))

@@ -35,7 +35,8 @@ class BatchSchema(Schema):
 class SampleFactsSchema(Schema):
     accession = fields.String()
     participant = fields.String()
-    site = fields.String()
+    site = fields.String(metadata={"description": "The site that holds the sample now"})
+    participant_site = fields.String(metadata={"description": "The site where the participant is enrolled"})
     timepoint = fields.String(allow_none=True)
     sample_type = fields.String()
     status = fields.String()

@@ -5,43 +5,21 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lims import access
 from lims.accounts.models import User
-from lims.core.errors import Conflict, DomainError, Forbidden
-from lims.samples import actions, disposal
+from lims.core.errors import Conflict, DomainError
+from lims.disposal.service import request_disposal
 from lims.samples import service as samples_service
+from lims.samples.lifecycle import NEEDS_REASON
 from lims.samples.models import Sample
 from lims.samples.presenters import sprec_for
-from lims.storage.models import Placement
+from lims.station import actions
+from lims.storage.service import location_path
 
 MODES = ("lookup", "receive", "check_out", "check_in", "thaw", "dispose")
-SITE_BOUND_ROLES = ("technician",)
-
-
-_LOCATION = text("""
-    WITH RECURSIVE chain(id, parent_id, name, site_id, depth) AS (
-        SELECT u.id, u.parent_id, u.name, u.site_id, 0
-          FROM placement p JOIN storage_unit u ON u.id = p.unit_id WHERE p.sample_id = :sample_id
-        UNION ALL
-        SELECT u.id, u.parent_id, u.name, u.site_id, c.depth + 1
-          FROM storage_unit u JOIN chain c ON u.id = c.parent_id WHERE c.depth < 20
-    )
-    SELECT c.name, c.depth, s.code AS site, p.row, p.col
-      FROM chain c JOIN site s ON s.id = c.site_id JOIN placement p ON p.sample_id = :sample_id
-     ORDER BY c.depth DESC
-""")
-
-
-def location_path(session: Session, sample_id: int) -> str | None:
-    """Return where a sample is, e.g. 'ZJ › ZJ -80 °C freezer 1 › Rack 1 › Box 003 › C7', in one query."""
-    rows = session.execute(_LOCATION, {"sample_id": sample_id}).all()
-    if not rows:
-        return None
-    path = " › ".join([rows[0].site, *(r.name for r in rows)])
-    row, col = rows[0].row, rows[0].col
-    return f"{path} › {chr(ord('A') + row - 1)}{col}" if row is not None and col is not None else path
 
 
 def facts(session: Session, sample: Sample) -> dict[str, Any]:
@@ -50,7 +28,8 @@ def facts(session: Session, sample: Sample) -> dict[str, Any]:
     return {
         "accession": sample.accession,
         "participant": sample.participant.code,
-        "site": sample.participant.site.code,
+        "site": sample.site.code,
+        "participant_site": sample.participant.site.code,
         "timepoint": sample.visit.timepoint.code if sample.visit else None,
         "sample_type": sample.sample_type.name,
         "status": sample.status,
@@ -74,17 +53,14 @@ class ScanResult:
         return asdict(self)
 
 
-def _site_check(sample: Sample, user: User) -> None:
-    if user.role in SITE_BOUND_ROLES and sample.participant.site.code not in user.site_codes:
-        raise Forbidden(f"{sample.accession} belongs to site {sample.participant.site.code}; "
-                        f"you work for {', '.join(user.site_codes) or 'no site'}")
-
-
 def _resolve(session: Session, code: str, mode: str, user: User, text: str | None) -> Sample:
     if mode not in MODES:
         raise DomainError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}", field="mode")
     sample = samples_service.get_by_accession(session, code)
-    _site_check(sample, user)
+    if mode == "lookup":
+        access.require_see(user, sample)
+    else:
+        access.require(user, "station.act", sample)
     problem = actions.refusal(sample, mode, reason=text)
     if problem:
         raise Conflict(f"{sample.accession}: {problem}", field="code")
@@ -94,7 +70,7 @@ def _resolve(session: Session, code: str, mode: str, user: User, text: str | Non
 def check(session: Session, code: str, mode: str, *, user: User, text: str | None = None,
           batch: list[str] | None = None) -> ScanResult:
     """Validate one scan for a batch without changing anything (duplicates in the batch are refused)."""
-    sample = _resolve(session, code, mode, user, text if mode not in actions.NEEDS_REASON else "pending")
+    sample = _resolve(session, code, mode, user, text if mode not in NEEDS_REASON else "pending")
     if batch and sample.accession in {_normal(c) for c in batch}:
         raise Conflict(f"{sample.accession} is already in this batch", field="code")
     return ScanResult(True, mode, sample.accession or code, "ready", facts(session, sample))
@@ -119,13 +95,13 @@ def _apply(session: Session, sample: Sample, mode: str, user: User, text: str | 
     if mode == "check_out":
         return actions.check_out(session, sample, purpose=text or "", by=user)
     if mode == "dispose":
-        disposal.request_disposal(session, sample, reason=text or "", by=user)
+        request_disposal(session, sample, reason=text or "", by=user)
         return actions.Outcome("dispose", sample.accession or "", sample.status,
                                "disposal requested: a lab manager approves it with an e-signature")
     if mode == "thaw":
         return actions.thaw(session, sample, by=user, reason=text)
     if mode == "receive":
-        return actions.receive(session, sample, by=user, site_code=sample.participant.site.code)
+        return actions.receive(session, sample, by=user)
     if mode == "check_in":
         return actions.check_in(session, sample, by=user)
     return actions.lookup(session, sample, by=user)
@@ -166,17 +142,3 @@ def batch(session: Session, codes: list[str], mode: str, *, user: User, text: st
 def samples_by_accession(session: Session, accessions: list[str]) -> list[Sample]:
     """Return the samples with these accession IDs (for reports)."""
     return list(session.scalars(select(Sample).where(Sample.accession.in_(accessions))))
-
-
-def decide_disposals(session: Session, request_ids: list[int], *, approve: bool, user: User, password: str,
-                     meaning: str, note: str | None = None) -> int:
-    """Approve or reject disposal requests under one e-signature; approved samples leave their positions."""
-    requests, _signature = disposal.decide(session, request_ids, approve=approve, by=user, password=password,
-                                           meaning=meaning, note=note)
-    if approve:
-        for r in requests:
-            placement = session.get(Placement, r.sample_id)
-            if placement is not None:
-                session.delete(placement)
-    session.flush()
-    return len(requests)

@@ -10,6 +10,8 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from lims import access
+from lims.core.api import SelectPage
 from lims.core.auth import login_required
 from lims.core.errors import DomainError
 from lims.core.permissions import permission_required
@@ -31,11 +33,19 @@ from lims.storage.schemas import (
     UnitQuerySchema,
     UnitSchema,
 )
-from lims.storage.transactions import commit_with_retry
 from lims.studies.models import Site
 from lims.studies.service import get_study
 
 blp = Blueprint("storage_api", __name__, description="Storage: freezers, racks, boxes and sample positions")
+
+
+def _unit(unit_id: int) -> StorageUnit:
+    """Return the unit if the user may see it (404 otherwise, also across sites)."""
+    return access.require_see(current_user, service.get_unit(db.session, unit_id))
+
+
+def _sample(accession: str) -> Any:
+    return access.require_see(current_user, samples_service.find_by_accession(db.session, accession))
 
 
 def _detail(unit: StorageUnit) -> dict[str, Any]:
@@ -61,34 +71,31 @@ class Units(MethodView):
 
     @blp.arguments(UnitQuerySchema, location="query")
     @blp.response(200, UnitSchema(many=True))
-    @blp.paginate()
-    def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
-        """List storage units (filter by site, parent and kind)."""
-        stmt = select(StorageUnit).join(Site).order_by(Site.code, StorageUnit.name, StorageUnit.id)
+    @blp.paginate(SelectPage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """List the storage units of your sites (filter by site, parent and kind)."""
+        stmt = (select(StorageUnit).join(Site).where(access.visible_units(current_user))
+                .order_by(Site.code, StorageUnit.name, StorageUnit.id))
         if args.get("site"):
             stmt = stmt.where(Site.code == args["site"].upper())
         if args.get("parent_id") is not None:
             stmt = stmt.where(StorageUnit.parent_id == args["parent_id"])
         if args.get("kind"):
             stmt = stmt.where(StorageUnit.kind == args["kind"])
-        units = list(db.session.scalars(stmt))
-        pagination_parameters.item_count = len(units)
-        first = pagination_parameters.first_item
-        return units[first:first + pagination_parameters.page_size]
+        return stmt
 
     @permission_required("storage.configure")
     @blp.arguments(UnitCreateSchema)
     @blp.response(201, UnitDetailSchema)
     def post(self, args: dict[str, Any]) -> Any:
         """Create a storage unit at a site or inside another unit (lab managers)."""
-        parent = service.get_unit(db.session, args.pop("parent_id")) if args.get("parent_id") else None
+        parent_id = args.pop("parent_id", None)
+        parent = _unit(parent_id) if parent_id else None
         site_code = args.pop("site", None)
         site = parent.site if parent else db.session.scalar(select(Site).where(Site.code == (site_code or "").upper()))
         if site is None:
             raise DomainError("give the site (or a parent unit)", field="site")
-        unit = service.create_unit(db.session, site=site, parent=parent, by=current_user, **args)
-        db.session.commit()
-        return _detail(unit)
+        return _detail(service.create_unit(db.session, site=site, parent=parent, by=current_user, **args))
 
 
 @blp.route("/units/<int:unit_id>")
@@ -96,7 +103,7 @@ class Units(MethodView):
 @blp.response(200, UnitDetailSchema)
 def unit_detail(unit_id: int) -> Any:
     """Show a unit with its path, occupancy (everything inside counted) and every box position."""
-    return _detail(service.get_unit(db.session, unit_id))
+    return _detail(_unit(unit_id))
 
 
 @blp.route("/units/<int:unit_id>/place", methods=["POST"])
@@ -106,11 +113,9 @@ def unit_detail(unit_id: int) -> Any:
 @blp.alt_response(409, description="Position taken, box full, or the sample was moved meanwhile")
 def place(args: dict[str, Any], unit_id: int) -> Any:
     """Place a scanned tube at a position (or the next free one); a placed tube is moved."""
-    def work() -> service.Placed:
-        return service.place_by_scan(db.session, service.get_unit(db.session, unit_id), args["code"],
-                                     position=args.get("position"), by=current_user,
-                                     expected_version=args.get("version"))
-    return commit_with_retry(db.session, work)
+    unit = access.require(current_user, "storage.manage", _unit(unit_id))
+    return service.place_by_scan(db.session, unit, args["code"], position=args.get("position"), by=current_user,
+                                 expected_version=args.get("version"))
 
 
 @blp.route("/units/<int:unit_id>/move", methods=["POST"])
@@ -120,12 +125,10 @@ def place(args: dict[str, Any], unit_id: int) -> Any:
 @blp.alt_response(409, description="The unit was moved or changed meanwhile")
 def move(args: dict[str, Any], unit_id: int) -> Any:
     """Move a unit with everything inside into another unit; each sample inside gets a custody event."""
-    def work() -> dict[str, Any]:
-        unit = service.get_unit(db.session, unit_id)
-        target = service.get_unit_by_barcode(db.session, args["into"], site_codes=[unit.site.code])
-        count = service.move_unit(db.session, unit, target, by=current_user, expected_version=args.get("version"))
-        return {"unit": unit, "path": service.unit_label(db.session, unit), "samples_moved": count}
-    return commit_with_retry(db.session, work)
+    unit = access.require(current_user, "storage.manage", _unit(unit_id))
+    target = service.get_unit_by_barcode(db.session, args["into"], site_codes=[unit.site.code])
+    count = service.move_unit(db.session, unit, target, by=current_user, expected_version=args.get("version"))
+    return {"unit": unit, "path": service.unit_label(db.session, unit), "samples_moved": count}
 
 
 @blp.route("/locations/<accession>")
@@ -133,7 +136,7 @@ def move(args: dict[str, Any], unit_id: int) -> Any:
 @blp.response(200, SampleLocationSchema)
 def location(accession: str) -> Any:
     """Return a sample's full location path (one query) and its placement version."""
-    sample = samples_service.get_by_accession(db.session, accession)
+    sample = _sample(accession)
     placement = db.session.get(Placement, sample.id)
     return {"accession": sample.accession, "path": service.location_path(db.session, sample.id),
             "unit_id": placement.unit_id if placement else None,
@@ -146,7 +149,7 @@ def location(accession: str) -> Any:
 @blp.response(200, StorageSuggestionSchema)
 def suggestion(accession: str) -> Any:
     """Suggest where a sample should go (same participant and time point together, type and temperature allowed)."""
-    sample = samples_service.get_by_accession(db.session, accession)
+    sample = _sample(accession)
     s = service.suggest_location(db.session, sample)
     if s is None:
         return {"accession": sample.accession, "unit_id": None, "barcode": None, "position": None,
@@ -162,7 +165,8 @@ def suggestion(accession: str) -> Any:
 @blp.paginate()
 def retention(args: dict[str, Any], pagination_parameters: Any) -> Any:
     """List samples kept past their type's retention period (study setting), oldest first."""
-    rows = service.retention_due(db.session, get_study(db.session), on=args.get("on") or date.today())
+    rows = service.retention_due(db.session, get_study(db.session), on=args.get("on") or date.today(),
+                                 where=access.visible_samples(current_user))
     pagination_parameters.item_count = len(rows)
     first = pagination_parameters.first_item
     return rows[first:first + pagination_parameters.page_size]

@@ -21,9 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
+from lims import access
 from lims.accounts.models import User
-from lims.core.errors import Conflict, DomainError, Forbidden, NotFound
-from lims.custody.models import CustodyEvent
+from lims.core.errors import Conflict, DomainError, NotFound
 from lims.custody.service import record_event
 from lims.samples import service as samples_service
 from lims.samples.models import Sample
@@ -36,7 +36,6 @@ PLACEABLE = ("collected", "received", "in_storage", "checked_out", "quarantined"
 WARMER_TOLERANCE_C = 10.0
 # A suggestion keeps a sample within this band below its storage temperature (no -80 plasma in LN2).
 SUGGEST_COLDER_BAND_C = 30.0
-SITE_BOUND_ROLES = ("technician",)
 _POSITION = re.compile(r"^([A-Za-z])\s*0*(\d{1,2})$")
 SEP = " › "
 
@@ -193,11 +192,13 @@ class Usage:
         return round(100 * self.used / self.capacity)
 
 
-def site_units(session: Session, site_id: int | None = None) -> list[StorageUnit]:
-    """Return every unit (of one site, or all), ordered by site and name."""
+def site_units(session: Session, site_id: int | None = None, *, where: Any = None) -> list[StorageUnit]:
+    """Return every unit (of one site, or all; ``where`` a clause on StorageUnit), ordered by site and name."""
     stmt = select(StorageUnit).order_by(StorageUnit.site_id, StorageUnit.name)
     if site_id is not None:
         stmt = stmt.where(StorageUnit.site_id == site_id)
+    if where is not None:
+        stmt = stmt.where(where)
     return list(session.scalars(stmt))
 
 
@@ -259,26 +260,6 @@ def admits(chain: list[StorageUnit], sample_type: SampleType) -> str | None:
     return None
 
 
-def current_site_code(session: Session, sample: Sample) -> str:
-    """Return the site a sample is at: its storage, else its last custody event with a site, else its participant's."""
-    placement = session.get(Placement, sample.id)
-    if placement is not None:
-        return placement.unit.site.code
-    code = session.scalar(
-        select(CustodyEvent.site_code)
-        .where(CustodyEvent.sample_id == sample.id, CustodyEvent.site_code.is_not(None))
-        .order_by(CustodyEvent.seq.desc()).limit(1)
-    )
-    return code or sample.participant.site.code
-
-
-def check_user_site(user: User | None, unit: StorageUnit) -> None:
-    """Refuse a technician working on storage of a site they do not work for."""
-    if user is not None and user.role in SITE_BOUND_ROLES and unit.site.code not in user.site_codes:
-        raise Forbidden(f"{unit.name} ({unit.barcode}) is at site {unit.site.code}; you work for "
-                        f"{', '.join(user.site_codes) or 'no site'}")
-
-
 def _holder_refusal(unit: StorageUnit) -> str | None:
     if unit.kind not in SAMPLE_HOLDERS:
         return (f"{unit.name} ({unit.barcode}) is a {unit.kind.replace('_', ' ')}, not a container for tubes: "
@@ -296,9 +277,8 @@ def placement_refusal(session: Session, sample: Sample, unit: StorageUnit,
         if sample.status == "in_transit":
             return f"{sample.accession} is in transit: receive the shipment before storing it"
         return f"{sample.accession} is {sample.status.replace('_', ' ')} and cannot be stored"
-    site = current_site_code(session, sample)
-    if site != unit.site.code:
-        return (f"{sample.accession} is at site {site} but {unit.name} ({unit.barcode}) is in a freezer of site "
+    if sample.site_id != unit.site_id:
+        return (f"{sample.accession} is at site {sample.site.code} but {unit.name} ({unit.barcode}) is at site "
                 f"{unit.site.code}: ship it there first")
     chain = chain or unit_path(session, unit)
     refusal = admits(chain, sample.sample_type)
@@ -353,7 +333,7 @@ def place_sample(session: Session, sample: Sample, unit: StorageUnit, *, positio
     A sample not yet in storage is ``stored``; one already somewhere is ``moved`` (compare-and-set on
     its placement's version when ``expected_version`` is given).
     """
-    check_user_site(by, unit)
+    access.require_site(by, unit.site, f"storing in {unit.name} ({unit.barcode})")
     chain = unit_path(session, unit)
     refusal = placement_refusal(session, sample, unit, chain)
     if refusal:
@@ -481,8 +461,7 @@ def create_unit(session: Session, *, site: Site, kind: str, name: str, barcode: 
             raise DomainError(f"{parent.name} is at site {parent.site.code}, not {site.code}", field="parent")
         if parent.kind in LEAF_KINDS:
             raise DomainError(f"{parent.name} is a {parent.kind} and holds tubes, not other units", field="parent")
-    if by is not None and by.role in SITE_BOUND_ROLES and site.code not in by.site_codes:
-        raise Forbidden(f"you work for {', '.join(by.site_codes)}, not {site.code}")
+    access.require_site(by, site, "setting up storage")
     if session.scalar(select(StorageUnit.id).where(StorageUnit.site_id == site.id,
                                                    func.upper(StorageUnit.barcode) == barcode)) is not None:
         raise Conflict(f"site {site.code} already has a unit with barcode {barcode}", field="barcode")
@@ -502,8 +481,8 @@ def move_unit(session: Session, unit: StorageUnit, new_parent: StorageUnit, *, b
 
     Returns how many samples moved.
     """
-    check_user_site(by, unit)
-    check_user_site(by, new_parent)
+    access.require_site(by, unit.site, f"moving {unit.name} ({unit.barcode})")
+    access.require_site(by, new_parent.site, f"moving into {new_parent.name} ({new_parent.barcode})")
     if new_parent.id == unit.id:
         raise DomainError(f"cannot move {unit.name} ({unit.barcode}) into itself", field="parent")
     inside = descendant_ids(session, unit.id)
@@ -570,8 +549,7 @@ def suggest_location(session: Session, sample: Sample) -> Suggestion | None:
     3. else any empty compatible container.
     Every candidate admits the sample type (along its whole path) and keeps it at its temperature.
     """
-    site_code = current_site_code(session, sample)
-    units = list(session.scalars(select(StorageUnit).join(Site).where(Site.code == site_code)))
+    units = list(session.scalars(select(StorageUnit).where(StorageUnit.site_id == sample.site_id)))
     by_id = {u.id: u for u in units}
 
     def chain(u: StorageUnit) -> list[StorageUnit]:
@@ -672,8 +650,12 @@ class RetentionRow:
     location: str | None
 
 
-def retention_due(session: Session, study: Study, *, on: date, limit: int | None = None) -> list[RetentionRow]:
-    """List samples still kept whose collection is more than the type's retention period before ``on``."""
+def retention_due(session: Session, study: Study, *, on: date, limit: int | None = None,
+                  where: Any = None) -> list[RetentionRow]:
+    """List samples still kept whose collection is more than the type's retention period before ``on``.
+
+    ``where`` (a clause on Sample) limits the list, e.g. to the samples a user may see.
+    """
     years_by_code: dict[str, Any] = dict(study.settings.get("retention_years") or {})
     types = {t.code: t for t in study.sample_types}
     conditions = []
@@ -686,6 +668,8 @@ def retention_due(session: Session, study: Study, *, on: date, limit: int | None
     stmt = (select(Sample).where(Sample.study_id == study.id, Sample.status.in_(
         ("collected", "received", "in_storage", "checked_out", "quarantined")), or_(*conditions))
         .order_by(Sample.collected_at, Sample.id))
+    if where is not None:
+        stmt = stmt.where(where)
     if limit:
         stmt = stmt.limit(limit)
     samples = list(session.scalars(stmt))

@@ -7,36 +7,46 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from marshmallow import ValidationError
+from sqlalchemy import select
 
+from lims import access
 from lims.core.auth import login_required
-from lims.core.errors import DomainError, NotFound
+from lims.core.errors import DomainError
+from lims.core.forms import first_error, load_form
 from lims.core.permissions import permission_required
+from lims.core.uow import refuse
 from lims.extensions import db
 from lims.samples import service as samples_service
 from lims.storage import service
 from lims.storage.models import GRID_KINDS, KINDS
-from lims.storage.transactions import commit_with_retry
+from lims.storage.schemas import UnitCreateSchema
 from lims.studies.models import Site
 from lims.studies.service import get_study
 
 bp = Blueprint("storage", __name__, url_prefix="/storage")
 
 
+def _unit(unit_id: int) -> Any:
+    """Return the unit if the user may see it (404 otherwise, also across sites)."""
+    return access.require_see(current_user, service.get_unit(db.session, unit_id))
+
+
 @bp.get("/")
 @login_required
 def index() -> Any:
-    """List each site's storage tree with capacity and occupancy at every level."""
-    units = service.site_units(db.session)
+    """List the storage trees of the user's sites with capacity and occupancy at every level."""
+    units = service.site_units(db.session, where=access.visible_units(current_user))
     use = service.usage(db.session, units)
     children: dict[int | None, list[Any]] = {}
     for unit in units:
         children.setdefault(unit.parent_id, []).append(unit)
-    sites = db.session.query(Site).order_by(Site.code).all()
+    sites = db.session.scalars(select(Site).where(access.visible_sites(current_user)).order_by(Site.code)).all()
     suggestion = None
     accession = request.args.get("accession", "").strip()
     if accession:
         try:
-            sample = samples_service.get_by_accession(db.session, accession)
+            sample = access.require_see(current_user, samples_service.get_by_accession(db.session, accession))
             suggestion = (sample, service.suggest_location(db.session, sample))
         except DomainError as exc:
             flash(exc.message, "error")
@@ -54,8 +64,8 @@ def index() -> Any:
 def scan_box() -> Any:
     """Open the unit whose barcode was scanned."""
     try:
-        unit = service.get_unit_by_barcode(db.session, request.args.get("barcode", ""),
-                                           site_codes=current_user.site_codes)
+        unit = access.require_see(current_user, service.get_unit_by_barcode(
+            db.session, request.args.get("barcode", ""), site_codes=current_user.site_codes))
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("storage.index"))
@@ -66,7 +76,7 @@ def scan_box() -> Any:
 @login_required
 def unit(unit_id: int) -> Any:
     """Show a unit: its path, contents with occupancy, the box map, and the scan and move forms."""
-    found = _unit_or_404(unit_id)
+    found = _unit(unit_id)
     ids = service.descendant_ids(db.session, found.id)
     inside = [u for u in service.site_units(db.session, found.site_id) if u.id in ids]
     use = service.usage(db.session, inside)
@@ -84,15 +94,12 @@ def unit(unit_id: int) -> Any:
 @permission_required("storage.manage")
 def place(unit_id: int) -> Any:
     """Place the scanned tube at the typed position or the next free one."""
-    code, position = request.form.get("code", ""), request.form.get("position", "")
-
-    def work() -> service.Placed:
-        return service.place_by_scan(db.session, _unit_or_404(unit_id), code, position=position or None,
-                                     by=current_user)
+    found = access.require(current_user, "storage.manage", _unit(unit_id))
     try:
-        placed = commit_with_retry(db.session, work)
+        placed = service.place_by_scan(db.session, found, request.form.get("code", ""),
+                                       position=request.form.get("position") or None, by=current_user)
     except DomainError as exc:
-        flash(exc.message, "error")
+        refuse(exc.message)
         return redirect(url_for("storage.unit", unit_id=unit_id))
     flash(f"{placed.accession} {placed.action} at {placed.position or placed.barcode}", "info")
     return redirect(url_for("storage.unit", unit_id=unit_id, last=placed.accession))
@@ -102,17 +109,13 @@ def place(unit_id: int) -> Any:
 @permission_required("storage.manage")
 def move(unit_id: int) -> Any:
     """Move this unit, and everything inside it, into the unit whose barcode was scanned."""
-    version = request.form.get("version", type=int)
-
-    def work() -> int:
-        moving = _unit_or_404(unit_id)
-        target = service.get_unit_by_barcode(db.session, request.form.get("into", ""),
-                                             site_codes=[moving.site.code])
-        return service.move_unit(db.session, moving, target, by=current_user, expected_version=version)
+    moving = access.require(current_user, "storage.manage", _unit(unit_id))
     try:
-        count = commit_with_retry(db.session, work)
+        target = service.get_unit_by_barcode(db.session, request.form.get("into", ""), site_codes=[moving.site.code])
+        count = service.move_unit(db.session, moving, target, by=current_user,
+                                  expected_version=request.form.get("version", type=int))
     except DomainError as exc:
-        flash(exc.message, "error")
+        refuse(exc.message)
         return redirect(url_for("storage.unit", unit_id=unit_id))
     flash(f"Moved, with {count} sample{'s' if count != 1 else ''} inside (each has a custody event).", "info")
     return redirect(url_for("storage.unit", unit_id=unit_id))
@@ -121,34 +124,40 @@ def move(unit_id: int) -> Any:
 @bp.post("/units")
 @permission_required("storage.configure")
 def create() -> Any:
-    """Create a storage unit (freezer, rack, box...) at a site or inside a unit."""
-    form = request.form
-    parent = None
+    """Create a storage unit (freezer, rack, box...) at a site or inside a unit (the same schema as the API)."""
+    back = url_for("storage.index")
     try:
-        parent = _unit_or_404(_int(form.get("parent_id"), "parent_id") or 0) if form.get("parent_id") else None
-        site = parent.site if parent else db.session.query(Site).filter_by(code=form.get("site", "")).one_or_none()
-        if site is None:
-            raise DomainError("choose the site", field="site")
-        created = service.create_unit(
-            db.session, site=site, parent=parent, kind=form.get("kind", ""), name=form.get("name", ""),
-            barcode=form.get("barcode", ""), set_temp_c=_float(form.get("set_temp_c"), "set_temp_c"),
-            rows=_int(form.get("rows"), "rows"), cols=_int(form.get("cols"), "cols"),
-            box_type=form.get("box_type"), allowed_types=form.get("allowed_types"),
-            capacity=_int(form.get("capacity"), "capacity"), label_scheme=form.get("label_scheme") or "A1",
-            by=current_user)
-        db.session.commit()
+        data = load_form(UnitCreateSchema(), request.form)
+        parent_id = data.pop("parent_id", None)
+        parent = service.get_unit(db.session, parent_id) if parent_id else None
+        if parent is not None:
+            back = url_for("storage.unit", unit_id=parent.id)
+        created = service.create_unit(db.session, site=_site_of(parent, data.pop("site", None)), parent=parent,
+                                      by=current_user, **data)
+    except ValidationError as exc:
+        refuse(first_error(exc))
+        return redirect(back)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("storage.unit", unit_id=parent.id) if parent else url_for("storage.index"))
+        refuse(exc.message)
+        return redirect(back)
     flash(f"Created {created.name} ({created.barcode}).", "info")
     return redirect(url_for("storage.unit", unit_id=created.id))
+
+
+def _site_of(parent: Any, code: str | None) -> Site:
+    """Return the site a new unit belongs to: its parent's, or the one chosen (which the user must see)."""
+    if parent is not None:
+        return access.require_see(current_user, parent).site
+    site = db.session.scalar(select(Site).where(Site.code == (code or "").strip().upper()))
+    if site is None:
+        raise DomainError("choose the site (or a parent unit)", field="site")
+    return site
 
 
 @bp.get("/retention")
 @login_required
 def retention() -> Any:
-    """List samples kept longer than their type's retention period, for review."""
+    """List the samples of the user's sites kept longer than their type's retention period, for review."""
     on = date.today()
     if request.args.get("on"):
         try:
@@ -156,33 +165,6 @@ def retention() -> Any:
         except ValueError:
             flash(f"{request.args['on']!r} is not a date (YYYY-MM-DD)", "error")
     study = get_study(db.session)
-    rows = service.retention_due(db.session, study, on=on, limit=2000)
+    rows = service.retention_due(db.session, study, on=on, limit=2000, where=access.visible_samples(current_user))
     return render_template("storage/retention.html", rows=rows, on=on,
                            years=study.settings.get("retention_years") or {})
-
-
-def _unit_or_404(unit_id: int) -> Any:
-    try:
-        return service.get_unit(db.session, unit_id)
-    except NotFound as exc:
-        from flask import abort
-
-        abort(404, description=exc.message)
-
-
-def _float(value: str | None, field: str) -> float | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        return float(value.replace(",", "."))
-    except ValueError:
-        raise DomainError(f"{field}: {value!r} is not a number", field=field) from None
-
-
-def _int(value: str | None, field: str) -> int | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise DomainError(f"{field}: {value!r} is not a whole number", field=field) from None

@@ -19,10 +19,11 @@ def test_technician_sees_only_own_site(login, session, study, make_participant, 
     api = [p["code"] for p in client.get("/api/v1/participants/?q=SCOPE").get_json()]
     assert api == ["NB-SCOPE"]
     assert client.get("/api/v1/participants/ZJ-SCOPE").status_code == 404
+    # Another site's sample is not found (its existence is not revealed across sites).
     r = client.post("/api/v1/station/lookup", json={"code": zj.plasma[0].accession, "mode": "lookup"})
-    assert r.status_code == 403
+    assert r.status_code == 404
     r = client.post("/samples/labels", data={"accession": [zj.plasma[0].accession], "format": "zpl"})
-    assert r.status_code == 403
+    assert r.status_code == 404
     assert client.get("/samples/register/ZJ-SCOPE/BASELINE").status_code == 404
     # Other roles see every site.
     monitor = login("monitor")

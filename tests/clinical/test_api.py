@@ -15,11 +15,17 @@ def test_participant_endpoints_qol_and_timeline(login, course) -> None:
     assert (a["variant"], a["dfs_time"], a["dfs_event"], a["dfs_event_type"]) == ("A", 216, True, "LOCAL_REGROWTH")
     assert (b["variant"], b["dfs_event_type"]) == ("B", "LOCAL_REGROWTH")  # salvage was R1: counts under B too
     assert a["os_time"] == 600 and a["os_event"] is True and a["ccr_cre1"] is True and a["pcr"] is False
-    assert a["first_failure"] == "local" and a["rand_date"] == "2025-03-31"
+    assert a["first_failure"] == "local" and a["rand_date"] is None  # researchers see study days, not dates
     qol = client.get("/api/v1/clinical/participants/ZJ-850/qol").get_json()
     assert round(qol["QLQ-C30"][0]["QL2"], 1) == 66.7 and qol["FACT-E"] == []
     marks = client.get("/api/v1/clinical/participants/ZJ-850/timeline").get_json()
-    assert {"lane": "Disease", "date": "2026-08-28", "end": None, "label": "Death (disease)", "kind": "death"} in marks
+    death = next(m for m in marks if m["label"] == "Death (disease)")
+    assert death["date"] is None and death["day"] == a["os_time"]
+    pi = login("pi")
+    assert pi.get("/api/v1/clinical/participants/ZJ-850/endpoints").get_json()["rand_date"] == "2025-03-31"
+    marks = pi.get("/api/v1/clinical/participants/ZJ-850/timeline").get_json()
+    assert {"lane": "Disease", "date": "2026-08-28", "day": 600, "end": None, "end_day": None,
+            "label": "Death (disease)", "kind": "death"} in marks
     everyone = client.get("/api/v1/clinical/endpoints").get_json()
     assert "ZJ-850" in {row["participant_id"] for row in everyone}
 

@@ -24,7 +24,7 @@ def sample(session, study, make_participant) -> Sample:
     p = make_participant()
     blood = next(t for t in study.sample_types if t.code == "WHOLE_BLOOD")
     s = Sample(accession="TB-CUST-1", study_id=study.id, participant_id=p.id, sample_type_id=blood.id,
-               derivation="primary", status="collected", quantity=10.0, unit="ml")
+               derivation="primary", status="collected", quantity=10.0, unit="ml", site_id=p.site_id)
     session.add(s)
     session.flush()
     return s

@@ -150,7 +150,7 @@ def test_cli_import_and_export(runner, session, catalogue, sampled, tmp_path) ->
     assert manifest["query"]["markers"] == ["IL6"] and manifest["exported_by"]["username"] == "researcher"
     result = runner.invoke(export_command, ["--user", "researcher", "--dates", "--out", str(tmp_path)])
     assert result.exit_code != 0 and "study days" in result.output
-    result = runner.invoke(export_command, ["--user", "data_manager", "--dates", "--no-outcomes", "--out",
+    result = runner.invoke(export_command, ["--user", "pi", "--dates", "--no-outcomes", "--out",
                                             str(tmp_path / "dm.zip")])
     assert result.exit_code == 0, result.output
     with zipfile.ZipFile(tmp_path / "dm.zip") as zf:

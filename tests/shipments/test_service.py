@@ -14,7 +14,7 @@ from lims.core.errors import Conflict, DomainError, Forbidden
 from lims.custody.models import CustodyEvent
 from lims.custody.service import verify_chain
 from lims.shipments import service
-from lims.shipments.consent import withdraw_consent
+from lims.consent.withdrawal import withdraw_consent
 from lims.storage.models import Placement
 from lims.storage.service import location_path, place_sample
 
@@ -90,7 +90,7 @@ def test_shipping_needs_consent_and_refuses_quarantined(session, study, nb_lab, 
     outside = service.create_shipment(session, study, from_site="NB", destination="Genomics partner, Shanghai",
                                       conditions="dry_ice", by=tech_nb)
     assert service.outside_study(outside)
-    with pytest.raises(Conflict, match="does not cover sharing samples with third parties"):
+    with pytest.raises(Conflict, match="does not cover sharing samples or data outside the study"):
         service.add_by_scan(session, outside, nb_lab.tubes[0].accession, by=tech_nb)
     inside = service.create_shipment(session, study, from_site="NB", to_site="ZJ", conditions="dry_ice", by=tech_nb)
     service.add_by_scan(session, inside, nb_lab.tubes[0].accession, by=tech_nb)
@@ -146,7 +146,9 @@ def test_manifest_import_into_another_instance(session, study, nb_lab, user) -> 
 
 
 def test_consent_withdrawal_end_to_end(session, study, nb_lab, user) -> None:
-    from lims.shipments.consent import consent_allows, disposal_list
+    from lims.consent import refusal as consent_allows
+    from lims.disposal.service import awaiting_disposal as disposal_list
+    from lims.station.actions import refusal as bench_refusal
 
     tech = user("technician_nb")
     p = nb_lab.participant
@@ -165,7 +167,7 @@ def test_consent_withdrawal_end_to_end(session, study, nb_lab, user) -> None:
     assert event.action == "quarantined" and event.reason == "consent withdrawn: participant request"
     for action in ("check_out", "thaw", "ship"):
         assert "quarantined" in consent_allows(tube, action)
-    assert consent_allows(tube, "dispose") is None and consent_allows(tube, "lookup") is None
+    assert bench_refusal(tube, "dispose", reason="x") is None and bench_refusal(tube, "lookup") is None
     rows = disposal_list(session, participant=p)
     assert {r.sample.id for r in rows} == {s.id for s in live}
     assert rows[0].reason == "consent withdrawn: participant request"
@@ -177,7 +179,7 @@ def test_consent_withdrawal_end_to_end(session, study, nb_lab, user) -> None:
 
 def test_consent_scopes_are_enforced(session, study, make_participant, user) -> None:
     from lims.participants.service import record_consent
-    from lims.shipments.consent import consent_allows
+    from lims.consent import refusal as consent_allows
     from tests.storage.conftest import make_tubes
 
     p = make_participant(rt_start_on=date(2025, 1, 20), eot_on=date(2025, 2, 24))
@@ -192,4 +194,4 @@ def test_consent_scopes_are_enforced(session, study, make_participant, user) -> 
     record_consent(session, p, version="2.3", signed_on=date(2025, 1, 8), scopes={"MARKER_RESEARCH": False})
     session.refresh(p)
     assert "marker research" in consent_allows(blood, "ship")
-    assert consent_allows(blood, "teleport") == "unknown action 'teleport'"
+    assert consent_allows(blood, "teleport").startswith("unknown purpose 'teleport'")

@@ -96,7 +96,7 @@ def test_consent_withdrawal_page_and_disposal_list(login, session, nb_lab) -> No
     html = r.get_data(as_text=True)
     assert "samples quarantined and listed for disposal" in html
     assert html.count("consent withdrawn: letter of 1 March") == 7  # the blood tube and its six plasma tubes
-    api = client.get("/api/v1/consent/disposal").get_json()
+    api = client.get("/api/v1/disposal/quarantined").get_json()
     assert {row["accession"] for row in api} >= {t.accession for t in nb_lab.tubes[:5]}
     again = client.post(f"/api/v1/consent/{code}/withdraw", json={"on": "2025-03-02", "reason": "again"})
     assert again.status_code == 409

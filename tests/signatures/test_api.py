@@ -15,12 +15,14 @@ def test_queue_read_and_rerun_a_run(sig_client: Any) -> None:
     posted = client.post("/api/v1/signatures/runs", json=BODY)
     assert posted.status_code == 202, posted.get_json()
     run = posted.get_json()
-    assert run["status"] == "done"  # the tests run the runner inline
+    assert run["status"] == "queued"  # it runs once the request has committed (inline in the tests)
     one = client.get(f"/api/v1/signatures/runs/{run['id']}").get_json()
+    assert one["status"] == "done"
     assert one["auc"] == one["result"]["auc"] and one["spec"]["markers"] == sorted([SIGNAL, *NOISE])
     assert one["seeds"] == [1, 2] and len(one["dataset_sha256"]) == 64 and one["versions"]["numpy"]
     assert one["result"]["selection"][0]["marker"] == SIGNAL and one["comparison"] is None
     again = client.post(f"/api/v1/signatures/runs/{run['id']}/rerun").get_json()
+    again = client.get(f"/api/v1/signatures/runs/{again['id']}").get_json()
     assert again["rerun_of_id"] == run["id"]
     assert again["comparison"] == {"original_id": run["id"], "same_input": True, "identical": True,
                                    "differences": []}
@@ -36,7 +38,8 @@ def test_bad_input_is_a_422_or_a_failed_run_with_the_message(sig_client: Any) ->
     assert "outer_folds" in errors and "thresholds" in errors
     unknown = client.post("/api/v1/signatures/runs", json={**BODY, "sample_types": ["NOPE"]})
     assert unknown.status_code == 400 and "unknown: NOPE" in unknown.get_json()["message"]
-    failed = client.post("/api/v1/signatures/runs", json={**BODY, "outer_folds": 10, "inner_folds": 10}).get_json()
+    queued = client.post("/api/v1/signatures/runs", json={**BODY, "outer_folds": 10, "inner_folds": 10}).get_json()
+    failed = client.get(f"/api/v1/signatures/runs/{queued['id']}").get_json()
     assert failed["status"] == "failed" and "too few patients in the smaller outcome class" in failed["error"]
 
 

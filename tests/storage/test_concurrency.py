@@ -33,7 +33,7 @@ from lims.samples.models import Sample
 from lims.samples.service import register_primary, split
 from lims.storage import service
 from lims.storage.models import Placement, StorageUnit
-from lims.storage.transactions import commit_with_retry
+from lims.core.uow import run as commit_with_retry
 from lims.studies.models import Site
 from lims.studies.protocol import load_protocol
 from lims.studies.service import install_protocol, timepoint_by_code

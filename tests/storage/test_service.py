@@ -73,7 +73,7 @@ def test_bad_positions_wrong_box_type_other_site_and_bad_ids(session, lab, study
     with pytest.raises(DomainError, match="check character"):
         service.place_by_scan(session, lab.box, a.accession[:-1] + ("A" if a.accession[-1] != "A" else "B"), by=tech)
     nb = make_lab(session, study, make_participant, user, site_code="NB", tag="N")
-    with pytest.raises(DomainError, match="is at site ZJ but .* freezer of site NB"):
+    with pytest.raises(DomainError, match="is at site ZJ but .* is at site NB: ship it there first"):
         service.place_sample(session, a, nb.box2, by=None)
     with pytest.raises(Forbidden, match="you work for ZJ"):
         service.place_sample(session, nb.tubes[0], nb.box2, by=tech)

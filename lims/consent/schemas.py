@@ -1,0 +1,24 @@
+"""Schemas of the consent edge: a withdrawal in, what it did out."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from marshmallow import Schema, fields, validate
+
+
+class WithdrawSchema(Schema):
+    """A consent withdrawal: when, and why."""
+
+    on = fields.Date(required=True, validate=validate.Range(min=date(1900, 1, 1), max=date(2200, 12, 31)))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000), error_messages={
+        "required": "say why consent is withdrawn (e.g. 'participant request, letter of 2026-10-02')"})
+
+
+class WithdrawalSchema(Schema):
+    """What a withdrawal did: the participant's samples that are now quarantined."""
+
+    participant = fields.Function(lambda w: w.participant.code)
+    on = fields.Date()
+    reason = fields.String()
+    quarantined = fields.Function(lambda w: [s.accession for s in w.quarantined])
