@@ -85,6 +85,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
         "SECRET_KEY": "test-secret-key-not-for-production",
         "WTF_CSRF_ENABLED": False,
+        "QUEUE_URL": "immediate",  # jobs run right after the request commits; tests/jobs starts real workers
     })
     with app.app_context():
         from lims.accounts.service import add_user

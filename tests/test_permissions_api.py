@@ -43,6 +43,7 @@ def _probes(bench: Any) -> dict[str, Callable[[Any], Any]]:
         "results.read": lambda c: c.get("/api/v1/results/runs"),
         "signatures.read": lambda c: c.get("/api/v1/signatures/runs"),
         "analysis.run": lambda c: c.post("/api/v1/results/runs", json={}),
+        "jobs.admin": lambda c: c.post("/api/v1/jobs/selftest", json={"seconds": -1}),
     }
 
 

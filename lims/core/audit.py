@@ -19,7 +19,7 @@ from lims.core.db import utcnow
 from lims.core.models import AuditEvent
 from lims.core.uow import durable
 
-NOT_AUDITED = {"audit_event", "custody_event", "custody_head", "accession_counter"}
+NOT_AUDITED = {"audit_event", "custody_event", "custody_head", "accession_counter", "job"}
 SECRET_COLUMNS = {"password_hash", "token_hash"}
 SKIP_KEY = "lims.audit.skip"
 

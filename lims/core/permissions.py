@@ -59,6 +59,7 @@ PERMISSIONS: dict[str, Permission] = {
     "audit.read": Permission("Read and export the audit trail", ("monitor", "lab_manager")),
     "tokens.own": Permission("Create and revoke one's own API tokens", EVERYONE),
     "users.manage": Permission("Create users and change roles", ()),
+    "jobs.admin": Permission("See every background job and run the workers' self-test", ()),
 }
 
 

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from lims.core.permissions import permission_required
 from lims.extensions import db
-from lims.signatures import runner, service
+from lims.signatures import jobs, service
 from lims.signatures.schemas import RunDetailSchema, RunParametersSchema, RunSchema
 from lims.studies.service import get_study
 
@@ -34,7 +34,7 @@ class Runs(MethodView):
         study = get_study(db.session)
         clean = service.check_parameters(db.session, study, params)
         run = service.create_run(db.session, study, clean, by=current_user)
-        runner.start_after_commit(run)
+        jobs.queue_run(db.session, run, by=current_user)
         return run
 
 
@@ -56,5 +56,5 @@ class Rerun(MethodView):
         study = get_study(db.session)
         original = service.get_run(db.session, study, run_id)
         run = service.create_run(db.session, study, original.parameters, by=current_user, rerun_of=original)
-        runner.start_after_commit(run)
+        jobs.queue_run(db.session, run, by=current_user)
         return run

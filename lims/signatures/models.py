@@ -43,6 +43,7 @@ class SignatureRun(Base):
     model: Mapped[bytes | None] = mapped_column(LargeBinary)
     error: Mapped[str | None] = mapped_column(Text)
     elapsed_seconds: Mapped[float | None] = mapped_column(Float)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id", ondelete="SET NULL"))
 
     @property
     def finished(self) -> bool:

@@ -345,6 +345,12 @@ def execute_run(session: Session, run: SignatureRun) -> SignatureRun:
     study = session.get(Study, run.study_id)
     frame = frame_for(session, study, run.parameters)
     spec, result, model = compute(frame, run.parameters, run.seeds)
+    return store_result(session, run, frame, spec, result, model)
+
+
+def store_result(session: Session, run: SignatureRun, frame: pd.DataFrame, spec: Any, result: dict[str, Any],
+                 model: bytes) -> SignatureRun:
+    """Store a computed run: spec, seeds, input hash, versions, result and model bytes; the run is done."""
     provenance = result["provenance"]
     run.spec = spec.to_dict()
     run.seeds = list(spec.seeds)

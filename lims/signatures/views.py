@@ -12,7 +12,8 @@ from lims.core.db import utcnow
 from lims.core.errors import DomainError
 from lims.core.permissions import permission_required
 from lims.extensions import db
-from lims.signatures import figures, pdf, runner, service
+from lims.jobs.models import Job
+from lims.signatures import figures, jobs, pdf, service
 from lims.studies.service import get_study
 
 bp = Blueprint("signatures", __name__, url_prefix="/signatures")
@@ -49,7 +50,7 @@ def create() -> Any:
     except DomainError as exc:
         return _form(study, {**raw, **{k: request.form.getlist(k) for k in MULTI}}, exc, 400)
     run = service.create_run(db.session, study, params, by=current_user)
-    runner.start_after_commit(run)
+    jobs.queue_run(db.session, run, by=current_user)
     return redirect(url_for("signatures.run_page", run_id=run.id))
 
 
@@ -59,9 +60,10 @@ def run_page(run_id: int) -> Any:
     """Show a run: running (the page refreshes itself), its failure message, or its validated performance."""
     study = get_study(db.session)
     run = service.get_run(db.session, study, run_id)
-    stale = (not run.finished and not runner.is_active(run.id)
-             and utcnow() - run.created_at > STALE_AFTER)
-    return render_template("signatures/run.html", study=study, run=run, stale=stale,
+    job = db.session.get(Job, run.job_id) if run.job_id else None
+    # A run whose job ended without finishing it (or that has no job at all) will not move any more.
+    stale = not run.finished and (job.finished if job is not None else utcnow() - run.created_at > STALE_AFTER)
+    return render_template("signatures/run.html", study=study, run=run, stale=stale, job=job,
                            outcome=service.OUTCOMES[run.parameters["outcome"]],
                            conditions=service.conditions(run.parameters),
                            figures=figures.available(run.result), comparison=service.compare(db.session, run),
@@ -125,5 +127,5 @@ def rerun(run_id: int) -> Any:
     study = get_study(db.session)
     original = service.get_run(db.session, study, run_id)
     run = service.create_run(db.session, study, original.parameters, by=current_user, rerun_of=original)
-    runner.start_after_commit(run)
+    jobs.queue_run(db.session, run, by=current_user)
     return redirect(url_for("signatures.run_page", run_id=run.id))

@@ -37,7 +37,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     tmp = tmp_path_factory.mktemp("live")
     with fresh_database(PG_URL or "sqlite://", tmp) as url:
         app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(tmp / "instance"),
-                          "SECRET_KEY": "e2e-secret-key"})
+                          "SECRET_KEY": "e2e-secret-key", "QUEUE_URL": "immediate"})
         runner = app.test_cli_runner()
         for args in (["db", "upgrade"], ["demo", "--participants", "24"]):
             result = runner.invoke(main, args)

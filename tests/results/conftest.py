@@ -29,7 +29,8 @@ def demo_trial(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTrial]:
     tmp = tmp_path_factory.mktemp("results")
     with fresh_database(PG_URL or "sqlite://", tmp) as url:
         app = create_app({"TESTING": True, "DATABASE_URL": url, "INSTANCE_PATH": str(tmp / "instance"),
-                          "SECRET_KEY": "results-test-key", "WTF_CSRF_ENABLED": False})
+                          "SECRET_KEY": "results-test-key", "WTF_CSRF_ENABLED": False,
+                          "QUEUE_URL": "immediate"})
         runner = app.test_cli_runner()
         for args in (["db", "upgrade"], ["demo", "--participants", "40"]):
             result = runner.invoke(main, args)

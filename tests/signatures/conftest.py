@@ -73,7 +73,7 @@ def signature_trial(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Signat
     with fresh_database(PG_URL or "sqlite://", tmp) as url:
         app = create_app({"TESTING": True, "DATABASE_URL": url, "INSTANCE_PATH": str(tmp / "instance"),
                           "SECRET_KEY": "signatures-test-key", "WTF_CSRF_ENABLED": False,
-                          "SIGNATURE_RUNNER": "inline"})
+                          "QUEUE_URL": "immediate"})
         runner = app.test_cli_runner()
         for args in (["db", "upgrade"], ["demo", "--participants", "24"]):
             result = runner.invoke(main, args)

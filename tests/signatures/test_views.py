@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 from typing import Any
 
 import numpy as np
@@ -227,17 +226,27 @@ def test_survival_result_page_shows_the_c_index(sig_client: Any, signature_trial
     assert "Survival outcomes have no calibration points or decision curve" in html
 
 
-def test_post_returns_at_once_and_a_thread_computes_the_run(sig_client: Any, signature_trial: Any,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(signature_trial.app.config, "SIGNATURE_RUNNER", "thread")
+def test_post_returns_at_once_and_a_worker_computes_the_run(sig_client: Any, signature_trial: Any,
+                                                            monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from lims.jobs import queue
+    from lims.jobs import service as jobs_service
+    from lims.jobs.models import Job
+
+    app = signature_trial.app
+    # A real (Huey SQLite) queue with no worker yet: the POST only queues the run.
+    monkeypatch.setitem(app.config, "QUEUE_URL", f"sqlite:///{tmp_path / 'queue.db'}")
+    monkeypatch.setitem(app.extensions, queue.EXTENSION, {"huey": None, "tasks": None,
+                                                          "lock": app.extensions[queue.EXTENSION]["lock"]})
     client = sig_client("pi")
     run_id = _start(client)
-    worker = next((t for t in threading.enumerate() if t.name == f"signature-run-{run_id}"), None)
-    if worker is not None:
-        page = client.get(f"/signatures/runs/{run_id}").get_data(as_text=True)
-        assert "this page refreshes every two seconds" in page or "Cross-validated AUC" in page
-        worker.join(timeout=120)
-        assert not worker.is_alive()
+    run = _run(signature_trial, run_id)
+    assert run.status == "queued" and run.job_id is not None
+    page = client.get(f"/signatures/runs/{run_id}").get_data(as_text=True)
+    assert "this page refreshes every two seconds" in page and f"job #{run.job_id}" in page
+    with app.app_context():  # what a worker does with the message
+        assert jobs_service.execute(db.session, run.job_id, worker="test-worker:1") == "done"
+        job = db.session.get(Job, run.job_id)
+        assert job.status == "done" and job.result["run_id"] == run_id
     run = _run(signature_trial, run_id)
     assert run.status == "done" and run.started_at is not None and run.finished_at >= run.started_at
     assert "Cross-validated AUC" in client.get(f"/signatures/runs/{run_id}").get_data(as_text=True)

@@ -1,0 +1,1 @@
+"""Background jobs on an existing queue engine (Huey): long work leaves the web process."""
