@@ -139,12 +139,12 @@ class VerifiedManifest:
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise ValueError(f"the key {twice[:40]!r} appears twice in one object")
-    return obj
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:  # JSON readers disagree on which one wins: a signed file must not be ambiguous
+            raise ValueError(f"the key {key[:40]!r} appears twice in one object")
+        seen.add(key)
+    return dict(pairs)
 
 
 def parse(raw: bytes | str) -> Any:
