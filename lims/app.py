@@ -127,12 +127,20 @@ def _register_core_views(app: Flask) -> None:
 def _register_hooks(app: Flask) -> None:
     """Add request checks, the template context and the error handlers."""
 
+    def door_problem() -> str | None:
+        try:
+            body = request.get_json(silent=True) if request.is_json else None
+            # PostgreSQL cannot store NUL in text, and no lab value contains one: refuse it at the door.
+            if _has_nul(request.args) or _has_nul(request.form) or _has_nul(body):
+                return "text may not contain NUL (\\u0000) characters"
+        except RecursionError:  # Python's JSON reader gives up on very deep nesting; no request needs it
+            return "the JSON body is nested too deeply"
+        return None
+
     @app.before_request
-    def refuse_nul_characters() -> Any:
-        # PostgreSQL cannot store NUL in text, and no lab value contains one: refuse it at the door.
-        if _has_nul(request.args) or _has_nul(request.form) or (
-                request.is_json and _has_nul(request.get_json(silent=True))):
-            message = "text may not contain NUL (\\u0000) characters"
+    def refuse_at_the_door() -> Any:
+        message = door_problem()
+        if message is not None:
             if request.path.startswith("/api/"):
                 return jsonify({"code": 422, "status": "Unprocessable Entity", "message": message,
                                 "errors": {}}), 422

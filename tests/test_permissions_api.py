@@ -32,6 +32,7 @@ def _probes(bench: Any) -> dict[str, Callable[[Any], Any]]:
         "shipments.build": lambda c: c.post("/api/v1/shipments/", json={}),
         "shipments.release": lambda c: c.post("/api/v1/shipments/2147483000/release"),
         "shipments.import": lambda c: c.post("/api/v1/shipments/import", json={}),
+        "manifests.keys": lambda c: c.get("/api/v1/shipments/keys/"),
         "consent.withdraw": lambda c: c.post("/api/v1/consent/ZJ-PERM/withdraw", json={}),
         "clinical.read": lambda c: c.get("/api/v1/clinical/endpoints"),
         "clinical.queries": lambda c: c.get("/api/v1/clinical/queries"),

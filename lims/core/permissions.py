@@ -41,6 +41,8 @@ PERMISSIONS: dict[str, Permission] = {
     "shipments.build": Permission("Build and receive shipments", ("technician", "lab_manager")),
     "shipments.release": Permission("Release a shipment to the courier", ("lab_manager",), signature=True),
     "shipments.import": Permission("Import another installation's shipment manifest", ("lab_manager",)),
+    "manifests.keys": Permission("See this installation's manifest signing key; trust and revoke partner "
+                                 "installations' keys", ()),
     "consent.withdraw": Permission("Record a consent withdrawal", ("data_manager", "lab_manager", "pi")),
     "clinical.read": Permission("Read clinical data, derived endpoints and timelines",
                                 ("data_manager", "pi", "researcher", "monitor")),

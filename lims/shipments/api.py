@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, ClassVar, TypeVar
 
-from flask import Response
+from flask import Response, request
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
+from flask_smorest import Blueprint, abort
 
 from lims import access
-from lims.core.api import SelectPage
+from lims.core.api import ErrorSchema, SelectPage
 from lims.core.auth import login_required
 from lims.core.permissions import permission_required
 from lims.extensions import db
-from lims.shipments import service
+from lims.shipments import keys, manifests, service, signing
+from lims.shipments.manifest_schemas import ManifestSchema
 from lims.shipments.schemas import (
     ConditionsSchema,
+    InstallationKeySchema,
     LateReceiptSchema,
+    ManifestKeyCreateSchema,
+    ManifestKeySchema,
     PackedSchema,
     PackScanSchema,
     ReconciliationSchema,
@@ -25,14 +31,14 @@ from lims.shipments.schemas import (
     ShipmentCreateSchema,
     ShipmentDetailSchema,
     ShipmentItemSchema,
-    ShipmentManifestSchema,
     ShipmentQuerySchema,
     ShipmentReceiveSchema,
     ShipmentSchema,
 )
-from lims.shipments.views import instance_name
+from lims.shipments.views import installation_key, instance_name
 from lims.studies.service import get_study
 
+F = TypeVar("F", bound=Callable[..., Any])
 blp = Blueprint("shipments_api", __name__, description="Shipments between sites, manifests and receipt")
 
 
@@ -43,7 +49,7 @@ def _shipment(shipment_id: int) -> Any:
 
 @blp.route("/")
 class Shipments(MethodView):
-    decorators = [login_required]
+    decorators: ClassVar[list[Any]] = [login_required]
 
     @blp.arguments(ShipmentQuerySchema, location="query")
     @blp.response(200, ShipmentSchema(many=True))
@@ -62,7 +68,7 @@ class Shipments(MethodView):
 
 @blp.route("/<int:shipment_id>")
 class ShipmentById(MethodView):
-    decorators = [login_required]
+    decorators: ClassVar[list[Any]] = [login_required]
 
     @blp.response(200, ShipmentDetailSchema)
     def get(self, shipment_id: int) -> Any:
@@ -110,10 +116,10 @@ def release(args: dict[str, Any], shipment_id: int) -> Any:
 
 @blp.route("/<int:shipment_id>/manifest")
 @login_required
-@blp.response(200, ShipmentManifestSchema)
+@blp.response(200, ManifestSchema)
 def manifest(shipment_id: int) -> Any:
-    """Return the JSON manifest: content and the SHA-256 of its canonical JSON."""
-    return service.manifest(_shipment(shipment_id), instance=instance_name())
+    """Return the signed JSON manifest: content, the SHA-256 of its canonical JSON, this installation's signature."""
+    return manifests.manifest(_shipment(shipment_id), instance=instance_name(), key=installation_key())
 
 
 @blp.route("/<int:shipment_id>/manifest.csv")
@@ -122,8 +128,8 @@ def manifest(shipment_id: int) -> Any:
 def manifest_csv(shipment_id: int) -> Any:
     """Return the manifest's items as CSV."""
     shipment = _shipment(shipment_id)
-    service.manifest(shipment)
-    return Response(service.manifest_csv(shipment), mimetype="text/csv")
+    manifests.manifest_content(shipment, instance=instance_name())  # refuses drafts
+    return Response(manifests.manifest_csv(shipment), mimetype="text/csv")
 
 
 @blp.route("/<int:shipment_id>/receive", methods=["POST"])
@@ -157,13 +163,72 @@ def reconciliation(shipment_id: int) -> Any:
     return service.reconciliation(_shipment(shipment_id)).to_dict()
 
 
+def _bounded(view: F) -> F:
+    """Refuse a request body larger than any manifest before it is parsed."""
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if (request.content_length or 0) > manifests.MAX_MANIFEST_BYTES:
+            abort(413, message=f"a manifest is at most {manifests.MAX_MANIFEST_BYTES // (1024 * 1024)} MB")
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
 @blp.route("/import", methods=["POST"])
 @permission_required("shipments.import")
-@blp.arguments(ShipmentManifestSchema)
+@_bounded
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": ManifestSchema}}})
 @blp.response(201, ShipmentDetailSchema)
-def import_manifest(args: dict[str, Any]) -> Any:
-    """Import another instance's manifest (refused when its SHA-256 does not match its content)."""
-    import json
+@blp.alt_response(409, description="Already imported, or made by this installation")
+@blp.alt_response(422, schema=ErrorSchema, description="Refused: every problem with its item, field, value and "
+                                                        "reason in errors.manifest; nothing was stored")
+def import_manifest() -> Any:
+    """Import another installation's signed manifest (the body is the manifest file as exported).
 
-    return service.import_manifest(db.session, json.dumps(args), by=current_user, instance=instance_name())
+    Refused when it is unsigned, signed by a key an admin did not register or revoked, altered after signing,
+    or has an invalid field, a CSV checksum that does not match its items, or an item that disagrees with the
+    sample registered here. The body is read exactly as the import page reads an uploaded file.
+    """
+    try:
+        return manifests.import_manifest(db.session, request.get_data(), by=current_user, instance=instance_name(),
+                                         own_fingerprint=installation_key().fingerprint)
+    except manifests.ManifestRefused as exc:
+        abort(422, message=exc.message, errors={"manifest": [p.to_dict() for p in exc.problems]})
 
+
+@blp.route("/keys/own")
+@permission_required("manifests.keys")
+@blp.response(200, InstallationKeySchema)
+def own_key() -> Any:
+    """Return this installation's manifest signing key (public half and fingerprint), to send to partner sites."""
+    key = installation_key()
+    return {"installation": instance_name(), "algorithm": signing.ALGORITHM, "public_key": key.public_key,
+            "public_key_pem": key.public_pem, "fingerprint": key.fingerprint}
+
+
+@blp.route("/keys/")
+class ManifestKeys(MethodView):
+    decorators: ClassVar[list[Any]] = [permission_required("manifests.keys")]
+
+    @blp.response(200, ManifestKeySchema(many=True))
+    @blp.paginate(SelectPage)
+    def get(self) -> Any:
+        """List the partner installations' keys this installation trusts (and those it revoked)."""
+        return keys.keys_query()
+
+    @blp.arguments(ManifestKeyCreateSchema)
+    @blp.response(201, ManifestKeySchema)
+    @blp.alt_response(409, description="The key is already registered, or was revoked")
+    def post(self, args: dict[str, Any]) -> Any:
+        """Trust a partner installation's public key for the manifests it signs (audited)."""
+        return keys.register_key(db.session, **args, own_fingerprint=installation_key().fingerprint,
+                                 by=current_user)
+
+
+@blp.route("/keys/<int:key_id>/revoke", methods=["POST"])
+@permission_required("manifests.keys")
+@blp.response(200, ManifestKeySchema)
+@blp.alt_response(409, description="Already revoked")
+def revoke_key(key_id: int) -> Any:
+    """Stop trusting a partner key: manifests it signs are refused from now on (audited)."""
+    return keys.revoke_key(db.session, keys.get_key(db.session, key_id), by=current_user)

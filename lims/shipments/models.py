@@ -1,4 +1,4 @@
-"""A shipment, the samples packed into it, and what arrived."""
+"""A shipment, the samples packed into it, what arrived, and the partner keys its manifests are trusted by."""
 
 from __future__ import annotations
 
@@ -20,6 +20,35 @@ ITEM_STATES = ("packed", "received", "damaged", "missing")
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class ManifestKey(Base):
+    """A partner installation's public manifest key that an admin registered: manifests it signs are trusted."""
+
+    __tablename__ = "manifest_key"
+    __table_args__ = (
+        UniqueConstraint("fingerprint"),
+        CheckConstraint("revoked_at IS NULL OR revoked_at >= registered_at", name="revoked_after_registered"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The sending installation's name, as its manifests give it ("instance").
+    installation: Mapped[str] = mapped_column(String(80))
+    # Base64 of the 32 raw bytes of the Ed25519 public key.
+    public_key: Mapped[str] = mapped_column(String(64))
+    # SHA-256 of the raw public key, hex: the key id manifests carry.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    registered_by: Mapped[User | None] = relationship(foreign_keys=[registered_by_id])
+    revoked_by: Mapped[User | None] = relationship(foreign_keys=[revoked_by_id])
+
+    @property
+    def state(self) -> str:
+        return "revoked" if self.revoked_at is not None else "trusted"
 
 
 class Shipment(Base):
@@ -57,6 +86,8 @@ class Shipment(Base):
     received_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     arrival_temp_c: Mapped[float | None] = mapped_column(Float)
     manifest_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The registered partner key whose signature an imported manifest carried (None for local shipments).
+    manifest_key_id: Mapped[int | None] = mapped_column(ForeignKey("manifest_key.id"))
     # Scans at receipt that named no item of this shipment: [{"code": ..., "reason": ...}].
     unexpected: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
@@ -69,6 +100,7 @@ class Shipment(Base):
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     released_by: Mapped[User | None] = relationship(foreign_keys=[released_by_id])
     received_by: Mapped[User | None] = relationship(foreign_keys=[received_by_id])
+    manifest_key: Mapped[ManifestKey | None] = relationship()
     items: Mapped[list[ShipmentItem]] = relationship(
         back_populates="shipment", cascade="all, delete-orphan", order_by="ShipmentItem.id"
     )
@@ -97,6 +129,8 @@ class ShipmentItem(Base):
     sample_id: Mapped[int | None] = mapped_column(ForeignKey("sample.id"), index=True)
     participant_code: Mapped[str] = mapped_column(String(20))
     sample_type_code: Mapped[str] = mapped_column(String(40))
+    # The sample it was derived from (None for a primary), as packed or as the manifest declared it.
+    parent_accession: Mapped[str | None] = mapped_column(String(20))
     quantity: Mapped[float | None] = mapped_column(Float)
     unit: Mapped[str] = mapped_column(String(10))
     from_location: Mapped[str | None] = mapped_column(Text)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from marshmallow import Schema, fields, validate
 
 from lims.shipments.models import CONDITIONS, STATUSES
@@ -31,6 +29,7 @@ class ShipmentItemSchema(Schema):
     accession = fields.String()
     participant = fields.String(attribute="participant_code")
     sample_type = fields.String(attribute="sample_type_code")
+    parent = fields.String(attribute="parent_accession", allow_none=True)
     quantity = fields.Float(allow_none=True)
     unit = fields.String()
     box = fields.String(attribute="box_barcode", allow_none=True)
@@ -60,6 +59,9 @@ class ShipmentSchema(Schema):
     received_at = fields.DateTime(allow_none=True)
     arrival_temp_c = fields.Float(allow_none=True)
     manifest_sha256 = fields.String(allow_none=True)
+    manifest_key = fields.Function(lambda s: s.manifest_key.fingerprint if s.manifest_key else None, allow_none=True,
+                                   metadata={"description": "Fingerprint of the partner key an imported manifest "
+                                                            "was signed with"})
     item_count = fields.Function(lambda s: len(s.items))
 
 
@@ -104,14 +106,43 @@ class ReconciliationSchema(Schema):
     complete = fields.Boolean()
 
 
-class ShipmentManifestSchema(Schema):
-    content = fields.Dict(required=True)
-    sha256 = fields.String(required=True, validate=validate.Length(equal=64))
-
-
 class ReleaseSchema(Schema):
     """The electronic signature a release needs."""
 
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=200),
                              metadata={"description": "The releasing lab manager's password, re-entered"})
     meaning = fields.String(load_default="approved", validate=validate.OneOf(("approved", "reviewed", "performed")))
+
+
+class ManifestKeyCreateSchema(Schema):
+    """A partner installation's public key to trust for the manifests it signs."""
+
+    installation = fields.String(required=True, validate=validate.Length(min=1, max=80), metadata={
+        "description": "The sending installation's name, as its manifests give it (\"instance\")"})
+    public_key = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={
+        "description": "Its Ed25519 public key: base64 of the 32 raw bytes, or a PEM block"})
+    fingerprint = fields.String(load_default=None, validate=validate.Length(max=200), metadata={
+        "description": "The fingerprint the partner gave separately (phone, letter): must match the key"})
+
+
+class ManifestKeySchema(Schema):
+    id = fields.Integer()
+    installation = fields.String()
+    public_key = fields.String()
+    fingerprint = fields.String()
+    state = fields.String(metadata={"description": "trusted or revoked"})
+    registered_at = fields.DateTime()
+    registered_by = fields.Function(lambda k: k.registered_by.username if k.registered_by else None,
+                                    allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+    revoked_by = fields.Function(lambda k: k.revoked_by.username if k.revoked_by else None, allow_none=True)
+
+
+class InstallationKeySchema(Schema):
+    """This installation's manifest signing key, public half: what partner sites register."""
+
+    installation = fields.String()
+    algorithm = fields.String()
+    public_key = fields.String(metadata={"description": "Base64 of the 32 raw bytes"})
+    public_key_pem = fields.String()
+    fingerprint = fields.String(metadata={"description": "SHA-256 of the raw public key; the manifests' key_id"})

@@ -1,4 +1,4 @@
-"""Build, release, export, import and receive shipments, with a reconciliation at receipt.
+"""Build, release and receive shipments, with a reconciliation at receipt (manifests: :mod:`.manifests`).
 
 A shipment is built by scanning samples (or a whole box) at the sending site, released by a lab
 manager (samples leave their positions, become ``in_transit`` and get a ``shipped`` custody event),
@@ -8,10 +8,6 @@ and scans that name nothing in the shipment are reported as unexpected.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,15 +24,14 @@ from lims.custody.service import record_event
 from lims.samples import accession as accession_ids
 from lims.samples.holding import hold
 from lims.samples.models import Sample
+from lims.shipments import manifests
 from lims.shipments.models import CONDITIONS, Shipment, ShipmentItem
 from lims.storage import service as storage
 from lims.storage.models import Placement
 from lims.studies.models import Site, Study
 
-MANIFEST_FORMAT = "trialbank-manifest/1"
 SHIPPABLE = ("in_storage", "received")
 OPEN = ("draft", "released")
-CSV_FIELDS = ("accession", "participant", "sample_type", "quantity", "unit", "box", "from_location")
 
 
 # ----- building ---------------------------------------------------------------------------------------
@@ -199,6 +194,7 @@ def add_by_scan(session: Session, shipment: Shipment, code: str, *, by: User | N
         shipment.items.append(ShipmentItem(
             accession=sample.accession or "", sample_id=sample.id, participant_code=sample.participant.code,
             sample_type_code=sample.sample_type.code, quantity=sample.quantity, unit=sample.unit,
+            parent_accession=sample.parent.accession if sample.parent else None,
             from_location=paths.get(sample.id), box_barcode=box.barcode if box is not None else None,
             state="packed"))
     session.flush()
@@ -256,7 +252,7 @@ def release_shipment(session: Session, shipment: Shipment, *, by: User | None, i
     shipment.released_at = when
     shipment.released_by_id = by.id if by else None
     session.flush()
-    shipment.manifest_sha256 = manifest(shipment, instance=instance)["sha256"]
+    shipment.manifest_sha256 = manifests.content_sha256(shipment, instance=instance)
     session.flush()
     return shipment
 
@@ -268,122 +264,6 @@ def _lock(session: Session, shipment: Shipment) -> None:
     (the boundary re-runs the unit of work, see lims.core.uow).
     """
     session.refresh(shipment, with_for_update=True)
-
-
-# ----- manifest ---------------------------------------------------------------------------------------
-def _canonical(content: dict[str, Any]) -> bytes:
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def manifest_csv(shipment: Shipment) -> str:
-    """Return the manifest's items as CSV (one row per sample)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
-    for item in shipment.items:
-        writer.writerow([item.accession, item.participant_code, item.sample_type_code,
-                         "" if item.quantity is None else f"{item.quantity:g}", item.unit, item.box_barcode or "",
-                         item.from_location or ""])
-    return out.getvalue()
-
-
-def manifest(shipment: Shipment, *, instance: str = "trialbank") -> dict[str, Any]:
-    """Return the JSON manifest: its content and the SHA-256 of the content (canonical JSON)."""
-    if shipment.status == "draft":
-        raise Conflict(f"shipment {shipment.code} is not released yet; release it to export its manifest")
-    csv_text = manifest_csv(shipment)
-    content = {
-        "format": MANIFEST_FORMAT,
-        "instance": instance if shipment.origin == "local" else shipment.origin,
-        "study": shipment.study.code,
-        "shipment": {
-            "code": shipment.code, "from_site": shipment.from_site.code,
-            "to_site": shipment.to_site.code if shipment.to_site else None, "destination": shipment.destination,
-            "conditions": shipment.conditions, "courier": shipment.courier,
-            "tracking_number": shipment.tracking_number,
-            "released_at": shipment.released_at.isoformat() if shipment.released_at else None,
-            "released_by": shipment.released_by.username if shipment.released_by else None,
-        },
-        "items": [{"accession": i.accession, "participant": i.participant_code, "sample_type": i.sample_type_code,
-                   "quantity": i.quantity, "unit": i.unit, "box": i.box_barcode, "from_location": i.from_location}
-                  for i in shipment.items],
-        "csv_sha256": hashlib.sha256(csv_text.encode("utf-8")).hexdigest(),
-    }
-    return {"content": content, "sha256": hashlib.sha256(_canonical(content)).hexdigest()}
-
-
-def read_manifest(raw: bytes | str) -> dict[str, Any]:
-    """Parse a manifest file and check its SHA-256; return its content or raise with the reason."""
-    try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DomainError(f"the manifest is not JSON: {exc}", field="manifest") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("content"), dict) or not isinstance(doc.get("sha256"), str):
-        raise DomainError("the manifest must be a JSON object with 'content' and 'sha256'", field="manifest")
-    content = doc["content"]
-    actual = hashlib.sha256(_canonical(content)).hexdigest()
-    if actual != doc["sha256"].strip().lower():
-        raise DomainError(f"the manifest's SHA-256 does not match its content (file says {doc['sha256'][:12]}…, "
-                          f"content hashes to {actual[:12]}…): it was altered or damaged; ask the sender for it again",
-                          field="manifest")
-    if content.get("format") != MANIFEST_FORMAT:
-        raise DomainError(f"unknown manifest format {content.get('format')!r} (expected {MANIFEST_FORMAT})",
-                          field="manifest")
-    for key in ("instance", "study", "shipment", "items"):
-        if key not in content:
-            raise DomainError(f"the manifest has no {key!r}", field="manifest")
-    return content
-
-
-def import_manifest(session: Session, raw: bytes | str, *, by: User | None, instance: str = "trialbank") -> Shipment:
-    """Create, from another instance's manifest, the released shipment this instance will receive."""
-    content = read_manifest(raw)
-    info = content["shipment"]
-    origin = str(content["instance"])
-    if origin == instance:
-        raise Conflict(f"manifest {info.get('code')} was made by this instance; receive the shipment directly",
-                       field="manifest")
-    study = session.scalar(select(Study).where(Study.code == content["study"]))
-    if study is None:
-        raise DomainError(f"study {content['study']} is not installed here", field="manifest")
-    source = _site(session, info.get("from_site"), "manifest")
-    target = _site(session, info.get("to_site"), "manifest")
-    if source is None:
-        raise DomainError("the manifest names no sending site", field="manifest")
-    if session.scalar(select(Shipment.id).where(Shipment.code == info["code"], Shipment.origin == origin)):
-        raise Conflict(f"shipment {info['code']} from {origin} was already imported", field="manifest")
-    items = content["items"]
-    if not items:
-        raise DomainError("the manifest lists no samples", field="manifest")
-    seen: set[str] = set()
-    for n, item in enumerate(items, start=1):
-        try:
-            code = accession_ids.validate(str(item.get("accession", "")))
-        except ValueError as exc:
-            raise DomainError(f"manifest item {n}: {exc}", field="manifest") from None
-        if code in seen:
-            raise DomainError(f"manifest item {n}: {code} is listed twice", field="manifest")
-        seen.add(code)
-    released_at = datetime.fromisoformat(info["released_at"]) if info.get("released_at") else utcnow()
-    shipment = Shipment(
-        code=info["code"], origin=origin, study_id=study.id, from_site_id=source.id,
-        to_site_id=target.id if target else None, destination=info.get("destination"), status="released",
-        conditions=info.get("conditions") or "ambient", courier=info.get("courier"),
-        tracking_number=info.get("tracking_number"), created_by_id=by.id if by else None,
-        released_at=released_at, manifest_sha256=hashlib.sha256(_canonical(content)).hexdigest(), unexpected=[],
-        note=f"imported from {origin}",
-    )
-    local = {s.accession: s for s in session.scalars(select(Sample).where(Sample.accession.in_(seen)))}
-    for item in items:
-        code = accession_ids.validate(str(item["accession"]))
-        shipment.items.append(ShipmentItem(
-            accession=code, sample_id=local[code].id if code in local else None,
-            participant_code=str(item.get("participant") or ""), sample_type_code=str(item.get("sample_type") or ""),
-            quantity=item.get("quantity"), unit=str(item.get("unit") or ""), box_barcode=item.get("box"),
-            from_location=item.get("from_location"), state="packed"))
-    session.add(shipment)
-    session.flush()
-    return shipment
 
 
 # ----- receiving --------------------------------------------------------------------------------------

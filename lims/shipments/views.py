@@ -1,4 +1,5 @@
-"""Shipment pages: list and create, build by scanning, release, manifest download, import, receive and reconcile."""
+"""Shipment pages: create, build by scanning, release, signed manifests (download, import), receive, reconcile;
+the manifest keys page."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from marshmallow import ValidationError
 
 from lims import access
 from lims.accounts.service import signatures_for
 from lims.core.auth import login_required
 from lims.core.errors import DomainError
-from lims.core.uow import refuse
+from lims.core.forms import first_error, load_form
 from lims.core.permissions import permission_required
+from lims.core.uow import refuse
 from lims.extensions import db
-from lims.shipments import service
+from lims.shipments import keys, manifests, service, signing
 from lims.shipments.models import CONDITIONS
+from lims.shipments.schemas import ManifestKeyCreateSchema
 from lims.studies.service import get_study
 
 bp = Blueprint("shipments", __name__, url_prefix="/shipments")
@@ -25,6 +29,11 @@ bp = Blueprint("shipments", __name__, url_prefix="/shipments")
 def instance_name() -> str:
     """Return this installation's name, written into manifests (config INSTANCE_NAME, env LIMS_INSTANCE_NAME)."""
     return str(current_app.config.get("INSTANCE_NAME") or "trialbank")
+
+
+def installation_key() -> signing.InstallationKey:
+    """Return this installation's manifest signing key (LIMS_MANIFEST_KEY_FILE, else made in the instance folder)."""
+    return signing.installation_key(current_app)
 
 
 def _shipment(shipment_id: int) -> Any:
@@ -126,9 +135,9 @@ def release(shipment_id: int) -> Any:
 @bp.get("/<int:shipment_id>/manifest.json")
 @login_required
 def manifest_json(shipment_id: int) -> Any:
-    """Download the JSON manifest (content and its SHA-256)."""
+    """Download the signed JSON manifest (content, its SHA-256 and this installation's signature)."""
     shipment = _shipment(shipment_id)
-    doc = service.manifest(shipment, instance=instance_name())
+    doc = manifests.manifest(shipment, instance=instance_name(), key=installation_key())
     return Response(json.dumps(doc, indent=2, ensure_ascii=False), mimetype="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{shipment.code}.manifest.json"'})
 
@@ -138,8 +147,8 @@ def manifest_json(shipment_id: int) -> Any:
 def manifest_csv(shipment_id: int) -> Any:
     """Download the manifest's items as CSV."""
     shipment = _shipment(shipment_id)
-    service.manifest(shipment)  # refuses drafts
-    return Response(service.manifest_csv(shipment), mimetype="text/csv",
+    manifests.manifest_content(shipment, instance=instance_name())  # refuses drafts
+    return Response(manifests.manifest_csv(shipment), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{shipment.code}.manifest.csv"'})
 
 
@@ -185,17 +194,62 @@ def receive_late(shipment_id: int) -> Any:
 @bp.route("/import", methods=["GET", "POST"])
 @permission_required("shipments.import")
 def import_manifest() -> Any:
-    """Import another instance's manifest so its shipment can be received here."""
+    """Import another installation's signed manifest so its shipment can be received here."""
     if request.method == "GET":
         return render_template("shipments/import.html")
     upload = request.files.get("manifest")
     if upload is None or not upload.filename:
         flash("choose the manifest file (.manifest.json)", "error")
         return render_template("shipments/import.html"), 400
+    name = upload.filename[:120]
     try:
-        shipment = service.import_manifest(db.session, upload.read(), by=current_user, instance=instance_name())
+        shipment = manifests.import_manifest(
+            db.session, upload.read(manifests.MAX_MANIFEST_BYTES + 1), by=current_user, instance=instance_name(),
+            own_fingerprint=installation_key().fingerprint, source=name)
+    except manifests.ManifestRefused as exc:
+        flash(f"{name}: the manifest was refused; nothing was imported", "error")
+        return render_template("shipments/import.html", refusal=exc), 400
     except DomainError as exc:
-        flash(exc.message, "error")
-        return render_template("shipments/import.html"), 400
+        flash(f"{name}: {exc.message}", "error")
+        return render_template("shipments/import.html"), exc.status
     flash(f"Imported {shipment.code} from {shipment.origin}: {len(shipment.items)} samples expected.", "info")
     return redirect(url_for("shipments.detail", shipment_id=shipment.id))
+
+
+@bp.route("/keys", methods=["GET", "POST"])
+@permission_required("manifests.keys")
+def keys_page() -> Any:
+    """Show this installation's manifest key; list, trust and revoke partner installations' keys."""
+    own = installation_key()
+    status = 200
+    if request.method == "POST":
+        try:
+            args = load_form(ManifestKeyCreateSchema(), request.form)
+            key = keys.register_key(db.session, **args, own_fingerprint=own.fingerprint, by=current_user)
+        except ValidationError as exc:
+            refuse(first_error(exc))
+            status = 400
+        except DomainError as exc:
+            refuse(exc.message)
+            status = exc.status
+        else:
+            flash(f"Manifests signed by {key.installation} with key {signing.grouped(key.fingerprint)[:19]}… are "
+                  "trusted from now on.", "info")
+            return redirect(url_for("shipments.keys_page"))
+    return render_template("shipments/keys.html", own=own, instance=instance_name(), grouped=signing.grouped,
+                           keys=keys.list_keys(db.session), form=request.form), status
+
+
+@bp.post("/keys/<int:key_id>/revoke")
+@permission_required("manifests.keys")
+def revoke_key(key_id: int) -> Any:
+    """Stop trusting a partner key."""
+    key = keys.get_key(db.session, key_id)
+    try:
+        keys.revoke_key(db.session, key, by=current_user)
+    except DomainError as exc:
+        refuse(exc.message)
+    else:
+        flash(f"The key of {key.installation} ({key.fingerprint[:8]}…) is revoked: manifests it signs are refused.",
+              "info")
+    return redirect(url_for("shipments.keys_page"))

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import date
 
 import pytest
 from sqlalchemy import select
 
+from lims.consent.withdrawal import withdraw_consent
 from lims.core.errors import Conflict, DomainError, Forbidden
 from lims.custody.models import CustodyEvent
 from lims.custody.service import verify_chain
-from lims.shipments import service
-from lims.consent.withdrawal import withdraw_consent
+from lims.shipments import manifests, service
 from lims.storage.models import Placement
 from lims.storage.service import location_path, place_sample
 
@@ -24,7 +23,7 @@ def _last(session, sample) -> CustodyEvent:
                            .order_by(CustodyEvent.seq.desc())).first()
 
 
-def test_shipment_end_to_end_with_missing_and_unexpected(session, study, nb_lab, zj_lab, user) -> None:
+def test_shipment_end_to_end_with_missing_and_unexpected(session, study, nb_lab, zj_lab, user, nb_site) -> None:
     tech_nb, manager, tech_zj = user("technician_nb"), user("lab_manager"), user("technician")
     shipment = service.create_shipment(session, study, from_site="NB", to_site="ZJ", conditions="dry_ice",
                                        courier="SF Express", tracking_number="SF123", by=tech_nb)
@@ -50,10 +49,12 @@ def test_shipment_end_to_end_with_missing_and_unexpected(session, study, nb_lab,
     with pytest.raises(Conflict, match="already released"):
         service.release_shipment(session, shipment, by=manager)
 
-    doc = service.manifest(shipment, instance="nb-instance")
+    doc = manifests.manifest(shipment, instance="nb-instance", key=nb_site.key)
     assert doc["sha256"] == shipment.manifest_sha256 and len(doc["content"]["items"]) == 5
-    rows = list(csv.DictReader(io.StringIO(service.manifest_csv(shipment))))
+    assert doc["signature"]["key_id"] == nb_site.key.fingerprint
+    rows = list(csv.DictReader(io.StringIO(manifests.manifest_csv(shipment))))
     assert [r["accession"] for r in rows] == added and rows[0]["box"] == nb_lab.box.barcode
+    assert rows[0]["parent"] == nb_lab.blood.accession and rows[0]["quantity"] == "1"
 
     with pytest.raises(Forbidden):
         service.receive_shipment(session, shipment, scans=[t0.accession], by=tech_nb)
@@ -120,31 +121,6 @@ def test_bad_shipments_are_refused(session, study, nb_lab, user) -> None:
     assert shipment.items == []
 
 
-def test_manifest_import_into_another_instance(session, study, nb_lab, user) -> None:
-    manager = user("lab_manager")
-    shipment = service.create_shipment(session, study, from_site="NB", to_site="ZJ", conditions="ln2_dry_shipper",
-                                       by=user("technician_nb"))
-    service.add_by_scan(session, shipment, nb_lab.box.barcode, by=manager)
-    service.release_shipment(session, shipment, by=manager, instance="nb-instance")
-    raw = json.dumps(service.manifest(shipment, instance="nb-instance"))
-    tampered = json.loads(raw)
-    tampered["content"]["items"][0]["quantity"] = 0.1
-    with pytest.raises(DomainError, match="SHA-256 does not match its content"):
-        service.import_manifest(session, json.dumps(tampered), by=manager, instance="zj-instance")
-    with pytest.raises(DomainError, match="not JSON"):
-        service.import_manifest(session, "{nope", by=manager, instance="zj-instance")
-    with pytest.raises(Conflict, match="made by this instance"):
-        service.import_manifest(session, raw, by=manager, instance="nb-instance")
-    imported = service.import_manifest(session, raw, by=manager, instance="zj-instance")
-    assert imported.origin == "nb-instance" and imported.status == "released" and len(imported.items) == 5
-    assert imported.manifest_sha256 == shipment.manifest_sha256
-    with pytest.raises(Conflict, match="already imported"):
-        service.import_manifest(session, raw, by=manager, instance="zj-instance")
-    report = service.receive_shipment(session, imported, scans=[i.accession for i in imported.items[:4]],
-                                      arrival_temp_c=-150.0, by=user("technician"))
-    assert len(report.received) == 4 and report.missing == [imported.items[4].accession]
-
-
 def test_consent_withdrawal_end_to_end(session, study, nb_lab, user) -> None:
     from lims.consent import refusal as consent_allows
     from lims.disposal.service import awaiting_disposal as disposal_list
@@ -178,8 +154,8 @@ def test_consent_withdrawal_end_to_end(session, study, nb_lab, user) -> None:
 
 
 def test_consent_scopes_are_enforced(session, study, make_participant, user) -> None:
-    from lims.participants.service import record_consent
     from lims.consent import refusal as consent_allows
+    from lims.participants.service import record_consent
     from tests.storage.conftest import make_tubes
 
     p = make_participant(rt_start_on=date(2025, 1, 20), eot_on=date(2025, 2, 24))

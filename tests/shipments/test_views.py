@@ -71,10 +71,10 @@ def test_empty_release_and_manifest_import_pages(login, session, study, nb_lab) 
     doc["content"]["items"][0]["participant"] = "ZJ-999"
     r = manager.post("/shipments/import", data={"manifest": (io.BytesIO(json.dumps(doc).encode()), "m.json")},
                      content_type="multipart/form-data")
-    assert r.status_code == 400 and "SHA-256 does not match its content" in r.get_data(as_text=True)
+    assert r.status_code == 409 and "signed by this installation" in r.get_data(as_text=True)
     r = manager.post("/shipments/import", data={"manifest": (io.BytesIO(raw), "m.json")},
                      content_type="multipart/form-data")
-    assert r.status_code == 400 and "made by this instance" in r.get_data(as_text=True)
+    assert r.status_code == 409 and "signed by this installation" in r.get_data(as_text=True)
     page = manager.get(f"/shipments/{shipment.id}").get_data(as_text=True)
     assert "Receive and reconcile" in page and shipment.manifest_sha256 in page
     r = login("technician").post(f"/shipments/{shipment.id}/receive", data={
