@@ -22,6 +22,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lims import access
 from lims.accounts.models import User
 from lims.core import audit
 from lims.core.errors import Conflict, DomainError
@@ -309,6 +310,8 @@ def _import(session: Session, raw: bytes | str, *, by: User | None, instance: st
         problems += _link_problems(study, content["items"], local)
     if problems or study is None or source is None:
         raise ManifestRefused(problems)
+    if target is not None:  # the shipment arrives at a site: only that site's staff take it in
+        access.require_site(by, target, "receiving this shipment")
     shipment = Shipment(
         code=info["code"], origin=origin, study_id=study.id, from_site_id=source.id,
         to_site_id=target.id if target else None, destination=info["destination"], status="released",
