@@ -106,7 +106,7 @@ def update_user(session: Session, user: User, change: Change, *, by: User | None
         user.full_name = change.full_name.strip()[:200]
     if change.email is not None:
         user.email = change.email.strip() or None
-    user.role, user.sites = role, sites
+    user.role, user.sites = role, sorted(sites, key=lambda s: s.code)
     if not active and user.active:
         deactivate_user(session, user, by=by)
     elif active and not user.active:

@@ -116,10 +116,10 @@ def second_factor() -> Any:
         audit.record_security(db.session, "second_factor_failed", user=user)
         flash("That code is not right.", "error")
         return render_template("accounts/second_factor.html"), 401
-    session.pop(PENDING, None)
+    response = _finish_login(user, pending["method"], detail=f"{pending['method']} + {kind}")
     if kind == "recovery":
         flash(f"You used a recovery code; {totp.recovery_codes_left(db.session, user)} are left.", "info")
-    return _finish_login(user, pending["method"], detail=f"{pending['method']} + {kind}")
+    return response
 
 
 @bp.get("/login/sso")
