@@ -18,6 +18,7 @@ Storage (``LIMS_RATELIMIT_STORAGE_URI``):
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +29,7 @@ from flask_limiter import Limiter
 from limits import parse_many
 from limits.storage import Storage
 from sqlalchemy import Engine, case, delete, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
@@ -67,8 +68,21 @@ class SQLStorage(Storage):
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = make_engine(url, **({} if url.startswith("sqlite") else {"pool_size": 2}))
-        RateLimitCounter.__table__.create(self.engine, checkfirst=True)  # type: ignore[attr-defined]
+        self._create_table()
         self._calls = 0
+
+    def _create_table(self) -> None:
+        # Every gunicorn worker starts at once and may try this together: a new SQLite file answers "locked"
+        # to all but one of them (even before busy_timeout applies), so try again for a while.
+        for attempt in range(100):
+            try:
+                RateLimitCounter.__table__.create(self.engine, checkfirst=True)  # type: ignore[attr-defined]
+                return
+            except OperationalError:
+                if attempt == 99:
+                    raise
+                self.engine.dispose()
+                time.sleep(0.05 + random.random() * 0.1)
 
     @property
     def base_exceptions(self) -> type[Exception]:
