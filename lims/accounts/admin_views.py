@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import smtplib
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from lims.accounts import admin, totp
+from lims.accounts import admin, mail, totp
 from lims.accounts.models import AUTH_SOURCES, ROLES, SIGNATURE_MEANINGS, User
 from lims.accounts.schemas import EditUserSchema, NewUserSchema
 from lims.core import audit
 from lims.core.errors import DomainError
 from lims.core.forms import first_error, load_form
 from lims.core.permissions import permission_required
-from lims.core.uow import refuse
+from lims.core.uow import after_commit, refuse
 from lims.extensions import db
 from lims.studies.models import Site
 
@@ -122,8 +124,24 @@ def reset(username: str) -> Any:
         refuse(getattr(exc, "message", "give the link's life in hours"))
         return redirect(url_for("users.edit", username=user.username))
     link = url_for("accounts.reset", token=token, _external=True)
+    if user.email and mail.enabled(current_app.config):
+        after_commit(db.session, _mailer(user.email, user.full_name, link, int(request.form.get("hours") or 24)))
     return render_template("accounts/user_edit.html", user=user, link=link, mfa_required=totp.required_for(user),
                            **_choices())
+
+
+def _mailer(to: str, name: str, link: str, hours: int) -> Callable[[], None]:
+    config = current_app.config
+
+    def send() -> None:
+        try:
+            mail.send_reset_link(config, to=to, name=name, link=link, hours=hours)
+        except (OSError, smtplib.SMTPException) as exc:
+            current_app.logger.warning("reset link not mailed to %s: %r", to, exc)
+            flash(f"The link could not be e-mailed to {to} ({exc}); hand it over yourself.", "error")
+        else:
+            flash(f"The link was also e-mailed to {to}.", "info")
+    return send
 
 
 @bp.post("/<username>/second-factor/remove")

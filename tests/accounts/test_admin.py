@@ -151,3 +151,59 @@ def test_cli_verbs(runner, session) -> None:
     assert "deactivated" in runner.invoke(main, ["user", "list", "--all"]).output
     r = runner.invoke(main, ["user", "set", "nobody", "--name", "x"])
     assert r.exit_code != 0 and "no user 'nobody'" in r.output
+
+
+class _SmtpSink:
+    """A minimal SMTP server on 127.0.0.1 that keeps the messages it receives (for the optional mail setting)."""
+
+    def __init__(self) -> None:
+        import socketserver
+        import threading
+
+        received: list[str] = []
+        self.messages = received
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                self.wfile.write(b"220 sink\r\n")
+                while line := self.rfile.readline():
+                    verb = line.split(b" ")[0].strip().upper()
+                    if verb == b"DATA":
+                        self.wfile.write(b"354 go on\r\n")
+                        data = b""
+                        while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                            data += chunk
+                        received.append(data.decode())
+                        self.wfile.write(b"250 kept\r\n")
+                    elif verb == b"QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 ok\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+def test_reset_link_is_mailed_when_a_mail_server_is_set(app, login, session, user) -> None:
+    user("pi").email = "pi@hospital.test"
+    session.flush()
+    sink = _SmtpSink()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port, MAIL_FROM="lims@hospital.test")
+    try:
+        admin = login("admin")
+        html = admin.post("/admin/users/pi/reset", data={"hours": "3"}).get_data(as_text=True)
+        link = re.search(r'id="reset-link">([^<]+)<', html).group(1)
+        assert len(sink.messages) == 1 and link in sink.messages[0].replace("=\r\n", "")
+        assert "To: pi@hospital.test" in sink.messages[0] and "within 3 hour(s)" in sink.messages[0]
+        assert "also e-mailed to pi@hospital.test" in admin.get("/admin/users/pi").get_data(as_text=True)
+    finally:
+        del app.config["MAIL_SERVER"], app.config["MAIL_PORT"], app.config["MAIL_FROM"]
+        sink.close()
