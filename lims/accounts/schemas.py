@@ -26,7 +26,7 @@ class EditUserSchema(Schema):
     """An administrator changes a user; a change of role, sites or a reactivation is signed."""
 
     full_name = fields.String(load_default=None, validate=validate.Length(max=200))
-    email = fields.String(load_default="", validate=validate.Length(max=200))
+    email = fields.Email(load_default=None, validate=validate.Length(max=200))
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     sites = fields.List(fields.String(validate=validate.Length(max=10)), load_default=list)
     active = fields.Boolean(load_default=False)

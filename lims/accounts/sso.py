@@ -78,7 +78,9 @@ def _find(session: Session, who: ExternalIdentity) -> User | None:
     user = session.scalar(select(User).where(User.username == who.username))
     if user is None:
         return None
-    if user.auth_source != who.source or user.external_id not in (None, who.external_id):
+    # An OIDC subject never changes, so a different one is another person; an LDAP entry's DN changes when
+    # IT moves the account to another OU, and the user name still names the same person.
+    if user.auth_source != who.source or (who.source == "oidc" and user.external_id not in (None, who.external_id)):
         raise Forbidden(f"a Trialbank account named {who.username!r} exists but does not log in through "
                         f"{who.source.upper()}; ask an administrator to switch it")
     user.external_id = who.external_id  # an account an administrator created for this person: link it
