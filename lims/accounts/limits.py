@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import random
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -68,7 +69,12 @@ class SQLStorage(Storage):
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = make_engine(url, **({} if url.startswith("sqlite") else {"pool_size": 2}))
-        self._create_table()
+        # Close the pooled connections when the storage goes away (an app that is dropped, in tests).
+        weakref.finalize(self, self.engine.dispose)
+        if url.startswith("sqlite"):
+            # A file of its own: nobody else creates the table. In the main database the migration does, and
+            # starting the app never touches the main schema.
+            self._create_table()
         self._calls = 0
 
     def _create_table(self) -> None:
@@ -235,3 +241,11 @@ def count_failure(setting: str, *keys: str) -> None:
         return
     for item in parse_many(current_app.config[setting]):
         strategy.hit(item, setting, *keys)
+
+
+def close(app: Flask) -> None:
+    """Close the connections of the app's rate-limit storage (tests that build many apps)."""
+    limiter = app.extensions.get("lims_limiter")
+    storage = getattr(limiter, "_storage", None) if limiter is not None else None
+    if isinstance(storage, SQLStorage):
+        storage.engine.dispose()

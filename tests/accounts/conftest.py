@@ -13,6 +13,7 @@ from flask import Flask, g, request_started
 from flask.testing import FlaskClient
 
 from lims import create_app
+from lims.accounts import limits
 from lims.extensions import db
 from tests.conftest import PASSWORD
 
@@ -35,6 +36,7 @@ def strict_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     })
     yield app
     app.extensions["lims_db"]["engine"].dispose()
+    limits.close(app)
 
 
 @pytest.fixture()

@@ -25,6 +25,7 @@ import requests
 from werkzeug.serving import make_server
 
 from lims import create_app
+from lims.accounts import limits
 from lims.extensions import db
 from tests.conftest import PASSWORD, fresh_database
 
@@ -236,3 +237,4 @@ def live_trialbank(tmp: Path, config: dict[str, Any], port: int = 0) -> Iterator
             server.shutdown()
             thread.join(timeout=10)
             app.extensions["lims_db"]["engine"].dispose()
+            limits.close(app)
