@@ -7,6 +7,7 @@ import time
 import pytest
 from sqlalchemy import select
 
+from lims.accounts import limits
 from lims.accounts.limits import SQLStorage
 from lims.accounts.service import create_token, find_user, sign
 from lims.core.errors import DomainError, Forbidden
@@ -100,3 +101,23 @@ def test_memory_storage_is_refused_outside_tests(database_url, tmp_path) -> None
     with pytest.raises(RuntimeError, match="counts per process"):
         create_app({"DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x",
                     "RATELIMIT_STORAGE_URI": "memory://"})
+
+
+def test_behind_a_proxy_the_forwarded_address_is_counted(database_url, connection, tmp_path) -> None:
+    from lims import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path),
+                      "SECRET_KEY": "x", "WTF_CSRF_ENABLED": False, "PROXY_HOPS": 1,
+                      "RATELIMIT_LOGIN_ACCOUNT": "2 per 15 minutes"})
+    db.bind_to(app, connection)
+    try:
+        proxy = app.test_client()
+        proxy.environ_base["REMOTE_ADDR"] = "10.9.9.9"  # nginx, for everyone
+        guesser, owner = {"X-Forwarded-For": "192.0.2.66"}, {"X-Forwarded-For": "192.0.2.7"}
+        form = {"username": "monitor", "password": "wrong wrong"}
+        assert [proxy.post("/login", data=form, headers=guesser).status_code for _ in range(3)] == [401, 401, 429]
+        assert proxy.post("/login", data=form, headers=owner).status_code == 401, "another client is not limited"
+    finally:
+        db.bind_to(app, None)
+        app.extensions["lims_db"]["engine"].dispose()
+        limits.close(app)
