@@ -6,15 +6,14 @@ from typing import Any
 
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, g, jsonify, redirect, render_template, request, send_from_directory, url_for
+from flask import session as flask_session
 from flask_login import current_user
-from sqlalchemy import select
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import IntegerConverter
 
-from lims import __version__
-from lims import access
+from lims import __version__, access
 from lims.core.errors import DomainError
 from lims.core.uow import transactional
 from lims.extensions import api, csrf, db, login_manager
@@ -63,9 +62,18 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Please log in to see this page."
     api.init_app(app, spec_kwargs={
-        "info": {"description": "Trialbank JSON API. Every list is paginated."},
+        "info": {"description": "Trialbank JSON API. Every list is paginated. Authorise with an API token "
+                                "(Authorization: Bearer ..., made on /account/tokens) or a logged-in session."},
         "marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name),
+        "security": [{"bearerToken": []}, {"sessionCookie": []}],
     })
+    # Declared so that the Swagger page (/api/v1/docs) offers "Authorize" with a token.
+    api.spec.components.security_scheme("bearerToken", {
+        "type": "http", "scheme": "bearer", "bearerFormat": "tb_...",
+        "description": "An API token from /account/tokens; it acts as its owner, with their role and sites."})
+    api.spec.components.security_scheme("sessionCookie", {
+        "type": "apiKey", "in": "cookie", "name": app.config.get("SESSION_COOKIE_NAME", "session"),
+        "description": "The session cookie of a browser logged in to Trialbank."})
     api.register_converter(DatabaseId, lambda c: {"type": "integer", "minimum": c.min or 0, "maximum": c.max})
 
     import lims.core.audit  # noqa: F401 - registers the data-change listeners
@@ -73,7 +81,11 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        return db.session.scalar(select(User).where(User.id == int(user_id), User.active.is_(True)))
+        # The cookie names a server-side session: a revoked session, or a deactivated user, is logged out at once.
+        from lims.accounts.sessions import session_for
+
+        row = session_for(db.session, flask_session.get("_sid"), idle=app.permanent_session_lifetime)
+        return row.user if row is not None and str(row.user_id) == user_id else None
 
     @login_manager.request_loader
     def load_user_from_token(req: Any) -> User | None:

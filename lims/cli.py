@@ -93,38 +93,6 @@ def demo(seed: int, participants: int) -> None:
     click.echo(summary.describe())
 
 
-@main.group("user")
-def user_group() -> None:
-    """User accounts."""
-
-
-@user_group.command("add")
-@click.argument("username")
-@click.option("--role", required=True, type=click.Choice(
-    ["admin", "lab_manager", "technician", "data_manager", "researcher", "pi", "monitor"]))
-@click.option("--name", "full_name", default="", help="Full name shown in custody records.")
-@click.option("--site", "sites", multiple=True, help="Site code the user works for (repeatable).")
-@click.option("--password", envvar="LIMS_NEW_PASSWORD", default=None,
-              help="Password (or set LIMS_NEW_PASSWORD); prompted when missing.")
-@with_appcontext
-def user_add(username: str, role: str, full_name: str, sites: tuple[str, ...], password: str | None) -> None:
-    """Create a user with a role and sites."""
-    from lims.accounts.service import add_user
-
-    _require_schema()
-    if password is None:
-        if not sys.stdin.isatty():
-            raise click.ClickException("no password given: pass --password or set LIMS_NEW_PASSWORD")
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        with unit_of_work(db.session):
-            user = add_user(db.session, username=username, password=password, role=role, full_name=full_name,
-                            site_codes=sites)
-    except DomainError as exc:
-        raise click.ClickException(exc.message) from None
-    click.echo(f"Created user {user.username} ({user.role}{', sites ' + ', '.join(sites) if sites else ''}).")
-
-
 @main.group("audit")
 def audit_group() -> None:
     """Audit trail checks."""

@@ -84,6 +84,12 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "DATABASE_URL": database_url,
         "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
         "SECRET_KEY": "test-secret-key-not-for-production",
+        # Fast hashes, no second factor and no rate limits for the shared test users; tests/accounts and
+        # tests/identity switch them on where they test them.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "MFA_ROLES": "",
+        "RATELIMIT_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
         "WTF_CSRF_ENABLED": False,
         "QUEUE_URL": "immediate",  # jobs run right after the request commits; tests/jobs starts real workers
     })

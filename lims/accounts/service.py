@@ -1,4 +1,7 @@
-"""Create users and check passwords (scrypt hashes, lockout after repeated failures)."""
+"""Create users, check passwords, API tokens and electronic signatures.
+
+Failed passwords are slowed by rate limits (:mod:`lims.accounts.limits`), never by locking the account.
+"""
 
 from __future__ import annotations
 
@@ -7,51 +10,68 @@ import json
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
-from functools import cache
 from typing import Any
 
+from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
 
+from lims.accounts import limits
 from lims.accounts.models import ROLES, SIGNATURE_MEANINGS, ApiToken, Signature, User
+from lims.accounts.passwords import MIN_LENGTH, UNUSABLE, check_password, hash_password, weakness
 from lims.core import audit
 from lims.core.db import utcnow
 from lims.core.errors import Conflict, DomainError, Forbidden
 from lims.core.uow import durable
 from lims.studies.models import Site
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = MIN_LENGTH
 
 
-@cache
-def _dummy_hash() -> str:
-    return generate_password_hash("not a password")
+def require_acceptable_password(password: str, *, username: str = "", full_name: str = "") -> None:
+    """Refuse a password that is too short, too long, common, breached or built on the user's name."""
+    problem = weakness(password, username=username, full_name=full_name)
+    if problem:
+        raise DomainError(problem, field="password")
 
 
-def add_user(session: Session, *, username: str, password: str, role: str, full_name: str = "",
-             site_codes: tuple[str, ...] | list[str] = ()) -> User:
-    """Create a user with a hashed password, a role and site membership."""
+def sites_by_code(session: Session, site_codes: tuple[str, ...] | list[str]) -> list[Site]:
+    """Return the sites with these codes, in order; refuse an unknown code."""
+    sites = []
+    for code in dict.fromkeys(c.strip().upper() for c in site_codes if c.strip()):
+        site = session.scalar(select(Site).where(Site.code == code))
+        if site is None:
+            raise DomainError(f"unknown site {code!r}", field="sites")
+        sites.append(site)
+    return sites
+
+
+def add_user(session: Session, *, username: str, password: str | None, role: str, full_name: str = "",
+             site_codes: tuple[str, ...] | list[str] = (), email: str | None = None, strict: bool = False,
+             must_change_password: bool = False, auth_source: str = "local",
+             external_id: str | None = None) -> User:
+    """Create a user with a hashed password, a role and site membership.
+
+    ``strict`` applies the whole password policy (people choosing passwords); otherwise only the length is
+    checked (demo and benchmark users). SSO users (``auth_source`` oidc or ldap) have no password here.
+    """
     username = username.strip()
     if not username:
         raise DomainError("user name is empty", field="username")
     if role not in ROLES:
         raise DomainError(f"unknown role {role!r}; use one of {', '.join(ROLES)}", field="role")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise DomainError(f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password")
+    if auth_source == "local":
+        if password is None or len(password) < MIN_PASSWORD_LENGTH:
+            raise DomainError(f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password")
+        if strict:
+            require_acceptable_password(password, username=username, full_name=full_name)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"user name {username!r} is taken", field="username")
-    sites = []
-    for code in site_codes:
-        site = session.scalar(select(Site).where(Site.code == code))
-        if site is None:
-            raise DomainError(f"unknown site {code!r}", field="sites")
-        sites.append(site)
-    user = User(username=username, full_name=full_name or username, role=role,
-                password_hash=generate_password_hash(password), sites=sites)
+    user = User(username=username, full_name=full_name or username, role=role, email=email or None,
+                password_hash=hash_password(password) if auth_source == "local" and password else UNUSABLE,
+                sites=sites_by_code(session, site_codes), must_change_password=must_change_password,
+                auth_source=auth_source, external_id=external_id)
     session.add(user)
     try:
         with session.begin_nested():
@@ -61,42 +81,23 @@ def add_user(session: Session, *, username: str, password: str, role: str, full_
     return user
 
 
-def _count_failure(user_id: int) -> Callable[[Session], None]:
-    """Return the bookkeeping of one failed password check (kept even when the request rolls back)."""
-    def apply(session: Session) -> None:
-        user = session.get(User, user_id)
-        if user is None:
-            return
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = utcnow() + LOCKOUT
-            user.failed_logins = 0
-        session.flush()
-    return apply
-
-
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """Return the user if the password is right and the account is usable; count failures."""
+    """Return the local user if the password is right and the account is active; None otherwise.
+
+    Failures are counted by the rate limits of the login page, never by locking the account.
+    """
     user = session.scalar(select(User).where(User.username == username.strip()))
-    if user is None:
-        # Spend the same work as a real check so timing does not reveal which names exist.
-        check_password_hash(_dummy_hash(), password)
+    if user is None or user.auth_source != "local":
+        check_password(None, password)  # the same work, so timing does not reveal which names exist
         return None
-    if user.locked_until is not None and user.locked_until > utcnow():
+    if not check_password(user.password_hash, password) or not user.active:
         return None
-    if not user.active or not check_password_hash(user.password_hash, password):
-        durable(session, _count_failure(user.id))
-        return None
-    if user.failed_logins or user.locked_until is not None:
-        user.failed_logins = 0
-        user.locked_until = None
-        session.flush()
     return user
 
 
-def is_locked(user: User) -> bool:
-    """Tell whether the account is temporarily locked after failed logins."""
-    return user.locked_until is not None and user.locked_until > utcnow()
+def find_user(session: Session, username: str) -> User | None:
+    """Return the user with this user name, or None."""
+    return session.scalar(select(User).where(User.username == username.strip()))
 
 
 TOKEN_PREFIX = "tb_"
@@ -144,6 +145,7 @@ def user_for_token(session: Session, secret: str, *, where: str | None = None) -
     A refusal is audited even when the request then fails. A token's use is audited (and its last use
     stamped) at most once per ``TOKEN_USE_INTERVAL``, so that a script's reads stay reads.
     """
+    limits.guard("RATELIMIT_TOKEN", limits.address(), what="API tokens from your address")
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(secret.strip())))
     problem = None
     if token is None:
@@ -153,6 +155,7 @@ def user_for_token(session: Session, secret: str, *, where: str | None = None) -
     elif not token.user.active:
         problem = "the token's user is deactivated"
     if problem is not None or token is None:
+        limits.count_failure("RATELIMIT_TOKEN", limits.address())
         durable(session, _refused(problem or "unknown API token", where))
         return None, problem
     if token.last_used_at is None or utcnow() - token.last_used_at >= TOKEN_USE_INTERVAL:
@@ -175,13 +178,28 @@ def content_hash(content: Any) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def _signer_password_ok(user: User, password: str) -> bool:
+    """Check a signer's password where it is kept: here, or in the LDAP directory for directory users."""
+    if user.auth_source == "ldap" and user.external_id and has_app_context():
+        from lims.accounts import directory
+
+        if directory.enabled(current_app.config):
+            return directory.check_password(user.external_id, password, current_app.config)
+    return check_password(user.password_hash, password)
+
+
 def sign(session: Session, user: User, *, password: str, meaning: str, record_type: str, record_id: Any,
          content: Any, statement: str) -> Signature:
-    """Sign a record: the signer re-enters their password and states the meaning of the signature."""
+    """Sign a record: the signer re-enters their password and states the meaning of the signature.
+
+    Wrong passwords are limited per signer (``RATELIMIT_SIGNATURE``) and audited even when the request fails.
+    """
     if meaning not in SIGNATURE_MEANINGS:
         raise DomainError(f"choose what the signature means: {', '.join(SIGNATURE_MEANINGS)}", field="meaning")
-    if not password or not check_password_hash(user.password_hash, password):
-        durable(session, _count_failure(user.id))
+    limits.guard("RATELIMIT_SIGNATURE", user.username, what="signature passwords")
+    if not _signer_password_ok(user, password):
+        limits.count_failure("RATELIMIT_SIGNATURE", user.username)
+        audit.record_security(session, "signature_failed", user=user, detail=record_type)
         raise Forbidden("the password is wrong: the signature was not applied")
     signature = Signature(user_id=user.id, signer_name=user.full_name, meaning=meaning, record_type=record_type,
                           record_id=str(record_id), record_hash=content_hash(content), statement=statement[:500])

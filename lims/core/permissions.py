@@ -60,7 +60,10 @@ PERMISSIONS: dict[str, Permission] = {
     "analysis.run": Permission("Run and save marker-outcome analyses and signatures", ("researcher", "pi")),
     "audit.read": Permission("Read and export the audit trail", ("monitor", "lab_manager")),
     "tokens.own": Permission("Create and revoke one's own API tokens", EVERYONE),
-    "users.manage": Permission("Create users and change roles", ()),
+    "account.self": Permission("Change one's own password and second factor; see and end one's own sessions",
+                               EVERYONE),
+    "users.manage": Permission("Administer users: create, deactivate, reset a password, remove a lost second "
+                               "factor; change role or sites, or reactivate (signed)", (), signature=True),
     "jobs.admin": Permission("See every background job and run the workers' self-test", ()),
 }
 
