@@ -23,6 +23,9 @@ class RunParametersSchema(Schema):
     transform = fields.String(load_default="log2", validate=validate.OneOf(list(service.TRANSFORMS)))
     cut = fields.String(load_default="none", validate=validate.OneOf(list(service.CUTS)))
     covariates = fields.List(fields.String(validate=validate.OneOf(list(COVARIATES))), load_default=list)
+    pseudocount = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0),
+                               metadata={"description": "Added to every value before a log transform; without "
+                                                        "it a marker with zeros is skipped (with a note)"})
     landmark = fields.Float(load_default=None, allow_none=True,
                             validate=validate.Range(min=0, max=service.MAX_LANDMARK_DAYS),
                             metadata={"description": "Days after the time origin (survival outcomes)"})
@@ -43,6 +46,7 @@ class ResultRowSchema(Schema):
     n_high = fields.Float(allow_none=True)
     statistic = fields.Float(allow_none=True)
     converged = fields.Boolean()
+    note = fields.String(allow_none=True, metadata={"description": "Why a marker has no or an infinite estimate"})
 
 
 class RunSchema(Schema):

@@ -88,6 +88,7 @@ def check_parameters(session: Session, study: Study, raw: dict[str, Any]) -> dic
         raise DomainError(f"unknown adjustment covariate(s) {', '.join(unknown)}; use {', '.join(data.COVARIATES)}",
                           field="covariates")
     params["covariates"] = [c for c in data.COVARIATES if c in covariates]
+    params["pseudocount"] = _pseudocount(raw.get("pseudocount"))
     landmark = raw.get("landmark")
     if landmark in (None, ""):
         params["landmark"] = None
@@ -108,6 +109,19 @@ def check_parameters(session: Session, study: Study, raw: dict[str, Any]) -> dic
     return params
 
 
+def _pseudocount(raw: Any) -> float | None:
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise DomainError(f"pseudocount must be a number, got {raw!r}", field="pseudocount") from None
+    if not math.isfinite(value) or value < 0:
+        raise DomainError("pseudocount must be a number >= 0 (added to every value before a log)",
+                          field="pseudocount")
+    return int(value) if value.is_integer() else value
+
+
 def frame_for(session: Session, study: Study, params: dict[str, Any]) -> pd.DataFrame:
     """Return the analysis frame the parameters select (see ``data.analysis_frame``)."""
     return data.analysis_frame(session, study, outcome=params["outcome"], timepoint=params["timepoint"],
@@ -115,21 +129,26 @@ def frame_for(session: Session, study: Study, params: dict[str, Any]) -> pd.Data
                                category=params["category"])
 
 
-def apply_transforms(frame: pd.DataFrame, markers: list[str], params: dict[str, Any]) -> pd.DataFrame:
-    """Return the marker columns transformed as the run says: one transform, or each marker's catalogue one.
+def apply_transforms(frame: pd.DataFrame, markers: list[str], params: dict[str, Any]
+                     ) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Return the marker columns transformed as the run says, and the markers skipped with the reason.
 
-    With ``transform="catalogue"`` the run's ``marker_transforms`` (saved with it) name each marker's transform;
-    markers sharing ``clr`` form one composition.
+    One transform for all, or each marker's catalogue one (``transform="catalogue"``: the run's saved
+    ``marker_transforms``; markers sharing ``clr`` form one composition). A log transform of a marker with
+    zeros is skipped (all-missing, with a note) unless the run gives a pseudocount.
     """
     values = frame[markers].astype(float)
+    pseudocount = params.get("pseudocount")
     if params["transform"] != "catalogue":
-        return transforms.apply(params["transform"], values)
+        return transforms.apply_or_skip(params["transform"], values, pseudocount)
     chosen = params.get("marker_transforms") or {}
-    parts = []
+    parts, notes = [], {}
     for name in sorted({chosen.get(m, "none") for m in markers}):
         columns = [m for m in markers if chosen.get(m, "none") == name]
-        parts.append(transforms.apply(name, values[columns]))
-    return pd.concat(parts, axis=1)[markers]
+        part, skipped = transforms.apply_or_skip(name, values[columns], pseudocount)
+        parts.append(part)
+        notes.update(skipped)
+    return pd.concat(parts, axis=1)[markers], notes
 
 
 def compute(frame: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
@@ -151,11 +170,14 @@ def compute(frame: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
         return _not_estimable(frame, markers, column, "HR" if spec.kind == "survival" else "OR", params["cut"])
     try:
         with np.errstate(all="ignore"):
-            frame = frame.assign(**apply_transforms(frame, markers, params))
+            transformed, skipped = apply_transforms(frame, markers, params)
+            frame = frame.assign(**transformed)
             result = screen.run(frame, markers, outcome, transform="none",
                                 covariates=params["covariates"], landmark=params["landmark"], cut=params["cut"])
     except ValueError as exc:
         raise DomainError(f"the screen cannot run on these data: {exc}") from None
+    for marker, note in skipped.items():
+        result.loc[marker, ["converged", "note"]] = [False, note]
     return result
 
 
@@ -167,18 +189,23 @@ def _not_estimable(frame: pd.DataFrame, markers: list[str], column: str, effect:
     out["n"] = present.sum().astype(int)
     out["events"] = present.mul(frame[column].astype(float), axis=0).sum().astype(int)
     out["converged"] = False
+    out["note"] = "no events (or no non-events) in the population: no effect is estimable"
     out.attrs.update(effect=effect, not_estimable=True)
     return out
 
 
 def _as_json(result: pd.DataFrame, frame: pd.DataFrame) -> dict[str, Any]:
     def cell(v: Any) -> Any:
+        if isinstance(v, str):
+            return v
         if isinstance(v, (bool, np.bool_)):
             return bool(v)
         if isinstance(v, (int, np.integer)):
             return int(v)
         f = float(v)
-        return None if math.isnan(f) or math.isinf(f) else f
+        if math.isinf(f):  # JSON (and PostgreSQL) has no infinity: an infinite estimate is kept as text
+            return "inf" if f > 0 else "-inf"
+        return None if math.isnan(f) else f
 
     return {"columns": [str(c) for c in result.columns], "index": [str(i) for i in result.index],
             "data": [[cell(v) for v in row] for row in result.itertuples(index=False)],
@@ -192,7 +219,7 @@ def result_frame(run: AnalysisRun) -> pd.DataFrame:
     frame = pd.DataFrame(stored["data"], columns=stored["columns"],
                          index=pd.Index(stored["index"], name="marker"))
     for column in frame.columns:
-        if column not in ("converged",):
+        if column not in ("converged", "note"):
             frame[column] = pd.to_numeric(frame[column]).astype(float)
     frame.attrs["effect"] = stored.get("effect", "")
     frame.attrs["not_estimable"] = bool(stored.get("not_estimable"))
@@ -200,9 +227,14 @@ def result_frame(run: AnalysisRun) -> pd.DataFrame:
 
 
 def result_rows(run: AnalysisRun) -> list[dict[str, Any]]:
-    """Return a saved run's result table as one dict per marker (NaN as None)."""
+    """Return a saved run's result table as one dict per marker (NaN and infinite estimates as None; the
+    ``note`` says why)."""
     stored = run.result
-    return [{"marker": marker, **dict(zip(stored["columns"], row, strict=True))}
+
+    def cell(column: str, v: Any) -> Any:
+        return None if column != "note" and v in ("inf", "-inf") else v
+
+    return [{"marker": marker, **{c: cell(c, v) for c, v in zip(stored["columns"], row, strict=True)}}
             for marker, row in zip(stored["index"], stored["data"], strict=True)]
 
 
@@ -245,15 +277,22 @@ def rerun(session: Session, study: Study, run: AnalysisRun) -> Rerun:
     identical = fresh == run.result
     diff = float("nan")
     if fresh["columns"] == run.result["columns"] and fresh["index"] == run.result["index"]:
-        old = np.array([[np.nan if v is None else float(v) for v in row] for row in run.result["data"]], dtype=float)
-        new = np.array([[np.nan if v is None else float(v) for v in row] for row in fresh["data"]], dtype=float)
-        both = ~np.isnan(old) & ~np.isnan(new)
-        same_nan = bool((np.isnan(old) == np.isnan(new)).all())
+        old, new = _numbers(run.result), _numbers(fresh)
+        both = np.isfinite(old) & np.isfinite(new)
+        same_gaps = bool(((np.isnan(old) == np.isnan(new)) & (np.isinf(old) == np.isinf(new))).all()
+                         and (old[np.isinf(old)] == new[np.isinf(old)]).all())
         diff = float(np.abs(old[both] - new[both]).max()) if both.any() else 0.0
-        if not same_nan:
+        if not same_gaps:
             diff = float("inf")
     return Rerun(run=run, dataset_sha256=sha, same_input=sha == run.dataset_sha256, identical=identical,
                  max_abs_difference=diff, result=result)
+
+
+def _numbers(stored: dict[str, Any]) -> np.ndarray:
+    """The numeric cells of a stored result table (text columns such as ``note`` left out)."""
+    keep = [i for i, c in enumerate(stored["columns"]) if c != "note"]
+    return np.array([[np.nan if row[i] is None else float(row[i]) for i in keep] for row in stored["data"]],
+                    dtype=float)  # float("inf") reads the stored "inf"
 
 
 def conditions(params: dict[str, Any]) -> list[str]:
@@ -298,7 +337,7 @@ def marker_report(session: Session, study: Study, run: AnalysisRun, marker: str)
         frame = survival.landmark(frame, "time", "event", float(params["landmark"]))
     markers = data.marker_columns(frame)
     with np.errstate(all="ignore"):
-        transformed = apply_transforms(frame, markers, params)[marker]
+        transformed = apply_transforms(frame, markers, params)[0][marker]
     frame = data.with_groups(frame, marker, transformed)
     report: dict[str, Any] = {"frame": frame, "spec": spec, "cut": frame.attrs.get("cut"), "marker": marker,
                               "figures": ["response", "trajectory"], "notes": []}

@@ -81,15 +81,16 @@ def test_maxstat_equals_brute_force_over_cuts():
     for m in ["tsize", "progrec"]:
         best = cutpoints.maxstat_survival(g, "time", "cens", m)
         x = g[m].to_numpy(float)
-        # log-rank scores by definition: event - Nelson-Aalen cumulative hazard at own time
+        # log-rank scores as R maxstat (Hothorn & Lausen 2003): event - sum over t_j <= t_i of
+        # d_j / (number with time > t_j + 1); without ties this is event - Nelson-Aalen
         t, e = g.time.to_numpy(float), g.cens.to_numpy(float)
-        na = {u: e[t == u].sum() / (t >= u).sum() for u in np.unique(t)}
+        na = {u: e[t == u].sum() / ((t > u).sum() + 1) for u in np.unique(t)}
         a = e - np.array([sum(h for u, h in na.items() if u <= ti) for ti in t])
         n, zs = len(x), []
         for c in np.unique(x)[:-1]:
             low = x <= c
             k = low.sum()
-            if 0.1 * n <= k <= 0.9 * n:
+            if max(1, np.floor(0.1 * n)) <= k <= np.floor(0.9 * n):
                 v = k * (n - k) / (n * (n - 1)) * ((a - a.mean()) ** 2).sum()
                 zs.append((abs(a[low].sum() - k * a.mean()) / np.sqrt(v), c))
         z, c = max(zs)
