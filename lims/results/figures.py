@@ -10,8 +10,8 @@ from matplotlib.figure import Figure
 from analysis import figures
 
 FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
-REPORT_FIGURES = {"km": "Kaplan-Meier by median split", "roc": "ROC curve", "response": "Marker by response",
-                  "trajectory": "Marker over time"}
+REPORT_FIGURES = {"km": "Kaplan-Meier by the run's groups", "roc": "ROC curve", "response": "Marker by response",
+                  "trajectory": "Marker over time", "forest": "Multivariable Cox model"}
 FOREST_ROWS = 30
 
 
@@ -62,8 +62,9 @@ def report_figure(kind: str, report: dict[str, Any], trajectory: pd.DataFrame | 
     if kind == "km":
         if spec.kind != "survival":
             raise ValueError(f"a Kaplan-Meier plot needs a survival outcome, not {spec.label}")
+        split = "the run's optimal cut" if report.get("cut_kind") == "optimal" else "median split"
         return figures.km_plot(frame, "time", "event", "group", xlabel="Days",
-                               title=f"{spec.label} by {marker} (median split)")
+                               title=f"{spec.label} by {marker} ({split})")
     if kind == "roc":
         if spec.kind != "binary":
             raise ValueError(f"a ROC curve needs a binary outcome, not {spec.label}")
@@ -83,4 +84,9 @@ def report_figure(kind: str, report: dict[str, Any], trajectory: pd.DataFrame | 
                                        "participant_id", "study day", marker, "status",
                                        log=bool((trajectory["value"] > 0).all()) and len(trajectory) > 0)
         return fig
+    if kind == "forest":
+        if "cox" not in report:
+            raise ValueError("no multivariable Cox model for this marker")
+        table = report["cox"].table.rename(index={"value": marker})
+        return figures.forest_plot(table, label="HR", title=f"{spec.label}: {marker} adjusted")
     raise ValueError(f"unknown figure {kind!r}; use {', '.join(REPORT_FIGURES)}")

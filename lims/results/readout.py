@@ -12,9 +12,10 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from analysis import binary, survival
-from analysis.clinical_tables import STRATA
+from analysis.clinical_tables import RANDOMISED_STRATA, STRATA
 from analysis.endpoints import rates
 from analysis.qol import score_fact_e, score_qlq_c30
+from analysis.readout import ByStratum, by_stratum
 from analysis.toxicity import worst_grade
 from lims.clinical.service import clinical_tables, endpoint_settings
 from lims.results import data
@@ -28,11 +29,13 @@ QOL_SCALES = (("QLQ-C30", "QL2", "Global health status (QLQ-C30 QL2)"),
               ("FACT-E", "FACT_E", "FACT-E total"),
               ("FACT-E", "ECS", "FACT-E oesophageal cancer subscale"))
 CURVES = {
-    "os": ("os", "Overall survival by stratum (days from enrolment)"),
-    "efs": ("efs", "Event-free survival by stratum (days from enrolment)"),
-    "dfs_a": ("dfs", "DFS variant A by arm, randomised cCR participants (days from randomisation)"),
-    "dfs_b": ("dfs", "DFS variant B by arm, randomised cCR participants (days from randomisation)"),
+    "os": ("os", "Overall survival by stratum, from the stratum landmark"),
+    "efs": ("efs", "Event-free survival by stratum, from the stratum landmark"),
+    "os_rand": ("os_rand", "Overall survival by arm, randomised cCR participants (from randomisation)"),
+    "dfs_a": ("dfs", "DFS variant A by arm, randomised cCR participants (from randomisation)"),
+    "dfs_b": ("dfs", "DFS variant B by arm, randomised cCR participants (from randomisation)"),
 }
+LANDMARK_DAYS = 120  # default of the study setting stratum_landmark_days
 
 
 @dataclass
@@ -43,12 +46,14 @@ class Readout:
     primary: pd.DataFrame
     ccr: pd.DataFrame
     pathology: pd.DataFrame
-    survival: dict[str, pd.DataFrame]
+    survival: dict[str, ByStratum]
     failures: pd.DataFrame
     after_failure: pd.DataFrame
     qol: dict[str, pd.DataFrame] = field(default_factory=dict)
     toxicity: pd.DataFrame = field(default_factory=pd.DataFrame)
     treated: int = 0
+    landmark: float = LANDMARK_DAYS
+    names: dict[str, str] = field(default_factory=dict)
 
 
 def _rate_row(label: str, numerator: int, denominator: int, missing: int = 0) -> dict[str, object]:
@@ -110,24 +115,18 @@ def _pathology(derived: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["measure", "group", "events", "n", "missing", "rate", "lower", "upper"])
 
 
-def _survival(derived: pd.DataFrame, prefix: str) -> pd.DataFrame:
-    frame = curve_frame(derived, prefix)
-    rows = []
-    if frame.empty:
-        return pd.DataFrame(columns=["stratum", "n", "events", "median", "median_lower", "median_upper"])
-    fit = survival.km(frame, "time", "event", "stratum")
-    at = {day: survival.km_at(fit, day) for day in SURVIVAL_DAYS}
-    for stratum in [s for s in (*STRATA, "UNALLOCATED") if s in fit.median.index]:
-        med = fit.median.loc[stratum]
-        row: dict[str, object] = {"stratum": stratum, "n": int(med["n"]), "events": int(med["events"]),
-                                  "median": med["median"], "median_lower": med["lower"],
-                                  "median_upper": med["upper"]}
-        for day, table in at.items():
-            rec = table.loc[stratum]
-            row.update({f"surv_{day}": rec["surv"], f"lower_{day}": rec["lower"], f"upper_{day}": rec["upper"],
-                        f"n_risk_{day}": int(rec["n_risk"])})
-        rows.append(row)
-    return pd.DataFrame(rows)
+def stratum_names(study: Study) -> dict[str, str]:
+    """Return the protocol's name of each stratum (arm), for tables and figures instead of codes."""
+    return {**{s.code: s.name for s in study.strata}, "UNALLOCATED": "Not allocated"}
+
+
+def landmark_days(study: Study) -> float:
+    """Return the day after enrolment from which strata are compared (study setting, by which CRE1 is done)."""
+    return float((study.settings or {}).get("stratum_landmark_days", LANDMARK_DAYS))
+
+
+def _survival(derived: pd.DataFrame, prefix: str, landmark: float) -> ByStratum:
+    return by_stratum(derived, prefix, landmark, SURVIVAL_DAYS, order=(*STRATA, "UNALLOCATED"))
 
 
 def _failures(derived: pd.DataFrame) -> pd.DataFrame:
@@ -212,12 +211,14 @@ def trial_readout(session: Session, study: Study) -> Readout:
         primary=_primary(derived),
         ccr=_ccr(main),
         pathology=_pathology(main),
-        survival={"os": _survival(main, "os"), "efs": _survival(main, "efs")},
+        survival={"os": _survival(main, "os", landmark_days(study)), "efs": _survival(main, "efs", landmark_days(study))},
         failures=_failures(main),
         after_failure=_after_failure(main, tables),
         qol=_qol(tables, main, study),
         toxicity=toxicity,
         treated=treated,
+        landmark=landmark_days(study),
+        names=stratum_names(study),
     )
 
 
@@ -229,11 +230,19 @@ def qol_tables(session: Session, study: Study) -> dict[str, pd.DataFrame]:
 
 
 def curve(session: Session, study: Study, name: str) -> tuple[pd.DataFrame, str]:
-    """Return the frame and title of one readout KM figure (``CURVES``)."""
+    """Return the frame (time, event, stratum) and title of one readout KM figure (``CURVES``).
+
+    OS and EFS by stratum start at the stratum landmark (time since the landmark); the arm comparisons at
+    randomisation.
+    """
     prefix, title = CURVES[name]
     variant = {"dfs_a": "A", "dfs_b": "B"}.get(name, str((study.settings or {}).get("dfs_variant", "A")))
     derived = data.endpoints(clinical_tables(session, study), study, variant)
-    return curve_frame(derived, prefix), title
+    if name in ("os", "efs"):
+        frame = _survival(derived, prefix, landmark_days(study)).frame
+        return frame[["participant_id", "time", "event", "stratum"]], f"{title} (day {landmark_days(study):g})"
+    frame = curve_frame(derived, prefix)
+    return frame[frame["stratum"].isin(RANDOMISED_STRATA)].reset_index(drop=True), title
 
 
 def qol_pivots(qol: dict[str, pd.DataFrame]) -> dict[str, dict[str, object]]:

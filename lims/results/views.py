@@ -14,6 +14,7 @@ from lims.core.permissions import allowed, permission_required
 from lims.extensions import db
 from lims.results import figures, readout, service
 from lims.results.data import COVARIATES, OUTCOMES
+from lims.results.report import conditions, marker_report, trajectories
 from lims.studies.service import get_study
 
 bp = Blueprint("results", __name__, url_prefix="/results")
@@ -115,8 +116,8 @@ def run(run_id: int) -> Any:
     table = table.sort_values(sort, ascending=not descending, na_position="last", kind="stable")
     return render_template("results/run.html", study=study, run=saved, table=table, sort=sort,
                            descending=descending, sortable=SORTABLE, spec=OUTCOMES[saved.parameters["outcome"]],
-                           conditions=service.conditions(saved.parameters), effect=result.attrs.get("effect", ""),
-                           covariates=COVARIATES, not_estimable=result.attrs.get("not_estimable", False),
+                           conditions=conditions(saved.parameters, saved.result.get("timing")),
+                           effect=result.attrs.get("effect", ""), covariates=COVARIATES, not_estimable=result.attrs.get("not_estimable", False),
                            excluded=saved.result.get("excluded", {}))
 
 
@@ -125,8 +126,11 @@ def run(run_id: int) -> Any:
 def run_csv(run_id: int) -> Any:
     """Download a saved run's result table as CSV."""
     saved = service.get_run(db.session, get_study(db.session), run_id)
+    table = service.result_frame(saved)
+    if table.attrs.get("caveat"):  # the override's warning travels with every copy of the numbers
+        table["caveat"] = table.attrs["caveat"]
     buffer = io.StringIO()
-    service.result_frame(saved).to_csv(buffer, float_format="%.10g")
+    table.to_csv(buffer, float_format="%.10g")
     return Response(buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="analysis-run-{run_id}.csv"'})
 
@@ -157,11 +161,12 @@ def marker(run_id: int, marker: str) -> Any:
     """Show one marker's report within a run: KM by median split or ROC, Cox or logistic table, trajectories."""
     study = get_study(db.session)
     saved = service.get_run(db.session, study, run_id)
-    report = service.marker_report(db.session, study, saved, marker)
+    report = marker_report(db.session, study, saved, marker)
     result = service.result_frame(saved)
     return render_template("results/marker.html", study=study, run=saved, marker=marker, report=report,
                            row=result.loc[marker], kinds=report["figures"], names=figures.REPORT_FIGURES,
-                           conditions=service.conditions(saved.parameters), effect=result.attrs.get("effect", ""))
+                           conditions=conditions(saved.parameters, saved.result.get("timing")),
+                           effect=result.attrs.get("effect", ""))
 
 
 @bp.get("/runs/<int:run_id>/markers/<marker>/<kind>.<fmt>")
@@ -172,10 +177,10 @@ def marker_figure(run_id: int, marker: str, kind: str, fmt: str) -> Any:
         abort(404)
     study = get_study(db.session)
     saved = service.get_run(db.session, study, run_id)
-    report = service.marker_report(db.session, study, saved, marker)
+    report = marker_report(db.session, study, saved, marker)
     if kind not in report["figures"]:
         abort(404, description=" ".join(report["notes"]) or f"no {kind} figure for {report['spec'].label}")
-    trajectory = service.trajectories(db.session, study, saved, marker) if kind == "trajectory" else None
+    trajectory = trajectories(db.session, study, saved, marker) if kind == "trajectory" else None
     try:
         fig = figures.report_figure(kind, report, trajectory)
     except ValueError as exc:

@@ -140,8 +140,25 @@ def test_landmark_and_adjustment_are_stated(demo_client: Any) -> None:
     location = _run(client, outcome="os", timepoint="CRE1", landmark="120", covariates=["age", "male"])
     html = client.get(location).get_data(as_text=True)
     assert "Landmark at day 120" in html and "Adjusted for Age (per year), Male sex" in html
-    no_landmark = client.get(_run(client, outcome="os", timepoint="CRE1")).get_data(as_text=True)
-    assert "guarantee-time bias" in no_landmark
+    # CRE1 samples come after enrolment: OS from enrolment without a landmark is refused ...
+    refused = client.post("/results/associations", data={"outcome": "os", "timepoint": "CRE1", "sample_type": "SERUM",
+                                                         "transform": "log2", "cut": "none"})
+    assert refused.status_code == 400 and "guarantee-time bias" in refused.get_data(as_text=True)
+    # ... unless the PI overrides it, and then every output says so
+    override = _run(client, outcome="os", timepoint="CRE1", allow_post_baseline="on")
+    caveat = "Guarantee-time bias"
+    assert caveat in client.get(override).get_data(as_text=True)
+    assert caveat in client.get(f"{override}/markers/{SIGNAL}").get_data(as_text=True)
+    table = pd.read_csv(io.BytesIO(client.get(f"{override}/results.csv").data), index_col="marker")
+    assert table["caveat"].str.startswith(caveat).all()
+    assert caveat in client.get(f"/api/v1/results/runs/{override.rsplit('/', 1)[1]}").get_json()["conditions"][2]
+    # CRE1 samples: a few come days after randomisation; a landmark leaves out those collected after it
+    late = client.get(_run(client, outcome="dfs_a", timepoint="CRE1", landmark="1")).get_data(as_text=True)
+    assert re.search(r"Landmark at day 1: .*; \d+ participant\(s\) left out because their sample was collected "
+                     r"after the landmark", late)
+    # EOT samples come before randomisation: DFS from randomisation needs no landmark and raises no alarm
+    dfs = client.get(_run(client, outcome="dfs_a", timepoint="EOT")).get_data(as_text=True)
+    assert "Every sample at EOT was collected on or before the time origin" in dfs and caveat not in dfs
 
 
 @pytest.mark.parametrize(("form", "message"), [
