@@ -147,7 +147,7 @@ def fit_cox_many(
         done |= diverging
     with np.errstate(divide="ignore", invalid="ignore"):
         se = np.where(info > 0, 1 / np.sqrt(info), np.nan)
-    coef = np.where(infinite, np.sign(beta) * np.inf, beta)
+    coef = np.where(infinite, np.where(beta > 0, np.inf, -np.inf), beta)
     return {
         "coef": np.where(estimable, coef, np.nan),
         "se": np.where(estimable & ~infinite, se, np.nan),

@@ -102,7 +102,7 @@ def cuminc(
         for c in causes:
             parts.append(_one(part["time"].to_numpy(float), (part["status"] != cencode).to_numpy(),
                               (part["status"] == c).to_numpy(), g, c, z))
-    table = pd.concat(parts, ignore_index=True)[TABLE_COLUMNS]
+    table = pd.concat([p for p in parts if len(p)], ignore_index=True)[TABLE_COLUMNS]  # a cause may miss a group
     tests = []
     if len(groups) > 1:
         codes = frame["group"].map({g: i for i, g in enumerate(groups)}).to_numpy()

@@ -130,7 +130,7 @@ def cox(
     z_crit = stats.norm.ppf(0.5 + conf_level / 2)
     with np.errstate(invalid="ignore"):
         se = np.where(core.infinite, np.nan, np.sqrt(np.diag(core.cov)))
-    coef = np.where(core.infinite, np.sign(core.beta) * np.inf, core.beta)
+    coef = np.where(core.infinite, np.where(core.beta > 0, np.inf, -np.inf), core.beta)
     with np.errstate(invalid="ignore", over="ignore"):
         z = coef / se
         table = pd.DataFrame(
