@@ -199,6 +199,12 @@ class Association:
         """Return the fields as a pandas Series (one row of a report table)."""
         return pd.Series(self.__dict__)
 
+    def predictive_auc(self) -> tuple[float, float, float]:
+        """AUC and CI in the direction that predicts the outcome (``direction``), as the ROC figure draws it."""
+        if self.direction == "higher":
+            return self.auc, self.auc_low, self.auc_high
+        return 1 - self.auc, 1 - self.auc_high, 1 - self.auc_low
+
 
 def mann_whitney(x1: np.ndarray, x0: np.ndarray) -> tuple[float, str]:
     """Two-sided Mann-Whitney p as R ``wilcox.test``: exact below 50 per group without ties, otherwise the

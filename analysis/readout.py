@@ -105,7 +105,7 @@ def competing_frame(derived: pd.DataFrame, tables: dict[str, pd.DataFrame],
     failure whose site was not recorded, 0 censored at the last disease assessment. Columns participant_id,
     stratum, time, cause.
     """
-    t = normalise_tables(tables)
+    t = normalise_tables({k: tables.get(k) for k in ("participants", "disease_events", "deaths", "last_contact")})
     failure = first_failure(t, settings).set_index("participant_id")
     deaths = t["deaths"].dropna(subset=["date"]).groupby("participant_id")["date"].min()
     contact = t["last_contact"].drop_duplicates("participant_id").set_index("participant_id")

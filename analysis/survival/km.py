@@ -87,7 +87,7 @@ def km(
     if conf_type not in ("log", "log-log"):
         raise ValueError(f"conf_type must be 'log' or 'log-log', got {conf_type!r}")
     df, timing = apply_timing(df, time, event, post_baseline, landmark, draw_day, allow_post_baseline)
-    frame = survival_frame(df, time, event)
+    frame = survival_frame(df, time, event, check_events=False)  # no events yet: a flat curve, as R survfit
     if group is not None:
         require_columns(df, [group])
         frame = frame.join(df[[group]]).dropna()

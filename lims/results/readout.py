@@ -6,6 +6,7 @@ Every table carries its denominator (``n``) next to the number; nothing here hol
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,8 +19,11 @@ from analysis.qol import score_fact_e, score_qlq_c30
 from analysis.readout import ByStratum, by_stratum
 from analysis.toxicity import worst_grade
 from lims.clinical.service import clinical_tables, endpoint_settings
-from lims.results import data
+from lims.results import data, figures, publication
 from lims.studies.models import Study
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PRIMARY_DAY = 365
 PRIMARY_ARM = "CCR_WW"
@@ -54,6 +58,13 @@ class Readout:
     treated: int = 0
     landmark: float = LANDMARK_DAYS
     names: dict[str, str] = field(default_factory=dict)
+    table_one: pd.DataFrame = field(default_factory=pd.DataFrame)
+    flow: list[dict] = field(default_factory=list)
+    availability: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cif: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cif_tests: pd.DataFrame = field(default_factory=pd.DataFrame)
+    arm_cox: publication.ArmCox | None = None
+    follow_up: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _rate_row(label: str, numerator: int, denominator: int, missing: int = 0) -> dict[str, object]:
@@ -166,7 +177,7 @@ def _qol(tables: dict[str, pd.DataFrame], derived: pd.DataFrame, study: Study) -
         "QLQ-C30": data.memo("qlq_c30", {"qol": responses}, settings, lambda: score_qlq_c30(responses, settings)),
         "FACT-E": data.memo("fact_e", {"qol": responses}, settings, lambda: score_fact_e(responses, settings)),
     }
-    order = {tp.code: tp.order for tp in study.timepoints}
+    order = {tp: i for i, tp in enumerate(qol_schedule(tables, study))}
     arms = pd.Series(_stratum(derived).to_numpy(), index=derived["participant_id"].astype(str), name="stratum")
     out = {}
     for instrument, scale, label in QOL_SCALES:
@@ -179,6 +190,14 @@ def _qol(tables: dict[str, pd.DataFrame], derived: pd.DataFrame, study: Study) -
         summary["order"] = summary["timepoint"].map(order).fillna(999)
         out[label] = summary.sort_values(["order", "stratum"]).drop(columns="order").reset_index(drop=True)
     return out
+
+
+def qol_schedule(tables: dict[str, pd.DataFrame], study: Study) -> list[str]:
+    """The QoL time points in the order they happen (median day of the answers after enrolment)."""
+    responses = tables["qol_responses"][["participant_id", "timepoint", "date"]].drop_duplicates()
+    enrol = tables["participants"].set_index("participant_id")["enrol_date"]
+    days = (pd.to_datetime(responses["date"]) - pd.to_datetime(responses["participant_id"].map(enrol))).dt.days
+    return publication.schedule_order(responses.assign(day=days), {tp.code: tp.order for tp in study.timepoints})
 
 
 def _toxicity(tables: dict[str, pd.DataFrame], study: Study) -> tuple[pd.DataFrame, int]:
@@ -206,20 +225,38 @@ def trial_readout(session: Session, study: Study) -> Readout:
     derived = {v: data.endpoints(tables, study, v) for v in ("A", "B")}
     main = derived[str((study.settings or {}).get("dfs_variant", "A"))]
     toxicity, treated = _toxicity(tables, study)
+    names = stratum_names(study)
+    _frame, ci, cif = publication.cumulative_incidence(tables, main)
+    values = data.marker_values(session, study)
+    protocol_order = {tp.code: tp.order for tp in study.timepoints}
     return Readout(
         participants=len(main),
         primary=_primary(derived),
         ccr=_ccr(main),
         pathology=_pathology(main),
-        survival={"os": _survival(main, "os", landmark_days(study)), "efs": _survival(main, "efs", landmark_days(study))},
+        survival={key: _survival(main, key, landmark_days(study)) for key in ("os", "efs")},
         failures=_failures(main),
         after_failure=_after_failure(main, tables),
         qol=_qol(tables, main, study),
         toxicity=toxicity,
         treated=treated,
         landmark=landmark_days(study),
-        names=stratum_names(study),
+        names=names,
+        table_one=publication.table_one(tables, main, names),
+        flow=publication.flow(tables, main, names),
+        availability=publication.availability(values, publication.schedule_order(values, protocol_order)),
+        cif=cif,
+        cif_tests=ci.test if ci is not None else pd.DataFrame(),
+        arm_cox=publication.arm_cox(main),
+        follow_up=publication.follow_up(main),
     )
+
+
+def table_one(session: Session, study: Study) -> pd.DataFrame:
+    """Table 1 of the readout (baseline characteristics by arm)."""
+    tables = clinical_tables(session, study)
+    main = data.endpoints(tables, study, str((study.settings or {}).get("dfs_variant", "A")))
+    return publication.table_one(tables, main, stratum_names(study))
 
 
 def qol_tables(session: Session, study: Study) -> dict[str, pd.DataFrame]:
@@ -240,9 +277,37 @@ def curve(session: Session, study: Study, name: str) -> tuple[pd.DataFrame, str]
     derived = data.endpoints(clinical_tables(session, study), study, variant)
     if name in ("os", "efs"):
         frame = _survival(derived, prefix, landmark_days(study)).frame
-        return frame[["participant_id", "time", "event", "stratum"]], f"{title} (day {landmark_days(study):g})"
+        return frame[["participant_id", "time", "event", "stratum"]], title
     frame = curve_frame(derived, prefix)
     return frame[frame["stratum"].isin(RANDOMISED_STRATA)].reset_index(drop=True), title
+
+
+FIGURES = ("cif", "flow", "forest")
+
+
+def figure(session: Session, study: Study, name: str) -> Figure | None:
+    """Return one readout figure by name (``CURVES`` or ``FIGURES``), or None when there is nothing to draw."""
+    names = stratum_names(study)
+    if name in CURVES:
+        frame, title = curve(session, study, name)
+        if frame.empty:
+            return None
+        origin = f"the landmark (day {landmark_days(study):g} after enrolment)" if name in ("os", "efs") \
+            else "randomisation"
+        return figures.readout_curve(frame, title, names, origin)
+    if name not in FIGURES:
+        return None
+    tables = clinical_tables(session, study)
+    main = data.endpoints(tables, study, str((study.settings or {}).get("dfs_variant", "A")))
+    if name == "cif":
+        frame, ci, _at = publication.cumulative_incidence(tables, main)
+        return None if ci is None else figures.cumulative_incidence(frame, names)
+    if name == "flow":
+        values = data.marker_values(session, study)
+        order = publication.schedule_order(values, {tp.code: tp.order for tp in study.timepoints})
+        return figures.flow(publication.flow(tables, main, names), publication.availability(values, order))
+    arm = publication.arm_cox(main)
+    return None if arm.fit is None else figures.arm_forest(arm.fit, names, publication.ARM_COVARIATES)
 
 
 def qol_pivots(qol: dict[str, pd.DataFrame]) -> dict[str, dict[str, object]]:

@@ -6,10 +6,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analysis import binary, survival
 from lims.core.errors import NotFound
+from lims.markers.models import Marker
 from lims.results import data
 from lims.results.models import AnalysisRun
 from lims.results.service import (
@@ -79,9 +81,11 @@ def marker_report(session: Session, study: Study, run: AnalysisRun, marker: str)
     with np.errstate(all="ignore"):
         transformed = apply_transforms(frame, markers, params)[0][marker]
     row = result_frame(run).loc[marker]
-    cut = float(row["cutpoint"]) if params["cut"] == "optimal" and "cutpoint" in row else None
+    optimal = params["cut"] == "optimal" and "cutpoint" in row and pd.notna(row["cutpoint"])
+    cut = float(row["cutpoint"]) if optimal else None  # no cut estimable: the median split, for the figures
     frame = data.with_groups(frame, marker, transformed, cut)
     report: dict[str, Any] = {"frame": frame, "spec": spec, "cut": frame.attrs.get("cut"), "marker": marker,
+                              "unit": session.scalar(select(Marker.unit).where(Marker.code == marker)),
                               "cut_kind": "optimal" if cut is not None else "median", "row": row,
                               "figures": ["response", "trajectory"], "notes": [], "timing": timing,
                               "caveat": timing.caveat}

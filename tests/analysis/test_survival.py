@@ -183,14 +183,20 @@ def test_scikit_survival_gene_set_efron_cox():
 )
 def test_bad_input_names_column_and_problem(frame, kwargs, words):
     lung = frame(load_lung())
-    for call in (
-        lambda: survival.cox(lung, "time", "status", ["age"]),
-        lambda: survival.km(lung, "time", "status"),
-        lambda: survival.logrank(lung, "time", "status", "sex"),
-    ):
+    calls = [lambda: survival.cox(lung, "time", "status", ["age"]),
+             lambda: survival.logrank(lung, "time", "status", "sex")]
+    if "zero events" not in words:  # a Kaplan-Meier curve without events is flat at 1 (as R survfit)
+        calls.append(lambda: survival.km(lung, "time", "status"))
+    for call in calls:
         with pytest.raises(ValueError) as err:
             call()
         assert all(w in str(err.value) for w in words), str(err.value)
+
+
+def test_km_without_events_is_flat_at_one():
+    fit = survival.km(load_lung().assign(status=0), "time", "status", "sex")
+    assert (fit.table["surv"] == 1).all() and fit.median["median"].isna().all()
+    assert (fit.median["events"] == 0).all()
 
 
 def test_logrank_needs_two_groups():
