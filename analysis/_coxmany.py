@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis._coxcore import EPS, FLAT, TOLER_INF, Sorted, sort_times
+from analysis._coxcore import EPS, FLAT, ROUNDING, TOLER_INF, Sorted, sort_times
 from analysis._coxcore import rcumsum as _rcumsum
 
 # ------------------------------------------------------------- univariate Efron Cox, one column per marker
@@ -132,7 +132,7 @@ def fit_cox_many(
         new = beta + step
         ll_new, score_new, info_new = model.stats(new)
         for _ in range(40):  # step halving where the likelihood went down
-            worse = ~(ll_new >= ll - 1e-12) & ~done
+            worse = ~(ll_new >= ll - ROUNDING * np.maximum(1.0, np.abs(ll))) & ~done
             if not worse.any():
                 break
             step = np.where(worse, step / 2, step)
@@ -145,6 +145,8 @@ def fit_cox_many(
         diverging = flat & (nxt > EPS) & (nxt > TOLER_INF * np.abs(beta))  # R coxph.fit's test
         infinite |= diverging
         done |= diverging
+    # the information (and log-likelihood) at every column's final estimate, whatever else was in the block
+    ll, _, info = model.stats(beta)
     with np.errstate(divide="ignore", invalid="ignore"):
         se = np.where(info > 0, 1 / np.sqrt(info), np.nan)
     coef = np.where(infinite, np.where(beta > 0, np.inf, -np.inf), beta)

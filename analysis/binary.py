@@ -127,7 +127,7 @@ def firth_logistic(y: np.ndarray, x: np.ndarray, tol: float = 1e-10, max_iter: i
             break
         for _ in range(40):
             ll_new, score_new, info_new = penalised(beta + step)
-            if ll_new >= ll - 1e-12:
+            if ll_new >= ll - 1e-10 * max(1.0, abs(ll)):  # a fall within rounding is no fall
                 break
             step = step / 2
         beta, ll, score, info = beta + step, ll_new, score_new, info_new

@@ -115,7 +115,7 @@ def fine_gray(
             break
         for _ in range(40):
             ll_new, score_new, info_new, _ = model.stats(beta + step)
-            if ll_new >= ll - 1e-12:
+            if ll_new >= ll - 1e-10 * max(1.0, abs(ll)):  # a fall within rounding is no fall
                 break
             step = step / 2
         beta, ll, score, info = beta + step, ll_new, score_new, info_new

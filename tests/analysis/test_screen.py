@@ -245,3 +245,36 @@ def test_post_baseline_markers_need_a_landmark_and_each_draw_day_is_checked() ->
     fit = survival.cox(kept.assign(x=np.log2(kept["m"]), time=kept["time"] - 100), "time", "event", ["x"])
     assert lm.loc["m", "coef"] == pytest.approx(fit.table.loc["x", "coef"], abs=1e-6)
     assert lm.attrs["caveat"] is None
+
+
+@pytest.mark.parametrize("cut", ["none", "median", "optimal"])
+def test_blocks_give_the_numbers_of_one_whole_matrix_fit(cut: str) -> None:
+    """Markers in blocks (any split, run in any process) give the whole-matrix numbers to 1e-12."""
+    rng = np.random.default_rng(17)
+    n, m = 300, 230
+    x = rng.lognormal(size=(n, m))
+    x[rng.uniform(size=(n, m)) < 0.05] = np.nan  # missing values differ per marker
+    x[:, 7] = 3.0  # a constant marker
+    df = pd.DataFrame(x, columns=[f"g{i:03d}" for i in range(m)])
+    t = rng.exponential(365 * np.exp(-0.5 * np.log(x[:, 0]).clip(-3, 3)), n)
+    c = rng.uniform(100, 1000, n)
+    df["time"], df["event"] = np.ceil(np.minimum(t, c)), (t <= c).astype(float)
+    markers = [f"g{i:03d}" for i in range(m)]
+    outcome = screen.Survival("time", "event")
+    whole = screen.run(df, markers, outcome, cut=cut, block_size=None)
+    numeric = [c for c in whole.columns if c not in ("note", "converged")]
+    for size in (1, 17, 100):
+        blocked = screen.run(df, markers, outcome, cut=cut, block_size=size)
+        np.testing.assert_allclose(blocked[numeric].to_numpy(float), whole[numeric].to_numpy(float),
+                                   rtol=1e-12, atol=1e-12, equal_nan=True)
+        assert (blocked["note"] == whole["note"]).all() and (blocked["converged"] == whole["converged"]).all()
+    spec = screen.ScreenSpec(cut=cut)
+    parts = [screen.run_block(df[["time", "event", *chunk]], chunk, outcome, spec)  # a worker sees its columns
+             for chunk in (markers[:50], markers[50:51], markers[51:])]
+    assert all("q" in p and p["q"].isna().all() for p in parts)  # q needs the whole family
+    combined = screen.combine(parts, outcome, spec)
+    np.testing.assert_allclose(combined[numeric].to_numpy(float), whole[numeric].to_numpy(float),
+                               rtol=1e-12, atol=1e-12, equal_nan=True)
+    assert list(combined.index) == markers and combined.attrs["cut"] == cut
+    with pytest.raises(ValueError, match="clr"):
+        screen.run_block(df, markers[:3], outcome, screen.ScreenSpec(transform="clr"))
