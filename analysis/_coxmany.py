@@ -82,40 +82,12 @@ class _Many:
         return ll, score, info
 
 
-def fit_cox_many(
-    time: np.ndarray, event: np.ndarray, x: np.ndarray, tol: float = 1e-9, max_iter: int = 100
-) -> dict[str, np.ndarray]:
-    """Fit one univariate Efron Cox model per column of ``x`` (NaN = row not in that model), all at once.
-
-    A column without events or without variation among its rows has no estimate (coef and se NaN,
-    ``estimable`` False). A column whose likelihood is monotone (R: "coefficient may be infinite") gets
-    ``infinite`` True and coef +-inf; its likelihood-ratio statistic (``loglik - loglik0``) is still valid.
-    """
-    x = np.asarray(x, float)
-    # A row missing from every model contributes to none of them; dropping it keeps the event-time
-    # structure to times where at least one model has an event.
-    keep = ~np.isnan(x).all(1)
-    time, event, x = np.asarray(time)[keep], np.asarray(event)[keep], x[keep]
-    m = x.shape[1]
-    if not len(x):
-        nan = np.full(m, np.nan)
-        zero = np.zeros(m, bool)
-        return {"coef": nan, "se": nan, "loglik": nan, "loglik0": nan, "n": np.zeros(m, int),
-                "events": np.zeros(m), "converged": zero, "infinite": zero, "estimable": zero}
-    s = sort_times(time, event)
-    x = x[s.order]
-    mask = ~np.isnan(x)
-    n = mask.sum(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        centre = np.where(n > 0, np.nansum(x, 0) / np.maximum(n, 1), 0.0)
-    x = np.where(mask, x - centre, 0.0)
-    events = (s.event[:, None] * mask).sum(0)
-    model = _Many(s, x, mask)
+def _newton(model: _Many, m: int, skip: np.ndarray, tol: float, max_iter: int
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Newton steps with step halving for every column at once; returns beta, converged and infinite."""
     beta = np.zeros(m)
     ll, score, info = model.stats(beta)
-    ll0 = ll.copy()
-    estimable = (events > 0) & (info > 0)
-    done = ~estimable
+    done = skip.copy()
     converged = np.zeros(m, bool)
     infinite = np.zeros(m, bool)
     for _ in range(max_iter):
@@ -145,6 +117,41 @@ def fit_cox_many(
         diverging = flat & (nxt > EPS) & (nxt > TOLER_INF * np.abs(beta))  # R coxph.fit's test
         infinite |= diverging
         done |= diverging
+    return beta, converged, infinite
+
+
+def fit_cox_many(
+    time: np.ndarray, event: np.ndarray, x: np.ndarray, tol: float = 1e-9, max_iter: int = 100
+) -> dict[str, np.ndarray]:
+    """Fit one univariate Efron Cox model per column of ``x`` (NaN = row not in that model), all at once.
+
+    A column without events or without variation among its rows has no estimate (coef and se NaN,
+    ``estimable`` False). A column whose likelihood is monotone (R: "coefficient may be infinite") gets
+    ``infinite`` True and coef +-inf; its likelihood-ratio statistic (``loglik - loglik0``) is still valid.
+    """
+    x = np.asarray(x, float)
+    # A row missing from every model contributes to none of them; dropping it keeps the event-time
+    # structure to times where at least one model has an event.
+    keep = ~np.isnan(x).all(1)
+    time, event, x = np.asarray(time)[keep], np.asarray(event)[keep], x[keep]
+    m = x.shape[1]
+    if not len(x):
+        nan = np.full(m, np.nan)
+        zero = np.zeros(m, bool)
+        return {"coef": nan, "se": nan, "loglik": nan, "loglik0": nan, "n": np.zeros(m, int),
+                "events": np.zeros(m), "converged": zero, "infinite": zero, "estimable": zero}
+    s = sort_times(time, event)
+    x = x[s.order]
+    mask = ~np.isnan(x)
+    n = mask.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centre = np.where(n > 0, np.nansum(x, 0) / np.maximum(n, 1), 0.0)
+    x = np.where(mask, x - centre, 0.0)
+    events = (s.event[:, None] * mask).sum(0)
+    model = _Many(s, x, mask)
+    ll0, _, info0 = model.stats(np.zeros(m))
+    estimable = (events > 0) & (info0 > 0)
+    beta, converged, infinite = _newton(model, m, ~estimable, tol, max_iter)
     # the information (and log-likelihood) at every column's final estimate, whatever else was in the block
     ll, _, info = model.stats(beta)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -86,6 +86,36 @@ def _smd_categorical(a: pd.Series, b: pd.Series, levels: list) -> float:
         return float("nan")
 
 
+def _variable_rows(var: str, label: str, parts: list[tuple[str, pd.DataFrame]], per_group: list[pd.Series],
+                   categorical: bool, p: bool, smd: bool, digits: int, summary: str
+                   ) -> list[tuple[tuple[str, str], list[str], float, float]]:
+    """One variable's rows: a head row (with p and SMD), one row per level or the summary, and Missing."""
+    s = pd.concat(per_group)
+    test = diff = float("nan")
+    if categorical or _is_categorical(s):
+        head = f"{label}, n (%)"
+        levels = _levels(s)
+        if p:
+            test = _p_categorical(per_group)
+        if smd and len(per_group) == 2:
+            diff = _smd_categorical(per_group[0], per_group[1], levels)
+        rows = [((head, ""), [""] * len(parts), test, diff)]
+        for lv in levels:
+            cells = [_pct(int((part[var] == lv).sum()), int(part[var].notna().sum()), digits) for _, part in parts]
+            rows.append(((head, str(lv)), cells, float("nan"), float("nan")))
+    else:
+        head = f"{label}, {'median [IQR]' if summary == 'median' else 'mean (SD)'}"
+        if p:
+            test = _p_numeric(per_group)
+        if smd and len(per_group) == 2:
+            diff = _smd_numeric(per_group[0], per_group[1])
+        rows = [((head, ""), [_numeric_cell(part[var], digits, summary) for _, part in parts], test, diff)]
+    missing = [int(part[var].isna().sum()) for _, part in parts]
+    if any(missing):
+        rows.append(((head, "Missing"), [str(m) for m in missing], float("nan"), float("nan")))
+    return rows
+
+
 def table_one(
     df: pd.DataFrame,
     by: str,
@@ -119,33 +149,9 @@ def table_one(
     columns = [f"{name} (n={len(part)})" for name, part in parts]
     rows: list[tuple[tuple[str, str], list[str], float, float]] = []
     for var in variables:
-        label = labels.get(var, var)
-        s = data[var]
         per_group = [data.loc[data[by] == g, var] for g in groups]
-        test = float("nan")
-        diff = float("nan")
-        if var in categorical or _is_categorical(s):
-            head = f"{label}, n (%)"
-            levels = _levels(s)
-            if p:
-                test = _p_categorical(per_group)
-            if smd and len(groups) == 2:
-                diff = _smd_categorical(per_group[0], per_group[1], levels)
-            rows.append(((head, ""), [""] * len(parts), test, diff))
-            for lv in levels:
-                cells = [_pct(int((part[var] == lv).sum()), int(part[var].notna().sum()), digits)
-                         for _, part in parts]
-                rows.append(((head, str(lv)), cells, float("nan"), float("nan")))
-        else:
-            head = f"{label}, {'median [IQR]' if summary == 'median' else 'mean (SD)'}"
-            if p:
-                test = _p_numeric(per_group)
-            if smd and len(groups) == 2:
-                diff = _smd_numeric(per_group[0], per_group[1])
-            rows.append(((head, ""), [_numeric_cell(part[var], digits, summary) for _, part in parts], test, diff))
-        missing = [int(part[var].isna().sum()) for _, part in parts]
-        if any(missing):
-            rows.append(((head, "Missing"), [str(m) for m in missing], float("nan"), float("nan")))
+        rows += _variable_rows(var, labels.get(var, var), parts, per_group, var in categorical, p, smd, digits,
+                               summary)
     index = pd.MultiIndex.from_tuples([r[0] for r in rows], names=["variable", "level"])
     out = pd.DataFrame([r[1] for r in rows], index=index, columns=columns)
     if p:

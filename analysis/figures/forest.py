@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
@@ -50,6 +51,37 @@ def _rows(table: pd.DataFrame, effect: str, lower: str, upper: str, reference: M
     return rows
 
 
+def _draw_rows(ax: Axes, table: pd.DataFrame, rows: list[dict], y: np.ndarray, columns: tuple[str, str, str]
+               ) -> list[float]:
+    """Draw each row's estimate and CI (a reference level as an open diamond at 1); fill the rows' text;
+    return the CI limits drawn."""
+    effect, lower, upper = columns
+    values: list[float] = []
+    for yi, row in zip(y, rows, strict=True):
+        if row.get("ref"):
+            ax.plot([1.0], [yi], marker="D", color=GREY, markersize=4, markerfacecolor="white")
+            row["text"] = "1 (reference)"
+            continue
+        r = table.loc[row["key"]]
+        e, lo, hi = (float(r[c]) for c in (effect, lower, upper))
+        if np.isfinite(e) and np.isfinite(lo) and np.isfinite(hi) and e > 0:
+            ax.plot([lo, hi], [yi, yi], color="#444444", linewidth=1.2)
+            ax.plot([e], [yi], marker="s", color="black", markersize=4.5)
+            values += [lo, hi]
+            row["text"] = f"{e:.2f} ({lo:.2f}-{hi:.2f})"
+        else:
+            row["text"] = str(r.get("note") or "not estimable") if "note" in r else "not estimable"
+        extra = []
+        if "n" in r and "events" in r and pd.notna(r["n"]):
+            extra.append(f"{int(r['n'])}/{int(r['events'])}")
+        if "p" in r and pd.notna(r["p"]):
+            extra.append(f"p={r['p']:.2g}")
+        if "q" in r and pd.notna(r.get("q")):
+            extra.append(f"q={r['q']:.2g}")
+        row["extra"] = "   ".join(extra)
+    return values
+
+
 @styled
 def forest_plot(
     table: pd.DataFrame,
@@ -77,29 +109,7 @@ def forest_plot(
     bottom = (0.55 + (0.3 if caveat else 0)) / fig.get_figheight()
     ax = fig.add_axes((0.3, bottom, 0.36, 1 - bottom - 0.45 / fig.get_figheight()))
     y = np.arange(k)[::-1].astype(float)
-    values = []
-    for yi, row in zip(y, rows, strict=True):
-        if row.get("ref"):
-            ax.plot([1.0], [yi], marker="D", color=GREY, markersize=4, markerfacecolor="white")
-            row["text"] = "1 (reference)"
-            continue
-        r = table.loc[row["key"]]
-        e, lo, hi = (float(r[c]) for c in (effect, lower, upper))
-        if np.isfinite(e) and np.isfinite(lo) and np.isfinite(hi) and e > 0:
-            ax.plot([lo, hi], [yi, yi], color="#444444", linewidth=1.2)
-            ax.plot([e], [yi], marker="s", color="black", markersize=4.5)
-            values += [lo, hi]
-            row["text"] = f"{e:.2f} ({lo:.2f}-{hi:.2f})"
-        else:
-            row["text"] = str(r.get("note") or "not estimable") if "note" in r else "not estimable"
-        extra = []
-        if "n" in r and "events" in r and pd.notna(r["n"]):
-            extra.append(f"{int(r['n'])}/{int(r['events'])}")
-        if "p" in r and pd.notna(r["p"]):
-            extra.append(f"p={r['p']:.2g}")
-        if "q" in r and pd.notna(r.get("q")):
-            extra.append(f"q={r['q']:.2g}")
-        row["extra"] = "   ".join(extra)
+    values = _draw_rows(ax, table, rows, y, (effect, lower, upper))
     low, high = (min(values + [1.0]), max(values + [1.0])) if values else (0.5, 2.0)
     low, high = min(low, 0.5), max(high, 2.0)  # at least 0.5, 1 and 2 on the axis
     ax.set_xscale("log")

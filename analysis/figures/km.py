@@ -78,6 +78,38 @@ def _levels(frame: pd.DataFrame, group: str) -> list:
     return sorted(frame[group].unique(), key=lambda v: (str(type(v)), v))
 
 
+def _curves(ax: Axes, fit: survival.KaplanMeier, scale: float, names: Mapping | None) -> None:
+    """Step curves with CI bands and censor ticks, labelled with n and events."""
+    for i, lv in enumerate(fit.median.index):
+        part = fit.table[fit.table["group"] == lv]
+        t = np.concatenate([[0.0], part["time"].to_numpy()]) / scale
+        s = np.concatenate([[1.0], part["surv"].to_numpy()])
+        lo = np.concatenate([[1.0], part["lower"].to_numpy()])
+        hi = np.concatenate([[1.0], part["upper"].to_numpy()])
+        med = fit.median.loc[lv]
+        ax.step(t, s, where="post", color=colour(i),
+                label=f"{name(lv, names)} (n={int(med['n'])}, events={int(med['events'])})")
+        ax.fill_between(t, lo, hi, step="post", color=colour(i), alpha=0.12, linewidth=0)
+        cens = part[part["n_censor"] > 0]
+        ax.plot(cens["time"] / scale, cens["surv"], "|", color=colour(i), markersize=7, markeredgewidth=1.1)
+
+
+def _comparison(ax: Axes, frame: pd.DataFrame, time: str, event: str, group: str, levels: list,
+                names: Mapping | None, p_text: str | None) -> None:
+    """The log-rank p (or the caller's p) and, for two groups, the Cox HR, as legend lines."""
+    if frame[event].sum() == 0:
+        ax.plot([], [], " ", label="No events yet: no comparison")
+        return
+    ax.plot([], [], " ", label=p_text or f"Log-rank {fmt_p(survival.logrank(frame, time, event, group).p)}")
+    if len(levels) == 2:
+        fitted = survival.cox(frame.assign(_second=(frame[group] == levels[1]).astype(float)), time, event,
+                              ["_second"])
+        hr = fitted.table.iloc[0]
+        if fitted.converged:
+            ax.plot([], [], " ", label=f"HR {name(levels[1], names)} vs {name(levels[0], names)}: "
+                                      f"{hr['hr']:.2f} (95% CI {hr['hr_low']:.2f}-{hr['hr_high']:.2f})")
+
+
 @styled
 def km_plot(
     df: pd.DataFrame,
@@ -110,30 +142,9 @@ def km_plot(
     k = len(levels)
     fig, plot_bottom, plot_height, bottom = _layout(7.0, 3.2, 2 * (k + 1) + 1, bool(caveat))
     ax = fig.add_axes((0.27, plot_bottom, 0.69, plot_height))
-    for i, lv in enumerate(levels):
-        part = fit.table[fit.table["group"] == lv]
-        t = np.concatenate([[0.0], part["time"].to_numpy()]) / scale
-        s = np.concatenate([[1.0], part["surv"].to_numpy()])
-        lo = np.concatenate([[1.0], part["lower"].to_numpy()])
-        hi = np.concatenate([[1.0], part["upper"].to_numpy()])
-        med = fit.median.loc[lv]
-        ax.step(t, s, where="post", color=colour(i),
-                label=f"{name(lv, names) if group else 'All'} (n={int(med['n'])}, events={int(med['events'])})")
-        ax.fill_between(t, lo, hi, step="post", color=colour(i), alpha=0.12, linewidth=0)
-        cens = part[part["n_censor"] > 0]
-        ax.plot(cens["time"] / scale, cens["surv"], "|", color=colour(i), markersize=7, markeredgewidth=1.1)
-    if group is not None and k >= 2 and frame[event].sum() == 0:
-        ax.plot([], [], " ", label="No events yet: no comparison")
-    elif group is not None and k >= 2:
-        text = p_text or f"Log-rank {fmt_p(survival.logrank(frame, time, event, group).p)}"
-        ax.plot([], [], " ", label=text)
-        if k == 2:
-            sub = frame.assign(_second=(frame[group] == levels[1]).astype(float))
-            fitted = survival.cox(sub, time, event, ["_second"])
-            hr = fitted.table.iloc[0]
-            if fitted.converged:
-                ax.plot([], [], " ", label=f"HR {name(levels[1], names)} vs {name(levels[0], names)}: "
-                                          f"{hr['hr']:.2f} (95% CI {hr['hr_low']:.2f}-{hr['hr_high']:.2f})")
+    _curves(ax, fit, scale, names if group else {"all": "All"})
+    if group is not None and k >= 2:
+        _comparison(ax, frame, time, event, group, levels, names, p_text)
     max_days = float(frame[time].max())
     ticks = np.asarray(at_risk_times, float) / scale if at_risk_times is not None else (
         month_ticks(max_days / scale) if display == "months" else None)

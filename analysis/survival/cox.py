@@ -127,24 +127,7 @@ def cox(
     e = frame[event].to_numpy()
     groups = None if strata is None else frame[strata].to_numpy()
     core = _coxcore.fit_cox(t, e, x.to_numpy(), groups, firth=firth)
-    z_crit = stats.norm.ppf(0.5 + conf_level / 2)
-    with np.errstate(invalid="ignore"):
-        se = np.where(core.infinite, np.nan, np.sqrt(np.diag(core.cov)))
-    coef = np.where(core.infinite, np.where(core.beta > 0, np.inf, -np.inf), core.beta)
-    with np.errstate(invalid="ignore", over="ignore"):
-        z = coef / se
-        table = pd.DataFrame(
-            {
-                "coef": coef,
-                "se": se,
-                "hr": np.exp(coef),
-                "hr_low": np.exp(coef - z_crit * se),
-                "hr_high": np.exp(coef + z_crit * se),
-                "z": z,
-                "p": 2 * stats.norm.sf(np.abs(z)),
-            },
-            index=pd.Index(x.columns, name="covariate"),
-        )
+    table = _table(core, list(x.columns), conf_level)
     lr = 2 * (core.loglik - core.loglik0)
     risk = x.to_numpy() @ core.beta
     return CoxFit(
@@ -168,6 +151,21 @@ def cox(
         strata=strata,
         design=CoxDesign(t, e, x.to_numpy(), groups),
     )
+
+
+def _table(core: _coxcore.CoxCore, names: list[str], conf_level: float) -> pd.DataFrame:
+    """Coefficients with Wald CIs and p; an infinite coefficient gets NaN se, CI and p."""
+    z_crit = stats.norm.ppf(0.5 + conf_level / 2)
+    with np.errstate(invalid="ignore"):
+        se = np.where(core.infinite, np.nan, np.sqrt(np.diag(core.cov)))
+    coef = np.where(core.infinite, np.where(core.beta > 0, np.inf, -np.inf), core.beta)
+    with np.errstate(invalid="ignore", over="ignore"):
+        z = coef / se
+        return pd.DataFrame(
+            {"coef": coef, "se": se, "hr": np.exp(coef), "hr_low": np.exp(coef - z_crit * se),
+             "hr_high": np.exp(coef + z_crit * se), "z": z, "p": 2 * stats.norm.sf(np.abs(z))},
+            index=pd.Index(names, name="covariate"),
+        )
 
 
 def concordance(time: np.ndarray, event: np.ndarray, risk: np.ndarray, strata: np.ndarray | None = None) -> float:

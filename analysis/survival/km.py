@@ -64,6 +64,25 @@ def quantile_time(times: np.ndarray, curve: np.ndarray, q: float = 0.5) -> float
     return float(x[0])
 
 
+def _one_group(t: np.ndarray, e: np.ndarray, conf_type: str, z: float) -> tuple[pd.DataFrame, dict]:
+    """One curve: the table at every distinct time, and n, events, median with its CI."""
+    uniq, inv = np.unique(t, return_inverse=True)
+    n_event = np.bincount(inv, weights=e, minlength=len(uniq))
+    n_total = np.bincount(inv, minlength=len(uniq)).astype(float)
+    n_risk = n_total[::-1].cumsum()[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1 - n_event / n_risk)
+        term = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
+    lower, upper = _bands(surv, np.cumsum(term), conf_type, z)
+    table = pd.DataFrame({"time": uniq, "n_risk": n_risk.astype(int), "n_event": n_event.astype(int),
+                          "n_censor": (n_total - n_event).astype(int), "surv": surv, "lower": lower,
+                          "upper": upper})
+    median = {"n": len(t), "events": int(e.sum()), "median": quantile_time(uniq, surv),
+              "lower": quantile_time(uniq, lower),  # NaN where S = 0: no information, never a crossing
+              "upper": quantile_time(uniq, upper)}
+    return table, median
+
+
 def km(
     df: pd.DataFrame,
     time: str,
@@ -100,41 +119,9 @@ def km(
     tables, medians = [], []
     for lv in levels:
         part = frame[frame[group_col] == lv]
-        t = part[time].to_numpy()
-        e = part[event].to_numpy()
-        uniq, inv = np.unique(t, return_inverse=True)
-        n_event = np.bincount(inv, weights=e, minlength=len(uniq))
-        n_total = np.bincount(inv, minlength=len(uniq)).astype(float)
-        n_risk = n_total[::-1].cumsum()[::-1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            surv = np.cumprod(1 - n_event / n_risk)
-            term = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
-        gw = np.cumsum(term)
-        lower, upper = _bands(surv, gw, conf_type, z)
-        tables.append(
-            pd.DataFrame(
-                {
-                    "group": lv,
-                    "time": uniq,
-                    "n_risk": n_risk.astype(int),
-                    "n_event": n_event.astype(int),
-                    "n_censor": (n_total - n_event).astype(int),
-                    "surv": surv,
-                    "lower": lower,
-                    "upper": upper,
-                }
-            )
-        )
-        medians.append(
-            {
-                "group": lv,
-                "n": len(part),
-                "events": int(e.sum()),
-                "median": quantile_time(uniq, surv),
-                "lower": quantile_time(uniq, lower),  # NaN where S = 0: no information, never a crossing
-                "upper": quantile_time(uniq, upper),
-            }
-        )
+        table, med = _one_group(part[time].to_numpy(), part[event].to_numpy(), conf_type, z)
+        tables.append(table.assign(group=lv)[["group", *table.columns]])
+        medians.append({"group": lv, **med})
     table = pd.concat(tables, ignore_index=True)
     median = pd.DataFrame(medians).set_index("group")
     return KaplanMeier(table=table, median=median, conf_type=conf_type, conf_level=conf_level, timing=timing)
