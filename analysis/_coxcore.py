@@ -1,10 +1,15 @@
-"""Numerical cores (private): Efron partial likelihood, Newton fits, log-rank sums, vectorised over markers.
+"""Numerical core of the general Cox model (private): Efron partial likelihood and a Newton fit.
 
 All functions take plain numpy arrays. Rows are sorted by time once; a risk-set sum at the ``g``-th distinct
 time is a reverse cumulative sum read at that time's first row, and the sums over the tied events at a time
-are ``np.add.reduceat`` over the rows of that time. The vectorised versions hold one column per marker and
-treat a missing marker value as "not in this marker's model" (weight 0), which is exactly the per-model
-complete-case analysis of the general functions.
+are ``np.add.reduceat`` over the rows of that time.
+
+The fit follows R ``coxph.fit``: Newton-Raphson with step halving, and the same test for a coefficient that
+diverges (monotone likelihood, e.g. every event in one group): once the log-likelihood stops changing, a
+coefficient whose next Newton step is still large against its own size "may be infinite" (R's
+``toler.inf = sqrt(eps)``). Such a fit is reported as not converged, with the reason. ``firth=True``
+maximises Firth's penalised likelihood l(b) + log|I(b)|/2 instead (Heinze & Schemper 2001), which is finite
+under separation.
 """
 
 from __future__ import annotations
@@ -12,6 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+EPS = 1e-9  # R coxph.control eps
+TOLER_INF = EPS**0.5  # R coxph.control toler.inf
+FLAT = 1e-13  # relative log-likelihood change below which the likelihood counts as flat
+# Relative fall of the log-likelihood still taken as no fall: near the optimum a large sample's log-likelihood
+# is only known to rounding (|loglik| ~ 1e4 carries ~1e-12 absolute noise), and halving against noise wastes
+# forty evaluations per Newton step.
+ROUNDING = 1e-10
 
 
 @dataclass(frozen=True)
@@ -34,24 +47,23 @@ def sort_times(time: np.ndarray, event: np.ndarray) -> Sorted:
     return Sorted(order, t, e, start, inverse)
 
 
-def _rcumsum(a: np.ndarray) -> np.ndarray:
+def rcumsum(a: np.ndarray) -> np.ndarray:
     """Sum from each row to the last (risk-set sums on time-sorted rows)."""
     return np.cumsum(a[::-1], axis=0)[::-1]
 
 
-# ---------------------------------------------------------------- general Efron Cox (one model, p covariates)
+def efron_terms(s: Sorted, x: np.ndarray, beta: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-event Efron pieces for sorted rows ``x`` (n x p): time index, mean and second moment of x.
 
-
-def _efron_one(s: Sorted, x: np.ndarray, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Efron log partial likelihood, score and information for sorted rows ``x`` (n x p)."""
+    Each of the d tied events at a time gets its own term l = 0..d-1 with the tied rows weighted 1 - l/d.
+    """
     xb = x @ beta
     w = np.exp(xb)
     e = s.event
-    p = x.shape[1]
     xx = x[:, :, None] * x[:, None, :]
-    s0 = _rcumsum(w)[s.start]
-    s1 = _rcumsum(w[:, None] * x)[s.start]
-    s2 = _rcumsum(w[:, None, None] * xx)[s.start]
+    s0 = rcumsum(w)[s.start]
+    s1 = rcumsum(w[:, None] * x)[s.start]
+    s2 = rcumsum(w[:, None, None] * xx)[s.start]
     we = w * e
     d0 = np.add.reduceat(we, s.start)
     d1 = np.add.reduceat(we[:, None] * x, s.start)
@@ -63,9 +75,17 @@ def _efron_one(s: Sorted, x: np.ndarray, beta: np.ndarray) -> tuple[float, np.nd
     den = s0[g] - f * d0[g]
     m1 = (s1[g] - f[:, None] * d1[g]) / den[:, None]
     m2 = (s2[g] - f[:, None, None] * d2[g]) / den[:, None, None]
-    loglik = float(np.sum(e * xb) - np.sum(np.log(den)))
+    return {"g": g, "den": den, "m1": m1, "m2": m2, "xb": xb}
+
+
+def _efron_one(s: Sorted, x: np.ndarray, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Efron log partial likelihood, score and information for sorted rows ``x`` (n x p)."""
+    k = efron_terms(s, x, beta)
+    e = s.event
+    m1 = k["m1"]
+    loglik = float(np.sum(e * k["xb"]) - np.sum(np.log(k["den"])))
     score = (e[:, None] * x).sum(0) - m1.sum(0)
-    info = m2.sum(0) - np.einsum("ki,kj->ij", m1, m1).reshape(p, p)
+    info = k["m2"].sum(0) - np.einsum("ki,kj->ij", m1, m1)
     return loglik, score, info
 
 
@@ -78,9 +98,28 @@ def efron_stats(parts: list[tuple[Sorted, np.ndarray]], beta: np.ndarray) -> tup
     return ll, sc, inf
 
 
+def _logdet(info: np.ndarray) -> float:
+    sign, value = np.linalg.slogdet(info)
+    return float(value) if sign > 0 else -np.inf
+
+
+def _firth_stats(parts: list[tuple[Sorted, np.ndarray]], beta: np.ndarray,
+                 h: float = 1e-5) -> tuple[float, np.ndarray, np.ndarray]:
+    """Penalised log-likelihood l + log|I|/2, its score (penalty gradient by central differences) and I."""
+    ll, score, info = efron_stats(parts, beta)
+    grad = np.zeros(len(beta))
+    for k in range(len(beta)):
+        step = np.zeros(len(beta))
+        step[k] = h
+        up = _logdet(efron_stats(parts, beta + step)[2])
+        down = _logdet(efron_stats(parts, beta - step)[2])
+        grad[k] = (up - down) / (2 * h)
+    return ll + 0.5 * _logdet(info), score + 0.5 * grad, info
+
+
 @dataclass(frozen=True)
 class CoxCore:
-    """Result of a Newton fit: coefficients, covariance, log-likelihoods and convergence."""
+    """Result of a Newton fit: coefficients, covariance, log-likelihoods, convergence and why not."""
 
     beta: np.ndarray
     cov: np.ndarray
@@ -88,6 +127,21 @@ class CoxCore:
     loglik0: float
     converged: bool
     iterations: int
+    infinite: np.ndarray  # per coefficient: the likelihood is monotone in it (estimate may be infinite)
+    reason: str | None = None
+    penalised_loglik: float | None = None  # Firth fits: the penalised log-likelihood at the estimate
+
+
+def strata_parts(time: np.ndarray, event: np.ndarray, x: np.ndarray,
+                 strata: np.ndarray | None) -> list[tuple[Sorted, np.ndarray]]:
+    """Sort each stratum's rows by time: one (Sorted, x rows) per stratum."""
+    labels = np.zeros(len(time)) if strata is None else np.asarray(strata)
+    parts = []
+    for lab in np.unique(labels):
+        idx = np.flatnonzero(labels == lab)
+        s = sort_times(time[idx], event[idx])
+        parts.append((s, x[idx][s.order]))
+    return parts
 
 
 def fit_cox(
@@ -96,213 +150,68 @@ def fit_cox(
     x: np.ndarray,
     strata: np.ndarray | None = None,
     tol: float = 1e-10,
-    max_iter: int = 60,
+    max_iter: int = 100,
+    firth: bool = False,
 ) -> CoxCore:
     """Fit an Efron Cox model by Newton-Raphson with step halving (as R ``coxph``), to ``tol`` on beta."""
     x = np.asarray(x, float)
     x = x - x.mean(0)  # centring changes nothing but the numerical range of exp(x b)
-    labels = np.zeros(len(time)) if strata is None else np.asarray(strata)
-    parts = []
-    for lab in np.unique(labels):
-        idx = np.flatnonzero(labels == lab)
-        s = sort_times(time[idx], event[idx])
-        parts.append((s, x[idx][s.order]))
+    parts = strata_parts(np.asarray(time, float), np.asarray(event, float), x, strata)
+    stats = (lambda b: _firth_stats(parts, b)) if firth else (lambda b: efron_stats(parts, b))
     beta = np.zeros(x.shape[1])
-    ll, score, info = efron_stats(parts, beta)
-    ll0 = ll
-    converged = False
-    it = 0
+    ll0 = efron_stats(parts, beta)[0]
+    ll, score, info = stats(beta)
+    converged, infinite, it = False, np.zeros(len(beta), bool), 0
     for it in range(1, max_iter + 1):
         try:
             step = np.linalg.solve(info, score)
         except np.linalg.LinAlgError:
             break
-        new = beta + step
-        ll_new, score_new, info_new = efron_stats(parts, new)
-        halvings = 0
-        while not ll_new >= ll - 1e-12 and halvings < 40:
-            step = step / 2
-            new = beta + step
-            ll_new, score_new, info_new = efron_stats(parts, new)
-            halvings += 1
-        beta, ll, score, info = new, ll_new, score_new, info_new
-        if np.max(np.abs(step)) < tol or abs(ll_new - ll) < 1e-14 and np.max(np.abs(score)) < 1e-9:
+        if np.max(np.abs(step)) < tol:
+            beta = beta + step  # the last, tiny step costs no evaluation
             converged = bool(np.all(np.isfinite(beta)))
             break
+        ll_old = ll
+        new = beta + step
+        ll_new, score_new, info_new = stats(new)
+        halvings = 0
+        while not ll_new >= ll - ROUNDING * max(1.0, abs(ll)) and halvings < 40:
+            step = step / 2
+            new = beta + step
+            ll_new, score_new, info_new = stats(new)
+            halvings += 1
+        beta, ll, score, info = new, ll_new, score_new, info_new
+        if not firth and abs(ll - ll_old) <= FLAT * max(1.0, abs(ll)):
+            # the likelihood is flat: what is left of the Newton step tells a finite from an infinite estimate
+            try:
+                nxt = np.abs(np.linalg.solve(info, score))
+            except np.linalg.LinAlgError:
+                nxt = np.full(len(beta), np.inf)
+            infinite = (nxt > EPS) & (nxt > TOLER_INF * np.abs(beta))
+            if infinite.any():
+                break
     try:
         cov = np.linalg.inv(info)
     except np.linalg.LinAlgError:
         cov = np.full_like(info, np.nan)
-    return CoxCore(beta, cov, ll, ll0, converged, it)
+    reason = None
+    if infinite.any():
+        reason = "monotone likelihood: the estimate is infinite (e.g. every event in one group)"
+    elif not converged:
+        reason = f"no convergence in {max_iter} Newton steps (collinear covariates?)"
+    if firth:
+        return CoxCore(beta, cov, efron_stats(parts, beta)[0], ll0, converged and not infinite.any(), it,
+                       infinite, reason, penalised_loglik=ll)
+    return CoxCore(beta, cov, ll, ll0, converged and not infinite.any(), it, infinite, reason)
 
 
-# ------------------------------------------------------------- univariate Efron Cox, one column per marker
-
-
-class _Many:
-    """Beta-independent pieces of M univariate Efron models (x, mask: n x M on time-sorted rows)."""
-
-    def __init__(self, s: Sorted, x: np.ndarray, mask: np.ndarray) -> None:
-        self.x, self.mask = x, mask
-        em = s.event[:, None] * mask
-        d_all = np.add.reduceat(s.event, s.start)
-        self.groups = np.flatnonzero(d_all > 0)  # distinct times with at least one event
-        self.risk_rows = s.start[self.groups]
-        self.start = s.start
-        self.em = em
-        self.d = np.add.reduceat(em, s.start)[self.groups]
-        self.dmax = int(d_all.max()) if len(d_all) else 0
-        safe_d = np.where(self.d > 0, self.d, 1.0)
-        self.all_events = bool((self.d > 0).all())
-        # Efron term l (l = 0..d-1) only exists at times with more than l tied events: keep those rows
-        self.full = bool(mask.all())
-        # tied times: their rows, and the start of each tied time within those rows
-        tied = np.flatnonzero(d_all[self.groups] > 1)
-        bounds = np.append(s.start, len(s.event))
-        g = self.groups[tied]
-        self.tied_rows = np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in g] + [[]]).astype(int)
-        self.tied_start = np.concatenate([[0], np.cumsum(bounds[g + 1] - bounds[g])[:-1]]).astype(int)
-        self.em_tied = em[self.tied_rows]
-        self.ties = []
-        for l in range(self.dmax):
-            rows = np.flatnonzero((self.d > l).any(1))  # positions among event times
-            in_tied = np.searchsorted(self.groups[tied], self.groups[rows])  # positions among tied times
-            self.ties.append((rows, in_tied, self.d[rows] > l, l / safe_d[rows]))
-        self.sum_ex = (em * x).sum(0)
-
-    def stats(self, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Log-likelihood, score and information of every model at its own ``beta``."""
-        x = self.x
-        w = np.exp(x * beta)
-        if not self.full:
-            w[~self.mask] = 0.0
-        wx = w * x
-        wxx = wx * x
-        s0 = _rcumsum(w)[self.risk_rows]
-        s1 = _rcumsum(wx)[self.risk_rows]
-        s2 = _rcumsum(wxx)[self.risk_rows]
-        if self.dmax > 1:
-            r, em = self.tied_rows, self.em_tied
-            d0 = np.add.reduceat(w[r] * em, self.tied_start)
-            d1 = np.add.reduceat(wx[r] * em, self.tied_start)
-            d2 = np.add.reduceat(wxx[r] * em, self.tied_start)
-        ll = self.sum_ex * beta
-        score = self.sum_ex.copy()
-        info = np.zeros_like(beta)
-        for l, (rows, tr, act, f) in enumerate(self.ties):
-            if l == 0:  # every time with an event: no Efron correction
-                den, n1, n2 = s0, s1, s2
-                if not self.all_events:
-                    den = np.where(act, den, 1.0)
-                    n1, n2 = np.where(act, n1, 0.0), np.where(act, n2, 0.0)
-            else:
-                den = np.where(act, s0[rows] - f * d0[tr], 1.0)
-                n1 = np.where(act, s1[rows] - f * d1[tr], 0.0)
-                n2 = np.where(act, s2[rows] - f * d2[tr], 0.0)
-            m1 = n1 / den
-            ll = ll - np.log(den).sum(0)
-            score = score - m1.sum(0)
-            info = info + (n2 / den - m1 * m1).sum(0)
-        return ll, score, info
-
-
-def fit_cox_many(
-    time: np.ndarray, event: np.ndarray, x: np.ndarray, tol: float = 1e-9, max_iter: int = 60
-) -> dict[str, np.ndarray]:
-    """Fit one univariate Efron Cox model per column of ``x`` (NaN = row not in that model), all at once."""
+def score_test(time: np.ndarray, event: np.ndarray, x: np.ndarray, strata: np.ndarray | None = None) -> float:
+    """Score (log-rank type) statistic of all covariates at beta = 0."""
     x = np.asarray(x, float)
-    # A row missing from every model contributes to none of them; dropping it keeps the event-time
-    # structure to times where at least one model has an event.
-    keep = ~np.isnan(x).all(1)
-    time, event, x = np.asarray(time)[keep], np.asarray(event)[keep], x[keep]
-    s = sort_times(time, event)
-    x = x[s.order]
-    mask = ~np.isnan(x)
-    n = mask.sum(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        centre = np.where(n > 0, np.nansum(x, 0) / np.maximum(n, 1), 0.0)
-    x = np.where(mask, x - centre, 0.0)
-    events = (s.event[:, None] * mask).sum(0)
-    model = _Many(s, x, mask)
-    m = x.shape[1]
-    beta = np.zeros(m)
-    ll, score, info = model.stats(beta)
-    ll0 = ll.copy()
-    done = np.zeros(m, bool)
-    converged = np.zeros(m, bool)
-    for _ in range(max_iter):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            newton = np.where(info > 0, score / info, 0.0)
-        # converged where the next Newton step is below tol: the current point is the estimate
-        newly = ~done & (np.abs(newton) < tol) & (info > 0)
-        beta = np.where(newly, beta + newton, beta)  # the last, tiny step costs no evaluation
-        converged |= newly
-        done |= newly
-        if done.all():
-            break
-        step = np.where(done, 0.0, newton)
-        new = beta + step
-        ll_new, score_new, info_new = model.stats(new)
-        for _ in range(40):  # step halving where the likelihood went down
-            worse = ~(ll_new >= ll - 1e-12) & ~done
-            if not worse.any():
-                break
-            step = np.where(worse, step / 2, step)
-            new = beta + step
-            ll_new, score_new, info_new = model.stats(new)
-        beta, ll, score, info = new, ll_new, score_new, info_new
-    with np.errstate(divide="ignore", invalid="ignore"):
-        se = np.where(info > 0, 1 / np.sqrt(info), np.nan)
-    return {
-        "coef": beta,
-        "se": se,
-        "loglik": ll,
-        "loglik0": ll0,
-        "n": n,
-        "events": events,
-        "converged": converged & np.isfinite(beta) & (events > 0),
-    }
-
-
-# --------------------------------------------------------------------------- log-rank sums, vectorised
-
-
-def logrank_many(time: np.ndarray, event: np.ndarray, high: np.ndarray) -> dict[str, np.ndarray]:
-    """Two-group log-rank test for each column of ``high`` (1 = group 2, 0 = group 1, NaN = not used)."""
-    s = sort_times(time, event)
-    h = np.asarray(high, float)[s.order]
-    mask = ~np.isnan(h)
-    g1 = np.where(mask, h, 0.0)
-    e = s.event[:, None]
-    if mask.all():  # everyone in every model: the risk sets are shared
-        n = np.broadcast_to(_rcumsum(np.ones(len(s.event)))[s.start][:, None], (len(s.start), h.shape[1]))
-        d = np.broadcast_to(np.add.reduceat(s.event, s.start)[:, None], n.shape)
-    else:
-        n = _rcumsum(mask.astype(float))[s.start]
-        d = np.add.reduceat(e * mask, s.start)
-    n1 = _rcumsum(g1)[s.start]
-    d1 = np.add.reduceat(e * g1, s.start)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(n > 0, n1 / n, 0.0)
-        var = np.where(n > 1, d * frac * (1 - frac) * (n - d) / (n - 1), 0.0)
-        obs = d1.sum(0)
-        exp = (d * frac).sum(0)
-        v = var.sum(0)
-        chi2 = np.where(v > 0, (obs - exp) ** 2 / v, np.nan)
-    return {"chi2": chi2, "observed": obs, "expected": exp, "var": v}
-
-
-def logrank_scores_many(time: np.ndarray, event: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Log-rank (Savage) scores ``event - Nelson-Aalen(time)`` per column of ``mask``, in the input row order."""
-    s = sort_times(time, event)
-    msk = np.asarray(mask, bool)[s.order]
-    em = s.event[:, None] * msk
-    n = _rcumsum(msk.astype(float))[s.start]
-    d = np.add.reduceat(em, s.start)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hazard = np.where(n > 0, d / n, 0.0)
-    cumhaz = np.cumsum(hazard, axis=0)[s.group]
-    scores = np.where(msk, em - cumhaz, np.nan)
-    out = np.empty_like(scores)
-    out[s.order] = scores
-    return out
+    x = x - x.mean(0)
+    parts = strata_parts(np.asarray(time, float), np.asarray(event, float), x, strata)
+    _, score, info = efron_stats(parts, np.zeros(x.shape[1]))
+    try:
+        return float(score @ np.linalg.solve(info, score))
+    except np.linalg.LinAlgError:
+        return float("nan")

@@ -46,14 +46,15 @@ def check_binary(values: pd.Series, column: str, what: str = "event") -> None:
         raise ValueError(f"{what} column {column!r} must be 0/1 (or boolean), found {values[bad].iloc[0]!r}")
 
 
-def check_events(event: np.ndarray, column: str) -> None:
+def _check_events(event: np.ndarray, column: str) -> None:
     """Raise if there are no events to analyse."""
     if event.sum() == 0:
         raise ValueError(f"event column {column!r} has zero events among the complete rows")
 
 
 def survival_frame(
-    df: pd.DataFrame, time: str, event: str, others: Sequence[str] = (), numeric_others: bool = True
+    df: pd.DataFrame, time: str, event: str, others: Sequence[str] = (), numeric_others: bool = True,
+    check_events: bool = True,
 ) -> pd.DataFrame:
     """Validate time/event (and other) columns; return the complete rows with time and event as floats.
 
@@ -70,7 +71,8 @@ def survival_frame(
         raise ValueError(f"no complete rows for columns {[time, event, *others]}")
     check_time(out[time], time)
     check_binary(out[event], event)
-    check_events(out[event].to_numpy(), event)
+    if check_events:
+        _check_events(out[event].to_numpy(), event)
     return out
 
 

@@ -17,7 +17,9 @@ from scipy import special, stats
 
 from analysis._inputs import binary_frame
 
-__all__ = ["Association", "Rate", "associate", "delong", "logistic_many", "rate", "youden"]
+__all__ = [
+    "Association", "Rate", "associate", "delong", "firth_logistic", "logistic_many", "mann_whitney", "rate", "youden",
+]
 
 
 @dataclass(frozen=True)
@@ -44,20 +46,30 @@ def rate(successes: int, n: int, conf_level: float = 0.95) -> Rate:
 def logistic_many(y: np.ndarray, x: np.ndarray, tol: float = 1e-10, max_iter: int = 100) -> dict[str, np.ndarray]:
     """Fit y ~ 1 + x by Newton-Raphson for every column of ``x`` at once (NaN = row not in that model).
 
-    Returns coef and se of the slope, n, events and converged per column.
+    Returns coef and se of the slope, n, events, converged, ``separated`` (the marker's values in the two
+    outcome groups do not overlap, or only touch: complete or quasi-complete separation, no finite MLE; coef
+    +-inf) and ``estimable`` (False without both outcomes or without variation in the marker: coef NaN).
     """
     y = np.asarray(y, float)[:, None]
     x = np.asarray(x, float)
     mask = ~np.isnan(x)
     n = mask.sum(0)
-    centre = np.nansum(x, 0) / np.maximum(n, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centre = np.nansum(x, 0) / np.maximum(n, 1)
     xc = np.where(mask, x - centre, 0.0)
     events = (y * mask).sum(0)
+    lo = np.where(mask, x, np.inf)
+    hi = np.where(mask, x, -np.inf)
+    pos, neg = (y == 1) & mask, (y == 0) & mask
+    estimable = (events > 0) & (events < n) & (hi.max(0) > lo.min(0))
+    with np.errstate(invalid="ignore"):
+        max1, min1 = np.where(pos, x, -np.inf).max(0), np.where(pos, x, np.inf).min(0)
+        max0, min0 = np.where(neg, x, -np.inf).max(0), np.where(neg, x, np.inf).min(0)
+    separated = estimable & ((max0 <= min1) | (max1 <= min0))
     m = x.shape[1]
     a = np.log(np.maximum(events, 0.5) / np.maximum(n - events, 0.5))
     b = np.zeros(m)
-    converged = np.zeros(m, bool)
-    h00 = h01 = h11 = np.ones(m)
+    converged = ~estimable | separated  # nothing to iterate for these
     for _ in range(max_iter):
         p = special.expit(a + b * xc)
         w = np.where(mask, p * (1 - p), 0.0)
@@ -79,9 +91,48 @@ def logistic_many(y: np.ndarray, x: np.ndarray, tol: float = 1e-10, max_iter: in
     det = h00 * h11 - h01**2
     with np.errstate(divide="ignore", invalid="ignore"):
         se = np.where(det > 0, np.sqrt(h00 / det), np.nan)
-    # a slope this steep means the classes are (quasi-)separated: no finite MLE
-    separated = np.abs(b) * np.nanstd(x, 0) > 15
-    return {"coef": b, "se": se, "n": n, "events": events, "converged": converged & ~separated}
+    direction = np.where(max0 <= min1, 1.0, -1.0)
+    coef = np.where(separated, direction * np.inf, np.where(estimable, b, np.nan))
+    return {"coef": coef, "se": np.where(estimable & ~separated, se, np.nan), "n": n, "events": events,
+            "converged": converged & estimable & ~separated, "separated": separated, "estimable": estimable}
+
+
+def firth_logistic(y: np.ndarray, x: np.ndarray, tol: float = 1e-10, max_iter: int = 200) -> dict[str, np.ndarray]:
+    """Firth-penalised logistic regression of y on [1, x] (finite under separation; Firth 1993).
+
+    Maximises l(b) + log|X'WX|/2 by Newton steps on the modified score X'(y - p + h (1/2 - p)), h the
+    leverages, with step halving. Returns coef and se (from the penalised information) of every column of
+    ``x`` (intercept first), and converged.
+    """
+    y = np.asarray(y, float)
+    xd = np.column_stack([np.ones(len(y)), np.asarray(x, float)])
+    beta = np.zeros(xd.shape[1])
+
+    def penalised(b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        eta = xd @ b
+        p = special.expit(eta)
+        w = p * (1 - p)
+        info = xd.T @ (w[:, None] * xd)
+        sign, logdet = np.linalg.slogdet(info)
+        ll = float(np.sum(y * eta - np.logaddexp(0, eta))) + (0.5 * logdet if sign > 0 else -np.inf)
+        h = np.einsum("ij,jk,ik->i", xd, np.linalg.pinv(info), xd) * w
+        return ll, xd.T @ (y - p + h * (0.5 - p)), info
+
+    ll, score, info = penalised(beta)
+    converged = False
+    for _ in range(max_iter):
+        step = np.linalg.lstsq(info, score, rcond=None)[0]
+        if np.max(np.abs(step)) < tol:
+            converged = True
+            break
+        for _ in range(40):
+            ll_new, score_new, info_new = penalised(beta + step)
+            if ll_new >= ll - 1e-10 * max(1.0, abs(ll)):  # a fall within rounding is no fall
+                break
+            step = step / 2
+        beta, ll, score, info = beta + step, ll_new, score_new, info_new
+    se = np.sqrt(np.diag(np.linalg.inv(info)))
+    return {"coef": beta, "se": se, "converged": np.array(converged), "penalised_loglik": np.array(ll)}
 
 
 def delong(y: np.ndarray, score: np.ndarray) -> tuple[float, float]:
@@ -140,17 +191,38 @@ class Association:
     direction: str
     converged: bool
     conf_level: float = 0.95
+    reason: str | None = None
+    firth: bool = False
+    mann_whitney_method: str = "exact"
 
     def as_series(self) -> pd.Series:
         """Return the fields as a pandas Series (one row of a report table)."""
         return pd.Series(self.__dict__)
 
+    def predictive_auc(self) -> tuple[float, float, float]:
+        """AUC and CI in the direction that predicts the outcome (``direction``), as the ROC figure draws it."""
+        if self.direction == "higher":
+            return self.auc, self.auc_low, self.auc_high
+        return 1 - self.auc, 1 - self.auc_high, 1 - self.auc_low
 
-def associate(df: pd.DataFrame, outcome: str, marker: str, conf_level: float = 0.95) -> Association:
+
+def mann_whitney(x1: np.ndarray, x0: np.ndarray) -> tuple[float, str]:
+    """Two-sided Mann-Whitney p as R ``wilcox.test``: exact below 50 per group without ties, otherwise the
+    normal approximation with tie and continuity corrections. Returns (p, method)."""
+    ties = len(np.unique(np.concatenate([x1, x0]))) < len(x1) + len(x0)
+    method = "exact" if len(x1) < 50 and len(x0) < 50 and not ties else "asymptotic"
+    p = stats.mannwhitneyu(x1, x0, alternative="two-sided", method=method, use_continuity=True).pvalue
+    return float(p), method
+
+
+def associate(df: pd.DataFrame, outcome: str, marker: str, conf_level: float = 0.95,
+              firth: bool = False) -> Association:
     """Associate a numeric ``marker`` with a 0/1 ``outcome`` on their complete rows.
 
     ``direction`` is "higher" when responders tend to have higher values (AUC >= 0.5); the Youden cut is
-    then read as "marker >= cut predicts the outcome", otherwise "marker <= cut".
+    then read as "marker >= cut predicts the outcome", otherwise "marker <= cut". Under complete or
+    quasi-complete separation the odds ratio is infinite: ``converged`` is False with a ``reason``, the OR is
+    0 or inf and its CI and Wald p NaN, unless ``firth`` asks for Firth's penalised estimate.
     """
     frame = binary_frame(df, outcome, [marker])
     y = frame[outcome].to_numpy()
@@ -160,30 +232,44 @@ def associate(df: pd.DataFrame, outcome: str, marker: str, conf_level: float = 0
     z = stats.norm.ppf(0.5 + conf_level / 2)
     fit = logistic_many(y, x[:, None])
     b, se = float(fit["coef"][0]), float(fit["se"][0])
+    converged = bool(fit["converged"][0])
+    reason = None
+    if fit["separated"][0]:
+        reason = "separation: the marker's values in the two outcome groups do not overlap (no finite odds ratio)"
+    elif not converged:
+        reason = "no convergence of the logistic fit"
+    if firth:
+        pen = firth_logistic(y, x)
+        b, se = float(pen["coef"][1]), float(pen["se"][1])
     sd = float(np.std(x, ddof=1))
     auc, auc_se = delong(y, x)
     higher = auc >= 0.5
     cut, sens, spec = youden(y, x, higher=higher)
-    return Association(
-        n=len(frame),
-        events=int(y.sum()),
-        or_unit=float(np.exp(b)),
-        or_unit_low=float(np.exp(b - z * se)),
-        or_unit_high=float(np.exp(b + z * se)),
-        or_sd=float(np.exp(b * sd)),
-        or_sd_low=float(np.exp((b - z * se) * sd)),
-        or_sd_high=float(np.exp((b + z * se) * sd)),
-        sd=sd,
-        p_wald=float(2 * stats.norm.sf(abs(b / se))),
-        p_mann_whitney=float(stats.mannwhitneyu(x[y == 1], x[y == 0], alternative="two-sided").pvalue),
-        auc=auc,
-        auc_low=max(0.0, auc - z * auc_se),
-        auc_high=min(1.0, auc + z * auc_se),
-        auc_se=auc_se,
-        youden_cut=cut,
-        sensitivity=sens,
-        specificity=spec,
-        direction="higher" if higher else "lower",
-        converged=bool(fit["converged"][0]),
-        conf_level=conf_level,
-    )
+    mw, mw_method = mann_whitney(x[y == 1], x[y == 0])
+    with np.errstate(invalid="ignore", over="ignore"):
+        return Association(
+            n=len(frame),
+            events=int(y.sum()),
+            or_unit=float(np.exp(b)),
+            or_unit_low=float(np.exp(b - z * se)),
+            or_unit_high=float(np.exp(b + z * se)),
+            or_sd=float(np.exp(b * sd)),
+            or_sd_low=float(np.exp((b - z * se) * sd)),
+            or_sd_high=float(np.exp((b + z * se) * sd)),
+            sd=sd,
+            p_wald=float(2 * stats.norm.sf(abs(b / se))),
+            p_mann_whitney=mw,
+            auc=auc,
+            auc_low=max(0.0, auc - z * auc_se),
+            auc_high=min(1.0, auc + z * auc_se),
+            auc_se=auc_se,
+            youden_cut=cut,
+            sensitivity=sens,
+            specificity=spec,
+            direction="higher" if higher else "lower",
+            converged=converged,
+            conf_level=conf_level,
+            reason=reason,
+            firth=firth,
+            mann_whitney_method=mw_method,
+        )

@@ -192,6 +192,9 @@ class EndpointSettings:
     c30_summary_min_scales: int = 13
     fact_subscale_min_fraction: float = 0.5
     fact_total_min_fraction: float = 0.8
+    # DFS variant B: a salvage operation counts for a regrowth only within this many days of it (and before
+    # the next regrowth); a regrowth left longer is unsalvaged and counts as an event at its date.
+    salvage_window_days: int = 90
 
     def __post_init__(self) -> None:
         if self.dfs_variant not in ("A", "B"):
@@ -200,8 +203,8 @@ class EndpointSettings:
             raise ValueError(f"dfs_t0 must be 'rand' or 'enrol', not {self.dfs_t0!r}")
         if self.trg_system not in ("Chirieac", "Becker"):
             raise ValueError(f"TRG can only be derived as Chirieac or Becker, not {self.trg_system!r}")
-        if self.simultaneous_days < 0 or self.acute_days < 0:
-            raise ValueError("simultaneous_days and acute_days must be >= 0")
+        if self.simultaneous_days < 0 or self.acute_days < 0 or self.salvage_window_days < 0:
+            raise ValueError("simultaneous_days, acute_days and salvage_window_days must be >= 0")
         if not 1 <= self.c30_summary_min_scales <= 13:
             raise ValueError("c30_summary_min_scales must be 1..13")
         for name in ("fact_subscale_min_fraction", "fact_total_min_fraction"):

@@ -9,7 +9,8 @@ away from the null (Hollaender et al. 2004): validate the cut elsewhere.
 The statistic for cut c is the standardised linear rank statistic of the rows with marker <= c, with
 permutation mean and variance, T = sum a_i over the low group, E = m mean(a), V = m (n - m) / (n (n - 1))
 sum (a_i - mean(a))^2, where a are log-rank scores for a survival outcome and the 0/1 outcome itself for a
-binary outcome (as R ``maxstat`` with ``smethod="LogRank"``/``"Wilcoxon"``-style scores).
+binary outcome, over cuts with m >= max(1, floor(n minprop)) and m <= floor(n (1 - minprop)) rows in the low
+group: R ``maxstat.test(..., smethod="LogRank")`` (``"Data"`` for a binary outcome) to the last digit.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis import _coxcore
+from analysis import _coxmany
 from analysis._inputs import binary_frame, survival_frame
 
 __all__ = ["MaxStat", "lausen92_p", "maxstat", "maxstat_binary", "maxstat_survival"]
@@ -29,8 +30,10 @@ __all__ = ["MaxStat", "lausen92_p", "maxstat", "maxstat_binary", "maxstat_surviv
 def lausen92_p(statistic: float | np.ndarray, minprop: float = 0.1, maxprop: float | None = None) -> np.ndarray:
     """Lausen-Schumacher (1992) approximation of P(max |Z| >= statistic) over cuts in [minprop, maxprop].
 
-    P = 4 phi(b) / b + phi(b) (b - 1/b) log(e2 (1 - e1) / ((1 - e2) e1)), clipped to [0, 1]
-    (``maxprop`` defaults to 1 - ``minprop``).
+    As R ``maxstat::pLausen92``: P = 4 phi(b) / b + phi(b) (b - 1/b) log(e2 (1 - e1) / ((1 - e2) e1)) for
+    b >= 1 and P = 1 for b < 1, where the approximation does not hold (it falls below 0 near b = 0.3: a
+    marker with few levels would otherwise come out "significant"). Values above 1 (possible for a small
+    ``minprop``) are reported as 1. ``maxprop`` defaults to 1 - ``minprop``.
     """
     e1 = minprop
     e2 = 1 - minprop if maxprop is None else maxprop
@@ -40,7 +43,7 @@ def lausen92_p(statistic: float | np.ndarray, minprop: float = 0.1, maxprop: flo
     with np.errstate(divide="ignore", invalid="ignore"):
         phi = stats.norm.pdf(b)
         p = 4 * phi / b + phi * (b - 1 / b) * np.log(e2 * (1 - e1) / ((1 - e2) * e1))
-    p = np.where(b > 0, np.clip(p, 0.0, 1.0), 1.0)
+    p = np.where(b >= 1, np.minimum(p, 1.0), 1.0)
     return np.where(np.isnan(b), np.nan, p)
 
 
@@ -67,7 +70,8 @@ def maxstat(x: np.ndarray, scores: np.ndarray, minprop: float = 0.1) -> dict[str
         z = np.abs(t - m * mean) / np.sqrt(var)
     nxt = np.vstack([x_sorted[1:], np.full((1, x.shape[1]), np.inf)])
     admissible = (
-        (x_sorted < nxt) & np.isfinite(x_sorted) & (m >= minprop * n) & (m <= (1 - minprop) * n) & (var > 0)
+        (x_sorted < nxt) & np.isfinite(x_sorted) & (m >= np.maximum(1, np.floor(n * minprop)))
+        & (m <= np.floor(n * (1 - minprop))) & (var > 0)
     )
     z = np.where(admissible, z, -np.inf)
     best = np.argmax(z, axis=0)
@@ -98,7 +102,7 @@ def maxstat_survival(df: pd.DataFrame, time: str, event: str, marker: str, minpr
     """Best log-rank cut of ``marker`` for a survival outcome, with the Lausen-Schumacher adjusted p."""
     frame = survival_frame(df, time, event, [marker])
     x = frame[[marker]].to_numpy()
-    a = _coxcore.logrank_scores_many(frame[time].to_numpy(), frame[event].to_numpy(), np.ones_like(x, bool))
+    a = _coxmany.logrank_scores_many(frame[time].to_numpy(), frame[event].to_numpy(), np.ones_like(x, bool))
     return _one(maxstat(x, a, minprop), minprop)
 
 

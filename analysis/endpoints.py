@@ -16,7 +16,8 @@ Rules, all exactly as domain.md section 4:
 - OS: death of any cause; censored at last_alive_date.
 - DFS: REGIONAL, DISTANT, LOCAL_RECURRENCE, PROGRESSION_PRECLUDING_SURGERY, death of any cause and
   LOCAL_REGROWTH per variant (A: every regrowth at its date; B: a regrowth salvaged R0 is no event, an
-  unsalvaged one - no surgery, R1, R2, unresectable - counts at the regrowth date; later events still count).
+  unsalvaged one - no surgery within ``settings.salvage_window_days`` and before the next regrowth, R1, R2,
+  unresectable - counts at the regrowth date; later events still count).
   SECOND_PRIMARY only if ``settings.second_primary_is_event``. Censored at last_disease_assessment_date.
   With ``dfs_t0="rand"`` (default) DFS exists only for randomised cCR patients (NA for everyone else: they
   were never disease-free at a common origin; use EFS for the whole cohort). With ``dfs_t0="enrol"`` the
@@ -25,7 +26,8 @@ Rules, all exactly as domain.md section 4:
   last_disease_assessment_date.
 - Disease events come only from ``disease_events``; a CRE showing disease is not itself an event
   (``check_consistency`` reports CREs showing distant disease or regrowth without a matching event).
-- Salvage of a regrowth: ``salvage_r_status`` of the event row, else the first salvage surgery on or after it.
+- Salvage of a regrowth: ``salvage_r_status`` of the event row, else the first salvage surgery on or after it,
+  within ``settings.salvage_window_days`` (default 90) and before the next regrowth.
 """
 
 from __future__ import annotations
@@ -114,20 +116,28 @@ def _events(frame: pd.DataFrame, date: str, kind: str | pd.Series) -> pd.DataFra
     return pd.DataFrame({"participant_id": frame["participant_id"], "date": frame[date], "type": kind})
 
 
-def regrowth_counts(tables: Tables, variant: str = "A") -> pd.DataFrame:
-    """Return the LOCAL_REGROWTH events with their salvage R status and whether they count as events."""
+def regrowth_counts(tables: Tables, variant: str = "A", settings: EndpointSettings | None = None) -> pd.DataFrame:
+    """Return the LOCAL_REGROWTH events with their salvage R status and whether they count as events.
+
+    A regrowth's salvage is the ``salvage_r_status`` recorded on it, else the first salvage operation on or
+    after it, within ``settings.salvage_window_days`` and before the participant's next regrowth (a regrowth
+    left longer, then a second regrowth salvaged, is two regrowths and only the second is salvaged).
+    """
     if variant not in ("A", "B"):
         raise ValueError(f"variant must be 'A' or 'B', not {variant!r}")
+    window = pd.Timedelta(days=(settings or EndpointSettings()).salvage_window_days)
     t = normalise_tables(tables)
     ev = t["disease_events"]
-    regrowth = ev[ev["type"] == "LOCAL_REGROWTH"].copy()
+    regrowth = ev[ev["type"] == "LOCAL_REGROWTH"].sort_values(["participant_id", "date"]).copy()
     salvage = t["surgery"][t["surgery"]["intent"] == "salvage"].sort_values("date")
+    following = regrowth.groupby("participant_id")["date"].shift(-1)
     for idx, row in regrowth.iterrows():
         if pd.notna(row["salvage_r_status"]):
             continue
-        later = salvage[
-            (salvage["participant_id"] == row["participant_id"]) & (salvage["date"] >= row["date"])
-        ]
+        later = salvage[(salvage["participant_id"] == row["participant_id"]) & (salvage["date"] >= row["date"])
+                        & (salvage["date"] <= row["date"] + window)]
+        if pd.notna(following[idx]):
+            later = later[later["date"] < following[idx]]
         if len(later):
             regrowth.loc[idx, "salvage_r_status"] = later["r_status"].iloc[0]
             regrowth.loc[idx, "salvage_surgery_date"] = later["date"].iloc[0]
@@ -140,7 +150,7 @@ def _dfs_events(t: Tables, variant: str, settings: EndpointSettings) -> pd.DataF
     ev = t["disease_events"]
     types = _DISEASE_EVENT_TYPES + (("SECOND_PRIMARY",) if settings.second_primary_is_event else ())
     disease = ev[ev["type"].isin(types)]
-    regrowth = regrowth_counts(t, variant)
+    regrowth = regrowth_counts(t, variant, settings)
     regrowth = regrowth[regrowth["counts"]]
     return pd.concat(
         [

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-__all__ = ["TRANSFORMS", "apply", "clr", "log2", "log10", "none"]
+__all__ = ["TRANSFORMS", "apply", "apply_or_skip", "clr", "log2", "log10", "none"]
 
 
 def none(values: pd.DataFrame, pseudocount: float | None = None) -> pd.DataFrame:
@@ -70,3 +70,18 @@ def apply(name: str, values: pd.DataFrame, pseudocount: float | None = None) -> 
     if name not in TRANSFORMS:
         raise ValueError(f"transform must be one of {sorted(TRANSFORMS)}, got {name!r}")
     return TRANSFORMS[name](values, pseudocount)
+
+
+def apply_or_skip(name: str, values: pd.DataFrame, pseudocount: float | None = None
+                  ) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Apply ``name``; a log of a column with zero or negative values becomes all-missing with a note.
+
+    Returns the transformed frame (same columns) and {column: why it was skipped}, so one marker with zeros
+    does not stop a screen of many.
+    """
+    if name not in ("log2", "log10"):
+        return apply(name, values, pseudocount), {}
+    bad = (values.astype(float) + (pseudocount or 0.0) <= 0).any()
+    notes = {str(c): f"zero or negative values: {name} needs a pseudocount (skipped)" for c in bad[bad].index}
+    good = apply(name, values.loc[:, ~bad.to_numpy()], pseudocount)
+    return good.reindex(columns=values.columns), notes

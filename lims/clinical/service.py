@@ -51,6 +51,7 @@ def endpoint_settings(study: Study, variant: str | None = None) -> EndpointSetti
         c30_summary_min_scales=int(s.get("qol_c30_summary_min_scales", 13)),
         fact_subscale_min_fraction=float(s.get("qol_subscale_min_answered", 0.5)),
         fact_total_min_fraction=float(s.get("qol_total_min_answered", 0.8)),
+        salvage_window_days=int(s.get("salvage_window_days", 90)),
     )
 
 

@@ -150,8 +150,9 @@ def analysis_frame(session: Session, study: Study, *, outcome: str, timepoint: s
                    markers: list[str] | None = None, category: str | None = None) -> pd.DataFrame:
     """Return one row per participant of the outcome's population: outcome columns, covariates, marker values.
 
-    Columns: participant_id, ``time``/``event`` (survival, in days) or ``outcome`` (0/1), the covariates of
-    ``COVARIATES`` and one column per marker (named by its code) measured at ``timepoint`` on ``sample_type``.
+    Columns: participant_id, ``time``/``event`` (survival, in days) or ``outcome`` (0/1), ``draw_day``
+    (survival: the day the sample was collected, on the outcome's clock), the covariates of ``COVARIATES``
+    and one column per marker (named by its code) measured at ``timepoint`` on ``sample_type``.
     Markers with no value in the population are left out. Rows and columns are sorted, so the frame (and its
     hash) depends only on the data.
     """
@@ -192,6 +193,8 @@ def build_frame(derived: pd.DataFrame, values: pd.DataFrame, spec: Outcome, *, t
     wide = wide.reindex(columns=sorted(wide.columns))
     wide.columns = [str(c) for c in wide.columns]
     base["participant_id"] = base["participant_id"].astype(str)
+    if spec.kind == "survival":
+        base["draw_day"] = _draw_day(derived, chosen, spec).reindex(base["participant_id"]).to_numpy()
     frame = base.join(wide, on="participant_id")
     # Only participants with a value of a chosen marker (and consent for marker research) are analysed.
     frame = frame[frame[list(wide.columns)].notna().any(axis=1)] if len(wide.columns) else frame.iloc[0:0]
@@ -200,9 +203,24 @@ def build_frame(derived: pd.DataFrame, values: pd.DataFrame, spec: Outcome, *, t
     return frame
 
 
+def _draw_day(derived: pd.DataFrame, chosen: pd.DataFrame, spec: Outcome) -> pd.Series:
+    """Each participant's day of collection on the outcome's clock (its origin is day 1), by participant_id.
+
+    Collection days count from enrolment; an outcome timed from randomisation shifts them by the days from
+    enrolment to randomisation. The earliest sample of the visit counts.
+    """
+    day = chosen.groupby("participant_id")["day"].min()
+    people = derived.assign(participant_id=derived["participant_id"].astype(str)).set_index("participant_id")
+    from_rand = spec.column == "dfs" and str(people["dfs_t0"].iloc[0] if len(people) else "rand") == "rand"
+    if spec.column == "os_rand" or from_rand:
+        shift = (pd.to_datetime(people["rand_date"]) - pd.to_datetime(people["enrol_date"])).dt.days
+        day = day - shift.reindex(day.index)
+    return day.astype(float)
+
+
 def marker_columns(frame: pd.DataFrame) -> list[str]:
     """Return the marker columns of an analysis frame."""
-    fixed = {"participant_id", "outcome", "time", "event", *COVARIATES}
+    fixed = {"participant_id", "outcome", "time", "event", "draw_day", *COVARIATES}
     return [c for c in frame.columns if c not in fixed]
 
 
@@ -212,12 +230,19 @@ def dataset_sha256(frame: pd.DataFrame) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def with_groups(frame: pd.DataFrame, marker: str, transformed: pd.Series) -> pd.DataFrame:
-    """Return the frame with the transformed marker and its median split (``group``: lower / upper half)."""
+def with_groups(frame: pd.DataFrame, marker: str, transformed: pd.Series, cut: float | None = None) -> pd.DataFrame:
+    """Return the frame with the transformed marker and its split at ``cut`` (default: the median).
+
+    ``group`` reads "<marker> lower ..." for values <= cut and "<marker> upper ..." above, so the lower group
+    sorts first and is the reference (HR upper vs lower, as the screen).
+    """
     out = frame.assign(value=transformed)
     out = out[out["value"].notna()].copy()
-    cut = float(np.median(out["value"])) if len(out) else float("nan")
-    # "lower" sorts before "upper", so plots take the low half as reference (HR high vs low, as the screen)
-    out["group"] = np.where(out["value"] > cut, f"{marker} upper half", f"{marker} lower half")
+    if cut is None:
+        cut = float(np.median(out["value"])) if len(out) else float("nan")
+        low, high = f"{marker} lower half", f"{marker} upper half"
+    else:
+        low, high = f"{marker} lower (<= {cut:.3g})", f"{marker} upper (> {cut:.3g})"
+    out["group"] = np.where(out["value"] > cut, high, low)
     out.attrs["cut"] = cut
     return out

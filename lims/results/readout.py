@@ -6,19 +6,24 @@ Every table carries its denominator (``n``) next to the number; nothing here hol
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
 from analysis import binary, survival
-from analysis.clinical_tables import STRATA
+from analysis.clinical_tables import RANDOMISED_STRATA, STRATA
 from analysis.endpoints import rates
 from analysis.qol import score_fact_e, score_qlq_c30
+from analysis.readout import ByStratum, by_stratum
 from analysis.toxicity import worst_grade
 from lims.clinical.service import clinical_tables, endpoint_settings
-from lims.results import data
+from lims.results import data, figures, publication
 from lims.studies.models import Study
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PRIMARY_DAY = 365
 PRIMARY_ARM = "CCR_WW"
@@ -28,11 +33,13 @@ QOL_SCALES = (("QLQ-C30", "QL2", "Global health status (QLQ-C30 QL2)"),
               ("FACT-E", "FACT_E", "FACT-E total"),
               ("FACT-E", "ECS", "FACT-E oesophageal cancer subscale"))
 CURVES = {
-    "os": ("os", "Overall survival by stratum (days from enrolment)"),
-    "efs": ("efs", "Event-free survival by stratum (days from enrolment)"),
-    "dfs_a": ("dfs", "DFS variant A by arm, randomised cCR participants (days from randomisation)"),
-    "dfs_b": ("dfs", "DFS variant B by arm, randomised cCR participants (days from randomisation)"),
+    "os": ("os", "Overall survival by stratum, from the stratum landmark"),
+    "efs": ("efs", "Event-free survival by stratum, from the stratum landmark"),
+    "os_rand": ("os_rand", "Overall survival by arm, randomised cCR participants (from randomisation)"),
+    "dfs_a": ("dfs", "DFS variant A by arm, randomised cCR participants (from randomisation)"),
+    "dfs_b": ("dfs", "DFS variant B by arm, randomised cCR participants (from randomisation)"),
 }
+LANDMARK_DAYS = 120  # default of the study setting stratum_landmark_days
 
 
 @dataclass
@@ -43,12 +50,21 @@ class Readout:
     primary: pd.DataFrame
     ccr: pd.DataFrame
     pathology: pd.DataFrame
-    survival: dict[str, pd.DataFrame]
+    survival: dict[str, ByStratum]
     failures: pd.DataFrame
     after_failure: pd.DataFrame
     qol: dict[str, pd.DataFrame] = field(default_factory=dict)
     toxicity: pd.DataFrame = field(default_factory=pd.DataFrame)
     treated: int = 0
+    landmark: float = LANDMARK_DAYS
+    names: dict[str, str] = field(default_factory=dict)
+    table_one: pd.DataFrame = field(default_factory=pd.DataFrame)
+    flow: list[dict] = field(default_factory=list)
+    availability: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cif: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cif_tests: pd.DataFrame = field(default_factory=pd.DataFrame)
+    arm_cox: publication.ArmCox | None = None
+    follow_up: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _rate_row(label: str, numerator: int, denominator: int, missing: int = 0) -> dict[str, object]:
@@ -110,24 +126,18 @@ def _pathology(derived: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["measure", "group", "events", "n", "missing", "rate", "lower", "upper"])
 
 
-def _survival(derived: pd.DataFrame, prefix: str) -> pd.DataFrame:
-    frame = curve_frame(derived, prefix)
-    rows = []
-    if frame.empty:
-        return pd.DataFrame(columns=["stratum", "n", "events", "median", "median_lower", "median_upper"])
-    fit = survival.km(frame, "time", "event", "stratum")
-    at = {day: survival.km_at(fit, day) for day in SURVIVAL_DAYS}
-    for stratum in [s for s in (*STRATA, "UNALLOCATED") if s in fit.median.index]:
-        med = fit.median.loc[stratum]
-        row: dict[str, object] = {"stratum": stratum, "n": int(med["n"]), "events": int(med["events"]),
-                                  "median": med["median"], "median_lower": med["lower"],
-                                  "median_upper": med["upper"]}
-        for day, table in at.items():
-            rec = table.loc[stratum]
-            row.update({f"surv_{day}": rec["surv"], f"lower_{day}": rec["lower"], f"upper_{day}": rec["upper"],
-                        f"n_risk_{day}": int(rec["n_risk"])})
-        rows.append(row)
-    return pd.DataFrame(rows)
+def stratum_names(study: Study) -> dict[str, str]:
+    """Return the protocol's name of each stratum (arm), for tables and figures instead of codes."""
+    return {**{s.code: s.name for s in study.strata}, "UNALLOCATED": "Not allocated"}
+
+
+def landmark_days(study: Study) -> float:
+    """Return the day after enrolment from which strata are compared (study setting, by which CRE1 is done)."""
+    return float((study.settings or {}).get("stratum_landmark_days", LANDMARK_DAYS))
+
+
+def _survival(derived: pd.DataFrame, prefix: str, landmark: float) -> ByStratum:
+    return by_stratum(derived, prefix, landmark, SURVIVAL_DAYS, order=(*STRATA, "UNALLOCATED"))
 
 
 def _failures(derived: pd.DataFrame) -> pd.DataFrame:
@@ -167,7 +177,7 @@ def _qol(tables: dict[str, pd.DataFrame], derived: pd.DataFrame, study: Study) -
         "QLQ-C30": data.memo("qlq_c30", {"qol": responses}, settings, lambda: score_qlq_c30(responses, settings)),
         "FACT-E": data.memo("fact_e", {"qol": responses}, settings, lambda: score_fact_e(responses, settings)),
     }
-    order = {tp.code: tp.order for tp in study.timepoints}
+    order = {tp: i for i, tp in enumerate(qol_schedule(tables, study))}
     arms = pd.Series(_stratum(derived).to_numpy(), index=derived["participant_id"].astype(str), name="stratum")
     out = {}
     for instrument, scale, label in QOL_SCALES:
@@ -180,6 +190,14 @@ def _qol(tables: dict[str, pd.DataFrame], derived: pd.DataFrame, study: Study) -
         summary["order"] = summary["timepoint"].map(order).fillna(999)
         out[label] = summary.sort_values(["order", "stratum"]).drop(columns="order").reset_index(drop=True)
     return out
+
+
+def qol_schedule(tables: dict[str, pd.DataFrame], study: Study) -> list[str]:
+    """The QoL time points in the order they happen (median day of the answers after enrolment)."""
+    responses = tables["qol_responses"][["participant_id", "timepoint", "date"]].drop_duplicates()
+    enrol = tables["participants"].set_index("participant_id")["enrol_date"]
+    days = (pd.to_datetime(responses["date"]) - pd.to_datetime(responses["participant_id"].map(enrol))).dt.days
+    return publication.schedule_order(responses.assign(day=days), {tp.code: tp.order for tp in study.timepoints})
 
 
 def _toxicity(tables: dict[str, pd.DataFrame], study: Study) -> tuple[pd.DataFrame, int]:
@@ -207,18 +225,38 @@ def trial_readout(session: Session, study: Study) -> Readout:
     derived = {v: data.endpoints(tables, study, v) for v in ("A", "B")}
     main = derived[str((study.settings or {}).get("dfs_variant", "A"))]
     toxicity, treated = _toxicity(tables, study)
+    names = stratum_names(study)
+    _frame, ci, cif = publication.cumulative_incidence(tables, main)
+    values = data.marker_values(session, study)
+    protocol_order = {tp.code: tp.order for tp in study.timepoints}
     return Readout(
         participants=len(main),
         primary=_primary(derived),
         ccr=_ccr(main),
         pathology=_pathology(main),
-        survival={"os": _survival(main, "os"), "efs": _survival(main, "efs")},
+        survival={key: _survival(main, key, landmark_days(study)) for key in ("os", "efs")},
         failures=_failures(main),
         after_failure=_after_failure(main, tables),
         qol=_qol(tables, main, study),
         toxicity=toxicity,
         treated=treated,
+        landmark=landmark_days(study),
+        names=names,
+        table_one=publication.table_one(tables, main, names),
+        flow=publication.flow(tables, main, names),
+        availability=publication.availability(values, publication.schedule_order(values, protocol_order)),
+        cif=cif,
+        cif_tests=ci.test if ci is not None else pd.DataFrame(),
+        arm_cox=publication.arm_cox(main),
+        follow_up=publication.follow_up(main),
     )
+
+
+def table_one(session: Session, study: Study) -> pd.DataFrame:
+    """Table 1 of the readout (baseline characteristics by arm)."""
+    tables = clinical_tables(session, study)
+    main = data.endpoints(tables, study, str((study.settings or {}).get("dfs_variant", "A")))
+    return publication.table_one(tables, main, stratum_names(study))
 
 
 def qol_tables(session: Session, study: Study) -> dict[str, pd.DataFrame]:
@@ -229,11 +267,47 @@ def qol_tables(session: Session, study: Study) -> dict[str, pd.DataFrame]:
 
 
 def curve(session: Session, study: Study, name: str) -> tuple[pd.DataFrame, str]:
-    """Return the frame and title of one readout KM figure (``CURVES``)."""
+    """Return the frame (time, event, stratum) and title of one readout KM figure (``CURVES``).
+
+    OS and EFS by stratum start at the stratum landmark (time since the landmark); the arm comparisons at
+    randomisation.
+    """
     prefix, title = CURVES[name]
     variant = {"dfs_a": "A", "dfs_b": "B"}.get(name, str((study.settings or {}).get("dfs_variant", "A")))
     derived = data.endpoints(clinical_tables(session, study), study, variant)
-    return curve_frame(derived, prefix), title
+    if name in ("os", "efs"):
+        frame = _survival(derived, prefix, landmark_days(study)).frame
+        return frame[["participant_id", "time", "event", "stratum"]], title
+    frame = curve_frame(derived, prefix)
+    return frame[frame["stratum"].isin(RANDOMISED_STRATA)].reset_index(drop=True), title
+
+
+FIGURES = ("cif", "flow", "forest")
+
+
+def figure(session: Session, study: Study, name: str) -> Figure | None:
+    """Return one readout figure by name (``CURVES`` or ``FIGURES``), or None when there is nothing to draw."""
+    names = stratum_names(study)
+    if name in CURVES:
+        frame, title = curve(session, study, name)
+        if frame.empty:
+            return None
+        origin = f"the landmark (day {landmark_days(study):g} after enrolment)" if name in ("os", "efs") \
+            else "randomisation"
+        return figures.readout_curve(frame, title, names, origin)
+    if name not in FIGURES:
+        return None
+    tables = clinical_tables(session, study)
+    main = data.endpoints(tables, study, str((study.settings or {}).get("dfs_variant", "A")))
+    if name == "cif":
+        frame, ci, _at = publication.cumulative_incidence(tables, main)
+        return None if ci is None else figures.cumulative_incidence(frame, names)
+    if name == "flow":
+        values = data.marker_values(session, study)
+        order = publication.schedule_order(values, {tp.code: tp.order for tp in study.timepoints})
+        return figures.flow(publication.flow(tables, main, names), publication.availability(values, order))
+    arm = publication.arm_cox(main)
+    return None if arm.fit is None else figures.arm_forest(arm.fit, names, publication.ARM_COVARIATES)
 
 
 def qol_pivots(qol: dict[str, pd.DataFrame]) -> dict[str, dict[str, object]]:

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from lims.markers.models import CATEGORIES
-from lims.results import service
+from lims.results import report, service
 from lims.results.data import COVARIATES, OUTCOMES
 
 
@@ -23,9 +23,17 @@ class RunParametersSchema(Schema):
     transform = fields.String(load_default="log2", validate=validate.OneOf(list(service.TRANSFORMS)))
     cut = fields.String(load_default="none", validate=validate.OneOf(list(service.CUTS)))
     covariates = fields.List(fields.String(validate=validate.OneOf(list(COVARIATES))), load_default=list)
+    pseudocount = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0),
+                               metadata={"description": "Added to every value before a log transform; without "
+                                                        "it a marker with zeros is skipped (with a note)"})
     landmark = fields.Float(load_default=None, allow_none=True,
                             validate=validate.Range(min=0, max=service.MAX_LANDMARK_DAYS),
                             metadata={"description": "Days after the time origin (survival outcomes)"})
+    allow_post_baseline = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Analyse markers collected after the time origin from the origin anyway "
+                                 "(guarantee-time bias; every output says so). Without it such markers need a "
+                                 "landmark"})
 
 
 class ResultRowSchema(Schema):
@@ -43,6 +51,7 @@ class ResultRowSchema(Schema):
     n_high = fields.Float(allow_none=True)
     statistic = fields.Float(allow_none=True)
     converged = fields.Boolean()
+    note = fields.String(allow_none=True, metadata={"description": "Why a marker has no or an infinite estimate"})
 
 
 class RunSchema(Schema):
@@ -55,7 +64,7 @@ class RunSchema(Schema):
     n_markers = fields.Integer()
     software_version = fields.String()
     effect = fields.Function(lambda run: run.result.get("effect", ""), metadata={"description": "HR or OR"})
-    conditions = fields.Function(lambda run: service.conditions(run.parameters))
+    conditions = fields.Function(lambda run: report.conditions(run.parameters, run.result.get("timing")))
     excluded = fields.Function(lambda run: run.result.get("excluded", {}))
     results = fields.Method("_results")
 

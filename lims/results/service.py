@@ -11,7 +11,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from analysis import binary, screen, survival, transforms
+from analysis import screen, survival, transforms
+from analysis.survival import Timing
 from lims import __version__
 from lims.core.errors import DomainError, NotFound
 from lims.markers.models import CATEGORIES, Marker
@@ -88,6 +89,8 @@ def check_parameters(session: Session, study: Study, raw: dict[str, Any]) -> dic
         raise DomainError(f"unknown adjustment covariate(s) {', '.join(unknown)}; use {', '.join(data.COVARIATES)}",
                           field="covariates")
     params["covariates"] = [c for c in data.COVARIATES if c in covariates]
+    params["pseudocount"] = _pseudocount(raw.get("pseudocount"))
+    params["allow_post_baseline"] = str(raw.get("allow_post_baseline") or "").lower() in ("1", "true", "on", "yes")
     landmark = raw.get("landmark")
     if landmark in (None, ""):
         params["landmark"] = None
@@ -108,6 +111,19 @@ def check_parameters(session: Session, study: Study, raw: dict[str, Any]) -> dic
     return params
 
 
+def _pseudocount(raw: Any) -> float | None:
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise DomainError(f"pseudocount must be a number, got {raw!r}", field="pseudocount") from None
+    if not math.isfinite(value) or value < 0:
+        raise DomainError("pseudocount must be a number >= 0 (added to every value before a log)",
+                          field="pseudocount")
+    return int(value) if value.is_integer() else value
+
+
 def frame_for(session: Session, study: Study, params: dict[str, Any]) -> pd.DataFrame:
     """Return the analysis frame the parameters select (see ``data.analysis_frame``)."""
     return data.analysis_frame(session, study, outcome=params["outcome"], timepoint=params["timepoint"],
@@ -115,47 +131,97 @@ def frame_for(session: Session, study: Study, params: dict[str, Any]) -> pd.Data
                                category=params["category"])
 
 
-def apply_transforms(frame: pd.DataFrame, markers: list[str], params: dict[str, Any]) -> pd.DataFrame:
-    """Return the marker columns transformed as the run says: one transform, or each marker's catalogue one.
+def apply_transforms(frame: pd.DataFrame, markers: list[str], params: dict[str, Any]
+                     ) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Return the marker columns transformed as the run says, and the markers skipped with the reason.
 
-    With ``transform="catalogue"`` the run's ``marker_transforms`` (saved with it) name each marker's transform;
-    markers sharing ``clr`` form one composition.
+    One transform for all, or each marker's catalogue one (``transform="catalogue"``: the run's saved
+    ``marker_transforms``; markers sharing ``clr`` form one composition). A log transform of a marker with
+    zeros is skipped (all-missing, with a note) unless the run gives a pseudocount.
     """
     values = frame[markers].astype(float)
+    pseudocount = params.get("pseudocount")
     if params["transform"] != "catalogue":
-        return transforms.apply(params["transform"], values)
+        return transforms.apply_or_skip(params["transform"], values, pseudocount)
     chosen = params.get("marker_transforms") or {}
-    parts = []
+    parts, notes = [], {}
     for name in sorted({chosen.get(m, "none") for m in markers}):
         columns = [m for m in markers if chosen.get(m, "none") == name]
-        parts.append(transforms.apply(name, values[columns]))
-    return pd.concat(parts, axis=1)[markers]
+        part, skipped = transforms.apply_or_skip(name, values[columns], pseudocount)
+        parts.append(part)
+        notes.update(skipped)
+    return pd.concat(parts, axis=1)[markers], notes
 
 
-def compute(frame: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
-    """Screen every marker column of ``frame`` against the outcome with ``analysis.screen.run``."""
+def post_baseline(study: Study, params: dict[str, Any], frame: pd.DataFrame) -> bool:
+    """Tell whether the run's markers are known only after the outcome's time origin (guarantee time).
+
+    Never for a binary outcome or a baseline time point of the protocol (anchored at enrolment or the start
+    of treatment, on or before it); otherwise when any participant's sample was collected after the origin
+    (so DFS from randomisation with markers collected at CRE1, before randomisation, needs no landmark).
+    """
+    spec = data.OUTCOMES[params["outcome"]]
+    if spec.kind != "survival" or "draw_day" not in frame:
+        return False
+    timepoint = next((tp for tp in study.timepoints if tp.code == params["timepoint"]), None)
+    if timepoint is not None and timepoint.anchor in ("enrolment", "rt_start") and timepoint.day <= 0:
+        return False
+    return bool((frame["draw_day"] > 1).any())
+
+
+def analysed_frame(frame: pd.DataFrame, params: dict[str, Any], post: bool) -> tuple[pd.DataFrame, Timing]:
+    """Return the rows a run analyses: after its landmark (and each participant's draw day), or refuse.
+
+    Markers known only after the time origin need a landmark, or the run's explicit override (whose caveat
+    every output of the run then repeats).
+    """
+    spec = data.OUTCOMES[params["outcome"]]
+    if spec.kind != "survival":
+        return frame, Timing()
+    markers = data.marker_columns(frame) if post else []
+    try:
+        return survival.apply_timing(frame, "time", "event", markers, params.get("landmark"),
+                                     "draw_day" if "draw_day" in frame else None,
+                                     bool(params.get("allow_post_baseline")))
+    except ValueError:
+        after = frame["draw_day"] > 1
+        raise DomainError(
+            f"{int(after.sum())} of {len(frame)} samples at {params['timepoint']} were collected after the time "
+            f"origin of {spec.label} (up to day {frame['draw_day'].max():g}): comparing them from the origin gives "
+            "guarantee-time bias. Set a landmark (days after the origin; samples collected later are left out) or "
+            "tick 'analyse from the time origin anyway'", field="landmark") from None
+
+
+def compute(frame: pd.DataFrame, params: dict[str, Any], post: bool = False) -> pd.DataFrame:
+    """Screen every marker column of ``frame`` against the outcome with ``analysis.screen.run``.
+
+    ``post``: the markers are known only after the time origin (``post_baseline``).
+    """
     spec = data.OUTCOMES[params["outcome"]]
     markers = data.marker_columns(frame)
     if not markers:
         raise DomainError(f"no marker values at {params['timepoint']} on {params['sample_type']} for the "
                           f"{spec.label} population; choose another time point, sample type or marker set")
     outcome = screen.Survival("time", "event") if spec.kind == "survival" else screen.Binary("outcome")
-    # A row with no marker value is in no model; dropping it changes no number (and the vectorised Cox
-    # fitter mis-sizes its arrays when an event row is missing from every model).
+    frame, timing = analysed_frame(frame, params, post)
+    # A row with no marker value is in no model; dropping it changes no number.
     frame = frame[frame[markers].notna().any(axis=1)]
-    if spec.kind == "survival" and params["landmark"] is not None:
-        frame = survival.landmark(frame, "time", "event", float(params["landmark"]))
-        params = {**params, "landmark": None}
     column = "event" if spec.kind == "survival" else "outcome"
     if frame[column].nunique() < 2:
-        return _not_estimable(frame, markers, column, "HR" if spec.kind == "survival" else "OR", params["cut"])
-    try:
-        with np.errstate(all="ignore"):
-            frame = frame.assign(**apply_transforms(frame, markers, params))
-            result = screen.run(frame, markers, outcome, transform="none",
-                                covariates=params["covariates"], landmark=params["landmark"], cut=params["cut"])
-    except ValueError as exc:
-        raise DomainError(f"the screen cannot run on these data: {exc}") from None
+        result = _not_estimable(frame, markers, column, "HR" if spec.kind == "survival" else "OR", params["cut"])
+    else:
+        try:
+            with np.errstate(all="ignore"):
+                transformed, skipped = apply_transforms(frame, markers, params)
+                frame = frame.assign(**transformed)
+                result = screen.run(frame, markers, outcome, transform="none", covariates=params["covariates"],
+                                    cut=params["cut"])
+        except ValueError as exc:
+            raise DomainError(f"the screen cannot run on these data: {exc}") from None
+        for marker, note in skipped.items():
+            result.loc[marker, ["converged", "note"]] = [False, note]
+    result.attrs["timing"] = {"post_baseline": post, "landmark": timing.landmark, "late_draws": timing.late_draws,
+                              "caveat": timing.caveat}
     return result
 
 
@@ -167,23 +233,29 @@ def _not_estimable(frame: pd.DataFrame, markers: list[str], column: str, effect:
     out["n"] = present.sum().astype(int)
     out["events"] = present.mul(frame[column].astype(float), axis=0).sum().astype(int)
     out["converged"] = False
+    out["note"] = "no events (or no non-events) in the population: no effect is estimable"
     out.attrs.update(effect=effect, not_estimable=True)
     return out
 
 
 def _as_json(result: pd.DataFrame, frame: pd.DataFrame) -> dict[str, Any]:
     def cell(v: Any) -> Any:
+        if isinstance(v, str):
+            return v
         if isinstance(v, (bool, np.bool_)):
             return bool(v)
         if isinstance(v, (int, np.integer)):
             return int(v)
         f = float(v)
-        return None if math.isnan(f) or math.isinf(f) else f
+        if math.isinf(f):  # JSON (and PostgreSQL) has no infinity: an infinite estimate is kept as text
+            return "inf" if f > 0 else "-inf"
+        return None if math.isnan(f) else f
 
     return {"columns": [str(c) for c in result.columns], "index": [str(i) for i in result.index],
             "data": [[cell(v) for v in row] for row in result.itertuples(index=False)],
             "effect": result.attrs.get("effect", ""), "not_estimable": bool(result.attrs.get("not_estimable")),
-            "excluded": {str(k): int(v) for k, v in frame.attrs.get("excluded", {}).items()}}
+            "excluded": {str(k): int(v) for k, v in frame.attrs.get("excluded", {}).items()},
+            "timing": result.attrs.get("timing", {})}
 
 
 def result_frame(run: AnalysisRun) -> pd.DataFrame:
@@ -192,17 +264,23 @@ def result_frame(run: AnalysisRun) -> pd.DataFrame:
     frame = pd.DataFrame(stored["data"], columns=stored["columns"],
                          index=pd.Index(stored["index"], name="marker"))
     for column in frame.columns:
-        if column not in ("converged",):
+        if column not in ("converged", "note"):
             frame[column] = pd.to_numeric(frame[column]).astype(float)
     frame.attrs["effect"] = stored.get("effect", "")
     frame.attrs["not_estimable"] = bool(stored.get("not_estimable"))
+    frame.attrs["caveat"] = (stored.get("timing") or {}).get("caveat")
     return frame
 
 
 def result_rows(run: AnalysisRun) -> list[dict[str, Any]]:
-    """Return a saved run's result table as one dict per marker (NaN as None)."""
+    """Return a saved run's result table as one dict per marker (NaN and infinite estimates as None; the
+    ``note`` says why)."""
     stored = run.result
-    return [{"marker": marker, **dict(zip(stored["columns"], row, strict=True))}
+
+    def cell(column: str, v: Any) -> Any:
+        return None if column != "note" and v in ("inf", "-inf") else v
+
+    return [{"marker": marker, **{c: cell(c, v) for c, v in zip(stored["columns"], row, strict=True)}}
             for marker, row in zip(stored["index"], stored["data"], strict=True)]
 
 
@@ -213,7 +291,7 @@ def run_screen(session: Session, study: Study, params: dict[str, Any], *, by: An
         codes = data.marker_columns(frame)
         rows = session.execute(select(Marker.code, Marker.transform).where(Marker.code.in_(codes)))
         params = {**params, "marker_transforms": {code: t for code, t in sorted(rows)}}
-    result = compute(frame, params)
+    result = compute(frame, params, post_baseline(study, params, frame))
     run = AnalysisRun(study_id=study.id, by_id=getattr(by, "id", None), by_username=getattr(by, "username", "?"),
                       parameters=params, dataset_sha256=data.dataset_sha256(frame), dataset_rows=len(frame),
                       n_markers=len(result), software_version=__version__, result=_as_json(result, frame))
@@ -240,106 +318,24 @@ def rerun(session: Session, study: Study, run: AnalysisRun) -> Rerun:
     """Re-run a saved run on the current data and compare its input hash and numbers with the saved ones."""
     frame = frame_for(session, study, run.parameters)
     sha = data.dataset_sha256(frame)
-    result = compute(frame, run.parameters)
+    result = compute(frame, run.parameters, post_baseline(study, run.parameters, frame))
     fresh = _as_json(result, frame)
     identical = fresh == run.result
     diff = float("nan")
     if fresh["columns"] == run.result["columns"] and fresh["index"] == run.result["index"]:
-        old = np.array([[np.nan if v is None else float(v) for v in row] for row in run.result["data"]], dtype=float)
-        new = np.array([[np.nan if v is None else float(v) for v in row] for row in fresh["data"]], dtype=float)
-        both = ~np.isnan(old) & ~np.isnan(new)
-        same_nan = bool((np.isnan(old) == np.isnan(new)).all())
+        old, new = _numbers(run.result), _numbers(fresh)
+        both = np.isfinite(old) & np.isfinite(new)
+        same_gaps = bool(((np.isnan(old) == np.isnan(new)) & (np.isinf(old) == np.isinf(new))).all()
+                         and (old[np.isinf(old)] == new[np.isinf(old)]).all())
         diff = float(np.abs(old[both] - new[both]).max()) if both.any() else 0.0
-        if not same_nan:
+        if not same_gaps:
             diff = float("inf")
     return Rerun(run=run, dataset_sha256=sha, same_input=sha == run.dataset_sha256, identical=identical,
                  max_abs_difference=diff, result=result)
 
 
-def conditions(params: dict[str, Any]) -> list[str]:
-    """Return the sentences stating what a run's results are conditioned on."""
-    spec = data.OUTCOMES[params["outcome"]]
-    out = [spec.condition,
-           f"Marker values at {params['timepoint']} on {params['sample_type']}"
-           + (f", {params['category']} markers" if params.get("category") else "")
-           + (f", markers {', '.join(params['markers'])}" if params.get("markers") else "")
-           + f"; transform {_transform_text(params)}; {CUTS[params['cut']]}."]
-    if params.get("covariates"):
-        out.append("Adjusted for " + ", ".join(data.COVARIATES[c] for c in params["covariates"])
-                   + " (complete cases per model).")
-    if params.get("landmark") is not None:
-        out.append(f"Landmark at day {params['landmark']}: only participants still event-free and under follow-up "
-                   f"at day {params['landmark']} after the time origin, with the clock restarted there, so a marker "
-                   "measured after the origin cannot borrow guarantee time.")
-    elif spec.kind == "survival" and params["timepoint"] != "BASELINE":
-        out.append(f"No landmark: {params['timepoint']} is measured after the time origin, so survival from the "
-                   "origin may carry guarantee-time bias; consider a landmark at the time point's day.")
-    out.append("Rows with a missing value are dropped per marker; n and events say how many were used. "
-               "q: Benjamini-Hochberg over the markers of this run.")
-    return out
-
-
-def _transform_text(params: dict[str, Any]) -> str:
-    if params["transform"] != "catalogue":
-        return str(params["transform"])
-    chosen = params.get("marker_transforms") or {}
-    groups = {t: [m for m, v in chosen.items() if v == t] for t in sorted(set(chosen.values()))}
-    return "from the catalogue (" + "; ".join(f"{t}: {', '.join(ms)}" for t, ms in groups.items()) + ")"
-
-
-def marker_report(session: Session, study: Study, run: AnalysisRun, marker: str) -> dict[str, Any]:
-    """Return the data of one marker's report: its frame (transformed value, median group) and statistics."""
-    params = run.parameters
-    if marker not in run.result["index"]:
-        raise NotFound(f"marker {marker!r} is not part of analysis run {run.id}")
-    frame = frame_for(session, study, params)
-    spec = data.OUTCOMES[params["outcome"]]
-    if spec.kind == "survival" and params.get("landmark") is not None:
-        frame = survival.landmark(frame, "time", "event", float(params["landmark"]))
-    markers = data.marker_columns(frame)
-    with np.errstate(all="ignore"):
-        transformed = apply_transforms(frame, markers, params)[marker]
-    frame = data.with_groups(frame, marker, transformed)
-    report: dict[str, Any] = {"frame": frame, "spec": spec, "cut": frame.attrs.get("cut"), "marker": marker,
-                              "figures": ["response", "trajectory"], "notes": []}
-    column = "event" if spec.kind == "survival" else "outcome"
-    if frame[column].nunique() == 2:
-        report["figures"].insert(0, "km" if spec.kind == "survival" else "roc")
-    elif spec.kind == "survival":
-        report["notes"].append(f"No {spec.label} events among the {len(frame)} participants with a value: the "
-                               "Kaplan-Meier comparison and the Cox model need at least one event.")
-    else:
-        report["notes"].append(f"All {len(frame)} participants with a value have the same {spec.label} status: "
-                               "no ROC curve or logistic model.")
-    covariates = ["value", *params["covariates"]]
-    if spec.kind == "survival":
-        try:
-            fit = survival.cox(frame, "time", "event", covariates)
-            report["cox"] = fit
-        except ValueError as exc:
-            report["cox_error"] = str(exc)
-        try:
-            report["logrank"] = survival.logrank(frame, "time", "event", "group")
-        except ValueError as exc:
-            report["logrank_error"] = str(exc)
-    else:
-        try:
-            report["association"] = binary.associate(frame, "outcome", "value")
-        except ValueError as exc:
-            report["association_error"] = str(exc)
-    return report
-
-
-def trajectories(session: Session, study: Study, run: AnalysisRun, marker: str) -> pd.DataFrame:
-    """Return the marker's values over all time points (same sample type) with the run's outcome per participant."""
-    params = run.parameters
-    values = data.marker_values(session, study)
-    values = values[(values["marker"] == marker) & (values["sample_type"] == params["sample_type"])]
-    frame = frame_for(session, study, params)
-    spec = data.OUTCOMES[params["outcome"]]
-    if spec.kind == "binary":
-        status = frame.set_index("participant_id")["outcome"].map({1.0: f"{spec.label}: yes", 0.0: f"{spec.label}: no"})
-    else:
-        status = frame.set_index("participant_id")["event"].map({1.0: "event", 0.0: "censored"})
-    out = values.join(status.rename("status"), on="participant_id")
-    return out[out["status"].notna()].reset_index(drop=True)
+def _numbers(stored: dict[str, Any]) -> np.ndarray:
+    """The numeric cells of a stored result table (text columns such as ``note`` left out)."""
+    keep = [i for i, c in enumerate(stored["columns"]) if c != "note"]
+    return np.array([[np.nan if row[i] is None else float(row[i]) for i in keep] for row in stored["data"]],
+                    dtype=float)  # float("inf") reads the stored "inf"

@@ -8,12 +8,13 @@ from typing import Any
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from lims.clinical.service import endpoint_settings
+from lims.clinical.service import clinical_tables, endpoint_settings
 from lims.core.errors import DomainError
 from lims.core.permissions import allowed, permission_required
 from lims.extensions import db
-from lims.results import figures, readout, service
+from lims.results import figures, readout, service, tables
 from lims.results.data import COVARIATES, OUTCOMES
+from lims.results.report import conditions, marker_report, trajectories
 from lims.studies.service import get_study
 
 bp = Blueprint("results", __name__, url_prefix="/results")
@@ -24,9 +25,10 @@ SORTABLE = ("marker", "n", "events", "effect", "p", "q")
 def _figure_response(fig: Any, fmt: str, name: str) -> Response:
     if fmt not in figures.FORMATS:
         abort(404)
-    body = figures.render(fig, fmt)
+    download = bool(request.args.get("download"))
+    body = figures.render(fig, fmt, publication=download)
     response = Response(body, mimetype=figures.FORMATS[fmt])
-    if request.args.get("download"):
+    if download:
         response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
 
@@ -51,20 +53,31 @@ def qol_figure(fmt: str) -> Any:
     qol = readout.qol_tables(db.session, study)
     if not qol:
         abort(404, description="no QoL answers recorded")
-    order = {tp.code: tp.order for tp in study.timepoints}
-    return _figure_response(figures.qol_over_time(qol, order), fmt, "qol-by-arm")
+    order = readout.qol_schedule(clinical_tables(db.session, study), study)
+    return _figure_response(figures.qol_over_time(qol, order, readout.stratum_names(study)), fmt, "qol-by-arm")
+
+
+@bp.get("/endpoints/table1.<any(csv, xlsx, docx):fmt>")
+@permission_required("results.read")
+def table_one(fmt: str) -> Any:
+    """Download Table 1 (baseline characteristics by arm) as CSV, Excel or Word."""
+    study = get_study(db.session)
+    body, mimetype = tables.export(readout.table_one(db.session, study), fmt, f"Table 1. {study.code}: baseline "
+                                   "characteristics by arm")
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="table1-{study.code}.{fmt}"'})
 
 
 @bp.get("/endpoints/<name>.<fmt>")
 @permission_required("results.read")
 def endpoint_figure(name: str, fmt: str) -> Any:
-    """Return one readout Kaplan-Meier figure (OS, EFS by stratum; DFS A/B by arm)."""
-    if name not in readout.CURVES:
+    """Return one readout figure: KM by stratum or arm, cumulative incidence, participant flow, forest plot."""
+    if fmt not in figures.FORMATS or (name not in readout.CURVES and name not in readout.FIGURES):
         abort(404)
-    frame, title = readout.curve(db.session, get_study(db.session), name)
-    if frame.empty:
+    fig = readout.figure(db.session, get_study(db.session), name)
+    if fig is None:
         abort(404, description=f"no participant has {name.upper()} data yet")
-    return _figure_response(figures.readout_curve(frame, title), fmt, name)
+    return _figure_response(fig, fmt, name)
 
 
 @bp.get("/associations")
@@ -113,8 +126,8 @@ def run(run_id: int) -> Any:
     table = table.sort_values(sort, ascending=not descending, na_position="last", kind="stable")
     return render_template("results/run.html", study=study, run=saved, table=table, sort=sort,
                            descending=descending, sortable=SORTABLE, spec=OUTCOMES[saved.parameters["outcome"]],
-                           conditions=service.conditions(saved.parameters), effect=result.attrs.get("effect", ""),
-                           covariates=COVARIATES, not_estimable=result.attrs.get("not_estimable", False),
+                           conditions=conditions(saved.parameters, saved.result.get("timing")),
+                           effect=result.attrs.get("effect", ""), covariates=COVARIATES, not_estimable=result.attrs.get("not_estimable", False),
                            excluded=saved.result.get("excluded", {}))
 
 
@@ -123,8 +136,11 @@ def run(run_id: int) -> Any:
 def run_csv(run_id: int) -> Any:
     """Download a saved run's result table as CSV."""
     saved = service.get_run(db.session, get_study(db.session), run_id)
+    table = service.result_frame(saved)
+    if table.attrs.get("caveat"):  # the override's warning travels with every copy of the numbers
+        table["caveat"] = table.attrs["caveat"]
     buffer = io.StringIO()
-    service.result_frame(saved).to_csv(buffer, float_format="%.10g")
+    table.to_csv(buffer, float_format="%.10g")
     return Response(buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="analysis-run-{run_id}.csv"'})
 
@@ -136,7 +152,7 @@ def run_figure(run_id: int, kind: str, fmt: str) -> Any:
     saved = service.get_run(db.session, get_study(db.session), run_id)
     result = service.result_frame(saved)
     title = f"Run {saved.id}: {OUTCOMES[saved.parameters['outcome']].label}"
-    fig = figures.volcano(result, title) if kind == "volcano" else figures.forest(result, title)
+    fig = figures.volcano(result, title, saved.parameters) if kind == "volcano" else figures.forest(result, title)
     return _figure_response(fig, fmt, f"run-{run_id}-{kind}")
 
 
@@ -155,11 +171,12 @@ def marker(run_id: int, marker: str) -> Any:
     """Show one marker's report within a run: KM by median split or ROC, Cox or logistic table, trajectories."""
     study = get_study(db.session)
     saved = service.get_run(db.session, study, run_id)
-    report = service.marker_report(db.session, study, saved, marker)
+    report = marker_report(db.session, study, saved, marker)
     result = service.result_frame(saved)
     return render_template("results/marker.html", study=study, run=saved, marker=marker, report=report,
                            row=result.loc[marker], kinds=report["figures"], names=figures.REPORT_FIGURES,
-                           conditions=service.conditions(saved.parameters), effect=result.attrs.get("effect", ""))
+                           conditions=conditions(saved.parameters, saved.result.get("timing")),
+                           effect=result.attrs.get("effect", ""))
 
 
 @bp.get("/runs/<int:run_id>/markers/<marker>/<kind>.<fmt>")
@@ -170,10 +187,10 @@ def marker_figure(run_id: int, marker: str, kind: str, fmt: str) -> Any:
         abort(404)
     study = get_study(db.session)
     saved = service.get_run(db.session, study, run_id)
-    report = service.marker_report(db.session, study, saved, marker)
+    report = marker_report(db.session, study, saved, marker)
     if kind not in report["figures"]:
         abort(404, description=" ".join(report["notes"]) or f"no {kind} figure for {report['spec'].label}")
-    trajectory = service.trajectories(db.session, study, saved, marker) if kind == "trajectory" else None
+    trajectory = trajectories(db.session, study, saved, marker) if kind == "trajectory" else None
     try:
         fig = figures.report_figure(kind, report, trajectory)
     except ValueError as exc:

@@ -281,6 +281,10 @@ def load_protocol(path: str | Path) -> Protocol:
         raise reader.fail("settings", "must be a table")
     if settings.get("dfs_variant", "A") not in ("A", "B"):
         raise reader.fail("settings.dfs_variant", f"must be 'A' or 'B', got {settings['dfs_variant']!r}")
+    for key in ("salvage_window_days", "stratum_landmark_days"):
+        value = settings.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise reader.fail(f"settings.{key}", f"must be a whole number of days >= 0, got {value!r}")
 
     return Protocol(
         path=path, sha256=hashlib.sha256(data).hexdigest(),

@@ -83,3 +83,36 @@ def test_separation_is_flagged():
     df = pd.DataFrame({"y": [0, 0, 0, 1, 1, 1], "x": [1.0, 2, 3, 4, 5, 6]})
     a = binary.associate(df, "y", "x")
     assert not a.converged and a.auc == 1.0
+
+
+def test_separation_complete_or_quasi_is_flagged_not_converged():
+    x = np.array([1.0, 2, 3, 4, 5, 6, 7, 8])
+    complete = pd.DataFrame({"y": [0, 0, 0, 0, 1, 1, 1, 1], "x": x})
+    quasi = pd.DataFrame({"y": [0, 0, 0, 1, 0, 1, 1, 1], "x": [1.0, 2, 3, 4, 4, 6, 7, 8]})  # groups touch at 4
+    for frame in (complete, quasi):
+        a = binary.associate(frame, "y", "x")
+        assert not a.converged and "separation" in a.reason
+        assert a.or_unit == np.inf and np.isnan(a.or_unit_low) and np.isnan(a.p_wald)
+    overlap = pd.DataFrame({"y": [0, 0, 1, 0, 1, 0, 1, 1], "x": x})
+    assert binary.associate(overlap, "y", "x").converged
+    fit = binary.logistic_many(np.array([0, 1, 0, 1.0]), np.array([[2.0, np.nan], [2.0, np.nan], [2.0, 1], [2.0, 1]]))
+    assert np.isnan(fit["coef"]).all() and not fit["estimable"].any()  # constant and all-missing: no estimate
+
+
+def test_firth_logistic_maximises_the_penalised_likelihood():
+    """Firth's estimate is the stationary point of l(b) + log|I(b)| / 2 (checked with statsmodels' own
+    likelihood and Hessian, by central differences), and it is finite under separation."""
+    x = np.array([1.0, 2, 3, 4, 4, 6, 7, 8])
+    y = np.array([0.0, 0, 0, 1, 0, 1, 1, 1])
+    fit = binary.firth_logistic(y, x)
+    assert fit["converged"] and np.isfinite(fit["coef"]).all()
+    model = sm.Logit(y, sm.add_constant(x))
+
+    def penalised(b):
+        return model.loglike(b) + 0.5 * np.linalg.slogdet(-model.hessian(b))[1]
+
+    h = 1e-6
+    grad = [(penalised(fit["coef"] + h * e) - penalised(fit["coef"] - h * e)) / (2 * h) for e in np.eye(2)]
+    np.testing.assert_allclose(grad, 0, atol=1e-6)
+    a = binary.associate(pd.DataFrame({"y": y, "x": x}), "y", "x", firth=True)
+    assert a.firth and a.or_unit == pytest.approx(np.exp(fit["coef"][1])) and np.isfinite(a.or_unit_high)

@@ -190,6 +190,40 @@ def test_recurrence_after_r0_salvage_counts_under_b(derived_a, derived_b) -> Non
     assert not counts.loc["P04", "counts"]
 
 
+def _two_regrowths() -> dict[str, pd.DataFrame]:
+    """P04 gets a first regrowth left untreated for six months, then a second one salvaged R0."""
+    tables = cohort()
+    events = tables["disease_events"]
+    events = events[~((events["participant_id"] == "P04") & (events["type"] == "REGIONAL"))]
+    extra = _frame("disease_events", [{"participant_id": "P04", "date": "2025-01-01", "type": "LOCAL_REGROWTH"}])
+    tables["disease_events"] = pd.concat([events, extra], ignore_index=True)
+    surgery = tables["surgery"]
+    surgery.loc[surgery["participant_id"] == "P04", "date"] = "2025-01-20"
+    return tables
+
+
+def test_salvage_links_to_a_regrowth_only_within_the_window() -> None:
+    # The salvage on 2025-01-20 is 203 days after the first regrowth (2024-07-01): outside the 90-day window,
+    # and after the second regrowth, so the first regrowth is unsalvaged and a DFS event at day 92 under B.
+    tables = _two_regrowths()
+    counts = endpoints.regrowth_counts(tables, "B", EndpointSettings(dfs_variant="B"))
+    p04 = counts[counts["participant_id"] == "P04"].sort_values("date")
+    assert p04["counts"].tolist() == [True, False]
+    assert pd.isna(p04["salvage_r_status"].iloc[0]) and p04["salvage_r_status"].iloc[1] == "R0"
+    derived = endpoints.derive(tables, EndpointSettings(dfs_variant="B"))
+    assert _dfs(derived, "P04") == (92, True, "LOCAL_REGROWTH")
+    # With a window long enough the salvage still cannot jump over the second regrowth.
+    wide = endpoints.regrowth_counts(tables, "B", EndpointSettings(dfs_variant="B", salvage_window_days=400))
+    assert wide[wide["participant_id"] == "P04"].sort_values("date")["counts"].tolist() == [True, False]
+    # One regrowth, salvage 24 days later: inside the default window (P04 of the cohort) ...
+    assert not endpoints.regrowth_counts(cohort(), "B").set_index("participant_id").loc["P04", "counts"]
+    # ... and outside a 20-day window.
+    narrow = endpoints.regrowth_counts(cohort(), "B", EndpointSettings(salvage_window_days=20))
+    assert narrow.set_index("participant_id").loc["P04", "counts"]
+    with pytest.raises(ValueError, match="salvage_window_days"):
+        EndpointSettings(salvage_window_days=-1)
+
+
 def test_death_without_progression_is_a_dfs_efs_and_os_event(derived_a) -> None:
     row = _row(derived_a, "P05")
     # Death 2024-06-10: from rand 30+31+9 = 70 -> 71; from enrolment 31+29+31+30+31+9 = 161 -> 162.

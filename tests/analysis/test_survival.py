@@ -183,17 +183,66 @@ def test_scikit_survival_gene_set_efron_cox():
 )
 def test_bad_input_names_column_and_problem(frame, kwargs, words):
     lung = frame(load_lung())
-    for call in (
-        lambda: survival.cox(lung, "time", "status", ["age"]),
-        lambda: survival.km(lung, "time", "status"),
-        lambda: survival.logrank(lung, "time", "status", "sex"),
-    ):
+    calls = [lambda: survival.cox(lung, "time", "status", ["age"]),
+             lambda: survival.logrank(lung, "time", "status", "sex")]
+    if "zero events" not in words:  # a Kaplan-Meier curve without events is flat at 1 (as R survfit)
+        calls.append(lambda: survival.km(lung, "time", "status"))
+    for call in calls:
         with pytest.raises(ValueError) as err:
             call()
         assert all(w in str(err.value) for w in words), str(err.value)
+
+
+def test_km_without_events_is_flat_at_one():
+    fit = survival.km(load_lung().assign(status=0), "time", "status", "sex")
+    assert (fit.table["surv"] == 1).all() and fit.median["median"].isna().all()
+    assert (fit.median["events"] == 0).all()
 
 
 def test_logrank_needs_two_groups():
     lung = load_lung().assign(arm="A")
     with pytest.raises(ValueError, match=r"'arm'.*at least 2 groups"):
         survival.logrank(lung, "time", "status", "arm")
+
+
+def test_firth_cox_maximises_the_penalised_partial_likelihood():
+    """Firth's Cox estimate is the stationary point of l(b) + log|I(b)| / 2 with statsmodels' Efron likelihood
+    and Hessian (an independent implementation), by central differences."""
+    rng = np.random.default_rng(21)
+    n = 50
+    d = pd.DataFrame({"time": np.round(rng.exponential(30, n)) + 1, "x": np.repeat([0.0, 1.0], n // 2),
+                      "z": rng.normal(size=n)})
+    d["event"] = np.where(d["x"] == 1, rng.uniform(size=n) < 0.7, 0).astype(float)  # monotone in x
+    fit = survival.cox(d, "time", "event", ["x", "z"], firth=True)
+    assert fit.converged and fit.firth and np.isfinite(fit.table["coef"]).all()
+    model = PHReg(d["time"], d[["x", "z"]], status=d["event"], ties="efron")
+
+    def penalised(b):
+        return model.loglike(b) + 0.5 * np.linalg.slogdet(-model.hessian(b))[1]
+
+    b, h = fit.table["coef"].to_numpy(), 1e-5
+    grad = [(penalised(b + h * e) - penalised(b - h * e)) / (2 * h) for e in np.eye(2)]
+    np.testing.assert_allclose(grad, 0, atol=1e-5)
+    assert not survival.cox(d, "time", "event", ["x", "z"]).converged
+
+
+def test_time_zero_refuses_post_baseline_columns_without_a_landmark():
+    rng = np.random.default_rng(5)
+    n = 300
+    d = pd.DataFrame({"t": rng.exponential(300, n) + 1, "e": (rng.uniform(size=n) < 0.7).astype(float),
+                      "ccr": rng.integers(0, 2, n).astype(float), "known": rng.uniform(60, 120, n).round()})
+    for call in (lambda **k: survival.cox(d, "t", "e", ["ccr"], **k),
+                 lambda **k: survival.km(d, "t", "e", "ccr", **k),
+                 lambda **k: survival.logrank(d, "t", "e", "ccr", **k)):
+        with pytest.raises(ValueError, match=r"'ccr'.*known only after time zero.*guarantee-time bias"):
+            call(post_baseline=["ccr"])
+        overridden = call(post_baseline=["ccr"], allow_post_baseline=True)
+        assert overridden.timing.caveat.startswith("Guarantee-time bias: ccr")
+        landmarked = call(post_baseline=["ccr"], landmark=100, draw_day="known")
+        assert landmarked.timing.landmark == 100 and landmarked.timing.caveat is None
+        assert landmarked.timing.late_draws == int(((d["t"] > 100) & (d["known"] > 100)).sum()) > 0
+    fit = survival.cox(d, "t", "e", ["ccr"], post_baseline=["ccr"], landmark=100, draw_day="known")
+    kept = d[(d["t"] > 100) & (d["known"] <= 100)]
+    ref = survival.cox(kept.assign(t=kept["t"] - 100), "t", "e", ["ccr"])
+    assert fit.n == len(kept) and fit.table.loc["ccr", "coef"] == pytest.approx(ref.table.loc["ccr", "coef"])
+    assert "Landmark at day 100" in fit.timing.describe() and "left out" in fit.timing.describe()

@@ -41,3 +41,44 @@ def test_researcher_runs_dfs_screen_and_downloads_a_figure(page, live_server, tm
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
     assert saved.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def _wait_for_images(page) -> None:
+    page.wait_for_function("() => [...document.images].every((img) => img.complete)", timeout=120000)
+    broken = page.evaluate("() => [...document.images].filter((img) => img.naturalWidth === 0).map((i) => i.alt)")
+    assert broken == [], broken
+
+
+def test_pi_reads_the_readout_and_a_marker_report(page, live_server) -> None:
+    """Screenshots of the trial readout and of a marker report are kept in test-artifacts/."""
+    from tests.e2e.conftest import ARTIFACTS
+
+    log_in(page, live_server, "pi")
+    page.get_by_role("link", name="Trial endpoints").click()
+    page.get_by_role("heading", name="Table 1: baseline characteristics by arm").wait_for()
+    for heading in ("Participant flow (CONSORT) and samples available (REMARK)",
+                    "Competing risks: first failure by cause and arm", "Median follow-up"):
+        assert page.get_by_role("heading", name=heading).is_visible()
+    flow = page.get_by_role("img", name="Participant flow diagram")
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=flow.element_handle(),
+                           timeout=120000)
+    _wait_for_images(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "readout.png"), full_page=True)
+
+    page.get_by_role("link", name="Associations").click()
+    page.get_by_label("Outcome", exact=True).select_option("ccr")
+    page.get_by_label("Time point", exact=True).select_option("BASELINE")
+    page.get_by_label("Sample type", exact=True).select_option("SERUM")
+    page.get_by_label("Marker set", exact=True).select_option("cytokine")
+    page.get_by_role("button", name="Run analysis").click()
+    page.get_by_role("heading", name=re.compile(r"Analysis run \d+: cCR at CRE1")).wait_for()
+    page.get_by_role("link", name="IL6", exact=True).click()
+    page.get_by_role("heading", name="IL6: cCR at CRE1").wait_for()
+    assert page.get_by_role("heading", name="Logistic model and ROC").is_visible()
+    roc = page.get_by_role("img", name="ROC curve of IL6")
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=roc.element_handle(),
+                           timeout=120000)
+    _wait_for_images(page)
+    page.screenshot(path=str(ARTIFACTS / "marker-report.png"), full_page=True)
+    assert (ARTIFACTS / "readout.png").stat().st_size > 50_000

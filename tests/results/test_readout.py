@@ -9,7 +9,7 @@ import pytest
 from lifelines import KaplanMeierFitter
 from scipy.stats import beta
 
-from lims.clinical.service import derived_endpoints
+from lims.clinical.service import clinical_tables, derived_endpoints
 from lims.extensions import db
 from lims.results import readout
 from lims.studies.service import get_study
@@ -59,9 +59,13 @@ def test_rates_have_exact_intervals_and_their_denominators(trial: Any) -> None:
 
 
 def test_survival_failures_and_toxicity_tables_add_up(trial: Any) -> None:
-    _study, result = trial
-    os_table = result.survival["os"]
-    assert os_table["n"].sum() == result.participants
+    study, result = trial
+    os_table = result.survival["os"].table
+    # strata are compared from the landmark: everyone still followed then, in the stratum they were assigned
+    derived = derived_endpoints(db.session, study)
+    at_risk = derived["os_time"].astype("Float64") > result.landmark
+    assert os_table["n"].sum() == int(at_risk.sum()) < result.participants
+    assert set(os_table["stratum"]) <= {*derived.loc[at_risk.to_numpy(), "stratum"].fillna("UNALLOCATED")}
     failures = result.failures.set_index("stratum")
     kinds = ["local", "regional", "distant", "combined", "unknown", "none"]
     assert (failures[kinds].sum(axis=1) == failures["n"]).all()
@@ -75,3 +79,17 @@ def test_survival_failures_and_toxicity_tables_add_up(trial: Any) -> None:
         assert np.isfinite(frame["mean"]).all()
     after = result.after_failure.set_index("stratum")
     assert after.loc["All", "n"] == (failures.loc["All", "n"] - failures.loc["All", "none"])
+
+
+def test_qol_follows_the_schedule_and_the_stratum_landmark_is_a_setting(trial: Any) -> None:
+    study, result = trial
+    tables = clinical_tables(db.session, study)
+    order = readout.qol_schedule(tables, study)
+    shown = [tp for tp in order if any(tp in set(frame["timepoint"]) for frame in result.qol.values())]
+    assert shown.index("EOT") < shown.index("CRE1") < shown.index("FU3M") < shown.index("FU12M")
+    if "CRE2" in shown:  # CRE2 (EOT + 14 weeks) comes long before the 12-month follow-up
+        assert shown.index("CRE2") < shown.index("FU12M")
+    for frame in result.qol.values():
+        ranks = frame["timepoint"].map({tp: i for i, tp in enumerate(order)})
+        assert ranks.is_monotonic_increasing
+    assert result.landmark == float(study.settings.get("stratum_landmark_days", 120)) == 120.0

@@ -15,7 +15,7 @@ from lims.accounts.models import User
 from lims.extensions import db
 from lims.markers.models import Marker, MarkerResult
 from lims.participants.models import Participant
-from lims.results import data, service
+from lims.results import data, report, service
 from lims.studies.service import get_study
 from tests.results.factories import SIGNAL
 
@@ -141,15 +141,15 @@ def test_marker_report_median_split_matches_the_screen(ctx: Any) -> None:
     study = get_study(ctx)
     params = service.check_parameters(ctx, study, {"outcome": "efs", "sample_type": "SERUM", "cut": "median"})
     run = service.run_screen(ctx, study, params, by=None)
-    report = service.marker_report(ctx, study, run, SIGNAL)
-    frame = report["frame"]
+    marker = report.marker_report(ctx, study, run, SIGNAL)
+    frame = marker["frame"]
     assert set(frame["group"]) == {f"{SIGNAL} lower half", f"{SIGNAL} upper half"}
     high = frame.assign(high=(frame["group"] == f"{SIGNAL} upper half").astype(float))
     fit = survival.cox(high, "time", "event", ["high"])
     row = service.result_frame(run).loc[SIGNAL]
     assert fit.table.loc["high", "hr"] == pytest.approx(row["effect"], rel=1e-6)
-    assert report["logrank"].p == pytest.approx(row["p"], rel=1e-9)
-    assert report["figures"] == ["km", "response", "trajectory"]
+    assert marker["logrank"].p == pytest.approx(row["p"], rel=1e-9)
+    assert marker["figures"] == ["km", "response", "trajectory"]
 
 
 def test_catalogue_transforms_are_saved_with_the_run(ctx: Any) -> None:
@@ -165,4 +165,4 @@ def test_catalogue_transforms_are_saved_with_the_run(ctx: Any) -> None:
         x = transforms.apply(name, frame[[code]].astype(float))[code]
         assoc = binary.associate(frame.assign(x=x), "outcome", "x")
         assert service.result_frame(run).loc[code, "effect"] == pytest.approx(assoc.or_unit, rel=1e-6)
-    assert any("from the catalogue" in c for c in service.conditions(run.parameters))
+    assert any("from the catalogue" in c for c in report.conditions(run.parameters))

@@ -135,13 +135,47 @@ def test_marker_report_survival_and_binary(demo_client: Any) -> None:
     assert client.get(f"{binary}/markers/NOPE").status_code == 404
 
 
+def test_marker_report_of_an_adjusted_optimal_cut_run(demo_client: Any) -> None:
+    """The KM shows the run's own cut and p; an adjusted run has its forest plot; Cox tables carry the PH test."""
+    client = demo_client("pi")
+    optimal = _run(client, outcome="efs", cut="optimal")
+    row = pd.read_csv(io.BytesIO(client.get(f"{optimal}/results.csv").data), index_col="marker").loc[SIGNAL]
+    html = client.get(f"{optimal}/markers/{SIGNAL}").get_data(as_text=True)
+    assert f"the run's maximally selected cut {row['cutpoint']:.3g}" in html
+    assert "Proportional-hazards check" in html
+    svg = client.get(f"{optimal}/markers/{SIGNAL}/km.svg").get_data(as_text=True)
+    assert f"Lausen-Schumacher adjusted p = {row['p']:.3f}" in svg or "p &lt; 0.001" in svg
+    adjusted = _run(client, outcome="efs", covariates=["age", "ecog"])
+    html = client.get(f"{adjusted}/markers/{SIGNAL}").get_data(as_text=True)
+    assert "Multivariable Cox model" in html
+    forest = client.get(f"{adjusted}/markers/{SIGNAL}/forest.svg").get_data(as_text=True)
+    assert SIGNAL in forest and "age" in forest and "HR (95% CI, log scale)" in forest
+
+
 def test_landmark_and_adjustment_are_stated(demo_client: Any) -> None:
     client = demo_client("pi")
     location = _run(client, outcome="os", timepoint="CRE1", landmark="120", covariates=["age", "male"])
     html = client.get(location).get_data(as_text=True)
     assert "Landmark at day 120" in html and "Adjusted for Age (per year), Male sex" in html
-    no_landmark = client.get(_run(client, outcome="os", timepoint="CRE1")).get_data(as_text=True)
-    assert "guarantee-time bias" in no_landmark
+    # CRE1 samples come after enrolment: OS from enrolment without a landmark is refused ...
+    refused = client.post("/results/associations", data={"outcome": "os", "timepoint": "CRE1", "sample_type": "SERUM",
+                                                         "transform": "log2", "cut": "none"})
+    assert refused.status_code == 400 and "guarantee-time bias" in refused.get_data(as_text=True)
+    # ... unless the PI overrides it, and then every output says so
+    override = _run(client, outcome="os", timepoint="CRE1", allow_post_baseline="on")
+    caveat = "Guarantee-time bias"
+    assert caveat in client.get(override).get_data(as_text=True)
+    assert caveat in client.get(f"{override}/markers/{SIGNAL}").get_data(as_text=True)
+    table = pd.read_csv(io.BytesIO(client.get(f"{override}/results.csv").data), index_col="marker")
+    assert table["caveat"].str.startswith(caveat).all()
+    assert caveat in client.get(f"/api/v1/results/runs/{override.rsplit('/', 1)[1]}").get_json()["conditions"][2]
+    # CRE1 samples: a few come days after randomisation; a landmark leaves out those collected after it
+    late = client.get(_run(client, outcome="dfs_a", timepoint="CRE1", landmark="1")).get_data(as_text=True)
+    assert re.search(r"Landmark at day 1: .*; \d+ participant\(s\) left out because their sample was collected "
+                     r"after the landmark", late)
+    # EOT samples come before randomisation: DFS from randomisation needs no landmark and raises no alarm
+    dfs = client.get(_run(client, outcome="dfs_a", timepoint="EOT")).get_data(as_text=True)
+    assert "Every sample at EOT was collected on or before the time origin" in dfs and caveat not in dfs
 
 
 @pytest.mark.parametrize(("form", "message"), [
@@ -182,3 +216,36 @@ def test_rerun_page_reports_identical_numbers(demo_client: Any) -> None:
     location = _run(client, outcome="dfs_b", cut="median")
     html = client.get(f"{location}/rerun").get_data(as_text=True)
     assert "Identical numbers" in html and "unchanged (SHA-256" in html
+
+
+def test_readout_publication_parts(demo_client: Any, demo_trial: Any) -> None:
+    """Table 1 (page, CSV, Excel, Word), the flow diagram, competing risks, the adjusted Cox model with its PH
+    test and the follow-up are on the readout; downloads are publication files (PNG at 300 dpi)."""
+    import docx
+    from openpyxl import load_workbook
+    from PIL import Image
+
+    client = demo_client("pi")
+    html = client.get("/results/endpoints").get_data(as_text=True)
+    for heading in ("Participant flow (CONSORT) and samples available (REMARK)", "Table 1: baseline characteristics",
+                    "Median follow-up", "Competing risks: first failure by cause and arm",
+                    "DFS by arm, adjusted (multivariable Cox)", "Proportional-hazards check"):
+        assert heading in html, heading
+    assert "cCR, randomised to watch and wait (n=" in html  # arm names, not codes, head Table 1
+    csv = client.get("/results/endpoints/table1.csv")
+    table = pd.read_csv(io.BytesIO(csv.data))
+    assert csv.mimetype == "text/csv" and table.columns[0] == "variable" and "Overall (n=40)" in table.columns
+    book = load_workbook(io.BytesIO(client.get("/results/endpoints/table1.xlsx").data))
+    assert book.active.max_row == len(table) + 1
+    word = docx.Document(io.BytesIO(client.get("/results/endpoints/table1.docx").data))
+    assert len(word.tables[0].rows) == len(table) + 1
+    for name in ("flow", "cif", "forest"):
+        png = client.get(f"/results/endpoints/{name}.png?download=1")
+        assert png.status_code == 200, name
+        assert Image.open(io.BytesIO(png.data)).info["dpi"] == pytest.approx((300, 300), abs=0.5)
+        assert client.get(f"/results/endpoints/{name}.pdf").data[:4] == b"%PDF"
+    svg = client.get("/results/endpoints/flow.svg").get_data(as_text=True)
+    with demo_trial.app.app_context():
+        derived = data.endpoints(clinical_tables(db.session, get_study(db.session)), get_study(db.session), "A")
+    assert f"n = {len(derived)}" in svg and f"n = {int(derived['ccr_cre1'].astype('boolean').sum())}" in svg
+    assert client.get("/results/endpoints/nonsense.png").status_code == 404
