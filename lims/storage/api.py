@@ -17,11 +17,18 @@ from lims.core.errors import DomainError
 from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.samples import service as samples_service
-from lims.storage import service
+from lims.storage import racks, service
+from lims.storage.bulk import place_from_csv
 from lims.storage.models import GRID_KINDS, Placement, StorageUnit
 from lims.storage.schemas import (
+    BulkPlacedSchema,
     PlacedTubeSchema,
     PlaceTubeSchema,
+    RackAppliedSchema,
+    RackApplyFormSchema,
+    RackDiffSchema,
+    RackFileSchema,
+    RackScanFormSchema,
     RetentionQuerySchema,
     RetentionSchema,
     SampleLocationSchema,
@@ -170,3 +177,38 @@ def retention(args: dict[str, Any], pagination_parameters: Any) -> Any:
     pagination_parameters.item_count = len(rows)
     first = pagination_parameters.first_item
     return rows[first:first + pagination_parameters.page_size]
+
+
+@blp.route("/units/<int:unit_id>/rack-scan", methods=["POST"])
+@permission_required("storage.manage")
+@blp.arguments(RackScanFormSchema, location="form")
+@blp.arguments(RackFileSchema, location="files")
+@blp.response(200, RackDiffSchema)
+def rack_scan(form: dict[str, Any], files: dict[str, Any], unit_id: int) -> Any:
+    """Compare a rack reader's file (FluidX, VisionMate, Micronic, DataPaq) with the box map; changes nothing."""
+    unit = access.require(current_user, "storage.manage", _unit(unit_id))
+    return racks.compare(db.session, unit, files["file"].read(), user=current_user, numbering=form["numbering"])
+
+
+@blp.route("/units/<int:unit_id>/rack-scan/apply", methods=["POST"])
+@permission_required("storage.manage")
+@blp.arguments(RackApplyFormSchema, location="form")
+@blp.arguments(RackFileSchema, location="files")
+@blp.response(200, RackAppliedSchema)
+@blp.alt_response(409, description="The box or file changed since the review, or a move is refused; nothing changed")
+def rack_apply(form: dict[str, Any], files: dict[str, Any], unit_id: int) -> Any:
+    """Apply a reviewed rack scan: every move or none, one custody event per tube."""
+    unit = access.require(current_user, "storage.manage", _unit(unit_id))
+    diff = racks.apply_scan(db.session, unit, files["file"].read(), user=current_user,
+                            fingerprint=form["fingerprint"], numbering=form["numbering"])
+    return {"applied": len(diff.moves), "comparison": diff}
+
+
+@blp.route("/placements", methods=["POST"])
+@permission_required("storage.manage")
+@blp.arguments(RackFileSchema, location="files")
+@blp.response(201, BulkPlacedSchema)
+@blp.alt_response(422, description="Refused: nothing was placed; errors name every line, field and reason")
+def bulk_place(files: dict[str, Any]) -> Any:
+    """Place tubes from a CSV (accession, box, position; position empty = next free), all or nothing."""
+    return {"placed": place_from_csv(db.session, files["file"].read(), by=current_user)}

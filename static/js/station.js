@@ -1,4 +1,5 @@
-// Scan station: a USB scanner types the code and Enter into the always-focused field.
+// Scan station: a USB scanner types the code and Enter (or Tab) into the always-focused field;
+// scanfield.js turns Enter/Tab into a submit of the form, handled here.
 (function () {
   "use strict";
   const root = document.querySelector(".station");
@@ -90,9 +91,6 @@
   }
 
   form.addEventListener("submit", (event) => { event.preventDefault(); onScan(input.value); });
-  input.addEventListener("keydown", (event) => {
-    if (event.key === "Enter") { event.preventDefault(); onScan(input.value); }
-  });
   batchBox.addEventListener("change", () => { batchSection.hidden = !batchBox.checked; input.focus(); });
   document.getElementById("batch-clear").addEventListener("click", () => { batch = []; renderBatch(); input.focus(); });
   document.getElementById("batch-apply").addEventListener("click", async () => {
