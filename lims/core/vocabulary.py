@@ -53,7 +53,7 @@ FIELDS: dict[str, str] = {
 STATUSES: dict[str, str] = {
     "missed": "missed", "collected": "collected", "received": "received", "in_storage": "in storage",
     "checked_out": "checked out", "in_transit": "in transit", "consumed": "used up", "disposed": "disposed",
-    "quarantined": "quarantined (consent withdrawn)", "planned": "planned", "done": "done",
+    "quarantined": "quarantined", "planned": "planned", "done": "done",
     "not_applicable": "not applicable", "draft": "being packed", "released": "released", "pending": "pending",
     "approved": "approved", "rejected": "rejected",
 }

@@ -8,15 +8,12 @@ from flask import url_for
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint
-from sqlalchemy import Select, select
-from sqlalchemy.orm import selectinload
 
 from lims import access
 from lims.core.api import SelectPage
 from lims.core.permissions import permission_required
 from lims.custody.service import history
 from lims.extensions import db
-from lims.participants.models import Participant, Visit
 from lims.samples import accessioning, service
 from lims.samples.models import Sample
 from lims.samples.preanalytics import localise
@@ -29,27 +26,9 @@ from lims.samples.schemas import (
     SampleSchema,
     TissueSchema,
 )
-from lims.studies.models import SampleType, TimePoint
+from lims.samples.search import sample_query
 
 blp = Blueprint("samples_api", __name__, description="Samples, their lineage and chain of custody")
-
-
-def _query(args: dict[str, Any]) -> Select[tuple[Sample]]:
-    stmt = (select(Sample).join(Participant, Sample.participant_id == Participant.id)
-            .where(access.visible_samples(current_user))
-            .options(selectinload(Sample.sample_type), selectinload(Sample.container_type)))
-    if args.get("participant"):
-        stmt = stmt.where(Participant.code == args["participant"].strip().upper())
-    if args.get("sample_type"):
-        stmt = stmt.join(SampleType, Sample.sample_type_id == SampleType.id).where(SampleType.code == args["sample_type"])
-    if args.get("timepoint"):
-        stmt = (stmt.join(Visit, Sample.visit_id == Visit.id).join(TimePoint, Visit.timepoint_id == TimePoint.id)
-                .where(TimePoint.code == args["timepoint"].strip().upper()))
-    if args.get("status"):
-        stmt = stmt.where(Sample.status == args["status"])
-    if args.get("derivation"):
-        stmt = stmt.where(Sample.derivation == args["derivation"])
-    return stmt.order_by(Sample.id)
 
 
 @blp.route("/")
@@ -60,8 +39,8 @@ class Samples(MethodView):
     @blp.response(200, SampleSchema(many=True))
     @blp.paginate(SelectPage)
     def get(self, args: dict[str, Any]) -> Any:
-        """List samples (filter by participant, time point, type, status, derivation)."""
-        return _query(args)
+        """List samples (filter by participant, time point, type, status, derivation, holding site)."""
+        return sample_query(current_user, **args)
 
 
 @blp.route("/<string:accession>")

@@ -38,6 +38,8 @@ class SampleQuerySchema(Schema):
     sample_type = fields.String(load_default=None, validate=validate.Length(max=40))
     status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
     derivation = fields.String(load_default=None, validate=validate.OneOf(DERIVATIONS))
+    site = fields.String(load_default=None, validate=validate.Length(max=10),
+                         metadata={"description": "Code of the site that holds the samples now"})
 
 
 class SampleSchema(Schema):

@@ -40,6 +40,7 @@ class SampleFactsSchema(Schema):
     timepoint = fields.String(allow_none=True)
     sample_type = fields.String()
     status = fields.String()
+    status_label = fields.String(metadata={"description": "The status in words, for people"})
     quantity = fields.Float(allow_none=True)
     unit = fields.String()
     freeze_thaw_count = fields.Integer()

@@ -18,7 +18,7 @@
   let batch = [];
 
   const FACT_LABELS = [["accession", "Accession"], ["participant", "Participant"], ["timepoint", "Time point"],
-    ["sample_type", "Type"], ["status", "Status"], ["quantity", "Quantity"], ["freeze_thaw_count", "Freeze–thaw"],
+    ["sample_type", "Type"], ["status_label", "Status"], ["quantity", "Quantity"], ["freeze_thaw_count", "Freeze–thaw"],
     ["sprec", "SPREC"], ["location", "Location"]];
 
   function mode() { return form.querySelector("input[name=mode]:checked").value; }
@@ -47,7 +47,7 @@
     try { data = await response.json(); } catch (e) { data = {message: "The server answered " + response.status}; }
     if (!response.ok) {
       let msg = data.message || ("Refused (" + response.status + ")");
-      if (data.errors && data.errors.json) { msg = Object.entries(data.errors.json).map(([k, v]) => k + ": " + v).join("; "); }
+      if (data.errors && data.errors.json) { msg = Object.values(data.errors.json).join("; "); }
       throw new Error(msg);
     }
     return data;
