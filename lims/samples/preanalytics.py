@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from lims.access.dates import from_local
+from lims.core.errors import DomainError
 from lims.core.vocabulary import COLLECTION_TYPES, FIXATIONS, field_label
 from lims.studies.models import SampleType
 
@@ -159,4 +160,10 @@ def tissue_problems(values: Mapping[str, Any], sample_type: SampleType, *, colle
 
 def localise(values: Mapping[str, Any], zone: ZoneInfo) -> dict[str, Any]:
     """Return ``values`` with every time typed without an offset read as the study's local time, in UTC."""
-    return {k: from_local(v, zone) if isinstance(v, datetime) else v for k, v in values.items()}
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        try:
+            out[key] = from_local(value, zone) if isinstance(value, datetime) else value
+        except (OverflowError, ValueError):
+            raise DomainError(f"{value.isoformat()} is not a usable time", field=key) from None
+    return out

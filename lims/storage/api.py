@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask.views import MethodView
@@ -172,7 +171,9 @@ def suggestion(accession: str) -> Any:
 @blp.paginate()
 def retention(args: dict[str, Any], pagination_parameters: Any) -> Any:
     """List samples kept past their type's retention period (study setting), oldest first."""
-    rows = service.retention_due(db.session, get_study(db.session), on=args.get("on") or date.today(),
+    study = get_study(db.session)
+    today = access.local_today(access.study_zone(study))
+    rows = service.retention_due(db.session, study, on=args.get("on") or today,
                                  where=access.visible_samples(current_user))
     pagination_parameters.item_count = len(rows)
     first = pagination_parameters.first_item

@@ -137,8 +137,11 @@ def _read(data: bytes) -> list[tuple[int, list[str]]]:
         raise BulkRefused([(None, "file", "", "not UTF-8 text: save the CSV as UTF-8")]) from None
     sample = "\n".join(text.splitlines()[:10])
     delimiter = max((",", ";", "\t"), key=sample.count) if sample else ","
-    rows = [(n, [f.strip() for f in r]) for n, r in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter),
-                                                               start=1) if any(f.strip() for f in r)]
+    try:
+        rows = [(n, [f.strip() for f in r]) for n, r in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter),
+                                                                   start=1) if any(f.strip() for f in r)]
+    except csv.Error as exc:
+        raise BulkRefused([(None, "file", "", f"not a CSV file: {exc}")]) from None
     if len(rows) < 2:
         raise BulkRefused([(None, "file", "", "no rows below the header")])
     if len(rows) > MAX_ROWS + 1:

@@ -111,7 +111,10 @@ def _rows(text: str) -> list[tuple[int, list[str]]]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        fields = next(csv.reader([line], delimiter=delimiter, skipinitialspace=True))
+        try:
+            fields = next(csv.reader([line], delimiter=delimiter, skipinitialspace=True))
+        except csv.Error as exc:
+            raise RackFileError(f"not a CSV line: {exc}", line=number, field="format") from None
         out.append((number, [f.strip() for f in fields]))
     if not out:
         raise RackFileError("the file is empty")
