@@ -14,9 +14,11 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import IntegerConverter
 
 from lims import __version__, access
+from lims.core import vocabulary
 from lims.core.errors import DomainError
 from lims.core.uow import transactional
 from lims.extensions import api, csrf, db, login_manager
+from lims.studies.service import STUDY_CODE_KINDS, study_names
 
 
 class DatabaseId(IntegerConverter):
@@ -51,6 +53,17 @@ def schema_name(schema: Any) -> str | None:
     if not isinstance(schema, type) and getattr(schema, "partial", False):
         name += "Partial"
     return f"{domain}{name}"
+
+
+def _the_study() -> Any:
+    """Return the installed study, or None before one is installed."""
+    from lims.core.errors import NotFound
+    from lims.studies.service import get_study
+
+    try:
+        return get_study(db.session)
+    except NotFound:
+        return None
 
 
 def init_app(app: Flask) -> None:
@@ -167,8 +180,32 @@ def _register_hooks(app: Flask) -> None:
         """Show a participant's date as the viewer may see it: a calendar date or a study day."""
         return access.when(current_user, participant, value, time=time) if value is not None else "—"
 
+    def study_zone() -> Any:
+        """Return the installed study's time zone (once per request)."""
+        if "_study_zone" not in g:
+            g._study_zone = access.study_zone(_the_study())
+        return g._study_zone
+
+    def local_time(value: Any, time: bool = True) -> str:
+        """Show a stored (UTC) time in the study's local time: '2025-01-08 09:30'."""
+        return access.format_local(value, study_zone(), time=time, empty="—")
+
+    def readable(code: Any, kind: str | None = None) -> str:
+        """Show a code by its name: study codes (stratum, sample_type, container, timepoint) from the protocol."""
+        if code is None or code == "":
+            return "—"
+        if kind in STUDY_CODE_KINDS:
+            if "_study_names" not in g:
+                g._study_names = study_names(_the_study())
+            return g._study_names.get((kind, str(code)), vocabulary.humanise(str(code)))
+        return vocabulary.field_label(str(code)) if kind == "field" else vocabulary.label(str(code), kind)
+
     app.jinja_env.globals["may"] = may
     app.jinja_env.filters["pdate"] = participant_date
+    app.jinja_env.filters["local"] = local_time
+    app.jinja_env.filters["label"] = readable
+    app.jinja_env.filters["sentence"] = lambda text: str(text)[:1].upper() + str(text)[1:]
+    app.jinja_env.globals["study_zone_name"] = lambda: str(study_zone())
 
     @app.context_processor
     def inject() -> dict[str, Any]:
@@ -181,8 +218,9 @@ def _register_hooks(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Any:
         if request.path.startswith("/api/"):
+            problems = getattr(exc, "problems", None) or ({exc.field: exc.message} if exc.field else {})
             return jsonify({"code": exc.status, "status": HTTP_STATUS_CODES.get(exc.status, "Error"),
-                            "message": exc.message, "errors": {exc.field: [exc.message]} if exc.field else {}}), exc.status
+                            "message": exc.message, "errors": {k: [v] for k, v in problems.items()}}), exc.status
         return render_template("error.html", code=exc.status, message=exc.message), exc.status
 
     @app.errorhandler(DataError)

@@ -32,8 +32,33 @@ def study_zone(study: Any) -> ZoneInfo:
 def local_date(value: date | datetime, zone: ZoneInfo) -> date:
     """Return the calendar date of ``value`` in ``zone`` (a date is returned as it is)."""
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone).date()
+        return local_datetime(value, zone).date()
     return value
+
+
+def local_datetime(value: datetime, zone: ZoneInfo) -> datetime:
+    """Return the stored (UTC) ``value`` as a time in ``zone``; a naive value is taken as UTC."""
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone)
+
+
+def format_local(value: date | datetime | None, zone: ZoneInfo, *, time: bool = True, empty: str = "") -> str:
+    """Format a stored time for a page in ``zone`` ('2025-01-08 09:30'); the one place pages format times."""
+    if value is None:
+        return empty
+    if not isinstance(value, datetime):
+        return value.isoformat()
+    local = local_datetime(value, zone)
+    return local.strftime("%Y-%m-%d %H:%M") if time else local.strftime("%Y-%m-%d")
+
+
+def from_local(value: datetime, zone: ZoneInfo) -> datetime:
+    """Return a time typed in ``zone`` (naive) or carrying its own offset, as an aware UTC time for storage."""
+    return (value.replace(tzinfo=zone) if value.tzinfo is None else value).astimezone(UTC)
+
+
+def local_today(zone: ZoneInfo) -> date:
+    """Return today's date in ``zone`` (the bench's calendar day, not UTC's)."""
+    return datetime.now(UTC).astimezone(zone).date()
 
 
 def study_day(participant: Any, value: date | datetime | None) -> int | None:
@@ -55,8 +80,5 @@ def when(user: Any, participant: Any, value: date | datetime | None, *, time: bo
     if not exact_dates(user):
         day = study_day(participant, value)
         return f"day {day}" if day is not None else "(date hidden)"
-    if isinstance(value, datetime):
-        zone = study_zone(participant.study) if participant is not None else ZoneInfo("UTC")
-        local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone)
-        return local.strftime("%Y-%m-%d %H:%M") if time else local.strftime("%Y-%m-%d")
-    return value.isoformat()
+    zone = study_zone(participant.study) if participant is not None else ZoneInfo("UTC")
+    return format_local(value, zone, time=time)

@@ -6,6 +6,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields
 
+from lims.core.vocabulary import problem_text
+
 
 def form_data(schema: Schema, form: Any) -> dict[str, Any]:
     """Turn a submitted form into the dict a JSON body would be: blank fields are absent, lists stay lists."""
@@ -45,6 +47,6 @@ def form_errors(exc: ValidationError) -> dict[str, str]:
 
 
 def first_error(exc: ValidationError) -> str:
-    """Return the first problem of a ValidationError as 'field: message'."""
+    """Return the first problem of a ValidationError as 'readable field: message'."""
     field, message = next(iter(form_errors(exc).items()), ("form", "invalid input"))
-    return f"{field.replace('_', ' ')}: {message}"
+    return problem_text(field, message)

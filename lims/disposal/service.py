@@ -18,7 +18,7 @@ from lims.core.db import utcnow
 from lims.core.errors import Conflict, DomainError
 from lims.custody.service import record_event
 from lims.participants.models import Participant
-from lims.samples.lifecycle import status_refusal
+from lims.samples.lifecycle import pending_disposal, status_refusal
 from lims.samples.models import DisposalRequest, Sample
 from lims.storage.models import Placement
 from lims.storage.service import location_paths
@@ -29,8 +29,7 @@ def request_disposal(session: Session, sample: Sample, *, reason: str, by: User 
     problem = status_refusal(sample, "dispose", reason=reason)
     if problem:
         raise Conflict(f"{sample.accession}: {problem}", field="accession")
-    pending_one = session.scalar(select(DisposalRequest).where(DisposalRequest.sample_id == sample.id,
-                                                               DisposalRequest.status == "pending"))
+    pending_one = pending_disposal(session, sample)
     if pending_one is not None:
         raise Conflict(f"{sample.accession}: disposal already requested on {pending_one.requested_at:%Y-%m-%d}",
                        field="accession")

@@ -13,6 +13,12 @@ template drops the hyphens; both forms are accepted, nothing in between.  Hyphen
 two canonical positions and only both together: otherwise moving a hyphen one place (``TB0-000042-3``) would
 normalise to a valid ID and an adjacent transposition would go unnoticed.
 
+What a scanner adds is removed here, in the one function every path uses (:func:`validate`): control
+characters and whitespace around the code (CR/LF/Tab suffixes, STX/ETX framing) and an AIM symbology
+identifier in front (``]C1``, ``]d2``, ``]Q3``). When an ID fails and the characters look like a scanner
+typing through another keyboard layout (``ß`` for ``-`` on a German computer), the error says so and what to
+change (see :mod:`lims.samples.keyboard`).
+
 The serial is decimal so the body never mixes O/0 or I/1; only the check character may be a letter.
 MOD 37-2 is a pure system with a prime modulus and weights 2^k (all distinct and non-zero mod 37), so every
 single substitution and every transposition of two adjacent characters (check character included) changes
@@ -22,6 +28,9 @@ the checksum.
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass, field
+
+from lims.samples import keyboard
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 CHECK_ALPHABET = ALPHABET + "*"
@@ -66,13 +75,43 @@ def make_accession(serial: int, prefix: str = "TB") -> str:
 
 
 def normalise(raw: str) -> str:
-    """Strip surrounding whitespace (scanner CR/LF/tab included) and upper-case; hyphens are kept as typed."""
+    """Strip what a scanner adds (CR/LF/Tab, framing, an AIM prefix such as ``]C1``) and upper-case."""
     # NFKC folds full-width characters a Chinese/Japanese IME may produce ("ＴＢ") to ASCII.
-    return unicodedata.normalize("NFKC", raw).strip().upper()
+    text = keyboard.strip_controls(unicodedata.normalize("NFKC", raw))
+    text, _aim = keyboard.strip_symbology(text)
+    # Only ASCII is upper-cased: "ß".upper() is "SS", which would hide the character the scanner really sent.
+    return "".join(ch.upper() if ch.isascii() else ch for ch in keyboard.strip_controls(text))
 
 
 def validate(raw: str) -> str:
     """Return the printed form of ``raw`` or raise AccessionError saying exactly what is wrong."""
+    try:
+        return _validate(raw)
+    except AccessionError as exc:
+        hint = layout_hint(raw)
+        if hint:
+            raise AccessionError(f"{exc}; {hint}") from None
+        raise
+
+
+def layout_hint(raw: str) -> str | None:
+    """Say which keyboard-layout mix-up would turn ``raw`` into a valid ID, or that its characters suggest one."""
+    for layout, meant in keyboard.layout_candidates(raw):
+        try:
+            code = _validate(meant)
+        except AccessionError:
+            continue
+        return (f"this is {code} typed through a {layout.name} keyboard layout: {layout.advice} "
+                "(the Scanner setup page shows what the scanner sends)")
+    foreign = sorted({ch for ch in raw if ch in keyboard.FOREIGN})
+    if foreign:
+        shown = ", ".join(repr(ch) for ch in foreign)
+        return (f"{shown} only comes from a non-US keyboard layout: set the scanner to this computer's keyboard "
+                "language (the Scanner setup page shows what the scanner sends)")
+    return None
+
+
+def _validate(raw: str) -> str:
     text = normalise(raw)
     if not text:
         raise AccessionError("accession ID is empty")
@@ -139,3 +178,44 @@ def _describe(ch: str) -> str:
         return repr(ch)
     name = unicodedata.name(ch, f"U+{ord(ch):04X}")
     return f"{ch!r} ({name.lower()})"
+
+
+@dataclass
+class Diagnosis:
+    """What one test scan tells about a scanner's set-up, for the scanner-setup page."""
+
+    received: str
+    keys: list[keyboard.Key]
+    suffix: str | None
+    symbology: str | None
+    accession: str | None
+    problem: str | None
+    advice: list[str] = field(default_factory=list)
+
+
+def diagnose(raw: str, *, suffix: str | None = None) -> Diagnosis:
+    """Explain a test scan: each key in hex, the suffix, any AIM prefix, whether the ID reads, what to change."""
+    stripped = keyboard.strip_controls(raw)
+    _rest, aim = keyboard.strip_symbology(stripped)
+    trailing = raw[len(raw.rstrip("\r\n\t")):]
+    suffix = suffix or ({"\t": "Tab", "\r": "Enter", "\n": "Enter", "\r\n": "Enter"}.get(trailing) if trailing else None)
+    advice: list[str] = []
+    accession = problem = None
+    try:
+        accession = validate(raw)
+    except AccessionError as exc:
+        problem = str(exc)
+    if suffix is None:
+        advice.append("The scanner sends no Enter or Tab after the code: set its suffix to Enter (CR) or Tab, "
+                      "or every scan must be confirmed by hand.")
+    if aim:
+        name = keyboard.symbology_name(aim) or "unknown barcode type"
+        advice.append(f"The scanner puts the symbology identifier {aim} ({name}) in front of the data. Trialbank "
+                      "removes it, but other programs may not: you can switch 'AIM ID' or 'code ID' off.")
+    if problem and "keyboard layout" in problem:
+        advice.append("The characters arrive through the wrong keyboard layout: " + problem.split("; ", 1)[-1])
+    if accession and not advice:
+        advice.append("The scanner is set up well: nothing to change.")
+    return Diagnosis(received=raw, keys=keyboard.keys(raw), suffix=suffix,
+                     symbology=(f"{aim} ({keyboard.symbology_name(aim) or 'unknown'})" if aim else None),
+                     accession=accession, problem=problem, advice=advice)

@@ -4,43 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import url_for
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint
-from sqlalchemy import Select, select
-from sqlalchemy.orm import selectinload
 
 from lims import access
 from lims.core.api import SelectPage
 from lims.core.permissions import permission_required
 from lims.custody.service import history
 from lims.extensions import db
-from lims.participants.models import Participant, Visit
-from lims.samples import service
+from lims.samples import accessioning, service
 from lims.samples.models import Sample
+from lims.samples.preanalytics import localise
 from lims.samples.presenters import sprec_for
-from lims.samples.schemas import SampleDetailSchema, SampleQuerySchema, SampleSchema
-from lims.studies.models import SampleType, TimePoint
+from lims.samples.schemas import (
+    ProcessedSchema,
+    ProcessSchema,
+    SampleDetailSchema,
+    SampleQuerySchema,
+    SampleSchema,
+    TissueSchema,
+)
+from lims.samples.search import sample_query
 
 blp = Blueprint("samples_api", __name__, description="Samples, their lineage and chain of custody")
-
-
-def _query(args: dict[str, Any]) -> Select[tuple[Sample]]:
-    stmt = (select(Sample).join(Participant, Sample.participant_id == Participant.id)
-            .where(access.visible_samples(current_user))
-            .options(selectinload(Sample.sample_type), selectinload(Sample.container_type)))
-    if args.get("participant"):
-        stmt = stmt.where(Participant.code == args["participant"].strip().upper())
-    if args.get("sample_type"):
-        stmt = stmt.join(SampleType, Sample.sample_type_id == SampleType.id).where(SampleType.code == args["sample_type"])
-    if args.get("timepoint"):
-        stmt = (stmt.join(Visit, Sample.visit_id == Visit.id).join(TimePoint, Visit.timepoint_id == TimePoint.id)
-                .where(TimePoint.code == args["timepoint"].strip().upper()))
-    if args.get("status"):
-        stmt = stmt.where(Sample.status == args["status"])
-    if args.get("derivation"):
-        stmt = stmt.where(Sample.derivation == args["derivation"])
-    return stmt.order_by(Sample.id)
 
 
 @blp.route("/")
@@ -51,8 +39,8 @@ class Samples(MethodView):
     @blp.response(200, SampleSchema(many=True))
     @blp.paginate(SelectPage)
     def get(self, args: dict[str, Any]) -> Any:
-        """List samples (filter by participant, time point, type, status, derivation)."""
-        return _query(args)
+        """List samples (filter by participant, time point, type, status, derivation, holding site)."""
+        return sample_query(current_user, **args)
 
 
 @blp.route("/<string:accession>")
@@ -62,9 +50,7 @@ class SampleByAccession(MethodView):
     @blp.response(200, SampleDetailSchema)
     def get(self, accession: str) -> Any:
         """Show one sample with its SPREC code, children and full custody history."""
-        sample = access.require_see(current_user, service.find_by_accession(db.session, accession))
-        sprec = sprec_for(sample)
-        return SampleDetail(sample, sprec["code"] if sprec else None, history(db.session, sample.id))
+        return _detail(access.require_see(current_user, service.find_by_accession(db.session, accession)))
 
 
 class SampleDetail:
@@ -75,3 +61,39 @@ class SampleDetail:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sample, name)
+
+
+def _detail(sample: Sample) -> SampleDetail:
+    sprec = sprec_for(sample)
+    return SampleDetail(sample, sprec["code"] if sprec else None, history(db.session, sample.id))
+
+
+@blp.route("/<string:accession>/process", methods=["POST"])
+@permission_required("samples.register")
+@blp.arguments(ProcessSchema)
+@blp.response(201, ProcessedSchema)
+@blp.alt_response(422, description="Impossible or missing values, or products that do not fit in the tube")
+def process(args: dict[str, Any], accession: str) -> Any:
+    """Process a primary tube into aliquots/derivatives with its raw pre-analytical values (all or nothing)."""
+    sample = access.require(current_user, "samples.register", service.find_by_accession(db.session, accession))
+    values = localise(args, access.study_zone(sample.participant.study))
+    yields = [accessioning.YieldEntry(y["sample_type"], y["count"], y["volume"], y["unit"])
+              for y in values.pop("yields")]
+    if values.get("spin2_g") is not None:
+        values["spin2_done"] = True
+    made = accessioning.process_primary(db.session, sample, yields, by=current_user, consume=values.pop("consume"),
+                                        **{k: v for k, v in values.items() if v is not None})
+    return {"parent": sample.accession, "made": made, "labels": url_for("samples.print_labels")}
+
+
+@blp.route("/<string:accession>/tissue", methods=["PUT"])
+@permission_required("samples.register")
+@blp.arguments(TissueSchema)
+@blp.response(200, SampleDetailSchema)
+@blp.alt_response(422, description="Missing, impossible or inconsistent tissue pre-analytics")
+def tissue(args: dict[str, Any], accession: str) -> Any:
+    """Record a tissue specimen's collection type, warm and cold ischaemia, fixation and storage."""
+    sample = access.require(current_user, "samples.register", service.find_by_accession(db.session, accession))
+    values = localise(args, access.study_zone(sample.participant.study))
+    accessioning.record_tissue(db.session, sample, by=current_user, **values)
+    return _detail(sample)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from lims.samples.models import Sample
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lims.samples.models import DisposalRequest, Sample
 
 # Action -> statuses it may start from.
 ALLOWED_FROM: dict[str, tuple[str, ...]] = {
@@ -29,3 +32,9 @@ def status_refusal(sample: Sample, action: str, *, reason: str | None = None) ->
     if action in NEEDS_REASON and not (reason or "").strip():
         return f"say the {NEEDS_REASON[action]} to {action.replace('_', ' ')} a sample"
     return None
+
+
+def pending_disposal(session: Session, sample: Sample) -> DisposalRequest | None:
+    """Return the disposal request waiting for a decision on ``sample``, if any (it may not travel meanwhile)."""
+    return session.scalar(select(DisposalRequest).where(DisposalRequest.sample_id == sample.id,
+                                                        DisposalRequest.status == "pending"))

@@ -16,15 +16,7 @@ from lims.samples import accession as accession_ids
 from lims.samples.holding import hold
 from lims.samples.models import AccessionCounter, PoolMember, Sample
 from lims.samples.units import convert, normalise_unit, same_dimension
-from lims.studies.models import KitItem, SampleType, Study
-
-PREANALYTICAL_FIELDS = (
-    "collected_at", "processing_started_at", "precentrifugation_temp_c", "spun", "spin1_g", "spin1_min",
-    "spin1_temp_c", "spin1_brake", "spin2_done", "spin2_g", "spin2_min", "spin2_temp_c", "spin2_brake",
-    "last_spin_ended_at", "postspin_temp_c", "frozen_at", "storage_temp_c", "storage_container", "storage_via_minus80",
-    "collection_type", "clamped_at", "excised_at", "fixation_started_at", "fixation_ended_at", "fixation_type",
-    "haemolysed",
-)
+from lims.studies.models import PREANALYTICAL_FIELDS, KitItem, SampleType, Study
 
 
 def next_accessions(session: Session, study: Study, count: int) -> list[str]:
@@ -133,15 +125,11 @@ def split(session: Session, parent: Sample, *, sample_type: SampleType, count: i
     unknown = set(preanalytical) - set(PREANALYTICAL_FIELDS)
     if unknown:
         raise DomainError(f"unknown pre-analytical field(s): {', '.join(sorted(unknown))}")
-    if derivation == "aliquot":
-        if not same_dimension(unit, parent.unit):
-            raise DomainError(f"aliquots in {unit} cannot come out of a sample measured in {parent.unit}",
-                              field="unit")
-        total = convert(count * volume, unit, parent.unit)
-        if parent.quantity is not None and total > parent.quantity * (1 + 1e-9):
-            raise DomainError(
-                f"{count} × {volume:g} {unit} = {convert(count * volume, unit, parent.unit):g} {parent.unit} is more "
-                f"than the {parent.quantity:g} {parent.unit} left in {parent.accession}", field="volume")
+    if derivation == "aliquot" and not same_dimension(unit, parent.unit):
+        raise DomainError(f"aliquots in {unit} cannot come out of a sample measured in {parent.unit}", field="unit")
+    problem = volume_refusal(parent, [(count, volume, unit)])
+    if problem:
+        raise DomainError(problem, field="volume")
     codes = next_accessions(session, parent.participant.study, count)
     children = []
     for code in codes:
@@ -164,10 +152,53 @@ def split(session: Session, parent: Sample, *, sample_type: SampleType, count: i
         record_event(session, child.id, action, by=by, at=at, details={"parent": parent.accession})
     if derivation == "aliquot" and parent.quantity is not None:
         parent.quantity = max(parent.quantity - convert(count * volume, unit, parent.unit), 0.0)
-        if parent.quantity <= 1e-9:
+        left = available(parent)
+        if left is not None and left <= 1e-9:
             parent.status = "consumed"
             record_event(session, parent.id, "consumed", by=by, at=at, reason="fully aliquoted")
     return children
+
+
+def dead_volume(sample: Sample) -> float:
+    """Return what cannot be taken out of ``sample``'s tube, in the sample's unit (protocol; 0 if none).
+
+    A primary tube keeps its container's dead volume; a derived tube that of its sample type.
+    """
+    source: Any = sample.container_type if sample.derivation == "primary" else sample.sample_type
+    if source is None or not source.dead_volume or not source.dead_volume_unit:
+        return 0.0
+    if not same_dimension(source.dead_volume_unit, sample.unit):
+        return 0.0
+    return convert(source.dead_volume, source.dead_volume_unit, sample.unit)
+
+
+def available(sample: Sample) -> float | None:
+    """Return how much can still be taken out of ``sample`` (quantity minus dead volume), None if unknown."""
+    if sample.quantity is None:
+        return None
+    return max(sample.quantity - dead_volume(sample), 0.0)
+
+
+def volume_refusal(parent: Sample, draws: list[tuple[int, float, str]]) -> str | None:
+    """Return why ``draws`` (count, amount, unit) cannot all come out of ``parent``, or None.
+
+    Draws in another dimension than the parent (cells from millilitres of blood) are not limited here.
+    """
+    same = [(n, v, u) for n, v, u in draws if same_dimension(u, parent.unit)]
+    if not same or parent.quantity is None:
+        return None
+    total = sum(convert(n * v, u, parent.unit) for n, v, u in same)
+    shown = " + ".join(f"{n} × {v:g} {u}" for n, v, u in same)
+    if total > parent.quantity * (1 + 1e-9):
+        return f"{shown} = {total:g} {parent.unit} is more than the {parent.quantity:g} {parent.unit} left in " \
+               f"{parent.accession}"
+    dead, left = dead_volume(parent), available(parent)
+    if left is not None and total > left * (1 + 1e-9):
+        holder = parent.container_type.name if parent.derivation == "primary" and parent.container_type \
+            else parent.sample_type.name
+        return (f"{shown} = {total:g} {parent.unit} is more than the {left:g} {parent.unit} that can be taken out "
+                f"of {parent.accession}: {dead:g} {parent.unit} stays in the {holder} as dead volume")
+    return None
 
 
 def pool(session: Session, members: list[tuple[Sample, float]], *, unit: str, by: User | None,
@@ -189,10 +220,11 @@ def pool(session: Session, members: list[tuple[Sample, float]], *, unit: str, by
             raise DomainError(f"{sample.accession} is held at another site than {first.accession}", field="members")
         if sample.status not in ("collected", "received", "in_storage", "checked_out"):
             raise DomainError(f"{sample.accession} is {sample.status.replace('_', ' ')} and cannot be pooled")
-        taken = convert(amount, unit, sample.unit)
-        if amount <= 0 or (sample.quantity is not None and taken > sample.quantity * (1 + 1e-9)):
-            raise DomainError(f"cannot take {amount:g} {unit} from {sample.accession}, which holds "
-                              f"{sample.quantity:g} {sample.unit}", field="members")
+        if amount <= 0:
+            raise DomainError(f"take a positive amount from {sample.accession}", field="members")
+        problem = volume_refusal(sample, [(1, amount, unit)])
+        if problem:
+            raise DomainError(f"cannot pool: {problem}", field="members")
     (code,) = next_accessions(session, first.participant.study, 1)
     total = sum(amount for _, amount in members)
     pooled = Sample(

@@ -17,12 +17,19 @@ Z = other.  Known differences and choices:
   sequence gives ``H``, which we use.
 * SPRECLib names the 24-48 h pre-centrifugation band ``TWENTYFOUR_TO_EIGHTYFOUR_HOURS`` but its bounds are
   1440-2880 min; we use 24-48 h (K/L) and >= 48 h (M/N), as domain.md does.
-* Storage letters T (PP 40-500 uL, -20 C), V (PP 0.5-2 mL, < -135 C) and W (PP 40-500 uL, < -135 C) come from
-  SPRECLib; we could not see those rows of the 2.0 table and they may be 3.0 additions.  Straws, microplates,
-  bags, >= 5 mL tubes and programmable freezing (E) have no stored field here, so such samples code as ``Z``.
+* Storage letters T (PP 40-500 uL, -20 C), V (PP 0.5-2 mL, below -135 C) and W (PP 40-500 uL, below -135 C)
+  come from SPRECLib's long-term storage list; V and W mean *below -135 C* (a -140 C freezer or liquid nitrogen),
+  so a PP tube at -140 C is ``V``, not ``Z``.  ``Y`` is the original primary container at -85 to -60 C *or* -35
+  to -18 C (SPRECLib lists both rows).  Cryotubes code ``C``/``N`` in liquid nitrogen (its vapour phase
+  included, <= -150 C) and ``D`` at -80 C.  Straws, microplates, bags, >= 5 mL tubes and programmable freezing
+  (E) have no stored field here, so such samples code as ``Z``.
+* Solid tissue uses the same storage list.  A frozen specimen in a cryotube in liquid nitrogen needs to know
+  whether it went through -80 C first (``N``) or straight into nitrogen (``C``): :class:`SolidPreanalytics`
+  carries ``storage_via_minus80`` for that (the tissue form asks), so it is no longer always ``X``.
 * SPREC 3.0 (Betsou 2018) "includes more options ... such as tissue ischemia times" (IBBL announcement); its
   revised ischaemia bands were not verified, so the warm/cold ischaemia bands below are the 2.0 ones.
-* No version has a container code for Streck cfDNA BCT that we could verify: the protocol should store ``ZZZ``.
+* Container codes come from the protocol: SPREC 3.0 has ``SCK`` (Streck cell-free DNA BCT) and ``OMN`` (stool
+  tube with stabiliser), which the shipped protocol uses.
 * Fixation, collection, type and container codes are passed through from the protocol (upper-cased), so 3.0
   codes (e.g. fixation ``ALL``, ``HST``; collection ``BSL``) work without a code change.
 
@@ -30,7 +37,7 @@ Band boundaries: every time band is half-open ``[lower, upper)`` (so exactly 2 h
 ``A``; exactly 48 h is ``M``/``N``), except fixation time ``B``, which domain.md gives as "<= 1 h": exactly 60 min
 is ``B`` and ``C`` is "more than 1 h, under 4 h".  Temperature ranges are inclusive: RT = 18-28 C (SPRECLib),
 cold = 2-10 C, body = 35-38 C; -80 C storage = -85 to -60 C, -20 C storage = -35 to -18 C, liquid nitrogen
-<= -150 C.  Centrifugation durations 10-15 min are inclusive.  ``M`` (Ficoll-type spin, "RT 30 min < 1000 g
+<= -150 C, "below -135 C" < -135 C.  Centrifugation durations 10-15 min are inclusive.  ``M`` (Ficoll-type spin, "RT 30 min < 1000 g
 no brake") accepts 25-35 min because the standard gives a nominal time, not a band.  PP aliquots of exactly
 500 uL are ``A``/``B`` (0.5-2 mL), not ``S`` (40-500 uL): domain.md codes its 0.5 mL serum aliquots ``A``.
 """
@@ -112,6 +119,7 @@ class SolidPreanalytics:
     fixation_type: str | None = None
     storage_temp_c: float | None = None
     storage_container: str | None = None
+    storage_via_minus80: bool | None = None
 
 
 Element = tuple[str, str, str]
@@ -162,7 +170,7 @@ def explain_solid(p: SolidPreanalytics) -> list[Element]:
         ("Cold ischaemia", *_cold_ischaemia(p)),
         ("Fixation type", *_code3(p.fixation_type, "fixation type")),
         ("Fixation time", *_fixation_time(p)),
-        ("Long-term storage", *_storage(p.storage_container, p.storage_temp_c, None, None)),
+        ("Long-term storage", *_storage(p.storage_container, p.storage_temp_c, None, p.storage_via_minus80)),
     ]
 
 
@@ -330,10 +338,11 @@ def _storage(
         if volume_ul is None:
             return UNKNOWN, f"{label}; aliquot volume not recorded (decides 0.5-2 mL vs 40-500 µL)"
         label = f"{label}, {volume_ul:g} µL"
+        below_135 = zone in ("LN", "<-135")
         if 500 <= volume_ul <= 2000:
-            letter = {"-80": "A", "-20": "B", "LN": "V"}.get(zone or "")
+            letter = "V" if below_135 else {"-80": "A", "-20": "B"}.get(zone or "")
         elif 40 <= volume_ul < 500:
-            letter = {"-80": "S", "-20": "T", "LN": "W"}.get(zone or "")
+            letter = "W" if below_135 else {"-80": "S", "-20": "T"}.get(zone or "")
         else:
             return OTHER, f"{label}: SPREC PP tube sizes are 40-500 µL and 0.5-2 mL"
         return (letter, label) if letter else (OTHER, f"{label}: no SPREC letter for this temperature")
@@ -343,12 +352,12 @@ def _storage(
         if zone == "LN":
             if via_minus80 is None:
                 return UNKNOWN, f"{label}; whether it went through -80 °C first is not recorded (C or N)"
-            return ("N", f"{label}, after -80 °C") if via_minus80 else ("C", label)
-        return OTHER, f"{label}: SPREC codes cryotubes at -80 °C or in liquid nitrogen only"
+            return ("N", f"{label}, after -80 °C") if via_minus80 else ("C", label + ", straight into nitrogen")
+        return OTHER, f"{label}: SPREC codes cryotubes at -80 °C or in liquid nitrogen (<= -150 °C) only"
     if kind == "PRIMARY":
-        if zone == "-80":
+        if zone in ("-80", "-20"):
             return "Y", label
-        return OTHER, f"{label}: SPREC codes the primary container at -80 °C only"
+        return OTHER, f"{label}: SPREC codes the primary container at -85 to -60 °C or -35 to -18 °C only"
     return OTHER, f"container {container!r} has no SPREC storage letter"
 
 
@@ -446,6 +455,8 @@ def _storage_zone(t: float) -> str | None:
         return "-20"
     if t <= LN2_MAX_C:
         return "LN"
+    if t < BELOW_135_C:
+        return "<-135"
     return None
 
 

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from marshmallow import ValidationError
 
 from lims import access
 from lims.core.auth import login_required
 from lims.core.errors import DomainError
+from lims.core.forms import form_data, form_errors
 from lims.core.permissions import permission_required
+from lims.core.vocabulary import COLLECTION_TYPES, FIXATIONS
 from lims.custody.service import history
 from lims.extensions import db
 from lims.participants import service as participants_service
 from lims.samples import accessioning, labels, printing, service
 from lims.samples.models import Sample
+from lims.samples.preanalytics import RANGES, STORAGE_CONTAINERS, TISSUE_CONTAINERS, localise, required_fields
 from lims.samples.presenters import sprec_for
 from lims.samples.schedule import visit_rows
+from lims.samples.schemas import ProcessSchema, TissueSchema
 from lims.studies.models import KitItem
 
 bp = Blueprint("samples", __name__, url_prefix="/samples")
@@ -49,18 +54,11 @@ def detail_page(code: str) -> Any:
                            rows=visit_rows(participant, samples))
 
 
-def _local_tz(study: Any) -> ZoneInfo:
-    try:
-        return ZoneInfo(study.settings.get("timezone", "UTC"))
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def _parse_local(value: str | None, tz: ZoneInfo, field: str, problems: dict[str, str]) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=tz).astimezone(UTC)
+        return access.from_local(datetime.fromisoformat(value), tz)
     except ValueError:
         problems[field] = f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)"
         return None
@@ -85,7 +83,7 @@ def register(code: str, timepoint: str) -> Any:
     visit = next((v for v in participant.visits if v.timepoint.code == timepoint.upper()), None)
     if visit is None:
         abort(404, description=f"{participant.code} has no planned visit {timepoint}")
-    tz = _local_tz(participant.study)
+    tz = access.study_zone(participant.study)
     problems: dict[str, str] = {}
     if request.method == "POST":
         actual_on = None
@@ -166,41 +164,117 @@ def barcode_svg(accession: str) -> Any:
 def process(accession: str) -> Any:
     """Process a primary tube into aliquots/derivatives, recording the raw pre-analytical values."""
     sample = access.require(current_user, "samples.register", service.find_by_accession(db.session, accession))
-    tz = _local_tz(sample.participant.study)
+    if sample.sample_type.kind == "solid":
+        return redirect(url_for("samples.tissue", accession=sample.accession))
+    tz = access.study_zone(sample.participant.study)
     kit = db.session.get(KitItem, sample.kit_item_id) if sample.kit_item_id else None
     defaults = [accessioning.YieldEntry(y["sample_type"], int(y["aliquots"]), float(y["volume"]),
                                         _unit_of(sample, y["sample_type"])) for y in (kit.yields if kit else [])]
     problems: dict[str, str] = {}
     if request.method == "POST":
-        values: dict[str, Any] = {}
-        for name in ("processing_started_at", "last_spin_ended_at", "frozen_at"):
-            values[name] = _parse_local(request.form.get(name), tz, name, problems)
-        for name in ("precentrifugation_temp_c", "spin1_g", "spin1_min", "spin1_temp_c", "spin2_g", "spin2_min",
-                     "spin2_temp_c", "postspin_temp_c", "storage_temp_c"):
-            values[name] = _parse_float(request.form.get(name), name, problems)
-        values["spin1_brake"] = request.form.get("spin1_brake") == "on" if values["spin1_g"] is not None else None
-        values["spin2_done"] = values["spin2_g"] is not None
-        values["spin2_brake"] = request.form.get("spin2_brake") == "on" if values["spin2_g"] is not None else None
-        values["storage_container"] = request.form.get("storage_container") or None
-        yields = []
-        for i, default in enumerate(defaults):
-            count = _parse_float(request.form.get(f"yield-{i}-count"), f"yield-{i}-count", problems)
-            volume = _parse_float(request.form.get(f"yield-{i}-volume"), f"yield-{i}-volume", problems)
-            if count:
-                yields.append(accessioning.YieldEntry(default.sample_type_code, int(count), volume or 0.0,
-                                                      request.form.get(f"yield-{i}-unit") or default.unit))
-        if not problems:
-            try:
-                made = accessioning.process_primary(db.session, sample, yields, by=current_user,
-                                                    consume=request.form.get("consume") == "on",
-                                                    **{k: v for k, v in values.items() if v is not None})
-            except DomainError as exc:
-                problems[exc.field or "form"] = exc.message
-            else:
-                flash(f"Made {len(made)} samples from {sample.accession}.", "info")
-                return redirect(url_for("samples.detail", accession=sample.accession))
+        try:
+            data = process_form(request.form, defaults, tz)
+            made = accessioning.process_primary(
+                db.session, sample, [accessioning.YieldEntry(y["sample_type"], y["count"], y["volume"], y["unit"])
+                                     for y in data.pop("yields")],
+                by=current_user, consume=data.pop("consume"), **{k: v for k, v in data.items() if v is not None})
+        except ValidationError as exc:
+            problems = form_errors(exc)
+        except accessioning.ValidationErrors as exc:
+            problems = exc.problems
+        except DomainError as exc:
+            problems = {exc.field or "form": exc.message}
+        else:
+            flash(f"Made {len(made)} samples from {sample.accession}.", "info")
+            return redirect(url_for("samples.made", accession=sample.accession, a=[s.accession for s in made]))
+    required = required_fields(t for t in sample.participant.study.sample_types
+                               if t.code in {d.sample_type_code for d in defaults})
     return render_template("samples/process.html", sample=sample, defaults=defaults, problems=problems,
-                           form=request.form, tz=str(tz)), (400 if problems else 200)
+                           form=request.form, tz=str(tz), required=required,
+                           containers=STORAGE_CONTAINERS), (422 if problems else 200)
+
+
+def process_form(form: Any, defaults: list[accessioning.YieldEntry], tz: ZoneInfo) -> dict[str, Any]:
+    """Turn the processing page's form into the JSON body ProcessSchema loads (the API takes the same)."""
+    data = form_data(ProcessSchema(), form)
+    data.pop("yields", None)
+    yields = []
+    for i, default in enumerate(defaults):
+        count = (form.get(f"yield-{i}-count") or "").strip()
+        if count and count != "0":
+            yields.append({"sample_type": default.sample_type_code, "count": count,
+                           "volume": (form.get(f"yield-{i}-volume") or "").strip().replace(",", ".") or None,
+                           "unit": form.get(f"yield-{i}-unit") or default.unit})
+    data["yields"] = yields
+    for name in ("spin1_brake", "spin2_brake"):
+        data[name] = form.get(name) == "on"
+    via = form.get("storage_via_minus80", "")
+    data["storage_via_minus80"] = {"yes": True, "no": False}.get(via)
+    data["consume"] = form.get("consume") == "on"
+    for name in RANGES:
+        if name in data:
+            data[name] = data[name].replace(",", ".")
+    loaded = ProcessSchema().load(data)
+    if loaded.get("spin1_g") is None:
+        loaded["spin1_brake"] = None
+    loaded["spin2_done"] = loaded.get("spin2_g") is not None
+    if loaded.get("spin2_g") is None:
+        loaded["spin2_brake"] = None
+    return localise(loaded, tz)
+
+
+@bp.get("/<accession>/made")
+@login_required
+def made(accession: str) -> Any:
+    """Show what processing just made, with the hook to print their labels."""
+    parent = access.require_see(current_user, service.find_by_accession(db.session, accession))
+    wanted = set(request.args.getlist("a"))
+    children = [c for c in parent.children if c.accession in wanted] or list(parent.children)
+    return render_template("samples/made.html", parent=parent, samples=children)
+
+
+@bp.route("/<accession>/tissue", methods=["GET", "POST"])
+@permission_required("samples.register")
+def tissue(accession: str) -> Any:
+    """Record a tissue specimen's collection, warm and cold ischaemia, fixation and storage."""
+    sample = access.require(current_user, "samples.register", service.find_by_accession(db.session, accession))
+    tz = access.study_zone(sample.participant.study)
+    problems: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            data = form_data(TissueSchema(), request.form)
+            data["storage_via_minus80"] = {"yes": True, "no": False}.get(request.form.get("storage_via_minus80", ""))
+            if "storage_temp_c" in data:
+                data["storage_temp_c"] = data["storage_temp_c"].replace(",", ".")
+            values = localise(TissueSchema().load(data), tz)
+            accessioning.record_tissue(db.session, sample, by=current_user, **values)
+        except ValidationError as exc:
+            problems = form_errors(exc)
+        except accessioning.ValidationErrors as exc:
+            problems = exc.problems
+        except DomainError as exc:
+            problems = {exc.field or "form": exc.message}
+        else:
+            flash(f"Recorded the tissue pre-analytics of {sample.accession}.", "info")
+            return redirect(url_for("samples.detail", accession=sample.accession))
+    form = request.form if request.method == "POST" else _tissue_defaults(sample, tz)
+    return render_template("samples/tissue.html", sample=sample, problems=problems, form=form, tz=str(tz),
+                           required=required_fields([sample.sample_type]), collections=COLLECTION_TYPES,
+                           fixations=FIXATIONS, containers=TISSUE_CONTAINERS), (422 if problems else 200)
+
+
+def _tissue_defaults(sample: Sample, tz: ZoneInfo) -> dict[str, str]:
+    """Fill the tissue form with what is already recorded (times in local time, as typed)."""
+    values: dict[str, str] = {}
+    for name in accessioning.TISSUE_FIELDS:
+        value = getattr(sample, name)
+        if isinstance(value, datetime):
+            values[name] = access.local_datetime(value, tz).strftime("%Y-%m-%dT%H:%M")
+        elif isinstance(value, bool):
+            values[name] = "yes" if value else "no"
+        elif value is not None:
+            values[name] = f"{value:g}" if isinstance(value, float) else str(value)
+    return values
 
 
 def _unit_of(sample: Sample, type_code: str) -> str:

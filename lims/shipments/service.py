@@ -23,6 +23,7 @@ from lims.core.errors import Conflict, DomainError, NotFound
 from lims.custody.service import record_event
 from lims.samples import accession as accession_ids
 from lims.samples.holding import hold
+from lims.samples.lifecycle import pending_disposal
 from lims.samples.models import Sample
 from lims.shipments import manifests
 from lims.shipments.models import CONDITIONS, Shipment, ShipmentItem
@@ -131,6 +132,10 @@ def _ship_refusal(session: Session, shipment: Shipment, sample: Sample) -> str |
     problem = consent.refusal(sample, "share_outside_study" if outside_study(shipment) else "ship")
     if problem:
         return problem
+    disposal = pending_disposal(session, sample)
+    if disposal is not None:
+        return (f"{sample.accession} waits for a disposal decision (requested {disposal.requested_at:%Y-%m-%d}: "
+                f"{disposal.reason}); it cannot be packed until a lab manager rejects the request")
     other = session.scalar(
         select(Shipment.code).join(ShipmentItem, ShipmentItem.shipment_id == Shipment.id)
         .where(ShipmentItem.sample_id == sample.id, Shipment.status.in_(OPEN), Shipment.id != shipment.id)

@@ -9,8 +9,17 @@ from flask_smorest import Blueprint
 
 from lims.core.permissions import permission_required
 from lims.extensions import db
+from lims.samples.accession import diagnose as diagnose_scan
 from lims.station import service
-from lims.station.schemas import BatchResultSchema, BatchSchema, CheckSchema, ScanResultSchema, ScanSchema
+from lims.station.schemas import (
+    BatchResultSchema,
+    BatchSchema,
+    CheckSchema,
+    DiagnoseSchema,
+    DiagnosisSchema,
+    ScanResultSchema,
+    ScanSchema,
+)
 
 blp = Blueprint("station_api", __name__, description="Scan station: look up and act on scanned samples")
 
@@ -62,3 +71,12 @@ def apply_batch(args: dict[str, Any]) -> Any:
     """Apply one action to a batch of scans in one transaction: all or nothing."""
     results = service.batch(db.session, args["codes"], args["mode"], user=current_user, text=args.get("text"))
     return {"applied": len(results), "results": [r.to_dict() for r in results]}
+
+
+@blp.route("/diagnose", methods=["POST"])
+@permission_required("read")
+@blp.arguments(DiagnoseSchema)
+@blp.response(200, DiagnosisSchema)
+def diagnose(args: dict[str, Any]) -> Any:
+    """Explain a test scan: every character in hex, suffix, AIM prefix, keyboard layout, what to change."""
+    return diagnose_scan(args["text"], suffix=args.get("suffix"))

@@ -40,6 +40,7 @@ class SampleFactsSchema(Schema):
     timepoint = fields.String(allow_none=True)
     sample_type = fields.String()
     status = fields.String()
+    status_label = fields.String(metadata={"description": "The status in words, for people"})
     quantity = fields.Float(allow_none=True)
     unit = fields.String()
     freeze_thaw_count = fields.Integer()
@@ -58,3 +59,26 @@ class ScanResultSchema(Schema):
 class BatchResultSchema(Schema):
     applied = fields.Integer()
     results = fields.List(fields.Nested(ScanResultSchema))
+
+
+class DiagnoseSchema(Schema):
+    text = fields.String(required=True, validate=validate.Length(max=200),
+                         metadata={"description": "The characters the scanner typed (suffix keys included or not)"})
+    suffix = fields.String(load_default=None, validate=validate.OneOf(("Enter", "Tab")),
+                           metadata={"description": "The key that ended the scan, if the page saw one"})
+
+
+class KeySchema(Schema):
+    char = fields.String()
+    hex = fields.String(metadata={"description": "Unicode code point in hexadecimal"})
+    name = fields.String()
+
+
+class DiagnosisSchema(Schema):
+    received = fields.String()
+    keys = fields.List(fields.Nested(KeySchema))
+    suffix = fields.String(allow_none=True)
+    symbology = fields.String(allow_none=True, metadata={"description": "AIM symbology identifier, if sent"})
+    accession = fields.String(allow_none=True, metadata={"description": "The accession ID read, if valid"})
+    problem = fields.String(allow_none=True)
+    advice = fields.List(fields.String())

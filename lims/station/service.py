@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from lims import access
 from lims.accounts.models import User
+from lims.core import vocabulary
 from lims.core.errors import Conflict, DomainError
 from lims.disposal.service import request_disposal
 from lims.samples import service as samples_service
@@ -33,6 +34,7 @@ def facts(session: Session, sample: Sample) -> dict[str, Any]:
         "timepoint": sample.visit.timepoint.code if sample.visit else None,
         "sample_type": sample.sample_type.name,
         "status": sample.status,
+        "status_label": vocabulary.label(sample.status, "status"),
         "quantity": sample.quantity,
         "unit": sample.unit,
         "freeze_thaw_count": sample.freeze_thaw_count,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask.views import MethodView
@@ -17,11 +16,18 @@ from lims.core.errors import DomainError
 from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.samples import service as samples_service
-from lims.storage import service
+from lims.storage import racks, service
+from lims.storage.bulk import place_from_csv
 from lims.storage.models import GRID_KINDS, Placement, StorageUnit
 from lims.storage.schemas import (
+    BulkPlacedSchema,
     PlacedTubeSchema,
     PlaceTubeSchema,
+    RackAppliedSchema,
+    RackApplyFormSchema,
+    RackDiffSchema,
+    RackFileSchema,
+    RackScanFormSchema,
     RetentionQuerySchema,
     RetentionSchema,
     SampleLocationSchema,
@@ -165,8 +171,45 @@ def suggestion(accession: str) -> Any:
 @blp.paginate()
 def retention(args: dict[str, Any], pagination_parameters: Any) -> Any:
     """List samples kept past their type's retention period (study setting), oldest first."""
-    rows = service.retention_due(db.session, get_study(db.session), on=args.get("on") or date.today(),
+    study = get_study(db.session)
+    today = access.local_today(access.study_zone(study))
+    rows = service.retention_due(db.session, study, on=args.get("on") or today,
                                  where=access.visible_samples(current_user))
     pagination_parameters.item_count = len(rows)
     first = pagination_parameters.first_item
     return rows[first:first + pagination_parameters.page_size]
+
+
+@blp.route("/units/<int:unit_id>/rack-scan", methods=["POST"])
+@permission_required("storage.manage")
+@blp.arguments(RackScanFormSchema, location="form")
+@blp.arguments(RackFileSchema, location="files")
+@blp.response(200, RackDiffSchema)
+def rack_scan(form: dict[str, Any], files: dict[str, Any], unit_id: int) -> Any:
+    """Compare a rack reader's file (FluidX, VisionMate, Micronic, DataPaq) with the box map; changes nothing."""
+    unit = access.require(current_user, "storage.manage", _unit(unit_id))
+    return racks.compare(db.session, unit, files["file"].read(), user=current_user, numbering=form["numbering"])
+
+
+@blp.route("/units/<int:unit_id>/rack-scan/apply", methods=["POST"])
+@permission_required("storage.manage")
+@blp.arguments(RackApplyFormSchema, location="form")
+@blp.arguments(RackFileSchema, location="files")
+@blp.response(200, RackAppliedSchema)
+@blp.alt_response(409, description="The box or file changed since the review, or a move is refused; nothing changed")
+def rack_apply(form: dict[str, Any], files: dict[str, Any], unit_id: int) -> Any:
+    """Apply a reviewed rack scan: every move or none, one custody event per tube."""
+    unit = access.require(current_user, "storage.manage", _unit(unit_id))
+    diff = racks.apply_scan(db.session, unit, files["file"].read(), user=current_user,
+                            fingerprint=form["fingerprint"], numbering=form["numbering"])
+    return {"applied": len(diff.moves), "comparison": diff}
+
+
+@blp.route("/placements", methods=["POST"])
+@permission_required("storage.manage")
+@blp.arguments(RackFileSchema, location="files")
+@blp.response(201, BulkPlacedSchema)
+@blp.alt_response(422, description="Refused: nothing was placed; errors name every line, field and reason")
+def bulk_place(files: dict[str, Any]) -> Any:
+    """Place tubes from a CSV (accession, box, position; position empty = next free), all or nothing."""
+    return {"placed": place_from_csv(db.session, files["file"].read(), by=current_user)}

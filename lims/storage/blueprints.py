@@ -10,6 +10,7 @@ from lims.extensions import csrf
 
 def register(app: Flask, api: Api) -> None:
     """Add the storage pages and API."""
+    import lims.storage.bulk_views  # noqa: F401 - adds the rack, bulk and export pages to the storage blueprint
     from lims.storage.api import blp
     from lims.storage.views import bp
 

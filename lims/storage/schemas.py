@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from lims.storage.models import KINDS
@@ -133,3 +134,47 @@ class RetentionSchema(Schema):
     years = fields.Integer()
     due_on = fields.Date()
     location = fields.String(allow_none=True)
+
+
+class RackFileSchema(Schema):
+    file = Upload(required=True, metadata={"description": "The rack reader's file (CSV or text)"})
+
+
+class RackScanFormSchema(Schema):
+    numbering = fields.String(load_default="row", validate=validate.OneOf(("row", "column")), metadata={
+        "description": "How the reader numbers positions given as running numbers: row by row (A1, A2...) "
+                       "or column by column (A1, B1...)"})
+
+
+class RackApplyFormSchema(RackScanFormSchema):
+    fingerprint = fields.String(required=True, validate=validate.Length(equal=64), metadata={
+        "description": "The fingerprint of the comparison you reviewed (from the comparison answer)"})
+
+
+class RackLineSchema(Schema):
+    position = fields.String()
+    state = fields.String(metadata={"description": "match, moved, missing, unknown, no_read or empty"})
+    scanned = fields.String(allow_none=True, metadata={"description": "What the reader read at the position"})
+    expected = fields.String(allow_none=True, metadata={"description": "What the box map has at the position"})
+    note = fields.String()
+    line = fields.Integer(allow_none=True, metadata={"description": "Line of the file"})
+
+
+class RackDiffSchema(Schema):
+    box = fields.Function(lambda d: d.unit.barcode)
+    vendor = fields.Function(lambda d: d.rack.vendor)
+    rack_barcode = fields.Function(lambda d: d.rack.rack_barcode, allow_none=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    lines = fields.List(fields.Nested(RackLineSchema))
+    moves = fields.Function(lambda d: len(d.moves), metadata={"description": "Tubes that applying would place"})
+    blockers = fields.List(fields.String(), metadata={"description": "Why applying is refused, if it is"})
+    fingerprint = fields.String(metadata={"description": "Send it back to apply exactly this comparison"})
+
+
+class RackAppliedSchema(Schema):
+    applied = fields.Integer()
+    comparison = fields.Nested(RackDiffSchema)
+
+
+class BulkPlacedSchema(Schema):
+    placed = fields.Integer()

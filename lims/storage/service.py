@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import Integer, Select, and_, bindparam, func, literal_column, or_, select
@@ -657,11 +657,12 @@ def retention_due(session: Session, study: Study, *, on: date, limit: int | None
     ``where`` (a clause on Sample) limits the list, e.g. to the samples a user may see.
     """
     years_by_code: dict[str, Any] = dict(study.settings.get("retention_years") or {})
+    zone = access.study_zone(study)  # retention counts the study's calendar days
     types = {t.code: t for t in study.sample_types}
     conditions = []
     for code, years in years_by_code.items():
         if code in types and years:
-            cutoff = datetime.combine(_years_before(on, int(years)), time(0), tzinfo=UTC)
+            cutoff = datetime.combine(_years_before(on, int(years)), time(0), tzinfo=zone)
             conditions.append(and_(Sample.sample_type_id == types[code].id, Sample.collected_at < cutoff))
     if not conditions:
         return []
@@ -678,7 +679,8 @@ def retention_due(session: Session, study: Study, *, on: date, limit: int | None
     for s in samples:
         years = int(years_by_code[s.sample_type.code])
         assert s.collected_at is not None
-        rows.append(RetentionRow(s, years, _years_after(s.collected_at.date(), years), paths.get(s.id)))
+        rows.append(RetentionRow(s, years, _years_after(access.local_date(s.collected_at, zone), years),
+                                 paths.get(s.id)))
     return rows
 
 

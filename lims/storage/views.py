@@ -158,13 +158,13 @@ def _site_of(parent: Any, code: str | None) -> Site:
 @login_required
 def retention() -> Any:
     """List the samples of the user's sites kept longer than their type's retention period, for review."""
-    on = date.today()
+    study = get_study(db.session)
+    on = access.local_today(access.study_zone(study))
     if request.args.get("on"):
         try:
             on = date.fromisoformat(request.args["on"])
         except ValueError:
             flash(f"{request.args['on']!r} is not a date (YYYY-MM-DD)", "error")
-    study = get_study(db.session)
     rows = service.retention_due(db.session, study, on=on, limit=2000, where=access.visible_samples(current_user))
     return render_template("storage/retention.html", rows=rows, on=on,
                            years=study.settings.get("retention_years") or {})

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.core.db import Base
 
 ANCHORS = ("enrolment", "rt_start", "eot", "cre1", "randomisation", "surgery", "event")
 SAMPLE_KINDS = ("fluid", "solid", "derivative")
+# The raw pre-analytical values a sample may carry (Sample columns); a protocol names the ones each sample
+# type requires (``preanalytics``), and the SPREC code is derived from them.
+PREANALYTICAL_FIELDS = (
+    "collected_at", "processing_started_at", "precentrifugation_temp_c", "spun", "spin1_g", "spin1_min",
+    "spin1_temp_c", "spin1_brake", "spin2_done", "spin2_g", "spin2_min", "spin2_temp_c", "spin2_brake",
+    "last_spin_ended_at", "postspin_temp_c", "frozen_at", "storage_temp_c", "storage_container", "storage_via_minus80",
+    "collection_type", "clamped_at", "excised_at", "fixation_started_at", "fixation_ended_at", "fixation_type",
+    "haemolysed",
+)
 
 
 class Study(Base):
@@ -84,6 +93,14 @@ class SampleType(Base):
     sprec_type: Mapped[str | None] = mapped_column(String(3))
     unit: Mapped[str] = mapped_column(String(12))
     retention_years: Mapped[int | None] = mapped_column(Integer)
+    # Long-term storage range (°C) the protocol allows for this type, e.g. -90 to -60 for ctDNA plasma.
+    storage_min_c: Mapped[float | None] = mapped_column(Float)
+    storage_max_c: Mapped[float | None] = mapped_column(Float)
+    # What cannot be pipetted out of a tube of this type (re-aliquoting), in dead_volume_unit.
+    dead_volume: Mapped[float | None] = mapped_column(Float)
+    dead_volume_unit: Mapped[str | None] = mapped_column(String(12))
+    # Pre-analytical fields that must be recorded when this type is made (names from PREANALYTICAL_FIELDS).
+    preanalytics: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
     study: Mapped[Study] = relationship(back_populates="sample_types")
 
@@ -97,6 +114,9 @@ class ContainerType(Base):
     code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))
     sprec_code: Mapped[str | None] = mapped_column(String(3))
+    # What stays in the primary container and cannot be taken out (in dead_volume_unit).
+    dead_volume: Mapped[float | None] = mapped_column(Float)
+    dead_volume_unit: Mapped[str | None] = mapped_column(String(12))
 
     study: Mapped[Study] = relationship(back_populates="containers")
 

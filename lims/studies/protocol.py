@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lims.core.errors import ProtocolError
-from lims.studies.models import ANCHORS, SAMPLE_KINDS
+from lims.studies.models import ANCHORS, PREANALYTICAL_FIELDS, SAMPLE_KINDS
 
 UNITS = ("ml", "ul", "mg", "g", "ug", "ng", "cells", "blocks", "slides")
 
@@ -106,6 +106,37 @@ class _Reader:
         if not value or not all(c.isalnum() or c in "_-" for c in value):
             raise self.fail(f"{where}.{key}", f"must be a non-empty code of letters, digits, _ or -, got {value!r}")
         return value
+
+
+def _amount(reader: _Reader, table: dict[str, Any], key: str, where: str) -> tuple[float, str] | None:
+    """Read an amount with its unit, written '0.5 ml' (a dead volume); None when absent."""
+    text = reader.get(table, key, where, str, None)
+    if text is None:
+        return None
+    parts = text.split()
+    try:
+        value = float(parts[0]) if len(parts) == 2 else -1.0
+    except ValueError:
+        value = -1.0
+    if len(parts) != 2 or value < 0 or parts[1] not in UNITS:
+        raise reader.fail(f"{where}.{key}", f"must be an amount and a unit such as '0.5 ml' "
+                                            f"(units: {', '.join(UNITS)}), got {text!r}")
+    return value, parts[1]
+
+
+def _sample_type_rules(reader: _Reader, st: dict[str, Any], where: str) -> None:
+    """Check a sample type's handling rules: storage range, required pre-analytics, dead volume."""
+    temps = reader.get(st, "storage_temp_c", where, list, None)
+    if temps is not None and (
+            len(temps) != 2 or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in temps)
+            or not -273 <= temps[0] <= temps[1] <= 100):
+        raise reader.fail(f"{where}.storage_temp_c", f"must be [coldest, warmest] in °C, got {temps!r}")
+    fields = reader.get(st, "preanalytics", where, list, [])
+    for j, name in enumerate(fields):
+        if name not in PREANALYTICAL_FIELDS:
+            raise reader.fail(f"{where}.preanalytics[{j}]",
+                              f"unknown pre-analytical field {name!r}; use {', '.join(PREANALYTICAL_FIELDS)}")
+    _amount(reader, st, "dead_volume", where)
 
 
 def _unique(reader: _Reader, items: list[dict[str, Any]], section: str) -> set[str]:
@@ -255,6 +286,12 @@ def load_protocol(path: str | Path) -> Protocol:
         if unit not in UNITS:
             raise reader.fail(f"sample_types[{i}].unit", f"unknown unit {unit!r}; use one of {', '.join(UNITS)}")
         reader.get(st, "name", f"sample_types[{i}]", str)
+        _sample_type_rules(reader, st, f"sample_types[{i}]")
+    for i, container in enumerate(container_list):
+        _amount(reader, container, "dead_volume", f"containers[{i}]")
+        sprec = reader.get(container, "sprec", f"containers[{i}]", str, None)
+        if sprec is not None and not (len(sprec) == 3 and sprec.isascii() and sprec.isalnum() and sprec.isupper()):
+            raise reader.fail(f"containers[{i}].sprec", f"must be a 3-character SPREC code, got {sprec!r}")
 
     retention = doc.get("retention", {})
     if not isinstance(retention, dict):

@@ -39,13 +39,19 @@ def install_protocol(session: Session, protocol: Protocol) -> tuple[Study, bool]
                                     randomised=bool(raw.get("randomised", False))))
     containers = {}
     for raw in protocol.containers:
-        containers[raw["code"]] = ContainerType(code=raw["code"], name=raw["name"], sprec_code=raw.get("sprec"))
+        dead, dead_unit = _amount(raw.get("dead_volume"))
+        containers[raw["code"]] = ContainerType(code=raw["code"], name=raw["name"], sprec_code=raw.get("sprec"),
+                                                dead_volume=dead, dead_volume_unit=dead_unit)
         study.containers.append(containers[raw["code"]])
     types = {}
     for raw in protocol.sample_types:
+        dead, dead_unit = _amount(raw.get("dead_volume"))
+        coldest, warmest = raw.get("storage_temp_c") or (None, None)
         types[raw["code"]] = SampleType(
             code=raw["code"], name=raw["name"], kind=raw["kind"], sprec_type=raw.get("sprec_type"),
             unit=raw["unit"], retention_years=protocol.retention.get(raw["code"]),
+            storage_min_c=coldest, storage_max_c=warmest, dead_volume=dead, dead_volume_unit=dead_unit,
+            preanalytics=list(raw.get("preanalytics", [])),
         )
         study.sample_types.append(types[raw["code"]])
     for order, spec in enumerate(protocol.timepoints, start=1):
@@ -67,6 +73,14 @@ def install_protocol(session: Session, protocol: Protocol) -> tuple[Study, bool]
     return study, True
 
 
+def _amount(text: str | None) -> tuple[float | None, str | None]:
+    """Split a validated protocol amount ('0.5 ml') into value and unit."""
+    if not text:
+        return None, None
+    value, unit = text.split()
+    return float(value), unit
+
+
 def get_study(session: Session, code: str | None = None) -> Study:
     """Return the study with ``code``, or the only study when no code is given."""
     if code is not None:
@@ -84,3 +98,18 @@ def timepoint_by_code(study: Study, code: str) -> TimePoint:
         if tp.code == code:
             return tp
     raise NotFound(f"study {study.code} has no time point {code!r}")
+
+
+STUDY_CODE_KINDS = ("stratum", "sample_type", "container", "timepoint")
+
+
+def study_names(study: Study | None) -> dict[tuple[str, str], str]:
+    """Return the protocol's name of each study code, keyed by (kind, code): what pages show for CCR_WW."""
+    if study is None:
+        return {}
+    names: dict[tuple[str, str], str] = {}
+    names.update({("stratum", s.code): s.name for s in study.strata})
+    names.update({("sample_type", t.code): t.name for t in study.sample_types})
+    names.update({("container", c.code): c.name for c in study.containers})
+    names.update({("timepoint", t.code): t.name for t in study.timepoints})
+    return names

@@ -1,4 +1,5 @@
-// Scan station: a USB scanner types the code and Enter into the always-focused field.
+// Scan station: a USB scanner types the code and Enter (or Tab) into the always-focused field;
+// scanfield.js turns Enter/Tab into a submit of the form, handled here.
 (function () {
   "use strict";
   const root = document.querySelector(".station");
@@ -17,7 +18,7 @@
   let batch = [];
 
   const FACT_LABELS = [["accession", "Accession"], ["participant", "Participant"], ["timepoint", "Time point"],
-    ["sample_type", "Type"], ["status", "Status"], ["quantity", "Quantity"], ["freeze_thaw_count", "Freeze–thaw"],
+    ["sample_type", "Type"], ["status_label", "Status"], ["quantity", "Quantity"], ["freeze_thaw_count", "Freeze–thaw"],
     ["sprec", "SPREC"], ["location", "Location"]];
 
   function mode() { return form.querySelector("input[name=mode]:checked").value; }
@@ -46,7 +47,7 @@
     try { data = await response.json(); } catch (e) { data = {message: "The server answered " + response.status}; }
     if (!response.ok) {
       let msg = data.message || ("Refused (" + response.status + ")");
-      if (data.errors && data.errors.json) { msg = Object.entries(data.errors.json).map(([k, v]) => k + ": " + v).join("; "); }
+      if (data.errors && data.errors.json) { msg = Object.values(data.errors.json).join("; "); }
       throw new Error(msg);
     }
     return data;
@@ -90,9 +91,6 @@
   }
 
   form.addEventListener("submit", (event) => { event.preventDefault(); onScan(input.value); });
-  input.addEventListener("keydown", (event) => {
-    if (event.key === "Enter") { event.preventDefault(); onScan(input.value); }
-  });
   batchBox.addEventListener("change", () => { batchSection.hidden = !batchBox.checked; input.focus(); });
   document.getElementById("batch-clear").addEventListener("click", () => { batch = []; renderBatch(); input.focus(); });
   document.getElementById("batch-apply").addEventListener("click", async () => {

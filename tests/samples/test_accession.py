@@ -139,7 +139,7 @@ def test_normalise_keeps_hyphens_and_inner_text() -> None:
         ("T#-0000042-3", "illegal character '#' at position 2"),
         ("TB-0000042_3", "illegal character '_' at position 11"),
         ("TB 0000042 3", r"illegal character ' ' \(space\) at position 3"),
-        ("TB-00é0042-3", "illegal character 'É' at position 6"),
+        ("TB-00é0042-3", "illegal character 'é' at position 6"),
         ("TB0-000042-3", "hyphens belong at positions 3 and 11 .like TB-0000042-3. or nowhere; position 3"),
         ("TB00000-42-3", "has 12 characters|hyphens belong"),
         ("1B-0000042-3", r"position 1 must be a letter A-Z \(prefix\), got '1'"),

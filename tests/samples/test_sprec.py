@@ -297,7 +297,12 @@ def test_postcentrifugation_bands_cold_letter_first(minutes: float, temp: float,
         ("PP", -80, 5000, None, "Z"), ("PP", -80, 20, None, "Z"), ("PP", -50, 1000, None, "Z"),
         ("CRYO", -196, 1000, False, "C"), ("CRYO", -150, 1000, True, "N"), ("CRYO", -180, 1000, None, "X"),
         ("CRYO", -80, None, None, "D"), ("CRYO", -20, None, None, "Z"), ("PRIMARY", -80, None, None, "Y"),
-        ("PRIMARY", -20, None, None, "Z"), ("PARAFFIN", 20, None, None, "P"), ("PARAFFIN", None, None, None, "P"),
+        # SPREC's Y is the primary container at -85..-60 C or -35..-18 C (it used to code -20 C as Z).
+        ("PRIMARY", -20, None, None, "Y"), ("PRIMARY", -35, None, None, "Y"), ("PRIMARY", -50, None, None, "Z"),
+        ("PRIMARY", 4, None, None, "Z"),
+        # V/W mean "below -135 C": a PP tube in a -140 C freezer is V (it used to code Z).
+        ("PP", -140, 1000, None, "V"), ("PP", -136, 200, None, "W"), ("PP", -135, 1000, None, "Z"),
+        ("CRYO", -140, 1000, False, "Z"), ("PARAFFIN", 20, None, None, "P"), ("PARAFFIN", None, None, None, "P"),
         ("PARAFFIN", -80, None, None, "Z"), ("BAG", -196, None, None, "Z"), ("pp", -80, 1000, None, "A"),
     ],
 )

@@ -24,7 +24,7 @@ def test_lookup_normalises_and_shows_location(login, bench) -> None:
     assert body["ok"] and body["code"] == code
     assert body["sample"]["participant"] == bench.participant.code
     assert body["sample"]["location"].endswith(f"Box {bench.participant.code} › A1")
-    assert body["sample"]["sprec"].startswith("PL2-ZZZ-")  # plasma from a Streck tube
+    assert body["sample"]["sprec"].startswith("PL2-SCK-")  # plasma from a Streck tube (SPREC 3.0 code)
 
 
 def test_bad_check_character_unknown_id_and_bad_mode(login, bench) -> None:
