@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from lims.core.db import utcnow
 from lims.core.models import AuditEvent
 
-NOT_AUDITED = {"audit_event", "custody_event", "custody_head", "accession_counter"}
+NOT_AUDITED = {"audit_event", "custody_event", "custody_chain", "custody_checkpoint", "custody_checkpoint_head",
+               "custody_epoch", "accession_counter"}
 SECRET_COLUMNS = {"password_hash", "token_hash"}
 SKIP_KEY = "lims.audit.skip"
 
