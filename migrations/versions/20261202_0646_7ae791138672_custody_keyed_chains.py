@@ -323,7 +323,6 @@ def _create_events_table() -> None:
     sa.CheckConstraint(ACTION_CHECK, name=op.f('ck_custody_event_action')),
     sa.CheckConstraint('seq >= 1', name=op.f('ck_custody_event_seq')),
     sa.ForeignKeyConstraint(['corrects_id'], ['custody_event.id'], name=op.f('fk_custody_event_corrects_id_custody_event')),
-    sa.ForeignKeyConstraint(['epoch'], ['custody_epoch.number'], name=op.f('fk_custody_event_epoch_custody_epoch')),
     sa.ForeignKeyConstraint(['sample_id'], ['sample.id'], name=op.f('fk_custody_event_sample_id_sample')),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_custody_event_user_id_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_custody_event')),
