@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, String, column, exists, func, select, table, type_coerce
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from lims.core.errors import DomainError
 from lims.custody import chain, keys
 from lims.custody.anchorfile import Anchor, newest_lines
 from lims.custody.models import (
@@ -36,7 +38,25 @@ def verify_chain(session: Session, *, key_file: Path | None = None, anchor_file:
     anchor_path = anchor_file or keys.anchor_file()
     lines = _read_anchor_lines(anchor_path, anchors, report)
     key_path = key_file or keys.key_file()
-    keyring = keys.read_keyring(key_path)
+    try:
+        keyring = keys.read_keyring(key_path)
+    except DomainError as exc:
+        report.add(Problem(exc.message))
+        keyring = None
+    try:
+        _walk(session, keyring, key_path, anchor_path, lines, report)
+    except SQLAlchemyError as exc:  # a dropped column or table: say so instead of crashing
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+        report.add(Problem(f"the custody tables cannot be read as they should be: {reason}"))
+        return report
+    # Whole-installation problems first, then per chain in chain order: the first listed is the first bad event.
+    report.problems.sort(key=lambda p: (0, 0, 0) if p.sample_id is None else (1, p.sample_id, p.seq or 0))
+    _name_samples(session, report)
+    return report
+
+
+def _walk(session: Session, keyring: keys.Keyring | None, key_path: Path, anchor_path: Path,
+          lines: list[Anchor] | None, report: CustodyReport) -> None:
     _snapshot(session)
     _check_epochs(session, keyring, key_path, report)
     ring = keyring.keys if keyring else {}
@@ -53,10 +73,6 @@ def verify_chain(session: Session, *, key_file: Path | None = None, anchor_file:
     for epoch, count in sorted(walker.unverifiable.items()):
         report.add(Problem(f"{count} events sealed with epoch {shown(epoch)} cannot be checked: the key file "
                            f"{key_path} has no key for that epoch (forged, or the key file is not the right one)"))
-    # Whole-installation problems first, then per chain in chain order: the first listed is the first bad event.
-    report.problems.sort(key=lambda p: (0, 0, 0) if p.sample_id is None else (1, p.sample_id, p.seq or 0))
-    _name_samples(session, report)
-    return report
 
 
 def _snapshot(session: Session) -> None:
@@ -87,7 +103,7 @@ def _read_anchor_lines(path: Path, count: int, report: CustodyReport) -> list[An
 def _check_epochs(session: Session, keyring: keys.Keyring | None, path: Path, report: CustodyReport) -> None:
     epochs = session.execute(select(CustodyEpoch.number, CustodyEpoch.fingerprint)).all()
     if keyring is None:
-        if epochs:
+        if epochs and not path.exists():
             report.add(Problem(f"the custody key file {path} is missing: no MAC can be checked"))
         return
     for number, fp in epochs:

@@ -269,6 +269,24 @@ def test_malformed_rows_are_named_instead_of_crashing(session, world) -> None:
     assert report.problem_count == 2 and report.events == 9
 
 
+def test_a_missing_or_malformed_key_file_is_reported(app, session, world, monkeypatch, tmp_path) -> None:
+    monkeypatch.setitem(app.config, "CUSTODY_KEY_FILE", str(tmp_path / "nowhere"))
+    report = damaged(session)
+    assert "custody key file" in report.problems[0].message and "is missing" in report.problems[0].message
+    broken = tmp_path / "broken_key"
+    broken.write_text("1 not-hex\n")
+    monkeypatch.setitem(app.config, "CUSTODY_KEY_FILE", str(broken))
+    report = damaged(session)
+    assert "line 1: expected '<epoch> <64 hex digits>'" in report.problems[0].message
+
+
+def test_a_dropped_column_is_reported_not_a_crash(session, world) -> None:
+    drop_custody_guard(session)
+    execute(session, "ALTER TABLE custody_event DROP COLUMN reason")
+    report = damaged(session)
+    assert report.problems[0].message.startswith("the custody tables cannot be read as they should be")
+
+
 def test_audit_verify_exits_non_zero_and_names_the_event(session, runner, world) -> None:
     from lims.cli import main
 
