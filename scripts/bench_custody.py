@@ -25,6 +25,7 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -234,23 +235,32 @@ def anchor_and_verify(url: str) -> None:
     engine.dispose()
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @contextmanager
-def throwaway_postgres(port: int) -> Iterator[str]:
-    """Start a PostgreSQL cluster in a temporary folder on 127.0.0.1:``port``; yield its URL; remove it."""
+def throwaway_postgres(port: int | None) -> Iterator[str]:
+    """Start a PostgreSQL cluster in a temporary folder on 127.0.0.1 (a free port); yield its URL; remove it."""
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
     if not bins:
         sys.exit("PostgreSQL is not installed (apt-get install postgresql), or pass --database-url")
     pgbin, root = bins[-1], Path(tempfile.mkdtemp(prefix="bench-custody-pg-"))
+    port = port or _free_port()
     as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if as_postgres:
         shutil.chown(root, "postgres", "postgres")
-    data = root / "data"
-    subprocess.run([*as_postgres, f"{pgbin}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True)
-    subprocess.run([*as_postgres, f"{pgbin}/pg_ctl", "-D", str(data), "-l", str(root / "log"), "-w", "-t", "30",
-                    "start", "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=50"],
-                   check=True, capture_output=True)
+    data, log = root / "data", root / "log"
     try:
+        subprocess.run([*as_postgres, f"{pgbin}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E",
+                        "UTF8"], check=True, capture_output=True)
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=50"
+        started = subprocess.run([*as_postgres, f"{pgbin}/pg_ctl", "-D", str(data), "-l", str(log), "-w", "-t", "30",
+                                  "start", "-o", options], check=False, capture_output=True)
+        if started.returncode != 0:
+            sys.exit(f"PostgreSQL did not start on port {port}:\n{log.read_text()[-1000:] if log.exists() else ''}")
         subprocess.run([f"{pgbin}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "bench_custody"],
                        check=True, capture_output=True)
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/bench_custody"
@@ -281,7 +291,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None, help="An empty PostgreSQL database (default: a throwaway "
                                                              "cluster on 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=55491, help="Port of the throwaway cluster.")
+    parser.add_argument("--port", type=int, default=None, help="Port of the throwaway cluster (default: a free one).")
     parser.add_argument("--seconds", type=float, default=5.0, help="Duration of each measurement.")
     parser.add_argument("--work-ms", type=float, default=5.0,
                         help="Rest of the request inside each transaction, after the custody event (ms).")
