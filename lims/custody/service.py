@@ -7,6 +7,7 @@ the epochs the database knows. Services only flush; the caller commits.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -46,10 +47,12 @@ def record_event(session: Session, sample_id: int, action: str, *, by: User | No
         session.flush()
     keyring = writing_keyring(session)
     head = _locked_head(session, sample_id)
+    # A copy as JSON will store it: what is MACed is what is stored, even if the caller changes its dict later.
+    details = json.loads(json.dumps(details or {}))
     event = CustodyEvent(
         sample_id=sample_id, seq=head.seq + 1 if head else 1, epoch=keyring.epoch, action=action,
         at=at or utcnow(), user_id=by.id if by is not None else None, site_code=site_code,
-        from_location=from_location, to_location=to_location, reason=reason, details=details or {},
+        from_location=from_location, to_location=to_location, reason=reason, details=details,
         corrects_id=corrects.id if corrects is not None else None,
         prev_mac=head.mac if head else chain.GENESIS,
     )

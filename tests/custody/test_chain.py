@@ -51,6 +51,14 @@ def test_the_mac_is_keyed_with_the_key_file(app: Flask, session, make_sample) ->
     assert event.mac != hashlib.sha256(chain.GENESIS.encode() + content).hexdigest()
 
 
+def test_details_changed_by_the_caller_afterwards_do_not_break_the_seal(session, make_sample) -> None:
+    details = {"box": "B1", "positions": (1, 2)}
+    record_event(session, make_sample().id, "stored", by=None, details=details)
+    details["box"] = "B2"
+    session.flush()
+    assert verify_chain(session).ok
+
+
 def test_correction_must_name_its_event_and_actions_are_known(session, make_sample) -> None:
     sample = make_sample()
     with pytest.raises(DomainError, match="must name the event it corrects"):
