@@ -28,9 +28,11 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     engine = make_engine(config.get_main_option("sqlalchemy.url"))
-    with engine.connect() as conn:
-        _run(conn)
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            _run(conn)
+    finally:
+        engine.dispose()  # also when a migration refuses to run: no connection left open
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]

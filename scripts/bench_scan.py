@@ -2,7 +2,7 @@
 """Scan lookup latency at scale: barcode -> sample with location, over HTTP, against a trivial endpoint.
 
 Fills a fresh database with N samples (participants, visits, boxes in racks in freezers, one placement and
-one hash-chained custody event per sample), starts the production server (gunicorn, several workers) on
+one keyed custody event per sample, sealed with the instance's custody key), starts the production server (gunicorn, several workers) on
 127.0.0.1, logs C concurrent clients in, and measures p50/p99 latency and throughput of
 POST /api/v1/station/lookup (random accession IDs) against GET /api/v1/station/ping (same app, same
 authentication, no sample work) in the same run.
@@ -40,8 +40,8 @@ from lims.accounts.service import add_user
 from lims.config import DEFAULT_PROTOCOL
 from lims.core.database import make_engine
 from lims.core.migrate import upgrade
-from lims.custody.models import CustodyEvent, CustodyHead
-from lims.custody.service import GENESIS, event_hash
+from lims.custody import chain, keys
+from lims.custody.models import CustodyChain, CustodyEpoch, CustodyEvent
 from lims.participants.models import Participant, Visit
 from lims.samples.accession import make_accession
 from lims.samples.models import AccessionCounter, Sample
@@ -53,8 +53,8 @@ PASSWORD = "benchmark password 1"
 CHUNK = 50_000
 
 
-def fill(url: str, n_samples: int) -> list[str]:
-    """Create the schema and N samples with storage and custody; return the accession IDs."""
+def fill(url: str, n_samples: int, instance: Path) -> list[str]:
+    """Create the schema and N samples with storage and custody (keyed with ``instance``'s key); return the IDs."""
     from sqlalchemy.orm import Session
 
     upgrade(url)
@@ -99,10 +99,12 @@ def fill(url: str, n_samples: int) -> list[str]:
     accessions = [make_accession(i + 1, "TB") for i in range(n_samples)]
     now = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
     slot: dict[int, int] = {}
-    prev = GENESIS
+    keyring = keys.read_keyring(instance / keys.KEY_FILE_NAME) or keys.create_keyring(instance / keys.KEY_FILE_NAME)
     with engine.begin() as conn:
+        conn.execute(insert(CustodyEpoch), [{"number": keyring.epoch, "fingerprint": keys.fingerprint(keyring.key),
+                                             "started_at": now}])
         for start in range(0, n_samples, CHUNK):
-            rows, places, events = [], [], []
+            rows, places, events, heads = [], [], [], []
             for i in range(start, min(start + CHUNK, n_samples)):
                 pid, site_id = pids[i % len(pids)]
                 rows.append({"accession": accessions[i], "study_id": study_id, "participant_id": pid,
@@ -117,18 +119,18 @@ def fill(url: str, n_samples: int) -> list[str]:
                 slot[site_id] = n + 1
                 box = box_ids[site_id][n // 81]
                 places.append({"sample_id": sid, "unit_id": box, "row": (n % 81) // 9 + 1, "col": n % 9 + 1})
-                seq = start + k + 1
-                content = {"seq": seq, "sample_id": sid, "action": "stored", "at": now.isoformat(timespec="microseconds"),
-                           "user_id": user_id, "site_code": None, "from": None, "to": f"box {box}", "reason": None,
-                           "details": {}, "corrects_id": None, "prev_hash": prev}
-                h = event_hash(content)
-                events.append({"seq": seq, "sample_id": sid, "action": "stored", "at": now, "user_id": user_id,
-                               "to_location": f"box {box}", "details": {}, "prev_hash": prev, "hash": h})
-                prev = h
+                content = chain.event_content(sample_id=sid, seq=1, epoch=keyring.epoch, action="stored", at=now,
+                                              user_id=user_id, site_code=None, from_location=None,
+                                              to_location=f"box {box}", reason=None, details={}, corrects=None)
+                mac = chain.event_mac(keyring.key, chain.GENESIS, content)
+                events.append({"seq": 1, "sample_id": sid, "epoch": keyring.epoch, "action": "stored", "at": now,
+                               "user_id": user_id, "to_location": f"box {box}", "details": {},
+                               "prev_mac": chain.GENESIS, "mac": mac})
+                heads.append({"sample_id": sid, "seq": 1, "mac": mac})
             conn.execute(insert(Placement), places)
             conn.execute(insert(CustodyEvent), events)
+            conn.execute(insert(CustodyChain), heads)
             print(f"  samples {min(start + CHUNK, n_samples):>9,}: {time.perf_counter() - t0:.1f} s", flush=True)
-        conn.execute(insert(CustodyHead), [{"id": 1, "seq": n_samples, "hash": prev}])
         conn.execute(insert(AccessionCounter), [{"study_id": study_id, "last_serial": n_samples}])
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
@@ -227,7 +229,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-scan-"))
     url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
     print(f"database: {make_url(url).render_as_string(hide_password=True)}; samples: {args.samples:,}", flush=True)
-    accessions = fill(url, args.samples)
+    accessions = fill(url, args.samples, tmp / "instance")
 
     env = {**os.environ, "LIMS_DATABASE_URL": url, "LIMS_INSTANCE_PATH": str(tmp / "instance"),
            "LIMS_SECRET_KEY": "bench-secret"}

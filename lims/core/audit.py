@@ -19,7 +19,8 @@ from lims.core.db import utcnow
 from lims.core.models import AuditEvent
 from lims.core.uow import durable
 
-NOT_AUDITED = {"audit_event", "custody_event", "custody_head", "accession_counter", "job"}
+NOT_AUDITED = {"audit_event", "custody_event", "custody_chain", "custody_checkpoint", "custody_checkpoint_head",
+               "custody_epoch", "accession_counter", "job"}
 SECRET_COLUMNS = {"password_hash", "token_hash"}
 SKIP_KEY = "lims.audit.skip"
 

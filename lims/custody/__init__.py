@@ -1,1 +1,1 @@
-"""Chain of custody: append-only, hash-chained events for every state change of a sample."""
+"""Chain of custody: append-only events for every state change of a sample, one keyed chain per sample."""

@@ -74,7 +74,7 @@ class CustodyEventSchema(Schema):
     reason = fields.String(allow_none=True)
     details = fields.Dict()
     corrects_id = fields.Integer(allow_none=True)
-    hash = fields.String()
+    hash = fields.String(attribute="mac")  # the event MAC in its sample chain (name kept for API clients)
 
 
 class SampleDetailSchema(SampleSchema):

@@ -66,12 +66,12 @@ def test_each_reader_file_compares_and_applies(session, user, rack_lab, name) ->
     assert by_position["E1"].state == "no_read" and by_position["F1"].state == "unknown"
     assert "not a Trialbank ID" in by_position["F1"].note
     assert diff.blockers == []
-    seq_before = session.scalar(select(CustodyEvent.seq).order_by(CustodyEvent.seq.desc()).limit(1))
+    last_before = session.scalar(select(CustodyEvent.id).order_by(CustodyEvent.id.desc()).limit(1)) or 0
     racks.apply_scan(session, rack96, data, user=tech, fingerprint=diff.fingerprint, numbering=numbering)
     assert _where(session, s1) == ("T-RK96", "A1") and _where(session, s3) == ("T-RK96", "A2")
     assert _where(session, s2) == ("T-RK96", "B1") and _where(session, s4) == ("T-RK96", "C1")
     assert _where(session, s5) == ("T-RK96", "D1")
-    events = session.scalars(select(CustodyEvent).where(CustodyEvent.seq > seq_before)).all()
+    events = session.scalars(select(CustodyEvent).where(CustodyEvent.id > last_before)).all()
     assert sorted((e.sample_id, e.action) for e in events) == sorted(
         [(s2.id, "moved"), (s3.id, "moved"), (s4.id, "stored"), (s5.id, "moved")])
     assert all(vendor in e.reason for e in events)

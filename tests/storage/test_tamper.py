@@ -9,13 +9,13 @@ from sqlalchemy.exc import DBAPIError
 from lims.cli import main
 from lims.custody.models import CustodyEvent
 from lims.storage.service import move_unit, place_sample
-from tests.custody.test_chain import drop_custody_guard
+from tests.custody.conftest import drop_custody_guard
 
 
 def test_database_refuses_update_and_delete_of_custody_events(session, lab, user) -> None:
     place_sample(session, lab.tubes[0], lab.box, by=user("technician"))
     session.flush()
-    event = session.scalars(select(CustodyEvent).order_by(CustodyEvent.seq.desc())).first()
+    event = session.scalars(select(CustodyEvent).order_by(CustodyEvent.id.desc())).first()
     for statement in ("UPDATE custody_event SET reason = 'oops' WHERE id = :id",
                       "DELETE FROM custody_event WHERE id = :id"):
         with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
@@ -39,5 +39,5 @@ def test_audit_verify_names_the_altered_event(session, runner, lab, user) -> Non
     session.expire_all()
     broken = runner.invoke(main, ["audit", "verify"])
     assert broken.exit_code == 1
-    assert f"BROKEN at event #{victim.seq} (id {victim.id})" in broken.output
-    assert "altered" in broken.output
+    assert "Custody chain BROKEN" in broken.output
+    assert f"event #{victim.seq} (id {victim.id}): altered" in broken.output
