@@ -297,6 +297,10 @@ def marker_report(session: Session, study: Study, run: AnalysisRun, marker: str)
     if spec.kind == "survival" and params.get("landmark") is not None:
         frame = survival.landmark(frame, "time", "event", float(params["landmark"]))
     markers = data.marker_columns(frame)
+    if marker not in markers:
+        # The run is saved, but today's data hold no value of the marker (results removed, consent withdrawn).
+        raise NotFound(f"marker {marker!r} has no values in today's data for analysis run {run.id}; "
+                       "re-run the analysis to see what remains")
     with np.errstate(all="ignore"):
         transformed = apply_transforms(frame, markers, params)[marker]
     frame = data.with_groups(frame, marker, transformed)

@@ -49,12 +49,20 @@ def get_unit(session: Session, unit_id: int) -> StorageUnit:
     return unit
 
 
-def get_unit_by_barcode(session: Session, barcode: str, *, site_codes: list[str] | None = None) -> StorageUnit:
-    """Return the unit a scanned barcode names (case and whitespace forgiven), preferring the user's sites."""
+def get_unit_by_barcode(session: Session, barcode: str, *, site_codes: list[str] | None = None,
+                        where: Any = None) -> StorageUnit:
+    """Return the unit a scanned barcode names (case and whitespace forgiven), preferring the user's sites.
+
+    ``where`` (a clause on StorageUnit, e.g. ``access.visible_units(user)``) hides the units a user may not
+    see: they are answered like a barcode that names nothing.
+    """
     code = (barcode or "").strip().upper()
     if not code:
         raise DomainError("scan or type a storage barcode", field="barcode")
-    units = list(session.scalars(select(StorageUnit).where(func.upper(StorageUnit.barcode) == code)))
+    stmt = select(StorageUnit).where(func.upper(StorageUnit.barcode) == code)
+    if where is not None:
+        stmt = stmt.where(where)
+    units = list(session.scalars(stmt))
     if not units:
         raise NotFound(f"no storage unit with barcode {code}", field="barcode")
     if len(units) > 1 and site_codes:
@@ -421,6 +429,8 @@ def place_by_scan(session: Session, unit: StorageUnit, code: str, *, position: s
                   by: User | None, expected_version: int | None = None) -> Placed:
     """Resolve a scanned tube (accession normalised and check character verified), then place it."""
     sample = samples_service.get_by_accession(session, code)
+    if by is not None:
+        access.require_see(by, sample)
     return place_sample(session, sample, unit, position=position, by=by, expected_version=expected_version)
 
 
