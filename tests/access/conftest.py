@@ -35,12 +35,19 @@ from lims.storage.models import StorageUnit
 from lims.storage.service import create_unit, place_sample
 from lims.studies.models import Site
 from lims.studies.service import get_study
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, module_transaction, rolled_back
 from tests.storage.conftest import make_tubes
 
 # The roles of the permission table, each played by a user at ZJ when the role is site-bound.
-ROLE_USERS = {"admin": "admin", "lab_manager": "rt_lab_manager", "technician": "technician",
-              "data_manager": "data_manager", "researcher": "researcher", "pi": "pi", "monitor": "monitor"}
+ROLE_USERS = {
+    "admin": "admin",
+    "lab_manager": "rt_lab_manager",
+    "technician": "technician",
+    "data_manager": "data_manager",
+    "researcher": "researcher",
+    "pi": "pi",
+    "monitor": "monitor",
+}
 
 
 @dataclass
@@ -91,8 +98,13 @@ class World:
 
 def _participant(session: Session, study: Any, site: Site, code: str, *, genetic: bool = True) -> Any:
     p = enrol(session, study, site=site, code=code, enrolled_on=date(2025, 1, 6), sex="M", age=61, ecog=0)
-    record_consent(session, p, version="2.1", signed_on=date(2025, 1, 6),
-                   scopes={"MARKER_RESEARCH": True, "GENETIC_RESEARCH": genetic, "THIRD_PARTY_SHARING": True})
+    record_consent(
+        session,
+        p,
+        version="2.1",
+        signed_on=date(2025, 1, 6),
+        scopes={"MARKER_RESEARCH": True, "GENETIC_RESEARCH": genetic, "THIRD_PARTY_SHARING": True},
+    )
     p.rt_start_on, p.eot_on = date(2025, 1, 20), date(2025, 2, 24)
     session.flush()
     plan_visits(session, p)
@@ -108,24 +120,44 @@ def _user(session: Session, username: str) -> User:
 
 
 def _storage(session: Session, site: Site, tag: str, objects: SiteObjects) -> StorageUnit:
-    freezer = create_unit(session, site=site, kind="freezer", name=f"{tag} freezer", barcode=f"{tag}-FRZ",
-                          set_temp_c=-80.0)
-    rack = create_unit(session, site=site, kind="rack", name=f"{tag} rack", barcode=f"{tag}-RCK", parent=freezer)
-    box = create_unit(session, site=site, kind="box", name=f"{tag} box", barcode=f"{tag}-BX1", parent=rack,
-                      rows=3, cols=3)
-    box2 = create_unit(session, site=site, kind="box", name=f"{tag} box two", barcode=f"{tag}-BX2", parent=rack,
-                       rows=2, cols=2)
-    tank = create_unit(session, site=site, kind="ln2_tank", name=f"{tag} tank", barcode=f"{tag}-LN2",
-                       set_temp_c=-190.0)
+    freezer = create_unit(
+        session, site=site, kind="freezer", name=f"{tag} freezer", barcode=f"{tag}-FRZ", set_temp_c=-80.0
+    )
+    rack = create_unit(
+        session, site=site, kind="rack", name=f"{tag} rack", barcode=f"{tag}-RCK", parent=freezer
+    )
+    box = create_unit(
+        session, site=site, kind="box", name=f"{tag} box", barcode=f"{tag}-BX1", parent=rack, rows=3, cols=3
+    )
+    box2 = create_unit(
+        session,
+        site=site,
+        kind="box",
+        name=f"{tag} box two",
+        barcode=f"{tag}-BX2",
+        parent=rack,
+        rows=2,
+        cols=2,
+    )
+    tank = create_unit(
+        session, site=site, kind="ln2_tank", name=f"{tag} tank", barcode=f"{tag}-LN2", set_temp_c=-190.0
+    )
     objects.freezer, objects.rack, objects.box, objects.box2, objects.tank = (
-        freezer.id, rack.id, box.id, box2.id, tank.id)
+        freezer.id,
+        rack.id,
+        box.id,
+        box2.id,
+        tank.id,
+    )
     objects.box_barcode, objects.box2_barcode, objects.rack_barcode = box.barcode, box2.barcode, rack.barcode
     objects.freezer_barcode = freezer.barcode
     objects.secrets |= {f"{tag}-FRZ", f"{tag}-RCK", f"{tag}-BX1", f"{tag}-BX2", f"{tag}-LN2"}
     return box
 
 
-def _build_site(session: Session, study: Any, code: str, tech: User, admin: User) -> tuple[SiteObjects, list[Sample]]:
+def _build_site(
+    session: Session, study: Any, code: str, tech: User, admin: User
+) -> tuple[SiteObjects, list[Sample]]:
     objects = SiteObjects(site=code)
     site = _site(session, code)
     p = _participant(session, study, site, f"{code}-RT1")
@@ -139,16 +171,36 @@ def _build_site(session: Session, study: Any, code: str, tech: User, admin: User
     objects.disposal_request = request_disposal(session, tubes[4], reason="tube cracked", by=admin).id
     objects.participant, objects.withdrawn, objects.primary = p.code, w.code, blood.accession
     objects.stored, objects.packed, objects.loose = tubes[0].accession, tubes[1].accession, tubes[2].accession
-    objects.shipped, objects.disposal, objects.quarantined = tubes[3].accession, tubes[4].accession, wtubes[0].accession
+    objects.shipped, objects.disposal, objects.quarantined = (
+        tubes[3].accession,
+        tubes[4].accession,
+        wtubes[0].accession,
+    )
     objects.arrived = tubes[5].accession
-    objects.secrets |= {p.code, w.code, blood.accession, _wblood.accession, *(t.accession for t in tubes + wtubes)}
+    objects.secrets |= {
+        p.code,
+        w.code,
+        blood.accession,
+        _wblood.accession,
+        *(t.accession for t in tubes + wtubes),
+    }
     return objects, tubes
 
 
-def _ship(session: Session, study: Any, source: str, target: str, tubes: list[Sample], admin: User, *,
-          release: bool = True, receiver: User | None = None) -> Any:
-    shipment = shipments.create_shipment(session, study, from_site=source, to_site=target,
-                                         conditions="dry_ice", by=admin)
+def _ship(
+    session: Session,
+    study: Any,
+    source: str,
+    target: str,
+    tubes: list[Sample],
+    admin: User,
+    *,
+    release: bool = True,
+    receiver: User | None = None,
+) -> Any:
+    shipment = shipments.create_shipment(
+        session, study, from_site=source, to_site=target, conditions="dry_ice", by=admin
+    )
     for tube in tubes:
         shipments.add_by_scan(session, shipment, tube.accession, by=admin)
     if release:
@@ -159,7 +211,7 @@ def _ship(session: Session, study: Any, source: str, target: str, tubes: list[Sa
 
 
 def _runs(session: Session, study: Any, admin: User) -> tuple[int, int]:
-    """Save an association run (computed on a synthetic frame) and a failed signature run, for the run pages."""
+    """Save an association run (computed on a synthetic frame) and a failed signature run (run pages)."""
     import numpy as np
     import pandas as pd
 
@@ -168,25 +220,60 @@ def _runs(session: Session, study: Any, admin: User) -> tuple[int, int]:
     from lims.results.data import dataset_sha256
     from lims.results.models import AnalysisRun
 
-    params = results.check_parameters(session, study, {
-        "outcome": "os", "timepoint": "BASELINE", "sample_type": "CTDNA_PLASMA", "transform": "log2",
-        "markers": "RT_MARKER"})
+    params = results.check_parameters(
+        session,
+        study,
+        {
+            "outcome": "os",
+            "timepoint": "BASELINE",
+            "sample_type": "CTDNA_PLASMA",
+            "transform": "log2",
+            "markers": "RT_MARKER",
+        },
+    )
     rng = np.random.default_rng(3)
-    frame = pd.DataFrame({"participant_id": [f"ZJ-{i:03d}" for i in range(40)],
-                          "time": rng.uniform(30, 900, 40), "event": rng.integers(0, 2, 40),
-                          "age": rng.integers(40, 80, 40), "male": rng.integers(0, 2, 40),
-                          "ecog": rng.integers(0, 2, 40), "RT_MARKER": rng.lognormal(2, 0.5, 40)})
+    frame = pd.DataFrame(
+        {
+            "participant_id": [f"ZJ-{i:03d}" for i in range(40)],
+            "time": rng.uniform(30, 900, 40),
+            "event": rng.integers(0, 2, 40),
+            "age": rng.integers(40, 80, 40),
+            "male": rng.integers(0, 2, 40),
+            "ecog": rng.integers(0, 2, 40),
+            "RT_MARKER": rng.lognormal(2, 0.5, 40),
+        }
+    )
     result = results.compute(frame, params)
-    run = AnalysisRun(study_id=study.id, by_id=admin.id, by_username=admin.username, parameters=params,
-                      dataset_sha256=dataset_sha256(frame), dataset_rows=len(frame), n_markers=len(result),
-                      software_version=__version__, result=results._as_json(result, frame))
+    run = AnalysisRun(
+        study_id=study.id,
+        by_id=admin.id,
+        by_username=admin.username,
+        parameters=params,
+        dataset_sha256=dataset_sha256(frame),
+        dataset_rows=len(frame),
+        n_markers=len(result),
+        software_version=__version__,
+        result=results._as_json(result, frame),
+    )
     from lims.signatures import service as signatures
 
-    failed = SignatureRun(study_id=study.id, by_id=admin.id, by_username=admin.username, status="failed",
-                          parameters=signatures.check_parameters(session, study, {
-                              "outcome": "pcr", "timepoint": "BASELINE", "sample_types": ["CTDNA_PLASMA"],
-                              "markers": ["RT_MARKER"]}),
-                          error="too few participants with the outcome")
+    failed = SignatureRun(
+        study_id=study.id,
+        by_id=admin.id,
+        by_username=admin.username,
+        status="failed",
+        parameters=signatures.check_parameters(
+            session,
+            study,
+            {
+                "outcome": "pcr",
+                "timepoint": "BASELINE",
+                "sample_types": ["CTDNA_PLASMA"],
+                "markers": ["RT_MARKER"],
+            },
+        ),
+        error="too few participants with the outcome",
+    )
     session.add_all([run, failed])
     session.flush()
     return run.id, failed.id
@@ -196,22 +283,36 @@ def build_world(session: Session) -> World:
     """Build the multi-site world (see the module docstring) and return its plain values."""
     study = get_study(session, "ESCC-WW")
     admin = _user(session, "admin")
-    add_user(session, username="rt_lab_manager", password=PASSWORD, role="lab_manager", full_name="ZJ Lab Manager",
-             site_codes=("ZJ",))
-    add_user(session, username="technician_sx", password=PASSWORD, role="technician", full_name="SX Technician",
-             site_codes=("SX",))
+    add_user(
+        session,
+        username="rt_lab_manager",
+        password=PASSWORD,
+        role="lab_manager",
+        full_name="ZJ Lab Manager",
+        site_codes=("ZJ",),
+    )
+    add_user(
+        session,
+        username="technician_sx",
+        password=PASSWORD,
+        role="technician",
+        full_name="SX Technician",
+        site_codes=("SX",),
+    )
     tech_zj, tech_nb = _user(session, "technician"), _user(session, "technician_nb")
     zj, zj_tubes = _build_site(session, study, "ZJ", tech_zj, admin)
     sx, sx_tubes = _build_site(session, study, "SX", _user(session, "technician_sx"), admin)
     wz_p = _participant(session, study, _site(session, "WZ"), "WZ-RT1")
     _wz_blood, wz_tubes = make_tubes(session, study, wz_p, admin, count=2)
-    wz_box = create_unit(session, site=_site(session, "WZ"), kind="box", name="RWZ box", barcode="RWZ-BX1",
-                         rows=3, cols=3)
+    wz_box = create_unit(
+        session, site=_site(session, "WZ"), kind="box", name="RWZ box", barcode="RWZ-BX1", rows=3, cols=3
+    )
     for tube in wz_tubes:
         place_sample(session, tube, wz_box, by=admin)
     # NB receives ZJ's shipment and stores the tube in an NB box.
-    nb_box = create_unit(session, site=_site(session, "NB"), kind="box", name="RNB box", barcode="RNB-BX1",
-                         rows=3, cols=3)
+    nb_box = create_unit(
+        session, site=_site(session, "NB"), kind="box", name="RNB box", barcode="RNB-BX1", rows=3, cols=3
+    )
     for objects, tubes, to, receiver in ((zj, zj_tubes, "NB", tech_nb), (sx, sx_tubes, "WZ", admin)):
         received = _ship(session, study, objects.site, to, [tubes[3], tubes[5]], admin, receiver=receiver)
         draft = _ship(session, study, objects.site, "WZ", [tubes[1]], admin, release=False)
@@ -223,8 +324,17 @@ def build_world(session: Session) -> World:
         objects.incoming, objects.incoming_tube = incoming.id, tube.accession
         objects.secrets |= {incoming.code}
     sx.secrets.add(wz_tubes[1].accession)
-    marker = save_marker(session, {"code": "RT_MARKER", "name": "RT marker", "category": "cytokine", "unit": "pg/mL",
-                                   "specimen_types": ["CTDNA_PLASMA"], "transform": "log2"})
+    marker = save_marker(
+        session,
+        {
+            "code": "RT_MARKER",
+            "name": "RT marker",
+            "category": "cytokine",
+            "unit": "pg/mL",
+            "specimen_types": ["CTDNA_PLASMA"],
+            "transform": "log2",
+        },
+    )
     for i, tube in enumerate((zj_tubes[0], sx_tubes[0])):
         session.add(MarkerResult(sample_id=tube.id, marker_id=marker.id, replicate=1, value=2.5 + i))
     session.flush()
@@ -233,8 +343,17 @@ def build_world(session: Session) -> World:
     for username in (*ROLE_USERS.values(), "technician_nb", "technician_sx"):
         token, secret = create_token(session, _user(session, username), name="access tests")
         tokens[username], token_ids[username] = secret, token.id
-    return World(zj=zj, sx=sx, nb_box=nb_box.id, nb_box_barcode=nb_box.barcode, marker=marker.code,
-                 results_run=results_run, signature_run=signature_run, tokens=tokens, token_ids=token_ids)
+    return World(
+        zj=zj,
+        sx=sx,
+        nb_box=nb_box.id,
+        nb_box_barcode=nb_box.barcode,
+        marker=marker.code,
+        results_run=results_run,
+        signature_run=signature_run,
+        tokens=tokens,
+        token_ids=token_ids,
+    )
 
 
 @dataclass
@@ -246,8 +365,16 @@ class Stage:
     world: World
     clients: dict[str | None, FlaskClient]  # username (None: anonymous) -> a client logged in with a cookie
 
-    def request(self, username: str | None, method: str, path: str, *, bearer: bool = False, fresh: bool = False,
-                **kwargs: Any) -> Any:
+    def request(
+        self,
+        username: str | None,
+        method: str,
+        path: str,
+        *,
+        bearer: bool = False,
+        fresh: bool = False,
+        **kwargs: Any,
+    ) -> Any:
         """Make one request as ``username`` (cookie session, or its API token) and roll its changes back.
 
         ``fresh``: use a new client logged in for this request only (logging out must not end the module's).
@@ -256,39 +383,29 @@ class Stage:
         headers = dict(kwargs.pop("headers", {}) or {})
         if bearer and username is not None:
             headers["Authorization"] = f"Bearer {self.world.tokens[username]}"
-        savepoint = self.connection.begin_nested()
-        try:
+        with rolled_back(self.connection):
             if fresh:
                 client = self.app.test_client()
                 client.post("/login", data={"username": username, "password": PASSWORD})
             return client.open(path, method=method, headers=headers, **kwargs)
-        finally:
-            if savepoint.is_active:
-                savepoint.rollback()
 
 
 @pytest.fixture(scope="module")
 def stage(app: Flask, engine: Engine) -> Iterator[Stage]:
     """Build the world once for the module; every request of the module rolls back to it."""
-    conn = engine.connect()
-    trans = conn.begin()
-    db.bind_to(app, conn)
     runner = app.config.get("SIGNATURE_RUNNER")
     app.config["SIGNATURE_RUNNER"] = "inline"  # a queued run is computed in the request, never in a thread
     try:
-        with app.app_context():
-            world = build_world(db.session)
-            db.session.commit()  # releases the session's savepoint: the world stays in the module transaction
-        clients: dict[str | None, FlaskClient] = {None: app.test_client()}
-        for username in (*ROLE_USERS.values(), "technician_nb", "technician_sx"):
-            client = app.test_client()
-            response = client.post("/login", data={"username": username, "password": PASSWORD})
-            assert response.status_code == 302, response.get_data(as_text=True)
-            clients[username] = client
-        yield Stage(app, conn, world, clients)
+        with module_transaction(app, engine) as conn:
+            with app.app_context():
+                world = build_world(db.session)
+                db.session.commit()  # releases the session's savepoint: the world stays in the module
+            clients: dict[str | None, FlaskClient] = {None: app.test_client()}
+            for username in (*ROLE_USERS.values(), "technician_nb", "technician_sx"):
+                client = app.test_client()
+                response = client.post("/login", data={"username": username, "password": PASSWORD})
+                assert response.status_code == 302, response.get_data(as_text=True)
+                clients[username] = client
+            yield Stage(app, conn, world, clients)
     finally:
         app.config["SIGNATURE_RUNNER"] = runner
-        db.bind_to(app, None)
-        if trans.is_active:
-            trans.rollback()
-        conn.close()

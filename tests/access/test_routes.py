@@ -34,20 +34,57 @@ FLASH = re.compile(r'<p class="flash error" role="alert">(.*?)</p>', re.DOTALL)
 
 # Objects that do not exist: another site's objects must be answered exactly like these.
 GHOST = SiteObjects(
-    site="SX", participant="ZZ-GHOST1", withdrawn="ZZ-GHOST2",
-    **{name: make_accession(999_000 + i) for i, name in enumerate(
-        ("primary", "stored", "packed", "loose", "shipped", "arrived", "disposal", "quarantined",
-         "incoming_tube"), start=1)},
-    **{name: 999_100 + i for i, name in enumerate(
-        ("freezer", "rack", "box", "box2", "tank", "draft", "incoming", "received", "disposal_request", "token"),
-        start=1)},
-    box_barcode="GHOST-BX1", box2_barcode="GHOST-BX2", rack_barcode="GHOST-RCK", freezer_barcode="GHOST-FRZ",
+    site="SX",
+    participant="ZZ-GHOST1",
+    withdrawn="ZZ-GHOST2",
+    **{
+        name: make_accession(999_000 + i)
+        for i, name in enumerate(
+            (
+                "primary",
+                "stored",
+                "packed",
+                "loose",
+                "shipped",
+                "arrived",
+                "disposal",
+                "quarantined",
+                "incoming_tube",
+            ),
+            start=1,
+        )
+    },
+    **{
+        name: 999_100 + i
+        for i, name in enumerate(
+            (
+                "freezer",
+                "rack",
+                "box",
+                "box2",
+                "tank",
+                "draft",
+                "incoming",
+                "received",
+                "disposal_request",
+                "token",
+            ),
+            start=1,
+        )
+    },
+    box_barcode="GHOST-BX1",
+    box2_barcode="GHOST-BX2",
+    rack_barcode="GHOST-RCK",
+    freezer_barcode="GHOST-FRZ",
 )
 
 
 def _routes(app: Flask) -> set[str]:
-    return {f"{method} {rule.rule}" for rule in app.url_map.iter_rules()
-            for method in rule.methods - {"HEAD", "OPTIONS"}}
+    return {
+        f"{method} {rule.rule}"
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
 
 
 def test_every_route_declares_what_it_needs(app: Flask) -> None:
@@ -123,8 +160,11 @@ def _objects(stage: Stage, username: str | None, side: str, ghost: bool = False)
 
 def _as_other(message: str, other: SiteObjects) -> str:
     """Rewrite a message about GHOST objects as if it were about ``other``'s (to compare the two)."""
-    pairs = [(str(getattr(GHOST, f.name)), str(getattr(other, f.name))) for f in fields(SiteObjects)
-             if f.name not in ("site", "secrets")]
+    pairs = [
+        (str(getattr(GHOST, f.name)), str(getattr(other, f.name)))
+        for f in fields(SiteObjects)
+        if f.name not in ("site", "secrets")
+    ]
     for ghost, real in sorted(pairs, key=lambda p: -len(p[0])):
         message = message.replace(ghost, real)
     return message
@@ -144,20 +184,30 @@ def check(stage: Stage, route: str, role: str | None, side: str) -> list[str]:
     if answer.status >= 500:
         problems.append(f"server error {answer!r}")
     elif want == "anonymous":
-        if api and answer.status != 401 or not api and not (answer.status == 302 and "/login" in answer.location):
+        if (
+            api
+            and answer.status != 401
+            or not api
+            and not (answer.status == 302 and "/login" in answer.location)
+        ):
             problems.append(f"anonymous should be sent to log in, got {answer!r}")
     elif want == "403":
         if answer.status != 403:
             problems.append(f"expected 403, got {answer!r}")
     elif want == "hidden":
-        ghost = ask(stage, username, method, expect.build(stage.world, _objects(stage, username, side, ghost=True)))
+        ghost = ask(
+            stage, username, method, expect.build(stage.world, _objects(stage, username, side, ghost=True))
+        )
         if expect.in_url and answer.status != 404:
             problems.append(f"expected 404 for another site's object, got {answer!r}")
         if (answer.status, answer.message) != (ghost.status, _as_other(ghost.message, objects)):
             problems.append(f"answered unlike a missing object: {answer!r} vs missing: {ghost!r}")
-    elif answer.status in (401, 403) or (answer.status == 404 and not expect.data_404) \
-            or ("/login" in answer.location and expect.permission != PUBLIC) \
-            or any(w in answer.message for w in SCOPE_WORDS):
+    elif (
+        answer.status in (401, 403)
+        or (answer.status == 404 and not expect.data_404)
+        or ("/login" in answer.location and expect.permission != PUBLIC)
+        or any(w in answer.message for w in SCOPE_WORDS)
+    ):
         problems.append(f"refused: {answer!r}")
     if username is not None and role in SITE_BOUND_ROLES:
         leaked = sorted(s for s in stage.world.sx.secrets if s in answer.text and s not in sent)
@@ -171,7 +221,9 @@ def test_route(stage: Stage, route: str) -> None:
     expect = ROUTES[route]
     # Another site's object matters where a site-bound role may use the route; elsewhere every role is
     # study-wide and sees every site alike (and such routes, e.g. derived clinical endpoints, are slow).
-    site_bound = expect.permission in (LOGIN, PUBLIC) or any(allowed(r, expect.permission) for r in SITE_BOUND_ROLES)
+    site_bound = expect.permission in (LOGIN, PUBLIC) or any(
+        allowed(r, expect.permission) for r in SITE_BOUND_ROLES
+    )
     sides = ("own", "other") if expect.kind and (site_bound or expect.kind == "token") else ("own",)
     problems = [p for role in (None, *ROLE_USERS) for side in sides for p in check(stage, route, role, side)]
     assert not problems, f"{route} ({expect.permission}, {expect.kind}):\n" + "\n".join(problems)
