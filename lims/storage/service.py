@@ -334,13 +334,33 @@ class Placed:
     path: str
 
 
+class PositionTaken(Conflict):
+    """The position was taken by someone else between choosing it and writing it."""
+
+
+NEXT_FREE_ATTEMPTS = 3
+
+
 def place_sample(session: Session, sample: Sample, unit: StorageUnit, *, position: str | None = None,
                  by: User | None, expected_version: int | None = None, at: datetime | None = None) -> Placed:
     """Put ``sample`` into ``unit`` (at ``position``, or the next free one) and record the custody event.
 
     A sample not yet in storage is ``stored``; one already somewhere is ``moved`` (compare-and-set on
-    its placement's version when ``expected_version`` is given).
+    its placement's version when ``expected_version`` is given). When the next free position is taken by
+    someone storing into the same box at the same moment, the next one after it is tried.
     """
+    for attempt in range(1, NEXT_FREE_ATTEMPTS + 1):
+        try:
+            return _place(session, sample, unit, position=position, by=by, expected_version=expected_version,
+                          at=at)
+        except PositionTaken:
+            if (position and position.strip()) or attempt == NEXT_FREE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _place(session: Session, sample: Sample, unit: StorageUnit, *, position: str | None, by: User | None,
+           expected_version: int | None, at: datetime | None) -> Placed:
     access.require_site(by, unit.site, f"storing in {unit.name} ({unit.barcode})")
     chain = unit_path(session, unit)
     refusal = placement_refusal(session, sample, unit, chain)
@@ -417,7 +437,7 @@ def _write_placement(session: Session, accession: str, barcode: str, label: str 
     except IntegrityError as exc:
         text = str(exc.orig).lower()
         if "row" in text or "uq_placement" in text:
-            raise Conflict(f"position {label} of box {barcode} is taken", field="position") from None
+            raise PositionTaken(f"position {label} of box {barcode} is taken", field="position") from None
         if "sample_id" in text or "pk_placement" in text:
             raise Conflict(f"{accession} was just stored by someone else; scan it again", field="code") from None
         raise Conflict(f"{accession}: the change conflicts with data already stored") from None
