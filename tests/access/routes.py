@@ -35,6 +35,7 @@ class Expect:
     kind: str | None = None
     in_url: bool = True  # the object is in the URL (404 when hidden); else in the body or query string
     data_404: bool = False  # 404 can be a data answer here (no figure to draw), never a scope one
+    shows: Callable[[Any, Any], list[str]] | None = None  # what an allowed answer must contain (lists, maps)
 
 
 def req(path: Callable[[Any, Any], str], **extra: Callable[[Any, Any], Any]) -> Build:
@@ -74,7 +75,9 @@ ROUTES: dict[str, Expect] = {
         LOGIN, req(lambda w, o: f"/account/tokens/{o.token}/revoke"), "token"
     ),
     # ----- participants and samples -----------------------------------------------------------------
-    "GET /participants/": E(LOGIN, fixed("/participants/", query_string={"q": "RT"})),
+    "GET /participants/": E(
+        LOGIN, fixed("/participants/", query_string={"q": "RT"}), shows=lambda w, o: [o.participant]
+    ),
     "GET /participants/<code>": E(LOGIN, req(lambda w, o: f"/participants/{o.participant}"), "participant"),
     "GET /api/v1/participants/": E(LOGIN, fixed("/api/v1/participants/", query_string={"q": "RT"})),
     "GET /api/v1/participants/<string:code>": E(
@@ -136,8 +139,11 @@ ROUTES: dict[str, Expect] = {
         req(lambda w, o: "/disposal/", query_string=lambda w, o: {"participant": o.withdrawn}),
         "participant",
         in_url=False,
+        shows=lambda w, o: [o.quarantined, "participant request"],
     ),
-    "GET /disposal/requests": E("disposal.approve", fixed("/disposal/requests")),
+    "GET /disposal/requests": E(
+        "disposal.approve", fixed("/disposal/requests"), shows=lambda w, o: [o.disposal, "tube cracked"]
+    ),
     "POST /disposal/requests": E(
         "disposal.approve",
         req(
@@ -147,7 +153,9 @@ ROUTES: dict[str, Expect] = {
         "disposal",
         in_url=False,
     ),
-    "GET /api/v1/disposal/quarantined": E("read", fixed("/api/v1/disposal/quarantined")),
+    "GET /api/v1/disposal/quarantined": E(
+        "read", fixed("/api/v1/disposal/quarantined"), shows=lambda w, o: [o.quarantined]
+    ),
     # ----- scan station -----------------------------------------------------------------------------
     "GET /station/": E(LOGIN, fixed("/station/")),
     "GET /api/v1/station/ping": E("read", fixed("/api/v1/station/ping")),
@@ -188,8 +196,12 @@ ROUTES: dict[str, Expect] = {
         "unit",
         in_url=False,
     ),
-    "GET /storage/retention": E(LOGIN, fixed("/storage/retention", query_string={"on": FAR_FUTURE})),
-    "GET /storage/units/<int:unit_id>": E(LOGIN, req(lambda w, o: f"/storage/units/{o.box}"), "unit"),
+    "GET /storage/retention": E(
+        LOGIN, fixed("/storage/retention", query_string={"on": FAR_FUTURE}), shows=lambda w, o: [o.stored]
+    ),
+    "GET /storage/units/<int:unit_id>": E(
+        LOGIN, req(lambda w, o: f"/storage/units/{o.box}"), "unit", shows=lambda w, o: [o.stored, o.packed]
+    ),  # the box map
     "POST /storage/units": E(
         "storage.configure",
         req(
@@ -234,7 +246,10 @@ ROUTES: dict[str, Expect] = {
         in_url=False,
     ),
     "GET /api/v1/storage/units/<int:unit_id>": E(
-        LOGIN, req(lambda w, o: f"/api/v1/storage/units/{o.box}"), "unit"
+        LOGIN,
+        req(lambda w, o: f"/api/v1/storage/units/{o.box}"),
+        "unit",
+        shows=lambda w, o: [o.stored, o.packed],
     ),
     "POST /api/v1/storage/units/<int:unit_id>/place": E(
         "storage.manage",
@@ -255,10 +270,12 @@ ROUTES: dict[str, Expect] = {
         LOGIN, req(lambda w, o: f"/api/v1/storage/suggestions/{o.loose}"), "sample"
     ),
     "GET /api/v1/storage/retention": E(
-        LOGIN, fixed("/api/v1/storage/retention", query_string={"on": FAR_FUTURE})
+        LOGIN,
+        fixed("/api/v1/storage/retention", query_string={"on": FAR_FUTURE, "page_size": 100}),
+        shows=lambda w, o: [o.stored],
     ),
     # ----- shipments --------------------------------------------------------------------------------
-    "GET /shipments/": E(LOGIN, fixed("/shipments/")),
+    "GET /shipments/": E(LOGIN, fixed("/shipments/"), shows=lambda w, o: ["SHP-ZJ-NB-0001"]),
     "POST /shipments/": E(
         "shipments.build",
         req(
@@ -308,7 +325,7 @@ ROUTES: dict[str, Expect] = {
     ),
     "GET /shipments/import": E("shipments.import", fixed("/shipments/import")),
     "POST /shipments/import": E("shipments.import", fixed("/shipments/import", data={})),
-    "GET /api/v1/shipments/": E(LOGIN, fixed("/api/v1/shipments/")),
+    "GET /api/v1/shipments/": E(LOGIN, fixed("/api/v1/shipments/"), shows=lambda w, o: ["SHP-ZJ-NB-0001"]),
     "POST /api/v1/shipments/": E(
         "shipments.build",
         req(
@@ -381,6 +398,7 @@ ROUTES: dict[str, Expect] = {
         req(lambda w, o: "/markers/results", query_string=lambda w, o: {"participant": o.participant}),
         "participant",
         in_url=False,
+        shows=lambda w, o: [o.stored],
     ),
     "GET /api/v1/markers/": E(LOGIN, fixed("/api/v1/markers/")),
     "POST /api/v1/markers/": E("markers.manage", fixed("/api/v1/markers/", json={})),
@@ -393,6 +411,7 @@ ROUTES: dict[str, Expect] = {
         req(lambda w, o: "/api/v1/markers/results", query_string=lambda w, o: {"participant": o.participant}),
         "participant",
         in_url=False,
+        shows=lambda w, o: [o.stored],
     ),
     "POST /api/v1/markers/imports": E("markers.import", fixed("/api/v1/markers/imports", data={})),
     "POST /api/v1/markers/exports": E("export.dataset", fixed("/api/v1/markers/exports", json={})),

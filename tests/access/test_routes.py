@@ -209,6 +209,10 @@ def check(stage: Stage, route: str, role: str | None, side: str) -> list[str]:
         or any(w in answer.message for w in SCOPE_WORDS)
     ):
         problems.append(f"refused: {answer!r}")
+    if want == "ok" and expect.shows is not None and answer.status < 300:
+        missing = [s for s in expect.shows(stage.world, objects) if s not in answer.text]
+        if missing:
+            problems.append(f"does not show {', '.join(missing)}: {answer!r}")
     if username is not None and role in SITE_BOUND_ROLES:
         leaked = sorted(s for s in stage.world.sx.secrets if s in answer.text and s not in sent)
         if leaked:
