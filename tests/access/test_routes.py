@@ -184,12 +184,8 @@ def check(stage: Stage, route: str, role: str | None, side: str) -> list[str]:
     if answer.status >= 500:
         problems.append(f"server error {answer!r}")
     elif want == "anonymous":
-        if (
-            api
-            and answer.status != 401
-            or not api
-            and not (answer.status == 302 and "/login" in answer.location)
-        ):
+        sent_to_login = answer.status == 401 if api else answer.status == 302 and "/login" in answer.location
+        if not sent_to_login:
             problems.append(f"anonymous should be sent to log in, got {answer!r}")
     elif want == "403":
         if answer.status != 403:
