@@ -515,5 +515,6 @@ ROUTES: dict[str, Expect] = {
     ),
     # ----- audit ------------------------------------------------------------------------------------
     "GET /audit/": E("audit.read", fixed("/audit/")),
-    "GET /audit/export.csv": E("audit.read", fixed("/audit/export.csv")),
+    "GET /audit/export.csv": E("audit.read", fixed("/audit/export.csv"),
+                               shows=lambda w, o: [o.participant, o.stored, o.box_barcode]),
 }
