@@ -130,6 +130,35 @@ def connection(app: Flask, engine: Engine) -> Iterator[Any]:
         conn.close()
 
 
+@contextmanager
+def module_transaction(app: Flask, engine: Engine) -> Iterator[Any]:
+    """Bind the app to one connection for a whole module; its transaction is rolled back at the end.
+
+    Modules that build one larger world for many tests use it with :func:`rolled_back` around each request.
+    """
+    conn = engine.connect()
+    trans = conn.begin()
+    db.bind_to(app, conn)
+    try:
+        yield conn
+    finally:
+        db.bind_to(app, None)
+        if trans.is_active:
+            trans.rollback()
+        conn.close()
+
+
+@contextmanager
+def rolled_back(conn: Any) -> Iterator[None]:
+    """Run the block in a savepoint of ``conn`` that is rolled back afterwards (whatever the block committed)."""
+    savepoint = conn.begin_nested()
+    try:
+        yield
+    finally:
+        if savepoint.is_active:
+            savepoint.rollback()
+
+
 @pytest.fixture()
 def app_ctx(app: Flask, connection: Any) -> Iterator[Flask]:
     with app.app_context():

@@ -109,10 +109,28 @@ def _name(obj: Any) -> str:
     return str(obj)
 
 
+def _missing(obj: Any) -> str:
+    """Say what the owner's look-up says for an object that does not exist, so a hidden one reads the same.
+
+    The words are those of ``samples.service.get_by_accession``, ``participants.service.get_by_code``,
+    ``storage.service.get_unit`` and ``shipments.service.get_shipment`` (tests/access checks they agree), and
+    they name only what the request named: another site's barcode or shipment code is never revealed.
+    """
+    if isinstance(obj, Sample):
+        return f"no sample {obj.accession}: the ID is valid but was never registered here"
+    if isinstance(obj, Participant):
+        return f"no participant {obj.code!r}"
+    if isinstance(obj, StorageUnit):
+        return f"no storage unit #{obj.id}"
+    if isinstance(obj, Shipment):
+        return f"no shipment #{obj.id}"
+    return "not found"
+
+
 def require_see(user: Any, obj: Any) -> Any:
-    """Return ``obj`` if ``user`` may see it; otherwise raise NotFound (hiding it across sites)."""
+    """Return ``obj`` if ``user`` may see it; otherwise raise NotFound, worded as for a missing object."""
     if not may_see(user, obj):
-        raise NotFound(f"no {_name(obj)} at your sites")
+        raise NotFound(_missing(obj))
     return obj
 
 

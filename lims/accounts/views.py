@@ -19,7 +19,7 @@ from lims.accounts.models import ApiToken, User
 from lims.core import audit
 from lims.core.auth import login_required
 from lims.core.errors import DomainError
-from lims.core.permissions import permission_required
+from lims.core.permissions import allowed, permission_required
 from lims.core.uow import refuse
 from lims.extensions import db
 
@@ -231,8 +231,8 @@ def tokens() -> Any:
 def revoke(token_id: int) -> Any:
     """Revoke one of the user's tokens."""
     token = db.session.get(ApiToken, token_id)
-    if token is None or (token.user_id != current_user.id and current_user.role != "admin"):
-        abort(404, description="no such token")
+    if token is None or (token.user_id != current_user.id and not allowed(current_user.role, "users.manage")):
+        abort(404, description="no such token")  # another user's token is not revealed
     service.revoke_token(db.session, token, by=current_user)
     audit.record(db.session, "token_revoked", user=current_user, object_type="api_token", object_id=token.id)
     flash(f"Token {token.prefix}… revoked.", "info")

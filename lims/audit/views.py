@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
+from flask_login import current_user
 
 from lims.audit import service
 from lims.core.permissions import permission_required
@@ -24,7 +25,8 @@ def _date(name: str) -> date | None:
 
 def _filters() -> dict[str, Any]:
     return {"username": request.args.get("user") or None, "action": request.args.get("action") or None,
-            "object_type": request.args.get("object_type") or None, "since": _date("since"), "until": _date("until")}
+            "object_type": request.args.get("object_type") or None, "since": _date("since"), "until": _date("until"),
+            "where": service.visible_to(current_user)}
 
 
 @bp.get("/")

@@ -10,7 +10,8 @@ from lims.consent.rules import (
     state_of,
     states,
     usable,
+    usable_samples,
 )
 
 __all__ = ["PURPOSES", "ConsentState", "decide", "genetic_types", "is_genetic", "refusal", "state_of", "states",
-           "usable"]
+           "usable", "usable_samples"]

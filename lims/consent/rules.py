@@ -7,7 +7,8 @@ Every purpose needs a recorded, not withdrawn consent that covers marker researc
 needs third-party sharing. A participant who withdrew, and a quarantined sample, refuse every purpose.
 
 ``refusal(sample, purpose)`` answers for one sample; ``states`` + ``decide`` answer for many participants
-at once (imports, exports, analyses); ``usable(purpose)`` is the same rule as a WHERE clause for lists.
+at once (imports, exports, analyses); ``usable(purpose)`` and ``usable_samples(session, purpose)`` are the
+same rule as WHERE clauses for lists of participants and of samples (or their results).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from lims.participants.models import Consent, ConsentScope, Participant
 from lims.samples.models import Sample
+from lims.studies.models import Study
 
 PURPOSES = ("check_out", "thaw", "ship", "share_outside_study", "genetic", "marker_research", "export", "analysis")
 DEFAULT_GENETIC_TYPES = ("BUFFY_COAT", "DNA", "WHOLE_BLOOD")
@@ -111,3 +113,15 @@ def usable(purpose: str = "marker_research") -> ColumnElement[bool]:
         clauses.append(exists(select(ConsentScope.id).where(
             ConsentScope.consent_id == latest, ConsentScope.scope == scope, ConsentScope.granted.is_(True))))
     return and_(*clauses)
+
+
+def usable_samples(session: Session, purpose: str = "marker_research") -> ColumnElement[bool]:
+    """A WHERE clause on Sample joined to its Participant: the samples ``refusal(sample, purpose)`` allows.
+
+    The participant's consent must allow ``purpose`` (see :func:`usable`), a genetic sample type (study
+    setting) also needs genetic research, and a quarantined sample is never usable.
+    """
+    genetic_ids = [t.id for study in session.scalars(select(Study)) for t in study.sample_types
+                   if t.code in genetic_types(study.settings)]
+    return and_(usable(purpose), Sample.status != "quarantined",
+                or_(Sample.sample_type_id.not_in(genetic_ids), usable("genetic")))

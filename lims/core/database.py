@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from lims.core.uow import is_write_request
+from lims.core.uow import takes_write_lock
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -26,9 +26,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    # A request that writes takes SQLite's write lock at once, so it queues on busy_timeout behind other
-    # writers instead of failing later when its read snapshot cannot be upgraded (see lims.core.uow).
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if is_write_request() else "BEGIN")
+    # A request that writes (or a unit run again after a collision) takes SQLite's write lock at once, so it
+    # queues on busy_timeout behind other writers instead of failing later when its read snapshot cannot be
+    # upgraded (see lims.core.uow).
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if takes_write_lock() else "BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -7,7 +7,9 @@ is run again from the start, a bounded number of times with jitter:
 - SQLite allows one writer; a transaction that has read and then writes after another writer committed cannot
   upgrade its snapshot and answers "database is locked" at once (SQLITE_BUSY_SNAPSHOT). Write requests begin
   with ``BEGIN IMMEDIATE`` (see :mod:`lims.core.database`) so they queue on ``busy_timeout`` instead; a read
-  request that happens to write (authentication bookkeeping) is run again.
+  request that happens to write (authentication bookkeeping) is run again, and its new attempts take the
+  write lock at once too (:func:`takes_write_lock`): retrying optimistically under a steady stream of writers
+  would collide again and again.
 - PostgreSQL reports serialization failures (40001) and deadlocks (40P01); the unit is run again.
 
 What must survive a failed unit (a refused password, an unknown token) is registered with :func:`durable`:
@@ -20,10 +22,12 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import current_app, flash, g, has_request_context, request, session as cookie_session
+from flask import current_app, flash, g, has_request_context, request
+from flask import session as cookie_session
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -35,6 +39,8 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _DURABLE = "lims.uow.durable"
 _AFTER_COMMIT = "lims.uow.after_commit"
 _FAILED = "_uow_failed"
+# Set while a unit of work is run again after a write collision: its transactions take the write lock at once.
+_WRITE_LOCK: ContextVar[bool] = ContextVar("lims_uow_write_lock", default=False)
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -102,26 +108,34 @@ def run(session: Session, work: Callable[[], T], *, attempts: int = ATTEMPTS,
     """Run ``work`` as one unit of work: commit on success, run again on a collision, roll back on error.
 
     ``failed(result)`` may declare a returned result a failure (rolled back, not raised); ``before_retry``
-    undoes what an attempt left outside the database before the next one.
+    undoes what an attempt left outside the database before the next one. Attempts after a collision take
+    the write lock when they begin (SQLite), so they wait for it instead of colliding again.
     """
-    for attempt in range(1, attempts + 1):
-        try:
-            result = work()
-            if failed is not None and failed(result):
+    locked = None
+    try:
+        for attempt in range(1, attempts + 1):
+            try:
+                result = work()
+                if failed is not None and failed(result):
+                    _rollback(session)
+                else:
+                    _commit(session)
+                return result
+            except BaseException as exc:
+                if is_retryable(exc) and attempt < attempts:
+                    _forget_attempt(session)
+                    if before_retry is not None:
+                        before_retry()
+                    if locked is None:
+                        locked = _WRITE_LOCK.set(True)
+                    _pause(attempt)
+                    continue
                 _rollback(session)
-            else:
-                _commit(session)
-            return result
-        except BaseException as exc:
-            if is_retryable(exc) and attempt < attempts:
-                _forget_attempt(session)
-                if before_retry is not None:
-                    before_retry()
-                _pause(attempt)
-                continue
-            _rollback(session)
-            raise
-    raise AssertionError("unreachable")
+                raise
+        raise AssertionError("unreachable")
+    finally:
+        if locked is not None:
+            _WRITE_LOCK.reset(locked)
 
 
 @contextmanager
@@ -170,3 +184,11 @@ def transactional(view: Callable[..., Any]) -> Callable[..., Any]:
 def is_write_request() -> bool:
     """Tell whether the current request (if any) is one that writes (POST, PUT, PATCH, DELETE)."""
     return has_request_context() and request.method in WRITE_METHODS
+
+
+def takes_write_lock() -> bool:
+    """Tell whether a new transaction should take SQLite's write lock at once (``BEGIN IMMEDIATE``).
+
+    Requests that write do, and so does every attempt of a unit of work run again after a write collision.
+    """
+    return _WRITE_LOCK.get() or is_write_request()

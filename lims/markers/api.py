@@ -9,9 +9,9 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint, Page
 
+from lims import access
 from lims.core.api import page_of, refused, refused_schema
 from lims.core.auth import login_required
-from lims import access
 from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.markers import service
@@ -76,7 +76,7 @@ class Results(MethodView):
     @blp.paginate(ResultPage)
     def get(self, args: dict[str, Any]) -> Any:
         """List results, newest first (filter by marker, accession, participant, import, re-measurements)."""
-        return service.results_query(**args, where=access.visible_samples(current_user))
+        return service.results_query(db.session, **args, where=access.visible_samples(current_user))
 
 
 @blp.route("/imports")

@@ -162,13 +162,15 @@ def catalogue_csv(session: Session) -> str:
     return pd.DataFrame(rows, columns=list(CATALOGUE_COLUMNS)).to_csv(index=False)
 
 
-def results_query(*, marker: str | None = None, accession: str | None = None, participant: str | None = None,
+def results_query(session: Session, *, marker: str | None = None, accession: str | None = None,
+                  participant: str | None = None,
                   import_id: int | None = None, remeasurements_only: bool = False,
                   where: Any = None) -> Select[Any]:
     """Build the results list query with its filters (newest first).
 
-    Results of participants whose consent no longer allows marker research (withdrawn) are never listed;
-    ``where`` (clauses on Sample/Participant) narrows further, e.g. to the samples a user may see.
+    Results whose use consent does not allow for marker research (withdrawn participants, genetic material
+    without genetic consent) are never listed; ``where`` (clauses on Sample/Participant) narrows further,
+    e.g. to the samples a user may see.
     """
     stmt = (select(MarkerResult, Sample.accession, Participant.code, Marker.code)
             .join(Sample, Sample.id == MarkerResult.sample_id)
@@ -185,7 +187,7 @@ def results_query(*, marker: str | None = None, accession: str | None = None, pa
         stmt = stmt.where(MarkerResult.import_id == import_id)
     if remeasurements_only:
         stmt = stmt.where(MarkerResult.replicate > 1)
-    stmt = stmt.where(consent.usable("marker_research"))
+    stmt = stmt.where(consent.usable_samples(session, "marker_research"))
     if where is not None:
         stmt = stmt.where(where)
     return stmt

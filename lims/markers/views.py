@@ -8,9 +8,9 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user
 from marshmallow import ValidationError
 
+from lims import access
 from lims.core.auth import login_required
 from lims.core.errors import DomainError, NotFound
-from lims import access
 from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.markers import service
@@ -118,7 +118,8 @@ def results() -> Any:
     args = {k: request.args.get(k, "").strip() for k in ("marker", "accession", "participant")}
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     size = current_app.config["PAGE_SIZE"]
-    stmt = service.results_query(**{k: v or None for k, v in args.items()}, where=access.visible_samples(current_user))
+    stmt = service.results_query(db.session, **{k: v or None for k, v in args.items()},
+                                 where=access.visible_samples(current_user))
     total = service.count(db.session, stmt)
     rows = [result_dict(r) for r in db.session.execute(stmt.limit(size).offset((page - 1) * size))]
     return render_template("markers/results.html", rows=rows, total=total, page=page,

@@ -78,6 +78,10 @@ def marker_report(session: Session, study: Study, run: AnalysisRun, marker: str)
     spec = data.OUTCOMES[params["outcome"]]
     frame, timing = analysed_frame(frame, params, post_baseline(study, params, frame))
     markers = data.marker_columns(frame)
+    if marker not in markers:
+        # The run is saved, but today's data hold no value of the marker (results removed, consent withdrawn).
+        raise NotFound(f"marker {marker!r} has no values in today's data for analysis run {run.id}; "
+                       "re-run the analysis to see what remains")
     with np.errstate(all="ignore"):
         transformed = apply_transforms(frame, markers, params)[0][marker]
     row = result_frame(run).loc[marker]

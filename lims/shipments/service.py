@@ -161,7 +161,8 @@ def add_by_scan(session: Session, shipment: Shipment, code: str, *, by: User | N
         accession = accession_ids.validate(raw)
     except ValueError as exc:
         try:
-            box = storage.get_unit_by_barcode(session, raw, site_codes=[shipment.from_site.code])
+            box = storage.get_unit_by_barcode(session, raw, site_codes=[shipment.from_site.code],
+                                              where=access.visible_units(by) if by is not None else None)
         except NotFound:
             raise DomainError(f"{raw!r} is neither a sample ID ({exc}) nor a box barcode", field="code") from None
     if box is not None:
@@ -177,7 +178,7 @@ def add_by_scan(session: Session, shipment: Shipment, code: str, *, by: User | N
             raise DomainError(f"box {box.barcode} is empty", field="code")
     else:
         sample = session.scalar(select(Sample).where(Sample.accession == accession))
-        if sample is None:
+        if sample is None or (by is not None and not access.may_see(by, sample)):
             raise NotFound(f"no sample {accession}: the ID is valid but was never registered here", field="code")
         samples = [sample]
     # Lock the samples: two people packing the same tube into two shipments act one after the other.

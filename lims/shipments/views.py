@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 from lims import access
 from lims.accounts.service import signatures_for
 from lims.core.auth import login_required
-from lims.core.errors import DomainError
+from lims.core.errors import DomainError, Forbidden
 from lims.core.forms import first_error, load_form
 from lims.core.permissions import permission_required
 from lims.core.uow import refuse
@@ -61,6 +61,8 @@ def create() -> Any:
             db.session, get_study(db.session), from_site=form.get("from_site", ""), to_site=form.get("to_site") or None,
             destination=form.get("destination"), conditions=form.get("conditions", ""), courier=form.get("courier"),
             tracking_number=form.get("tracking_number"), by=current_user)
+    except Forbidden:
+        raise  # packing for a site one does not work at is refused (403), not a form error
     except DomainError as exc:
         refuse(exc.message)
         return redirect(url_for("shipments.index"))
@@ -81,8 +83,9 @@ def detail(shipment_id: int) -> Any:
 @permission_required("shipments.build")
 def add(shipment_id: int) -> Any:
     """Pack the scanned tube, or every tube of the scanned box."""
+    shipment = _shipment(shipment_id)
     try:
-        added = service.add_by_scan(db.session, _shipment(shipment_id), request.form.get("code", ""), by=current_user)
+        added = service.add_by_scan(db.session, shipment, request.form.get("code", ""), by=current_user)
     except DomainError as exc:
         refuse(exc.message)
     else:
@@ -94,8 +97,9 @@ def add(shipment_id: int) -> Any:
 @permission_required("shipments.build")
 def remove(shipment_id: int, accession: str) -> Any:
     """Take a sample back out of a draft shipment."""
+    shipment = _shipment(shipment_id)
     try:
-        service.remove_item(db.session, _shipment(shipment_id), accession, by=current_user)
+        service.remove_item(db.session, shipment, accession, by=current_user)
     except DomainError as exc:
         refuse(exc.message)
     return redirect(url_for("shipments.detail", shipment_id=shipment_id))
@@ -105,9 +109,9 @@ def remove(shipment_id: int, accession: str) -> Any:
 @permission_required("shipments.build")
 def conditions(shipment_id: int) -> Any:
     """Record the shipping conditions, courier and tracking number."""
-    form = request.form
+    form, shipment = request.form, _shipment(shipment_id)
     try:
-        service.update_conditions(db.session, _shipment(shipment_id), conditions=form.get("conditions", ""),
+        service.update_conditions(db.session, shipment, conditions=form.get("conditions", ""),
                                   courier=form.get("courier"), tracking_number=form.get("tracking_number"),
                                   by=current_user)
     except DomainError as exc:
@@ -156,7 +160,7 @@ def manifest_csv(shipment_id: int) -> Any:
 @permission_required("shipments.build")
 def receive(shipment_id: int) -> Any:
     """Receive by the scanned list; show the reconciliation."""
-    form = request.form
+    form, shipment = request.form, _shipment(shipment_id)
     temp_raw = (form.get("arrival_temp_c") or "").strip()
     try:
         temp = float(temp_raw.replace(",", ".")) if temp_raw else None
@@ -167,7 +171,7 @@ def receive(shipment_id: int) -> Any:
         return redirect(url_for("shipments.detail", shipment_id=shipment_id))
     try:
         report = service.receive_shipment(
-            db.session, _shipment(shipment_id), scans=(form.get("scans") or "").splitlines(),
+            db.session, shipment, scans=(form.get("scans") or "").splitlines(),
             damaged=service.parse_damage(form.get("damaged") or ""), arrival_temp_c=temp, by=current_user)
     except DomainError as exc:
         refuse(exc.message)
@@ -181,8 +185,9 @@ def receive(shipment_id: int) -> Any:
 @permission_required("shipments.build")
 def receive_late(shipment_id: int) -> Any:
     """Receive an item that was missing at receipt but turned up later."""
+    shipment = _shipment(shipment_id)
     try:
-        item = service.receive_late(db.session, _shipment(shipment_id), request.form.get("code", ""),
+        item = service.receive_late(db.session, shipment, request.form.get("code", ""),
                                     damage=request.form.get("damage"), by=current_user)
     except DomainError as exc:
         refuse(exc.message)

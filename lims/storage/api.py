@@ -132,7 +132,8 @@ def place(args: dict[str, Any], unit_id: int) -> Any:
 def move(args: dict[str, Any], unit_id: int) -> Any:
     """Move a unit with everything inside into another unit; each sample inside gets a custody event."""
     unit = access.require(current_user, "storage.manage", _unit(unit_id))
-    target = service.get_unit_by_barcode(db.session, args["into"], site_codes=[unit.site.code])
+    target = service.get_unit_by_barcode(db.session, args["into"], site_codes=[unit.site.code],
+                                         where=access.visible_units(current_user))
     count = service.move_unit(db.session, unit, target, by=current_user, expected_version=args.get("version"))
     return {"unit": unit, "path": service.unit_label(db.session, unit), "samples_moved": count}
 

@@ -49,12 +49,20 @@ def get_unit(session: Session, unit_id: int) -> StorageUnit:
     return unit
 
 
-def get_unit_by_barcode(session: Session, barcode: str, *, site_codes: list[str] | None = None) -> StorageUnit:
-    """Return the unit a scanned barcode names (case and whitespace forgiven), preferring the user's sites."""
+def get_unit_by_barcode(session: Session, barcode: str, *, site_codes: list[str] | None = None,
+                        where: Any = None) -> StorageUnit:
+    """Return the unit a scanned barcode names (case and whitespace forgiven), preferring the user's sites.
+
+    ``where`` (a clause on StorageUnit, e.g. ``access.visible_units(user)``) hides the units a user may not
+    see: they are answered like a barcode that names nothing.
+    """
     code = (barcode or "").strip().upper()
     if not code:
         raise DomainError("scan or type a storage barcode", field="barcode")
-    units = list(session.scalars(select(StorageUnit).where(func.upper(StorageUnit.barcode) == code)))
+    stmt = select(StorageUnit).where(func.upper(StorageUnit.barcode) == code)
+    if where is not None:
+        stmt = stmt.where(where)
+    units = list(session.scalars(stmt))
     if not units:
         raise NotFound(f"no storage unit with barcode {code}", field="barcode")
     if len(units) > 1 and site_codes:
@@ -326,13 +334,33 @@ class Placed:
     path: str
 
 
+class PositionTaken(Conflict):
+    """The position was taken by someone else between choosing it and writing it."""
+
+
+NEXT_FREE_ATTEMPTS = 3
+
+
 def place_sample(session: Session, sample: Sample, unit: StorageUnit, *, position: str | None = None,
                  by: User | None, expected_version: int | None = None, at: datetime | None = None) -> Placed:
     """Put ``sample`` into ``unit`` (at ``position``, or the next free one) and record the custody event.
 
     A sample not yet in storage is ``stored``; one already somewhere is ``moved`` (compare-and-set on
-    its placement's version when ``expected_version`` is given).
+    its placement's version when ``expected_version`` is given). When the next free position is taken by
+    someone storing into the same box at the same moment, the next one after it is tried.
     """
+    for attempt in range(1, NEXT_FREE_ATTEMPTS + 1):
+        try:
+            return _place(session, sample, unit, position=position, by=by, expected_version=expected_version,
+                          at=at)
+        except PositionTaken:
+            if (position and position.strip()) or attempt == NEXT_FREE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _place(session: Session, sample: Sample, unit: StorageUnit, *, position: str | None, by: User | None,
+           expected_version: int | None, at: datetime | None) -> Placed:
     access.require_site(by, unit.site, f"storing in {unit.name} ({unit.barcode})")
     chain = unit_path(session, unit)
     refusal = placement_refusal(session, sample, unit, chain)
@@ -409,7 +437,7 @@ def _write_placement(session: Session, accession: str, barcode: str, label: str 
     except IntegrityError as exc:
         text = str(exc.orig).lower()
         if "row" in text or "uq_placement" in text:
-            raise Conflict(f"position {label} of box {barcode} is taken", field="position") from None
+            raise PositionTaken(f"position {label} of box {barcode} is taken", field="position") from None
         if "sample_id" in text or "pk_placement" in text:
             raise Conflict(f"{accession} was just stored by someone else; scan it again", field="code") from None
         raise Conflict(f"{accession}: the change conflicts with data already stored") from None
@@ -421,6 +449,8 @@ def place_by_scan(session: Session, unit: StorageUnit, code: str, *, position: s
                   by: User | None, expected_version: int | None = None) -> Placed:
     """Resolve a scanned tube (accession normalised and check character verified), then place it."""
     sample = samples_service.get_by_accession(session, code)
+    if by is not None:
+        access.require_see(by, sample)
     return place_sample(session, sample, unit, position=position, by=by, expected_version=expected_version)
 
 

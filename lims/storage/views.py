@@ -64,8 +64,9 @@ def index() -> Any:
 def scan_box() -> Any:
     """Open the unit whose barcode was scanned."""
     try:
-        unit = access.require_see(current_user, service.get_unit_by_barcode(
-            db.session, request.args.get("barcode", ""), site_codes=current_user.site_codes))
+        unit = service.get_unit_by_barcode(db.session, request.args.get("barcode", ""),
+                                           site_codes=current_user.site_codes,
+                                           where=access.visible_units(current_user))
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("storage.index"))
@@ -111,7 +112,8 @@ def move(unit_id: int) -> Any:
     """Move this unit, and everything inside it, into the unit whose barcode was scanned."""
     moving = access.require(current_user, "storage.manage", _unit(unit_id))
     try:
-        target = service.get_unit_by_barcode(db.session, request.form.get("into", ""), site_codes=[moving.site.code])
+        target = service.get_unit_by_barcode(db.session, request.form.get("into", ""), site_codes=[moving.site.code],
+                                             where=access.visible_units(current_user))
         count = service.move_unit(db.session, moving, target, by=current_user,
                                   expected_version=request.form.get("version", type=int))
     except DomainError as exc:

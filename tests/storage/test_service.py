@@ -59,6 +59,25 @@ def test_database_constraint_is_the_arbiter(session, lab, user) -> None:
     assert session.get(Placement, a.id) is not None  # the session is still usable
 
 
+def test_next_free_position_taken_meanwhile_takes_the_next_one(session, lab, user, monkeypatch) -> None:
+    """Two people storing into one box at once (PostgreSQL): the one who loses the position gets the next."""
+    tech = user("technician")
+    a, b = lab.tubes[:2]
+    service.place_by_scan(session, lab.box, a.accession, by=tech)
+    real, calls = service.next_free, []
+
+    def stale(session_, unit, after=None):  # what a concurrent store saw before the other one committed
+        calls.append(unit.id)
+        return (1, 1) if len(calls) == 1 else real(session_, unit, after)
+
+    monkeypatch.setattr(service, "next_free", stale)
+    placed = service.place_by_scan(session, lab.box, b.accession, by=tech)
+    assert placed.position == "A2" and len(calls) == 2
+    assert _actions(session, b) == ["derived", "stored"]  # one custody event: the lost attempt left none
+    with pytest.raises(Conflict, match="position A1 of box .* is taken"):  # a typed position is not moved
+        service.place_by_scan(session, lab.box, lab.tubes[2].accession, position="A1", by=tech)
+
+
 def test_bad_positions_wrong_box_type_other_site_and_bad_ids(session, lab, study, make_participant, user) -> None:
     tech = user("technician")
     a = lab.tubes[0]
