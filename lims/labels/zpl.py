@@ -1,0 +1,99 @@
+"""ZPL II for Zebra printers: one ``^XA..^XZ`` format per label, drawn from the same plan as the PDF.
+
+- Code 128: ``^BY`` module width in dots, ``^BC`` in mode N with explicit start and code-set invocations,
+  so the printer draws exactly the planned symbol; ``^FO`` puts its first bar after the quiet zone.
+- DataMatrix: ``^BX`` ECC 200 with the planned module size and the symbol's rows and columns.
+- Text: each line as a ``^GF`` bitmap of the label font at the printer's resolution (ASCII hex with ZPL's
+  row compression), preceded by a ``^FX`` comment holding the text. No printer font is needed, Chinese
+  prints on any Zebra, and the glyphs sit where the PDF puts them.
+
+The output is 7-bit ASCII: comments escape ``^``, ``~``, ``_`` and every non-ASCII byte as ``_XX``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from lims.labels.fonts import label_font
+from lims.labels.layout import LabelContent, LabelPlan, TextLine, plan
+from lims.labels.presets import Stock
+
+
+def zpl(labels: Iterable[LabelContent], stock: Stock, dpi: int) -> str:
+    """Return ZPL II for ``labels`` on ``stock`` at ``dpi`` (one format per label)."""
+    return "".join(zpl_label(plan(label, stock, dpi)) for label in labels)
+
+
+def zpl_label(item: LabelPlan) -> str:
+    """Return the ZPL format of one planned label."""
+    out = ["^XA", "^CI28", f"^PW{item.width}", f"^LL{item.height}", "^LH0,0"]
+    if item.bars is not None:
+        b = item.bars
+        out.append(f"^FO{b.x},{b.y}^BY{b.module},3,{b.height}^BCN,{b.height},N,N,N,N^FD{b.code.zpl_data()}^FS")
+    m = item.matrix
+    rows, cols = m.grid.shape
+    out.append(f"^FO{m.x},{m.y}^BXN,{m.module},200,{cols},{rows}^FD{m.value}^FS")
+    for line in item.texts:
+        bitmap, x, y = raster_line(line)
+        out.append(f"^FX{escape(line.field)}: {escape(line.text)}")
+        out.append(f"^FO{x},{y}{graphic_field(bitmap)}^FS")
+    out.extend(["^PQ1", "^XZ"])
+    return "\n".join(out) + "\n"
+
+
+def raster_line(line: TextLine) -> tuple[np.ndarray, int, int]:
+    """Return the line's glyphs as a boolean bitmap (True = dark) and its top-left corner in label dots.
+
+    Each glyph is placed at its unhinted advance position, rounded to the nearest dot, as in the PDF.
+    """
+    font = label_font("bold" if line.bold else "regular")
+    pil = font.pil(line.size)
+    positions = []
+    x = 0.0
+    for ch, advance in zip(line.text, font.advances(line.text, line.size), strict=True):
+        positions.append((ch, round(x)))
+        x += advance
+    boxes = [(px + b[0], b[1], px + b[2], b[3]) for ch, px in positions
+             if (b := pil.getbbox(ch, anchor="ls", mode="1"))[2] > b[0]]
+    if not boxes:
+        return np.zeros((1, 1), dtype=bool), line.x, line.baseline
+    left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    right, bottom = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    image = Image.new("1", (right - left, bottom - top), 0)
+    draw = ImageDraw.Draw(image)
+    draw.fontmode = "1"
+    for ch, px in positions:
+        draw.text((px - left, -top), ch, font=pil, fill=1, anchor="ls")
+    return np.asarray(image, dtype=bool), line.x + left, line.baseline + top
+
+
+def graphic_field(bitmap: np.ndarray) -> str:
+    """Return ``^GFA`` for a boolean bitmap, rows compressed (',' fills with zeros, ':' repeats a row)."""
+    height, width = bitmap.shape
+    row_bytes = (width + 7) // 8
+    packed = np.packbits(bitmap, axis=1)
+    rows, previous = [], None
+    for row in packed:
+        text = row.tobytes().hex().upper()
+        if text == previous:
+            rows.append(":")
+            continue
+        previous = text
+        stripped = text.rstrip("0")
+        rows.append(text if len(stripped) == len(text) else stripped + ",")
+    total = row_bytes * height
+    return f"^GFA,{total},{total},{row_bytes},{''.join(rows)}"
+
+
+def escape(text: str) -> str:
+    """Escape text for a ZPL comment or ``^FH`` field: ``_XX`` for ^, ~, _ and every non-ASCII byte."""
+    out = []
+    for ch in text:
+        if 32 <= ord(ch) < 127 and ch not in "^~_":
+            out.append(ch)
+        else:
+            out.extend(f"_{byte:02X}" for byte in ch.encode("utf-8"))
+    return "".join(out)
