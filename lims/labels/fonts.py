@@ -195,6 +195,11 @@ def _subset(font: TTFont, chars: str) -> bytes:
     subsetter.subset(font)
     if "CFF " in font:
         _cff_to_truetype(font)
+    # reportlab shares one font object among all fonts of the same PostScript name: give each subset its own.
+    tag = hashlib.sha256(chars.encode("utf-8")).hexdigest()[:8]
+    for record in font["name"].names:
+        if record.nameID == 6:
+            record.string = f"{record.toUnicode()[:50]}-{tag}"
     buffer = io.BytesIO()
     font.save(buffer)
     return buffer.getvalue()

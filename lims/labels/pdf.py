@@ -1,7 +1,7 @@
 """PDF label pages for sheet and roll printers: every label planned in the printer's dots, fonts embedded.
 
 Print these at 100 % (no "fit to page"): a bar is a whole number of printer dots only at the resolution the
-PDF was made for, and labels sit on whole dots of the page.
+PDF was made for; the page and every label on it start on whole dots.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from reportlab.pdfgen.canvas import Canvas
 from lims.labels.fonts import label_font
 from lims.labels.layout import LabelContent, LabelPlan, plan
 from lims.labels.presets import LabelLayoutError, SheetLayout, check_dpi
+
+INSET = 0.01
 
 
 def sheet_positions(count: int, layout: SheetLayout, start_position: int = 1) -> list[tuple[int, int]]:
@@ -45,8 +47,12 @@ def pdf(labels: Sequence[LabelContent], layout: SheetLayout, dpi: int, start_pos
     fonts = _fonts(plans)
     buffer = io.BytesIO()
     points = 72 / dpi
-    page_height = layout.page_height_mm * 72 / 25.4
-    canvas = Canvas(buffer, pagesize=(layout.page_width_mm * 72 / 25.4, page_height), pageCompression=1)
+    # The page is a whole number of printer dots (within half a dot of its nominal size), so a renderer that
+    # fits the page to whole pixels keeps every bar and module on the dot grid.
+    width, height = (round(mm * dpi / 25.4) for mm in (layout.page_width_mm, layout.page_height_mm))
+    page_height = height * points
+    canvas = Canvas(buffer, pagesize=(width * points, page_height), pageCompression=1,
+                    initialFontName=fonts[False], initialFontSize=8)
     canvas.setTitle(f"{title} ({layout.name}, {dpi} dpi)")
     canvas.setCreator("Trialbank")
     current = 0
@@ -72,8 +78,10 @@ def _draw(canvas: Canvas, item: LabelPlan, fonts: dict[bool, str], x0: int, y0: 
     """Draw one plan with its top-left corner at dot (x0, y0) of the page."""
 
     def box(x: int, y: int, w: int, h: int) -> None:
-        canvas.rect((x0 + x) * points, page_height - (y0 + y + h) * points, w * points, h * points,
-                    stroke=0, fill=1)
+        # Inset by 1/100 dot: a renderer that snaps rectangles outwards must not grow a bar by a dot because
+        # 85 dots came out as 84.99999 after the conversion to points and back.
+        canvas.rect((x0 + x + INSET) * points, page_height - (y0 + y + h - INSET) * points, (w - 2 * INSET) * points,
+                    (h - 2 * INSET) * points, stroke=0, fill=1)
 
     canvas.setFillColorRGB(0, 0, 0)
     if item.bars is not None:

@@ -43,6 +43,9 @@ def register(app: Flask, api: Api) -> None:
     @app.template_global("label_layouts")
     def label_layouts() -> dict[str, Any]:
         """Return the download choices: page layouts, label stocks and resolutions."""
-        from lims.labels.presets import DEFAULT_LAYOUT, DPIS, PRESETS, STOCKS
+        from lims.labels.presets import DEFAULT_LAYOUT, DEFAULT_STOCK, DPIS, PRESETS, STOCKS
 
-        return {"layouts": sorted(PRESETS), "stocks": list(STOCKS), "dpis": DPIS, "default": DEFAULT_LAYOUT}
+        sheet = app.config.get("LABEL_SHEET") or {"preset": DEFAULT_LAYOUT}
+        zpl = app.config.get("LABEL_ZPL") or {}
+        default = f"PDF {sheet.get('name') or sheet.get('preset')}, ZPL {zpl.get('stock', DEFAULT_STOCK)}"
+        return {"layouts": sorted(PRESETS), "stocks": list(STOCKS), "dpis": DPIS, "default": default}

@@ -16,7 +16,15 @@ from lims.core.forms import first_error, form_errors, load_form
 from lims.core.permissions import permission_required
 from lims.core.uow import refuse
 from lims.extensions import db
-from lims.labels.presets import DEFAULT_LAYOUT, DEFAULT_STOCK, DPIS, PRESETS, STOCKS, layout_from_mapping
+from lims.labels.presets import (
+    DEFAULT_LAYOUT,
+    DEFAULT_STOCK,
+    DPIS,
+    PRESETS,
+    STOCKS,
+    LabelLayoutError,
+    layout_from_mapping,
+)
 from lims.printing import printers, service
 from lims.printing.models import PrintJob
 from lims.printing.schemas import PrinterCreateSchema, PrinterUpdateSchema, PrintRequestSchema
@@ -41,20 +49,18 @@ def _printer(printer_id: int) -> Any:
     return printer
 
 
-def _download_layout(data: dict[str, Any]) -> Any:
-    """Return the layout (pdf) or stock (zpl) of a download: chosen, configured, or the default."""
-    if data["format"] == "zpl":
-        configured = current_app.config.get("LABEL_ZPL") or {}
-        return data.get("layout") or configured.get("stock", DEFAULT_STOCK)
-    if data.get("layout"):
-        return data["layout"]
-    return layout_from_mapping(current_app.config.get("LABEL_SHEET") or {"preset": DEFAULT_LAYOUT})
-
-
-def _download_dpi(data: dict[str, Any]) -> int:
-    configured = current_app.config.get("LABEL_ZPL" if data["format"] == "zpl" else "LABEL_SHEET_DPI")
-    default = (configured or {}).get("dpi", 300) if data["format"] == "zpl" else int(configured or 600)
-    return data.get("dpi") or default
+def _download(data: dict[str, Any]) -> tuple[Any, int]:
+    """Return the layout (PDF) or stock (ZPL) and resolution of a download: chosen, configured, or the default."""
+    try:
+        if data["format"] == "zpl":
+            configured = current_app.config.get("LABEL_ZPL") or {}
+            return data.get("layout") or configured.get("stock", DEFAULT_STOCK), data.get("dpi") or int(
+                configured.get("dpi", 300))
+        layout = data.get("layout") or layout_from_mapping(current_app.config.get("LABEL_SHEET")
+                                                           or {"preset": DEFAULT_LAYOUT})
+        return layout, data.get("dpi") or int(current_app.config.get("LABEL_SHEET_DPI") or 600)
+    except (LabelLayoutError, TypeError, ValueError, AttributeError) as exc:
+        raise DomainError(f"label download settings (LABEL_SHEET, LABEL_ZPL): {exc}", field="layout") from None
 
 
 def _sent(job: PrintJob) -> Any:
@@ -80,9 +86,10 @@ def sample_labels() -> Any:
                                           start_position=data["start_position"],
                                           reprint_reason=data["reprint_reason"])
         return _sent(job)
+    layout, dpi = _download(data)
     rendered, _ = service.download_sample_labels(
-        db.session, samples, by=current_user, language=data["format"], layout=_download_layout(data),
-        dpi=_download_dpi(data), start_position=data["start_position"], reprint_reason=data["reprint_reason"])
+        db.session, samples, by=current_user, language=data["format"], layout=layout, dpi=dpi,
+        start_position=data["start_position"], reprint_reason=data["reprint_reason"])
     return _attachment(rendered, samples[0].accession if len(samples) == 1 else f"labels-{len(samples)}")
 
 
@@ -96,8 +103,8 @@ def unit_labels() -> Any:
     if data["printer"] and not request.form.get("download"):
         return _sent(service.print_unit_labels(db.session, units, _printer(data["printer"]), by=current_user,
                                                start_position=data["start_position"]))
-    rendered = service.download_unit_labels(db.session, units, language=data["format"],
-                                            layout=_download_layout(data), dpi=_download_dpi(data),
+    layout, dpi = _download(data)
+    rendered = service.download_unit_labels(db.session, units, language=data["format"], layout=layout, dpi=dpi,
                                             start_position=data["start_position"])
     return _attachment(rendered, units[0].barcode if len(units) == 1 else f"storage-labels-{len(units)}")
 
