@@ -23,6 +23,7 @@ from lims.labels.presets import (
     PRESETS,
     STOCKS,
     LabelLayoutError,
+    Stock,
     layout_from_mapping,
 )
 from lims.printing import printers, service
@@ -54,8 +55,10 @@ def _download(data: dict[str, Any]) -> tuple[Any, int]:
     try:
         if data["format"] == "zpl":
             configured = current_app.config.get("LABEL_ZPL") or {}
-            return data.get("layout") or configured.get("stock", DEFAULT_STOCK), data.get("dpi") or int(
-                configured.get("dpi", 300))
+            stock: Any = configured.get("stock", DEFAULT_STOCK)
+            if "width_mm" in configured:  # a measured label: {"width_mm": 57, "height_mm": 32, "dpi": 203}
+                stock = Stock("LABEL_ZPL", float(configured["width_mm"]), float(configured["height_mm"]))
+            return data.get("layout") or stock, data.get("dpi") or int(configured.get("dpi", 300))
         layout = data.get("layout") or layout_from_mapping(current_app.config.get("LABEL_SHEET")
                                                            or {"preset": DEFAULT_LAYOUT})
         return layout, data.get("dpi") or int(current_app.config.get("LABEL_SHEET_DPI") or 600)

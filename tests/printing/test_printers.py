@@ -3,6 +3,8 @@ labels they will print, site scope holds; the print forms offer them beside the 
 
 from __future__ import annotations
 
+import pypdfium2
+import pytest
 from sqlalchemy import select
 
 from lims.printing.models import Printer
@@ -138,3 +140,24 @@ def test_labels_for_new_aliquots_print_from_the_processing_result(login, session
     labels = render(received.decode("ascii"))
     assert [label.datamatrix[0] for label in labels] == ticked
     assert any("from K2EDTA blood tube" in c or "K2EDTA" in c for c in labels[0].comments)
+
+
+def test_downloads_follow_the_configured_label_settings(app, login, session, bench, monkeypatch) -> None:
+    monkeypatch.setitem(app.config, "LABEL_ZPL", {"width_mm": 57, "height_mm": 32, "dpi": 203})
+    monkeypatch.setitem(app.config, "LABEL_SHEET", {"preset": "letter-44x17", "margin_top_mm": 16})
+    client = login("technician")
+    zpl = client.post("/samples/labels", data={"accession": [bench.blood.accession], "format": "zpl"})
+    assert zpl.status_code == 200 and "^PW456\n^LL256\n" in zpl.get_data(as_text=True)
+    sheet = client.post("/samples/labels", data={"accession": [bench.plasma[0].accession], "format": "pdf"})
+    assert sheet.status_code == 200
+    document = pypdfium2.PdfDocument(sheet.data)
+    try:
+        assert document.get_metadata_dict()["Title"] == "Labels (letter-44x17, 600 dpi)"
+        assert document[0].get_size() == pytest.approx((612.0, 792.0), abs=0.1)
+    finally:
+        document.close()
+    monkeypatch.setitem(app.config, "LABEL_SHEET", {"preset": "a4-38x21", "columns": 9})
+    broken = client.post("/samples/labels", data={"accession": [bench.plasma[1].accession], "format": "pdf"})
+    assert broken.status_code == 400
+    assert "label download settings (LABEL_SHEET, LABEL_ZPL): layout &#39;a4-38x21&#39; is" in broken.get_data(
+        as_text=True)
