@@ -2,7 +2,9 @@
 
 - Code 128: ``^BY`` module width in dots, ``^BC`` in mode N with explicit start and code-set invocations,
   so the printer draws exactly the planned symbol; ``^FO`` puts its first bar after the quiet zone.
-- DataMatrix: ``^BX`` ECC 200 with the planned module size and the symbol's rows and columns.
+- DataMatrix: ``^BX`` ECC 200 with the planned module size and the symbol's rows and columns, when even a
+  printer that encodes in ASCII mode only fits the value into that size (always for accession IDs); other
+  values (long storage barcodes packed in C40 mode) go as a ``^GF`` bitmap of the planned symbol.
 - Text: each line as a ``^GF`` bitmap of the label font at the printer's resolution (ASCII hex with ZPL's
   row compression), preceded by a ``^FX`` comment holding the text. No printer font is needed, Chinese
   prints on any Zebra, and the glyphs sit where the PDF puts them.
@@ -35,13 +37,36 @@ def zpl_label(item: LabelPlan) -> str:
         out.append(f"^FO{b.x},{b.y}^BY{b.module},3,{b.height}^BCN,{b.height},N,N,N,N^FD{b.code.zpl_data()}^FS")
     m = item.matrix
     rows, cols = m.grid.shape
-    out.append(f"^FO{m.x},{m.y}^BXN,{m.module},200,{cols},{rows}^FD{m.value}^FS")
+    if ascii_codewords(m.value) <= ECC200_SQUARE_CAPACITY.get(rows, 0):
+        out.append(f"^FO{m.x},{m.y}^BXN,{m.module},200,{cols},{rows}^FD{m.value}^FS")
+    else:
+        modules = np.kron(m.grid, np.ones((m.module, m.module), dtype=bool)).astype(bool)
+        out.append(f"^FX{escape(m.value)}: DataMatrix as a bitmap")
+        out.append(f"^FO{m.x},{m.y}{graphic_field(modules)}^FS")
     for line in item.texts:
         bitmap, x, y = raster_line(line)
         out.append(f"^FX{escape(line.field)}: {escape(line.text)}")
         out.append(f"^FO{x},{y}{graphic_field(bitmap)}^FS")
     out.extend(["^PQ1", "^XZ"])
     return "\n".join(out) + "\n"
+
+
+# Data codewords of the square ECC 200 symbols (ISO/IEC 16022, table 7), by rows.
+ECC200_SQUARE_CAPACITY = {10: 3, 12: 5, 14: 8, 16: 12, 18: 18, 20: 22, 22: 30, 24: 36, 26: 44, 32: 62, 36: 86,
+                          40: 114, 44: 144, 48: 174, 52: 204, 64: 280, 72: 368, 80: 456, 88: 576, 96: 696,
+                          104: 816, 120: 1050, 132: 1304, 144: 1558}
+
+
+def ascii_codewords(value: str) -> int:
+    """Return the codewords of ``value`` in DataMatrix ASCII encodation (digit pairs share one)."""
+    count, i = 0, 0
+    while i < len(value):
+        if value[i].isdigit() and i + 1 < len(value) and value[i + 1].isdigit():
+            i += 2
+        else:
+            i += 1
+        count += 1
+    return count
 
 
 def raster_line(line: TextLine) -> tuple[np.ndarray, int, int]:

@@ -139,7 +139,9 @@ def _may_resend(job: PrintJob) -> None:
 @login_required
 def job(job_id: int) -> Any:
     """Show one print job: its printer, labels, status, attempts and the printer's answer."""
-    return render_template("printing/job.html", job=_job(job_id), back=request.args.get("next"))
+    back = request.args.get("next", "")
+    local = back.startswith("/") and not back.startswith("//")  # only a page of this site
+    return render_template("printing/job.html", job=_job(job_id), back=back if local else None)
 
 
 @bp.post("/printing/jobs/<int:job_id>/retry")

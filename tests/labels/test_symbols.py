@@ -119,3 +119,18 @@ def test_layout_from_mapping() -> None:
         layout_from_mapping({"preset": "a4-38x21", "colums": 3})
     with pytest.raises(LabelLayoutError, match="too wide"):
         layout_from_mapping({"preset": "a4-38x21", "columns": 6})
+
+
+def test_a_datamatrix_a_zebra_might_not_fit_goes_as_a_bitmap() -> None:
+    from lims.labels.zpl import ascii_codewords, zpl
+    from tests.labels.helpers import decode, expected, on_dark
+    from tests.labels.zpl_render import render, to_image
+
+    assert ascii_codewords("TB-0000042-3") == 9 and ascii_codewords("ABCDEFGHIJKLMNOPQRST") == 20
+    long_box = "ABCDEFGHIJKLMNOPQRST"  # C40 packs it into 18 x 18; ASCII mode needs 20 x 20
+    text = zpl([LabelContent(long_box, long_box)], STOCKS["38x13"], 300)
+    assert "^BX" not in text and f"^FX{long_box}: DataMatrix as a bitmap" in text
+    (label,) = render(text)
+    assert decode(on_dark(to_image(label), 300)) == expected(long_box, code128=False)
+    assert ",200,16,16^FDTB-0000042-3^FS" in zpl([LabelContent("TB-0000042-3", "TB-0000042-3")],
+                                               STOCKS["38x13"], 300)

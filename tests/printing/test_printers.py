@@ -161,3 +161,16 @@ def test_downloads_follow_the_configured_label_settings(app, login, session, ben
     assert broken.status_code == 400
     assert "label download settings (LABEL_SHEET, LABEL_ZPL): layout &#39;a4-38x21&#39; is" in broken.get_data(
         as_text=True)
+
+
+def test_the_job_page_links_back_only_to_pages_of_this_site(login, session, bench, make_printer) -> None:
+    from lims.printing.service import print_sample_labels
+
+    job = print_sample_labels(session, [bench.blood], make_printer(port=9), by=None)
+    session.info.pop("lims.uow.after_commit", None)
+    session.flush()
+    client = login("technician")
+    assert 'href="/samples/x">Back' in client.get(f"/printing/jobs/{job.id}?next=/samples/x").get_data(as_text=True)
+    for bad in ("javascript:alert(1)", "//evil.example/x", "https://evil.example/"):
+        assert "Back</a>" not in client.get(f"/printing/jobs/{job.id}", query_string={"next": bad}).get_data(
+            as_text=True)
