@@ -96,7 +96,8 @@ def raster_line(line: TextLine) -> tuple[np.ndarray, int, int]:
 
 
 def graphic_field(bitmap: np.ndarray) -> str:
-    """Return ``^GFA`` for a boolean bitmap, rows compressed (',' fills with zeros, ':' repeats a row)."""
+    """Return ``^GFA`` for a boolean bitmap in ZPL's ASCII compression (repeat counts, ',' fills a row with
+    zeros, ':' repeats the row above)."""
     height, width = bitmap.shape
     row_bytes = (width + 7) // 8
     packed = np.packbits(bitmap, axis=1)
@@ -108,9 +109,28 @@ def graphic_field(bitmap: np.ndarray) -> str:
             continue
         previous = text
         stripped = text.rstrip("0")
-        rows.append(text if len(stripped) == len(text) else stripped + ",")
+        rows.append(_runs(stripped) + ("," if len(stripped) < len(text) else ""))
     total = row_bytes * height
     return f"^GFA,{total},{total},{row_bytes},{''.join(rows)}"
+
+
+def _runs(hex_digits: str) -> str:
+    """Compress repeated hex digits with ZPL repeat counts (G..Y = 1..19, g..z = 20..400)."""
+    out = []
+    i = 0
+    while i < len(hex_digits):
+        j = i
+        while j < len(hex_digits) and hex_digits[j] == hex_digits[i]:
+            j += 1
+        count = j - i
+        while count > 2:
+            chunk = min(count, 419)
+            tens, ones = divmod(chunk, 20)
+            out.append((chr(ord("f") + tens) if tens else "") + (chr(ord("F") + ones) if ones else "") + hex_digits[i])
+            count -= chunk
+        out.append(hex_digits[i] * count)
+        i = j
+    return "".join(out)
 
 
 def escape(text: str) -> str:
