@@ -199,8 +199,11 @@ def print_sample_labels(session: Session, samples: Sequence[Sample], printer: Pr
                       start_position=start_position)
     job = _job(session, printer, by=by, subject="samples", samples=samples, start_position=start_position,
                reprint_reason=reprint_reason)
-    _record(session, samples, by=by, reprint_reason=reprint_reason,
-            details={"format": printer.language, "layout": rendered.layout, "printer": printer.name, "job": job.id})
+    reprints = _record(session, samples, by=by, reprint_reason=reprint_reason,
+                       details={"format": printer.language, "layout": rendered.layout, "printer": printer.name,
+                                "job": job.id})
+    if not reprints:
+        job.reprint_reason = None  # a reason given for labels never printed before is not a reprint
     return _queue(session, job, rendered)
 
 
