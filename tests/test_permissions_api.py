@@ -31,6 +31,7 @@ def _probes(bench: Any) -> dict[str, Callable[[Any], Any]]:
         "disposal.approve": lambda c: c.get("/disposal/requests"),
         "storage.manage": lambda c: c.post(f"/api/v1/storage/units/{bench.box.id}/place", json={}),
         "storage.configure": lambda c: c.post("/api/v1/storage/units", json={}),
+        "printers.manage": lambda c: c.post("/api/v1/printing/printers", json={}),
         "shipments.build": lambda c: c.post("/api/v1/shipments/", json={}),
         "shipments.release": lambda c: c.post("/api/v1/shipments/2147483000/release"),
         "shipments.import": lambda c: c.post("/api/v1/shipments/import", json={}),

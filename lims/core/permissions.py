@@ -38,6 +38,7 @@ PERMISSIONS: dict[str, Permission] = {
     "disposal.approve": Permission("Approve the disposal of samples", ("lab_manager",), signature=True),
     "storage.manage": Permission("Place, move and scan samples into storage", ("technician", "lab_manager")),
     "storage.configure": Permission("Create freezers, racks, boxes and other storage units", ("lab_manager",)),
+    "printers.manage": Permission("Set up the label printers of a site or bench", ("lab_manager",)),
     "shipments.build": Permission("Build and receive shipments", ("technician", "lab_manager")),
     "shipments.release": Permission("Release a shipment to the courier", ("lab_manager",), signature=True),
     "shipments.import": Permission("Import another installation's shipment manifest", ("lab_manager",)),

@@ -83,7 +83,7 @@ def process(args: dict[str, Any], accession: str) -> Any:
         values["spin2_done"] = True
     made = accessioning.process_primary(db.session, sample, yields, by=current_user, consume=values.pop("consume"),
                                         **{k: v for k, v in values.items() if v is not None})
-    return {"parent": sample.accession, "made": made, "labels": url_for("samples.print_labels")}
+    return {"parent": sample.accession, "made": made, "labels": url_for("printing.sample_labels")}
 
 
 @blp.route("/<string:accession>/tissue", methods=["PUT"])

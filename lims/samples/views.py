@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
 
@@ -18,8 +18,10 @@ from lims.core.permissions import permission_required
 from lims.core.vocabulary import COLLECTION_TYPES, FIXATIONS
 from lims.custody.service import history
 from lims.extensions import db
+from lims.labels.symbols import code128_svg
 from lims.participants import service as participants_service
-from lims.samples import accessioning, labels, printing, service
+from lims.samples import accessioning, service
+from lims.samples.accession import validate
 from lims.samples.models import Sample
 from lims.samples.preanalytics import RANGES, STORAGE_CONTAINERS, TISSUE_CONTAINERS, localise, required_fields
 from lims.samples.presenters import sprec_for
@@ -130,25 +132,7 @@ def registered(code: str, timepoint: str) -> Any:
         abort(404, description=f"{participant.code} has no visit {timepoint}")
     samples = [s for s in service.samples_of_participant(db.session, participant)
                if s.visit_id == visit.id and s.accession]
-    return render_template("samples/registered.html", participant=participant, visit=visit, samples=samples,
-                           presets=sorted(labels.PRESETS))
-
-
-@bp.post("/labels")
-@permission_required("samples.register")
-def print_labels() -> Any:
-    """Render labels (PDF sheet or ZPL) for the chosen samples; each print is a custody event."""
-    codes = request.form.getlist("accession")
-    samples = []
-    for raw in codes:
-        samples.append(access.require(current_user, "samples.register", service.get_by_accession(db.session, raw)))
-    start = request.form.get("start_position", "1")
-    job = printing.print_labels(
-        db.session, samples, fmt=request.form.get("format", "pdf"), by=current_user, config=current_app.config,
-        layout_name=request.form.get("layout") or None, start_position=int(start) if start.isdigit() else 0,
-    )
-    return Response(job.content, mimetype=job.mimetype,
-                    headers={"Content-Disposition": f'attachment; filename="{job.filename}"'})
+    return render_template("samples/registered.html", participant=participant, visit=visit, samples=samples)
 
 
 @bp.get("/<accession>/barcode.svg")
@@ -156,7 +140,7 @@ def print_labels() -> Any:
 def barcode_svg(accession: str) -> Any:
     """Return the sample's Code128 barcode as SVG for the screen."""
     sample = access.require_see(current_user, service.find_by_accession(db.session, accession))
-    return Response(labels.code128_svg(sample.accession or ""), mimetype="image/svg+xml")
+    return Response(code128_svg(validate(sample.accession or "")), mimetype="image/svg+xml")
 
 
 @bp.route("/<accession>/process", methods=["GET", "POST"])

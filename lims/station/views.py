@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, render_template
 
 from lims.core.auth import login_required
-from lims.samples import labels
+from lims.labels.symbols import code128_svg
 from lims.samples.accession import make_accession
 from lims.station.service import MODES
 
@@ -43,4 +43,4 @@ def setup() -> Any:
 @login_required
 def test_label() -> Any:
     """Return the Code128 test barcode of the scanner-setup page."""
-    return Response(labels.code128_svg(TEST_ACCESSION), mimetype="image/svg+xml")
+    return Response(code128_svg(TEST_ACCESSION), mimetype="image/svg+xml")

@@ -56,7 +56,7 @@ def test_technician_journey(page, live_server) -> None:
     assert accessions, "the registered samples are listed"
 
     with page.expect_download() as download:
-        page.get_by_role("button", name="Print labels").click()
+        page.get_by_role("button", name="Download labels").click()
     pdf = download.value.path().read_bytes()
     assert pdf.startswith(b"%PDF")
 

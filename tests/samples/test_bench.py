@@ -51,7 +51,7 @@ def test_register_a_visit_from_its_kit(login, session, participant) -> None:
     assert collected[0].collected_at == datetime(2025, 1, 8, 1, 30, tzinfo=UTC)
     assert session.get(type(visit), visit.id).status == "done"
     listing = client.get(r.headers["Location"]).get_data(as_text=True)
-    assert collected[0].accession in listing and "Print labels" in listing
+    assert collected[0].accession in listing and "Download labels" in listing
     again = client.post("/samples/register/ZJ-501/BASELINE", data=form)
     assert again.status_code == 400 and "already registered" in again.get_data(as_text=True)
 
@@ -152,7 +152,11 @@ def test_print_labels_pdf_and_zpl_with_reprint_events(login, session, study, par
     client = login("technician")
     r = client.post("/samples/labels", data={"accession": [blood.accession], "format": "pdf"})
     assert r.status_code == 200 and r.mimetype == "application/pdf" and r.data.startswith(b"%PDF")
-    r = client.post("/samples/labels", data={"accession": [blood.accession.lower()], "format": "zpl"})
+    again = client.post("/samples/labels", data={"accession": [blood.accession.lower()], "format": "zpl"})
+    assert again.status_code == 400
+    assert f"{blood.accession} already had a label printed: give the reason" in again.get_data(as_text=True)
+    r = client.post("/samples/labels", data={"accession": [blood.accession.lower()], "format": "zpl",
+                                             "reprint_reason": "label damaged"})
     text = r.get_data(as_text=True)
     assert r.mimetype == "application/x-zpl" and text.startswith("^XA") and blood.accession in text
     session.expire_all()
@@ -160,8 +164,9 @@ def test_print_labels_pdf_and_zpl_with_reprint_events(login, session, study, par
                                                          CustodyEvent.action == "label_printed")
                              .order_by(CustodyEvent.seq)).all()
     assert [(e.reason, e.details["print_number"], e.details["format"]) for e in events] == [
-        ("first print", 1, "pdf"), ("reprint", 2, "zpl")]
-    r = client.post("/samples/labels", data={"accession": [blood.accession], "format": "pdf", "start_position": "99"})
+        ("first print", 1, "pdf"), ("reprint: label damaged", 2, "zpl")]
+    r = client.post("/samples/labels", data={"accession": [blood.accession], "format": "pdf", "start_position": "99",
+                                             "reprint_reason": "sheet"})
     assert r.status_code == 400 and "start position must be between 1 and 65" in r.get_data(as_text=True)
     svg = client.get(f"/samples/{blood.accession}/barcode.svg")
     assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data

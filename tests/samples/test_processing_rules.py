@@ -175,7 +175,7 @@ def test_process_page_names_fields_readably_and_links_to_labels(login, session, 
     made = client.get(r.headers["Location"]).get_data(as_text=True)
     children = session.scalars(select(Sample).where(Sample.parent_id == edta.id)).all()
     assert len(children) == 5 and all(c.accession in made for c in children)
-    assert 'action="/samples/labels"' in made and "Print 5 labels" in made
+    assert 'action="/samples/labels"' in made and "Labels for the 5 new tubes" in made
 
 
 # --- tissue -----------------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Label printers per site or bench, the print queue, and printing sample and storage labels."""
