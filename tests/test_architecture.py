@@ -72,3 +72,14 @@ def test_models_import_no_services() -> None:
             if bits[0] == "lims" and len(bits) > 1 and bits[1] != "core" and bits[-1] != "models":
                 problems.append(f"{path.relative_to(ROOT)} imports {name}")
     assert problems == []
+
+
+def test_templates_ask_the_permission_table_not_role_names() -> None:
+    """Menus and forms ask may(action, obj): a role name in a template would copy the permission table."""
+    import re
+
+    # A role compared with a role name, or looked up in a list of them (showing a user's role is fine).
+    role_check = re.compile(r"\brole\s*(==|!=)\s*['\"]|\brole\s+(not\s+)?in\s*[(\[]")
+    offenders = [f"{p.relative_to(ROOT)}:{n}" for p in (ROOT / "templates").rglob("*.html")
+                 for n, line in enumerate(p.read_text().splitlines(), 1) if role_check.search(line)]
+    assert offenders == []
