@@ -531,8 +531,10 @@ def move_unit(session: Session, unit: StorageUnit, new_parent: StorageUnit, *, b
         raise Conflict(f"{unit.name} is already in {new_parent.name}", field="parent")
     new_chain = unit_path(session, new_parent)
     types = session.scalars(
-        select(SampleType).join(Sample, Sample.sample_type_id == SampleType.id)
-        .join(Placement, Placement.sample_id == Sample.id).where(Placement.unit_id.in_(inside)).distinct()
+        # DISTINCT on ids: PostgreSQL cannot compare the type's JSON columns.
+        select(SampleType).where(SampleType.id.in_(
+            select(Sample.sample_type_id).join(Placement, Placement.sample_id == Sample.id)
+            .where(Placement.unit_id.in_(inside))))
     ).all()
     for sample_type in types:
         refusal = admits(new_chain, sample_type)
