@@ -9,7 +9,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -18,10 +18,15 @@ from werkzeug.serving import make_server
 from lims import create_app
 from lims.cli import main
 from tests.conftest import PG_URL, fresh_database
+from tests.e2e import topology
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("LIMS_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+
+
+# The journeys log in as demo users of every role; tests/e2e/test_identity.py covers the second factor itself.
+JOURNEY_SETTINGS = {"MFA_ROLES": "", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
 
 
 @dataclass
@@ -29,31 +34,52 @@ class LiveServer:
     url: str
     app: object
     password: str
+    topology: str = "inprocess"
+    facts: dict[str, object] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """Serve a migrated database holding a small demo trial on a free loopback port."""
+    """Serve a migrated database holding a small demo trial on a free loopback port.
+
+    In-process by default; ``LIMS_E2E_TOPOLOGY=embedded`` or ``production`` runs the same journeys against real
+    web servers and job workers (see tests/e2e/topology.py).
+    """
+    kind = topology.chosen()
+    if kind == "production" and not PG_URL:
+        pytest.fail("the production topology needs PostgreSQL: set LIMS_TEST_DATABASE_URL (CI does)")
     tmp = tmp_path_factory.mktemp("live")
+    instance = tmp / "instance"
     with fresh_database(PG_URL or "sqlite://", tmp) as url:
-        app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(tmp / "instance"),
-                          "SECRET_KEY": "e2e-secret-key", "QUEUE_URL": "immediate"})
-        runner = app.test_cli_runner()
+        loader = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "SECRET_KEY": "e2e-secret-key",
+                             "QUEUE_URL": "immediate"})
+        runner = loader.test_cli_runner()
         for args in (["db", "upgrade"], ["demo", "--participants", "24"]):
             result = runner.invoke(main, args)
             assert result.exit_code == 0, result.output
+        loader.extensions["lims_db"]["engine"].dispose()
         password = next(line.split(":", 1)[1].strip()
-                        for line in (tmp / "instance" / "demo-credentials.txt").read_text().splitlines()
+                        for line in (instance / "demo-credentials.txt").read_text().splitlines()
                         if line.startswith("password:"))
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, password=password)
-        finally:
-            server.shutdown()
-            thread.join(timeout=10)
-            app.extensions["lims_db"]["engine"].dispose()
+        if kind == "inprocess":
+            app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "SECRET_KEY": "e2e-secret-key",
+                              "QUEUE_URL": "immediate", **JOURNEY_SETTINGS})
+            server = make_server("127.0.0.1", 0, app, threaded=True)
+            thread = threading.Thread(target=server.serve_forever, daemon=True)
+            thread.start()
+            try:
+                yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, password=password)
+            finally:
+                server.shutdown()
+                thread.join(timeout=10)
+                app.extensions["lims_db"]["engine"].dispose()
+            return
+        with topology.serve(kind, tmp, url, instance) as (served, facts):
+            app = create_app(facts["config"])  # the test's own view of the same database and queue
+            try:
+                yield LiveServer(url=served, app=app, password=password, topology=kind, facts=facts)
+            finally:
+                app.extensions["lims_db"]["engine"].dispose()
 
 
 @pytest.fixture(scope="session")
