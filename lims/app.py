@@ -5,7 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Flask, g, jsonify, redirect, render_template, request, send_from_directory, url_for
+from flask import (
+    Flask,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask import session as flask_session
 from flask_login import current_user
 from sqlalchemy.exc import DataError
@@ -15,8 +25,9 @@ from werkzeug.routing import IntegerConverter
 
 from lims import __version__, access
 from lims.core import vocabulary
+from lims.core.api import exclusive_bounds
 from lims.core.errors import DomainError
-from lims.core.uow import transactional
+from lims.core.uow import run, transactional
 from lims.extensions import api, csrf, db, login_manager
 from lims.studies.service import STUDY_CODE_KINDS, study_names
 
@@ -74,12 +85,17 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Please log in to see this page."
+    plugin = MarshmallowPlugin(schema_name_resolver=schema_name)
     api.init_app(app, spec_kwargs={
-        "info": {"description": "Trialbank JSON API. Every list is paginated. Authorise with an API token "
-                                "(Authorization: Bearer ..., made on /account/tokens) or a logged-in session."},
-        "marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name),
+        "info": {"description": "Trialbank JSON API. Every list is paginated (X-Pagination). Authorise with an API "
+                                "token (Authorization: Bearer ..., made on /account/tokens) or a logged-in session. "
+                                "Text anywhere in a request may not contain NUL (U+0000) characters: such a request "
+                                "is refused with 422. Numbers are finite (no NaN or infinity) and dates are "
+                                "YYYY-MM-DD between 1900-01-01 and 2200-12-31."},
+        "marshmallow_plugin": plugin,
         "security": [{"bearerToken": []}, {"sessionCookie": []}],
     })
+    plugin.converter.add_attribute_function(exclusive_bounds)
     # Declared so that the Swagger page (/api/v1/docs) offers "Authorize" with a token.
     api.spec.components.security_scheme("bearerToken", {
         "type": "http", "scheme": "bearer", "bearerFormat": "tb_...",
@@ -236,4 +252,10 @@ def _register_hooks(app: Flask) -> None:
     def http_error(exc: HTTPException) -> Any:
         if request.path.startswith("/api/"):
             return api.handle_http_exception(exc)
-        return render_template("error.html", code=exc.code, message=exc.description), exc.code or 500
+        # A URL no view matched has no unit of work around it, yet the page asks who is logged in (a token's
+        # use is recorded): render it as a unit of its own, always rolled back, bookkeeping kept.
+        def page() -> Any:
+            return make_response(render_template("error.html", code=exc.code, message=exc.description),
+                                 exc.code or 500)
+
+        return run(db.session, page, failed=lambda _response: True)

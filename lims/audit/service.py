@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -13,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from lims import access
 from lims.core.models import AuditEvent
+from lims.core.spreadsheet import csv_text
 from lims.participants.models import Consent, Participant, Visit
 from lims.samples.models import DisposalRequest, Sample
 from lims.shipments.models import Shipment, ShipmentItem
@@ -76,10 +75,7 @@ def query(*, username: str | None = None, action: str | None = None, object_type
 
 def to_csv(session: Session, stmt: Select[tuple[AuditEvent]]) -> str:
     """Export the filtered trail as CSV (UTC times, changes as JSON)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["id", "at_utc", "user", "remote_addr", "action", "object_type", "object_id", "changes", "detail"])
-    for e in session.scalars(stmt):
-        writer.writerow([e.id, e.at.isoformat(), e.username or "", e.remote_addr or "", e.action, e.object_type or "",
-                         e.object_id or "", json.dumps(e.changes, sort_keys=True), e.detail or ""])
-    return out.getvalue()
+    header = ["id", "at_utc", "user", "remote_addr", "action", "object_type", "object_id", "changes", "detail"]
+    return csv_text(header, ([e.id, e.at.isoformat(), e.username or "", e.remote_addr or "", e.action,
+                              e.object_type or "", e.object_id or "", json.dumps(e.changes, sort_keys=True),
+                              e.detail or ""] for e in session.scalars(stmt)))

@@ -15,18 +15,16 @@ from lims.clinical.models import ImportRun
 from lims.clinical.schemas import (
     ClinicalDataQuerySchema,
     ClinicalEndpointSchema,
-    ClinicalImportFilesSchema,
-    ClinicalImportFormSchema,
     ClinicalImportReportSchema,
     ClinicalImportRunSchema,
+    ClinicalImportUploadSchema,
     ClinicalQoLScoresSchema,
     ClinicalQueryArgsSchema,
     ClinicalTimelineMarkSchema,
     ClinicalVariantQuerySchema,
 )
 from lims.clinical.uploads import import_upload
-from lims.core.api import refused, refused_schema
-from lims.core.errors import DomainError
+from lims.core.api import MULTIPART, refused, refused_schema
 from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.participants.service import get_by_code
@@ -64,16 +62,15 @@ class Imports(MethodView):
                                   .order_by(ImportRun.at.desc()).limit(100)).all()
 
     @permission_required("clinical.import")
-    @blp.arguments(ClinicalImportFormSchema, location="form")
-    @blp.arguments(ClinicalImportFilesSchema, location="files")
+    @blp.arguments(ClinicalImportUploadSchema, location=MULTIPART)
     @blp.response(200, ClinicalImportReportSchema)
     @blp.alt_response(422, schema=refused_schema(ClinicalImportReportSchema),
                       description="Refused: nothing was imported; the report lists every problem")
-    def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
+    def post(self, form: dict[str, Any]) -> Any:
         """Import a REDCap export (with an optional mapping) or Trialbank tables; all or nothing, signed."""
-        mapping = files.get("mapping")
+        mapping = form.get("mapping")
         report = import_upload(db.session, get_study(db.session), form["format"],
-                               [(u.filename or "", u.read()) for u in files["files"]],
+                               [(u.filename or "", u.read()) for u in form["files"]],
                                (mapping.filename or "mapping.yaml", mapping.read()) if mapping else None,
                                by=current_user, signature=(form["password"], form["meaning"]))
         if not report.applied:

@@ -16,14 +16,21 @@ import csv
 import hashlib
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Float, Integer
+from sqlalchemy import Boolean, CheckConstraint, Date, Float, Integer
 
 from lims.clinical.models import MODELS
+from lims.core.fields import MAX_INT, date_problem, number_problem
+from lims.core.spreadsheet import TextError, decode_text, restore
+from lims.participants.models import Participant
 
+MAX_CELL = 32_768  # characters in one cell (Excel's own limit); a longer cell is refused, never truncated
+SHOWN_VALUE = 200  # characters of a refused value echoed in a report
 _VOCAB: dict[tuple[str, str], tuple[str, ...]] = {
     ("participants", "sex"): ("M", "F"),
     ("participants", "tumour_location"): ("upper", "middle", "lower"),
@@ -53,28 +60,59 @@ _VOCAB: dict[tuple[str, str], tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """How to read one column: kind (date|int|float|bool|str), whether a value is required, allowed codes."""
+    """How to read one column: kind (date|int|float|bool|str), whether a value is required, allowed codes,
+    the range of a number (from the table's CHECK constraints) and the length of a text (its column's)."""
 
     kind: str
     required: bool = False
     choices: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    max_length: int = MAX_CELL
 
 
-def _spec_of(column: Any, table: str) -> FieldSpec:
+_BOUND = re.compile(r"\b(\w+)\s*(>=|<=)\s*(-?\d+(?:\.\d+)?)(?![\w.])")
+
+
+def _bounds(table: Any) -> dict[str, tuple[float | None, float | None]]:
+    """Read each column's numeric range from the table's CHECK constraints (the database owns the rule)."""
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for constraint in table.constraints:
+        if isinstance(constraint, CheckConstraint):
+            for column, op, number in _BOUND.findall(str(constraint.sqltext)):
+                low, high = out.get(column, (None, None))
+                out[column] = (float(number), high) if op == ">=" else (low, float(number))
+    return out
+
+
+def _spec_of(column: Any, table: str, bounds: dict[str, tuple[float | None, float | None]]) -> FieldSpec:
     kind = ("date" if isinstance(column.type, Date) else "int" if isinstance(column.type, Integer)
             else "float" if isinstance(column.type, Float) else "bool" if isinstance(column.type, Boolean) else "str")
-    return FieldSpec(kind, not column.nullable, _VOCAB.get((table, column.name), ()))
+    low, high = bounds.get(column.name, (None, None))
+    if kind == "int":
+        low, high = max(low if low is not None else -MAX_INT, -MAX_INT), min(high if high is not None else MAX_INT,
+                                                                             MAX_INT)
+    length = getattr(column.type, "length", None) if kind == "str" else None
+    return FieldSpec(kind, not column.nullable, _VOCAB.get((table, column.name), ()), low, high,
+                     min(length or MAX_CELL, MAX_CELL))
+
+
+def _table_specs(table_name: str, table: Any, columns: dict[str, str]) -> dict[str, FieldSpec]:
+    """Return the specs of a table's contract columns (contract name -> model column name)."""
+    bounds = _bounds(table)
+    return {name: _spec_of(table.c[column], table_name, bounds) for name, column in columns.items()}
 
 
 TABLE_FIELDS: dict[str, dict[str, FieldSpec]] = {
-    table: {c.name: _spec_of(c, table) for c in model.__table__.columns if c.name not in ("id", "participant_id")}
+    table: _table_specs(table, model.__table__, {c.name: c.name for c in model.__table__.columns
+                                                 if c.name not in ("id", "participant_id")})
     for table, (model, _key) in MODELS.items()
 }
 TABLE_FIELDS["participants"] = {
-    "site": FieldSpec("str"), "enrol_date": FieldSpec("date"), "sex": FieldSpec("str", choices=("M", "F")),
-    "age": FieldSpec("int"), "ecog": FieldSpec("int"),
-    "tumour_location": FieldSpec("str", choices=("upper", "middle", "lower")),
-    "ct": FieldSpec("str"), "cn": FieldSpec("str"), "cm": FieldSpec("str"), "stage": FieldSpec("str"),
+    "site": FieldSpec("str", max_length=20),
+    **_table_specs("participants", Participant.__table__, {
+        "enrol_date": "enrolled_on", "sex": "sex", "age": "age", "ecog": "ecog", "tumour_location": "tumour_location",
+        "ct": "ct", "cn": "cn", "cm": "cm", "stage": "stage"}),
 }
 TABLE_ORDER = ("participants", "treatment", "drug_doses", "allocation", "cre", "surgery", "pathology",
                "disease_events", "deaths", "last_contact", "adverse_events", "qol_responses", "subsequent_treatments")
@@ -89,6 +127,10 @@ class Issue:
     field: str
     value: Any
     reason: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.value, str) and len(self.value) > SHOWN_VALUE:  # never echo a huge cell back
+            object.__setattr__(self, "value", f"{self.value[:SHOWN_VALUE]}… ({len(self.value):,} characters)")
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "row": self.row, "field": self.field,
@@ -120,61 +162,129 @@ class CsvFile:
 
 # ----- reading --------------------------------------------------------------------------------------------------
 def decode(data: bytes) -> str:
-    """Decode UTF-8 (with or without BOM), falling back to Latin-1 (Windows-1252)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
+    """Decode a text file (:func:`lims.core.spreadsheet.decode_text`); raise TextError naming the line."""
+    return decode_text(data)
 
 
 def read_csv(name: str, data: bytes, issues: list[Issue]) -> CsvFile:
-    """Parse CSV bytes: sniff ',' or ';', drop empty rows, report rows with the wrong number of cells."""
-    text = decode(data)
-    first = text.split("\n", 1)[0]
+    """Parse CSV bytes: sniff ',' or ';', drop empty rows, report rows with the wrong number of cells.
+
+    Any line end (LF, CR LF, CR) is read; a file that cannot be decoded, holds NUL characters, is not valid
+    CSV or has a cell longer than ``MAX_CELL`` is reported with its line, and none of its rows are used.
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        text = decode(data)
+    except TextError as exc:
+        issues.append(Issue(name, exc.line, "", exc.value, exc.reason))
+        return CsvFile(name, [], [], ",", digest)
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        issues.append(Issue(name, line, "", None, "the file holds NUL characters: it is not a text (CSV) file"))
+        return CsvFile(name, [], [], ",", digest)
+    first = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header: list[str] = []
     rows: list[tuple[int, list[str]]] = []
-    for line, cells in enumerate(reader, start=1):
-        if not any(c.strip() for c in cells):
-            continue
-        if not header:
-            header = [c.strip() for c in cells]
-            continue
-        if len(cells) != len(header):
-            issues.append(Issue(name, line, "", f"{len(cells)} cells", f"row has {len(cells)} cells, the header "
-                                f"{len(header)}"))
-            continue
-        rows.append((line, [c.strip() for c in cells]))
+    line = 0
+    try:
+        with _any_cell_size():
+            for line, cells in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1):
+                if not any(c.strip() for c in cells):
+                    continue
+                cells = [restore(c.strip()) for c in cells]
+                if not header:
+                    header = cells
+                elif len(cells) != len(header):
+                    issues.append(Issue(name, line, "", f"{len(cells)} cells",
+                                        f"row has {len(cells)} cells, the header {len(header)}"))
+                elif not _cells_fit(name, line, header, cells, issues):
+                    continue
+                else:
+                    rows.append((line, cells))
+    except csv.Error as exc:
+        issues.append(Issue(name, line + 1, "", None, f"not valid CSV: {exc}"))
+        return CsvFile(name, [], [], delimiter, digest)
     if not header:
         issues.append(Issue(name, None, "", None, "the file is empty"))
     dupes = sorted({h for h in header if header.count(h) > 1})
     for h in dupes:
         issues.append(Issue(name, 1, h, h, "column appears more than once"))
-    return CsvFile(name, header, rows, delimiter, hashlib.sha256(data).hexdigest())
+    return CsvFile(name, header, rows, delimiter, digest)
+
+
+@contextmanager
+def _any_cell_size() -> Iterator[None]:
+    """Let the csv module read a cell of any size, so that its length is judged here, with its column.
+
+    The module's limit is process-wide (and other libraries raise it); it is put back afterwards.
+    """
+    before = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
+
+
+def _cells_fit(name: str, line: int, header: list[str], cells: list[str], issues: list[Issue]) -> bool:
+    """Report the cells of a row longer than ``MAX_CELL``; tell whether the row can be used."""
+    long = [(column, cell) for column, cell in zip(header, cells) if len(cell) > MAX_CELL]
+    for column, cell in long:
+        issues.append(Issue(name, line, column, cell, f"a cell of {len(cell):,} characters (at most {MAX_CELL:,})"))
+    return not long
 
 
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%Y%m%d", "%d-%b-%Y", "%d %b %Y", "%d-%m-%Y")
+_DATE_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def parse_date(text: str, day_first: bool = True) -> date:
-    """Parse a date in ISO or a common day-first (or, with ``day_first=False``, month-first) form."""
+    """Parse a date in ISO or a common day-first (or, with ``day_first=False``, month-first) form.
+
+    An ISO date with a time (``2025-03-04T10:30``) is read as its date once the time is checked to be one.
+    """
     text = text.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2})?", text):
-        text = text[:10]
+    stamped = _DATE_TIME.fullmatch(text)
+    if stamped:
+        try:
+            time.fromisoformat(stamped[2].zfill(5) if len(stamped[2]) == 4 else stamped[2])
+        except ValueError:
+            raise ValueError(f"not a time of day: {stamped[2]}") from None
+        text = stamped[1]
     formats = _DATE_FORMATS + (("%d/%m/%Y",) if day_first else ("%m/%d/%Y",))
     for fmt in formats:
         try:
-            return datetime.strptime(text, fmt).date()
+            parsed = datetime.strptime(text, fmt).date()
         except ValueError:
             continue
+        problem = date_problem(parsed)
+        if problem:
+            raise ValueError(problem)
+        return parsed
     raise ValueError("not a date (use YYYY-MM-DD)")
 
 
 _TRUE = {"1", "yes", "y", "true", "t", "checked"}
 _FALSE = {"0", "no", "n", "false", "f", "unchecked"}
+
+
+def _number(text: str, spec: FieldSpec, decimal_comma: bool) -> int | float:
+    number = text.replace(",", ".") if decimal_comma else text
+    if not _NUMBER.fullmatch(number):
+        if number.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            raise ValueError("not a finite number: NaN and infinity are not values (leave the cell empty)")
+        raise ValueError("not a number")
+    value = float(number)
+    problem = number_problem(value, spec.low, spec.high)
+    if problem:
+        raise ValueError(problem)
+    if spec.kind == "int":
+        if not value.is_integer():
+            raise ValueError("not a whole number")
+        return int(value)
+    return value
 
 
 def parse_value(text: str, spec: FieldSpec, *, decimal_comma: bool = False, day_first: bool = True) -> Any:
@@ -186,16 +296,7 @@ def parse_value(text: str, spec: FieldSpec, *, decimal_comma: bool = False, day_
     if spec.kind == "date":
         return parse_date(text, day_first)
     if spec.kind in ("int", "float"):
-        number = text.replace(",", ".") if decimal_comma else text
-        try:
-            value = float(number)
-        except ValueError:
-            raise ValueError("not a number") from None
-        if spec.kind == "int":
-            if not value.is_integer():
-                raise ValueError("not a whole number")
-            return int(value)
-        return value
+        return _number(text, spec, decimal_comma)
     if spec.kind == "bool":
         low = text.lower()
         if low in _TRUE:
@@ -208,6 +309,8 @@ def parse_value(text: str, spec: FieldSpec, *, decimal_comma: bool = False, day_
         if len(match) == 1:
             return match[0]
         raise ValueError(f"not one of {', '.join(spec.choices)}")
+    if len(text) > spec.max_length:
+        raise ValueError(f"longer than {spec.max_length} characters")
     return text
 
 
@@ -225,7 +328,9 @@ def read_tables(files: dict[str, bytes]) -> tuple[list[Incoming], list[Issue], l
         csv_file = read_csv(name, data, issues)
         hashes.append(csv_file.sha256)
         spec = TABLE_FIELDS[table]
-        if csv_file.header and "participant_id" not in csv_file.header:
+        if not csv_file.header:
+            continue
+        if "participant_id" not in csv_file.header:
             issues.append(Issue(name, 1, "participant_id", None, "no participant_id column"))
             continue
         for column in csv_file.header:

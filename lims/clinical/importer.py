@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from analysis.clinical_checks import check_consistency
@@ -29,9 +29,9 @@ from analysis.qol import FACT_E_SUBSCALES
 from lims.accounts.models import User
 from lims.accounts.service import sign
 from lims.clinical import service
+from lims.clinical.constraints import locate
 from lims.clinical.csvfiles import TABLE_FIELDS, TABLE_ORDER, Incoming, Issue, read_tables
 from lims.clinical.models import MODELS, ClinicalChange, ClinicalLock, ImportRun
-from lims.core.errors import DomainError, integrity_message
 from lims.participants.models import Participant
 from lims.studies.models import Study
 
@@ -82,28 +82,17 @@ def _record_rules(rec: Incoming) -> list[tuple[str, Any, str]]:
 
     if rec.table == "treatment" and both("rt_start", "rt_end") and v["rt_end"] < v["rt_start"]:
         out.append(("rt_end", v["rt_end"], "RT end before RT start"))
-    if rec.table == "cre" and v.get("seq") is not None and not 1 <= v["seq"] <= 14:
-        out.append(("seq", v["seq"], "CRE number must be 1-14"))
-    if rec.table == "pathology":
-        if v.get("viable_pct") is not None and not 0 <= v["viable_pct"] <= 100:
-            out.append(("viable_pct", v["viable_pct"], "not within 0-100"))
-        if both("ln_positive", "ln_examined") and v["ln_positive"] > v["ln_examined"]:
-            out.append(("ln_positive", v["ln_positive"], "more positive nodes than examined"))
+    # Ranges of single values (CRE 1-14, grades 1-5, 0-100 %) are read from the CHECK constraints while parsing.
+    if rec.table == "pathology" and both("ln_positive", "ln_examined") and v["ln_positive"] > v["ln_examined"]:
+        out.append(("ln_positive", v["ln_positive"], "more positive nodes than examined"))
     if rec.table == "adverse_events":
         grade, term = v.get("grade"), str(v.get("term") or "")
-        if grade is not None and not 1 <= grade <= 5:
-            out.append(("grade", grade, "CTCAE grade must be 1-5"))
-        elif grade is not None and grade > CTCAE_MAX_GRADE.get(term.strip().lower(), 5):
+        if grade is not None and grade > CTCAE_MAX_GRADE.get(term.strip().lower(), 5):
             out.append(("grade", grade, f"CTCAE v5.0 grades {term} only up to {CTCAE_MAX_GRADE[term.strip().lower()]}"))
         if both("onset_date", "end_date") and v["end_date"] < v["onset_date"]:
             out.append(("end_date", v["end_date"], "adverse event ends before its onset"))
         if v.get("ethics_reported_on") is not None and v.get("serious") is False:
             out.append(("ethics_reported_on", v["ethics_reported_on"], "reporting date on a non-serious event"))
-    if rec.table == "participants":
-        if v.get("age") is not None and not 18 <= v["age"] <= 100:
-            out.append(("age", v["age"], "age must be 18-100"))
-        if v.get("ecog") is not None and not 0 <= v["ecog"] <= 4:
-            out.append(("ecog", v["ecog"], "ECOG must be 0-4"))
     if rec.table == "qol_responses":
         out += _qol_rules(v)
     return out
@@ -253,6 +242,8 @@ class _Plan:
 
     inserts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     updates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    insert_sources: dict[str, list[Incoming]] = field(default_factory=dict)  # the record of each insert
+    update_sources: dict[str, list[Incoming]] = field(default_factory=dict)  # the record of each update
     changes: list[dict[str, Any]] = field(default_factory=list)
     touched: set[int] = field(default_factory=set)
 
@@ -289,6 +280,7 @@ def _plan(session: Session, records: list[Incoming], people: dict[str, Participa
             stored = existing.get(ident)
             if stored is None:
                 plan.inserts.setdefault(table, []).append({"participant_id": p.id, **rec.values})
+                plan.insert_sources.setdefault(table, []).append(rec)
                 existing[ident] = {"id": None, **rec.values}
                 report.inserted += 1
                 plan.touched.add(p.id)
@@ -309,6 +301,7 @@ def _plan(session: Session, records: list[Incoming], people: dict[str, Participa
                                      "field": column, "old_value": _text(old), "new_value": _text(value)})
             if update:
                 plan.updates.setdefault(table, []).append({"id": stored["id"], **update})
+                plan.update_sources.setdefault(table, []).append(rec)
                 stored.update(update)
                 report.updated += 1
                 plan.touched.add(p.id)
@@ -318,17 +311,44 @@ def _plan(session: Session, records: list[Incoming], people: dict[str, Participa
     return plan
 
 
+def _model(table: str) -> Any:
+    return Participant if table == "participants" else MODELS[table][0]
+
+
 def _write(session: Session, plan: _Plan, run: ImportRun) -> None:
     """Write the plan in bulk: updates by primary key, inserts, then the audit rows under the run."""
     session.add(run)
     session.flush()
     for table in TABLE_ORDER:
-        model = Participant if table == "participants" else MODELS[table][0] if table in MODELS else None
         if plan.updates.get(table):
-            session.execute(update(model), plan.updates[table])  # type: ignore[arg-type]
+            session.execute(update(_model(table)), plan.updates[table])
         if plan.inserts.get(table):
-            session.execute(insert(model), plan.inserts[table])  # type: ignore[arg-type]
+            session.execute(insert(_model(table)), plan.inserts[table])
     session.execute(insert(ClinicalChange), [{"import_run_id": run.id, **c} for c in plan.changes])
+
+
+def _apply(session: Session, study: Study, plan: _Plan, report: ImportReport, *, digest: str, by: User,
+           signature: tuple[str, str] | None) -> bool:
+    """Write the plan and sign the run in a savepoint; on a database refusal name the rows and write nothing."""
+    run = ImportRun(study_id=study.id, format=report.format, filenames=report.files, sha256=digest, by_id=by.id,
+                    inserted=report.inserted, updated=report.updated, unchanged=report.unchanged)
+    try:
+        with session.begin_nested():
+            _write(session, plan, run)
+            if signature is not None:
+                password, meaning = signature
+                sign(session, by, password=password, meaning=meaning, record_type="clinical_import",
+                     record_id=run.id, content={"sha256": digest, "files": report.files, "changes": report.changes},
+                     statement=f"I import {', '.join(report.files)} into {study.code}: {report.inserted} records "
+                               f"added, {report.updated} updated")
+            session.flush()
+    except (IntegrityError, DataError):
+        tables = {t: _model(t) for t in TABLE_ORDER if plan.inserts.get(t) or plan.updates.get(t)}
+        report.problems = locate(session, plan, tables) or [
+            Issue(", ".join(report.files), None, "", None, "the database refused the import (no single row did)")]
+        return False
+    report.run_id = run.id
+    return True
 
 
 def import_records(session: Session, study: Study, records: list[Incoming], issues: list[Issue], *,
@@ -348,20 +368,8 @@ def import_records(session: Session, study: Study, records: list[Incoming], issu
     plan = _plan(session, records, people, report)
     if plan.changes:
         digest = hashlib.sha256("".join(sorted(hashes)).encode()).hexdigest()
-        run = ImportRun(study_id=study.id, format=fmt, filenames=files, sha256=digest, by_id=by.id,
-                        inserted=report.inserted, updated=report.updated, unchanged=report.unchanged)
-        try:
-            _write(session, plan, run)
-            if signature is not None:
-                password, meaning = signature
-                sign(session, by, password=password, meaning=meaning, record_type="clinical_import",
-                     record_id=run.id, content={"sha256": digest, "files": files, "changes": report.changes},
-                     statement=f"I import {', '.join(files)} into {study.code}: {report.inserted} records added, "
-                               f"{report.updated} updated")
-            session.flush()
-        except IntegrityError as exc:
-            raise DomainError(f"the import breaks a database rule: {integrity_message(exc)}") from None
-        report.run_id = run.id
+        if not _apply(session, study, plan, report, digest=digest, by=by, signature=signature):
+            return report
         # Bulk statements bypass the identity map: reload what the session already holds.
         session.expire_all()
         for pid in sorted(plan.touched):

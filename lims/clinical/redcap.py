@@ -8,110 +8,26 @@ which Trialbank attribute, which event is which time point, and how raw codes tr
 
 from __future__ import annotations
 
-import csv
 import fnmatch
 import hashlib
-import io
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from sqlalchemy.orm import Session
 
 from lims.accounts.models import User
 from lims.clinical import service
 from lims.clinical.csvfiles import TABLE_FIELDS, CsvFile, FieldSpec, Incoming, Issue, parse_value, read_csv
 from lims.clinical.importer import ImportReport, import_records
+from lims.clinical.mapping import Form, Mapping, load_mapping
 from lims.core.errors import DomainError
+from lims.core.spreadsheet import csv_text
 from lims.studies.models import Study
 
 DEFAULT_MAPPING = Path(__file__).with_name("redcap_mapping.yaml")
 _META = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
-
-
-@dataclass
-class Form:
-    """One EDC form feeding one Trialbank table."""
-
-    table: str
-    fields: dict[str, Any]
-    codes: dict[str, dict[str, str]]
-    event: str | None = None
-    repeat: str | None = None
-    timepoint_events: bool = False
-    instrument: str | None = None
-    items: list[str] = field(default_factory=list)
-    prefix: str = ""
-
-    def columns(self) -> list[str]:
-        """Return the plain EDC columns this form reads (checkbox groups excluded)."""
-        cols = [src for src in self.fields.values() if isinstance(src, str) and not src.startswith("@")]
-        return cols + [f"{self.prefix}{item.lower()}" for item in self.items]
-
-    def checkboxes(self) -> list[str]:
-        return [src["checkbox"] for src in self.fields.values() if isinstance(src, dict)]
-
-
-@dataclass
-class Mapping:
-    """A parsed mapping file."""
-
-    record_id: str
-    events: dict[str, str | None]
-    forms: list[Form]
-    ignore: list[str]
-    day_first: bool = True
-
-    def event_of(self, timepoint: str) -> str | None:
-        for event, tp in self.events.items():
-            if tp == timepoint:
-                return event
-        return None
-
-
-def load_mapping(text: str, name: str, issues: list[Issue]) -> Mapping | None:
-    """Parse and check a mapping file; report problems as issues of file ``name``."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        issues.append(Issue(name, getattr(getattr(exc, "problem_mark", None), "line", None), "", None,
-                            f"not valid YAML: {exc}"))
-        return None
-    if not isinstance(doc, dict) or not isinstance(doc.get("forms"), list) or not isinstance(doc.get("events"), dict):
-        issues.append(Issue(name, None, "", None, "a mapping needs 'events' (a table) and 'forms' (a list)"))
-        return None
-    forms = []
-    for i, raw in enumerate(doc["forms"]):
-        where = f"forms[{i}]"
-        table = raw.get("table") if isinstance(raw, dict) else None
-        if table not in TABLE_FIELDS:
-            issues.append(Issue(name, None, f"{where}.table", table, "not a Trialbank clinical table"))
-            continue
-        fields = dict(raw.get("fields") or {})
-        for attr, src in fields.items():
-            if attr not in TABLE_FIELDS[table]:
-                issues.append(Issue(name, None, f"{where}.fields.{attr}", src, f"no attribute {attr} in {table}"))
-            elif not (isinstance(src, str) or (isinstance(src, dict) and isinstance(src.get("checkbox"), str))):
-                issues.append(Issue(name, None, f"{where}.fields.{attr}", src, "must be a field name or {checkbox: name}"))
-        items = raw.get("items") or {}
-        form = Form(table=table, fields=fields,
-                    codes={k: {str(c): str(v) for c, v in (m or {}).items()} for k, m in (raw.get("codes") or {}).items()},
-                    event=raw.get("event"), repeat=raw.get("repeat"),
-                    timepoint_events=raw.get("events_of") == "timepoints",
-                    instrument=items.get("instrument"), items=[str(c) for c in items.get("codes", [])],
-                    prefix=str(items.get("prefix", "")))
-        required = {c for c, s in TABLE_FIELDS[table].items() if s.required}
-        provided = set(fields) | ({"instrument", "timepoint", "item", "value"} if form.items else set())
-        for missing in sorted(required - provided):
-            issues.append(Issue(name, None, f"{where}.fields", missing, f"required attribute {missing} is not mapped"))
-        if form.event is not None and form.event not in doc["events"]:
-            issues.append(Issue(name, None, f"{where}.event", form.event, "event not listed under events"))
-        forms.append(form)
-    return Mapping(record_id=str(doc.get("record_id", "record_id")), events=dict(doc["events"]), forms=forms,
-                   ignore=[str(p) for p in doc.get("ignore", [])], day_first=bool(doc.get("day_first", True)))
 
 
 def _cre_number(timepoint: str | None) -> int | None:
@@ -309,14 +225,11 @@ def write_redcap(tables: dict[str, pd.DataFrame], mapping: Mapping) -> bytes:
             else:
                 event = form.event or study_event
             put(str(record["participant_id"]), event, form.repeat or "", values)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
     order = {e: i for i, e in enumerate(mapping.events)}
-    for (pid, event, repeat, instance), values in sorted(
-            rows.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 0), kv[0][2], int(kv[0][3] or 0))):
-        writer.writerow([pid, event, repeat, instance, *(values.get(c, "") for c in columns[4:])])
-    return out.getvalue().encode("utf-8")
+    ordered = sorted(rows.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 0), kv[0][2], int(kv[0][3] or 0)))
+    return csv_text(columns, ([pid, event, repeat, instance, *(values.get(c, "") for c in columns[4:])]
+                              for (pid, event, repeat, instance), values in ordered),
+                    lineterminator="\n").encode("utf-8")
 
 
 def default_mapping_text() -> str:

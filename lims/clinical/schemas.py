@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from lims.access.fields import ParticipantDate
+from lims.core.fields import Date, File
 
 
 class ClinicalVariantQuerySchema(Schema):
@@ -23,9 +21,11 @@ class ClinicalImportFormSchema(Schema):
     meaning = fields.String(load_default="performed", validate=validate.OneOf(["approved", "reviewed", "performed"]))
 
 
-class ClinicalImportFilesSchema(Schema):
-    files = fields.List(Upload(), required=True, validate=validate.Length(min=1))
-    mapping = Upload(load_default=None, metadata={"description": "Mapping file (YAML) for a REDCap export"})
+class ClinicalImportUploadSchema(ClinicalImportFormSchema):
+    """The multipart body of an import: the form fields and the files together."""
+
+    files = fields.List(File(), required=True, validate=validate.Length(min=1, max=20))
+    mapping = File(load_default=None, metadata={"description": "Mapping file (YAML) for a REDCap export"})
 
 
 class ClinicalIssueSchema(Schema):
@@ -114,8 +114,7 @@ class ClinicalQoLScoresSchema(Schema):
 
 class ClinicalQueryArgsSchema(Schema):
     site = fields.String(load_default=None, validate=validate.Length(max=10))
-    as_of = fields.Date(load_default=None, validate=validate.Range(min=date(1900, 1, 1), max=date(2200, 12, 31)),
-                        metadata={"description": "Reference date for overdue items; today"})
+    as_of = Date(load_default=None, metadata={"description": "Reference date for overdue items; today"})
 
 
 class ClinicalDataQuerySchema(Schema):

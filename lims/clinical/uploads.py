@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from lims.accounts.models import User
-from lims.clinical.csvfiles import decode
+from lims.clinical.csvfiles import Issue, decode
 from lims.clinical.importer import ImportReport, import_tables
 from lims.clinical.redcap import import_redcap
 from lims.core.errors import DomainError
+from lims.core.spreadsheet import TextError
 from lims.studies.models import Study
 
 
@@ -22,9 +23,14 @@ def import_upload(session: Session, study: Study, fmt: str, files: list[tuple[st
         if len(files) > 1:
             raise DomainError("a REDCap import takes one export file (and its mapping)", field="files")
         name, data = files[0]
-        return import_redcap(session, study, name or "export.csv", data, by=by,
-                             mapping_name=mapping[0] if mapping else "redcap_mapping.yaml",
-                             mapping_text=decode(mapping[1]) if mapping else None, signature=signature)
+        mapping_name = mapping[0] if mapping else "redcap_mapping.yaml"
+        try:
+            mapping_text = decode(mapping[1]) if mapping else None
+        except TextError as exc:
+            return ImportReport(format=fmt, files=[name, mapping_name],
+                                problems=[Issue(mapping_name, exc.line, "", exc.value, exc.reason)])
+        return import_redcap(session, study, name or "export.csv", data, by=by, mapping_name=mapping_name,
+                             mapping_text=mapping_text, signature=signature)
     if fmt == "tables":
         return import_tables(session, study, dict(files), by=by, signature=signature)
     raise DomainError("format must be redcap or tables", field="format")

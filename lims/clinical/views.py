@@ -7,16 +7,19 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from marshmallow import ValidationError
 from sqlalchemy import select
 
 from analysis.endpoints import rates
+from lims import access
 from lims.accounts.models import SIGNATURE_MEANINGS
 from lims.clinical import quality, service, timeline
 from lims.clinical.models import ClinicalChange, ImportRun
+from lims.clinical.schemas import ClinicalImportFormSchema
 from lims.clinical.uploads import import_upload
-from lims.core.errors import DomainError
-from lims import access
-from lims.core.permissions import allowed, permission_required
+from lims.core.forms import first_error, load_form
+from lims.core.permissions import permission_required
+from lims.core.spreadsheet import frame_csv
 from lims.extensions import db
 from lims.participants.service import get_by_code
 from lims.studies.service import get_study
@@ -80,7 +83,7 @@ def endpoints_csv() -> Any:
     study = get_study(db.session)
     derived = service.derived_endpoints(db.session, study, _variant())
     variant = derived["variant"].iloc[0] if len(derived) else "A"
-    return Response(derived.to_csv(index=False), mimetype="text/csv", headers={
+    return Response(frame_csv(derived), mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename={study.code}-endpoints-dfs-{variant}.csv"})
 
 
@@ -90,17 +93,23 @@ def import_page() -> Any:
     """Upload a REDCap export (with its mapping) or Trialbank per-table CSVs, signed; show the report."""
     study = get_study(db.session)
     report = None
+    status = 200
     if request.method == "POST":
         mapping = request.files.get("mapping")
-        # A refused import answers 422 and a refused signature raises: either way nothing of it stays.
-        report = import_upload(db.session, study, request.form.get("format", "redcap"),
-                               [(f.filename or "", f.read()) for f in request.files.getlist("files") if f.filename],
-                               (mapping.filename, mapping.read()) if mapping and mapping.filename else None,
-                               by=current_user,
-                               signature=(request.form.get("password", ""), request.form.get("meaning", "performed")))
+        try:
+            form = load_form(ClinicalImportFormSchema(), request.form)
+        except ValidationError as exc:
+            flash(first_error(exc), "error")
+            status = 400
+        else:
+            # A refused import answers 422 and a refused signature raises: either way nothing of it stays.
+            report = import_upload(db.session, study, form["format"],
+                                   [(f.filename or "", f.read()) for f in request.files.getlist("files") if f.filename],
+                                   (mapping.filename, mapping.read()) if mapping and mapping.filename else None,
+                                   by=current_user, signature=(form["password"], form["meaning"]))
+            status = 200 if report.applied else 422
     runs = db.session.scalars(select(ImportRun).where(ImportRun.study_id == study.id)
                               .order_by(ImportRun.at.desc()).limit(20)).all()
-    status = 422 if report is not None and not report.applied else 200
     return render_template("clinical/import.html", report=report, runs=runs, meanings=SIGNATURE_MEANINGS), status
 
 

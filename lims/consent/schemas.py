@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from marshmallow import Schema, fields, validate
+
+from lims.core.fields import Date
 
 
 class WithdrawSchema(Schema):
     """A consent withdrawal: when, and why."""
 
-    on = fields.Date(required=True, validate=validate.Range(min=date(1900, 1, 1), max=date(2200, 12, 31)))
+    on = Date(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=1000), error_messages={
         "required": "say why consent is withdrawn (e.g. 'participant request, letter of 2026-10-02')"})
 

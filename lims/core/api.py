@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
-from flask_smorest import Page
-from marshmallow import Schema, fields
+from flask import Request, Response, jsonify
+from flask_smorest import Blueprint, Page
+from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
+from webargs.multidictproxy import MultiDictProxy
+from werkzeug.datastructures import CombinedMultiDict
 
 from lims.extensions import db
 
@@ -60,3 +62,26 @@ def refused(report: dict[str, Any], message: str) -> Response:
                         "report": report})
     response.status_code = 422
     return response
+
+
+# A multipart body holds files and form fields together; flask-smorest documents one request body per
+# operation, so one schema reads both (``@blp.arguments(Schema, location=MULTIPART)``).
+MULTIPART = "multipart"
+Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING[MULTIPART] = "multipart/form-data"
+
+
+@Blueprint.ARGUMENTS_PARSER.location_loader(MULTIPART)
+def _load_multipart(request: Request, schema: Schema) -> MultiDictProxy:
+    return MultiDictProxy(CombinedMultiDict([request.form, request.files]), schema)
+
+
+def exclusive_bounds(self: Any, field: fields.Field, **_: Any) -> dict[str, Any]:
+    """Document a Range that excludes its bounds (OpenAPI 3.0: ``exclusiveMinimum: true``); apispec omits it."""
+    out: dict[str, Any] = {}
+    for validator in field.validators:
+        if isinstance(validator, validate.Range):
+            if validator.min is not None and not validator.min_inclusive:
+                out["exclusiveMinimum"] = True
+            if validator.max is not None and not validator.max_inclusive:
+                out["exclusiveMaximum"] = True
+    return out

@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from functools import wraps
 from typing import Any, TypeVar
@@ -39,7 +39,8 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _DURABLE = "lims.uow.durable"
 _AFTER_COMMIT = "lims.uow.after_commit"
 _FAILED = "_uow_failed"
-# Set while a unit of work is run again after a write collision: its transactions take the write lock at once.
+# Set while a unit of work is run again after a write collision (or writes its durable bookkeeping): its
+# transactions take the write lock when they begin.
 _WRITE_LOCK: ContextVar[bool] = ContextVar("lims_uow_write_lock", default=False)
 
 
@@ -95,7 +96,18 @@ def _rollback(session: Session) -> None:
     session.info.pop(_AFTER_COMMIT, None)
     pending = session.info.pop(_DURABLE, [])
     if pending:
-        run(session, lambda: [apply(session) for apply in pending])
+        with _locking_first():  # it writes: take SQLite's write lock when it begins
+            run(session, lambda: [apply(session) for apply in pending])
+
+
+@contextmanager
+def _locking_first() -> Iterator[None]:
+    """Make the transactions begun in this block take the write lock at once (SQLite: BEGIN IMMEDIATE)."""
+    token = _WRITE_LOCK.set(True)
+    try:
+        yield
+    finally:
+        _WRITE_LOCK.reset(token)
 
 
 def _pause(attempt: int) -> None:
@@ -111,31 +123,27 @@ def run(session: Session, work: Callable[[], T], *, attempts: int = ATTEMPTS,
     undoes what an attempt left outside the database before the next one. Attempts after a collision take
     the write lock when they begin (SQLite), so they wait for it instead of colliding again.
     """
-    locked = None
-    try:
-        for attempt in range(1, attempts + 1):
-            try:
+    for attempt in range(1, attempts + 1):
+        try:
+            # A unit run again after a write collision is one that writes: it queues for the write lock from
+            # its first statement instead of reading a snapshot it may not be able to upgrade again.
+            with _locking_first() if attempt > 1 else nullcontext():
                 result = work()
                 if failed is not None and failed(result):
                     _rollback(session)
                 else:
                     _commit(session)
-                return result
-            except BaseException as exc:
-                if is_retryable(exc) and attempt < attempts:
-                    _forget_attempt(session)
-                    if before_retry is not None:
-                        before_retry()
-                    if locked is None:
-                        locked = _WRITE_LOCK.set(True)
-                    _pause(attempt)
-                    continue
-                _rollback(session)
-                raise
-        raise AssertionError("unreachable")
-    finally:
-        if locked is not None:
-            _WRITE_LOCK.reset(locked)
+            return result
+        except BaseException as exc:
+            if is_retryable(exc) and attempt < attempts:
+                _forget_attempt(session)
+                if before_retry is not None:
+                    before_retry()
+                _pause(attempt)
+                continue
+            _rollback(session)
+            raise
+    raise AssertionError("unreachable")
 
 
 @contextmanager

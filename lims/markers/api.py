@@ -8,6 +8,7 @@ from flask import Response
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint, Page
+from werkzeug.routing import BaseConverter
 
 from lims import access
 from lims.core.api import page_of, refused, refused_schema
@@ -28,6 +29,12 @@ from lims.markers.schemas import (
 from lims.studies.service import get_study
 
 blp = Blueprint("markers_api", __name__, description="Marker catalogue, results, imports and dataset exports")
+
+
+class MarkerCode(BaseConverter):
+    """A marker code in a URL; never one of the collection words, so /imports is never read as a marker."""
+
+    regex = r"(?!(?:results|imports|exports)(?:/|$))[^/]{1,60}"
 
 
 def result_dict(row: Any) -> dict[str, Any]:
@@ -101,7 +108,8 @@ class Imports(MethodView):
 @blp.route("/exports")
 class Exports(MethodView):
     @permission_required("export.dataset")
-    @blp.arguments(ExportQuerySchema)
+    @blp.arguments(ExportQuerySchema, required=False,
+                   description="What to export; without a body, every marker with the default outcomes")
     @blp.response(200, content_type="application/zip", description="Zip: data, data dictionary, manifest")
     def post(self, query: Any) -> Any:
         """Export a linked, pseudonymised dataset as a zip (recorded in the audit trail)."""
@@ -110,7 +118,7 @@ class Exports(MethodView):
                         headers={"Content-Disposition": f'attachment; filename="{result.filename}"'})
 
 
-@blp.route("/<string:code>")
+@blp.route("/<marker_code:code>")
 class MarkerByCode(MethodView):
     @login_required
     @blp.response(200, MarkerSchema)

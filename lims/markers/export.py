@@ -27,6 +27,7 @@ from lims.core.audit import record as audit_record
 from lims.core.db import utcnow
 from lims.core.errors import DomainError, Forbidden
 from lims.core.permissions import allowed
+from lims.core.spreadsheet import frame_csv, frame_xlsx
 from lims.markers.models import ExportRun, Marker
 from lims.participants.models import Consent, Participant, Visit
 from lims.samples import sprec
@@ -513,9 +514,9 @@ def write_data(frame: pd.DataFrame, fmt: str) -> bytes:
     """Serialise the data frame as CSV, XLSX or Parquet."""
     buffer = io.BytesIO()
     if fmt == "csv":
-        buffer.write(frame.to_csv(index=False).encode("utf-8"))
+        buffer.write(frame_csv(frame).encode("utf-8"))
     elif fmt == "xlsx":
-        frame.to_excel(buffer, index=False, engine="openpyxl")
+        buffer.write(frame_xlsx(frame))
     else:
         out = frame.copy()
         for c in out.columns:
@@ -532,7 +533,7 @@ def export_dataset(session: Session, study: Study, query: ExportQuery, *, by: An
     dataset = build_dataset(session, study, query, role=role, today=today)
     data_name = f"data.{query.format}"
     files = {data_name: write_data(dataset.frame, query.format),
-             "data_dictionary.csv": dataset.dictionary.to_csv(index=False).encode("utf-8")}
+             "data_dictionary.csv": frame_csv(dataset.dictionary).encode("utf-8")}
     hashes = {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
     at = utcnow()
     frame = dataset.frame

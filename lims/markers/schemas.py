@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, post_load, validate
 
+from lims.core.fields import Boolean, File
 from lims.markers.export import DEFAULT_OUTCOMES, FORMATS, FORMS, ExportQuery
 from lims.markers.models import CATEGORIES, TRANSFORMS
 
 
 class MarkerSchema(Schema):
-    code = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    code = fields.String(required=True, validate=[
+        validate.Length(min=1, max=60),
+        validate.Regexp(r"^[^\s|]+$", error="code is required: up to 60 characters, no spaces")])
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    category = fields.String(required=True, validate=validate.OneOf(
+        CATEGORIES, error="category must be one of {choices}"))
     unit = fields.String(required=True, validate=validate.Length(min=1, max=20))
     assay = fields.String(load_default="", validate=validate.Length(max=200))
     platform = fields.String(load_default="", validate=validate.Length(max=200))
@@ -23,7 +26,8 @@ class MarkerSchema(Schema):
     lod = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0))
     lloq = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0))
     uloq = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0))
-    transform = fields.String(load_default="none", validate=validate.OneOf(TRANSFORMS))
+    transform = fields.String(load_default="none", validate=validate.OneOf(
+        TRANSFORMS, error="transform must be one of {choices}"))
     description = fields.String(load_default="", validate=validate.Length(max=4000))
 
 
@@ -32,7 +36,7 @@ class ResultQuerySchema(Schema):
     accession = fields.String(load_default=None, validate=validate.Length(max=20))
     participant = fields.String(load_default=None, validate=validate.Length(max=20))
     import_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
-    remeasurements_only = fields.Boolean(load_default=False)
+    remeasurements_only = Boolean(load_default=False)
 
 
 class ResultSchema(Schema):
@@ -78,7 +82,7 @@ class ImportReportSchema(Schema):
 
 
 class UploadSchema(Schema):
-    file = Upload(required=True)
+    file = File(required=True)
 
 
 class ExportQuerySchema(Schema):
@@ -92,7 +96,7 @@ class ExportQuerySchema(Schema):
     outcomes = fields.List(fields.String(validate=validate.Length(max=60)), load_default=lambda: list(DEFAULT_OUTCOMES))
     form = fields.String(load_default="long", validate=validate.OneOf(FORMS))
     format = fields.String(load_default="csv", validate=validate.OneOf(FORMATS))
-    dates = fields.Boolean(load_default=False)
+    dates = Boolean(load_default=False)
     dfs_variant = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(["A", "B"]))
 
     @post_load

@@ -7,12 +7,15 @@ import math
 from typing import Any
 
 import pandas as pd
+from marshmallow import ValidationError
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lims import consent
 from lims.core.errors import Conflict, DomainError, NotFound
+from lims.core.forms import form_errors
+from lims.core.spreadsheet import TextError, decode_text, frame_csv, restore
 from lims.markers import units
 from lims.markers.importer import ImportFailed, ImportReport, Problem
 from lims.markers.models import CATEGORIES, TRANSFORMS, Marker, MarkerResult
@@ -102,22 +105,36 @@ def save_marker(session: Session, data: dict[str, Any], *, marker: Marker | None
     return marker
 
 
-def _number(text: str) -> float | None | str:
-    text = text.strip()
-    if not text:
-        return None
+def _catalogue_row(session: Session, rec: dict[str, str], filename: str, row: int,
+                   report: ImportReport) -> dict[str, Any] | None:
+    """Load one catalogue row with the API's schema and the catalogue rules; record its problems."""
+    from lims.markers.schemas import MarkerSchema
+
+    raw: dict[str, Any] = {k: restore(str(rec.get(k, "")).strip()) for k in CATALOGUE_COLUMNS if k in rec}
+    raw["specimen_types"] = [t.strip().upper() for t in raw.get("specimen_types", "").replace(",", ";").split(";")
+                             if t.strip()]
+    raw = {k: v for k, v in raw.items() if v not in ("", [])}
     try:
-        return float(text)
-    except ValueError:
-        return text
+        item = MarkerSchema().load(raw)
+    except ValidationError as exc:
+        for name, reason in form_errors(exc).items():
+            report.add(Problem(filename, row, name, None if raw.get(name) is None else str(raw.get(name)), reason))
+        return None
+    problems = _check(session, item)
+    for name, reason in problems:
+        report.add(Problem(filename, row, name, str(item.get(name, "")), reason))
+    return None if problems else item
 
 
 def import_catalogue(session: Session, data: bytes, *, filename: str = "catalogue.csv", by: Any = None) -> int:
     """Create or update markers from a catalogue CSV (all or nothing); return how many were saved."""
     report = ImportReport(filename=filename, layout="catalogue")
     try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        frame = pd.read_csv(io.StringIO(decode_text(data)), dtype=str, keep_default_na=False)
+    except TextError as exc:
+        report.add(Problem(filename, exc.line, None, exc.value, exc.reason))
+        raise ImportFailed(report) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         report.add(Problem(filename, None, None, None, f"cannot read the file: {exc}"))
         raise ImportFailed(report) from None
     frame.columns = [c.strip().lower() for c in frame.columns]
@@ -129,22 +146,13 @@ def import_catalogue(session: Session, data: bytes, *, filename: str = "catalogu
     seen: dict[str, int] = {}
     rows = []
     for i, rec in enumerate(frame.to_dict("records"), start=2):
-        item: dict[str, Any] = {k: rec.get(k, "").strip() for k in CATALOGUE_COLUMNS if k in rec}
-        item["specimen_types"] = [t.strip().upper() for t in item.get("specimen_types", "").replace(",", ";")
-                                  .split(";") if t.strip()]
-        item["transform"] = item.get("transform") or "none"
-        for k in ("lod", "lloq", "uloq"):
-            value = _number(item.get(k, ""))
-            if isinstance(value, str):
-                report.add(Problem(filename, i, k, value, "not a number"))
-                value = None
-            item[k] = value
+        item = _catalogue_row(session, rec, filename, i, report)
+        if item is None:
+            continue
         key = item["code"].lower()
         if key in seen:
             report.add(Problem(filename, i, "code", item["code"], f"duplicate of row {seen[key]} in this file"))
         seen[key] = i
-        for field, reason in _check(session, item):
-            report.add(Problem(filename, i, field, str(item.get(field, "")), reason))
         rows.append(item)
     if not rows:
         report.add(Problem(filename, None, None, None, "the file holds no markers"))
@@ -159,7 +167,7 @@ def catalogue_csv(session: Session) -> str:
     """Return the catalogue as CSV (the format ``import_catalogue`` reads)."""
     rows = [{**{k: getattr(m, k) for k in CATALOGUE_COLUMNS}, "specimen_types": ";".join(m.specimen_types)}
             for m in list_markers(session)]
-    return pd.DataFrame(rows, columns=list(CATALOGUE_COLUMNS)).to_csv(index=False)
+    return frame_csv(pd.DataFrame(rows, columns=list(CATALOGUE_COLUMNS)))
 
 
 def results_query(session: Session, *, marker: str | None = None, accession: str | None = None,

@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 from lims import access
 from lims.core.auth import login_required
 from lims.core.errors import DomainError, NotFound
+from lims.core.forms import load_form
 from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.markers import service
@@ -39,15 +40,6 @@ def catalogue_csv() -> Any:
                     headers={"Content-Disposition": 'attachment; filename="marker-catalogue.csv"'})
 
 
-def _marker_form(form: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {k: form.get(k, "").strip() for k in
-                            ("code", "name", "category", "unit", "assay", "platform", "transform", "description")}
-    data["specimen_types"] = form.getlist("specimen_types")
-    for k in ("lod", "lloq", "uloq"):
-        data[k] = form.get(k, "").strip() or None
-    return MarkerSchema().load(data)
-
-
 @bp.route("/new", methods=["GET", "POST"])
 @bp.route("/<code>/edit", methods=["GET", "POST"])
 @permission_required("markers.manage")
@@ -65,7 +57,8 @@ def edit(code: str | None = None) -> Any:
         values = request.form.to_dict()
         values["specimen_types"] = request.form.getlist("specimen_types")
         try:
-            marker = service.save_marker(db.session, _marker_form(request.form), marker=marker, by=current_user)
+            marker = service.save_marker(db.session, load_form(MarkerSchema(), request.form), marker=marker,
+                                         by=current_user)
             flash(f"Saved marker {marker.code}.", "success")
             return redirect(url_for("markers.index"))
         except ValidationError as exc:

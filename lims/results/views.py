@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
@@ -11,6 +10,7 @@ from flask_login import current_user
 from lims.clinical.service import clinical_tables, endpoint_settings
 from lims.core.errors import DomainError
 from lims.core.permissions import allowed, permission_required
+from lims.core.spreadsheet import frame_csv
 from lims.extensions import db
 from lims.results import figures, readout, service, tables
 from lims.results.data import COVARIATES, OUTCOMES
@@ -139,9 +139,8 @@ def run_csv(run_id: int) -> Any:
     table = service.result_frame(saved)
     if table.attrs.get("caveat"):  # the override's warning travels with every copy of the numbers
         table["caveat"] = table.attrs["caveat"]
-    buffer = io.StringIO()
-    table.to_csv(buffer, float_format="%.10g")
-    return Response(buffer.getvalue(), mimetype="text/csv",
+    text = frame_csv(table, index=True, float_format="%.10g")
+    return Response(text, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="analysis-run-{run_id}.csv"'})
 
 

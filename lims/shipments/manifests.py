@@ -11,9 +11,7 @@ participant, sample type and parent. Nothing is written before all of that passe
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +24,7 @@ from lims import access
 from lims.accounts.models import User
 from lims.core import audit
 from lims.core.errors import Conflict, DomainError
+from lims.core.spreadsheet import csv_text
 from lims.samples.models import Sample
 from lims.shipments import keys, signing
 from lims.shipments.manifest_schemas import (
@@ -72,15 +71,11 @@ def _quantity_text(quantity: float | None) -> str:
 
 
 def items_csv(items: list[dict[str, Any]]) -> str:
-    """Return manifest items as CSV, one row per sample (the file ``csv_sha256`` vouches for)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
-    for item in items:
-        writer.writerow(["" if item[f] is None else item[f] for f in CSV_FIELDS[:4]]
-                        + [_quantity_text(item["quantity"]), item["unit"], item["box"] or "",
-                           item["from_location"] or ""])
-    return out.getvalue()
+    """Return manifest items as CSV, one row per sample (the file ``csv_sha256`` vouches for); cells a
+    spreadsheet would evaluate are neutralised, as in every CSV Trialbank writes."""
+    return csv_text(CSV_FIELDS, (["" if item[f] is None else item[f] for f in CSV_FIELDS[:4]]
+                                 + [_quantity_text(item["quantity"]), item["unit"], item["box"] or "",
+                                    item["from_location"] or ""] for item in items), lineterminator="\n")
 
 
 def _item(item: ShipmentItem) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from analysis.signatures.preprocess import TRANSFORMS
 from analysis.signatures.spec import PENALTIES
+from lims.core.fields import Boolean
 from lims.markers.models import CATEGORIES
 from lims.results.data import COVARIATES
 from lims.signatures import service
@@ -32,7 +33,7 @@ class RunParametersSchema(Schema):
                          metadata={"description": "; ".join(m["label"] for m in service.MODES.values())})
     outer_folds = fields.Integer(load_default=5, validate=validate.Range(min=2, max=10))
     inner_folds = fields.Integer(load_default=4, validate=validate.Range(min=2, max=10))
-    ccr_only = fields.Boolean(load_default=False, metadata={"description": "Only cCR participants (pCR, MPR)"})
+    ccr_only = Boolean(load_default=False, metadata={"description": "Only cCR participants (pCR, MPR)"})
     thresholds = fields.List(fields.Float(validate=validate.Range(min=0, max=1, min_inclusive=False,
                                                                   max_inclusive=False)),
                              load_default=lambda: list(service.DEFAULT_THRESHOLDS), validate=validate.Length(max=12))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
+from lims.core.fields import Date
 from lims.storage.models import KINDS
 
 
@@ -122,8 +121,7 @@ class StorageSuggestionSchema(Schema):
 
 
 class RetentionQuerySchema(Schema):
-    on = fields.Date(load_default=None, validate=validate.Range(min=date(1900, 1, 1), max=date(2200, 12, 31)),
-                     metadata={"description": "Review date (default today)"})
+    on = Date(load_default=None, metadata={"description": "Review date (default today)"})
 
 
 class RetentionSchema(Schema):

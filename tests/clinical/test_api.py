@@ -65,7 +65,7 @@ def test_import_upload_returns_the_report(login, course, session, study) -> None
     assert login("pi").post("/api/v1/clinical/imports", data={}).status_code == 403
     unsigned = login("data_manager").post("/api/v1/clinical/imports", data={"format": "tables", "files": (
         io.BytesIO(b"participant_id,seq,date,overall\n"), "cre.csv")}, content_type="multipart/form-data")
-    assert unsigned.status_code == 422 and "password" in unsigned.get_json()["errors"]["form"]
+    assert unsigned.status_code == 422 and "password" in unsigned.get_json()["errors"]["multipart"]
 
 
 def test_data_queries_per_site(login, course) -> None:
