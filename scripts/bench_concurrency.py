@@ -138,7 +138,7 @@ def fill(url: str, instance: Path, *, clients: int, tubes: int, race: int, demo:
                 place_sample(session, by_accession[tube], box, by=None)
                 scanner.box_of[tube] = box.id
         zj = next(s for s in sites if s.code == "ZJ")
-        racer = add_user(session, username="racer", password=PASSWORD, role="lab_manager", full_name="Racer",
+        racer = add_user(session, username="racer", password=PASSWORD, role="technician", full_name="Racer",
                          site_codes=("ZJ",))
         race_box = create_unit(session, site=zj, kind="box", name="Race box", barcode="ZJ-RACE", rows=9, cols=9)
         race_tubes = [t.accession for t in _tubes(session, study, zj, "ZJ-RACE", racer, race)]
@@ -348,7 +348,10 @@ def pct(values: list[float], q: float) -> float:
 
 def serve(url: str, instance: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     """Start gunicorn on ``url`` and wait until it answers."""
-    env = {**os.environ, "LIMS_DATABASE_URL": url, "LIMS_INSTANCE_PATH": str(instance), "LIMS_SECRET_KEY": SECRET}
+    env = {**os.environ, "LIMS_DATABASE_URL": url, "LIMS_INSTANCE_PATH": str(instance), "LIMS_SECRET_KEY": SECRET,
+           # every simulated bench logs in from 127.0.0.1: one address standing for many, so its login limit is
+           # raised here (the per-account limits stay as configured)
+           "LIMS_RATELIMIT_LOGIN_ADDRESS": "10000 per minute"}
     # --preload: the app is imported once and forked (it opens no connection before the fork).
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
                                "--preload", "--graceful-timeout", "5", "--log-level", "warning", "lims.wsgi:app"], cwd=ROOT, env=env)
