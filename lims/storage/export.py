@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from lims import access
 from lims.storage import service
-from lims.storage.models import StorageUnit
+from lims.storage.models import GRID_KINDS, StorageUnit
 from lims.studies.service import get_study
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -36,7 +36,7 @@ def safe_cell(value: Any) -> str:
 def contents(session: Session, unit: StorageUnit, user: Any) -> list[dict[str, Any]]:
     """Return one row per position of a box (empty ones included), or per tube of a loose container."""
     rows = []
-    if unit.kind in service.GRID_KINDS:
+    if unit.kind in GRID_KINDS:
         cells = [(c.label, c.sample) for row in service.box_map(session, unit) for c in row]
     else:
         cells = [(None, s) for s in service.loose_samples(session, unit)]
@@ -76,7 +76,7 @@ def box_pdf(session: Session, unit: StorageUnit, user: Any, *, printed: datetime
     rows = contents(session, unit, user)
     used = sum(1 for r in rows if r["accession"])
     pdf.drawString(15 * mm, height - 26 * mm, f"{used} of {len(rows)} positions used {when}".strip())
-    if unit.kind in service.GRID_KINDS and unit.rows and unit.cols:
+    if unit.kind in GRID_KINDS and unit.rows and unit.cols:
         _grid(pdf, unit, rows, width, height)
     else:
         _list(pdf, rows, height)

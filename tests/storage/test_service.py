@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from lims.core.errors import Conflict, DomainError, Forbidden
 from lims.custody.models import CustodyEvent
 from lims.custody.service import verify_chain
-from lims.storage import service
+from lims.storage import placement, service
 from lims.storage.models import Placement
 from tests.storage.conftest import make_lab
 
@@ -53,7 +53,7 @@ def test_database_constraint_is_the_arbiter(session, lab, user) -> None:
     a, b = lab.tubes[:2]
     session.add(Placement(sample_id=a.id, unit_id=lab.box.id, row=1, col=1))
     with pytest.raises(Conflict, match=f"position A1 of box {lab.box.barcode} is taken"):
-        service._write_placement(session, b.accession, lab.box.barcode, "A1",
+        placement._write_placement(session, b.accession, lab.box.barcode, "A1",
                                  lambda: session.add(Placement(sample_id=b.id, unit_id=lab.box.id, row=1, col=1)))
     assert session.get(Placement, b.id) is None
     assert session.get(Placement, a.id) is not None  # the session is still usable
@@ -64,13 +64,13 @@ def test_next_free_position_taken_meanwhile_takes_the_next_one(session, lab, use
     tech = user("technician")
     a, b = lab.tubes[:2]
     service.place_by_scan(session, lab.box, a.accession, by=tech)
-    real, calls = service.next_free, []
+    real, calls = placement.next_free, []
 
     def stale(session_, unit, after=None):  # what a concurrent store saw before the other one committed
         calls.append(unit.id)
         return (1, 1) if len(calls) == 1 else real(session_, unit, after)
 
-    monkeypatch.setattr(service, "next_free", stale)
+    monkeypatch.setattr(placement, "next_free", stale)
     placed = service.place_by_scan(session, lab.box, b.accession, by=tech)
     assert placed.position == "A2" and len(calls) == 2
     assert _actions(session, b) == ["derived", "stored"]  # one custody event: the lost attempt left none

@@ -1,0 +1,74 @@
+"""Retention: samples past the retention period of their study."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from lims import access
+from lims.samples.models import Sample
+from lims.storage.locations import location_paths
+from lims.studies.models import Study
+
+
+# ----- retention --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RetentionRow:
+    """A sample kept longer than its type's retention period."""
+
+    sample: Sample
+    years: int
+    due_on: date
+    location: str | None
+
+
+def retention_due(session: Session, study: Study, *, on: date, limit: int | None = None,
+                  where: Any = None) -> list[RetentionRow]:
+    """List samples still kept whose collection is more than the type's retention period before ``on``.
+
+    ``where`` (a clause on Sample) limits the list, e.g. to the samples a user may see.
+    """
+    years_by_code: dict[str, Any] = dict(study.settings.get("retention_years") or {})
+    zone = access.study_zone(study)  # retention counts the study's calendar days
+    types = {t.code: t for t in study.sample_types}
+    conditions = []
+    for code, years in years_by_code.items():
+        if code in types and years:
+            cutoff = datetime.combine(_years_before(on, int(years)), time(0), tzinfo=zone)
+            conditions.append(and_(Sample.sample_type_id == types[code].id, Sample.collected_at < cutoff))
+    if not conditions:
+        return []
+    stmt = (select(Sample).where(Sample.study_id == study.id, Sample.status.in_(
+        ("collected", "received", "in_storage", "checked_out", "quarantined")), or_(*conditions))
+        .order_by(Sample.collected_at, Sample.id))
+    if where is not None:
+        stmt = stmt.where(where)
+    if limit:
+        stmt = stmt.limit(limit)
+    samples = list(session.scalars(stmt))
+    paths = location_paths(session, [s.id for s in samples])
+    rows = []
+    for s in samples:
+        years = int(years_by_code[s.sample_type.code])
+        assert s.collected_at is not None
+        rows.append(RetentionRow(s, years, _years_after(access.local_date(s.collected_at, zone), years),
+                                 paths.get(s.id)))
+    return rows
+
+
+def _years_before(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year - years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year - years, day=28)
+
+
+def _years_after(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:
+        return d.replace(year=d.year + years, day=28)
