@@ -65,6 +65,7 @@ class DemoContext:
     users: dict[str, User]
     summary: Summary
     instance_path: str
+    password: str = ""  # every demo login's password (operations that sign ask for it)
 
 
 @dataclass
@@ -393,7 +394,7 @@ def load(session: Session, *, seed: int = 20261124, participants: int = 120, ins
     gen.summary.credentials_file = cred_path
     ctx = DemoContext(session=session, study=study, rng=np.random.default_rng(seed + 1), data_cut=DATA_CUT,
                       technicians=gen.technicians, users=users, summary=gen.summary,
-                      instance_path=instance_path)
+                      instance_path=instance_path, password=password)
     for part in PARTS:
         name = f"lims.demo.{part}"
         if importlib.util.find_spec(name) is not None:

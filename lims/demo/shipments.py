@@ -7,12 +7,12 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 
+from lims import consent
+from lims.consent.withdrawal import quarantine_samples, withdraw_consent
 from lims.demo import DemoContext
 from lims.participants.models import Consent, Participant
 from lims.samples.models import Sample
 from lims.shipments import service
-from lims import consent
-from lims.consent.withdrawal import quarantine_samples, withdraw_consent
 from lims.storage import service as storage
 from lims.storage.models import Placement, StorageUnit
 from lims.studies.models import Site
@@ -63,7 +63,8 @@ def _ship(ctx: DemoContext) -> int:
                                        courier="SF Express", tracking_number="SF1400298817", by=sender)
     for tube in tubes:
         service.add_by_scan(session, shipment, tube.accession or "", by=sender)
-    service.release_shipment(session, shipment, by=manager, instance="trialbank-demo", at=_at(ctx, 10))
+    service.release_shipment(session, shipment, by=manager, instance="trialbank-demo", at=_at(ctx, 10),
+                             signature=(ctx.password, "approved"))
     scans = [t.accession or "" for t in tubes[:-1]] + [zj_tube]  # last tube lost, one ZJ tube scanned by mistake
     service.receive_shipment(session, shipment, scans=scans, damaged={tubes[0].accession or "": "cracked cap"},
                              arrival_temp_c=-71.5, by=receiver, at=_at(ctx, 8, 3.0))

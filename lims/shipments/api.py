@@ -110,8 +110,8 @@ def remove(shipment_id: int, accession: str) -> None:
 def release(args: dict[str, Any], shipment_id: int) -> Any:
     """Release the shipment (lab managers, signed with their password): samples go in transit."""
     shipment = _shipment(shipment_id)
-    service.sign_release(db.session, shipment, current_user, password=args["password"], meaning=args["meaning"])
-    return service.release_shipment(db.session, shipment, by=current_user, instance=instance_name())
+    return service.release_shipment(db.session, shipment, by=current_user, instance=instance_name(),
+                                    signature=(args["password"], args["meaning"]))
 
 
 @blp.route("/<int:shipment_id>/manifest")

@@ -220,12 +220,13 @@ def remove_item(session: Session, shipment: Shipment, accession: str, *, by: Use
     session.flush()
 
 
-def release_shipment(session: Session, shipment: Shipment, *, by: User | None, instance: str = "trialbank",
-                     at: datetime | None = None) -> Shipment:
-    """Release a packed shipment: samples leave storage, go in transit and get a ``shipped`` event.
+def release_shipment(session: Session, shipment: Shipment, *, by: User, signature: tuple[str, str],
+                     instance: str = "trialbank", at: datetime | None = None) -> Shipment:
+    """Release a packed shipment under the releaser's electronic signature (password, meaning).
 
     Everything is checked again first (consent may have been withdrawn since packing); one refusal
-    releases nothing.
+    releases nothing. The signature is part of the operation, so no caller can release without one:
+    samples then leave storage, go in transit and get a ``shipped`` event.
     """
     _lock(session, shipment)
     access.require_site(by, shipment.from_site, "releasing a shipment")
@@ -242,6 +243,8 @@ def release_shipment(session: Session, shipment: Shipment, *, by: User | None, i
             problems.append(problem)
     if problems:
         raise Conflict(f"shipment {shipment.code} was not released: " + "; ".join(problems))
+    password, meaning = signature
+    _sign_release(session, shipment, by, password=password, meaning=meaning)
     when = at or utcnow()
     to = shipment.to_site.code if shipment.to_site else shipment.destination
     for item in shipment.items:
@@ -256,7 +259,7 @@ def release_shipment(session: Session, shipment: Shipment, *, by: User | None, i
                               "courier": shipment.courier, "tracking_number": shipment.tracking_number})
     shipment.status = "released"
     shipment.released_at = when
-    shipment.released_by_id = by.id if by else None
+    shipment.released_by_id = by.id
     session.flush()
     shipment.manifest_sha256 = manifests.content_sha256(shipment, instance=instance)
     session.flush()
@@ -432,7 +435,7 @@ def reconciliation(shipment: Shipment) -> Reconciliation:
     return report
 
 
-def sign_release(session: Session, shipment: Shipment, user: User, *, password: str, meaning: str) -> Signature:
+def _sign_release(session: Session, shipment: Shipment, user: User, *, password: str, meaning: str) -> Signature:
     """Sign a shipment's release: the lab manager re-enters their password and states the meaning."""
     content = {"shipment": shipment.code, "from": shipment.from_site.code,
                "to": shipment.to_site.code if shipment.to_site else shipment.destination,

@@ -20,7 +20,7 @@ from lims.core.uow import refuse
 from lims.extensions import db
 from lims.shipments import keys, manifests, service, signing
 from lims.shipments.models import CONDITIONS
-from lims.shipments.schemas import ManifestKeyCreateSchema
+from lims.shipments.schemas import ManifestKeyCreateSchema, ReleaseSchema
 from lims.studies.service import get_study
 
 bp = Blueprint("shipments", __name__, url_prefix="/shipments")
@@ -125,10 +125,11 @@ def release(shipment_id: int) -> Any:
     """Release the shipment: its samples go in transit."""
     shipment = _shipment(shipment_id)
     try:
-        if shipment.status == "draft" and shipment.items:
-            service.sign_release(db.session, shipment, current_user, password=request.form.get("password", ""),
-                                 meaning=request.form.get("meaning", "approved"))
-        service.release_shipment(db.session, shipment, by=current_user, instance=instance_name())
+        args = load_form(ReleaseSchema(), request.form)
+        service.release_shipment(db.session, shipment, by=current_user, instance=instance_name(),
+                                 signature=(args["password"], args["meaning"]))
+    except ValidationError as exc:
+        refuse(first_error(exc))
     except DomainError as exc:
         refuse(exc.message)
     else:

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from lims.core.permissions import permission_required
 from lims.extensions import db
-from lims.signatures import jobs, service
+from lims.signatures import jobs, parameters, service
 from lims.signatures.schemas import RunDetailSchema, RunParametersSchema, RunSchema
 from lims.studies.service import get_study
 
@@ -32,7 +32,7 @@ class Runs(MethodView):
     def post(self, params: dict[str, Any]) -> Any:
         """Queue a run; it is computed in the background: poll the run until its status is done or failed."""
         study = get_study(db.session)
-        clean = service.check_parameters(db.session, study, params)
+        clean = parameters.against_study(db.session, study, params)
         run = service.create_run(db.session, study, clean, by=current_user)
         jobs.queue_run(db.session, run, by=current_user)
         return run

@@ -29,60 +29,24 @@ from analysis.signatures import (
     validate,
 )
 from analysis.signatures.model import FORMAT as MODEL_FORMAT
-from analysis.signatures.preprocess import TRANSFORMS
-from analysis.signatures.spec import PENALTIES
 from lims.clinical.service import clinical_tables
 from lims.core.db import utcnow
 from lims.core.errors import DomainError, NotFound
-from lims.markers.models import CATEGORIES, Marker
 from lims.results import data
 from lims.signatures.models import SignatureRun
-from lims.studies.models import SampleType, Study, TimePoint
-
-REGROWTH_DAYS = 365
-PREDICTABLE = ("pcr", "mpr")
-DEFAULT_THRESHOLDS = (0.1, 0.2, 0.3, 0.4)
-# Full: the issue's design. Quick: the same nested CV with fewer repeats and permutations (a few seconds).
-MODES = {
-    "quick": {"repeats": 2, "permutations": 19,
-              "label": "Quick (2 repeats, 19 permutations: p cannot go below 0.05; a few seconds)"},
-    "full": {"repeats": 5, "permutations": 200,
-             "label": "Full (5 repeats, 200 permutations; tens of seconds)"},
-}
-PENALTY_LABELS = {"l1": "L1 (lasso)", "elasticnet": "Elastic net (L1 share 0.5)", "ridge": "Ridge (L2)",
-                  "none": "None (unpenalised)"}
-
-
-@dataclass(frozen=True)
-class SignatureOutcome:
-    """An outcome of the signatures page: the frame's outcome, which value the model predicts, and what it means."""
-
-    key: str
-    label: str
-    kind: str
-    frame: data.Outcome
-    event: float | None
-    event_label: str
-    watch_and_wait: bool
-
-
-REGROWTH = data.Outcome(
-    "regrowth_1y", "Regrowth by 1 year", "binary", "regrowth_1y", None,
-    f"Local regrowth within {REGROWTH_DAYS} days of randomisation among participants who followed watch and wait; "
-    f"participants without regrowth whose last disease assessment came before day {REGROWTH_DAYS} are left out.")
-
-OUTCOMES = {
-    "pcr": SignatureOutcome("pcr", "pCR (predicts residual disease)", "binary", data.OUTCOMES["pcr"], 0.0,
-                            "residual disease (no pCR)", True),
-    "mpr": SignatureOutcome("mpr", "MPR (predicts no MPR)", "binary", data.OUTCOMES["mpr"], 0.0,
-                            "no major pathological response", True),
-    "ccr": SignatureOutcome("ccr", "cCR at CRE1 (predicts no cCR)", "binary", data.OUTCOMES["ccr"], 0.0,
-                            "no cCR at CRE1", False),
-    "regrowth_1y": SignatureOutcome("regrowth_1y", "Regrowth by 1 year (watch and wait)", "binary", REGROWTH, 1.0,
-                                    f"local regrowth within {REGROWTH_DAYS} days", True),
-    **{k: SignatureOutcome(k, o.label, "survival", o, None, "event", False)
-       for k, o in data.OUTCOMES.items() if o.kind == "survival"},
-}
+from lims.signatures.parameters import (  # noqa: F401  (the package's face keeps these names)
+    DEFAULT_THRESHOLDS,
+    MODES,
+    OUTCOMES,
+    PENALTY_LABELS,
+    PREDICTABLE,
+    REGROWTH,
+    REGROWTH_DAYS,
+    SignatureOutcome,
+    check_parameters,
+    choices,
+)
+from lims.studies.models import Study
 
 
 @dataclass
@@ -93,112 +57,6 @@ class Comparison:
     same_input: bool
     identical: bool
     differences: list[str]
-
-
-def choices(session: Session, study: Study) -> dict[str, list[tuple[str, str]]]:
-    """Return the options of the signatures form."""
-    timepoints = session.scalars(select(TimePoint).where(TimePoint.study_id == study.id).order_by(TimePoint.order))
-    types = session.scalars(select(SampleType).where(SampleType.study_id == study.id).order_by(SampleType.code))
-    markers = session.scalars(select(Marker).order_by(Marker.category, Marker.code))
-    return {
-        "outcome": [(k, o.label) for k, o in OUTCOMES.items()],
-        "timepoint": [(t.code, t.name) for t in timepoints],
-        "sample_types": [(t.code, t.name) for t in types],
-        "category": [("", "All markers"), *[(c, c) for c in CATEGORIES]],
-        "markers": [(m.code, f"{m.code} ({m.category})") for m in markers],
-        "covariates": list(data.COVARIATES.items()),
-        "transform": [(t, t) for t in TRANSFORMS],
-        "penalty": [(p, PENALTY_LABELS[p]) for p in PENALTIES],
-        "mode": [(k, m["label"]) for k, m in MODES.items()],
-    }
-
-
-def _int(raw: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
-    value = raw.get(name)
-    if value in (None, ""):
-        return default
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise DomainError(f"{name.replace('_', ' ')} must be a whole number, got {value!r}", field=name) from None
-    if not low <= number <= high:
-        raise DomainError(f"{name.replace('_', ' ')} must be between {low} and {high}, got {number}", field=name)
-    return number
-
-
-def _list(raw: dict[str, Any], name: str) -> list[str]:
-    value = raw.get(name) or []
-    if isinstance(value, str):
-        value = value.replace(",", " ").split()
-    return [str(v).strip() for v in value if str(v).strip()]
-
-
-def parse_thresholds(value: Any) -> list[float]:
-    """Return the watch-and-wait thresholds from '0.1, 0.2' or a list; each strictly between 0 and 1."""
-    items = value if isinstance(value, (list, tuple)) else str(value or "").replace(";", ",").replace(" ", ",")
-    items = [v for v in (items.split(",") if isinstance(items, str) else items) if str(v).strip()]
-    if not items:
-        return list(DEFAULT_THRESHOLDS)
-    out = []
-    for item in items:
-        try:
-            t = float(item)
-        except (TypeError, ValueError):
-            raise DomainError(f"threshold {item!r} is not a number; give probabilities such as 0.1, 0.2",
-                              field="thresholds") from None
-        if not (math.isfinite(t) and 0 < t < 1):
-            raise DomainError(f"threshold {t:g} must lie strictly between 0 and 1", field="thresholds")
-        out.append(t)
-    if len(out) > 12:
-        raise DomainError("give at most 12 thresholds", field="thresholds")
-    return sorted(set(out))
-
-
-def check_parameters(session: Session, study: Study, raw: dict[str, Any]) -> dict[str, Any]:
-    """Return clean run parameters from form or JSON input, or raise DomainError naming the field."""
-    options = choices(session, study)
-
-    def pick(name: str, default: str = "") -> str:
-        value = str(raw.get(name) or default).strip()
-        allowed = [k for k, _ in options[name]]
-        if value not in allowed:
-            raise DomainError(f"{name.replace('_', ' ')} must be one of {', '.join(a or '(all)' for a in allowed)};"
-                              f" got {value!r}", field=name)
-        return value
-
-    outcome = pick("outcome", "pcr")
-    params: dict[str, Any] = {
-        "outcome": outcome, "timepoint": pick("timepoint", "BASELINE"),
-        "category": pick("category") or None, "transform": pick("transform", "log2"),
-        "penalty": pick("penalty", "l1"), "mode": pick("mode", "quick"),
-        "outer_folds": _int(raw, "outer_folds", 5, 2, 10), "inner_folds": _int(raw, "inner_folds", 4, 2, 10),
-        "ccr_only": str(raw.get("ccr_only", "")).lower() in ("1", "true", "on", "yes"),
-        "thresholds": parse_thresholds(raw.get("thresholds")),
-    }
-    kinds = [k for k, _ in options["sample_types"]]
-    sample_types = [t for t in kinds if t in set(_list(raw, "sample_types"))]
-    unknown_types = sorted(set(_list(raw, "sample_types")) - set(kinds))
-    if unknown_types or not sample_types:
-        raise DomainError(f"choose one or more sample types from {', '.join(kinds)}"
-                          + (f"; unknown: {', '.join(unknown_types)}" if unknown_types else ""), field="sample_types")
-    params["sample_types"] = sample_types
-    known = {k for k, _ in options["markers"]}
-    markers = sorted(set(_list(raw, "markers")))
-    unknown = [m for m in markers if m not in known]
-    if unknown:
-        raise DomainError(f"unknown marker(s) {', '.join(unknown)}; pick markers from the catalogue",
-                          field="markers")
-    params["markers"] = markers
-    covariates = _list(raw, "covariates")
-    bad = [c for c in covariates if c not in data.COVARIATES]
-    if bad:
-        raise DomainError(f"unknown baseline covariate(s) {', '.join(bad)}; use {', '.join(data.COVARIATES)}",
-                          field="covariates")
-    params["covariates"] = [c for c in data.COVARIATES if c in covariates]
-    if params["ccr_only"] and outcome not in ("pcr", "mpr"):
-        raise DomainError("'only cCR participants' applies to pCR and MPR (the watch-and-wait question among "
-                          "resected cCR participants)", field="ccr_only")
-    return params
 
 
 def regrowth_by(tables: dict[str, pd.DataFrame], derived: pd.DataFrame, days: int = REGROWTH_DAYS) -> pd.Series:

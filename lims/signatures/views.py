@@ -10,10 +10,12 @@ from flask_login import current_user
 
 from lims.core.db import utcnow
 from lims.core.errors import DomainError
+from lims.core.forms import form_data
 from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.jobs.models import Job
 from lims.signatures import figures, jobs, pdf, service
+from lims.signatures.parameters import RunParametersSchema
 from lims.studies.service import get_study
 
 bp = Blueprint("signatures", __name__, url_prefix="/signatures")
@@ -44,7 +46,7 @@ def index() -> Any:
 def create() -> Any:
     """Queue a run of the submitted model and start it in the background."""
     study = get_study(db.session)
-    raw = {k: (request.form.getlist(k) if k in MULTI else v) for k, v in request.form.items()}
+    raw = form_data(RunParametersSchema(), request.form)
     try:
         params = service.check_parameters(db.session, study, raw)
     except DomainError as exc:

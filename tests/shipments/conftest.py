@@ -18,6 +18,7 @@ from lims.core.models import AuditEvent
 from lims.shipments import manifests, service, signing
 from lims.shipments.models import Shipment, ShipmentItem
 from lims.storage.service import place_sample
+from tests.conftest import PASSWORD
 from tests.storage.conftest import Lab, make_lab
 
 
@@ -85,7 +86,7 @@ def released(session, study, nb_lab, user, nb_site) -> Shipment:
     shipment = service.create_shipment(session, study, from_site="NB", to_site="ZJ", conditions="ln2_dry_shipper",
                                        courier="World Courier", tracking_number="WC-1", by=user("technician_nb"))
     service.add_by_scan(session, shipment, nb_lab.box.barcode, by=manager)
-    service.release_shipment(session, shipment, by=manager, instance=nb_site.name)
+    service.release_shipment(session, shipment, by=manager, instance=nb_site.name, signature=(PASSWORD, "approved"))
     return shipment
 
 

@@ -16,6 +16,7 @@ from lims.custody.service import verify_chain
 from lims.shipments import manifests, service
 from lims.storage.models import Placement
 from lims.storage.service import location_path, place_sample
+from tests.conftest import PASSWORD
 
 
 def _last(session, sample) -> CustodyEvent:
@@ -29,7 +30,7 @@ def test_shipment_end_to_end_with_missing_and_unexpected(session, study, nb_lab,
                                        courier="SF Express", tracking_number="SF123", by=tech_nb)
     assert shipment.code == "SHP-NB-ZJ-0001" and shipment.status == "draft"
     with pytest.raises(DomainError, match="empty"):
-        service.release_shipment(session, shipment, by=manager)
+        service.release_shipment(session, shipment, by=manager, signature=(PASSWORD, "approved"))
     added = service.add_by_scan(session, shipment, nb_lab.box.barcode.lower(), by=tech_nb)  # the whole box
     assert added == [t.accession for t in nb_lab.tubes[:5]]
     with pytest.raises(Conflict, match="already in this shipment"):
@@ -40,14 +41,14 @@ def test_shipment_end_to_end_with_missing_and_unexpected(session, study, nb_lab,
     with pytest.raises(Forbidden):
         service.add_by_scan(session, shipment, nb_lab.tubes[5].accession, by=tech_zj)
 
-    service.release_shipment(session, shipment, by=manager, instance="nb-instance")
+    service.release_shipment(session, shipment, by=manager, instance="nb-instance", signature=(PASSWORD, "approved"))
     t0 = nb_lab.tubes[0]
     assert t0.status == "in_transit" and session.get(Placement, t0.id) is None
     shipped = _last(session, t0)
     assert shipped.action == "shipped" and shipped.from_location.endswith("A1")
     assert shipped.details["shipment"] == shipment.code and shipped.details["tracking_number"] == "SF123"
     with pytest.raises(Conflict, match="already released"):
-        service.release_shipment(session, shipment, by=manager)
+        service.release_shipment(session, shipment, by=manager, signature=(PASSWORD, "approved"))
 
     doc = manifests.manifest(shipment, instance="nb-instance", key=nb_site.key)
     assert doc["sha256"] == shipment.manifest_sha256 and len(doc["content"]["items"]) == 5
@@ -99,7 +100,7 @@ def test_shipping_needs_consent_and_refuses_quarantined(session, study, nb_lab, 
     with pytest.raises(Conflict, match="quarantined"):
         service.add_by_scan(session, inside, nb_lab.tubes[1].accession, by=tech_nb)
     with pytest.raises(Conflict, match="was not released: .*quarantined"):
-        service.release_shipment(session, inside, by=user("lab_manager"))
+        service.release_shipment(session, inside, by=user("lab_manager"), signature=(PASSWORD, "approved"))
     assert inside.status == "draft" and nb_lab.tubes[0].status == "quarantined"
 
 

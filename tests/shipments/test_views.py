@@ -59,7 +59,7 @@ def test_empty_release_and_manifest_import_pages(login, session, study, nb_lab) 
     r = manager.post("/shipments/", data={"from_site": "NB", "to_site": "ZJ", "conditions": "ambient"})
     assert r.status_code == 302
     shipment = session.scalar(select(Shipment).order_by(Shipment.id.desc()))
-    r = manager.post(f"/shipments/{shipment.id}/release", follow_redirects=True)
+    r = manager.post(f"/shipments/{shipment.id}/release", data={"password": PASSWORD}, follow_redirects=True)
     assert "it is empty; scan samples into it first" in r.get_data(as_text=True)
     r = manager.post(f"/shipments/{shipment.id}/items", data={"code": nb_lab.tubes[0].accession}, follow_redirects=True)
     assert f"Packed {nb_lab.tubes[0].accession}" in r.get_data(as_text=True)

@@ -185,7 +185,7 @@ def test_bad_input_fails_the_run_with_the_analysis_message(sig_client: Any, sign
 
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"thresholds": "0.2, 1.5"}, "threshold 1.5 must lie strictly between 0 and 1"),
-    ({"outer_folds": "1"}, "outer folds must be between 2 and 10, got 1"),
+    ({"outer_folds": "1"}, "must be between 2 and 10, got 1"),
     ({"markers": ["NOPE"]}, "unknown marker(s) NOPE"),
     ({"outcome": "os", "ccr_only": "1"}, "applies to pCR and MPR"),
 ])

@@ -26,6 +26,7 @@ from lims.config import DEFAULT_PROTOCOL
 from lims.core.database import make_engine
 from lims.core.errors import Conflict
 from lims.core.migrate import upgrade
+from lims.core.uow import run as commit_with_retry
 from lims.custody.models import CustodyChain, CustodyEvent
 from lims.custody.service import verify_chain
 from lims.participants.service import enrol, plan_visits, record_consent
@@ -33,11 +34,10 @@ from lims.samples.models import Sample
 from lims.samples.service import register_primary, split
 from lims.storage import service
 from lims.storage.models import Placement, StorageUnit
-from lims.core.uow import run as commit_with_retry
 from lims.studies.models import Site
 from lims.studies.protocol import load_protocol
 from lims.studies.service import install_protocol, timepoint_by_code
-from tests.conftest import PG_URL, fresh_database
+from tests.conftest import PASSWORD, PG_URL, fresh_database
 
 WORKERS = 12
 POSITIONS = ("A1", "B2", "C3", "A3")
@@ -233,7 +233,7 @@ def test_exactly_one_release_of_a_shipment(world: World) -> None:
             from lims.shipments.models import Shipment
 
             return shipments.release_shipment(session, session.get(Shipment, shipment_id),
-                                              by=session.get(User, world.tech_ids[i])).status
+                                              by=session.get(User, world.tech_ids[i]), signature=(PASSWORD, "approved")).status
         return work
 
     outcomes = _race(world, [attempt(i) for i in range(6)])
