@@ -7,7 +7,8 @@ is study-wide. For a site-bound user:
 - a **sample** is visible when one of the user's sites holds it or ever held it (collected there, received
   there in a shipment), and the user may act on it only where it is held now;
 - a **storage unit** is visible and usable at its own site;
-- a **shipment** is visible to the sending and the receiving site; each step says which site acts.
+- a **shipment** is visible to the sending and the receiving site; each step says which site acts;
+- a **printer** and its **print jobs** are visible and usable at the printer's site.
 
 Objects outside the scope are answered as not found (existence is not revealed across sites); an object in
 scope that the role may not touch is forbidden. Lists filter in SQL with the ``visible_*`` clauses, never
@@ -25,6 +26,7 @@ from sqlalchemy.orm import object_session
 from lims.core.errors import Forbidden, NotFound
 from lims.core.permissions import SITE_BOUND_ROLES, allowed
 from lims.participants.models import Participant
+from lims.printing.models import Printer, PrintJob
 from lims.samples.models import Sample, SampleSite
 from lims.shipments.models import Shipment
 from lims.storage.models import StorageUnit
@@ -65,6 +67,10 @@ def _seen_sites(obj: Any) -> set[int] | None:
         return {obj.from_site_id} | ({obj.to_site_id} if obj.to_site_id is not None else set())
     if isinstance(obj, Site):
         return {obj.id}
+    if isinstance(obj, Printer):
+        return {obj.site_id}
+    if isinstance(obj, PrintJob):
+        return {obj.printer.site_id}
     return None
 
 
@@ -76,7 +82,8 @@ def _acting_sites(obj: Any) -> set[int] | None:
 
 
 def may_see(user: Any, obj: Any) -> bool:
-    """Tell whether ``user`` may see ``obj`` (sample, participant, storage unit, shipment, site)."""
+    """Tell whether ``user`` may see ``obj`` (sample, participant, storage unit, shipment, site, printer,
+    print job)."""
     sites = site_ids(user)
     if sites is None:
         return True
@@ -106,6 +113,8 @@ def _name(obj: Any) -> str:
         return f"storage unit {obj.barcode}"
     if isinstance(obj, Shipment):
         return f"shipment {obj.code}"
+    if isinstance(obj, Printer):
+        return f"printer {obj.name}"
     return str(obj)
 
 
@@ -113,7 +122,8 @@ def _missing(obj: Any) -> str:
     """Say what the owner's look-up says for an object that does not exist, so a hidden one reads the same.
 
     The words are those of ``samples.service.get_by_accession``, ``participants.service.get_by_code``,
-    ``storage.service.get_unit`` and ``shipments.service.get_shipment`` (tests/access checks they agree), and
+    ``storage.service.get_unit``, ``shipments.service.get_shipment``, ``printing.printers.get_printer`` and
+    ``printing.service.get_job`` (tests/access checks they agree), and
     they name only what the request named: another site's barcode or shipment code is never revealed.
     """
     if isinstance(obj, Sample):
@@ -124,6 +134,10 @@ def _missing(obj: Any) -> str:
         return f"no storage unit #{obj.id}"
     if isinstance(obj, Shipment):
         return f"no shipment #{obj.id}"
+    if isinstance(obj, Printer):
+        return f"no printer #{obj.id}"
+    if isinstance(obj, PrintJob):
+        return f"no print job #{obj.id}"
     return "not found"
 
 

@@ -37,8 +37,9 @@ def detail(job_id: int) -> Any:
 @permission_required("read")
 def cancel(job_id: int) -> Any:
     """Cancel the job."""
+    job = require_job(current_user, service.get_job(db.session, job_id))  # 404 outside the try: not a refusal
     try:
-        service.cancel(db.session, require_job(current_user, service.get_job(db.session, job_id)))
+        service.cancel(db.session, job)
     except DomainError as exc:
         refuse(exc.message)
     else:
@@ -50,9 +51,9 @@ def cancel(job_id: int) -> Any:
 @permission_required("read")
 def retry(job_id: int) -> Any:
     """Queue the failed or cancelled job again."""
+    job = require_job(current_user, service.get_job(db.session, job_id))  # 404 outside the try: not a refusal
     try:
-        service.retry(db.session, require_job(current_user, service.get_job(db.session, job_id)),
-                      push=queue.pusher())
+        service.retry(db.session, job, push=queue.pusher())
     except DomainError as exc:
         refuse(exc.message)
     else:

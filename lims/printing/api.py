@@ -12,7 +12,7 @@ from sqlalchemy import select
 from lims import access
 from lims.core.api import SelectPage
 from lims.core.auth import login_required
-from lims.core.errors import DomainError, NotFound
+from lims.core.errors import DomainError
 from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.printing import printers, service
@@ -34,16 +34,11 @@ blp = Blueprint("printing_api", __name__, description="Label printers and the pr
 
 
 def _printer(printer_id: int) -> Printer:
-    printer = printers.get_printer(db.session, printer_id)
-    access.require_see(current_user, printer.site)
-    return printer
+    return access.require_see(current_user, printers.get_printer(db.session, printer_id))
 
 
 def _job(job_id: int) -> PrintJob:
-    job = db.session.get(PrintJob, job_id)
-    if job is None:
-        raise NotFound(f"no print job #{job_id}")
-    access.require_see(current_user, job.printer.site)
+    job = access.require_see(current_user, service.get_job(db.session, job_id))
     for item in job.items:
         if item.sample is not None:
             access.require(current_user, "samples.register", item.sample)
@@ -69,8 +64,7 @@ class Printers(MethodView):
         site = db.session.scalar(select(Site).where(Site.code == args.pop("site").strip().upper()))
         if site is None:
             raise DomainError("no such site", field="site")
-        return printers.create_printer(db.session, site=access.require_see(current_user, site), by=current_user,
-                                       **args)
+        return printers.create_printer(db.session, site=site, by=current_user, **args)  # at the user's sites
 
 
 @blp.route("/printers/<int:printer_id>")
@@ -133,11 +127,7 @@ class Jobs(MethodView):
 @blp.response(200, PrintJobSchema)
 def job(job_id: int) -> Any:
     """Show one print job with its status and the printer's answer."""
-    found = db.session.get(PrintJob, job_id)
-    if found is None:
-        raise NotFound(f"no print job #{job_id}")
-    access.require_see(current_user, found.printer.site)
-    return found
+    return access.require_see(current_user, service.get_job(db.session, job_id))
 
 
 @blp.route("/jobs/<int:job_id>/retry", methods=["POST"])

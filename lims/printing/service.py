@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from lims import access
 from lims.accounts.models import User
 from lims.core.db import utcnow
-from lims.core.errors import DomainError
+from lims.core.errors import DomainError, NotFound
 from lims.core.uow import after_commit, run
 from lims.custody.models import CustodyEvent
 from lims.custody.service import record_event
@@ -299,6 +299,14 @@ def deliver(session: Session, job_id: int, *, content: bytes | None = None) -> s
     except Exception:  # a send runs after the request committed: it must not turn the response into an error
         log.exception("print job %s could not be delivered", job_id)
         return "failed"
+
+
+def get_job(session: Session, job_id: int) -> PrintJob:
+    """Return the print job with this id or raise NotFound."""
+    job = session.get(PrintJob, job_id)
+    if job is None:
+        raise NotFound(f"no print job #{job_id}")
+    return job
 
 
 def jobs_at(session: Session, site_ids: frozenset[int] | None, *, limit: int = 100) -> list[PrintJob]:

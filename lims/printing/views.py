@@ -45,9 +45,7 @@ def _form(schema: Any) -> dict[str, Any]:
 
 def _printer(printer_id: int) -> Any:
     """Return a printer at one of the user's sites (404 elsewhere)."""
-    printer = printers.get_printer(db.session, printer_id)
-    access.require_see(current_user, printer.site)
-    return printer
+    return access.require_see(current_user, printers.get_printer(db.session, printer_id))
 
 
 def _download(data: dict[str, Any]) -> tuple[Any, int]:
@@ -120,11 +118,7 @@ def jobs() -> Any:
 
 
 def _job(job_id: int) -> PrintJob:
-    job = db.session.get(PrintJob, job_id)
-    if job is None:
-        abort(404, description=f"no print job #{job_id}")
-    access.require_see(current_user, job.printer.site)
-    return job
+    return access.require_see(current_user, service.get_job(db.session, job_id))
 
 
 def _may_resend(job: PrintJob) -> None:
@@ -195,8 +189,7 @@ def printer_create() -> Any:
         site = db.session.scalar(select(Site).where(Site.code == data.pop("site").strip().upper()))
         if site is None:
             raise DomainError("choose the printer's site", field="site")
-        created = printers.create_printer(db.session, site=access.require_see(current_user, site), by=current_user,
-                                          **data)
+        created = printers.create_printer(db.session, site=site, by=current_user, **data)  # own sites only
     except ValidationError as exc:
         return _printer_page(422, form_errors(exc))
     except DomainError as exc:

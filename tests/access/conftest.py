@@ -3,12 +3,16 @@
 Sites ZJ and SX each get a participant with tubes (stored, packed, loose, shipped, awaiting disposal), a
 participant who withdrew (quarantined tubes), storage (freezer > rack > boxes, a tank), a marker result,
 a draft shipment to WZ, a released shipment from WZ and a received shipment (ZJ -> NB, stored at NB by the
-NB technician; SX -> WZ). Every request of a test runs inside a savepoint that is rolled back, so each one
-sees the same world; the module's transaction is rolled back at the end.
+NB technician; SX -> WZ), a label printer with a failed print job. Every user has an API token, a failed
+background job and a session in another browser; a leaver (with a pending reset link) is there for the
+administration pages, and a partner installation's manifest key is trusted. Every request of a test runs
+inside a savepoint that is rolled back, so each one sees the same world; the module's transaction is rolled
+back at the end.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,15 +24,21 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from lims.accounts.models import User
+from lims.accounts.admin import issue_reset
+from lims.accounts.models import User, UserSession
 from lims.accounts.service import add_user, create_token
+from lims.accounts.sessions import start_session
 from lims.consent.withdrawal import withdraw_consent
 from lims.disposal.service import request_disposal
 from lims.extensions import db
+from lims.jobs.models import Job
 from lims.markers.models import MarkerResult
 from lims.markers.service import save_marker
 from lims.participants.service import enrol, plan_visits, record_consent
+from lims.printing.models import PrintJob, PrintJobItem
+from lims.printing.printers import create_printer
 from lims.samples.models import Sample
+from lims.shipments import keys
 from lims.shipments import service as shipments
 from lims.signatures.models import SignatureRun
 from lims.storage.models import StorageUnit
@@ -79,7 +89,11 @@ class SiteObjects:
     incoming: int = 0  # WZ -> site, released
     received: int = 0  # site -> NB (ZJ) or WZ (SX), received
     disposal_request: int = 0
+    printer: int = 0  # a ZPL printer on the network
+    print_job: int = 0  # a failed print job of the stored tube's label on that printer
     token: int = 0  # an API token id (the tests fill in the user's own, or somebody else's)
+    job: int = 0  # a background job's id (likewise: the user's own, or somebody else's)
+    session: int = 0  # a browser session's id (likewise)
     secrets: set[str] = field(default_factory=set)  # strings only this site's users may see
 
 
@@ -94,6 +108,11 @@ class World:
     signature_run: int
     tokens: dict[str, str]  # username -> bearer secret
     token_ids: dict[str, int]  # username -> token id
+    job_ids: dict[str, int]  # username -> a failed self-test job they asked for
+    session_ids: dict[str, int]  # username -> a session of theirs in another browser
+    leaver: str  # a user for the administration pages to change
+    reset_token: str  # the leaver's one-time password-reset link
+    partner_key: int  # a partner installation's trusted manifest key
 
 
 def _participant(session: Session, study: Any, site: Site, code: str, *, genetic: bool = True) -> Any:
@@ -155,6 +174,38 @@ def _storage(session: Session, site: Site, tag: str, objects: SiteObjects) -> St
     return box
 
 
+def _printing(
+    session: Session, site: Site, tag: str, stored: Sample, objects: SiteObjects, by: User
+) -> None:
+    """A printer at ``site`` (nothing listens at its address), a failed job with the stored tube's label."""
+    printer = create_printer(
+        session,
+        site=site,
+        by=by,
+        name=f"{tag} printer",
+        connection="tcp",
+        language="zpl",
+        host="127.0.0.1",
+        port=9,
+        stock="50x25",
+        dpi=300,
+    )
+    job = PrintJob(
+        printer_id=printer.id,
+        subject="samples",
+        status="failed",
+        label_count=1,
+        created_by_id=by.id,
+        error="connection refused",
+        attempts=1,
+    )
+    job.items = [PrintJobItem(position=1, sample_id=stored.id)]
+    session.add(job)
+    session.flush()
+    objects.printer, objects.print_job = printer.id, job.id
+    objects.secrets.add(f"{tag} printer")
+
+
 def _build_site(
     session: Session, study: Any, code: str, tech: User, admin: User
 ) -> tuple[SiteObjects, list[Sample]]:
@@ -177,6 +228,7 @@ def _build_site(
         wtubes[0].accession,
     )
     objects.arrived = tubes[5].accession
+    _printing(session, site, f"R{code}", tubes[0], objects, admin)
     objects.secrets |= {
         p.code,
         w.code,
@@ -339,10 +391,30 @@ def build_world(session: Session) -> World:
         session.add(MarkerResult(sample_id=tube.id, marker_id=marker.id, replicate=1, value=2.5 + i))
     session.flush()
     results_run, signature_run = _runs(session, study, admin)
-    tokens, token_ids = {}, {}
+    tokens, token_ids, job_ids, session_ids = {}, {}, {}, {}
     for username in (*ROLE_USERS.values(), "technician_nb", "technician_sx"):
-        token, secret = create_token(session, _user(session, username), name="access tests")
+        user = _user(session, username)
+        token, secret = create_token(session, user, name="access tests")
         tokens[username], token_ids[username] = secret, token.id
+        job = Job(kind="selftest", params={"seconds": 0}, status="failed", error="worker stopped",
+                  attempts=1, max_attempts=1, created_by_id=user.id)
+        session.add(job)
+        start_session(session, user, method="password", user_agent="another browser")
+        session.flush()
+        job_ids[username] = job.id
+        session_ids[username] = session.scalar(
+            select(UserSession.id).where(UserSession.user_id == user.id).order_by(UserSession.id.desc())
+        )
+    leaver = add_user(
+        session,
+        username="rt_leaver",
+        password=PASSWORD,
+        role="technician",
+        full_name="Leaver",
+        site_codes=("SX",),
+    )
+    reset_token = issue_reset(session, leaver, by=admin)
+    partner = keys.register_key(session, installation="partner-lab", public_key=_partner_key(), by=admin)
     return World(
         zj=zj,
         sx=sx,
@@ -353,7 +425,21 @@ def build_world(session: Session) -> World:
         signature_run=signature_run,
         tokens=tokens,
         token_ids=token_ids,
+        job_ids=job_ids,
+        session_ids=session_ids,
+        leaver=leaver.username,
+        reset_token=reset_token,
+        partner_key=partner.id,
     )
+
+
+def _partner_key() -> str:
+    """Return a new Ed25519 public key, base64 of its 32 raw bytes (a partner installation's)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    raw = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return base64.b64encode(raw).decode("ascii")
 
 
 @dataclass

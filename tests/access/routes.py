@@ -5,58 +5,25 @@ route that has no entry here (and for an entry whose route is gone). Each entry 
 site's objects (:class:`tests.access.conftest.SiteObjects`): the test sends it with the user's own site's
 objects and with another site's, and compares the answers with the rules of :mod:`lims.access`.
 
-Kinds: ``sample``, ``participant``, ``unit``, ``shipment``, ``disposal`` (objects held by a site: another
-site's is hidden, answered like one that does not exist, with 404 when it is named in the URL), ``site``
-(a site's code: sites are not secret, acting for another one is 403), ``token`` (one's own API token),
-``None`` (nothing of a site is named; lists are checked for leaks).
+Kinds: ``sample``, ``participant``, ``unit``, ``shipment``, ``disposal``, ``printer``, ``print_job`` (objects
+held by a site: another site's is hidden, answered like one that does not exist, with 404 when it is named in
+the URL), ``site`` (a site's code: sites are not secret, acting for another one is 403), ``token``, ``job``,
+``session`` (one's own API token, background job, browser session: somebody else's is hidden; an admin
+reaches everyone's tokens and jobs, but not their sessions), ``None`` (nothing of a site is named; lists are
+checked for leaks).
+
+The declarations are split by area: this module (samples, storage, shipments, markers, clinical, results),
+:mod:`tests.access.routes_admin` (logging in, accounts, users, jobs, manifest keys) and
+:mod:`tests.access.routes_lab` (printing, bulk storage, processing, worklists, scanner set-up).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from tests.access.expect import FAR_FUTURE, LOGIN, PUBLIC, SCAN, SIGNED, E, Expect, fixed, req
+from tests.access.routes_admin import ADMIN_ROUTES
+from tests.access.routes_lab import LAB_ROUTES
 
-from tests.conftest import PASSWORD
-
-PUBLIC = "public"  # anyone, logged in or not
-LOGIN = "login"  # any logged-in user
-FAR_FUTURE = "2100-01-01"  # every sample is past its retention period by then
-
-Build = Callable[[Any, Any], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Expect:
-    """A route's needs: ``permission`` (an action of the table, PUBLIC or LOGIN) and the ``kind`` it names."""
-
-    permission: str
-    build: Build
-    kind: str | None = None
-    in_url: bool = True  # the object is in the URL (404 when hidden); else in the body or query string
-    data_404: bool = False  # 404 can be a data answer here (no figure to draw), never a scope one
-    shows: Callable[[Any, Any], list[str]] | None = None  # what an allowed answer must contain (lists, maps)
-
-
-def req(path: Callable[[Any, Any], str], **extra: Callable[[Any, Any], Any]) -> Build:
-    """Build a request: a path from (world, site objects), and json/data/query_string the same way."""
-
-    def build(w: Any, o: Any) -> dict[str, Any]:
-        return {"path": path(w, o), **{k: f(w, o) for k, f in extra.items()}}
-
-    return build
-
-
-def fixed(path: str, **extra: Any) -> Build:
-    return lambda _w, _o: {"path": path, **extra}
-
-
-def E(permission: str, build: Build, kind: str | None = None, **options: Any) -> Expect:
-    return Expect(permission, build, kind, **options)
-
-
-SIGNED = {"password": PASSWORD, "meaning": "approved"}
-SCAN = {"mode": "check_out", "text": "assay"}
+__all__ = ["LOGIN", "PUBLIC", "ROUTES", "Expect"]
 
 ROUTES: dict[str, Expect] = {
     # ----- front door, accounts, documentation ------------------------------------------------------
@@ -402,8 +369,8 @@ ROUTES: dict[str, Expect] = {
     ),
     "GET /api/v1/markers/": E(LOGIN, fixed("/api/v1/markers/")),
     "POST /api/v1/markers/": E("markers.manage", fixed("/api/v1/markers/", json={})),
-    "GET /api/v1/markers/<string:code>": E(LOGIN, req(lambda w, o: f"/api/v1/markers/{w.marker}")),
-    "PUT /api/v1/markers/<string:code>": E(
+    "GET /api/v1/markers/<marker_code:code>": E(LOGIN, req(lambda w, o: f"/api/v1/markers/{w.marker}")),
+    "PUT /api/v1/markers/<marker_code:code>": E(
         "markers.manage", req(lambda w, o: f"/api/v1/markers/{w.marker}", json=lambda w, o: {})
     ),
     "GET /api/v1/markers/results": E(
@@ -517,4 +484,6 @@ ROUTES: dict[str, Expect] = {
     "GET /audit/": E("audit.read", fixed("/audit/")),
     "GET /audit/export.csv": E("audit.read", fixed("/audit/export.csv"),
                                shows=lambda w, o: [o.participant, o.stored, o.box_barcode]),
+    **ADMIN_ROUTES,
+    **LAB_ROUTES,
 }

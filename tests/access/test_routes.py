@@ -8,6 +8,7 @@ made with objects of the user's own site (ZJ) and of another site (SX):
 - a role without the permission: 403 (before anything is looked up, so nothing is revealed);
 - a site-bound role naming another site's object: answered exactly like an object that does not exist
   (same status and message; 404 when the object is in the URL); acting for another site: 403;
+- somebody else's token, job or session is answered like one that does not exist (admins: but sessions);
 - otherwise the answer is not a refusal of scope (no 401/403/404, no scope message), never a 5xx;
 - and no answer to a site-bound user contains anything of a site it does not work at.
 """
@@ -15,6 +16,7 @@ made with objects of the user's own site (ZJ) and of another site (SX):
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
 from dataclasses import fields, replace
@@ -28,7 +30,9 @@ from lims.samples.accession import make_accession
 from tests.access.conftest import ROLE_USERS, SiteObjects, Stage
 from tests.access.routes import LOGIN, PUBLIC, ROUTES, Expect
 
-HIDDEN_KINDS = {"sample", "participant", "unit", "shipment", "disposal"}
+HIDDEN_KINDS = {"sample", "participant", "unit", "shipment", "disposal", "printer", "print_job"}
+# One's own things: somebody else's is answered like one that does not exist (admins: but sessions).
+OWN_KINDS = {"token", "job", "session"}
 SCOPE_WORDS = ("at your sites", "you work for", "held at another site")
 FLASH = re.compile(r'<p class="flash error" role="alert">(.*?)</p>', re.DOTALL)
 
@@ -67,7 +71,11 @@ GHOST = SiteObjects(
                 "incoming",
                 "received",
                 "disposal_request",
+                "printer",
+                "print_job",
                 "token",
+                "job",
+                "session",
             ),
             start=1,
         )
@@ -104,7 +112,7 @@ def expected(role: str | None, expect: Expect, side: str) -> str:
     if expect.permission != LOGIN and not allowed(role, expect.permission):
         return "403"
     if side == "other":
-        if expect.kind == "token" and role != "admin":
+        if expect.kind in OWN_KINDS and (role != "admin" or expect.kind == "session"):
             return "hidden"
         if role in SITE_BOUND_ROLES and expect.kind in HIDDEN_KINDS:
             return "hidden"
@@ -154,8 +162,13 @@ def _objects(stage: Stage, username: str | None, side: str, ghost: bool = False)
     objects = GHOST if ghost else (w.zj if side == "own" else w.sx)
     if ghost:
         return objects
-    token_owner = username if side == "own" else ("monitor" if username != "monitor" else "pi")
-    return replace(objects, token=w.token_ids.get(token_owner or "", 0))
+    owner = (username if side == "own" else ("monitor" if username != "monitor" else "pi")) or ""
+    return replace(
+        objects,
+        token=w.token_ids.get(owner, 0),
+        job=w.job_ids.get(owner, 0),
+        session=w.session_ids.get(owner, 0),
+    )
 
 
 def _as_other(message: str, other: SiteObjects) -> str:
@@ -170,13 +183,23 @@ def _as_other(message: str, other: SiteObjects) -> str:
     return message
 
 
+def _sent(built: dict[str, Any]) -> str:
+    """Return what the request carries as text, uploaded files' contents included (echoing them: no leak)."""
+    files = [
+        value[0].getvalue().decode("utf-8", errors="replace")
+        for value in (built.get("data") or {}).values()
+        if isinstance(value, tuple) and isinstance(value[0], io.BytesIO)
+    ]
+    return repr(built) + "".join(files)
+
+
 def check(stage: Stage, route: str, role: str | None, side: str) -> list[str]:
     """Make the request for (role, side) and return what is wrong with the answer."""
     expect, method = ROUTES[route], route.split(" ", 1)[0]
     username = ROLE_USERS.get(role) if role else None
     objects = _objects(stage, username, side)
     built = expect.build(stage.world, objects)
-    sent = repr(built)
+    sent = _sent(built)
     answer = ask(stage, username, method, dict(built))
     want = expected(role, expect, side)
     api = built["path"].startswith("/api/")
@@ -224,6 +247,6 @@ def test_route(stage: Stage, route: str) -> None:
     site_bound = expect.permission in (LOGIN, PUBLIC) or any(
         allowed(r, expect.permission) for r in SITE_BOUND_ROLES
     )
-    sides = ("own", "other") if expect.kind and (site_bound or expect.kind == "token") else ("own",)
+    sides = ("own", "other") if expect.kind and (site_bound or expect.kind in OWN_KINDS) else ("own",)
     problems = [p for role in (None, *ROLE_USERS) for side in sides for p in check(stage, route, role, side)]
     assert not problems, f"{route} ({expect.permission}, {expect.kind}):\n" + "\n".join(problems)
