@@ -83,8 +83,24 @@ def init_app(app: Flask) -> None:
     db.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
-    login_manager.login_view = "accounts.login"
-    login_manager.login_message = "Please log in to see this page."
+    _init_api(app)
+    _init_login(app)
+
+    from lims.domains import domain_modules
+
+    app.config.setdefault("NAV", [])
+    for module in domain_modules("blueprints"):
+        module.register(app, api)
+    _register_core_views(app)
+    # Every request is one unit of work: it commits once when it succeeds (lims.core.uow).
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint != "static":
+            app.view_functions[endpoint] = transactional(view)
+    _register_hooks(app)
+
+
+def _init_api(app: Flask) -> None:
+    """Set up the JSON API's OpenAPI document: description, security schemes, converters."""
     plugin = MarshmallowPlugin(schema_name_resolver=schema_name)
     api.init_app(app, spec_kwargs={
         "info": {"description": "Trialbank JSON API. Every list is paginated (X-Pagination). Authorise with an API "
@@ -105,6 +121,11 @@ def init_app(app: Flask) -> None:
         "description": "The session cookie of a browser logged in to Trialbank."})
     api.register_converter(DatabaseId, lambda c: {"type": "integer", "minimum": c.min or 0, "maximum": c.max})
 
+
+def _init_login(app: Flask) -> None:
+    """Load the user of a request from its server-side session, or from an API token."""
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please log in to see this page."
     import lims.core.audit  # noqa: F401 - registers the data-change listeners
     from lims.accounts.models import User
 
@@ -128,18 +149,6 @@ def init_app(app: Flask) -> None:
         g.token_error = problem
         g.via_token = user is not None
         return user
-
-    from lims.domains import domain_modules
-
-    app.config.setdefault("NAV", [])
-    for module in domain_modules("blueprints"):
-        module.register(app, api)
-    _register_core_views(app)
-    # Every request is one unit of work: it commits once when it succeeds (lims.core.uow).
-    for endpoint, view in list(app.view_functions.items()):
-        if endpoint != "static":
-            app.view_functions[endpoint] = transactional(view)
-    _register_hooks(app)
 
 
 def _register_core_views(app: Flask) -> None:
@@ -167,6 +176,13 @@ def _register_core_views(app: Flask) -> None:
 
 def _register_hooks(app: Flask) -> None:
     """Add request checks, the template context and the error handlers."""
+    _door(app)
+    _template_helpers(app)
+    _error_handlers(app)
+
+
+def _door(app: Flask) -> None:
+    """Refuse what no request needs (NUL characters, absurdly deep JSON) before any view sees it."""
 
     def door_problem() -> str | None:
         try:
@@ -187,6 +203,10 @@ def _register_hooks(app: Flask) -> None:
                                 "errors": {}}), 422
             return render_template("error.html", code=400, message=message), 400
         return None
+
+
+def _template_helpers(app: Flask) -> None:
+    """Give templates may(), the date and time filters, readable labels and the navigation."""
 
     def may(action: str, obj: Any = None) -> bool:
         """Tell templates whether the current user may do ``action`` (on ``obj``): the permission table + scope."""
@@ -230,6 +250,10 @@ def _register_hooks(app: Flask) -> None:
                     if may(getattr(app.view_functions.get(endpoint), "permission", "read"))]
 
         return {"version": __version__, "nav_items": nav_items}
+
+
+def _error_handlers(app: Flask) -> None:
+    """Answer refusals and errors as JSON under /api/ and as a page elsewhere; never a bare 500 for bad input."""
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Any:
