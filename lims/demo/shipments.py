@@ -12,7 +12,7 @@ from lims.consent.withdrawal import quarantine_samples, withdraw_consent
 from lims.demo import DemoContext
 from lims.participants.models import Consent, Participant
 from lims.samples.models import Sample
-from lims.shipments import service
+from lims.shipments import receiving, service
 from lims.storage import service as storage
 from lims.storage.models import Placement, StorageUnit
 from lims.studies.models import Site
@@ -66,7 +66,7 @@ def _ship(ctx: DemoContext) -> int:
     service.release_shipment(session, shipment, by=manager, instance="trialbank-demo", at=_at(ctx, 10),
                              signature=(ctx.password, "approved"))
     scans = [t.accession or "" for t in tubes[:-1]] + [zj_tube]  # last tube lost, one ZJ tube scanned by mistake
-    service.receive_shipment(session, shipment, scans=scans, damaged={tubes[0].accession or "": "cracked cap"},
+    receiving.receive_shipment(session, shipment, scans=scans, damaged={tubes[0].accession or "": "cracked cap"},
                              arrival_temp_c=-71.5, by=receiver, at=_at(ctx, 8, 3.0))
     returns = session.scalar(select(StorageUnit).where(StorageUnit.barcode == "ZJ-FRZ2-RET"))
     if returns is not None:

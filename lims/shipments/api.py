@@ -16,7 +16,7 @@ from lims.core.api import ErrorSchema, SelectPage
 from lims.core.auth import login_required
 from lims.core.permissions import permission_required
 from lims.extensions import db
-from lims.shipments import keys, manifests, service, signing
+from lims.shipments import keys, manifests, receiving, service, signing
 from lims.shipments.manifest_schemas import ManifestSchema
 from lims.shipments.schemas import (
     ConditionsSchema,
@@ -138,9 +138,9 @@ def manifest_csv(shipment_id: int) -> Any:
 @blp.response(200, ReconciliationSchema)
 def receive(args: dict[str, Any], shipment_id: int) -> Any:
     """Receive by the scans on arrival; answer the reconciliation (received, damaged, missing, unexpected)."""
-    damaged = service.parse_damage([f"{k}: {v}" for k, v in args["damaged"].items()])
+    damaged = receiving.parse_damage([f"{k}: {v}" for k, v in args["damaged"].items()])
 
-    return service.receive_shipment(db.session, _shipment(shipment_id), scans=args["scans"], damaged=damaged,
+    return receiving.receive_shipment(db.session, _shipment(shipment_id), scans=args["scans"], damaged=damaged,
                                     arrival_temp_c=args.get("arrival_temp_c"), by=current_user).to_dict()
 
 
@@ -151,7 +151,7 @@ def receive(args: dict[str, Any], shipment_id: int) -> Any:
 @blp.alt_response(409, description="The item was not missing, or the shipment was not received yet")
 def receive_late(args: dict[str, Any], shipment_id: int) -> Any:
     """Receive an item that was missing at receipt but turned up later (custody event, site now holds it)."""
-    return service.receive_late(db.session, _shipment(shipment_id), args["code"], damage=args.get("damage"),
+    return receiving.receive_late(db.session, _shipment(shipment_id), args["code"], damage=args.get("damage"),
                                 by=current_user)
 
 
@@ -160,7 +160,7 @@ def receive_late(args: dict[str, Any], shipment_id: int) -> Any:
 @blp.response(200, ReconciliationSchema)
 def reconciliation(shipment_id: int) -> Any:
     """Return a received shipment's reconciliation report."""
-    return service.reconciliation(_shipment(shipment_id)).to_dict()
+    return receiving.reconciliation(_shipment(shipment_id)).to_dict()
 
 
 def _bounded(view: F) -> F:

@@ -18,7 +18,7 @@ from lims.core.forms import first_error, load_form
 from lims.core.permissions import permission_required
 from lims.core.uow import refuse
 from lims.extensions import db
-from lims.shipments import keys, manifests, service, signing
+from lims.shipments import keys, manifests, receiving, service, signing
 from lims.shipments.models import CONDITIONS
 from lims.shipments.schemas import ManifestKeyCreateSchema, ReleaseSchema
 from lims.studies.service import get_study
@@ -74,7 +74,7 @@ def create() -> Any:
 def detail(shipment_id: int) -> Any:
     """Show a shipment: conditions, contents, and the next step (scan, release, receive or the reconciliation)."""
     shipment = _shipment(shipment_id)
-    report = service.reconciliation(shipment) if shipment.status == "received" else None
+    report = receiving.reconciliation(shipment) if shipment.status == "received" else None
     return render_template("shipments/detail.html", shipment=shipment, report=report, conditions=CONDITIONS,
                            signatures=signatures_for(db.session, "shipment", shipment.code))
 
@@ -171,9 +171,9 @@ def receive(shipment_id: int) -> Any:
         refuse(f"temperature on arrival {temp_raw!r} is not a temperature between -200 and 60 °C")
         return redirect(url_for("shipments.detail", shipment_id=shipment_id))
     try:
-        report = service.receive_shipment(
+        report = receiving.receive_shipment(
             db.session, shipment, scans=(form.get("scans") or "").splitlines(),
-            damaged=service.parse_damage(form.get("damaged") or ""), arrival_temp_c=temp, by=current_user)
+            damaged=receiving.parse_damage(form.get("damaged") or ""), arrival_temp_c=temp, by=current_user)
     except DomainError as exc:
         refuse(exc.message)
     else:
@@ -188,7 +188,7 @@ def receive_late(shipment_id: int) -> Any:
     """Receive an item that was missing at receipt but turned up later."""
     shipment = _shipment(shipment_id)
     try:
-        item = service.receive_late(db.session, shipment, request.form.get("code", ""),
+        item = receiving.receive_late(db.session, shipment, request.form.get("code", ""),
                                     damage=request.form.get("damage"), by=current_user)
     except DomainError as exc:
         refuse(exc.message)

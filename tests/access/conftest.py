@@ -38,7 +38,7 @@ from lims.participants.service import enrol, plan_visits, record_consent
 from lims.printing.models import PrintJob, PrintJobItem
 from lims.printing.printers import create_printer
 from lims.samples.models import Sample
-from lims.shipments import keys
+from lims.shipments import keys, receiving
 from lims.shipments import service as shipments
 from lims.signatures.models import SignatureRun
 from lims.storage.models import StorageUnit
@@ -258,7 +258,7 @@ def _ship(
     if release:
         shipments.release_shipment(session, shipment, by=admin, instance="access-tests", signature=(PASSWORD, "approved"))
     if receiver is not None:
-        shipments.receive_shipment(session, shipment, scans=[t.accession for t in tubes], by=receiver)
+        receiving.receive_shipment(session, shipment, scans=[t.accession for t in tubes], by=receiver)
     return shipment
 
 

@@ -13,7 +13,7 @@ from lims.consent.withdrawal import withdraw_consent
 from lims.core.errors import Conflict, DomainError, Forbidden
 from lims.custody.models import CustodyEvent
 from lims.custody.service import verify_chain
-from lims.shipments import manifests, service
+from lims.shipments import manifests, receiving, service
 from lims.storage.models import Placement
 from lims.storage.service import location_path, place_sample
 from tests.conftest import PASSWORD
@@ -58,11 +58,11 @@ def test_shipment_end_to_end_with_missing_and_unexpected(session, study, nb_lab,
     assert rows[0]["parent"] == nb_lab.blood.accession and rows[0]["quantity"] == "1"
 
     with pytest.raises(Forbidden):
-        service.receive_shipment(session, shipment, scans=[t0.accession], by=tech_nb)
+        receiving.receive_shipment(session, shipment, scans=[t0.accession], by=tech_nb)
     stranger = zj_lab.tubes[0].accession
     scans = [t0.accession, t0.accession.lower(), nb_lab.tubes[1].accession, nb_lab.tubes[2].accession, stranger,
              "NOT-A-CODE"]
-    report = service.receive_shipment(session, shipment, scans=scans,
+    report = receiving.receive_shipment(session, shipment, scans=scans,
                                       damaged={nb_lab.tubes[3].accession: "cracked cap"}, arrival_temp_c=-72.5,
                                       by=tech_zj)
     assert report.received == [t.accession for t in nb_lab.tubes[:3]]
@@ -76,13 +76,13 @@ def test_shipment_end_to_end_with_missing_and_unexpected(session, study, nb_lab,
     assert received.action == "shipment_received" and received.site_code == "ZJ"
     assert received.details["arrival_temp_c"] == -72.5
     assert _last(session, nb_lab.tubes[3]).reason == "damaged: cracked cap"
-    stored = service.reconciliation(shipment)
+    stored = receiving.reconciliation(shipment)
     assert stored.to_dict() == report.to_dict()
     # Received at ZJ, the tube can now go into a ZJ box (and not back into an NB one).
     place_sample(session, t0, zj_lab.box, by=tech_zj)
     assert location_path(session, t0.id).startswith("ZJ › ")
     with pytest.raises(Conflict, match="already received"):
-        service.receive_shipment(session, shipment, scans=[], by=tech_zj)
+        receiving.receive_shipment(session, shipment, scans=[], by=tech_zj)
     assert verify_chain(session).ok
 
 
@@ -118,7 +118,7 @@ def test_bad_shipments_are_refused(session, study, nb_lab, user) -> None:
     with pytest.raises(Conflict, match="only stored or received"):
         service.add_by_scan(session, shipment, nb_lab.blood.accession, by=tech)
     with pytest.raises(Conflict, match="has not been released"):
-        service.receive_shipment(session, shipment, scans=[], by=tech)
+        receiving.receive_shipment(session, shipment, scans=[], by=tech)
     assert shipment.items == []
 
 
