@@ -247,24 +247,46 @@ def load_protocol(path: str | Path) -> Protocol:
     """Read and validate a protocol file; raise ProtocolError naming file, key and problem."""
     path = str(path)
     reader = _Reader(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise reader.fail("(file)", f"cannot be read: {exc.strerror}") from None
-    try:
-        doc = tomllib.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise reader.fail("(file)", "is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise reader.fail("(syntax)", str(exc)) from None
-
+    data, doc = _read_toml(reader, path)
     study = doc.get("study")
     if not isinstance(study, dict):
         raise reader.fail("study", "is required but missing (a [study] table)")
     prefix = reader.get(study, "accession_prefix", "study", str, "TB")
     if not (len(prefix) == 2 and prefix.isascii() and prefix.isalpha() and prefix.isupper()):
         raise reader.fail("study.accession_prefix", f"must be 2 upper-case letters, got {prefix!r}")
+    sites = _sites(reader, doc)
+    strata_list = _table_list(reader, doc, "strata")
+    strata = _unique(reader, strata_list, "strata")
+    container_list = _containers(reader, doc)
+    containers = _unique(reader, container_list, "containers")
+    type_list = _sample_types(reader, doc)
+    types = _unique(reader, type_list, "sample_types")
+    retention = _retention(reader, doc, types)
+    timepoints = _timepoints(reader, doc, types, containers, strata)
+    settings = _settings(reader, doc)
+    return Protocol(
+        path=path, sha256=hashlib.sha256(data).hexdigest(),
+        code=reader.code(study, "code", "study"), name=reader.get(study, "name", "study", str),
+        version=str(reader.get(study, "version", "study", (str, int, float))), accession_prefix=prefix,
+        settings=dict(settings), retention=dict(retention), sites=tuple(sites), strata=tuple(strata_list),
+        containers=tuple(container_list), sample_types=tuple(type_list), timepoints=tuple(timepoints),
+    )
 
+
+def _read_toml(reader: _Reader, path: str) -> tuple[bytes, dict[str, Any]]:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise reader.fail("(file)", f"cannot be read: {exc.strerror}") from None
+    try:
+        return data, tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise reader.fail("(file)", "is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise reader.fail("(syntax)", str(exc)) from None
+
+
+def _sites(reader: _Reader, doc: dict[str, Any]) -> list[dict[str, Any]]:
     sites = _table_list(reader, doc, "sites")
     _unique(reader, sites, "sites")
     for i, site in enumerate(sites):
@@ -272,12 +294,11 @@ def load_protocol(path: str | Path) -> Protocol:
         weight = reader.get(site, "enrolment_weight", f"sites[{i}]", float, 1.0)
         if weight <= 0:
             raise reader.fail(f"sites[{i}].enrolment_weight", "must be positive")
-    strata_list = _table_list(reader, doc, "strata")
-    strata = _unique(reader, strata_list, "strata")
-    container_list = _table_list(reader, doc, "containers")
-    containers = _unique(reader, container_list, "containers")
+    return sites
+
+
+def _sample_types(reader: _Reader, doc: dict[str, Any]) -> list[dict[str, Any]]:
     type_list = _table_list(reader, doc, "sample_types")
-    types = _unique(reader, type_list, "sample_types")
     for i, st in enumerate(type_list):
         kind = reader.get(st, "kind", f"sample_types[{i}]", str)
         if kind not in SAMPLE_KINDS:
@@ -287,12 +308,20 @@ def load_protocol(path: str | Path) -> Protocol:
             raise reader.fail(f"sample_types[{i}].unit", f"unknown unit {unit!r}; use one of {', '.join(UNITS)}")
         reader.get(st, "name", f"sample_types[{i}]", str)
         _sample_type_rules(reader, st, f"sample_types[{i}]")
+    return type_list
+
+
+def _containers(reader: _Reader, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    container_list = _table_list(reader, doc, "containers")
     for i, container in enumerate(container_list):
         _amount(reader, container, "dead_volume", f"containers[{i}]")
         sprec = reader.get(container, "sprec", f"containers[{i}]", str, None)
         if sprec is not None and not (len(sprec) == 3 and sprec.isascii() and sprec.isalnum() and sprec.isupper()):
             raise reader.fail(f"containers[{i}].sprec", f"must be a 3-character SPREC code, got {sprec!r}")
+    return container_list
 
+
+def _retention(reader: _Reader, doc: dict[str, Any], types: set[str]) -> dict[str, Any]:
     retention = doc.get("retention", {})
     if not isinstance(retention, dict):
         raise reader.fail("retention", "must be a table of sample type = years")
@@ -301,7 +330,11 @@ def load_protocol(path: str | Path) -> Protocol:
             raise reader.fail(f"retention.{key}", "unknown sample type")
         if not isinstance(years, int) or isinstance(years, bool) or years <= 0:
             raise reader.fail(f"retention.{key}", f"must be a positive whole number of years, got {years!r}")
+    return retention
 
+
+def _timepoints(reader: _Reader, doc: dict[str, Any], types: set[str], containers: set[str],
+                strata: set[str]) -> list[TimePointSpec]:
     timepoints: list[TimePointSpec] = []
     for i, raw in enumerate(_table_list(reader, doc, "timepoints")):
         timepoints.append(_timepoint(reader, raw, f"timepoints[{i}]", types, containers, strata))
@@ -312,7 +345,10 @@ def load_protocol(path: str | Path) -> Protocol:
         if tp.code in seen:
             raise reader.fail(f"timepoints.{tp.code}", "duplicate time point code")
         seen.add(tp.code)
+    return timepoints
 
+
+def _settings(reader: _Reader, doc: dict[str, Any]) -> dict[str, Any]:
     settings = doc.get("settings", {})
     if not isinstance(settings, dict):
         raise reader.fail("settings", "must be a table")
@@ -322,11 +358,4 @@ def load_protocol(path: str | Path) -> Protocol:
         value = settings.get(key, 0)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise reader.fail(f"settings.{key}", f"must be a whole number of days >= 0, got {value!r}")
-
-    return Protocol(
-        path=path, sha256=hashlib.sha256(data).hexdigest(),
-        code=reader.code(study, "code", "study"), name=reader.get(study, "name", "study", str),
-        version=str(reader.get(study, "version", "study", (str, int, float))), accession_prefix=prefix,
-        settings=dict(settings), retention=dict(retention), sites=tuple(sites), strata=tuple(strata_list),
-        containers=tuple(container_list), sample_types=tuple(type_list), timepoints=tuple(timepoints),
-    )
+    return settings
