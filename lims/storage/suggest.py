@@ -47,21 +47,34 @@ def suggest_location(session: Session, sample: Sample) -> Suggestion | None:
     3. else any empty compatible container.
     Every candidate admits the sample type (along its whole path) and keeps it at its temperature.
     """
-    units = list(session.scalars(select(StorageUnit).where(StorageUnit.site_id == sample.site_id)))
-    by_id = {u.id: u for u in units}
+    site = _Site(session, sample)
+    for rule in (_with_the_visit, _with_the_type, _empty):
+        found = rule(site, sample)
+        if found is not None:
+            return found
+    return None
 
-    def chain(u: StorageUnit) -> list[StorageUnit]:
+
+class _Site:
+    """The units of the sample's site with their usage: which ones fit the sample, and where in them."""
+
+    def __init__(self, session: Session, sample: Sample) -> None:
+        self.session, self.sample = session, sample
+        self.units = list(session.scalars(select(StorageUnit).where(StorageUnit.site_id == sample.site_id)))
+        self.by_id = {u.id: u for u in self.units}
+        self.use = usage(session, self.units)
+
+    def chain(self, u: StorageUnit) -> list[StorageUnit]:
         out = [u]
-        while out[-1].parent_id in by_id:
-            out.append(by_id[out[-1].parent_id])
+        while out[-1].parent_id in self.by_id:
+            out.append(self.by_id[out[-1].parent_id])
         return list(reversed(out))
 
-    use = usage(session, units)
-
-    def fits(u: StorageUnit) -> bool:
-        if u.kind not in SAMPLE_HOLDERS or (use[u.id].free == 0):
+    def fits(self, u: StorageUnit | None) -> bool:
+        sample = self.sample
+        if u is None or u.kind not in SAMPLE_HOLDERS or (self.use[u.id].free == 0):
             return False
-        c = chain(u)
+        c = self.chain(u)
         if admits(c, sample.sample_type):
             return False
         temp, need = effective_temp(c), sample.storage_temp_c
@@ -70,40 +83,52 @@ def suggest_location(session: Session, sample: Sample) -> Suggestion | None:
             return False
         return not (sample.storage_container == "PARAFFIN" and u.kind in GRID_KINDS)
 
-    def at(u: StorageUnit, reason: str, after: tuple[int, int] | None = None) -> Suggestion | None:
+    def at(self, u: StorageUnit, reason: str, after: tuple[int, int] | None = None) -> Suggestion | None:
         if u.kind not in GRID_KINDS:
             return Suggestion(u, None, None, reason)
-        pos = next_free(session, u, after) or next_free(session, u)
+        pos = next_free(self.session, u, after) or next_free(self.session, u)
         return Suggestion(u, pos[0], pos[1], reason) if pos else None
 
-    if sample.visit_id is not None:
-        together = session.execute(
-            select(Placement.unit_id, func.max(Placement.row * 100 + Placement.col))
-            .join(Sample, Sample.id == Placement.sample_id)
-            .where(Sample.participant_id == sample.participant_id, Sample.visit_id == sample.visit_id,
-                   Sample.id != sample.id)
-            .group_by(Placement.unit_id)
-        ).all()
-        for unit_id, last in together:
-            u = by_id.get(unit_id)
-            if u is not None and fits(u):
-                after = (last // 100, last % 100) if last else None
-                found = at(u, f"with the other samples of {sample.participant.code} at this time point", after)
-                if found:
-                    return found
-    same_type = session.execute(
+
+def _with_the_visit(site: _Site, sample: Sample) -> Suggestion | None:
+    if sample.visit_id is None:
+        return None
+    together = site.session.execute(
+        select(Placement.unit_id, func.max(Placement.row * 100 + Placement.col))
+        .join(Sample, Sample.id == Placement.sample_id)
+        .where(Sample.participant_id == sample.participant_id, Sample.visit_id == sample.visit_id,
+               Sample.id != sample.id)
+        .group_by(Placement.unit_id)
+    ).all()
+    for unit_id, last in together:
+        u = site.by_id.get(unit_id)
+        if u is not None and site.fits(u):
+            after = (last // 100, last % 100) if last else None
+            found = site.at(u, f"with the other samples of {sample.participant.code} at this time point", after)
+            if found:
+                return found
+    return None
+
+
+def _with_the_type(site: _Site, sample: Sample) -> Suggestion | None:
+    same_type = site.session.execute(
         select(Placement.unit_id, func.count()).join(Sample, Sample.id == Placement.sample_id)
         .where(Sample.sample_type_id == sample.sample_type_id).group_by(Placement.unit_id)
     ).all()
+    use = site.use
     for unit_id, _n in sorted(same_type, key=lambda r: -use[r[0]].used if r[0] in use else 0):
-        u = by_id.get(unit_id)
-        if u is not None and fits(u):
-            found = at(u, f"the fullest container already holding {sample.sample_type.name}")
+        u = site.by_id.get(unit_id)
+        if u is not None and site.fits(u):
+            found = site.at(u, f"the fullest container already holding {sample.sample_type.name}")
             if found:
                 return found
-    for u in sorted(units, key=lambda u: (use[u.id].used > 0, u.name)):
-        if fits(u):
-            found = at(u, "an empty container that admits this sample type at its temperature")
+    return None
+
+
+def _empty(site: _Site, sample: Sample) -> Suggestion | None:
+    for u in sorted(site.units, key=lambda u: (site.use[u.id].used > 0, u.name)):
+        if site.fits(u):
+            found = site.at(u, "an empty container that admits this sample type at its temperature")
             if found:
                 return found
     return None
