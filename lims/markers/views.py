@@ -110,8 +110,9 @@ def results() -> Any:
     args = {k: request.args.get(k, "").strip() for k in ("marker", "accession", "participant")}
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     size = current_app.config["PAGE_SIZE"]
-    stmt = service.results_query(db.session, marker=args["marker"] or None, accession=args["accession"] or None,
-                                 participant=args["participant"] or None, where=access.visible_samples(current_user))
+    stmt = service.results_query(db.session, marker=args["marker"] or None,
+                                 accession=args["accession"] or None, participant=args["participant"] or None,
+                                 where=access.visible_samples(current_user))
     total = service.count(db.session, stmt)
     rows = [result_dict(r) for r in db.session.execute(stmt.limit(size).offset((page - 1) * size))]
     return render_template("markers/results.html", rows=rows, total=total, page=page,
