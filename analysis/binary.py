@@ -10,6 +10,7 @@ MLE then does not exist and ``converged`` is False (report the AUC and an exact 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -210,7 +211,8 @@ def mann_whitney(x1: np.ndarray, x0: np.ndarray) -> tuple[float, str]:
     """Two-sided Mann-Whitney p as R ``wilcox.test``: exact below 50 per group without ties, otherwise the
     normal approximation with tie and continuity corrections. Returns (p, method)."""
     ties = len(np.unique(np.concatenate([x1, x0]))) < len(x1) + len(x0)
-    method = "exact" if len(x1) < 50 and len(x0) < 50 and not ties else "asymptotic"
+    method: Literal["exact", "asymptotic"] = (
+        "exact" if len(x1) < 50 and len(x0) < 50 and not ties else "asymptotic")
     p = stats.mannwhitneyu(x1, x0, alternative="two-sided", method=method, use_continuity=True).pvalue
     return float(p), method
 

@@ -64,6 +64,7 @@ def _path_flags(row: pd.Series, settings: EndpointSettings) -> dict[str, object]
     n0 = (n_stage == "N0") if n_stage else (row["ln_positive"] == 0 if pd.notna(row["ln_positive"]) else None)
     pcr = False if (t0 is False or n0 is False) else (True if (t0 and n0) else None)
     mpr = (pct <= MPR_MAX_VIABLE_PCT) if pct is not None else (True if t0 else None)
+    source: str | None
     system, grade, source = row["trg_system"], row["trg_grade"], "recorded"
     if pd.notna(system) and pd.notna(grade):
         system, grade = _TRG_SYSTEMS.get(str(system).strip().lower(), str(system)), str(grade).strip()

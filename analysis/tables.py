@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -122,7 +123,7 @@ def table_one(
     variables: Sequence[str],
     *,
     labels: Mapping[str, str] | None = None,
-    group_labels: Mapping[object, str] | None = None,
+    group_labels: Mapping[Any, str] | None = None,
     categorical: Sequence[str] = (),
     summary: str = "median",
     overall: bool = True,

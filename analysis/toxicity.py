@@ -14,7 +14,7 @@ import pandas as pd
 
 from analysis.clinical_tables import EndpointSettings, normalise_table
 
-_GRADES = (1, 2, 3, 4, 5)
+_GRADES: tuple[float, ...] = (1, 2, 3, 4, 5)
 
 
 def _is_grade(value: object) -> bool:

@@ -53,7 +53,7 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-def schema_name(schema: Any) -> str | None:
+def schema_name(schema: Any) -> str:
     """Name OpenAPI schemas by domain and class (StationScan, StorageScan) so domains never collide."""
     cls = schema if isinstance(schema, type) else type(schema)
     parts = cls.__module__.split(".")
@@ -111,6 +111,7 @@ def _init_api(app: Flask) -> None:
         "marshmallow_plugin": plugin,
         "security": [{"bearerToken": []}, {"sessionCookie": []}],
     })
+    assert plugin.converter is not None  # made by api.init_app
     plugin.converter.add_attribute_function(exclusive_bounds)
     # Declared so that the Swagger page (/api/v1/docs) offers "Authorize" with a token.
     api.spec.components.security_scheme("bearerToken", {

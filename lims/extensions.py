@@ -21,7 +21,7 @@ class LimsApi(Api):
             "description": "Pagination metadata (a JSON object)",
             "content": {"application/json": {"schema": PaginationMetadataSchema}}}, lazy=True)
 
-    def handle_http_exception(self, error):  # type: ignore[no-untyped-def]
+    def handle_http_exception(self, error):
         payload, code, headers = super().handle_http_exception(error)
         payload.setdefault("message", error.description)
         payload.setdefault("errors", {})

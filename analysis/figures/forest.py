@@ -35,11 +35,12 @@ def _rows(table: pd.DataFrame, effect: str, lower: str, upper: str, reference: M
           terms: Mapping[str, Sequence[str]] | None, names: Mapping[str, str] | None) -> list[dict]:
     """Rows to draw: a covariate's reference level first (no CI), then its other levels, indented."""
     names = dict(names or {})
+    reference = dict(reference or {})
     rows: list[dict] = []
     done: set[str] = set()
     for term, columns in (terms or {str(i): [i] for i in table.index}).items():
         present = [c for c in columns if c in table.index]
-        if term in (reference or {}):
+        if term in reference:
             rows.append({"label": f"{names.get(term, term)}: {reference[term]}", "ref": True})
             for c in present:
                 level = str(c)[len(term) + 1:-1] if str(c).startswith(f"{term}[") else str(c)
@@ -103,6 +104,8 @@ def forest_plot(
     """
     if effect is None:
         effect, lower, upper = ("hr", "hr_low", "hr_high") if "hr" in table else ("effect", "lower", "upper")
+    if lower is None or upper is None:
+        raise ValueError("name the lower and upper columns with the effect column")
     rows = _rows(table, effect, lower, upper, reference, terms, names)
     k = len(rows)
     fig = new_figure((8.2, 1.3 + 0.3 * max(k, 1) + (0.3 if caveat else 0)))

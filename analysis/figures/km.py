@@ -8,6 +8,7 @@ under its tick. Their text objects carry ``gid="at_risk:<group>:<day>"`` and ``g
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -170,7 +171,7 @@ def cif_plot(
     time: str,
     cause: str,
     group: str | None = None,
-    causes: Mapping[object, str] | None = None,
+    causes: Mapping[Any, str] | None = None,
     *,
     names: Mapping | None = None,
     display: str = "months",

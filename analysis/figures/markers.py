@@ -8,7 +8,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 from analysis import binary
 from analysis.figures.style import (
@@ -35,9 +37,12 @@ MARKERS = ["o", "s", "^", "D", "v", "P"]
 def place_labels(ax: Axes, x: np.ndarray, y: np.ndarray, texts: list[str]) -> list:
     """Annotate points in order, each at the first candidate offset whose box stays inside the axes and clear of
     the labels already placed; a label with no free place is left out. Returns the placed annotations."""
-    renderer = ax.figure.canvas.get_renderer()
+    canvas = ax.figure.canvas
+    assert isinstance(canvas, FigureCanvasAgg)  # figures are made by new_figure
+    renderer = canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
-    placed, boxes = [], []
+    placed: list = []
+    boxes: list[Bbox] = []
     for xi, yi, text in zip(x, y, texts, strict=True):
         for dx, dy, ha, va in OFFSETS:
             far = abs(dx) > 12 or abs(dy) > 12

@@ -17,7 +17,9 @@ import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.rcsetup import cycler
 from matplotlib.transforms import Bbox
+from matplotlib.typing import RcKeyType
 
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency, and in grey.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
@@ -27,7 +29,7 @@ DAYS_PER_MONTH = 365.25 / 12
 DPI = 300
 FORMATS = ("png", "svg", "pdf")
 
-STYLE: dict[str, Any] = {
+STYLE: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "axes.titlesize": 10,
@@ -39,7 +41,7 @@ STYLE: dict[str, Any] = {
     "axes.spines.right": False,
     "axes.linewidth": 0.8,
     "lines.linewidth": 1.6,
-    "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+    "axes.prop_cycle": cycler(color=PALETTE),
     "svg.fonttype": "none",  # text stays text in SVG (searchable, editable)
     "pdf.fonttype": 42,  # TrueType in PDF, as journals ask
     "savefig.dpi": DPI,

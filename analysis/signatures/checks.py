@@ -23,6 +23,13 @@ class Prepared:
     classes: tuple  # binary: (non-event value, event value)
 
     @property
+    def times(self) -> np.ndarray:
+        """Follow-up times; only a survival outcome has them."""
+        if self.time is None:
+            raise ValueError("a binary outcome has no follow-up times")
+        return self.time
+
+    @property
     def strata(self) -> np.ndarray:
         return self.y.astype(int)
 

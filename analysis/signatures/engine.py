@@ -55,7 +55,7 @@ class JobResult:
 def make_design(strata: np.ndarray, outer_folds: int, inner_folds: int | None, seed: int) -> Design:
     """Stratified outer folds and, within each outer training set, stratified inner folds."""
     outer = list(StratifiedKFold(outer_folds, shuffle=True, random_state=seed).split(strata, strata))
-    inner = []
+    inner: list[list[tuple[np.ndarray, np.ndarray]]] = []
     for f, (train, _) in enumerate(outer):
         if inner_folds is None:
             inner.append([])
@@ -67,7 +67,7 @@ def make_design(strata: np.ndarray, outer_folds: int, inner_folds: int | None, s
 
 def _loss(prep: Prepared, spec: ModelSpec) -> LogisticLoss | CoxLoss:
     l2 = fixed_ridge(spec, prep.kind)
-    return LogisticLoss(prep.y, l2) if prep.kind == "binary" else CoxLoss(prep.time, prep.y, l2)
+    return LogisticLoss(prep.y, l2) if prep.kind == "binary" else CoxLoss(prep.times, prep.y, l2)
 
 
 def fixed_ridge(spec: ModelSpec, kind: str) -> np.ndarray | None:
@@ -151,6 +151,7 @@ def _run_chunk(prep: Prepared, spec: ModelSpec, jobs: list[tuple[np.ndarray, Des
                     yv = prep.y[val]
                     cv_loss[f] += (np.logaddexp(0.0, e) - yv * e).sum(axis=1)
                 else:
+                    assert isinstance(loss, CoxLoss)  # kind is "survival"
                     outer_w = np.broadcast_to(_weights(n, design.outer[f][0]), (L, n))
                     inner_w = np.broadcast_to(W[b], (L, n))
                     cv_loss[f] -= loss.loglik(eta[b], outer_w) - loss.loglik(eta[b], inner_w)

@@ -166,7 +166,7 @@ class FinalModel:
         X = self._check(new, allow_extra)
         if self.kind == "binary":
             values = self.pipeline.predict_proba(X)[:, 1]
-            name = f"p_{self.spec.outcome.column}"
+            name = f"p_{self.spec.outcome.columns[0]}"
         else:
             values = self.pipeline.predict(X)
             name = "linear_predictor"
@@ -210,7 +210,7 @@ def fit_final(df: pd.DataFrame, spec: ModelSpec) -> FinalModel:
         lam, curve = 0.0, []
     else:
         designs = []
-        for s in spec.seeds:
+        for s in spec.repeat_seeds:
             d = make_design(prep.strata, spec.inner_folds, None, s)
             designs.append(Design(seed=s, outer=[(everyone, np.array([], dtype=int))],
                                   inner=[[(tr, te) for tr, te in d.outer]]))

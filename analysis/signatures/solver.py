@@ -173,7 +173,7 @@ def fista(
     it = 0
     while it < max_iter:
         it += 1
-        if loss.exact_step:
+        if isinstance(loss, LogisticLoss):  # exact_step: a fixed step, no line search
             x_new = _prox(yk - step[:, None] * loss.grad(Xa, wa, yk), step, lama, alpha, pf)
         else:
             x_new, step = _backtrack(loss, Xa, wa, yk, step, lama, alpha, pf)
@@ -268,6 +268,7 @@ def lambda_max(
 ) -> np.ndarray:
     """Smallest penalty at which every penalised coefficient is zero (alpha floored at 1e-3, as glmnet)."""
     _, g = loss.value_grad(X, w, beta_null)
+    assert g is not None  # need_grad is on
     pen = pf > 0
     if not pen.any():
         return np.zeros(len(X))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 from .preprocess import TRANSFORMS
 
@@ -22,7 +23,7 @@ class BinaryOutcome:
     event: int | float | str = 1
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> Literal["binary"]:
         return "binary"
 
     @property
@@ -38,7 +39,7 @@ class SurvivalOutcome:
     event: str
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> Literal["survival"]:
         return "survival"
 
     @property
@@ -91,8 +92,8 @@ class ModelSpec:
             object.__setattr__(self, "seeds", tuple(range(1, self.repeats + 1)))
         else:
             object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
-        if len(self.seeds) != self.repeats:
-            raise ValueError(f"seeds has {len(self.seeds)} values but repeats={self.repeats}; give one seed per repeat")
+        if len(self.repeat_seeds) != self.repeats:
+            raise ValueError(f"seeds has {len(self.repeat_seeds)} values but repeats={self.repeats}; give one seed per repeat")
         if self.penalty not in PENALTIES:
             raise ValueError(f"penalty={self.penalty!r}; choose one of {', '.join(PENALTIES)}")
         if not 0.0 <= self.l1_ratio <= 1.0:
@@ -137,12 +138,19 @@ class ModelSpec:
         out.update({f: "none" for f in self.forced})
         return out
 
+    @property
+    def repeat_seeds(self) -> tuple[int, ...]:
+        """One seed per repeat: ``seeds`` as given, or 1..repeats (filled in by __post_init__)."""
+        if self.seeds is None:
+            raise ValueError("seeds are filled in when the spec is made")
+        return self.seeds
+
     def to_dict(self) -> dict:
         """JSON-serialisable description."""
         d = asdict(self)
         d["outcome"] = {"kind": self.outcome.kind, **asdict(self.outcome)}
         d["markers"] = list(self.markers)
         d["forced"] = list(self.forced)
-        d["seeds"] = list(self.seeds)
+        d["seeds"] = list(self.repeat_seeds)
         d["transform"] = self.transform if isinstance(self.transform, str) else dict(self.transform)
         return d

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time as _time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,7 +75,7 @@ class ValidationResult:
         s = self.spec
         out = s.outcome
         what = (f"the binary outcome {out.column} (event = {out.event!r}; {self.n_events} events)"
-                if self.kind == "binary" else
+                if out.kind == "binary" else
                 f"time to event ({out.time}, {out.event}; {self.n_events} events)")
         model = ("penalised logistic regression" if self.kind == "binary"
                  else "a penalised Cox proportional-hazards model (Breslow partial likelihood)")
@@ -91,13 +92,13 @@ class ValidationResult:
                   + ("the log-loss" if self.kind == "binary" else "the cross-validated partial likelihood")
                   + " (ties to the larger penalty).")
         if self.kind == "binary":
-            perf = (f"The cross-validated AUC was {self.auc:.3f} (95% CI {self.auc_ci[0]:.3f}–{self.auc_ci[1]:.3f}; "
+            perf = (f"The cross-validated AUC was {self.auc:.3f} (95% CI {_ci(self.auc_ci)}; "
                     f"DeLong variance of the pooled out-of-fold predictions, averaged over repeats); calibration "
                     f"slope {self.calibration['slope']:.2f}, calibration-in-the-large "
                     f"{self.calibration['intercept']:.2f}.")
         else:
             perf = (f"Harrell's C of the pooled out-of-fold linear predictors was {self.cindex:.3f} "
-                    f"(95% CI {self.cindex_ci[0]:.3f}–{self.cindex_ci[1]:.3f}, patient bootstrap).")
+                    f"(95% CI {_ci(self.cindex_ci)}, patient bootstrap).")
             if self.td_auc is not None:
                 perf += f" The IPCW cumulative/dynamic AUC at {s.horizon_days:g} days was {self.td_auc:.3f}."
         perm = ("" if self.permutation_p is None else
@@ -109,7 +110,7 @@ class ValidationResult:
             f"({tr}), median-imputed and standardised with parameters learnt on each training set only. "
             f"Performance was estimated by nested cross-validation: {s.outer_folds}-fold outer cross-validation "
             f"stratified by {'outcome' if self.kind == 'binary' else 'event status'}, repeated {s.repeats} times "
-            f"(seeds {', '.join(map(str, s.seeds))}).{tuning} {perf}{perm} Selection frequency is the share of "
+            f"(seeds {', '.join(map(str, s.repeat_seeds))}).{tuning} {perf}{perm} Selection frequency is the share of "
             f"the {s.repeats * s.outer_folds} outer-fold models in which a marker had a non-zero coefficient. "
             f"Software: numpy {self.provenance['versions']['numpy']}, scikit-learn "
             f"{self.provenance['versions']['scikit-learn']}, lifelines {self.provenance['versions']['lifelines']}; "
@@ -134,7 +135,11 @@ class ValidationResult:
         })
 
 
-def _jsonable(obj: object) -> object:
+def _ci(ci: tuple[float, float] | None) -> str:
+    return "not estimable" if ci is None else f"{ci[0]:.3f}–{ci[1]:.3f}"
+
+
+def _jsonable(obj: object) -> Any:
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -160,7 +165,7 @@ def _nanmean(values: object) -> float:
 def _stat(prep: Prepared, oof: np.ndarray) -> float:
     if prep.kind == "binary":
         return metrics.delong_auc(prep.y, oof)[0]
-    return metrics.harrell_c(prep.time, prep.y, oof)
+    return metrics.harrell_c(prep.times, prep.y, oof)
 
 
 def validate(df: pd.DataFrame, spec: ModelSpec, *, permutations: int | None = None) -> ValidationResult:
@@ -170,9 +175,9 @@ def validate(df: pd.DataFrame, spec: ModelSpec, *, permutations: int | None = No
     prep = prepare(df, spec)
     B = spec.permutations if permutations is None else permutations
     inner = None if spec.penalty == "none" else spec.inner_folds
-    designs = [make_design(prep.strata, spec.outer_folds, inner, s) for s in spec.seeds]
+    designs = [make_design(prep.strata, spec.outer_folds, inner, s) for s in spec.repeat_seeds]
     runs = run_jobs(prep, spec, [(prep.X, d) for d in designs])
-    perm_seed = int(spec.seeds[0]) * 7919 + 17
+    perm_seed = int(spec.repeat_seeds[0]) * 7919 + 17
     rng = np.random.default_rng(perm_seed)
     perm_jobs = [(prep.X[rng.permutation(prep.n)], designs[0]) for _ in range(B)]
     perm_runs = run_jobs(prep, spec, perm_jobs) if B else []
@@ -209,19 +214,19 @@ def validate(df: pd.DataFrame, spec: ModelSpec, *, permutations: int | None = No
         dc["net_benefit_model"] = np.mean([d["net_benefit_model"] for d in dcs], axis=0)
         dc = dc[["threshold", "net_benefit_model", "net_benefit_all", "net_benefit_none"]]
     else:
-        c_rep = [metrics.harrell_c(prep.time, prep.y, r.oof) for r in runs]
+        c_rep = [metrics.harrell_c(prep.times, prep.y, r.oof) for r in runs]
         cindex = float(np.mean(c_rep))
-        se = _nanmean([metrics.bootstrap_c_se(prep.time, prep.y, r.oof, N_BOOT_C, s)
-                         for r, s in zip(runs, spec.seeds)])
+        se = _nanmean([metrics.bootstrap_c_se(prep.times, prep.y, r.oof, N_BOOT_C, s)
+                         for r, s in zip(runs, spec.repeat_seeds)])
         cindex_ci = (max(0.0, cindex - 1.96 * se), min(1.0, cindex + 1.96 * se))
         if spec.horizon_days is not None:
-            td = float(_nanmean([metrics.cumulative_dynamic_auc(prep.time, prep.y, r.oof, spec.horizon_days)
+            td = float(_nanmean([metrics.cumulative_dynamic_auc(prep.times, prep.y, r.oof, spec.horizon_days)
                                    for r in runs]))
         slopes = [_cox_slope(prep, r.oof) for r in runs]
         calibration = {"slope": float(_nanmean(slopes)), "slope_by_repeat": slopes}
     provenance = {
         "params": spec.to_dict(),
-        "seeds": list(spec.seeds),
+        "seeds": list(spec.repeat_seeds),
         "permutation_seed": perm_seed,
         "permutations": B,
         "dataset_sha256": dataset_sha256(df, spec.columns),
@@ -243,7 +248,7 @@ def validate(df: pd.DataFrame, spec: ModelSpec, *, permutations: int | None = No
 def _cox_slope(prep: Prepared, lp: np.ndarray) -> float:
     """Calibration slope for survival: unpenalised Cox coefficient of the out-of-fold linear predictor."""
     X = lp[None, :, None]
-    path = solve_path(CoxLoss(prep.time, prep.y), X, np.ones((1, prep.n)), np.zeros((1, 1)), 1.0,
+    path = solve_path(CoxLoss(prep.times, prep.y), X, np.ones((1, prep.n)), np.zeros((1, 1)), 1.0,
                       np.zeros(1), kind="cox", tol=1e-8, max_iter=5000)
     return float(path.coef[0, 0, 0]) if path.converged[0, 0] else float("nan")
 
@@ -267,7 +272,7 @@ def _fold_table(prep: Prepared, spec: ModelSpec, designs: list, runs: list[JobRe
             if prep.kind == "binary":
                 metric = metrics.delong_auc(yt, run.oof[test])[0] if 0 < yt.sum() < len(yt) else np.nan
             else:
-                metric = metrics.harrell_c(prep.time[test], yt, run.oof[test]) if yt.sum() > 0 else np.nan
+                metric = metrics.harrell_c(prep.times[test], yt, run.oof[test]) if yt.sum() > 0 else np.nan
             rows.append({
                 "repeat": r + 1, "seed": design.seed, "fold": f + 1, "n_train": len(train), "n_test": len(test),
                 "events_train": int(prep.y[train].sum()), "events_test": int(yt.sum()),

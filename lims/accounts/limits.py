@@ -23,7 +23,7 @@ import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from flask import Flask, current_app, has_app_context, has_request_context, request
 from flask_limiter import Limiter
@@ -61,7 +61,7 @@ class TooManyAttempts(DomainError):
 class SQLStorage(Storage):
     """A fixed-window counter table for the ``limits`` library, in any database SQLAlchemy speaks."""
 
-    STORAGE_SCHEME: ClassVar[list[str]] = [SCHEME + "sqlite", SCHEME + "postgresql", SCHEME + "postgresql+psycopg"]
+    STORAGE_SCHEME = [SCHEME + "sqlite", SCHEME + "postgresql", SCHEME + "postgresql+psycopg"]
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
@@ -82,7 +82,7 @@ class SQLStorage(Storage):
         # to all but one of them (even before busy_timeout applies), so try again for a while.
         for attempt in range(100):
             try:
-                RateLimitCounter.__table__.create(self.engine, checkfirst=True)  # type: ignore[attr-defined]
+                RateLimitCounter.__table__.create(self.engine, checkfirst=True)
                 return
             except OperationalError:
                 if attempt == 99:
@@ -99,13 +99,12 @@ class SQLStorage(Storage):
         table = RateLimitCounter.__table__
         now = time.time()
         dialect = self.engine.dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(table).values(key=key, count=amount, expires_at=now + expiry)
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        values = insert.values(key=key, count=amount, expires_at=now + expiry)
         expired = table.c.expires_at <= now
-        stmt = stmt.on_conflict_do_update(index_elements=[table.c.key], set_={
+        stmt = values.on_conflict_do_update(index_elements=[table.c.key], set_={
             "count": case((expired, amount), else_=table.c.count + amount),
             "expires_at": case((expired, now + expiry), else_=table.c.expires_at),
         }).returning(table.c.count)

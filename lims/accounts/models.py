@@ -66,7 +66,7 @@ class User(UserMixin, Base):
     sites: Mapped[list[Site]] = relationship(secondary=user_site, order_by=Site.code)
 
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         return self.active
 
     @property

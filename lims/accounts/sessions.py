@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from lims.accounts.models import ApiToken, User, UserSession
@@ -85,7 +85,9 @@ def revoke_all(session: Session, user: User, *, keep_sid: str | None = None, tok
     stmt = update(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
     if keep_sid:
         stmt = stmt.where(UserSession.sid_hash != _hash(keep_sid))
-    ended = session.execute(stmt.values(revoked_at=now)).rowcount or 0
+    result = session.execute(stmt.values(revoked_at=now))
+    assert isinstance(result, CursorResult)  # an UPDATE answers with a cursor result
+    ended = result.rowcount or 0
     if tokens:
         session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
                         .values(revoked_at=now))

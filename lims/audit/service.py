@@ -55,7 +55,7 @@ def visible_to(user: Any) -> ColumnElement[bool]:
 
 def query(*, username: str | None = None, action: str | None = None, object_type: str | None = None,
           since: date | None = None, until: date | None = None,
-          where: ColumnElement[bool] | None = None) -> Select[tuple[AuditEvent]]:
+          where: ColumnElement[bool] | None = None) -> Select[AuditEvent]:
     """Build the filtered audit query, newest first (``where``: e.g. :func:`visible_to` the reader)."""
     stmt = select(AuditEvent)
     if where is not None:
@@ -73,7 +73,7 @@ def query(*, username: str | None = None, action: str | None = None, object_type
     return stmt.order_by(AuditEvent.id.desc())
 
 
-def to_csv(session: Session, stmt: Select[tuple[AuditEvent]]) -> str:
+def to_csv(session: Session, stmt: Select[AuditEvent]) -> str:
     """Export the filtered trail as CSV (UTC times, changes as JSON)."""
     header = ["id", "at_utc", "user", "remote_addr", "action", "object_type", "object_id", "changes", "detail"]
     return csv_text(header, ([e.id, e.at.isoformat(), e.username or "", e.remote_addr or "", e.action,

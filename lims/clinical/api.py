@@ -37,7 +37,7 @@ def plain(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Return DataFrame rows with Python values: None for NA, dates for timestamps."""
     rows = []
     for record in frame.to_dict("records"):
-        row = {}
+        row: dict[str, Any] = {}
         for key, value in record.items():
             if value is None or (not isinstance(value, (str, list, dict)) and pd.isna(value)):
                 row[key] = None

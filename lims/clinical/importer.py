@@ -195,11 +195,11 @@ def check_records(session: Session, study: Study, records: list[Incoming],
             continue
         if problem.participant_id not in imported:
             continue
-        rec = _find(known, problem.table, str(problem.participant_id), problem.field, problem.value)
-        issue = Issue(rec.file if rec else problem.table, rec.row if rec else None,
-                      rec.fields.get(problem.field, problem.field) if rec else problem.field,
+        found = _find(known, problem.table, str(problem.participant_id), problem.field, problem.value)
+        issue = Issue(found.file if found else problem.table, found.row if found else None,
+                      found.fields.get(problem.field, problem.field) if found else problem.field,
                       problem.value, f"{problem.table}: {problem.reason}" + (
-                          "" if rec else f" (participant {problem.participant_id})"))
+                          "" if found else f" (participant {problem.participant_id})"))
         if any(q in problem.reason for q in _QUERY_REASONS):
             warnings.append(issue)
         else:
@@ -271,8 +271,8 @@ def _plan(session: Session, records: list[Incoming], people: dict[str, Participa
             stmt = stmt.where(model.participant_id.in_(ids))  # type: ignore[attr-defined]
         existing: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in session.execute(stmt):
-            stored = dict(zip(columns, row[2:], strict=True))
-            existing[(row[1], *(stored[k] for k in key))] = {"id": row[0], **stored}
+            in_db = dict(zip(columns, row[2:], strict=True))
+            existing[(row[1], *(in_db[k] for k in key))] = {"id": row[0], **in_db}
         for rec in recs:
             p = people[rec.participant]
             ident = (p.id, *_key(table, rec.values))

@@ -149,7 +149,7 @@ def _flatten(messages: Any, path: list[str]) -> list[tuple[list[str], str]]:
         return [pair for key, value in messages.items()
                 for pair in _flatten(value, path if key in ("key", "value", "_schema") else [*path, str(key)])]
     if isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
-        return [(path, "; ".join(_REASONS.get(m, m) for m in messages))]
+        return [(path, "; ".join(_REASONS.get(m, m) for m in messages if isinstance(m, str)))]
     if isinstance(messages, list):
         return [pair for i, value in enumerate(messages) for pair in _flatten(value, [*path, str(i)])]
     return [(path, str(messages))]

@@ -92,13 +92,14 @@ def data_queries(session: Session, study: Study, site_code: str | None = None,
 
 
 def _samples_after_death(session: Session, deaths: dict[int, date], people: dict[int, Participant]) -> list[Query]:
-    out = []
+    out: list[Query] = []
     if not deaths:
         return out
     rows = session.execute(select(Sample.participant_id, Sample.accession, Sample.collected_at)
                            .where(Sample.participant_id.in_(list(deaths)), Sample.derivation == "primary",
                                   Sample.collected_at.is_not(None)))
     for pid, accession, collected in rows:
+        assert collected is not None  # filtered IS NOT NULL
         if collected.date() > deaths[pid]:
             p = people[pid]
             out.append(Query(p.site.code, p.code, "after death", "sample", "collected_at", collected.date(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
+from werkzeug.datastructures import FileStorage
 
 from lims.access.fields import ParticipantDate
 from lims.core.fields import Date, File
@@ -24,7 +25,7 @@ class ClinicalImportFormSchema(Schema):
 class ClinicalImportUploadSchema(ClinicalImportFormSchema):
     """The multipart body of an import: the form fields and the files together."""
 
-    files = fields.List(File(), required=True, validate=validate.Length(min=1, max=20))
+    files: fields.List[FileStorage] = fields.List(File(), required=True, validate=validate.Length(min=1, max=20))
     mapping = File(load_default=None, metadata={"description": "Mapping file (YAML) for a REDCap export"})
 
 

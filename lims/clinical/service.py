@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, Literal, cast
 
 import pandas as pd
 from sqlalchemy import select
@@ -42,7 +42,8 @@ def endpoint_settings(study: Study, variant: str | None = None) -> EndpointSetti
     """Build the derivation settings from the study's protocol settings (``variant`` overrides DFS A/B)."""
     s = study.settings or {}
     return EndpointSettings(
-        dfs_variant=variant or s.get("dfs_variant", "A"),
+        # EndpointSettings refuses any other value
+        dfs_variant=cast(Literal["A", "B"], variant or s.get("dfs_variant", "A")),
         dfs_t0=_T0.get(str(s.get("dfs_t0", "randomisation")), "rand"),  # type: ignore[arg-type]
         simultaneous_days=int(s.get("simultaneous_failure_days", 30)),
         acute_days=int(s.get("acute_toxicity_days", 90)),

@@ -83,6 +83,7 @@ def _marks(session: Session, participant: Participant) -> list[Mark]:
                Sample.collected_at.is_not(None)).order_by(Sample.collected_at))
     names = {t.id: t.name for t in participant.study.sample_types}
     for collected, accession, status, type_id in samples:
+        assert collected is not None  # filtered IS NOT NULL
         marks.append(Mark("Samples", collected.date(), f"{names.get(type_id, 'sample')} {accession or ''}".strip(),
                           "muted" if status == "missed" else "sample"))
     return marks
@@ -104,7 +105,7 @@ def build(session: Session, participant: Participant, today: date | None = None,
     def x_of(day: date) -> float:
         return round(LEFT + plot * (day - first).days / span, 1)
 
-    lanes = [(name, TOP + i * LANE_H) for i, name in enumerate(LANES)]
+    lanes: list[tuple[str, float]] = [(name, TOP + i * LANE_H) for i, name in enumerate(LANES)]
     y_of = dict(lanes)
     for m in marks:
         m.x = x_of(m.start)

@@ -378,15 +378,14 @@ def load(session: Session, *, seed: int = 20261124, participants: int = 120, ins
     cred_path, password = _credentials(instance_path)
     gen = _Generator(session, study, seed)
     for username, (role, name, sites) in DEMO_ROLES.items():
-        if session.scalar(select(User).where(User.username == username)) is None:
+        known = session.scalar(select(User).where(User.username == username))
+        if known is None:
             user = add_user(session, username=username, password=password, role=role, full_name=name,
                             site_codes=sites)
             if role == "technician":
                 gen.technicians[sites[0]] = user
-        else:
-            user = session.scalar(select(User).where(User.username == username))
-            if user is not None and user.role == "technician" and user.sites:
-                gen.technicians[user.sites[0].code] = user
+        elif known.role == "technician" and known.sites:
+            gen.technicians[known.sites[0].code] = known
     users = {u.username: u for u in session.scalars(select(User))}
     gen.storage()
     gen.participants(participants)

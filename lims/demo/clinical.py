@@ -382,10 +382,10 @@ def _qol(pt: _Patient, rng: np.random.Generator, done: dict[str, date]) -> None:
                    value=None if rng.random() < 0.02 else value, date=day)
         for scale, items in FACT_E_SUBSCALES.items():
             mean = (2.65 if scale == "ECS" else 2.75) + 0.45 * z + shift / 40
-            for item in items:
+            for fact_item in items:
                 score = float(np.clip(round(mean + rng.normal(0, 0.7)), 0, 4))
-                value = 4 - score if item in FACT_E_REVERSED else score
-                pt.add(QoLResponse, instrument="FACT-E", timepoint=code, item=item,
+                value = 4 - score if fact_item in FACT_E_REVERSED else score
+                pt.add(QoLResponse, instrument="FACT-E", timepoint=code, item=fact_item,
                        value=None if rng.random() < 0.02 else value, date=day)
 
 

@@ -52,7 +52,9 @@ def pdf(labels: Sequence[LabelContent], layout: SheetLayout, dpi: int, start_pos
     width, height = (round(mm * dpi / 25.4) for mm in (layout.page_width_mm, layout.page_height_mm))
     page_height = height * points
     canvas = Canvas(buffer, pagesize=(width * points, page_height), pageCompression=1,
-                    initialFontName=fonts[False], initialFontSize=8)
+                    # a font name, which types-reportlab types as a float
+                    initialFontName=fonts[False],  # type: ignore[arg-type]
+                    initialFontSize=8)
     canvas.setTitle(f"{title} ({layout.name}, {dpi} dpi)")
     canvas.setCreator("Trialbank")
     current = 0

@@ -81,7 +81,8 @@ def raster_line(line: TextLine) -> tuple[np.ndarray, int, int]:
     for ch, advance in zip(line.text, font.advances(line.text, line.size), strict=True):
         positions.append((ch, round(x)))
         x += advance
-    boxes = [(px + b[0], b[1], px + b[2], b[3]) for ch, px in positions
+    # FreeType boxes are whole pixels; Pillow types them as float
+    boxes = [(px + int(b[0]), int(b[1]), px + int(b[2]), int(b[3])) for ch, px in positions
              if (b := pil.getbbox(ch, anchor="ls", mode="1"))[2] > b[0]]
     if not boxes:
         return np.zeros((1, 1), dtype=bool), line.x, line.baseline

@@ -100,8 +100,8 @@ class Imports(MethodView):
             report = import_results(db.session, upload.read(), filename=upload.filename or "upload.csv",
                                     by=current_user)
         except ImportFailed as exc:
-            report = exc.report.to_dict()
-            return refused(report, f"nothing was imported: {report.get('problem_count', 0)} problem(s)")
+            body = exc.report.to_dict()
+            return refused(body, f"nothing was imported: {body.get('problem_count', 0)} problem(s)")
         return report.to_dict()
 
 

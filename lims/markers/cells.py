@@ -226,7 +226,7 @@ def _values(frame: pd.DataFrame, report: ImportReport) -> tuple[np.ndarray, np.n
     odd = np.flatnonzero(np.isnan(numbers))
     if odd.size:
         o_codes, o_uniques = pd.factorize(frame["value"].to_numpy(dtype=object)[odd], use_na_sentinel=False)
-        kinds = []
+        kinds: list[tuple[str, str | None]] = []
         for u in o_uniques.tolist():
             text = str(u).strip().lower()
             if text == "":

@@ -173,7 +173,7 @@ def catalogue_csv(session: Session) -> str:
 def results_query(session: Session, *, marker: str | None = None, accession: str | None = None,
                   participant: str | None = None,
                   import_id: int | None = None, remeasurements_only: bool = False,
-                  where: Any = None) -> Select[Any]:
+                  where: Any = None) -> Select[MarkerResult, str | None, str, str]:
     """Build the results list query with its filters (newest first).
 
     Results whose use consent does not allow for marker research (withdrawn participants, genetic material
@@ -201,6 +201,6 @@ def results_query(session: Session, *, marker: str | None = None, accession: str
     return stmt
 
 
-def count(session: Session, stmt: Select[Any]) -> int:
+def count(session: Session, stmt: Select[*tuple[Any, ...]]) -> int:
     """Count the rows a list query would return."""
     return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0

@@ -54,8 +54,7 @@ def edit(code: str | None = None) -> Any:
     errors: dict[str, Any] = {}
     values: dict[str, Any] = {}
     if request.method == "POST":
-        values = request.form.to_dict()
-        values["specimen_types"] = request.form.getlist("specimen_types")
+        values = {**request.form.to_dict(), "specimen_types": request.form.getlist("specimen_types")}
         try:
             marker = service.save_marker(db.session, load_form(MarkerSchema(), request.form), marker=marker,
                                          by=current_user)
@@ -111,7 +110,8 @@ def results() -> Any:
     args = {k: request.args.get(k, "").strip() for k in ("marker", "accession", "participant")}
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     size = current_app.config["PAGE_SIZE"]
-    stmt = service.results_query(db.session, **{k: v or None for k, v in args.items()},
+    stmt = service.results_query(db.session, marker=args["marker"] or None,
+                                 accession=args["accession"] or None, participant=args["participant"] or None,
                                  where=access.visible_samples(current_user))
     total = service.count(db.session, stmt)
     rows = [result_dict(r) for r in db.session.execute(stmt.limit(size).offset((page - 1) * size))]

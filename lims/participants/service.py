@@ -75,7 +75,7 @@ def plan_visits(session: Session, participant: Participant) -> list[Visit]:
 
 
 def search_query(study: Study | None, q: str | None = None, site: str | None = None,
-                 stratum: str | None = None, *, user: object = None) -> Select[tuple[Participant]]:
+                 stratum: str | None = None, *, user: object = None) -> Select[Participant]:
     """Build the participant list query: search by code, filter by site and stratum, within ``user``'s scope."""
     stmt = (select(Participant).join(Participant.site).options(selectinload(Participant.site))
             .where(access.visible_participants(user)))
@@ -91,7 +91,7 @@ def search_query(study: Study | None, q: str | None = None, site: str | None = N
     return stmt.order_by(Participant.code)
 
 
-def count(session: Session, stmt: Select[tuple[Participant]]) -> int:
+def count(session: Session, stmt: Select[Participant]) -> int:
     """Count the rows a list query would return."""
     return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 

@@ -132,7 +132,7 @@ def _record(session: Session, samples: Sequence[Sample], *, by: User | None, rep
             details: dict[str, Any]) -> int:
     """Refuse a reprint without a reason, then record one ``label_printed`` event per sample."""
     counts = print_counts(session, samples)
-    again = [s.accession for s in samples if counts.get(s.id)]
+    again = [s.accession or f"sample {s.id}" for s in samples if counts.get(s.id)]
     reason = (reprint_reason or "").strip()
     if again and not reason:
         names = ", ".join(again[:5]) + (f" and {len(again) - 5} more" if len(again) > 5 else "")

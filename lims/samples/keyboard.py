@@ -113,7 +113,7 @@ def keys(raw: str) -> list[Key]:
     for ch in raw:
         code = ord(ch)
         name = {9: "TAB", 10: "LINE FEED (Enter)", 13: "CARRIAGE RETURN (Enter)", 29: "GROUP SEPARATOR (FNC1)",
-                2: "START OF TEXT", 3: "END OF TEXT", 4: "END OF TRANSMISSION"}.get(code)
-        out.append(Key(ch if ch.isprintable() else "", f"{code:02X}" if code < 256 else f"{code:04X}",
-                       name or unicodedata.name(ch, f"U+{code:04X}")))
+                2: "START OF TEXT", 3: "END OF TEXT", 4: "END OF TRANSMISSION"}.get(code) \
+            or unicodedata.name(ch, None) or f"U+{code:04X}"
+        out.append(Key(ch if ch.isprintable() else "", f"{code:02X}" if code < 256 else f"{code:04X}", name))
     return out

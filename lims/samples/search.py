@@ -19,7 +19,7 @@ from lims.studies.models import SampleType, Site, TimePoint
 FILTERS = ("participant", "timepoint", "sample_type", "status", "derivation", "site")
 
 
-def sample_query(user: Any, *, where: ColumnElement[bool] | None = None, **filters: Any) -> Select[tuple[Sample]]:
+def sample_query(user: Any, *, where: ColumnElement[bool] | None = None, **filters: Any) -> Select[Sample]:
     """Return the samples ``user`` may see that match ``filters`` (participant, timepoint, sample_type, status,
     derivation, site: the code of the site holding them), ordered by id; ``where`` adds a clause on Sample."""
     unknown = set(filters) - set(FILTERS)

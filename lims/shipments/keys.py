@@ -18,7 +18,7 @@ from lims.shipments.models import ManifestKey
 INSTALLATION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,79}$")
 
 
-def keys_query() -> Select[tuple[ManifestKey]]:
+def keys_query() -> Select[ManifestKey]:
     """Build the list of registered keys: trusted first, then by installation and newest."""
     return select(ManifestKey).order_by(ManifestKey.revoked_at.is_not(None), ManifestKey.installation,
                                         ManifestKey.registered_at.desc(), ManifestKey.id.desc())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -40,7 +40,7 @@ def _text(max_length: int, *, required: bool = True, **kwargs: Any) -> fields.St
 class Quantity(fields.Float):
     """A JSON number (not text, not true/false), finite and between 0 and MAX_QUANTITY."""
 
-    default_error_messages: ClassVar[dict[str, str]] = {"not_number": "must be a number, not {kind}"}
+    default_error_messages = {"not_number": "must be a number, not {kind}"}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(allow_nan=False, validate=validate.Range(min=0, max=MAX_QUANTITY), **kwargs)
@@ -72,7 +72,7 @@ class Accession(fields.String):
 class ReleasedAt(fields.AwareDateTime):
     """An ISO 8601 date-time with its time zone, after 2000 and not in the future."""
 
-    default_error_messages: ClassVar[dict[str, str]] = {
+    default_error_messages = {
         "invalid": "not an ISO 8601 date-time (e.g. 2025-03-04T09:15:00+00:00)",
         "invalid_awareness": "has no time zone; write it as e.g. 2025-03-04T09:15:00+00:00",
     }

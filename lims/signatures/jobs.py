@@ -42,7 +42,7 @@ def run_signature(session: Session, job: Job, progress: Progress) -> dict[str, A
     started = progress.step(lambda: _start(session, run_id))
     progress.report(0.05, "building the analysis frame")
     try:
-        frame = service.frame_for(session, session.get(Study, started["study_id"]), started["parameters"])
+        frame = service.frame_for(session, session.get_one(Study, started["study_id"]), started["parameters"])
         session.rollback()  # end the read before the long computation: no lock is held while it thinks
         progress.report(0.1, "cross-validating")
         spec, result, model = service.compute(frame, started["parameters"], started["seeds"])

@@ -115,7 +115,7 @@ class RunParametersSchema(Schema):
     transform = fields.String(load_default="log2", validate=validate.OneOf(list(TRANSFORMS)))
     penalty = fields.String(load_default="l1", validate=validate.OneOf(list(PENALTIES)))
     mode = fields.String(load_default="quick", validate=validate.OneOf(list(MODES)),
-                         metadata={"description": "; ".join(m["label"] for m in MODES.values())})
+                         metadata={"description": "; ".join(str(m["label"]) for m in MODES.values())})
     outer_folds = fields.Integer(load_default=5, validate=validate.Range(min=2, max=10, error=FOLDS))
     inner_folds = fields.Integer(load_default=4, validate=validate.Range(min=2, max=10, error=FOLDS))
     ccr_only = Boolean(load_default=False, metadata={"description": "Only cCR participants (pCR, MPR)"})

@@ -18,6 +18,7 @@ from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy.orm import Session
 
 from lims import access
+from lims.samples.models import Sample
 from lims.storage import service
 from lims.storage.models import GRID_KINDS, StorageUnit
 from lims.studies.service import get_study
@@ -36,6 +37,7 @@ def safe_cell(value: Any) -> str:
 def contents(session: Session, unit: StorageUnit, user: Any) -> list[dict[str, Any]]:
     """Return one row per position of a box (empty ones included), or per tube of a loose container."""
     rows = []
+    cells: list[tuple[str | None, Sample | None]]
     if unit.kind in GRID_KINDS:
         cells = [(c.label, c.sample) for row in service.box_map(session, unit) for c in row]
     else:

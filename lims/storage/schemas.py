@@ -18,7 +18,7 @@ class UnitQuerySchema(Schema):
 
 class UnitSchema(Schema):
     id = fields.Integer()
-    site = fields.Function(lambda u: u.site.code)
+    site: fields.Field = fields.Function(lambda u: u.site.code)
     parent_id = fields.Integer(allow_none=True)
     kind = fields.String()
     name = fields.String()

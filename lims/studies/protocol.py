@@ -231,7 +231,7 @@ def _cre_series(reader: _Reader, raw: dict[str, Any], where: str, types: set[str
         raise reader.fail(f"{where}.days", "must be a non-empty list of whole days")
     if any(b <= a for a, b in zip(days, days[1:])):
         raise reader.fail(f"{where}.days", "must increase strictly")
-    base = {k: raw[k] for k in ("anchor", "strata", "kit") if k in raw}
+    base: dict[str, Any] = {k: raw[k] for k in ("anchor", "strata", "kit") if k in raw}
     out = []
     for i, day in enumerate(days):
         number = first + i

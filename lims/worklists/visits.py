@@ -90,9 +90,8 @@ def worklist(session: Session, study: Study, user: Any, *, day: date | None = No
         truncated = truncated or len(visits) > MAX_ROWS
         lists[name] = visits[:MAX_ROWS]
     counts = _kit_counts(session, [v.id for vs in lists.values() for v in vs])
-    return WorkList(start, end, today, *(
-        [_row(v, name, counts.get(v.id, {})) for v in lists[name]] for name in ("due", "overdue", "done")),
-        truncated=truncated)
+    rows = {name: [_row(v, name, counts.get(v.id, {})) for v in vs] for name, vs in lists.items()}
+    return WorkList(start, end, today, rows["due"], rows["overdue"], rows["done"], truncated=truncated)
 
 
 def _kit_counts(session: Session, visit_ids: list[int]) -> dict[int, dict[int | None, set[str]]]:
@@ -103,6 +102,7 @@ def _kit_counts(session: Session, visit_ids: list[int]) -> dict[int, dict[int | 
     rows = session.execute(select(Sample.visit_id, Sample.kit_item_id, Sample.status)
                            .where(Sample.visit_id.in_(visit_ids), Sample.derivation == "primary")).all()
     for visit_id, kit_id, status in rows:
+        assert visit_id is not None  # filtered by visit_id IN (...)
         out[visit_id][kit_id].add(status)
     return out
 
