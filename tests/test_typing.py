@@ -16,12 +16,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 PENDING = {
-    "lims/storage/service.py",
-    "lims/signatures/service.py",
-    "lims/shipments/service.py",
-    "lims/samples/sprec.py",
-    "lims/markers/export.py",
-    "lims/markers/importer.py",
+    "lims/signatures/service.py",  # model downloads move to skops (load from bytes)
+    "lims/markers/export.py",  # Arrow rewrite in progress
+    "lims/markers/importer.py",  # Arrow rewrite in progress
 }
 
 ERROR = re.compile(r"^(?P<path>[^:\s]+\.py):\d+: error: ", re.M)

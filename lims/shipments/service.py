@@ -42,7 +42,7 @@ def get_shipment(session: Session, shipment_id: int) -> Shipment:
     return shipment
 
 
-def shipments_query(*, status: str | None = None, where: Any = None) -> Select[tuple[Shipment]]:
+def shipments_query(*, status: str | None = None, where: Any = None) -> Select[Shipment]:
     """Build the shipment list query, newest first (``where``: a clause on Shipment, e.g. a user's scope)."""
     stmt = select(Shipment).order_by(Shipment.created_at.desc(), Shipment.id.desc())
     if status:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
@@ -24,11 +24,20 @@ from lims.markers.models import CATEGORIES, Marker
 from lims.results import data
 from lims.studies.models import SampleType, Study, TimePoint
 
+
+class Mode(TypedDict):
+    """How thorough a run is: repeats of the nested cross-validation and permutations of the outcome."""
+
+    repeats: int
+    permutations: int
+    label: str
+
+
 REGROWTH_DAYS = 365
 PREDICTABLE = ("pcr", "mpr")
 DEFAULT_THRESHOLDS = (0.1, 0.2, 0.3, 0.4)
 # Full: the issue's design. Quick: the same nested CV with fewer repeats and permutations (a few seconds).
-MODES = {
+MODES: dict[str, Mode] = {
     "quick": {"repeats": 2, "permutations": 19,
               "label": "Quick (2 repeats, 19 permutations: p cannot go below 0.05; a few seconds)"},
     "full": {"repeats": 5, "permutations": 200,
@@ -115,7 +124,7 @@ class RunParametersSchema(Schema):
     transform = fields.String(load_default="log2", validate=validate.OneOf(list(TRANSFORMS)))
     penalty = fields.String(load_default="l1", validate=validate.OneOf(list(PENALTIES)))
     mode = fields.String(load_default="quick", validate=validate.OneOf(list(MODES)),
-                         metadata={"description": "; ".join(str(m["label"]) for m in MODES.values())})
+                         metadata={"description": "; ".join(m["label"] for m in MODES.values())})
     outer_folds = fields.Integer(load_default=5, validate=validate.Range(min=2, max=10, error=FOLDS))
     inner_folds = fields.Integer(load_default=4, validate=validate.Range(min=2, max=10, error=FOLDS))
     ccr_only = Boolean(load_default=False, metadata={"description": "Only cCR participants (pCR, MPR)"})

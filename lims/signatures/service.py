@@ -136,14 +136,15 @@ def build_spec(frame: pd.DataFrame, params: dict[str, Any], seeds: list[int] | N
         raise DomainError(f"no marker values at {where} for the {outcome.label} population; choose another "
                           "time point, sample type or marker set")
     mode = MODES[params["mode"]]
-    target = (BinaryOutcome(outcome.key, event=outcome.event) if outcome.kind == "binary"
-              else SurvivalOutcome("time", "event"))
+    target = (BinaryOutcome(outcome.key, event=outcome.event)
+              if outcome.kind == "binary" and outcome.event is not None else SurvivalOutcome("time", "event"))
     try:
-        return ModelSpec(outcome=target, markers=markers, forced=params["covariates"],
+        return ModelSpec(outcome=target, markers=tuple(markers), forced=params["covariates"],
                          transform=params["transform"], penalty=params["penalty"],
                          outer_folds=params["outer_folds"], inner_folds=params["inner_folds"],
                          repeats=mode["repeats"], permutations=mode["permutations"],
-                         seeds=seeds, horizon_days=365.0 if outcome.kind == "survival" else None)
+                         seeds=tuple(seeds) if seeds is not None else None,
+                         horizon_days=365.0 if outcome.kind == "survival" else None)
     except ValueError as exc:
         raise DomainError(f"the model cannot be set up: {exc}") from None
 
@@ -200,7 +201,7 @@ def mark_running(session: Session, run: SignatureRun) -> None:
 
 def execute_run(session: Session, run: SignatureRun) -> SignatureRun:
     """Build the frame and compute the run, storing spec, seeds, hash, versions, result and model bytes."""
-    study = session.get(Study, run.study_id)
+    study = session.get_one(Study, run.study_id)
     frame = frame_for(session, study, run.parameters)
     spec, result, model = compute(frame, run.parameters, run.seeds)
     return store_result(session, run, frame, spec, result, model)
@@ -313,7 +314,7 @@ def predict_unresected(session: Session, study: Study, run: SignatureRun) -> Pre
     missing = [c for c in columns if c not in frame.columns or frame[c].isna().all()]
     X = frame.reindex(columns=columns).astype(float)
     table = pd.DataFrame({"probability": model.predict(X) if len(X) else pd.Series(dtype=float),
-                          "markers_measured": X[[c for c in columns if c not in run.spec["forced"]]].notna().sum(axis=1)},
+                          "markers_measured": X[[c for c in columns if c not in (run.spec or {}).get("forced", [])]].notna().sum(axis=1)},
                          index=frame.index)
     return Predictions(table=table.sort_values("probability"), imputed_markers=missing,
                        thresholds=list(run.parameters["thresholds"]))

@@ -117,7 +117,7 @@ def location_paths(session: Session, sample_ids: list[int]) -> dict[int, str]:
             if row is not None and col is not None:
                 tails[sample_id] = str((row - 1) * cols + col) if scheme == "1" and cols else f"{chr(64 + row)}{col}"
         parts[sample_id].append(name)
-    return {sid: SEP.join(p + ([tails[sid]] if tails[sid] else [])) for sid, p in parts.items()}
+    return {sid: SEP.join([*p, tail] if (tail := tails[sid]) else p) for sid, p in parts.items()}
 
 
 def location_path(session: Session, sample_id: int) -> str | None:

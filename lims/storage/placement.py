@@ -92,7 +92,7 @@ def occupied(session: Session, unit: StorageUnit) -> dict[tuple[int, int], Sampl
         select(Placement.row, Placement.col, Sample).join(Sample, Sample.id == Placement.sample_id)
         .where(Placement.unit_id == unit.id)
     ).all()
-    return {(r, c): s for r, c, s in rows if r is not None}
+    return {(r, c): s for r, c, s in rows if r is not None and c is not None}
 
 
 def next_free(session: Session, unit: StorageUnit, after: tuple[int, int] | None = None) -> tuple[int, int] | None:
@@ -169,8 +169,8 @@ def _place(session: Session, sample: Sample, unit: StorageUnit, *, position: str
         else:
             free = next_free(session, unit)
             if free is None:
-                raise Conflict(f"box {unit.barcode} is full ({unit.rows * unit.cols} of "
-                               f"{unit.rows * unit.cols} positions)", field="code")
+                positions = (unit.rows or 0) * (unit.cols or 0)
+                raise Conflict(f"box {unit.barcode} is full ({positions} of {positions} positions)", field="code")
             row, col = free
     else:
         if position and position.strip():
