@@ -102,6 +102,11 @@ def enqueue(session: Session, kind: str, params: dict[str, Any] | None = None, *
     return service.enqueue(session, kind, params, push=pusher(), **kwargs)
 
 
+def runs_as_job(rows: int) -> bool:
+    """Tell whether work reading ``rows`` rows leaves the request for a job (above ``JOB_ABOVE_ROWS``)."""
+    return rows > int(current_app.config.get("JOB_ABOVE_ROWS", 50_000))
+
+
 # ----- what the worker runs -------------------------------------------------------------------------------
 def set_worker_app(app: Flask) -> None:
     """Tell the worker's tasks which app (configuration, database) they run in."""

@@ -15,9 +15,13 @@ from lims.core.api import page_of, refused, refused_schema
 from lims.core.auth import login_required
 from lims.core.permissions import permission_required
 from lims.extensions import db
+from lims.jobs.api import accepted
+from lims.jobs.queue import runs_as_job
+from lims.jobs.schemas import JobSchema
 from lims.markers import service
 from lims.markers.export import export_dataset
 from lims.markers.importer import ImportFailed, import_results
+from lims.markers.jobs import queue_export
 from lims.markers.schemas import (
     ExportQuerySchema,
     ImportReportSchema,
@@ -111,8 +115,12 @@ class Exports(MethodView):
     @blp.arguments(ExportQuerySchema, required=False,
                    description="What to export; without a body, every marker with the default outcomes")
     @blp.response(200, content_type="application/zip", description="Zip: data, data dictionary, manifest")
+    @blp.alt_response(202, schema=JobSchema, description="A large export was queued as a job: follow its "
+                      "``Location``; when done, its ``file.url`` downloads the zip")
     def post(self, query: Any) -> Any:
-        """Export a linked, pseudonymised dataset as a zip (recorded in the audit trail)."""
+        """Export a linked, pseudonymised dataset as a zip (recorded in the audit trail; large ones as a job)."""
+        if runs_as_job(service.count_results(db.session, markers=query.markers)):
+            return accepted(queue_export(db.session, query, by=current_user))
         result = export_dataset(db.session, get_study(db.session), query, by=current_user)
         return Response(result.content, mimetype="application/zip",
                         headers={"Content-Disposition": f'attachment; filename="{result.filename}"'})
