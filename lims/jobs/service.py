@@ -339,22 +339,22 @@ def requester(session: Session, job: Job, permission: str) -> Any:
 
 
 def attach_file(session: Session, job_id: int, *, filename: str, mimetype: str, content: bytes,
-                permission: str) -> JobFile:
-    """Keep the file a job produced, for its requester to download (replaces an earlier attempt's file)."""
-    old = session.scalar(select(JobFile).where(JobFile.job_id == job_id))
+                permission: str, purpose: str = "output") -> JobFile:
+    """Keep a file of a job: the one it produced (``output``, replacing an earlier attempt's) or its upload."""
+    old = session.scalar(select(JobFile).where(JobFile.job_id == job_id, JobFile.purpose == purpose))
     if old is not None:
         session.delete(old)
         session.flush()
-    stored = JobFile(job_id=job_id, filename=filename, mimetype=mimetype, permission=permission,
+    stored = JobFile(job_id=job_id, purpose=purpose, filename=filename, mimetype=mimetype, permission=permission,
                      content=content, size=len(content), sha256=hashlib.sha256(content).hexdigest())
     session.add(stored)
     session.flush()
     return stored
 
 
-def file_of(session: Session, job: Job) -> JobFile | None:
-    """Return the file a job produced, if any (the content is loaded only when read)."""
-    return session.scalar(select(JobFile).where(JobFile.job_id == job.id))
+def file_of(session: Session, job: Job, purpose: str = "output") -> JobFile | None:
+    """Return the file a job produced (or, with ``purpose="input"``, the upload it works on); content on read."""
+    return session.scalar(select(JobFile).where(JobFile.job_id == job.id, JobFile.purpose == purpose))
 
 
 def recent(session: Session, *, user: Any = None, limit: int = 50) -> list[Job]:

@@ -1,4 +1,4 @@
-"""Files produced by jobs (export zips), kept in the database for their requester to download
+"""Files of jobs: those they produce (export zips, for their requester) and large uploads they import
 
 Revision ID: a4f2c8e1d937
 Revises: 3c1a9e7d5b20
@@ -23,6 +23,7 @@ def upgrade() -> None:
         "job_file",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("job_id", sa.Integer(), nullable=False),
+        sa.Column("purpose", sa.String(length=6), nullable=False),
         sa.Column("filename", sa.String(length=255), nullable=False),
         sa.Column("mimetype", sa.String(length=120), nullable=False),
         sa.Column("permission", sa.String(length=60), nullable=False),
@@ -32,9 +33,10 @@ def upgrade() -> None:
         sa.Column("created_at", lims.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("size >= 0", name=op.f("ck_job_file_size")),
         sa.CheckConstraint("length(sha256) = 64", name=op.f("ck_job_file_sha256")),
+        sa.CheckConstraint("purpose IN ('input', 'output')", name=op.f("ck_job_file_purpose")),
         sa.ForeignKeyConstraint(["job_id"], ["job.id"], name=op.f("fk_job_file_job_id_job"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_job_file")),
-        sa.UniqueConstraint("job_id", name=op.f("uq_job_file_job_id")),
+        sa.UniqueConstraint("job_id", "purpose", name="uq_job_file_job_id_purpose"),
     )
 
 

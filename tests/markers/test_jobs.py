@@ -123,3 +123,39 @@ def test_consent_and_role_are_decided_when_the_job_runs(login, session, results,
     assert jobs.execute(session, second.id) == "failed"
     session.refresh(second)
     assert "no longer allows export.dataset" in second.error and second.file is None
+
+
+def test_a_large_results_upload_is_imported_by_a_job_with_the_same_report(app, login, session, catalogue,
+                                                                          sampled, monkeypatch) -> None:
+    from lims.markers.models import MarkerResult
+
+    _, acc = sampled()
+    bad = (HEADER + f"{acc['SERUM']},IL6,4,parsec,\n").encode()
+    good = (HEADER + f"{acc['SERUM']},IL6,4,pg/mL,\n{acc['SERUM_2']},IL6,,pg/mL,<LOD\n").encode()
+    client = login("data_manager")
+
+    def upload(body: bytes, api: bool = False) -> object:
+        path = "/api/v1/markers/imports" if api else "/markers/import"
+        return client.post(path, data={"file": (io.BytesIO(body), "r.csv")}, content_type="multipart/form-data")
+
+    inline = upload(bad, api=True)
+    assert inline.status_code == 422
+    monkeypatch.setitem(app.config, "IMPORT_JOB_ABOVE_BYTES", 10)
+    refused = upload(bad)
+    assert refused.status_code == 302 and refused.headers["Location"].startswith("/jobs/")
+    job_id = int(refused.headers["Location"].rsplit("/", 1)[1])
+    job = client.get(f"/api/v1/jobs/{job_id}").get_json()
+    assert job["status"] == "failed" and "nothing imported" in job["error"]
+    assert job["result"]["report"] == inline.get_json()["report"]
+    page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert "nothing was imported: 1 problem(s)" in page and "unit" in page
+    assert session.scalar(select(func.count(MarkerResult.id))) == 0
+
+    accepted = upload(good, api=True)
+    assert accepted.status_code == 202 and accepted.get_json()["kind"] == "results_import"
+    job = client.get(accepted.headers["Location"]).get_json()
+    assert job["status"] == "done" and job["result"]["report"]["results"] == 2 and job["file"] is None
+    assert session.scalar(select(func.count(MarkerResult.id))) == 2
+    assert session.scalar(select(func.count(JobFile.id)).where(JobFile.job_id == job["id"])) == 0  # upload gone
+    assert login("monitor").post("/markers/import", data={"file": (io.BytesIO(good), "r.csv")},
+                                    content_type="multipart/form-data").status_code == 403
