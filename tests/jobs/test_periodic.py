@@ -27,7 +27,8 @@ def _run_periodic(session) -> dict[str, Job]:
     return jobs
 
 
-def test_periodic_jobs_anchor_custody_and_remind_retention_once(session, study, make_participant, user) -> None:
+def test_periodic_jobs_anchor_custody_and_remind_retention_once(session, study, make_participant, user,
+                                                                login) -> None:
     lab = make_lab(session, study, make_participant, user)
     # CTDNA_PLASMA kept one year: the lab's plasma tubes (collected in January 2025) are past it
     study.settings = {**study.settings, "retention_years": {**study.settings["retention_years"], "CTDNA_PLASMA": 1}}
@@ -53,6 +54,11 @@ def test_periodic_jobs_anchor_custody_and_remind_retention_once(session, study, 
     assert tubes.keys() <= by_sample.keys() and reminded["reminded"] == len(rows) == reminded["due"]
     some = next(iter(tubes))
     assert tubes[some] in by_sample[some].detail and "1-year retention period" in by_sample[some].detail
+
+    page = login("technician").get("/storage/retention").get_data(as_text=True)
+    row = next(line for line in page.split("<tr>") if tubes[some] in line)
+    reminded_cell = row.split("<td>")[-1]  # the page says when it was reminded (in local time)
+    assert reminded_cell.startswith(str(by_sample[some].at.year)) and "—" not in reminded_cell
 
     again = _run_periodic(session)  # nothing new: no second reminder, a checkpoint of no heads
     assert again["retention_reminder"].result == {"due": reminded["due"], "reminded": 0}
