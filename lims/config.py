@@ -23,6 +23,11 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "MAX_CONTENT_LENGTH": 200 * 1024 * 1024,
         "PAGE_SIZE": 50,
+        # Screens and exports that read more marker results than this run as background jobs; smaller ones
+        # run in the request, through the same function.
+        "JOB_ABOVE_ROWS": 50_000,
+        # Marker results uploads larger than this (bytes) are imported by a job (the same importer).
+        "IMPORT_JOB_ABOVE_BYTES": 5_000_000,
         "API_TITLE": "Trialbank",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

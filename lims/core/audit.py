@@ -20,7 +20,7 @@ from lims.core.models import AuditEvent
 from lims.core.uow import durable
 
 NOT_AUDITED = {"audit_event", "custody_event", "custody_chain", "custody_checkpoint", "custody_checkpoint_head",
-               "custody_epoch", "accession_counter", "job"}
+               "custody_epoch", "accession_counter", "job", "job_file"}
 SECRET_COLUMNS = {"password_hash", "token_hash"}
 SKIP_KEY = "lims.audit.skip"
 

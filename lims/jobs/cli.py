@@ -15,7 +15,8 @@ from lims.core.uow import unit_of_work
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Jobs this process runs at once (run more workers, on more machines, to scale out).")
 @click.option("--periodic/--no-periodic", default=True, show_default=True,
-              help="Also enqueue the periodic work (custody anchors, job reaper); one worker is enough.")
+              help="Also enqueue the periodic work (custody anchors, retention reminders, job reaper); "
+                   "one worker is enough.")
 @with_appcontext
 def worker_command(threads: int, periodic: bool) -> None:
     """Run a job worker until stopped (Ctrl-C or SIGTERM finishes the running jobs first)."""

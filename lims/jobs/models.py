@@ -5,8 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.core.db import Base, UTCDateTime, utcnow
 
@@ -51,6 +63,35 @@ class Job(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    file: Mapped[JobFile | None] = relationship(  # what it produced (an upload it works on is not shown)
+        primaryjoin="and_(Job.id == JobFile.job_id, JobFile.purpose == 'output')", uselist=False, viewonly=True)
+
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+
+class JobFile(Base):
+    """A file of a job: the one it produced (``output``: an export's zip, for its requester to download) or
+    the upload it works on (``input``: a large import file, never downloaded).
+
+    In the database rather than the instance folder: web servers and workers may run on different machines,
+    and all they share is the database. ``permission`` is what the requester must still hold to download it.
+    """
+
+    __tablename__ = "job_file"
+    __table_args__ = (CheckConstraint("size >= 0", name="size"),
+                      CheckConstraint("length(sha256) = 64", name="sha256"),
+                      CheckConstraint("purpose IN ('input', 'output')", name="purpose"),
+                      UniqueConstraint("job_id", "purpose", name="uq_job_file_job_id_purpose"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("job.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(6), default="output")
+    filename: Mapped[str] = mapped_column(String(255))
+    mimetype: Mapped[str] = mapped_column(String(120))
+    permission: Mapped[str] = mapped_column(String(60))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # read only when downloaded
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -102,6 +102,16 @@ def enqueue(session: Session, kind: str, params: dict[str, Any] | None = None, *
     return service.enqueue(session, kind, params, push=pusher(), **kwargs)
 
 
+def runs_as_job(rows: int) -> bool:
+    """Tell whether work reading ``rows`` rows leaves the request for a job (above ``JOB_ABOVE_ROWS``)."""
+    return rows > int(current_app.config.get("JOB_ABOVE_ROWS", 50_000))
+
+
+def imports_as_job(size: int) -> bool:
+    """Tell whether an upload of ``size`` bytes is imported by a job (above ``IMPORT_JOB_ABOVE_BYTES``)."""
+    return size > int(current_app.config.get("IMPORT_JOB_ABOVE_BYTES", 5_000_000))
+
+
 # ----- what the worker runs -------------------------------------------------------------------------------
 def set_worker_app(app: Flask) -> None:
     """Tell the worker's tasks which app (configuration, database) they run in."""

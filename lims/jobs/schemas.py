@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
+
+
+class JobFileSchema(Schema):
+    """The file a job produced (download it from ``url``: only its requester may)."""
+
+    filename = fields.String()
+    mimetype = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    url = fields.Method("_url")
+
+    def _url(self, stored: Any) -> str:
+        return f"/api/v1/jobs/{stored.job_id}/download"
 
 
 class JobSchema(Schema):
@@ -20,6 +35,11 @@ class JobSchema(Schema):
     created_at = fields.DateTime()
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
+    url = fields.Method("_url", metadata={"description": "The job's page"})
+    file = fields.Nested(JobFileSchema, allow_none=True)
+
+    def _url(self, job: Any) -> str:
+        return f"/jobs/{job.id}"
 
 
 class SelftestSchema(Schema):

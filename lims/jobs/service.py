@@ -12,6 +12,7 @@ Handlers live in each domain's ``jobs.py`` (``HANDLERS = {"kind": Handler(run, o
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -24,11 +25,13 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from lims.accounts.models import User
 from lims.core.db import utcnow
 from lims.core.errors import Conflict, DomainError, NotFound
+from lims.core.permissions import allowed
 from lims.core.uow import after_commit, unit_of_work
 from lims.core.uow import run as run_unit
-from lims.jobs.models import FINISHED, Job
+from lims.jobs.models import FINISHED, Job, JobFile
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -320,6 +323,38 @@ def schedule_periodic(session: Session) -> list[int]:
         if waiting is None:
             ids.append(enqueue(session, kind, lock_key=f"periodic:{kind}", max_attempts=1).id)
     return ids
+
+
+def requester(session: Session, job: Job, permission: str) -> Any:
+    """Return who asked for ``job`` if they are still active and their role still allows ``permission``.
+
+    Jobs that act for a user decide what that user may do when they run, not when they were asked.
+    """
+    user = session.get(User, job.created_by_id) if job.created_by_id is not None else None
+    if user is None or not getattr(user, "active", True):
+        raise DomainError("the user who asked for this job no longer has an active account")
+    if not allowed(user.role, permission):
+        raise DomainError(f"the role {user.role} of {user.username} no longer allows {permission}")
+    return user
+
+
+def attach_file(session: Session, job_id: int, *, filename: str, mimetype: str, content: bytes,
+                permission: str, purpose: str = "output") -> JobFile:
+    """Keep a file of a job: the one it produced (``output``, replacing an earlier attempt's) or its upload."""
+    old = session.scalar(select(JobFile).where(JobFile.job_id == job_id, JobFile.purpose == purpose))
+    if old is not None:
+        session.delete(old)
+        session.flush()
+    stored = JobFile(job_id=job_id, purpose=purpose, filename=filename, mimetype=mimetype, permission=permission,
+                     content=content, size=len(content), sha256=hashlib.sha256(content).hexdigest())
+    session.add(stored)
+    session.flush()
+    return stored
+
+
+def file_of(session: Session, job: Job, purpose: str = "output") -> JobFile | None:
+    """Return the file a job produced (or, with ``purpose="input"``, the upload it works on); content on read."""
+    return session.scalar(select(JobFile).where(JobFile.job_id == job.id, JobFile.purpose == purpose))
 
 
 def recent(session: Session, *, user: Any = None, limit: int = 50) -> list[Job]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from lims.core.errors import DomainError
@@ -12,7 +12,7 @@ from lims.core.permissions import permission_required
 from lims.core.uow import refuse
 from lims.extensions import db
 from lims.jobs import queue, service
-from lims.jobs.access import require_job
+from lims.jobs.access import require_download, require_job
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
@@ -31,6 +31,21 @@ def detail(job_id: int) -> Any:
     """Show one job with its progress, message, error and the links it produced."""
     job = require_job(current_user, service.get_job(db.session, job_id))
     return render_template("jobs/detail.html", job=job, labels=_labels())
+
+
+@bp.get("/<int:job_id>/download")
+@permission_required("read")
+def download(job_id: int) -> Any:
+    """Download the file the job produced (only the one who asked for it, with the permission it needs)."""
+    job = service.get_job(db.session, job_id)
+    return file_response(require_download(current_user, job, service.file_of(db.session, job)))
+
+
+def file_response(stored: Any) -> Response:
+    """Answer with a job's stored file as an attachment."""
+    return Response(stored.content, mimetype=stored.mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{stored.filename}"',
+                             "X-Content-SHA256": stored.sha256})
 
 
 @bp.post("/<int:job_id>/cancel")

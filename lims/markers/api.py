@@ -15,9 +15,13 @@ from lims.core.api import page_of, refused, refused_schema
 from lims.core.auth import login_required
 from lims.core.permissions import permission_required
 from lims.extensions import db
+from lims.jobs.api import accepted
+from lims.jobs.queue import imports_as_job, runs_as_job
+from lims.jobs.schemas import JobSchema
 from lims.markers import service
 from lims.markers.export import export_dataset
 from lims.markers.importer import ImportFailed, import_results
+from lims.markers.jobs import queue_export, queue_import
 from lims.markers.schemas import (
     ExportQuerySchema,
     ImportReportSchema,
@@ -93,12 +97,16 @@ class Imports(MethodView):
     @blp.response(201, ImportReportSchema)
     @blp.alt_response(422, schema=refused_schema(ImportReportSchema),
                       description="Refused: nothing was imported; the report lists every problem")
+    @blp.alt_response(202, schema=JobSchema, description="A large file was queued as a job: follow its "
+                      "``Location``; its result holds the report")
     def post(self, files: dict[str, Any]) -> Any:
-        """Import a results file (long CSV, wide CSV/XLSX); all or nothing, with a report."""
+        """Import a results file (long CSV, wide CSV/XLSX); all or nothing, with a report (large ones as a job)."""
         upload = files["file"]
+        content, filename = upload.read(), upload.filename or "upload.csv"
+        if imports_as_job(len(content)):
+            return accepted(queue_import(db.session, content, filename=filename, by=current_user))
         try:
-            report = import_results(db.session, upload.read(), filename=upload.filename or "upload.csv",
-                                    by=current_user)
+            report = import_results(db.session, content, filename=filename, by=current_user)
         except ImportFailed as exc:
             body = exc.report.to_dict()
             return refused(body, f"nothing was imported: {body.get('problem_count', 0)} problem(s)")
@@ -111,8 +119,12 @@ class Exports(MethodView):
     @blp.arguments(ExportQuerySchema, required=False,
                    description="What to export; without a body, every marker with the default outcomes")
     @blp.response(200, content_type="application/zip", description="Zip: data, data dictionary, manifest")
+    @blp.alt_response(202, schema=JobSchema, description="A large export was queued as a job: follow its "
+                      "``Location``; when done, its ``file.url`` downloads the zip")
     def post(self, query: Any) -> Any:
-        """Export a linked, pseudonymised dataset as a zip (recorded in the audit trail)."""
+        """Export a linked, pseudonymised dataset as a zip (recorded in the audit trail; large ones as a job)."""
+        if runs_as_job(service.count_results(db.session, markers=query.markers)):
+            return accepted(queue_export(db.session, query, by=current_user))
         result = export_dataset(db.session, get_study(db.session), query, by=current_user)
         return Response(result.content, mimetype="application/zip",
                         headers={"Content-Disposition": f'attachment; filename="{result.filename}"'})

@@ -119,7 +119,8 @@ class ExportResult:
     manifest: dict[str, Any]
 
 
-def _check_query(query: ExportQuery, role: str) -> None:
+def check_query(query: ExportQuery, role: str) -> None:
+    """Refuse a query that names an unknown form, format or DFS variant, or dates the role may not see."""
     if query.form not in FORMS:
         raise DomainError(f"form must be one of {', '.join(FORMS)}", field="form")
     if query.format not in FORMATS:
@@ -280,7 +281,7 @@ def build_dataset(session: Session, study: Study, query: ExportQuery, *, role: s
     Only participants whose consent allows ``purpose`` (``export`` or ``analysis``) are included, and
     genetic sample types only where the consent covers genetic research (see lims.consent).
     """
-    _check_query(query, role)
+    check_query(query, role)
     today = today or utcnow().date()
     variant = query.dfs_variant or str((study.settings or {}).get("dfs_variant", "A"))
     people, excluded, no_genetic = _consent_filter(session, study, query, purpose)

@@ -35,6 +35,20 @@ def get_marker(session: Session, code: str) -> Marker:
     return marker
 
 
+def count_results(session: Session, *, markers: list[str] | None = None, category: str | None = None,
+                  sample_type: str | None = None) -> int:
+    """Count the marker results a screen or an export of these markers would read (an upper bound)."""
+    stmt = select(func.count(MarkerResult.id)).join(Marker, Marker.id == MarkerResult.marker_id)
+    if markers:
+        stmt = stmt.where(Marker.code.in_(markers))
+    if category:
+        stmt = stmt.where(Marker.category == category)
+    if sample_type:
+        stmt = (stmt.join(Sample, Sample.id == MarkerResult.sample_id)
+                .join(SampleType, SampleType.id == Sample.sample_type_id).where(SampleType.code == sample_type))
+    return int(session.scalar(stmt) or 0)
+
+
 def list_markers(session: Session, category: str | None = None) -> list[Marker]:
     """Return the catalogue, ordered by category and code."""
     stmt = select(Marker).order_by(Marker.category, Marker.code)

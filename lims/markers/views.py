@@ -14,12 +14,15 @@ from lims.core.errors import DomainError, NotFound
 from lims.core.forms import load_form
 from lims.core.permissions import permission_required
 from lims.extensions import db
+from lims.jobs.queue import imports_as_job, runs_as_job
 from lims.markers import service
 from lims.markers.api import result_dict
 from lims.markers.export import DEFAULT_OUTCOMES, FORMATS, FORMS, export_dataset, parse_list
 from lims.markers.importer import ImportFailed, import_results
+from lims.markers.jobs import queue_export, queue_import
 from lims.markers.models import CATEGORIES, TRANSFORMS
 from lims.markers.schemas import ExportQuerySchema, MarkerSchema
+from lims.markers.service import count_results
 from lims.studies.service import get_study
 
 bp = Blueprint("markers", __name__, url_prefix="/markers")
@@ -96,8 +99,12 @@ def import_page() -> Any:
     if upload is None or not upload.filename:
         flash("Choose a results file (CSV or XLSX).", "error")
         return render_template("markers/import.html"), 400
+    content = upload.read()
+    if imports_as_job(len(content)):
+        job = queue_import(db.session, content, filename=upload.filename, by=current_user)
+        return redirect(url_for("jobs.detail", job_id=job.id))
     try:
-        report = import_results(db.session, upload.read(), filename=upload.filename, by=current_user)
+        report = import_results(db.session, content, filename=upload.filename, by=current_user)
     except ImportFailed as exc:
         return render_template("markers/report.html", report=exc.report, title="Import refused"), 422
     return render_template("markers/report.html", report=report, title="Import accepted")
@@ -148,6 +155,9 @@ def export() -> Any:
     }
     try:
         query = ExportQuerySchema().load(data)
+        if runs_as_job(count_results(db.session, markers=query.markers)):
+            job = queue_export(db.session, query, by=current_user)
+            return redirect(url_for("jobs.detail", job_id=job.id))
         result = export_dataset(db.session, study, query, by=current_user)
     except ValidationError as exc:
         return render_template("markers/export.html", errors=exc.messages, **options), 400

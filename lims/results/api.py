@@ -11,7 +11,11 @@ from flask_smorest import Blueprint
 
 from lims.core.permissions import permission_required
 from lims.extensions import db
+from lims.jobs.api import accepted
+from lims.jobs.queue import runs_as_job
+from lims.jobs.schemas import JobSchema
 from lims.results import service
+from lims.results.jobs import queue_screen, screen_rows
 from lims.results.schemas import RerunSchema, RunParametersSchema, RunSchema
 from lims.studies.service import get_study
 
@@ -30,10 +34,14 @@ class Runs(MethodView):
     @permission_required("analysis.run")
     @blp.arguments(RunParametersSchema)
     @blp.response(201, RunSchema)
+    @blp.alt_response(202, schema=JobSchema, description="A large screen was queued as a job: follow its "
+                      "``url`` (the ``Location``); when done, its result names the saved run")
     def post(self, params: dict[str, Any]) -> Any:
-        """Run a screen of every marker of the set against the outcome and save it."""
+        """Run a screen of every marker of the set against the outcome and save it (large ones as a job)."""
         study = get_study(db.session)
         clean = service.check_parameters(db.session, study, params)
+        if runs_as_job(screen_rows(db.session, clean)):
+            return accepted(queue_screen(db.session, study, clean, by=current_user))
         return service.run_screen(db.session, study, clean, by=current_user)
 
 

@@ -12,7 +12,9 @@ from lims.core.errors import DomainError
 from lims.core.permissions import allowed, permission_required
 from lims.core.spreadsheet import frame_csv
 from lims.extensions import db
+from lims.jobs.queue import runs_as_job
 from lims.results import figures, readout, service, tables
+from lims.results.jobs import queue_screen, screen_rows
 from lims.results.data import COVARIATES, OUTCOMES
 from lims.results.report import conditions, marker_report, trajectories
 from lims.studies.service import get_study
@@ -106,6 +108,9 @@ def run_associations() -> Any:
     raw["covariates"] = request.form.getlist("covariates")
     try:
         params = service.check_parameters(db.session, study, raw)
+        if runs_as_job(screen_rows(db.session, params)):
+            job = queue_screen(db.session, study, params, by=current_user)
+            return redirect(url_for("jobs.detail", job_id=job.id))
         run = service.run_screen(db.session, study, params, by=current_user)
     except DomainError as exc:
         return _form(study, raw, exc, 400)

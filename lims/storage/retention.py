@@ -1,15 +1,18 @@
-"""Retention: samples past the retention period of their study."""
+"""Retention: samples past the retention period of their study, and one reminder (an audit row) for each."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from lims import access
+from lims.core.audit import record
+from lims.core.models import AuditEvent
 from lims.samples.models import Sample
 from lims.storage.locations import location_paths
 from lims.studies.models import Study
@@ -72,3 +75,37 @@ def _years_after(d: date, years: int) -> date:
         return d.replace(year=d.year + years)
     except ValueError:
         return d.replace(year=d.year + years, day=28)
+
+
+ACTION = "retention_reminder"
+
+
+def remind_retention(session: Session) -> dict[str, int]:
+    """Record an audit row for each sample newly past its retention period (each study's local today)."""
+    due = reminded = 0
+    known = set(session.scalars(select(AuditEvent.object_id).where(AuditEvent.action == ACTION,
+                                                                   AuditEvent.object_type == "sample")))
+    for study in list(session.scalars(select(Study).order_by(Study.id))):
+        rows = retention_due(session, study, on=access.local_today(access.study_zone(study)))
+        for row in rows:
+            if str(row.sample.id) in known:
+                continue
+            record(session, ACTION, username="scheduler", object_type="sample", object_id=row.sample.id,
+                   detail=f"{row.sample.accession} ({row.sample.sample_type.code}) is kept past its {row.years}-year "
+                          f"retention period, due {row.due_on.isoformat()}"
+                          + (f", at {row.location}" if row.location else "") + ": review it for disposal")
+            reminded += 1
+        due += len(rows)
+    session.flush()
+    return {"due": due, "reminded": reminded}
+
+
+def reminded_on(session: Session, sample_ids: Iterable[int]) -> dict[int, datetime]:
+    """Return when each of these samples was first reminded of (samples never reminded are left out)."""
+    ids = [str(i) for i in sample_ids]
+    if not ids:
+        return {}
+    rows = session.execute(select(AuditEvent.object_id, func.min(AuditEvent.at))
+                           .where(AuditEvent.action == ACTION, AuditEvent.object_type == "sample",
+                                  AuditEvent.object_id.in_(ids)).group_by(AuditEvent.object_id))
+    return {int(object_id): at for object_id, at in rows}

@@ -20,6 +20,7 @@ from lims.extensions import db
 from lims.samples import service as samples_service
 from lims.storage import service
 from lims.storage.models import GRID_KINDS, KINDS
+from lims.storage.retention import reminded_on
 from lims.storage.schemas import UnitCreateSchema
 from lims.studies.models import Site
 from lims.studies.service import get_study
@@ -169,4 +170,5 @@ def retention() -> Any:
             flash(f"{request.args['on']!r} is not a date (YYYY-MM-DD)", "error")
     rows = service.retention_due(db.session, study, on=on, limit=2000, where=access.visible_samples(current_user))
     return render_template("storage/retention.html", rows=rows, on=on,
-                           years=study.settings.get("retention_years") or {})
+                           years=study.settings.get("retention_years") or {},
+                           reminded=reminded_on(db.session, [r.sample.id for r in rows]))

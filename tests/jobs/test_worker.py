@@ -3,6 +3,9 @@ mid-job leaves the job run again by another worker, or failed with the reason, n
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import os
 import shutil
 import signal
@@ -10,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -153,3 +157,33 @@ def test_a_job_of_a_killed_worker_runs_again_elsewhere_or_fails_with_the_reason(
         assert "stopped during attempt 1 of 1" in failed.error
     else:
         assert failed.attempts == 1  # the new worker took it from the queue: it never started on the dead one
+
+
+def test_an_export_built_by_a_worker_process_is_downloaded_from_the_web_app(setup: dict[str, Any]) -> None:
+    """The zip a worker process builds is kept in the database, where any web server finds it."""
+    from lims.accounts.service import add_user
+    from lims.config import DEFAULT_PROTOCOL
+    from lims.markers.export import ExportQuery
+    from lims.markers.jobs import queue_export
+    from lims.studies.protocol import load_protocol
+    from lims.studies.service import install_protocol
+    from tests.conftest import PASSWORD
+
+    app = setup["app"]
+    app.config.update(WTF_CSRF_ENABLED=False, PASSWORD_HASH_METHOD="pbkdf2:sha256:1000", MFA_ROLES="",
+                      RATELIMIT_ENABLED=False)
+    with app.app_context(), unit_of_work(db.session):
+        install_protocol(db.session, load_protocol(DEFAULT_PROTOCOL))
+        researcher = add_user(db.session, username="researcher", password=PASSWORD, role="researcher")
+        job_id = queue_export(db.session, ExportQuery(form="wide"), by=researcher).id
+    _start_worker(setup)
+    job = _wait(setup, job_id, ("done", "failed"))
+    assert job.status == "done" and job.worker != service.worker_name(), job.error
+    client = app.test_client()
+    assert client.post("/login", data={"username": "researcher", "password": PASSWORD}).status_code == 302
+    download = client.get(f"/jobs/{job_id}/download")
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    assert download.headers["X-Content-SHA256"] == hashlib.sha256(download.data).hexdigest()
+    with zipfile.ZipFile(io.BytesIO(download.data)) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["exported_by"]["username"] == "researcher" and manifest["query"]["form"] == "wide"
