@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from lims.core.errors import Conflict, NotFound
 from lims.studies.models import ContainerType, KitItem, SampleType, Site, Stratum, Study, StudySite, TimePoint
-from lims.studies.protocol import Protocol
+from lims.studies.protocol import Protocol, TimePointSpec
 
 
 def install_protocol(session: Session, protocol: Protocol) -> tuple[Study, bool]:
@@ -28,21 +28,38 @@ def install_protocol(session: Session, protocol: Protocol) -> tuple[Study, bool]
         settings={**protocol.settings, "retention_years": protocol.retention},
     )
     session.add(study)
+    _add_sites(session, study, protocol)
+    for raw in protocol.strata:
+        study.strata.append(Stratum(code=raw["code"], name=raw.get("name", raw["code"]),
+                                    randomised=bool(raw.get("randomised", False))))
+    containers = _add_containers(study, protocol)
+    types = _add_sample_types(study, protocol)
+    for order, spec in enumerate(protocol.timepoints, start=1):
+        study.timepoints.append(_timepoint(spec, order, types, containers))
+    session.flush()
+    return study, True
+
+
+def _add_sites(session: Session, study: Study, protocol: Protocol) -> None:
     for raw in protocol.sites:
         site = session.scalar(select(Site).where(Site.code == raw["code"]))
         if site is None:
             site = Site(code=raw["code"], name=raw["name"])
             session.add(site)
         study.sites.append(StudySite(site=site, enrolment_weight=float(raw.get("enrolment_weight", 1.0))))
-    for raw in protocol.strata:
-        study.strata.append(Stratum(code=raw["code"], name=raw.get("name", raw["code"]),
-                                    randomised=bool(raw.get("randomised", False))))
+
+
+def _add_containers(study: Study, protocol: Protocol) -> dict[str, ContainerType]:
     containers = {}
     for raw in protocol.containers:
         dead, dead_unit = _amount(raw.get("dead_volume"))
         containers[raw["code"]] = ContainerType(code=raw["code"], name=raw["name"], sprec_code=raw.get("sprec"),
                                                 dead_volume=dead, dead_volume_unit=dead_unit)
         study.containers.append(containers[raw["code"]])
+    return containers
+
+
+def _add_sample_types(study: Study, protocol: Protocol) -> dict[str, SampleType]:
     types = {}
     for raw in protocol.sample_types:
         dead, dead_unit = _amount(raw.get("dead_volume"))
@@ -54,23 +71,25 @@ def install_protocol(session: Session, protocol: Protocol) -> tuple[Study, bool]
             preanalytics=list(raw.get("preanalytics", [])),
         )
         study.sample_types.append(types[raw["code"]])
-    for order, spec in enumerate(protocol.timepoints, start=1):
-        tp = TimePoint(
-            code=spec.code, name=spec.name, order=order, anchor=spec.anchor, day=spec.day,
-            window_before=spec.window_before, window_after=spec.window_after, cre_number=spec.cre_number,
-            strata=list(spec.strata),
-        )
-        for kit in spec.kit:
-            tp.kit.append(KitItem(
-                sample_type=types[kit.sample_type],
-                container_type=containers[kit.container] if kit.container else None,
-                volume=kit.volume, unit=kit.unit, processing=kit.processing, optional=kit.optional,
-                yields=[{"sample_type": y.sample_type, "aliquots": y.aliquots, "volume": y.volume}
-                        for y in kit.yields],
-            ))
-        study.timepoints.append(tp)
-    session.flush()
-    return study, True
+    return types
+
+
+def _timepoint(spec: TimePointSpec, order: int, types: dict[str, SampleType],
+               containers: dict[str, ContainerType]) -> TimePoint:
+    tp = TimePoint(
+        code=spec.code, name=spec.name, order=order, anchor=spec.anchor, day=spec.day,
+        window_before=spec.window_before, window_after=spec.window_after, cre_number=spec.cre_number,
+        strata=list(spec.strata),
+    )
+    for kit in spec.kit:
+        tp.kit.append(KitItem(
+            sample_type=types[kit.sample_type],
+            container_type=containers[kit.container] if kit.container else None,
+            volume=kit.volume, unit=kit.unit, processing=kit.processing, optional=kit.optional,
+            yields=[{"sample_type": y.sample_type, "aliquots": y.aliquots, "volume": y.volume}
+                    for y in kit.yields],
+        ))
+    return tp
 
 
 def _amount(text: str | None) -> tuple[float | None, str | None]:

@@ -480,18 +480,6 @@ ROUTES: dict[str, Expect] = {
     "POST /api/v1/signatures/runs/<int:run_id>/rerun": E(
         "analysis.run", req(lambda w, o: f"/api/v1/signatures/runs/{w.signature_run}/rerun")
     ),
-    # ----- jobs: one's own (admins: all); a job id nobody owns answers 404 to every role ----------------
-    "GET /jobs/": E("read", fixed("/jobs/")),
-    "GET /jobs/<int:job_id>": E("read", fixed("/jobs/999999"), data_404=True),
-    "GET /jobs/<int:job_id>/download": E("read", fixed("/jobs/999999/download"), data_404=True),
-    "POST /jobs/<int:job_id>/cancel": E("read", fixed("/jobs/999999/cancel", data={}), data_404=True),
-    "POST /jobs/<int:job_id>/retry": E("read", fixed("/jobs/999999/retry", data={}), data_404=True),
-    "GET /api/v1/jobs/": E("read", fixed("/api/v1/jobs/")),
-    "GET /api/v1/jobs/<int:job_id>": E("read", fixed("/api/v1/jobs/999999"), data_404=True),
-    "GET /api/v1/jobs/<int:job_id>/download": E("read", fixed("/api/v1/jobs/999999/download"), data_404=True),
-    "POST /api/v1/jobs/<int:job_id>/cancel": E("read", fixed("/api/v1/jobs/999999/cancel"), data_404=True),
-    "POST /api/v1/jobs/<int:job_id>/retry": E("read", fixed("/api/v1/jobs/999999/retry"), data_404=True),
-    "POST /api/v1/jobs/selftest": E("jobs.admin", fixed("/api/v1/jobs/selftest", json={"seconds": 0})),
     # ----- audit ------------------------------------------------------------------------------------
     "GET /audit/": E("audit.read", fixed("/audit/")),
     "GET /audit/export.csv": E("audit.read", fixed("/audit/export.csv"),
