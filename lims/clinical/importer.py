@@ -258,57 +258,68 @@ def _plan(session: Session, records: list[Incoming], people: dict[str, Participa
         recs = by_table.get(table, [])
         if not recs:
             continue
-        ids = {people[r.participant].id for r in recs}
         key = MODELS[table][1] if table in MODELS else ()
-        if table == "participants":
-            columns = [_PARTICIPANT_ATTR.get(c, c) for c in TABLE_FIELDS[table] if c != "site"]
-            stmt = select(Participant.id, Participant.id, *(getattr(Participant, c) for c in columns))
-            stmt = stmt.where(Participant.id.in_(ids))
-        else:
-            model = MODELS[table][0]
-            columns = list(TABLE_FIELDS[table])
-            stmt = select(model.id, model.participant_id, *(getattr(model, c) for c in columns))  # type: ignore[attr-defined]
-            stmt = stmt.where(model.participant_id.in_(ids))  # type: ignore[attr-defined]
-        existing: dict[tuple[Any, ...], dict[str, Any]] = {}
-        for row in session.execute(stmt):
-            in_db = dict(zip(columns, row[2:], strict=True))
-            existing[(row[1], *(in_db[k] for k in key))] = {"id": row[0], **in_db}
+        existing = _stored(session, table, key, {people[r.participant].id for r in recs})
         for rec in recs:
-            p = people[rec.participant]
-            ident = (p.id, *_key(table, rec.values))
-            record_key = ", ".join(f"{k}={_text(v)}" for k, v in zip(key, ident[1:], strict=True)) or "-"
-            stored = existing.get(ident)
-            if stored is None:
-                plan.inserts.setdefault(table, []).append({"participant_id": p.id, **rec.values})
-                plan.insert_sources.setdefault(table, []).append(rec)
-                existing[ident] = {"id": None, **rec.values}
-                report.inserted += 1
-                plan.touched.add(p.id)
-                plan.changes.append({"participant_id": p.id, "table": table, "record_key": record_key, "field": "*",
-                                     "old_value": None,
-                                     "new_value": json.dumps({k: _text(v) for k, v in rec.values.items()})})
-                continue
-            update: dict[str, Any] = {}
-            for column, value in rec.values.items():
-                if table == "participants" and column in ("site", "enrol_date"):
-                    continue
-                attr = _PARTICIPANT_ATTR.get(column, column)
-                old = stored.get(attr)
-                if _norm(old) == _norm(value):
-                    continue
-                update[attr] = value
-                plan.changes.append({"participant_id": p.id, "table": table, "record_key": record_key,
-                                     "field": column, "old_value": _text(old), "new_value": _text(value)})
-            if update:
-                plan.updates.setdefault(table, []).append({"id": stored["id"], **update})
-                plan.update_sources.setdefault(table, []).append(rec)
-                stored.update(update)
-                report.updated += 1
-                plan.touched.add(p.id)
-            else:
-                report.unchanged += 1
+            _plan_record(plan, report, table, key, rec, people[rec.participant], existing)
     report.changes = len(plan.changes)
     return plan
+
+
+def _stored(session: Session, table: str, key: tuple[str, ...],
+            ids: set[int]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Return the stored rows of ``table`` for these participants, by (participant id, *natural key)."""
+    if table == "participants":
+        columns = [_PARTICIPANT_ATTR.get(c, c) for c in TABLE_FIELDS[table] if c != "site"]
+        stmt = select(Participant.id, Participant.id, *(getattr(Participant, c) for c in columns))
+        stmt = stmt.where(Participant.id.in_(ids))
+    else:
+        model = MODELS[table][0]
+        columns = list(TABLE_FIELDS[table])
+        stmt = select(model.id, model.participant_id, *(getattr(model, c) for c in columns))  # type: ignore[attr-defined]
+        stmt = stmt.where(model.participant_id.in_(ids))  # type: ignore[attr-defined]
+    existing: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in session.execute(stmt):
+        in_db = dict(zip(columns, row[2:], strict=True))
+        existing[(row[1], *(in_db[k] for k in key))] = {"id": row[0], **in_db}
+    return existing
+
+
+def _plan_record(plan: _Plan, report: ImportReport, table: str, key: tuple[str, ...], rec: Incoming,
+                 p: Participant, existing: dict[tuple[Any, ...], dict[str, Any]]) -> None:
+    """Plan one record: an insert when its key is new, else the values that changed (or nothing)."""
+    ident = (p.id, *_key(table, rec.values))
+    record_key = ", ".join(f"{k}={_text(v)}" for k, v in zip(key, ident[1:], strict=True)) or "-"
+    stored = existing.get(ident)
+    if stored is None:
+        plan.inserts.setdefault(table, []).append({"participant_id": p.id, **rec.values})
+        plan.insert_sources.setdefault(table, []).append(rec)
+        existing[ident] = {"id": None, **rec.values}
+        report.inserted += 1
+        plan.touched.add(p.id)
+        plan.changes.append({"participant_id": p.id, "table": table, "record_key": record_key, "field": "*",
+                             "old_value": None,
+                             "new_value": json.dumps({k: _text(v) for k, v in rec.values.items()})})
+        return
+    update: dict[str, Any] = {}
+    for column, value in rec.values.items():
+        if table == "participants" and column in ("site", "enrol_date"):
+            continue
+        attr = _PARTICIPANT_ATTR.get(column, column)
+        old = stored.get(attr)
+        if _norm(old) == _norm(value):
+            continue
+        update[attr] = value
+        plan.changes.append({"participant_id": p.id, "table": table, "record_key": record_key,
+                             "field": column, "old_value": _text(old), "new_value": _text(value)})
+    if update:
+        plan.updates.setdefault(table, []).append({"id": stored["id"], **update})
+        plan.update_sources.setdefault(table, []).append(rec)
+        stored.update(update)
+        report.updated += 1
+        plan.touched.add(p.id)
+    else:
+        report.unchanged += 1
 
 
 def _model(table: str) -> Any:

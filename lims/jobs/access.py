@@ -22,8 +22,11 @@ def require_download(user: Any, job: Job, stored: JobFile | None) -> JobFile:
     Only the requester: the export's audit record names them, so nobody else (not even an admin, who may
     watch the job) takes their copy away. Others' files are not found; a lost permission is refused.
     """
-    if stored is None or job.created_by_id != getattr(user, "id", None):
+    if job.created_by_id != getattr(user, "id", None):
+        require_job(user, job)  # another's job is not found, like one that does not exist (admins see it)
         raise NotFound(f"job #{job.id} has no file for you")
+    if stored is None:
+        raise NotFound(f"job #{job.id} has no file")
     if not allowed(getattr(user, "role", None), stored.permission):
         raise Forbidden(f"your role may no longer {stored.permission}")
     return stored
