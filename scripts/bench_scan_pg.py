@@ -27,8 +27,10 @@ Accession IDs have 7 serial digits: samples beyond 9,999,999 take the prefix TC.
 from __future__ import annotations
 
 import argparse
+import hmac
 import http.client
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -42,6 +44,7 @@ import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -125,9 +128,13 @@ class Bulk:
         """Return a UTC timestamp as the column expects it (SQLite keeps naive UTC)."""
         return f"{iso}+00" if self.pg else f"{iso}.000000"
 
-    def write(self, table: str, columns: str, rows: Iterable[tuple[Any, ...]]) -> None:
+    def write(self, table: str, columns: str, rows: Iterable[tuple[Any, ...]] | str) -> None:
         names = [c.strip() for c in columns.split(",")]
         raw = self.conn.connection.driver_connection
+        if isinstance(rows, str):
+            with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+                copy.write(rows)
+            return
         if not self.pg:
             cur = raw.cursor()
             cur.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", rows)
@@ -213,9 +220,8 @@ def fill(url: str, instance: Path, *, samples: int, clients: int, tubes: int) ->
         conn.execute(text("INSERT INTO accession_counter (study_id, last_serial) VALUES (:s, :n)"),
                      {"s": study_id, "n": min(samples, MAX_SERIAL)})
         print(f"  indexes and sequences: {time.perf_counter() - t0:.1f} s", flush=True)
-    with engine.connect() as conn:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(text("COMMIT"))
             conn.execute(text("VACUUM ANALYZE"))
         total = conn.scalar(select(func.count(Sample.id)))
     engine.dispose()
@@ -245,33 +251,72 @@ def _fill_rows(bulk: Bulk, *, samples: int, scanners: list[Scanner], sites: list
                "version", _units(u0, sites, racks_per_site, boxes_per_site))
     print(f"  participants, visits, {per_site_units * n_sites:,} units: {time.perf_counter() - t0:.1f} s", flush=True)
     s0, e0 = bulk.next_id("sample"), bulk.next_id("custody_event")
-    for start in range(0, samples, CHUNK):
-        stop = min(start + CHUNK, samples)
-        ids = range(start, stop)
-        bulk.write("sample", "id, accession, study_id, participant_id, visit_id, sample_type_id, site_id, derivation, "
-                   "status, quantity, initial_quantity, unit, freeze_thaw_count, collected_at, created_at", (
-                       (s0 + i, accession(i), study_id, p0 + i % n_participants, v0 + i % n_participants,
-                        types[i % len(types)], sites[i % n_sites][0], "primary", "in_storage", 1.0, 1.0, "ml", 0,
-                        created, created) for i in ids))
-        bulk.write("sample_site", "sample_id, site_id, since", ((s0 + i, sites[i % n_sites][0], created) for i in ids))
-
-        def box_of(i: int) -> int:
-            s = i % n_sites
-            return u0 + s * per_site_units + 1 + racks_per_site + (i // n_sites) // BOX
-
-        bulk.write("placement", "sample_id, unit_id, row, col, version", (
-            (s0 + i, box_of(i), (i // n_sites) % BOX // 9 + 1, (i // n_sites) % 9 + 1, 1) for i in ids))
-        events = list(_events(keyring, user_id, [
-            (s0 + i, "stored", sites[i % n_sites][1], f"{sites[i % n_sites][1]}-F-B{(i // n_sites) // BOX + 1:06d}",
-             label((i // n_sites) % BOX)) for i in ids], e0 + start))
-        bulk.write("custody_event", "id, sample_id, seq, epoch, action, at, user_id, site_code, to_location, details, "
-                   "prev_mac, mac", ((e[0], e[1], 1, keyring.epoch, e[2], bulk.when("2024-06-01 08:00:00"), user_id,
-                                      e[3], e[4], e[5], chain.GENESIS, e[6]) for e in events))
-        bulk.write("custody_chain", "sample_id, seq, mac", ((e[1], 1, e[6]) for e in events))
-        print(f"  samples {stop:>11,}: {time.perf_counter() - t0:.1f} s", flush=True)
+    layout = Layout(bulk.pg, s0, e0, p0, v0, u0 + 1 + racks_per_site, per_site_units, n_participants, sites, study_id,
+                    types, user_id, keyring.epoch, keyring.key, created)
+    chunks = [(start, min(start + CHUNK, samples)) for start in range(0, samples, CHUNK)]
+    # Two processes format the rows (and MAC the events) while this one streams them into the database.
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        for (_, stop), tables in zip(chunks, pool.imap(partial(_chunk, layout), chunks)):
+            for table, columns, rows in tables:
+                bulk.write(table, columns, rows)
+            print(f"  samples {stop:>11,}: {time.perf_counter() - t0:.1f} s", flush=True)
     _fill_tubes(bulk, scanners, sites, samples=samples, s0=s0, e0=e0, p0=p0 + n_participants,
                 v0=v0 + n_participants, study_id=study_id, types=types, user_id=user_id, keyring=keyring,
                 tubes=tubes)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the filled rows go: first ids, sites, and what every sample shares."""
+
+    pg: bool
+    s0: int  # first sample id
+    e0: int  # first custody event id
+    p0: int  # first participant id (visit v0 + p belongs to participant p0 + p)
+    v0: int
+    box0: int  # first box of the first site; a site's units are per_site_units further on
+    per_site_units: int
+    participants: int
+    sites: list[tuple[int, str]]
+    study_id: int
+    types: list[int]
+    user_id: int
+    epoch: int
+    key: bytes
+    created: str
+
+
+SAMPLE_COLUMNS = ("id, accession, study_id, participant_id, visit_id, sample_type_id, site_id, derivation, status, "
+                  "quantity, initial_quantity, unit, freeze_thaw_count, collected_at, created_at")
+EVENT_COLUMNS = "id, sample_id, seq, epoch, action, at, user_id, site_code, to_location, details, prev_mac, mac"
+
+
+def _chunk(lay: Layout, bounds: tuple[int, int]) -> list[tuple[str, str, Any]]:
+    """Return the rows of samples ``bounds`` for each table (as COPY text on PostgreSQL)."""
+    ids, n, sites, created = range(*bounds), len(lay.sites), lay.sites, lay.created
+    samples = [(lay.s0 + i, accession(i), lay.study_id, lay.p0 + i % lay.participants, lay.v0 + i % lay.participants,
+                lay.types[i % len(lay.types)], sites[i % n][0], "primary", "in_storage", 1.0, 1.0, "ml", 0, created,
+                created) for i in ids]
+    held = [(lay.s0 + i, sites[i % n][0], created) for i in ids]
+    # The k-th sample of a site (k = i // n) is in its box k // 81, at slot k % 81.
+    placed = [(lay.s0 + i, lay.box0 + (i % n) * lay.per_site_units + (i // n) // BOX, (i // n) % BOX // 9 + 1,
+               (i // n) % 9 + 1, 1) for i in ids]
+    events = list(_events(lay.epoch, lay.key, lay.user_id, [
+        (lay.s0 + i, "stored", sites[i % n][1], f"{sites[i % n][1]}-F-B{(i // n) // BOX + 1:06d}",
+         label((i // n) % BOX)) for i in ids], lay.e0 + bounds[0]))
+    tables = [("sample", SAMPLE_COLUMNS, samples), ("sample_site", "sample_id, site_id, since", held),
+              ("placement", "sample_id, unit_id, row, col, version", placed),
+              ("custody_event", EVENT_COLUMNS, [(e[0], e[1], 1, lay.epoch, e[2], created, lay.user_id, e[3], e[4],
+                                                 e[5], chain.GENESIS, e[6]) for e in events]),
+              ("custody_chain", "sample_id, seq, mac", [(e[1], 1, e[6]) for e in events])]
+    if lay.pg:
+        return [(t, c, copy_text(rows)) for t, c, rows in tables]
+    return tables
+
+
+def copy_text(rows: Iterable[tuple[Any, ...]]) -> str:
+    """Return rows in COPY's text format (values never hold tabs, newlines or backslashes)."""
+    return "".join("\t".join("\\N" if v is None else str(v) for v in row) + "\n" for row in rows)
 
 
 def _units(u0: int, sites: list[tuple[int, str]], racks: int, boxes: int) -> Iterator[tuple[Any, ...]]:
@@ -288,18 +333,34 @@ def _units(u0: int, sites: list[tuple[int, str]], racks: int, boxes: int) -> Ite
         uid += 1 + racks + boxes
 
 
-def _events(keyring: Any, user_id: int, rows: list[tuple[int, str, str, str | None, str | None]],
+def _events(epoch: int, key: bytes, user_id: int, rows: list[tuple[int, str, str, str | None, str | None]],
             e0: int) -> Iterator[tuple[Any, ...]]:
-    """Yield (id, sample id, action, site code, to, details JSON, mac) of each sample's first custody event."""
+    """Yield (id, sample id, action, site code, to, details JSON, mac) of each sample's first custody event.
+
+    The canonical bytes come from a template (json.dumps per event would dominate the fill); the first row is
+    checked against :func:`lims.custody.chain.event_content` and :func:`~lims.custody.chain.event_mac`.
+    """
     at = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
+    assert chain.format_at(at) == AT
+    head = chain._EVENT_TAG + chain.GENESIS.encode() + b"\n"
     for k, (sample_id, action, site, unit, position) in enumerate(rows):
-        details = {"unit": unit, "position": position} if unit else {}
+        details = f'{{"position":"{position}","unit":"{unit}"}}' if unit else "{}"
         to = f"{unit} {position}" if unit else None
-        content = chain.event_content(sample_id=sample_id, seq=1, epoch=keyring.epoch, action=action, at=at,
-                                      user_id=user_id, site_code=site, from_location=None, to_location=to,
-                                      reason=None, details=details, corrects=None)
-        yield (e0 + k, sample_id, action, site, to, json.dumps(details),
-               chain.event_mac(keyring.key, chain.GENESIS, content))
+        to_json = f'"{to}"' if to else "null"
+        content = (f'{{"action":"{action}","at":"{AT}","corrects":null,"details":{details},'
+                   f'"epoch":{epoch},"from":null,"reason":null,"sample_id":{sample_id},"seq":1,'
+                   f'"site_code":"{site}","to":{to_json},"user_id":{user_id}}}').encode()
+        mac = hmac.digest(key, head + content, "sha256").hex()
+        if k == 0:
+            expected = chain.event_content(
+                sample_id=sample_id, seq=1, epoch=epoch, action=action, at=at, user_id=user_id,
+                site_code=site, from_location=None, to_location=to, reason=None, details=json.loads(details),
+                corrects=None)
+            assert content == expected and mac == chain.event_mac(key, chain.GENESIS, expected), content
+        yield (e0 + k, sample_id, action, site, to, details, mac)
+
+
+AT = "2024-06-01T08:00:00.000000Z"
 
 
 def _fill_tubes(bulk: Bulk, scanners: list[Scanner], sites: list[tuple[int, str]], *, samples: int, s0: int,
@@ -318,7 +379,7 @@ def _fill_tubes(bulk: Bulk, scanners: list[Scanner], sites: list[tuple[int, str]
                    (sid, accession(i), study_id, p0 + s, v0 + s, types[0], sites[s][0], "primary", "received", 1.0,
                     1.0, "ml", 0, created, created) for sid, i, s in rows))
     bulk.write("sample_site", "sample_id, site_id, since", ((sid, sites[s][0], created) for sid, _, s in rows))
-    events = list(_events(keyring, user_id, [(sid, "received", sites[s][1], None, None) for sid, _, s in rows],
+    events = list(_events(keyring.epoch, keyring.key, user_id, [(sid, "received", sites[s][1], None, None) for sid, _, s in rows],
                           e0 + samples))
     bulk.write("custody_event", "id, sample_id, seq, epoch, action, at, user_id, site_code, to_location, details, "
                "prev_mac, mac", ((e[0], e[1], 1, keyring.epoch, e[2], created, user_id, e[3], e[4], e[5],
