@@ -27,6 +27,7 @@ Accession IDs have 7 serial digits: samples beyond 9,999,999 take the prefix TC.
 from __future__ import annotations
 
 import argparse
+from collections import deque
 import hmac
 import http.client
 import json
@@ -44,7 +45,6 @@ import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -255,8 +255,13 @@ def _fill_rows(bulk: Bulk, *, samples: int, scanners: list[Scanner], sites: list
                     types, user_id, keyring.epoch, keyring.key, created)
     chunks = [(start, min(start + CHUNK, samples)) for start in range(0, samples, CHUNK)]
     # Two processes format the rows (and MAC the events) while this one streams them into the database.
+    # At most four chunks wait in memory.
     with multiprocessing.get_context("fork").Pool(2) as pool:
-        for (_, stop), tables in zip(chunks, pool.imap(partial(_chunk, layout), chunks)):
+        pending = deque(pool.apply_async(_chunk, (layout, c)) for c in chunks[:4])
+        for k, (_, stop) in enumerate(chunks):
+            tables = pending.popleft().get()
+            if k + 4 < len(chunks):
+                pending.append(pool.apply_async(_chunk, (layout, chunks[k + 4])))
             for table, columns, rows in tables:
                 bulk.write(table, columns, rows)
             print(f"  samples {stop:>11,}: {time.perf_counter() - t0:.1f} s", flush=True)
