@@ -43,7 +43,7 @@ def run_screen(session: Session, job: Job, progress: Progress) -> dict[str, Any]
 
     def save() -> int:
         user = jobs.requester(session, jobs.get_job(session, job_id), PERMISSION)
-        run = service.save_run(session, session.get(Study, study_id), params, frame, result, by=user)
+        run = service.save_run(session, session.get_one(Study, study_id), params, frame, result, by=user)
         return run.id
     run_id = progress.step(save)
     return {"run_id": run_id, "url": f"/results/runs/{run_id}", "markers": len(result)}

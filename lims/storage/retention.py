@@ -108,4 +108,4 @@ def reminded_on(session: Session, sample_ids: Iterable[int]) -> dict[int, dateti
     rows = session.execute(select(AuditEvent.object_id, func.min(AuditEvent.at))
                            .where(AuditEvent.action == ACTION, AuditEvent.object_type == "sample",
                                   AuditEvent.object_id.in_(ids)).group_by(AuditEvent.object_id))
-    return {int(object_id): at for object_id, at in rows}
+    return {int(object_id): at for object_id, at in rows if object_id is not None}
