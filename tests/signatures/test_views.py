@@ -104,7 +104,7 @@ def test_quick_run_shows_performance_selection_figures_and_report(sig_client: An
 def test_exported_model_predicts_the_frame_and_rejects_other_columns(sig_client: Any, signature_trial: Any) -> None:
     client = sig_client("researcher")
     run_id = _start(client)
-    blob = client.get(f"/signatures/runs/{run_id}/model.joblib")
+    blob = client.get(f"/signatures/runs/{run_id}/model.json")
     assert blob.status_code == 200 and "attachment" in blob.headers["Content-Disposition"]
     model = load(io.BytesIO(blob.data))
     run = _run(signature_trial, run_id)
