@@ -1,4 +1,4 @@
-"""The final model: tuned on all data, exported as a scikit-learn Pipeline with its column schema.
+"""The final model: tuned on all data, a scikit-learn Pipeline with its column schema (file format: export.py).
 
 ``fit_final`` chooses the penalty by ``inner_folds``-fold CV on all patients (loss curves averaged over the
 spec's seeds) and fits preprocessing + model on all patients. Its apparent performance is optimistic: quote the
@@ -7,11 +7,9 @@ nested-CV figures from :func:`validate` for the model-building procedure.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -23,8 +21,6 @@ from .preprocess import MarkerPreprocessor
 from .provenance import dataset_sha256, package_versions, utc_now
 from .solver import CoxLoss, LogisticLoss, initial_step, lambda_grid, lambda_max, null_solution, solve_path
 from .spec import ModelSpec
-
-FORMAT = "trialbank-signature/1"
 
 
 def _path_to(loss: LogisticLoss | CoxLoss, X: np.ndarray, lam: float, alpha: float, pf: np.ndarray, kind: str,
@@ -181,21 +177,10 @@ class FinalModel:
         return pd.Series(risk, index=new.index, name=f"risk_{horizon_days:g}d")
 
     def save(self, path: str | Path) -> None:
-        """Write the model with its schema and versions (joblib; load only files you trust)."""
-        joblib.dump({"format": FORMAT, "versions": self.versions, "model": self}, path)
+        """Write the model as a plain JSON signature file (:mod:`analysis.signatures.export`; no pickle)."""
+        from .export import save
 
-
-def load(path: str | Path) -> FinalModel:
-    """Load a saved model; warns if numpy/scikit-learn versions differ from the ones that saved it."""
-    blob = joblib.load(path)
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a Trialbank signature file ({FORMAT})")
-    now = package_versions()
-    changed = [f"{k} {blob['versions'].get(k)} → {now.get(k)}" for k in ("numpy", "scikit-learn", "scipy")
-               if blob["versions"].get(k) != now.get(k)]
-    if changed:
-        warnings.warn("model saved with other package versions: " + "; ".join(changed), UserWarning, stacklevel=2)
-    return blob["model"]
+        save(self, path)
 
 
 def fit_final(df: pd.DataFrame, spec: ModelSpec) -> FinalModel:

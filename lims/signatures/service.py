@@ -7,12 +7,10 @@ The analysis frame is the results domain's (``lims.results.data``); this module 
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
@@ -21,14 +19,16 @@ from sqlalchemy.orm import Session
 from analysis.endpoints import regrowth_counts
 from analysis.signatures import (
     BinaryOutcome,
+    FinalModel,
     ModelSpec,
+    NotASignatureFile,
     SurvivalOutcome,
     ValidationResult,
+    dumps,
     fit_final,
-    load,
+    loads,
     validate,
 )
-from analysis.signatures.model import FORMAT as MODEL_FORMAT
 from lims.clinical.service import clinical_tables
 from lims.core.db import utcnow
 from lims.core.errors import DomainError, NotFound
@@ -174,9 +174,7 @@ def compute(frame: pd.DataFrame, params: dict[str, Any],
                              "selected": final.selected_markers()}
     result["watch_and_wait"] = (_table(validation.watch_and_wait(params["thresholds"]))
                                 if outcome.watch_and_wait else None)
-    buffer = io.BytesIO()
-    joblib.dump({"format": MODEL_FORMAT, "versions": final.versions, "model": final}, buffer)
-    return spec, result, buffer.getvalue()
+    return spec, result, dumps(final)
 
 
 def create_run(session: Session, study: Study, params: dict[str, Any], *, by: Any,
@@ -268,11 +266,14 @@ def compare(session: Session, run: SignatureRun) -> Comparison | None:
                       identical=not differences, differences=differences)
 
 
-def load_model(run: SignatureRun) -> Any:
-    """Return the run's exported final model (``analysis.signatures.FinalModel``)."""
+def load_model(run: SignatureRun) -> FinalModel:
+    """Return the run's exported final model, rebuilt from its JSON signature file (nothing is executed)."""
     if run.model is None:
         raise NotFound(f"signature run {run.id} has no final model")
-    return load(io.BytesIO(run.model))
+    try:
+        return loads(run.model)
+    except NotASignatureFile as exc:  # e.g. a pickle stored before models became JSON: never unpickled
+        raise DomainError(f"signature run {run.id}'s stored model cannot be loaded ({exc}); re-run it") from None
 
 
 def conditions(params: dict[str, Any]) -> list[str]:

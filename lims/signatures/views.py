@@ -111,15 +111,16 @@ def report_pdf(run_id: int) -> Any:
                     headers={"Content-Disposition": f'attachment; filename="signature-run-{run.id}.pdf"'})
 
 
-@bp.get("/runs/<int:run_id>/model.joblib")
+@bp.get("/runs/<int:run_id>/model.json")
 @permission_required("signatures.read")
 def model(run_id: int) -> Any:
-    """Download the exported final model (preprocessing + penalised model, joblib; load only trusted files)."""
+    """Download the final model as a plain JSON signature file (format in analysis.signatures.export)."""
     run = service.get_run(db.session, get_study(db.session), run_id)
     if run.model is None:
         raise DomainError(f"signature run {run.id} has no final model ({run.status})")
-    return Response(run.model, mimetype="application/octet-stream",
-                    headers={"Content-Disposition": f'attachment; filename="signature-run-{run.id}.joblib"'})
+    service.load_model(run)  # only a valid signature file is served (an old pickle is refused)
+    return Response(run.model, mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="signature-run-{run.id}.signature.json"'})
 
 
 @bp.post("/runs/<int:run_id>/rerun")

@@ -460,8 +460,8 @@ ROUTES: dict[str, Expect] = {
         req(lambda w, o: f"/signatures/runs/{w.signature_run}/calibration.svg"),
         data_404=True,
     ),
-    "GET /signatures/runs/<int:run_id>/model.joblib": E(
-        "signatures.read", req(lambda w, o: f"/signatures/runs/{w.signature_run}/model.joblib")
+    "GET /signatures/runs/<int:run_id>/model.json": E(
+        "signatures.read", req(lambda w, o: f"/signatures/runs/{w.signature_run}/model.json")
     ),
     "GET /signatures/runs/<int:run_id>/report.html": E(
         "signatures.read", req(lambda w, o: f"/signatures/runs/{w.signature_run}/report.html")

@@ -152,6 +152,9 @@ def test_survival_signal_and_risk(planted: pd.DataFrame) -> None:
     risk = model.predict_risk(df[markers], 365)
     assert risk.between(0, 1).all()
     assert np.corrcoef(risk, model.predict(df[markers]))[0, 1] > 0.9
+    loaded = sg.loads(sg.dumps(model))  # the Cox model's coefficients and Breslow baseline survive the file
+    np.testing.assert_allclose(loaded.predict(df[markers]), model.predict(df[markers]), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(loaded.predict_risk(df[markers], 365), risk, rtol=0, atol=1e-12)
 
 
 # --- bad input --------------------------------------------------------------------------------------------
@@ -247,28 +250,63 @@ def test_export_load_apply_round_trip(tmp_path, planted: pd.DataFrame, planted_s
     model = sg.fit_final(planted, planted_spec)
     columns = planted_spec.predictors
     before = model.predict(planted[columns])
-    path = tmp_path / "signature.joblib"
+    path = tmp_path / "signature.json"
     model.save(path)
+    doc = json.loads(path.read_text("utf-8"))  # plain JSON anyone can read
+    assert doc["format"] == "trialbank-signature/2" and doc["required_columns"] == columns
     loaded = sg.load(path)
     new = planted[columns].iloc[:7].copy()
     new.loc[new.index[0], "m05"] = np.nan  # missing values are imputed with the training median
-    assert np.allclose(loaded.predict(planted[columns]), before)
+    np.testing.assert_allclose(loaded.predict(planted[columns]), before, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(loaded.predict(new), model.predict(new), rtol=0, atol=1e-12)
     assert loaded.predict(new).notna().all()
-    assert loaded.dataset_sha256 == model.dataset_sha256
+    assert loaded.dataset_sha256 == model.dataset_sha256 and loaded.spec == model.spec
+    assert loaded.cv_loss == model.cv_loss and loaded.lam == model.lam
     assert {"m00", "m01", "m02"} <= set(loaded.selected_markers())
     assert loaded.pipeline.named_steps["prep"].columns == columns
+    assert sg.dumps(loaded) == path.read_bytes()  # loading and saving again writes the same file
 
     with pytest.raises(ValueError, match=r"missing columns: m03.*unexpected extra columns: ward"):
         loaded.predict(planted[columns].drop(columns="m03").assign(ward=1))
     assert len(loaded.predict(planted[columns].assign(ward=1), allow_extra=True)) == len(planted)
 
 
-def test_load_rejects_other_files(tmp_path) -> None:
+class _Boom:
+    """Unpickling this would run os.system: the loader must refuse the file without executing it."""
+
+    def __reduce__(self) -> tuple:
+        import os
+
+        return (os.system, ("touch " + str(_Boom.marker),))
+
+
+def test_load_refuses_pickles_and_anything_unexpected(tmp_path, planted: pd.DataFrame,
+                                                        planted_spec: sg.ModelSpec) -> None:
+    import pickle
+
     import joblib
 
-    joblib.dump({"hello": 1}, tmp_path / "x.joblib")
-    with pytest.raises(ValueError, match="not a Trialbank signature file"):
-        sg.load(tmp_path / "x.joblib")
+    _Boom.marker = tmp_path / "pwned"
+    for name, write in {"x.joblib": lambda p: joblib.dump({"format": "trialbank-signature/2", "m": _Boom()}, p),
+                        "x.pkl": lambda p: p.write_bytes(pickle.dumps(_Boom()))}.items():
+        write(tmp_path / name)
+        with pytest.raises(sg.NotASignatureFile, match="not a Trialbank signature file.*not plain JSON.*pickle"):
+            sg.load(tmp_path / name)
+    assert not _Boom.marker.exists(), "nothing in the file was executed"
+
+    good = json.loads(sg.dumps(sg.fit_final(planted, planted_spec)))
+    other = {"format": "trialbank-signature/1", "model": {}}
+    extra = {**good, "py/object": "os.system"}
+    inner = {**good, "model": {**good["model"], "__reduce__": ["os.system", "id"]}}
+    short = {**good, "preprocessing": {**good["preprocessing"], "mean": good["preprocessing"]["mean"][:-1]}}
+    code = {**good, "model": {**good["model"], "coef": ["__import__('os')"] * len(good["model"]["coef"])}}
+    for doc, message in [(other, "format is 'trialbank-signature/1'"), (extra, "file: unexpected py/object"),
+                         (inner, "model: unexpected __reduce__"), (short, "preprocessing.mean has 30 values"),
+                         (code, "model.coef must be a list of numbers"), ([1, 2], "format is 'list'")]:
+        with pytest.raises(sg.NotASignatureFile, match=message):
+            sg.loads(json.dumps(doc).encode())
+    with pytest.raises(sg.NotASignatureFile, match="NaN is not allowed"):
+        sg.loads(b'{"format": "trialbank-signature/2", "x": NaN}')
 
 
 def test_same_seeds_same_result(planted: pd.DataFrame, planted_spec: sg.ModelSpec,

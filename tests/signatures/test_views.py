@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import pickle
 import re
 from typing import Any
 
@@ -104,8 +105,10 @@ def test_quick_run_shows_performance_selection_figures_and_report(sig_client: An
 def test_exported_model_predicts_the_frame_and_rejects_other_columns(sig_client: Any, signature_trial: Any) -> None:
     client = sig_client("researcher")
     run_id = _start(client)
-    blob = client.get(f"/signatures/runs/{run_id}/model.joblib")
+    blob = client.get(f"/signatures/runs/{run_id}/model.json")
     assert blob.status_code == 200 and "attachment" in blob.headers["Content-Disposition"]
+    assert blob.mimetype == "application/json" and blob.data.startswith(b"{")
+    assert f'filename="signature-run-{run_id}.signature.json"' in blob.headers["Content-Disposition"]
     model = load(io.BytesIO(blob.data))
     run = _run(signature_trial, run_id)
     assert model.dataset_sha256 == run.dataset_sha256
@@ -117,6 +120,14 @@ def test_exported_model_predicts_the_frame_and_rejects_other_columns(sig_client:
     assert prob.between(0, 1).all() and len(prob) == run.dataset_rows
     with pytest.raises(ValueError, match="missing columns: SG_IL6"):
         model.predict(frame[list(NOISE)])
+
+    # a model stored as a pickle (before JSON) is neither served nor unpickled
+    with signature_trial.app.app_context():
+        db.session.get(SignatureRun, run_id).model = pickle.dumps({"model": "old"})
+        db.session.commit()
+    refused = client.get(f"/signatures/runs/{run_id}/model.json")
+    assert refused.status_code == 400 and b"not a Trialbank signature file" in refused.data
+    assert b"re-run it" in refused.data
 
 
 def test_stored_run_reruns_to_identical_numbers(sig_client: Any, signature_trial: Any) -> None:
