@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,8 @@ from sqlalchemy.orm import Session
 
 from analysis.endpoints import derive
 from lims.clinical.service import clinical_tables, endpoint_settings
+from lims.core.db import utcnow
+from lims.core.versions import VersionedCache
 from lims.markers.export import ExportQuery, build_dataset
 from lims.markers.models import Marker
 from lims.studies.models import Study
@@ -33,6 +36,10 @@ _NOT_ENDPOINTS = ("qol_responses", "drug_doses")
 _CACHE_SIZE = 16
 _LOCK = threading.Lock()
 _CACHE: OrderedDict[str, pd.DataFrame] = OrderedDict()
+# Derived data of the results pages, per worker, keyed by the data versions read in the request's transaction.
+_VERSIONED = VersionedCache()
+T = TypeVar("T")
+READS = ("clinical", "markers")  # analysis frames join the endpoints to the marker values
 COVARIATES = {"age": "Age (per year)", "male": "Male sex", "ecog": "ECOG (per point)"}
 
 
@@ -70,7 +77,40 @@ OUTCOMES = {
 }
 
 
+def cached(session: Session, kinds: tuple[str, ...], key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    """Return ``compute()`` for ``key``, kept in this worker while the data versions of ``kinds`` are unchanged.
+
+    ``kinds`` name what the value is derived from (``clinical``, ``markers``: see lims.core.versions); a write
+    committed through any worker changes them, so no worker serves a value derived from replaced data.
+    Callers must not change what they get (DataFrames are copied by the helpers below).
+    """
+    return _VERSIONED.get(session, kinds, key, compute)
+
+
+def study_tables(session: Session, study: Study) -> dict[str, pd.DataFrame]:
+    """Return the study's clinical tables (``clinical_tables``), read once per clinical data version."""
+    tables = cached(session, ("clinical",), ("tables", study.id), lambda: clinical_tables(session, study))
+    return {name: frame.copy() for name, frame in tables.items()}
+
+
+def derived(session: Session, study: Study, variant: str) -> pd.DataFrame:
+    """Return ``endpoints`` of the study's clinical tables, derived once per clinical data version."""
+    settings = endpoint_settings(study, variant)
+
+    def compute() -> pd.DataFrame:
+        tables = study_tables(session, study)
+        return _derive_with_covariates({k: v for k, v in tables.items() if k not in _NOT_ENDPOINTS}, settings)
+
+    return cached(session, ("clinical",), ("endpoints", study.id, variant, repr(settings)), compute).copy()
+
+
 def marker_values(session: Session, study: Study) -> pd.DataFrame:
+    """Return ``study_marker_values``, read once per marker data version (and day: consent may lapse)."""
+    key = ("marker_values", study.id, utcnow().date())
+    return cached(session, ("markers",), key, lambda: study_marker_values(session, study)).copy()
+
+
+def study_marker_values(session: Session, study: Study) -> pd.DataFrame:
     """Return the study's marker values in long form (``VALUE_COLUMNS``), one per participant x visit x marker.
 
     The rows come from the markers domain's consent-aware dataset builder (participants who withdrew or whose
@@ -158,10 +198,11 @@ def analysis_frame(session: Session, study: Study, *, outcome: str, timepoint: s
     """
     spec = OUTCOMES[outcome]
     variant = spec.variant or _default_variant(study)
-    derived = endpoints(clinical_tables(session, study), study, variant)
-    values = marker_values(session, study)
-    return build_frame(derived, values, spec, timepoint=timepoint, sample_type=sample_type, markers=markers,
-                       category=category)
+    key = ("analysis_frame", study.id, outcome, variant, repr(endpoint_settings(study, variant)), timepoint,
+           sample_type, tuple(markers or ()), category, utcnow().date())
+    return cached(session, READS, key, lambda: build_frame(
+        derived(session, study, variant), marker_values(session, study), spec, timepoint=timepoint,
+        sample_type=sample_type, markers=markers, category=category)).copy()
 
 
 def _default_variant(study: Study) -> str:
