@@ -31,18 +31,17 @@ T = TypeVar("T")
 _CLINICAL = ("clinical_treatment", "clinical_drug_dose", "clinical_allocation", "clinical_cre", "clinical_surgery",
              "clinical_pathology", "clinical_disease_event", "clinical_death", "clinical_last_contact",
              "clinical_adverse_event", "clinical_qol_response", "clinical_subsequent_treatment")
-_PEOPLE = ("participant", "consent", "consent_scope", "study", "stratum", "timepoint")
-# Kind of data -> the tables whose every write changes it.
-SOURCES: dict[str, frozenset[str]] = {
-    "clinical": frozenset((*_CLINICAL, *_PEOPLE)),
-    "markers": frozenset(("marker", "marker_result", "sample_type", "sample", "visit", *_PEOPLE)),
-}
-# Busy tables where only some columns matter: a write that sets none of them (a sample stored, thawed or
-# received; a visit marked collected) and inserts (a new sample has no results yet) leave the version alone,
-# so the hot write paths never queue on the version row.
-PARTIAL = {
-    "sample": frozenset(("participant_id", "visit_id", "sample_type_id", "collected_at")),
-    "visit": frozenset(("participant_id", "timepoint_id")),
+_PROTOCOL = ("consent", "consent_scope", "study", "stratum", "timepoint")
+# Kind of data -> table -> the columns whose change changes it (None: any write). A table watched by columns
+# is a busy one where most writes do not matter: an insert (a new sample has no results yet, a new participant
+# no samples) and an update that sets none of the columns (a sample stored, thawed or received; a visit marked
+# collected; schedule anchors) leave the version alone, so those hot write paths never queue on its row.
+SOURCES: dict[str, dict[str, frozenset[str] | None]] = {
+    "clinical": {table: None for table in (*_CLINICAL, *_PROTOCOL, "participant")},
+    "markers": {**{table: None for table in ("marker", "marker_result", "sample_type", *_PROTOCOL)},
+                "participant": frozenset(("code", "study_id", "site_id", "enrolled_on")),
+                "sample": frozenset(("participant_id", "visit_id", "sample_type_id", "collected_at")),
+                "visit": frozenset(("participant_id", "timepoint_id"))},
 }
 _BUMPED = "lims.versions.bumped"
 _CACHE_SIZE = 32
@@ -68,32 +67,35 @@ def current(session: Session, *names: str) -> tuple[str, ...]:
     return tuple(found.get(n, "") for n in names)
 
 
-def _kinds(table: str, columns: Iterable[str] | None) -> set[str]:
-    """The kinds a write to ``table`` changes (``columns``: the columns it sets; None for insert or delete)."""
-    if table in PARTIAL and columns is not None and not PARTIAL[table] & set(columns):
-        return set()
-    return {kind for kind, tables in SOURCES.items() if table in tables}
+def _kinds(table: str, write: str, columns: Iterable[str] = ()) -> set[str]:
+    """The kinds a write (insert, update setting ``columns``, or delete) to ``table`` changes."""
+    kinds = set()
+    for kind, tables in SOURCES.items():
+        if table not in tables:
+            continue
+        watched = tables[table]
+        if watched is None or write == "delete" or (write == "update" and watched & set(columns)):
+            kinds.add(kind)
+    return kinds
 
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _flush_context: Any) -> None:
     kinds: set[str] = set()
-    for obj in session.new:
-        table = getattr(obj, "__tablename__", None)
-        if table is not None and table not in PARTIAL:
-            kinds |= _kinds(table, None)
-    for obj in session.deleted:
-        table = getattr(obj, "__tablename__", None)
-        if table is not None:
-            kinds |= _kinds(table, None)
+    for write, objects in (("insert", session.new), ("delete", session.deleted)):
+        for obj in objects:
+            table = getattr(obj, "__tablename__", None)
+            if table is not None:
+                kinds |= _kinds(table, write)
     for obj in session.dirty:
         table = getattr(obj, "__tablename__", None)
-        if table is None or not _kinds(table, None) - kinds:
+        if table is None or not _kinds(table, "delete") - kinds:  # nothing more this table could change
             continue
         state = inspect(obj)
-        changed = [a.key for a in state.mapper.column_attrs if state.attrs[a.key].history.has_changes()]
+        changed = [prop.columns[0].name for prop in state.mapper.column_attrs
+                   if state.attrs[prop.key].history.has_changes()]
         if changed:
-            kinds |= _kinds(table, [state.mapper.get_property(k).columns[0].name for k in changed])
+            kinds |= _kinds(table, "update", changed)
     if kinds:
         bump(session, *sorted(kinds))
 
@@ -117,9 +119,11 @@ def _bulk_write(state: ORMExecuteState) -> None:
     table = getattr(getattr(state.statement, "table", None), "name", None)
     if table is None or table == DataVersion.__tablename__:
         return
-    if state.is_insert and table in PARTIAL:
-        return
-    kinds = _kinds(table, _set_columns(state) if state.is_update else None)
+    if state.is_update:
+        columns = _set_columns(state)
+        kinds = _kinds(table, "delete") if columns is None else _kinds(table, "update", columns)
+    else:
+        kinds = _kinds(table, "insert" if state.is_insert else "delete")
     if kinds:
         bump(state.session, *sorted(kinds))
 
