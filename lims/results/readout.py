@@ -175,10 +175,8 @@ def _after_failure(derived: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd
 def _qol(tables: dict[str, pd.DataFrame], derived: pd.DataFrame, study: Study) -> dict[str, pd.DataFrame]:
     settings = endpoint_settings(study)
     responses = tables["qol_responses"]
-    scored = {
-        "QLQ-C30": data.memo("qlq_c30", {"qol": responses}, settings, lambda: score_qlq_c30(responses, settings)),
-        "FACT-E": data.memo("fact_e", {"qol": responses}, settings, lambda: score_fact_e(responses, settings)),
-    }
+    # Scored once per clinical data version: the readout and its figures are cached by it (trial_readout).
+    scored = {"QLQ-C30": score_qlq_c30(responses, settings), "FACT-E": score_fact_e(responses, settings)}
     order = {tp: i for i, tp in enumerate(qol_schedule(tables, study))}
     arms = pd.Series(_stratum(derived).to_numpy(), index=derived["participant_id"].astype(str), name="stratum")
     out = {}
