@@ -10,8 +10,6 @@ population the outcome is defined in (``OUTCOMES``). Frames carry study IDs and 
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -33,9 +31,6 @@ VALUE_COLUMNS = ["participant_id", "timepoint", "timepoint_order", "day", "sampl
                  "value"]
 # Tables the endpoint derivation never reads (QoL answers are the bulk of the clinical data).
 _NOT_ENDPOINTS = ("qol_responses", "drug_doses")
-_CACHE_SIZE = 16
-_LOCK = threading.Lock()
-_CACHE: OrderedDict[str, pd.DataFrame] = OrderedDict()
 # Derived data of the results pages, per worker, keyed by the data versions read in the request's transaction.
 _VERSIONED = VersionedCache()
 T = TypeVar("T")
@@ -95,13 +90,8 @@ def study_tables(session: Session, study: Study) -> dict[str, pd.DataFrame]:
 
 def derived(session: Session, study: Study, variant: str) -> pd.DataFrame:
     """Return ``endpoints`` of the study's clinical tables, derived once per clinical data version."""
-    settings = endpoint_settings(study, variant)
-
-    def compute() -> pd.DataFrame:
-        tables = study_tables(session, study)
-        return _derive_with_covariates({k: v for k, v in tables.items() if k not in _NOT_ENDPOINTS}, settings)
-
-    return cached(session, ("clinical",), ("endpoints", study.id, variant, repr(settings)), compute).copy()
+    key = ("endpoints", study.id, variant, repr(endpoint_settings(study, variant)))
+    return cached(session, ("clinical",), key, lambda: endpoints(study_tables(session, study), study, variant)).copy()
 
 
 def marker_values(session: Session, study: Study) -> pd.DataFrame:
@@ -140,40 +130,13 @@ def study_marker_values(session: Session, study: Study) -> pd.DataFrame:
     return out
 
 
-def _digest(tables: dict[str, pd.DataFrame], settings: object) -> str:
-    h = hashlib.sha256(repr(settings).encode())
-    for name in sorted(tables):
-        frame = tables[name]
-        h.update(f"{name}|{'|'.join(map(str, frame.columns))}|{len(frame)}".encode())
-        if len(frame):
-            h.update(pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes())
-    return h.hexdigest()
-
-
 def endpoints(tables: dict[str, pd.DataFrame], study: Study, variant: str) -> pd.DataFrame:
     """Return the derived endpoints under DFS ``variant`` with the numeric covariates of ``COVARIATES``.
 
-    Derivation is deterministic in (tables, settings), so results are kept per digest of both: a changed
-    record changes the digest, and a repeated request skips the derivation.
+    Pages read them through ``derived``, which keeps them per clinical data version.
     """
     settings = endpoint_settings(study, variant)
-    needed = {k: v for k, v in tables.items() if k not in _NOT_ENDPOINTS}
-    return memo("endpoints", needed, settings, lambda: _derive_with_covariates(needed, settings))
-
-
-def memo(kind: str, tables: dict[str, pd.DataFrame], settings: object,
-         compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-    """Return ``compute()``, kept per digest of its input tables and settings (a pure function of both)."""
-    key = f"{kind}:{_digest(tables, settings)}"
-    with _LOCK:
-        cached = _CACHE.get(key)
-    if cached is None:
-        cached = compute()
-        with _LOCK:
-            _CACHE[key] = cached
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
-    return cached.copy()
+    return _derive_with_covariates({k: v for k, v in tables.items() if k not in _NOT_ENDPOINTS}, settings)
 
 
 def _derive_with_covariates(tables: dict[str, pd.DataFrame], settings: object) -> pd.DataFrame:

@@ -31,7 +31,6 @@ from analysis.signatures import (
 from analysis.signatures.model import FORMAT as MODEL_FORMAT
 from analysis.signatures.preprocess import TRANSFORMS
 from analysis.signatures.spec import PENALTIES
-from lims.clinical.service import clinical_tables
 from lims.core.db import utcnow
 from lims.core.errors import DomainError, NotFound
 from lims.markers.models import CATEGORIES, Marker
@@ -227,8 +226,8 @@ def frame_for(session: Session, study: Study, params: dict[str, Any], *, unresec
     """
     outcome = OUTCOMES[params["outcome"]]
     variant = outcome.frame.variant or str((study.settings or {}).get("dfs_variant", "A"))
-    tables = clinical_tables(session, study)
-    derived = data.endpoints(tables, study, variant)
+    tables = data.study_tables(session, study)
+    derived = data.derived(session, study, variant)
     if outcome.key == "regrowth_1y":
         derived = derived.assign(regrowth_1y=regrowth_by(tables, derived))
     if params.get("ccr_only"):
