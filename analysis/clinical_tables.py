@@ -247,9 +247,19 @@ def normalise_table(table: str, frame: pd.DataFrame | None) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+class NormalisedTables(dict):  # type: ignore[type-arg]
+    """Tables ``normalise_tables`` returned: normalising them again only copies them."""
+
+
 def normalise_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Return every contract table normalised; absent tables become empty ones, extra keys are kept."""
-    out = dict(tables)
+    """Return every contract table normalised; absent tables become empty ones, extra keys are kept.
+
+    The derivations normalise what they are given, and ``derive`` hands each one tables it normalised already:
+    those are copied, not converted again (the conversion is most of a derivation's time).
+    """
+    if isinstance(tables, NormalisedTables):
+        return NormalisedTables({k: v.copy() if isinstance(v, pd.DataFrame) else v for k, v in tables.items()})
+    out = NormalisedTables(tables)
     for table in TABLES:
         out[table] = normalise_table(table, tables.get(table))
     return out

@@ -24,6 +24,7 @@ participant, timepoint, item and value.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -134,11 +135,20 @@ def _wide(frame: pd.DataFrame, item_col: str, items: list) -> tuple[pd.DataFrame
     return wide.astype(float), dates
 
 
-def _c30_item(row: pd.Series) -> int:
-    text = str(row["item"]).strip().upper().lstrip("Q")
-    if not text.isdigit() or not 1 <= int(text) <= 30:
-        raise _bad(row, row["item"], "unknown QLQ-C30 item")
-    return int(text)
+def _item_codes(frame: pd.DataFrame, parse: Callable[[object], object | None], reason: str) -> pd.Series:
+    """Return each row's item code, parsing every distinct item once; raise for the first unknown one."""
+    codes = {item: parse(item) for item in pd.unique(frame["item"])}
+    out = frame["item"].map(codes)
+    unknown = out.isna()
+    if unknown.any():
+        row = frame[unknown].iloc[0]
+        raise _bad(row, row["item"], reason)
+    return out
+
+
+def _c30_item(item: object) -> int | None:
+    text = str(item).strip().upper().lstrip("Q")
+    return int(text) if text.isdigit() and 1 <= int(text) <= 30 else None
 
 
 def score_qlq_c30(responses: pd.DataFrame, settings: EndpointSettings | None = None) -> pd.DataFrame:
@@ -148,7 +158,7 @@ def score_qlq_c30(responses: pd.DataFrame, settings: EndpointSettings | None = N
     columns = [*_KEYS, "date", *C30_SCALES, "SUMMARY"]
     if frame.empty:
         return pd.DataFrame(columns=columns)
-    frame["item_no"] = [_c30_item(row) for _, row in frame.iterrows()]
+    frame["item_no"] = _item_codes(frame, _c30_item, "unknown QLQ-C30 item").astype(int)
     high = pd.Series(np.where(frame["item_no"] >= 29, 7, 4), index=frame.index)
     frame["score"] = _check_values(frame, "item_no", pd.Series(1, index=frame.index), high)
     wide, dates = _wide(frame, "item_no", list(range(1, 31)))
@@ -168,11 +178,9 @@ def score_qlq_c30(responses: pd.DataFrame, settings: EndpointSettings | None = N
     return out.reset_index()[columns]
 
 
-def _fact_item(row: pd.Series) -> str:
-    code = re.sub(r"\s", "", str(row["item"])).upper()
-    if code not in _FACT_E_ITEMS:
-        raise _bad(row, row["item"], "unknown FACT-E item")
-    return code
+def _fact_item(item: object) -> str | None:
+    code = re.sub(r"\s", "", str(item)).upper()
+    return code if code in _FACT_E_ITEMS else None
 
 
 def score_fact_e(responses: pd.DataFrame, settings: EndpointSettings | None = None) -> pd.DataFrame:
@@ -182,7 +190,7 @@ def score_fact_e(responses: pd.DataFrame, settings: EndpointSettings | None = No
     columns = [*_KEYS, "date", *FACT_E_SUBSCALES, *FACT_E_TOTALS]
     if frame.empty:
         return pd.DataFrame(columns=columns)
-    frame["code"] = [_fact_item(row) for _, row in frame.iterrows()]
+    frame["code"] = _item_codes(frame, _fact_item, "unknown FACT-E item")
     values = _check_values(frame, "code", pd.Series(0, index=frame.index), pd.Series(4, index=frame.index))
     frame["score"] = values.where(~frame["code"].isin(FACT_E_REVERSED), 4 - values)
     wide, dates = _wide(frame, "code", _FACT_E_ITEMS)

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from lims.core import versions  # noqa: F401  (its session listeners change the data versions on every write)
 from lims.core.uow import takes_write_lock
 
 

@@ -30,3 +30,12 @@ class AuditEvent(Base):
     object_id: Mapped[str | None] = mapped_column(String(60))
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class DataVersion(Base):
+    """A token that changes in the same transaction as any write to the data it names (see lims.core.versions)."""
+
+    __tablename__ = "data_version"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    version: Mapped[str] = mapped_column(String(32))

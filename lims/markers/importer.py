@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from lims import consent
 from lims.core.audit import record as audit_record
+from lims.core import versions
 from lims.markers.cells import (
     CONSENT_NO_GENETIC,
     CONSENT_NO_SCOPE,
@@ -153,6 +154,7 @@ def _insert(session: Session, data: dict[str, np.ndarray], replicate: np.ndarray
     """Bulk insert the validated rows: COPY on PostgreSQL, one executemany elsewhere."""
     columns = ["sample_id", "marker_id", "import_id", "value", "qualifier", "original_value", "original_unit",
                "replicate", "run_id", "batch_id", "plate_id", "assay_date", "operator"]
+    versions.bump(session, "markers")  # the rows go round the session, which would otherwise see no write
     n = len(replicate)
     conn = session.connection()
     if conn.dialect.name == "sqlite":

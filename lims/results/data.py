@@ -10,10 +10,9 @@ population the outcome is defined in (``OUTCOMES``). Frames carry study IDs and 
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from analysis.endpoints import derive
 from lims.clinical.service import clinical_tables, endpoint_settings
+from lims.core.db import utcnow
+from lims.core.versions import VersionedCache
 from lims.markers.export import ExportQuery, build_dataset
 from lims.markers.models import Marker
 from lims.studies.models import Study
@@ -30,9 +31,10 @@ VALUE_COLUMNS = ["participant_id", "timepoint", "timepoint_order", "day", "sampl
                  "value"]
 # Tables the endpoint derivation never reads (QoL answers are the bulk of the clinical data).
 _NOT_ENDPOINTS = ("qol_responses", "drug_doses")
-_CACHE_SIZE = 16
-_LOCK = threading.Lock()
-_CACHE: OrderedDict[str, pd.DataFrame] = OrderedDict()
+# Derived data of the results pages, per worker, keyed by the data versions read in the request's transaction.
+_VERSIONED = VersionedCache()
+T = TypeVar("T")
+READS = ("clinical", "markers")  # analysis frames join the endpoints to the marker values
 COVARIATES = {"age": "Age (per year)", "male": "Male sex", "ecog": "ECOG (per point)"}
 
 
@@ -70,7 +72,35 @@ OUTCOMES = {
 }
 
 
+def cached(session: Session, kinds: tuple[str, ...], key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    """Return ``compute()`` for ``key``, kept in this worker while the data versions of ``kinds`` are unchanged.
+
+    ``kinds`` name what the value is derived from (``clinical``, ``markers``: see lims.core.versions); a write
+    committed through any worker changes them, so no worker serves a value derived from replaced data.
+    Callers must not change what they get (DataFrames are copied by the helpers below).
+    """
+    return _VERSIONED.get(session, kinds, key, compute)
+
+
+def study_tables(session: Session, study: Study) -> dict[str, pd.DataFrame]:
+    """Return the study's clinical tables (``clinical_tables``), read once per clinical data version."""
+    tables = cached(session, ("clinical",), ("tables", study.id), lambda: clinical_tables(session, study))
+    return {name: frame.copy() for name, frame in tables.items()}
+
+
+def derived(session: Session, study: Study, variant: str) -> pd.DataFrame:
+    """Return ``endpoints`` of the study's clinical tables, derived once per clinical data version."""
+    key = ("endpoints", study.id, variant, repr(endpoint_settings(study, variant)))
+    return cached(session, ("clinical",), key, lambda: endpoints(study_tables(session, study), study, variant)).copy()
+
+
 def marker_values(session: Session, study: Study) -> pd.DataFrame:
+    """Return ``study_marker_values``, read once per marker data version (and day: consent may lapse)."""
+    key = ("marker_values", study.id, utcnow().date())
+    return cached(session, ("markers",), key, lambda: study_marker_values(session, study)).copy()
+
+
+def study_marker_values(session: Session, study: Study) -> pd.DataFrame:
     """Return the study's marker values in long form (``VALUE_COLUMNS``), one per participant x visit x marker.
 
     The rows come from the markers domain's consent-aware dataset builder (participants who withdrew or whose
@@ -100,40 +130,13 @@ def marker_values(session: Session, study: Study) -> pd.DataFrame:
     return out
 
 
-def _digest(tables: dict[str, pd.DataFrame], settings: object) -> str:
-    h = hashlib.sha256(repr(settings).encode())
-    for name in sorted(tables):
-        frame = tables[name]
-        h.update(f"{name}|{'|'.join(map(str, frame.columns))}|{len(frame)}".encode())
-        if len(frame):
-            h.update(pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes())
-    return h.hexdigest()
-
-
 def endpoints(tables: dict[str, pd.DataFrame], study: Study, variant: str) -> pd.DataFrame:
     """Return the derived endpoints under DFS ``variant`` with the numeric covariates of ``COVARIATES``.
 
-    Derivation is deterministic in (tables, settings), so results are kept per digest of both: a changed
-    record changes the digest, and a repeated request skips the derivation.
+    Pages read them through ``derived``, which keeps them per clinical data version.
     """
     settings = endpoint_settings(study, variant)
-    needed = {k: v for k, v in tables.items() if k not in _NOT_ENDPOINTS}
-    return memo("endpoints", needed, settings, lambda: _derive_with_covariates(needed, settings))
-
-
-def memo(kind: str, tables: dict[str, pd.DataFrame], settings: object,
-         compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-    """Return ``compute()``, kept per digest of its input tables and settings (a pure function of both)."""
-    key = f"{kind}:{_digest(tables, settings)}"
-    with _LOCK:
-        cached = _CACHE.get(key)
-    if cached is None:
-        cached = compute()
-        with _LOCK:
-            _CACHE[key] = cached
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
-    return cached.copy()
+    return _derive_with_covariates({k: v for k, v in tables.items() if k not in _NOT_ENDPOINTS}, settings)
 
 
 def _derive_with_covariates(tables: dict[str, pd.DataFrame], settings: object) -> pd.DataFrame:
@@ -158,10 +161,11 @@ def analysis_frame(session: Session, study: Study, *, outcome: str, timepoint: s
     """
     spec = OUTCOMES[outcome]
     variant = spec.variant or _default_variant(study)
-    derived = endpoints(clinical_tables(session, study), study, variant)
-    values = marker_values(session, study)
-    return build_frame(derived, values, spec, timepoint=timepoint, sample_type=sample_type, markers=markers,
-                       category=category)
+    key = ("analysis_frame", study.id, outcome, variant, repr(endpoint_settings(study, variant)), timepoint,
+           sample_type, tuple(markers or ()), category, utcnow().date())
+    return cached(session, READS, key, lambda: build_frame(
+        derived(session, study, variant), marker_values(session, study), spec, timepoint=timepoint,
+        sample_type=sample_type, markers=markers, category=category)).copy()
 
 
 def _default_variant(study: Study) -> str:

@@ -18,7 +18,7 @@ from analysis.endpoints import rates
 from analysis.qol import score_fact_e, score_qlq_c30
 from analysis.readout import ByStratum, by_stratum
 from analysis.toxicity import worst_grade
-from lims.clinical.service import clinical_tables, endpoint_settings
+from lims.clinical.service import endpoint_settings
 from lims.results import data, figures, publication
 from lims.studies.models import Study
 
@@ -39,7 +39,8 @@ CURVES = {
     "dfs_a": ("dfs", "DFS variant A by arm, randomised cCR participants (from randomisation)"),
     "dfs_b": ("dfs", "DFS variant B by arm, randomised cCR participants (from randomisation)"),
 }
-LANDMARK_DAYS = 120  # default of the study setting stratum_landmark_days
+LANDMARK_DAYS = 120
+READS = data.READS  # the readout reads the clinical records and the marker values (sample availability)  # default of the study setting stratum_landmark_days
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Readout:
     cif_tests: pd.DataFrame = field(default_factory=pd.DataFrame)
     arm_cox: publication.ArmCox | None = None
     follow_up: pd.DataFrame = field(default_factory=pd.DataFrame)
+    qol_pivots: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 def _rate_row(label: str, numerator: int, denominator: int, missing: int = 0) -> dict[str, object]:
@@ -173,10 +175,8 @@ def _after_failure(derived: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd
 def _qol(tables: dict[str, pd.DataFrame], derived: pd.DataFrame, study: Study) -> dict[str, pd.DataFrame]:
     settings = endpoint_settings(study)
     responses = tables["qol_responses"]
-    scored = {
-        "QLQ-C30": data.memo("qlq_c30", {"qol": responses}, settings, lambda: score_qlq_c30(responses, settings)),
-        "FACT-E": data.memo("fact_e", {"qol": responses}, settings, lambda: score_fact_e(responses, settings)),
-    }
+    # Scored once per clinical data version: the readout and its figures are cached by it (trial_readout).
+    scored = {"QLQ-C30": score_qlq_c30(responses, settings), "FACT-E": score_fact_e(responses, settings)}
     order = {tp: i for i, tp in enumerate(qol_schedule(tables, study))}
     arms = pd.Series(_stratum(derived).to_numpy(), index=derived["participant_id"].astype(str), name="stratum")
     out = {}
@@ -220,15 +220,22 @@ def _toxicity(tables: dict[str, pd.DataFrame], study: Study) -> tuple[pd.DataFra
 
 
 def trial_readout(session: Session, study: Study) -> Readout:
+    """Return every table of the trial endpoints page, computed once per version of the data it reads."""
+    return data.cached(session, READS, ("readout", study.id, repr(study.settings)),
+                       lambda: _trial_readout(session, study))
+
+
+def _trial_readout(session: Session, study: Study) -> Readout:
     """Compute every table of the trial endpoints page from the clinical records."""
-    tables = clinical_tables(session, study)
-    derived = {v: data.endpoints(tables, study, v) for v in ("A", "B")}
+    tables = data.study_tables(session, study)
+    derived = {v: data.derived(session, study, v) for v in ("A", "B")}
     main = derived[str((study.settings or {}).get("dfs_variant", "A"))]
     toxicity, treated = _toxicity(tables, study)
     names = stratum_names(study)
     _frame, ci, cif = publication.cumulative_incidence(tables, main)
     values = data.marker_values(session, study)
     protocol_order = {tp.code: tp.order for tp in study.timepoints}
+    qol = _qol(tables, main, study)
     return Readout(
         participants=len(main),
         primary=_primary(derived),
@@ -237,7 +244,8 @@ def trial_readout(session: Session, study: Study) -> Readout:
         survival={key: _survival(main, key, landmark_days(study)) for key in ("os", "efs")},
         failures=_failures(main),
         after_failure=_after_failure(main, tables),
-        qol=_qol(tables, main, study),
+        qol=qol,
+        qol_pivots=qol_pivots(qol),
         toxicity=toxicity,
         treated=treated,
         landmark=landmark_days(study),
@@ -254,16 +262,14 @@ def trial_readout(session: Session, study: Study) -> Readout:
 
 def table_one(session: Session, study: Study) -> pd.DataFrame:
     """Table 1 of the readout (baseline characteristics by arm)."""
-    tables = clinical_tables(session, study)
-    main = data.endpoints(tables, study, str((study.settings or {}).get("dfs_variant", "A")))
+    tables = data.study_tables(session, study)
+    main = data.derived(session, study, str((study.settings or {}).get("dfs_variant", "A")))
     return publication.table_one(tables, main, stratum_names(study))
 
 
 def qol_tables(session: Session, study: Study) -> dict[str, pd.DataFrame]:
     """Return the QoL summaries of the readout (mean and n per time point and arm, per scale)."""
-    tables = clinical_tables(session, study)
-    derived = data.endpoints(tables, study, str((study.settings or {}).get("dfs_variant", "A")))
-    return _qol(tables, derived, study)
+    return trial_readout(session, study).qol
 
 
 def curve(session: Session, study: Study, name: str) -> tuple[pd.DataFrame, str]:
@@ -274,7 +280,7 @@ def curve(session: Session, study: Study, name: str) -> tuple[pd.DataFrame, str]
     """
     prefix, title = CURVES[name]
     variant = {"dfs_a": "A", "dfs_b": "B"}.get(name, str((study.settings or {}).get("dfs_variant", "A")))
-    derived = data.endpoints(clinical_tables(session, study), study, variant)
+    derived = data.derived(session, study, variant)
     if name in ("os", "efs"):
         frame = _survival(derived, prefix, landmark_days(study)).frame
         return frame[["participant_id", "time", "event", "stratum"]], title
@@ -286,7 +292,7 @@ FIGURES = ("cif", "flow", "forest")
 
 
 def figure(session: Session, study: Study, name: str) -> Figure | None:
-    """Return one readout figure by name (``CURVES`` or ``FIGURES``), or None when there is nothing to draw."""
+    """Return one readout figure by name (``CURVES``, ``FIGURES`` or ``qol``), or None when there is nothing to draw."""
     names = stratum_names(study)
     if name in CURVES:
         frame, title = curve(session, study, name)
@@ -295,10 +301,14 @@ def figure(session: Session, study: Study, name: str) -> Figure | None:
         origin = f"the landmark (day {landmark_days(study):g} after enrolment)" if name in ("os", "efs") \
             else "randomisation"
         return figures.readout_curve(frame, title, names, origin)
+    if name == "qol":
+        qol = qol_tables(session, study)
+        order = qol_schedule(data.study_tables(session, study), study)
+        return figures.qol_over_time(qol, order, names) if qol else None
     if name not in FIGURES:
         return None
-    tables = clinical_tables(session, study)
-    main = data.endpoints(tables, study, str((study.settings or {}).get("dfs_variant", "A")))
+    tables = data.study_tables(session, study)
+    main = data.derived(session, study, str((study.settings or {}).get("dfs_variant", "A")))
     if name == "cif":
         frame, ci, _at = publication.cumulative_incidence(tables, main)
         return None if ci is None else figures.cumulative_incidence(frame, names)
@@ -308,6 +318,16 @@ def figure(session: Session, study: Study, name: str) -> Figure | None:
         return figures.flow(publication.flow(tables, main, names), publication.availability(values, order))
     arm = publication.arm_cox(main)
     return None if arm.fit is None else figures.arm_forest(arm.fit, names, publication.ARM_COVARIATES)
+
+
+def figure_bytes(session: Session, study: Study, name: str, fmt: str, *, publication: bool) -> bytes | None:
+    """Return one readout figure (``figure``) drawn in ``fmt``, drawn once per version of the data it shows."""
+
+    def draw() -> bytes | None:
+        fig = figure(session, study, name)
+        return None if fig is None else figures.render(fig, fmt, publication=publication)
+
+    return data.cached(session, READS, ("figure", study.id, repr(study.settings), name, fmt, publication), draw)
 
 
 def qol_pivots(qol: dict[str, pd.DataFrame]) -> dict[str, dict[str, object]]:

@@ -65,6 +65,29 @@ def _transform_text(params: dict[str, Any]) -> str:
 
 
 def marker_report(session: Session, study: Study, run: AnalysisRun, marker: str) -> dict[str, Any]:
+    """Return ``compute_marker_report``, computed once per version of the data it reads (it is read-only)."""
+    return data.cached(session, data.READS, ("marker_report", study.id, run.id, repr(run.parameters), marker),
+                       lambda: compute_marker_report(session, study, run, marker))
+
+
+def marker_figure(session: Session, study: Study, run: AnalysisRun, marker: str, kind: str, fmt: str, *,
+                  publication: bool) -> bytes:
+    """Return one figure of a marker report drawn in ``fmt``, once per version of the data it shows.
+
+    Raises ValueError when the figure does not apply (see ``figures.report_figure``).
+    """
+    from lims.results import figures  # drawing needs matplotlib: imported when a figure is asked for
+
+    def draw() -> bytes:
+        report = marker_report(session, study, run, marker)
+        trajectory = trajectories(session, study, run, marker) if kind == "trajectory" else None
+        return figures.render(figures.report_figure(kind, report, trajectory), fmt, publication=publication)
+
+    key = ("marker_figure", study.id, run.id, repr(run.parameters), marker, kind, fmt, publication)
+    return data.cached(session, data.READS, key, draw)
+
+
+def compute_marker_report(session: Session, study: Study, run: AnalysisRun, marker: str) -> dict[str, Any]:
     """Return the data of one marker's report: its frame (transformed value, the run's groups) and statistics.
 
     The groups are those of the run: its optimal cut, its median split, or (continuous runs) a median split

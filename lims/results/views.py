@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from lims.clinical.service import clinical_tables, endpoint_settings
+from lims.clinical.service import endpoint_settings
 from lims.core.errors import DomainError
 from lims.core.permissions import allowed, permission_required
 from lims.core.spreadsheet import frame_csv
@@ -16,7 +16,8 @@ from lims.jobs.queue import runs_as_job
 from lims.results import figures, readout, service, tables
 from lims.results.jobs import queue_screen, screen_rows
 from lims.results.data import COVARIATES, OUTCOMES
-from lims.results.report import conditions, marker_report, trajectories
+from lims.results.report import conditions, marker_report
+from lims.results.report import marker_figure as marker_figure_bytes
 from lims.studies.service import get_study
 
 bp = Blueprint("results", __name__, url_prefix="/results")
@@ -27,10 +28,16 @@ SORTABLE = ("marker", "n", "events", "effect", "p", "q")
 def _figure_response(fig: Any, fmt: str, name: str) -> Response:
     if fmt not in figures.FORMATS:
         abort(404)
-    download = bool(request.args.get("download"))
-    body = figures.render(fig, fmt, publication=download)
+    return _image(figures.render(fig, fmt, publication=_download()), fmt, name)
+
+
+def _download() -> bool:
+    return bool(request.args.get("download"))
+
+
+def _image(body: bytes, fmt: str, name: str) -> Response:
     response = Response(body, mimetype=figures.FORMATS[fmt])
-    if download:
+    if _download():
         response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
 
@@ -43,7 +50,7 @@ def endpoints() -> Any:
     result = readout.trial_readout(db.session, study)
     return render_template("results/endpoints.html", study=study, r=result, curves=readout.CURVES,
                            primary_day=readout.PRIMARY_DAY, primary_arm=readout.PRIMARY_ARM,
-                           days=readout.SURVIVAL_DAYS, qol=readout.qol_pivots(result.qol),
+                           days=readout.SURVIVAL_DAYS, qol=result.qol_pivots,
                            acute_days=endpoint_settings(study).acute_days)
 
 
@@ -51,12 +58,12 @@ def endpoints() -> Any:
 @permission_required("results.read")
 def qol_figure(fmt: str) -> Any:
     """Return the QoL scale scores over time by arm as one figure."""
-    study = get_study(db.session)
-    qol = readout.qol_tables(db.session, study)
-    if not qol:
+    if fmt not in figures.FORMATS:
+        abort(404)
+    body = readout.figure_bytes(db.session, get_study(db.session), "qol", fmt, publication=_download())
+    if body is None:
         abort(404, description="no QoL answers recorded")
-    order = readout.qol_schedule(clinical_tables(db.session, study), study)
-    return _figure_response(figures.qol_over_time(qol, order, readout.stratum_names(study)), fmt, "qol-by-arm")
+    return _image(body, fmt, "qol-by-arm")
 
 
 @bp.get("/endpoints/table1.<any(csv, xlsx, docx):fmt>")
@@ -76,10 +83,10 @@ def endpoint_figure(name: str, fmt: str) -> Any:
     """Return one readout figure: KM by stratum or arm, cumulative incidence, participant flow, forest plot."""
     if fmt not in figures.FORMATS or (name not in readout.CURVES and name not in readout.FIGURES):
         abort(404)
-    fig = readout.figure(db.session, get_study(db.session), name)
-    if fig is None:
+    body = readout.figure_bytes(db.session, get_study(db.session), name, fmt, publication=_download())
+    if body is None:
         abort(404, description=f"no participant has {name.upper()} data yet")
-    return _figure_response(fig, fmt, name)
+    return _image(body, fmt, name)
 
 
 @bp.get("/associations")
@@ -194,9 +201,8 @@ def marker_figure(run_id: int, marker: str, kind: str, fmt: str) -> Any:
     report = marker_report(db.session, study, saved, marker)
     if kind not in report["figures"]:
         abort(404, description=" ".join(report["notes"]) or f"no {kind} figure for {report['spec'].label}")
-    trajectory = trajectories(db.session, study, saved, marker) if kind == "trajectory" else None
     try:
-        fig = figures.report_figure(kind, report, trajectory)
+        body = marker_figure_bytes(db.session, study, saved, marker, kind, fmt, publication=_download())
     except ValueError as exc:
         abort(404, description=str(exc))
-    return _figure_response(fig, fmt, f"run-{run_id}-{marker}-{kind}")
+    return _image(body, fmt, f"run-{run_id}-{marker}-{kind}")

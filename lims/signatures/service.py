@@ -29,7 +29,6 @@ from analysis.signatures import (
     loads,
     validate,
 )
-from lims.clinical.service import clinical_tables
 from lims.core.db import utcnow
 from lims.core.errors import DomainError, NotFound
 from lims.results import data
@@ -85,8 +84,8 @@ def frame_for(session: Session, study: Study, params: dict[str, Any], *, unresec
     """
     outcome = OUTCOMES[params["outcome"]]
     variant = outcome.frame.variant or str((study.settings or {}).get("dfs_variant", "A"))
-    tables = clinical_tables(session, study)
-    derived = data.endpoints(tables, study, variant)
+    tables = data.study_tables(session, study)
+    derived = data.derived(session, study, variant)
     if outcome.key == "regrowth_1y":
         derived = derived.assign(regrowth_1y=regrowth_by(tables, derived))
     if params.get("ccr_only"):

@@ -123,3 +123,18 @@ def test_structural_problems(session, catalogue, sampled) -> None:
     assert "no sample column" in _fail(session, "who,IL6\nx,1\n").problems[0].reason
     wide = _fail(session, "sample,IL6 [kg]\nTB-0000001-X,3\n")
     assert {p.column for p in wide.problems} >= {"sample", "IL6 [kg]"}
+
+
+def test_an_import_changes_the_marker_version_so_cached_values_follow(session, study, catalogue, sampled) -> None:
+    from lims.core import versions
+    from lims.results.data import marker_values
+
+    p, acc = sampled()
+    before = versions.current(session, "clinical", "markers")
+    assert p.code not in set(marker_values(session, study)["participant_id"])
+    # The rows go in with the DB-API cursor (executemany, COPY), round the session's own write tracking.
+    import_results(session, (HEADER + f"{acc['SERUM']},IL6,5,pg/mL,,R1,,,,,\n").encode())
+    after = versions.current(session, "clinical", "markers")
+    assert after[0] == before[0] and after[1] != before[1]
+    values = marker_values(session, study)
+    assert values[values["participant_id"] == p.code]["marker"].tolist() == ["IL6"]
