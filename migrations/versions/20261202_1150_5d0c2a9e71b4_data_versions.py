@@ -1,7 +1,7 @@
 """Data versions: a token per kind of data (clinical, markers) that changes with every write to it
 
 Revision ID: 5d0c2a9e71b4
-Revises: 3c1a9e7d5b20
+Revises: 5e0b7c3a9f14
 Create Date: 2026-12-02 10:45:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "5d0c2a9e71b4"
-down_revision = "3c1a9e7d5b20"
+down_revision = "5e0b7c3a9f14"
 branch_labels = None
 depends_on = None
 
