@@ -74,7 +74,7 @@ def seed(participants: int, n_markers: int, n_results: int, rng: np.random.Gener
     t0 = datetime(2025, 1, 2, 8, 0, tzinfo=UTC)
     delays = rng.lognormal(np.log(1.0), 0.5, n_samples)
     conn.execute(insert(Sample.__table__), [
-        {"accession": make_accession(i + 1, study.accession_prefix), "study_id": study.id,
+        {"accession": make_accession(i + 1, study.accession_prefix), "study_id": study.id, "site_id": site.id,
          "participant_id": visits[i][0], "visit_id": vids[i], "sample_type_id": serum.id,
          "container_type_id": sst.id, "derivation": "primary", "status": "in_storage", "unit": "ml",
          "quantity": 0.5, "freeze_thaw_count": int(i % 3), "collected_at": t0 + timedelta(days=30 * (i % 8)),
