@@ -205,10 +205,12 @@ def _arrays_from_arrow(table: pa.Table) -> dict[str, np.ndarray]:
     """Turn the Arrow result table into the arrays the export works on (NULL value = NaN, no qualifier = None)."""
     value = table["value"].to_numpy().astype(np.float64, copy=True)
     value[np.isinf(value)] = np.nan
-    qualifier = table["qualifier"]
-    qualifier = pc.if_else(pc.equal(qualifier, ""), pa.scalar(None, pa.string()), qualifier)
+    # Qualifiers: one Python string per distinct value, not per row ('' and NULL both mean none).
+    encoded = pc.dictionary_encode(table["qualifier"]).combine_chunks()
+    words = [w or None for w in encoded.dictionary.to_pylist()]
+    codes = pc.fill_null(encoded.indices, len(words)).to_numpy()
     return {"sample_id": table["sample_id"].to_numpy(), "marker_id": table["marker_id"].to_numpy(),
-            "value": value, "qualifier": qualifier.to_numpy(zero_copy_only=False).astype(object),
+            "value": value, "qualifier": np.array([*words, None], dtype=object)[codes],
             "replicate": table["replicate"].to_numpy(), "assay_ord": table["assay_ord"].to_numpy()}
 
 
@@ -217,6 +219,7 @@ def _read_adbc_sqlite(path: str, sql: str) -> pa.Table:
     import adbc_driver_sqlite.dbapi as adbc
 
     with adbc.connect(path) as con, con.cursor() as cur:
+        cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(READ_BLOCK)})
         cur.execute(sql)
         batches = [batch.cast(pa.schema(_ARROW_TYPES)) for batch in cur.fetch_record_batch()]
     return pa.Table.from_batches(batches, schema=pa.schema(_ARROW_TYPES))
@@ -632,8 +635,8 @@ def export_dataset(session: Session, study: Study, query: ExportQuery, *, by: An
     }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, content in files.items():
-            zf.writestr(name, content)
+        for name, content in files.items():  # Parquet is compressed inside already: stored as it is
+            zf.writestr(name, content, compress_type=zipfile.ZIP_STORED if name.endswith(".parquet") else None)
         zf.writestr("manifest.json", json.dumps(manifest, indent=2, default=str))
     filename = f"{study.code}-markers-{query.form}-{at.strftime('%Y%m%dT%H%M%SZ')}-{run.id}.zip"
     return ExportResult(filename=filename, content=buffer.getvalue(), run=run, manifest=manifest)
