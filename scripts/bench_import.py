@@ -1,18 +1,27 @@
-"""Benchmark the marker results import against a raw sqlite3 executemany of the same rows (not a timed test).
+"""Benchmark the marker results import against inserting the same rows raw, and against ADBC (not a timed test).
 
 Usage: .venv/bin/python scripts/bench_import.py [--results 1000000] [--markers 20] [--rounds 3]
 
-Builds a temporary migrated database with enough consented participants and serum samples, writes a long CSV
-(some values in ng/mL to convert, some <LOD, run/batch/plate/date/operator filled), and times
-``lims.markers.importer.import_results`` (parse + full validation + bulk insert + commit). The baseline inserts
-the same, already parsed rows with ``sqlite3.executemany`` into a copy of the marker_result table (same
-columns, constraints and indexes) in the same database file, then commits.
+Builds a temporary migrated SQLite database with enough consented participants and serum samples, writes a long
+CSV (some values in ng/mL to convert, some <LOD, run/batch/plate/date/operator filled), and times
+``lims.markers.importer.import_results`` (read + full validation + bulk insert + audit + commit) in a process of
+its own, so its peak RSS is its own. In the same round, on the same database file, the same already parsed rows
+are inserted into copies of the marker_result table (same columns, constraints, foreign keys and indexes):
+
+- the baseline: ``sqlite3.executemany`` of Python tuples, then commit;
+- the limit: ADBC ``adbc_ingest`` of the rows as one Arrow table (adbc-driver-sqlite), then commit; and, for
+  reference, ``adbc_ingest`` into a new table without indexes or constraints.
+
+Targets (issue 17.5): the import at least as fast as the raw executemany (>= 1.0x) and within 3x of ADBC ingest.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +39,7 @@ from lims import create_app
 from lims.config import DEFAULT_PROTOCOL
 from lims.core.migrate import upgrade
 from lims.extensions import db
-from lims.markers.importer import ImportReport, import_results
+from lims.markers.importer import import_results
 from lims.markers.service import save_marker
 from lims.participants.models import Consent, ConsentScope, Participant
 from lims.samples.accession import make_accession
@@ -60,7 +69,7 @@ def seed(n_samples: int, n_markers: int) -> list[str]:
                                                   for c in cids])
     accessions = [make_accession(i + 1, study.accession_prefix) for i in range(n_samples)]
     conn.execute(insert(Sample.__table__), [
-        {"accession": a, "study_id": study.id, "participant_id": pids[i % len(pids)], "sample_type_id": serum.id,
+        {"accession": a, "study_id": study.id, "site_id": site.id, "participant_id": pids[i % len(pids)], "sample_type_id": serum.id,
          "derivation": "primary", "status": "in_storage", "unit": "ml", "quantity": 0.5, "freeze_thaw_count": 0}
         for i, a in enumerate(accessions)])
     for k in range(n_markers):
@@ -92,30 +101,81 @@ COLUMNS = ("sample_id, marker_id, import_id, value, qualifier, original_value, o
            "batch_id, plate_id, assay_date, operator")
 
 
-def raw_baseline(path: str) -> tuple[float, int]:
-    """Time a raw sqlite3 executemany of the imported rows into a copy of marker_result (same DDL, pragmas)."""
+def copy_table(con: sqlite3.Connection, name: str) -> None:
+    """Create ``name`` with marker_result's DDL: columns, constraints, foreign keys and every index."""
+    ddl = con.execute("SELECT sql FROM sqlite_master WHERE tbl_name = 'marker_result' AND sql IS NOT NULL "
+                      "ORDER BY type DESC").fetchall()  # the table first, then its indexes
+    for (sql,) in ddl:
+        con.execute(re.sub(r"\bmarker_result\b", name, sql.replace("_marker_result", f"_{name}")))
+
+
+def baselines(path: str) -> dict[str, float]:
+    """Time the raw executemany and the ADBC ingest of the imported rows into copies of marker_result."""
+    import adbc_driver_sqlite.dbapi as adbc
+    import pyarrow as pa
+
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA foreign_keys=ON")
     con.execute("PRAGMA synchronous=NORMAL")
-    ddl = con.execute("SELECT sql FROM sqlite_master WHERE tbl_name = 'marker_result' AND sql IS NOT NULL").fetchall()
-    for (sql,) in ddl:
-        con.execute(sql.replace("marker_result", "marker_result_raw", 1)
-                    .replace('"marker_result"', '"marker_result_raw"')
-                    .replace("ix_marker_result", "ix_raw_marker_result")
-                    .replace("uq_marker_result", "uq_raw_marker_result")
-                    .replace("pk_marker_result", "pk_raw_marker_result"))
     rows = con.execute(f"SELECT {COLUMNS} FROM marker_result ORDER BY id").fetchall()
+    copy_table(con, "marker_result_raw")
+    copy_table(con, "marker_result_adbc")
     start = time.perf_counter()
     con.execute("BEGIN")
     con.executemany(f"INSERT INTO marker_result_raw ({COLUMNS}) VALUES ({', '.join('?' * 13)})", rows)
     con.execute("COMMIT")
-    elapsed = time.perf_counter() - start
+    raw = time.perf_counter() - start
     con.close()
-    return elapsed, len(rows)
+    names = [c.strip() for c in COLUMNS.split(",")]
+    table = pa.table({name: pa.array(list(column)) for name, column in zip(names, zip(*rows))})
+    table = table.set_column(names.index("assay_date"), "assay_date", table["assay_date"].cast(pa.string()))
+    del rows
+    out = {"raw": raw}
+    with adbc.connect(path, autocommit=True) as ac, ac.cursor() as cur:
+        cur.execute("PRAGMA foreign_keys=ON")  # outside a transaction, or SQLite ignores it
+        cur.execute("PRAGMA synchronous=NORMAL")
+        for key, target, mode in (("adbc", "marker_result_adbc", "append"), ("adbc_bare", "marker_result_bare",
+                                                                            "create")):
+            start = time.perf_counter()
+            cur.execute("BEGIN")
+            cur.adbc_ingest(target, table, mode=mode)
+            cur.execute("COMMIT")
+            out[key] = time.perf_counter() - start
+    con = sqlite3.connect(path)
+    copied = [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+              for t in ("marker_result_raw", "marker_result_adbc", "marker_result_bare")]
+    con.close()
+    assert len(set(copied)) == 1 and copied[0] == table.num_rows, copied
+    return out
 
 
-def one_round(args: argparse.Namespace, tmp: str, k: int) -> tuple[float, float, int, ImportReport]:
-    """Seed a fresh database, time the import, then the raw executemany of the same rows; return both."""
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM): its own, unlike ru_maxrss, which a child inherits from its parent."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def child_import(path: str, csv_path: str) -> dict[str, float]:
+    """Run in a process of its own: import the file, commit; report seconds and peak RSS (MB)."""
+    tmp = str(Path(path).parent)
+    app = create_app({"DATABASE_URL": f"sqlite:///{path}", "INSTANCE_PATH": tmp, "SECRET_KEY": "bench"})
+    with app.app_context():
+        data = Path(csv_path).read_bytes()
+        before = peak_rss_mb()
+        start = time.perf_counter()
+        report = import_results(db.session, data, filename="bench.csv")
+        db.session.commit()
+        seconds = time.perf_counter() - start
+        assert report.ok, report.problems[:3]
+    peak = peak_rss_mb()
+    return {"seconds": seconds, "peak_mb": peak, "before_mb": before, "results": report.results,
+            "converted": report.converted, "qualified": report.qualified}
+
+
+def one_round(args: argparse.Namespace, tmp: str, k: int) -> dict[str, float]:
+    """Seed a fresh database, time the import (own process), then the baselines on the same rows."""
     path = str(Path(tmp) / f"bench{k}.db")
     url = f"sqlite:///{path}"
     upgrade(url)
@@ -123,42 +183,52 @@ def one_round(args: argparse.Namespace, tmp: str, k: int) -> tuple[float, float,
     with app.app_context():
         accessions = seed(args.results // args.markers, args.markers)
         frame = make_file(accessions, args.results, args.markers, np.random.default_rng(args.seed))
-        data = frame.to_csv(index=False).encode()
-        if k == 0:
-            print(f"{len(accessions):,} samples of {PARTICIPANTS} participants, {args.markers} markers; "
-                  f"file: {len(frame):,} long-format results, {len(data) / 1e6:.1f} MB")
-        start = time.perf_counter()
-        report = import_results(db.session, data, filename="bench.csv")
-        db.session.commit()
-        ours = time.perf_counter() - start
-        assert report.ok and report.results == len(frame), report.problems[:3]
     app.extensions["lims_db"]["engine"].dispose()
-    raw, copied = raw_baseline(path)
-    assert copied == len(frame)
+    csv_path = Path(tmp) / "bench.csv"
+    frame.to_csv(csv_path, index=False)
+    if k == 0:
+        print(f"{len(accessions):,} samples of {PARTICIPANTS} participants, {args.markers} markers; "
+              f"file: {len(frame):,} long-format results, {csv_path.stat().st_size / 1e6:.1f} MB")
+    done = subprocess.run([sys.executable, __file__, "--child", path, str(csv_path)], capture_output=True,
+                          text=True, check=True)
+    ours = json.loads(done.stdout.strip().splitlines()[-1])
+    assert ours["results"] == len(frame)
+    out = {**ours, **baselines(path)}
     Path(path).unlink()
-    return ours, raw, len(frame), report
+    return out
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        print(json.dumps(child_import(sys.argv[2], sys.argv[3])))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=int, default=1_000_000)
     parser.add_argument("--markers", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3, help="Best of this many rounds (the machine is shared).")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    ours_all, raw_all = [], []
+    rounds = []
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(args.rounds):
-            ours, raw, n, report = one_round(args, tmp, k)
-            ours_all.append(ours)
-            raw_all.append(raw)
-            print(f"round {k + 1}: import {ours:6.2f} s, raw {raw:6.2f} s, ratio {raw / ours:.2f}")
-    ours, raw = min(ours_all), min(raw_all)
-    print(f"lims import (parse + validate + insert + commit), best of {args.rounds}: {ours:6.2f} s  "
-          f"{n / ours:12,.0f} rows/s ({report.converted:,} converted, {report.qualified:,} qualified)")
-    print(f"raw sqlite3 executemany of the same rows (insert + commit), best of {args.rounds}: {raw:6.2f} s  "
+            r = one_round(args, tmp, k)
+            rounds.append(r)
+            print(f"round {k + 1}: import {r['seconds']:6.2f} s, raw executemany {r['raw']:6.2f} s, "
+                  f"ADBC ingest {r['adbc']:6.2f} s (bare table {r['adbc_bare']:5.2f} s), "
+                  f"peak RSS {r['peak_mb']:,.0f} MB")
+    best = {key: min(r[key] for r in rounds) for key in ("seconds", "raw", "adbc", "adbc_bare", "peak_mb")}
+    n, last = args.results // args.markers * args.markers, rounds[-1]
+    ours, raw, ingest = best["seconds"], best["raw"], best["adbc"]
+    print(f"lims import (read + validate + insert + audit + commit), best of {args.rounds}: {ours:6.2f} s "
+          f"{n / ours:12,.0f} rows/s ({last['converted']:,} converted, {last['qualified']:,} qualified)")
+    print(f"raw sqlite3 executemany of the same rows (same DDL, insert + commit):      {raw:6.2f} s "
           f"{n / raw:12,.0f} rows/s")
-    print(f"ratio: import runs at {raw / ours:.2f}x the raw insert speed (target >= 0.5)")
+    print(f"ADBC adbc_ingest of the same rows as Arrow (same DDL, insert + commit):    {ingest:6.2f} s "
+          f"{n / ingest:12,.0f} rows/s (new bare table: {best['adbc_bare']:.2f} s)")
+    print(f"peak RSS of the import process: {best['peak_mb']:,.0f} MB "
+          f"(after start-up, before the import: {last['before_mb']:,.0f} MB; file {n:,} rows)")
+    print(f"ratio vs executemany: import runs at {raw / ours:.2f}x the raw insert speed (target >= 1.0)")
+    print(f"ratio vs ADBC ingest: import takes {ours / ingest:.2f}x the ADBC ingest time (target <= 3.0)")
 
 
 if __name__ == "__main__":

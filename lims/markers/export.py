@@ -13,17 +13,21 @@ import json
 import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
-from operator import itemgetter
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from lims import __version__, consent
 from lims.core.audit import record as audit_record
+from lims.core.database import has_written
 from lims.core.db import utcnow
 from lims.core.errors import DomainError, Forbidden
 from lims.core.permissions import allowed
@@ -155,44 +159,117 @@ def _consent_filter(session: Session, study: Study, query: ExportQuery,
     return included, excluded, no_genetic
 
 
-def _markers(session: Session, codes: list[str]) -> list[Marker]:
+def _markers(session: Session, codes: list[str]) -> tuple[list[Marker], int]:
+    """Return the selected markers (all when ``codes`` is empty) and the size of the catalogue."""
     stmt = select(Marker).order_by(Marker.category, Marker.code)
     markers = list(session.scalars(stmt))
+    catalogue = len(markers)
     if codes:
         wanted = {c.strip().lower() for c in codes}
         unknown = wanted - {m.code.lower() for m in markers}
         if unknown:
             raise DomainError(f"unknown marker(s): {', '.join(sorted(unknown))}", field="markers")
         markers = [m for m in markers if m.code.lower() in wanted]
-    return markers
+    return markers, catalogue
 
 
 _SAMPLE_COLUMNS = ("id", "participant_id", "visit_id", "sample_type_id", "container_type_id", "status",
                    "freeze_thaw_count", "initial_quantity", "unit")
 
 
-def _results_arrays(session: Session, marker_ids: list[int]) -> dict[str, np.ndarray]:
-    """Read the selected markers' results column-wise with the DB-API cursor (the heavy part of an export)."""
+READ_BLOCK = 65_536  # result rows converted at a time when they are read through the session's cursor
+_NO_VALUE = "9e999"  # SQLite reads this literal as +infinity: stands for a NULL value (results are always finite)
+
+
+def _results_sql(dialect: str, marker_ids: list[int], *, scan: bool) -> str:
+    """The results query: every column typed the same on every row (NULLs as sentinels, dates as ordinals).
+
+    ``scan``: most markers are wanted, so SQLite reads the table in order instead of through the marker index
+    (``+marker_id`` keeps the index out; a lookup per row would be slower than the scan).
+    """
     placeholders = ", ".join(str(int(i)) for i in marker_ids) or "NULL"
-    sql = (f"SELECT sample_id, marker_id, value, qualifier, replicate, assay_date FROM marker_result "
-           f"WHERE marker_id IN ({placeholders})")
-    cursor = session.connection().connection.driver_connection.cursor()
+    if dialect == "postgresql":
+        return ("SELECT sample_id, marker_id, value, qualifier, replicate, "
+                "coalesce(assay_date - date '0001-01-01' + 1, -1) AS assay_ord "
+                f"FROM marker_result WHERE marker_id IN ({placeholders})")
+    column = "+marker_id" if scan else "marker_id"
+    return (f"SELECT sample_id, marker_id, ifnull(value, {_NO_VALUE}) AS value, ifnull(qualifier, '') AS qualifier, "
+            "replicate, ifnull(CAST(julianday(assay_date) - 1721424.5 AS INTEGER), -1) AS assay_ord "
+            f"FROM marker_result WHERE {column} IN ({placeholders})")
+
+
+_ARROW_TYPES = {"sample_id": pa.int64(), "marker_id": pa.int64(), "value": pa.float64(), "qualifier": pa.string(),
+                "replicate": pa.int64(), "assay_ord": pa.int64()}
+
+
+def _arrays_from_arrow(table: pa.Table) -> dict[str, np.ndarray]:
+    """Turn the Arrow result table into the arrays the export works on (NULL value = NaN, no qualifier = None)."""
+    value = table["value"].to_numpy().astype(np.float64, copy=True)
+    value[np.isinf(value)] = np.nan
+    # Qualifiers: one Python string per distinct value, not per row ('' and NULL both mean none).
+    encoded = pc.dictionary_encode(table["qualifier"]).combine_chunks()
+    words = [w or None for w in encoded.dictionary.to_pylist()]
+    codes = pc.fill_null(encoded.indices, len(words)).to_numpy()
+    return {"sample_id": table["sample_id"].to_numpy(), "marker_id": table["marker_id"].to_numpy(),
+            "value": value, "qualifier": np.array([*words, None], dtype=object)[codes],
+            "replicate": table["replicate"].to_numpy(), "assay_ord": table["assay_ord"].to_numpy()}
+
+
+def _read_adbc_sqlite(path: str, sql: str) -> pa.Table:
+    """Read the results with ADBC (a read-only connection of its own), batch by batch into Arrow."""
+    import adbc_driver_sqlite.dbapi as adbc
+
+    with adbc.connect(path) as con, con.cursor() as cur:
+        cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(READ_BLOCK)})
+        cur.execute(sql)
+        batches = [batch.cast(pa.schema(_ARROW_TYPES)) for batch in cur.fetch_record_batch()]
+    return pa.Table.from_batches(batches, schema=pa.schema(_ARROW_TYPES))
+
+
+def _read_copy_postgresql(conn: Any, sql: str) -> pa.Table:
+    """Read the results on the session's own PostgreSQL connection with COPY, parsed by Arrow's CSV reader."""
+    buffer = io.BytesIO()
+    with conn.connection.driver_connection.cursor() as cur, \
+            cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
+        for block in copy:
+            buffer.write(block)
+    buffer.seek(0)
+    return pacsv.read_csv(buffer, read_options=pacsv.ReadOptions(column_names=list(_ARROW_TYPES)),
+                          convert_options=pacsv.ConvertOptions(column_types=_ARROW_TYPES, strings_can_be_null=True,
+                                                               quoted_strings_can_be_null=False))
+
+
+def _read_cursor(conn: Any, sql: str) -> pa.Table:
+    """Read the results through the session's DB-API cursor, block by block (sees the transaction's writes)."""
+    cursor = conn.connection.driver_connection.cursor()
+    batches = []
     try:
         cursor.execute(sql)
-        rows = cursor.fetchall()
+        while rows := cursor.fetchmany(READ_BLOCK):
+            columns = list(zip(*rows))
+            batches.append(pa.record_batch([pa.array(c, type=t) for c, t in zip(columns, _ARROW_TYPES.values())],
+                                           schema=pa.schema(_ARROW_TYPES)))
     finally:
         cursor.close()
-    cols = [list(map(itemgetter(k), rows)) for k in range(6)]  # column-wise without unpacking every row
-    dates_codes, dates = pd.factorize(np.array(cols[5], dtype=object), use_na_sentinel=True)
-    ordinals = np.array([(d if isinstance(d, date) else date.fromisoformat(str(d))).toordinal() for d in dates],
-                        dtype=np.int64)
-    return {
-        "sample_id": np.array(cols[0], dtype=np.int64), "marker_id": np.array(cols[1], dtype=np.int64),
-        "value": np.array(cols[2], dtype=np.float64), "qualifier": np.array(cols[3], dtype=object),
-        "replicate": np.array(cols[4], dtype=np.int64),
-        "assay_ord": np.where(dates_codes < 0, -1, ordinals[np.maximum(dates_codes, 0)] if len(ordinals)
-                              else -1).astype(np.int64),
-    }
+    return pa.Table.from_batches(batches, schema=pa.schema(_ARROW_TYPES))
+
+
+def _results_arrays(session: Session, marker_ids: list[int], catalogue: int) -> dict[str, np.ndarray]:
+    """Read the selected markers' results column-wise into Arrow, in blocks (the heavy part of an export).
+
+    PostgreSQL: COPY on the session's connection. SQLite: an ADBC read of the database file when this
+    transaction has written nothing (so a second connection sees exactly what the session sees), else the
+    session's own cursor, block by block.
+    """
+    conn = session.connection()
+    sql = _results_sql(conn.dialect.name, marker_ids, scan=2 * len(marker_ids) >= catalogue)
+    if conn.dialect.name == "postgresql":
+        return _arrays_from_arrow(_read_copy_postgresql(conn, sql))
+    path = conn.engine.url.database if conn.dialect.name == "sqlite" else None
+    if path and path != ":memory:" and not path.startswith("file:") and Path(path).exists() \
+            and not session.new and not session.dirty and not session.deleted and not has_written(conn):
+        return _arrays_from_arrow(_read_adbc_sqlite(path, sql))
+    return _arrays_from_arrow(_read_cursor(conn, sql))
 
 
 def _samples_frame(session: Session, sample_ids: np.ndarray) -> pd.DataFrame:
@@ -285,8 +362,8 @@ def build_dataset(session: Session, study: Study, query: ExportQuery, *, role: s
     today = today or utcnow().date()
     variant = query.dfs_variant or str((study.settings or {}).get("dfs_variant", "A"))
     people, excluded, no_genetic = _consent_filter(session, study, query, purpose)
-    markers = _markers(session, query.markers)
-    res = _results_arrays(session, [m.id for m in markers])
+    markers, catalogue = _markers(session, query.markers)
+    res = _results_arrays(session, [m.id for m in markers], catalogue)
     sample_ids, s_of_r = np.unique(res["sample_id"], return_inverse=True)
     samples = _samples_frame(session, sample_ids)
 
@@ -559,8 +636,8 @@ def export_dataset(session: Session, study: Study, query: ExportQuery, *, by: An
     }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, content in files.items():
-            zf.writestr(name, content)
+        for name, content in files.items():  # Parquet is compressed inside already: stored as it is
+            zf.writestr(name, content, compress_type=zipfile.ZIP_STORED if name.endswith(".parquet") else None)
         zf.writestr("manifest.json", json.dumps(manifest, indent=2, default=str))
     filename = f"{study.code}-markers-{query.form}-{at.strftime('%Y%m%dT%H%M%SZ')}-{run.id}.zip"
     return ExportResult(filename=filename, content=buffer.getvalue(), run=run, manifest=manifest)
