@@ -4,9 +4,9 @@ Usage: .venv/bin/python scripts/bench_import.py [--results 1000000] [--markers 2
 
 Builds a temporary migrated database with enough consented participants and serum samples, writes a long CSV
 (some values in ng/mL to convert, some <LOD, run/batch/plate/date/operator filled), and times
-``lims.markers.importer.import_results`` (parse + full validation + bulk insert + commit). The baseline inserts
-the same, already parsed rows with ``sqlite3.executemany`` into a copy of the marker_result table (same
-columns, constraints and indexes) in the same database file, then commits.
+``lims.markers.importer.import_results`` (parse + full validation + bulk insert + commit). The baseline
+inserts the same, already parsed rows with ``sqlite3.executemany`` into a copy of the marker_result table
+(same columns, constraints and indexes) in the same database file, then commits.
 """
 
 from __future__ import annotations
@@ -47,31 +47,38 @@ def seed(n_samples: int, n_markers: int) -> list[str]:
     session = db.session
     study, _ = install_protocol(session, load_protocol(DEFAULT_PROTOCOL))
     site = session.scalar(select(Site).where(Site.code == "ZJ"))
-    serum = session.scalar(select(SampleType).where(SampleType.study_id == study.id, SampleType.code == "SERUM"))
+    serum = session.scalar(select(SampleType)
+                           .where(SampleType.study_id == study.id, SampleType.code == "SERUM"))
     conn = session.connection()
     conn.execute(insert(Participant.__table__), [
         {"study_id": study.id, "site_id": site.id, "code": f"ZJ-{i:04d}", "enrolled_on": date(2025, 1, 1)}
         for i in range(1, PARTICIPANTS + 1)])
     pids = [p for (p,) in session.execute(select(Participant.id).order_by(Participant.id))]
-    conn.execute(insert(Consent.__table__), [{"participant_id": p, "version": "2.1", "signed_on": date(2025, 1, 1)}
+    conn.execute(insert(Consent.__table__),
+                 [{"participant_id": p, "version": "2.1", "signed_on": date(2025, 1, 1)}
                                              for p in pids])
     cids = [c for (c,) in session.execute(select(Consent.id).order_by(Consent.id))]
-    conn.execute(insert(ConsentScope.__table__), [{"consent_id": c, "scope": "MARKER_RESEARCH", "granted": True}
+    conn.execute(insert(ConsentScope.__table__),
+                 [{"consent_id": c, "scope": "MARKER_RESEARCH", "granted": True}
                                                   for c in cids])
     accessions = [make_accession(i + 1, study.accession_prefix) for i in range(n_samples)]
     conn.execute(insert(Sample.__table__), [
-        {"accession": a, "study_id": study.id, "participant_id": pids[i % len(pids)], "sample_type_id": serum.id,
-         "derivation": "primary", "status": "in_storage", "unit": "ml", "quantity": 0.5, "freeze_thaw_count": 0}
+        {"accession": a, "study_id": study.id, "participant_id": pids[i % len(pids)],
+         "sample_type_id": serum.id,
+         "derivation": "primary", "status": "in_storage", "unit": "ml", "quantity": 0.5,
+         "freeze_thaw_count": 0}
         for i, a in enumerate(accessions)])
     for k in range(n_markers):
         save_marker(session, {"code": f"CYT{k:02d}", "name": f"Cytokine {k}", "category": "cytokine",
-                              "unit": "pg/mL", "specimen_types": ["SERUM"], "lod": 0.5, "lloq": 1.0, "uloq": 5000.0,
+                              "unit": "pg/mL", "specimen_types": ["SERUM"], "lod": 0.5, "lloq": 1.0,
+                              "uloq": 5000.0,
                               "transform": "log2"})
     session.commit()
     return accessions
 
 
-def make_file(accessions: list[str], n_results: int, n_markers: int, rng: np.random.Generator) -> pd.DataFrame:
+def make_file(accessions: list[str], n_results: int, n_markers: int,
+              rng: np.random.Generator) -> pd.DataFrame:
     n_samples = n_results // n_markers
     sample = np.repeat(np.array(accessions[:n_samples], dtype=object), n_markers)
     marker = np.tile(np.array([f"CYT{k:02d}" for k in range(n_markers)], dtype=object), n_samples)
@@ -88,26 +95,29 @@ def make_file(accessions: list[str], n_results: int, n_markers: int, rng: np.ran
         "assay_date": "2025-06-01", "operator": "bench"})
 
 
-COLUMNS = ("sample_id, marker_id, import_id, value, qualifier, original_value, original_unit, replicate, run_id, "
-           "batch_id, plate_id, assay_date, operator")
+COLUMNS = ("sample_id, marker_id, import_id, value, qualifier, original_value, original_unit, replicate, "
+           "run_id, batch_id, plate_id, assay_date, operator")
 
 
 def raw_baseline(path: str) -> tuple[float, int]:
-    """Time a raw sqlite3 executemany of the imported rows into a copy of marker_result (same DDL, pragmas)."""
+    """Time a raw sqlite3 executemany of the imported rows into a copy of marker_result (same DDL,
+    pragmas)."""
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA foreign_keys=ON")
     con.execute("PRAGMA synchronous=NORMAL")
-    ddl = con.execute("SELECT sql FROM sqlite_master WHERE tbl_name = 'marker_result' AND sql IS NOT NULL").fetchall()
+    ddl = con.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = 'marker_result' AND sql IS NOT NULL").fetchall()
     for (sql,) in ddl:
         con.execute(sql.replace("marker_result", "marker_result_raw", 1)
                     .replace('"marker_result"', '"marker_result_raw"')
                     .replace("ix_marker_result", "ix_raw_marker_result")
                     .replace("uq_marker_result", "uq_raw_marker_result")
                     .replace("pk_marker_result", "pk_raw_marker_result"))
-    rows = con.execute(f"SELECT {COLUMNS} FROM marker_result ORDER BY id").fetchall()
+    # COLUMNS is this script's constant list of column names
+    rows = con.execute(f"SELECT {COLUMNS} FROM marker_result ORDER BY id").fetchall()  # noqa: S608
     start = time.perf_counter()
     con.execute("BEGIN")
-    con.executemany(f"INSERT INTO marker_result_raw ({COLUMNS}) VALUES ({', '.join('?' * 13)})", rows)
+    con.executemany(f"INSERT INTO marker_result_raw ({COLUMNS}) VALUES ({', '.join('?' * 13)})", rows)  # noqa: S608
     con.execute("COMMIT")
     elapsed = time.perf_counter() - start
     con.close()
@@ -143,7 +153,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=int, default=1_000_000)
     parser.add_argument("--markers", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=3, help="Best of this many rounds (the machine is shared).")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="Best of this many rounds (the machine is shared).")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     ours_all, raw_all = [], []

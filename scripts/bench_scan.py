@@ -2,7 +2,8 @@
 """Scan lookup latency at scale: barcode -> sample with location, over HTTP, against a trivial endpoint.
 
 Fills a fresh database with N samples (participants, visits, boxes in racks in freezers, one placement and
-one keyed custody event per sample, sealed with the instance's custody key), starts the production server (gunicorn, several workers) on
+one keyed custody event per sample, sealed with the instance's custody key), starts the production server
+(gunicorn, several workers) on
 127.0.0.1, logs C concurrent clients in, and measures p50/p99 latency and throughput of
 POST /api/v1/station/lookup (random accession IDs) against GET /api/v1/station/ping (same app, same
 authentication, no sample work) in the same run.
@@ -54,7 +55,8 @@ CHUNK = 50_000
 
 
 def fill(url: str, n_samples: int, instance: Path) -> list[str]:
-    """Create the schema and N samples with storage and custody (keyed with ``instance``'s key); return the IDs."""
+    """Create the schema and N samples with storage and custody (keyed with ``instance``'s key); return the
+    IDs."""
     from sqlalchemy.orm import Session
 
     upgrade(url)
@@ -72,10 +74,11 @@ def fill(url: str, n_samples: int, instance: Path) -> list[str]:
     n_participants = max(n_samples // 200, 1)
     with engine.begin() as conn:
         conn.execute(insert(Participant), [
-            {"study_id": study_id, "site_id": sites[i % len(sites)].id, "code": f"{sites[i % len(sites)].code}-B{i:06d}",
+            {"study_id": study_id, "site_id": sites[i % len(sites)].id,
+             "code": f"{sites[i % len(sites)].code}-B{i:06d}",
              "enrolled_on": date(2024, 1, 1) + timedelta(days=i % 700), "sex": "M", "age": 60, "ecog": 0}
             for i in range(n_participants)])
-        pids = [r for r in conn.execute(select(Participant.id, Participant.site_id).order_by(Participant.id))]
+        pids = list(conn.execute(select(Participant.id, Participant.site_id).order_by(Participant.id)))
         conn.execute(insert(Visit), [
             {"participant_id": pid, "timepoint_id": baseline.id, "occurrence": 1, "status": "done",
              "actual_on": date(2024, 6, 1), "created_at": datetime.now(UTC)} for pid, _ in pids])
@@ -85,7 +88,8 @@ def fill(url: str, n_samples: int, instance: Path) -> list[str]:
         box_ids: dict[int, list[int]] = {}
         for site in sites:
             freezer = conn.execute(insert(StorageUnit).returning(StorageUnit.id), [{
-                "site_id": site.id, "kind": "freezer", "name": f"{site.code} -80 freezer", "barcode": f"{site.code}-F",
+                "site_id": site.id, "kind": "freezer", "name": f"{site.code} -80 freezer",
+                "barcode": f"{site.code}-F",
                 "set_temp_c": -80.0}]).scalar_one()
             per_site = boxes_needed // len(sites) + 1
             racks = conn.execute(insert(StorageUnit).returning(StorageUnit.id), [
@@ -99,9 +103,11 @@ def fill(url: str, n_samples: int, instance: Path) -> list[str]:
     accessions = [make_accession(i + 1, "TB") for i in range(n_samples)]
     now = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
     slot: dict[int, int] = {}
-    keyring = keys.read_keyring(instance / keys.KEY_FILE_NAME) or keys.create_keyring(instance / keys.KEY_FILE_NAME)
+    keyring = keys.read_keyring(instance / keys.KEY_FILE_NAME) or keys.create_keyring(
+        instance / keys.KEY_FILE_NAME)
     with engine.begin() as conn:
-        conn.execute(insert(CustodyEpoch), [{"number": keyring.epoch, "fingerprint": keys.fingerprint(keyring.key),
+        conn.execute(insert(CustodyEpoch),
+                     [{"number": keyring.epoch, "fingerprint": keys.fingerprint(keyring.key),
                                              "started_at": now}])
         for start in range(0, n_samples, CHUNK):
             rows, places, events, heads = [], [], [], []
@@ -112,25 +118,30 @@ def fill(url: str, n_samples: int, instance: Path) -> list[str]:
                              "derivation": "primary", "status": "in_storage", "quantity": 1.0,
                              "initial_quantity": 1.0, "unit": "ml", "freeze_thaw_count": 0,
                              "collected_at": now, "created_at": now})
-            ids = conn.execute(insert(Sample).returning(Sample.id, sort_by_parameter_order=True), rows).scalars().all()
+            ids = conn.execute(insert(Sample).returning(Sample.id, sort_by_parameter_order=True),
+                               rows).scalars().all()
             for k, sid in enumerate(ids):
                 pid, site_id = pids[(start + k) % len(pids)]
                 n = slot.get(site_id, 0)
                 slot[site_id] = n + 1
                 box = box_ids[site_id][n // 81]
                 places.append({"sample_id": sid, "unit_id": box, "row": (n % 81) // 9 + 1, "col": n % 9 + 1})
-                content = chain.event_content(sample_id=sid, seq=1, epoch=keyring.epoch, action="stored", at=now,
+                content = chain.event_content(sample_id=sid, seq=1, epoch=keyring.epoch, action="stored",
+                                              at=now,
                                               user_id=user_id, site_code=None, from_location=None,
-                                              to_location=f"box {box}", reason=None, details={}, corrects=None)
+                                              to_location=f"box {box}", reason=None, details={},
+                                              corrects=None)
                 mac = chain.event_mac(keyring.key, chain.GENESIS, content)
-                events.append({"seq": 1, "sample_id": sid, "epoch": keyring.epoch, "action": "stored", "at": now,
+                events.append({"seq": 1, "sample_id": sid, "epoch": keyring.epoch, "action": "stored",
+                               "at": now,
                                "user_id": user_id, "to_location": f"box {box}", "details": {},
                                "prev_mac": chain.GENESIS, "mac": mac})
                 heads.append({"sample_id": sid, "seq": 1, "mac": mac})
             conn.execute(insert(Placement), places)
             conn.execute(insert(CustodyEvent), events)
             conn.execute(insert(CustodyChain), heads)
-            print(f"  samples {min(start + CHUNK, n_samples):>9,}: {time.perf_counter() - t0:.1f} s", flush=True)
+            print(f"  samples {min(start + CHUNK, n_samples):>9,}: {time.perf_counter() - t0:.1f} s",
+                  flush=True)
         conn.execute(insert(AccessionCounter), [{"study_id": study_id, "last_serial": n_samples}])
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
@@ -150,7 +161,8 @@ class Client:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.cookie = ""
 
-    def request(self, method: str, path: str, body: bytes | None = None, ctype: str | None = None) -> tuple[int, bytes]:
+    def request(self, method: str, path: str, body: bytes | None = None,
+                ctype: str | None = None) -> tuple[int, bytes]:
         headers = {"Cookie": self.cookie} if self.cookie else {}
         if ctype:
             headers["Content-Type"] = ctype
@@ -174,7 +186,8 @@ class Client:
             raise SystemExit(f"login failed with HTTP {status}")
 
 
-def measure(port: int, clients: int, requests: int, makers: dict[str, object]) -> tuple[dict[str, list[float]], float]:
+def measure(port: int, clients: int, requests: int,
+            makers: dict[str, object]) -> tuple[dict[str, list[float]], float]:
     """Run ``requests`` calls over ``clients`` threads, each call a random pick among ``makers``.
 
     Interleaving the endpoints in one run exposes them to the same load, so their latencies compare fairly.
@@ -217,9 +230,11 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=1_000_000)
-    parser.add_argument("--database-url", default=None, help="PostgreSQL URL of an empty database (default: SQLite)")
+    parser.add_argument("--database-url", default=None,
+                        help="PostgreSQL URL of an empty database (default: SQLite)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--workers", type=int, default=4)
@@ -228,7 +243,8 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-scan-"))
     url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
-    print(f"database: {make_url(url).render_as_string(hide_password=True)}; samples: {args.samples:,}", flush=True)
+    print(f"database: {make_url(url).render_as_string(hide_password=True)}; samples: {args.samples:,}",
+          flush=True)
     accessions = fill(url, args.samples, tmp / "instance")
 
     env = {**os.environ, "LIMS_DATABASE_URL": url, "LIMS_INSTANCE_PATH": str(tmp / "instance"),
@@ -246,7 +262,8 @@ def main() -> None:
         time.sleep(1.0)
 
         def lookup(rng: random.Random):
-            return "POST", "/api/v1/station/lookup", json.dumps({"code": rng.choice(accessions), "mode": "lookup"}).encode()
+            return "POST", "/api/v1/station/lookup", json.dumps({"code": rng.choice(accessions),
+                                                                 "mode": "lookup"}).encode()
 
         def ping(rng: random.Random):
             return "GET", "/api/v1/station/ping", None
@@ -255,12 +272,13 @@ def main() -> None:
         measure(args.port, args.clients, min(800, args.requests), makers)  # warm-up
         results, wall = measure(args.port, args.clients, 2 * args.requests, makers)
         for name, lat in results.items():
-            print(f"{name:15s}: n={len(lat):5d}  p50 {pct(lat, .5) * 1000:6.2f} ms  p99 {pct(lat, .99) * 1000:6.2f} ms  "
-                  f"throughput {len(lat) / wall:7.0f} req/s (interleaved)", flush=True)
+            print(f"{name:15s}: n={len(lat):5d}  p50 {pct(lat, .5) * 1000:6.2f} ms  p99 "
+                  f"{pct(lat, .99) * 1000:6.2f} ms  throughput {len(lat) / wall:7.0f} req/s (interleaved)",
+                  flush=True)
         ratio = pct(results["scan lookup"], .99) / pct(results["trivial (ping)"], .99)
         print(f"scan lookup p99 / trivial p99 = {ratio:.2f} (target <= 2.00) with {args.clients} clients, "
-              f"{args.workers} gunicorn workers, {args.samples:,} samples; total {len(results['scan lookup']) + len(results['trivial (ping)'])} requests "
-              f"in {wall:.1f} s")
+              f"{args.workers} gunicorn workers, {args.samples:,} samples; total "
+              f"{len(results['scan lookup']) + len(results['trivial (ping)'])} requests in {wall:.1f} s")
         print(f"median lookup latency: {statistics.median(results['scan lookup']) * 1000:.2f} ms; "
               f"median ping: {statistics.median(results['trivial (ping)']) * 1000:.2f} ms")
     finally:

@@ -1,8 +1,8 @@
 """The final model: tuned on all data, exported as a scikit-learn Pipeline with its column schema.
 
 ``fit_final`` chooses the penalty by ``inner_folds``-fold CV on all patients (loss curves averaged over the
-spec's seeds) and fits preprocessing + model on all patients. Its apparent performance is optimistic: quote the
-nested-CV figures from :func:`validate` for the model-building procedure.
+spec's seeds) and fits preprocessing + model on all patients. Its apparent performance is optimistic: quote
+the nested-CV figures from :func:`validate` for the model-building procedure.
 """
 
 from __future__ import annotations
@@ -194,7 +194,8 @@ def load(path: str | Path) -> FinalModel:
     changed = [f"{k} {blob['versions'].get(k)} → {now.get(k)}" for k in ("numpy", "scikit-learn", "scipy")
                if blob["versions"].get(k) != now.get(k)]
     if changed:
-        warnings.warn("model saved with other package versions: " + "; ".join(changed), UserWarning, stacklevel=2)
+        warnings.warn("model saved with other package versions: " + "; ".join(changed), UserWarning,
+                      stacklevel=2)
     return blob["model"]
 
 

@@ -2,16 +2,17 @@
 
 Interval choices (and why):
 - Binary AUC: the point estimate is the mean over repeats of the AUC of each repeat's pooled out-of-fold
-  predictions. The 95% CI is that mean ± 1.96 × √(mean DeLong variance of those pooled AUCs). DeLong treats the
-  out-of-fold predictions as fixed scores, so it ignores the variance added by refitting in each fold and is
-  somewhat optimistic (Bates, Hastie & Tibshirani, JASA 2023); the repeat-to-repeat range is given separately
-  (``auc_by_repeat``) and mainly shows fold-split noise, not sampling error, so it is not used as the CI.
-- Survival: Harrell's C of the pooled out-of-fold linear predictors, mean over repeats; CI from a patient-level
-  bootstrap standard error (200 resamples per repeat, averaged), with the same caveat.
+  predictions. The 95% CI is that mean ± 1.96 × √(mean DeLong variance of those pooled AUCs). DeLong treats
+  the out-of-fold predictions as fixed scores, so it ignores the variance added by refitting in each fold and
+  is somewhat optimistic (Bates, Hastie & Tibshirani, JASA 2023); the repeat-to-repeat range is given
+  separately (``auc_by_repeat``) and mainly shows fold-split noise, not sampling error, so it is not used as
+  the CI.
+- Survival: Harrell's C of the pooled out-of-fold linear predictors, mean over repeats; CI from a
+  patient-level bootstrap standard error (200 resamples per repeat, averaged), with the same caveat.
 - Permutation p: the whole nested CV (preprocessing, tuning, fitting) is rerun with predictor rows permuted
-  against the outcome, using the first repeat's folds; the statistic is the first repeat's pooled AUC (or C) and
-  p = (1 + #{permuted ≥ observed}) / (1 + permutations) (Phipson & Smyth 2010). With forced clinical covariates
-  this tests the whole model, not the markers' added value.
+  against the outcome, using the first repeat's folds; the statistic is the first repeat's pooled AUC (or C)
+  and p = (1 + #{permuted ≥ observed}) / (1 + permutations) (Phipson & Smyth 2010). With forced clinical
+  covariates this tests the whole model, not the markers' added value.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..calibration import calibration_points, calibration_slope_intercept
-from ..decision import decision_curve as _decision_curve
-from ..decision import watch_and_wait_table
+from analysis.calibration import calibration_points, calibration_slope_intercept
+from analysis.decision import decision_curve as _decision_curve
+from analysis.decision import watch_and_wait_table
+
 from . import metrics
 from .checks import Prepared, prepare
 from .engine import JobResult, make_design, run_jobs
@@ -85,15 +87,17 @@ class ValidationResult:
         tr = s.transform if isinstance(s.transform, str) else "per-marker transforms " + ", ".join(
             f"{k}: {v}" for k, v in s.transform.items())
         tuning = ("" if s.penalty == "none" else
-                  f" Within each outer training set the penalty was chosen from {s.n_lambda} log-spaced values "
-                  f"(from the smallest penalty that excludes every marker down to {s.lambda_min_ratio} times it) "
-                  f"by {s.inner_folds}-fold stratified inner cross-validation, minimising "
+                  f" Within each outer training set the penalty was chosen from {s.n_lambda} log-spaced "
+                  "values (from the smallest penalty that excludes every marker down to "
+                  f"{s.lambda_min_ratio} times it) by {s.inner_folds}-fold stratified inner "
+                  "cross-validation, minimising "
                   + ("the log-loss" if self.kind == "binary" else "the cross-validated partial likelihood")
                   + " (ties to the larger penalty).")
         if self.kind == "binary":
-            perf = (f"The cross-validated AUC was {self.auc:.3f} (95% CI {self.auc_ci[0]:.3f}–{self.auc_ci[1]:.3f}; "
-                    f"DeLong variance of the pooled out-of-fold predictions, averaged over repeats); calibration "
-                    f"slope {self.calibration['slope']:.2f}, calibration-in-the-large "
+            perf = (f"The cross-validated AUC was {self.auc:.3f} (95% CI "
+                    f"{self.auc_ci[0]:.3f}–{self.auc_ci[1]:.3f}; DeLong variance of the pooled out-of-fold "
+                    "predictions, averaged over repeats); calibration slope "
+                    f"{self.calibration['slope']:.2f}, calibration-in-the-large "
                     f"{self.calibration['intercept']:.2f}.")
         else:
             perf = (f"Harrell's C of the pooled out-of-fold linear predictors was {self.cindex:.3f} "
@@ -101,19 +105,20 @@ class ValidationResult:
             if self.td_auc is not None:
                 perf += f" The IPCW cumulative/dynamic AUC at {s.horizon_days:g} days was {self.td_auc:.3f}."
         perm = ("" if self.permutation_p is None else
-                f" A permutation test reran the entire nested procedure {s.permutations} times with the outcome "
-                f"permuted against the predictors (p = {self.permutation_p:.3g}).")
+                f" A permutation test reran the entire nested procedure {s.permutations} times with the "
+                f"outcome permuted against the predictors (p = {self.permutation_p:.3g}).")
         return (
             f"We modelled {what} in {self.n} patients ({self.n_dropped} excluded for a missing outcome) with "
             f"{model} using {pen} on {len(s.markers)} candidate markers.{forced} Markers were transformed "
             f"({tr}), median-imputed and standardised with parameters learnt on each training set only. "
-            f"Performance was estimated by nested cross-validation: {s.outer_folds}-fold outer cross-validation "
-            f"stratified by {'outcome' if self.kind == 'binary' else 'event status'}, repeated {s.repeats} times "
-            f"(seeds {', '.join(map(str, s.seeds))}).{tuning} {perf}{perm} Selection frequency is the share of "
-            f"the {s.repeats * s.outer_folds} outer-fold models in which a marker had a non-zero coefficient. "
-            f"Software: numpy {self.provenance['versions']['numpy']}, scikit-learn "
-            f"{self.provenance['versions']['scikit-learn']}, lifelines {self.provenance['versions']['lifelines']}; "
-            f"dataset SHA-256 {self.provenance['dataset_sha256'][:16]}…."
+            f"Performance was estimated by nested cross-validation: {s.outer_folds}-fold outer "
+            f"cross-validation stratified by {'outcome' if self.kind == 'binary' else 'event status'}, "
+            f"repeated {s.repeats} times (seeds {', '.join(map(str, s.seeds))}).{tuning} {perf}{perm} "
+            f"Selection frequency is the share of the {s.repeats * s.outer_folds} outer-fold models in which "
+            f"a marker had a non-zero coefficient. Software: numpy {self.provenance['versions']['numpy']}, "
+            f"scikit-learn {self.provenance['versions']['scikit-learn']}, lifelines "
+            f"{self.provenance['versions']['lifelines']}; dataset SHA-256 "
+            f"{self.provenance['dataset_sha256'][:16]}…."
         )
 
     def to_dict(self) -> dict:
@@ -121,7 +126,8 @@ class ValidationResult:
         def recs(df: pd.DataFrame | None) -> list | None:
             return None if df is None else _jsonable(df.to_dict(orient="records"))
 
-        cal = {k: (recs(v) if isinstance(v, pd.DataFrame) else _jsonable(v)) for k, v in self.calibration.items()}
+        cal = {k: (recs(v) if isinstance(v, pd.DataFrame) else _jsonable(v))
+               for k, v in self.calibration.items()}
         return _jsonable({
             "kind": self.kind, "n": self.n, "n_events": self.n_events, "n_dropped": self.n_dropped,
             "auc": self.auc, "auc_ci": self.auc_ci, "auc_by_repeat": self.auc_by_repeat,
@@ -212,7 +218,7 @@ def validate(df: pd.DataFrame, spec: ModelSpec, *, permutations: int | None = No
         c_rep = [metrics.harrell_c(prep.time, prep.y, r.oof) for r in runs]
         cindex = float(np.mean(c_rep))
         se = _nanmean([metrics.bootstrap_c_se(prep.time, prep.y, r.oof, N_BOOT_C, s)
-                         for r, s in zip(runs, spec.seeds)])
+                         for r, s in zip(runs, spec.seeds, strict=False)])
         cindex_ci = (max(0.0, cindex - 1.96 * se), min(1.0, cindex + 1.96 * se))
         if spec.horizon_days is not None:
             td = float(_nanmean([metrics.cumulative_dynamic_auc(prep.time, prep.y, r.oof, spec.horizon_days)
@@ -261,7 +267,7 @@ def _predictions(prep: Prepared, runs: list[JobResult]) -> pd.DataFrame:
 
 def _fold_table(prep: Prepared, spec: ModelSpec, designs: list, runs: list[JobResult]) -> pd.DataFrame:
     rows = []
-    for r, (design, run) in enumerate(zip(designs, runs)):
+    for r, (design, run) in enumerate(zip(designs, runs, strict=False)):
         for f, (train, test) in enumerate(design.outer):
             yt = prep.y[test]
             if prep.kind == "binary":
@@ -269,7 +275,8 @@ def _fold_table(prep: Prepared, spec: ModelSpec, designs: list, runs: list[JobRe
             else:
                 metric = metrics.harrell_c(prep.time[test], yt, run.oof[test]) if yt.sum() > 0 else np.nan
             rows.append({
-                "repeat": r + 1, "seed": design.seed, "fold": f + 1, "n_train": len(train), "n_test": len(test),
+                "repeat": r + 1, "seed": design.seed, "fold": f + 1, "n_train": len(train),
+                "n_test": len(test),
                 "events_train": int(prep.y[train].sum()), "events_test": int(yt.sum()),
                 "lambda": float(run.lam[f]), "lambda_index": int(run.lam_index[f]),
                 "n_markers_selected": int((run.coef[f][len(spec.forced):] != 0).sum()),
@@ -288,4 +295,5 @@ def _selection(spec: ModelSpec, runs: list[JobResult]) -> pd.DataFrame:
         positive = np.where(nz.any(axis=0), (coefs > 0).sum(axis=0) / np.maximum(nz.sum(axis=0), 1), np.nan)
     out = pd.DataFrame({"marker": list(spec.markers), "frequency": freq, "mean_coef_when_selected": mean_coef,
                         "share_positive": positive})
-    return out.sort_values(["frequency", "marker"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+    return out.sort_values(["frequency", "marker"], ascending=[False, True],
+                           kind="mergesort").reset_index(drop=True)

@@ -19,7 +19,8 @@ from lims.core.db import utcnow
 from lims.core.models import AuditEvent
 from lims.core.uow import durable
 
-NOT_AUDITED = {"audit_event", "custody_event", "custody_chain", "custody_checkpoint", "custody_checkpoint_head",
+NOT_AUDITED = {"audit_event", "custody_event", "custody_chain", "custody_checkpoint",
+               "custody_checkpoint_head",
                "custody_epoch", "accession_counter", "job"}
 SECRET_COLUMNS = {"password_hash", "token_hash"}
 SKIP_KEY = "lims.audit.skip"
@@ -107,14 +108,16 @@ def _audit_changes(session: Session, _flush_context: Any, _instances: Any) -> No
                     old, new = "(hidden)", "(hidden)"
                 changes[attr.key] = {"old": _plain(old), "new": _plain(new)}
         if changes:
-            rows.append(AuditEvent(at=utcnow(), user_id=uid, username=uname, remote_addr=addr, action="update",
+            rows.append(AuditEvent(at=utcnow(), user_id=uid, username=uname, remote_addr=addr,
+                                   action="update",
                                    object_type=table, object_id=_pk(state), changes=changes))
     for obj in list(session.deleted):
         table = getattr(obj, "__tablename__", None)
         if table is None or table in NOT_AUDITED:
             continue
         state = inspect(obj)
-        old = {a.key: _plain(getattr(obj, a.key)) for a in state.mapper.column_attrs if a.key not in SECRET_COLUMNS}
+        old = {a.key: _plain(getattr(obj, a.key)) for a in state.mapper.column_attrs
+               if a.key not in SECRET_COLUMNS}
         rows.append(AuditEvent(at=utcnow(), user_id=uid, username=uname, remote_addr=addr, action="delete",
                                object_type=table, object_id=_pk(state), changes={"old": old}))
     new_objects = [o for o in session.new if getattr(o, "__tablename__", None) not in NOT_AUDITED | {None}]

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 
+from lims import consent
+from lims.consent.withdrawal import quarantine_samples, withdraw_consent
 from lims.demo import DemoContext
 from lims.participants.models import Consent, Participant
 from lims.samples.models import Sample
 from lims.shipments import service
-from lims import consent
-from lims.consent.withdrawal import quarantine_samples, withdraw_consent
 from lims.storage import service as storage
 from lims.storage.models import Placement, StorageUnit
 from lims.studies.models import Site
@@ -31,7 +31,8 @@ def generate(ctx: DemoContext) -> None:
     manager = ctx.users.get("labmanager")
     # Participants whose withdrawal the core demo recorded: their samples are quarantined now.
     withdrawn = session.scalars(select(Participant).join(Consent).where(
-        Participant.study_id == ctx.study.id, Consent.withdrawn_on.is_not(None)).order_by(Participant.id)).all()
+        Participant.study_id == ctx.study.id, Consent.withdrawn_on.is_not(None))
+                                .order_by(Participant.id)).all()
     quarantined = 0
     for participant in withdrawn:
         quarantined += len(quarantine_samples(session, participant, by=manager, at=_at(ctx, 30))[0])
@@ -64,15 +65,18 @@ def _ship(ctx: DemoContext) -> int:
     for tube in tubes:
         service.add_by_scan(session, shipment, tube.accession or "", by=sender)
     service.release_shipment(session, shipment, by=manager, instance="trialbank-demo", at=_at(ctx, 10))
-    scans = [t.accession or "" for t in tubes[:-1]] + [zj_tube]  # last tube lost, one ZJ tube scanned by mistake
-    service.receive_shipment(session, shipment, scans=scans, damaged={tubes[0].accession or "": "cracked cap"},
+    # last tube lost, one ZJ tube scanned by mistake
+    scans = [t.accession or "" for t in tubes[:-1]] + [zj_tube]
+    service.receive_shipment(session, shipment, scans=scans,
+                             damaged={tubes[0].accession or "": "cracked cap"},
                              arrival_temp_c=-71.5, by=receiver, at=_at(ctx, 8, 3.0))
     returns = session.scalar(select(StorageUnit).where(StorageUnit.barcode == "ZJ-FRZ2-RET"))
     if returns is not None:
         for i, tube in enumerate(tubes[1:-1]):
             storage.place_sample(session, tube, returns, by=receiver, at=_at(ctx, 8, 4.0 + i / 60))
     # A second shipment still being packed at WZ, to show a draft.
-    draft = service.create_shipment(session, ctx.study, from_site="WZ", to_site="ZJ", conditions="ln2_dry_shipper",
+    draft = service.create_shipment(session, ctx.study, from_site="WZ", to_site="ZJ",
+                                    conditions="ln2_dry_shipper",
                                     by=ctx.technicians.get("WZ"))
     return 2 if draft else 1
 

@@ -51,7 +51,8 @@ def _printer(printer_id: int) -> Any:
 
 
 def _download(data: dict[str, Any]) -> tuple[Any, int]:
-    """Return the layout (PDF) or stock (ZPL) and resolution of a download: chosen, configured, or the default."""
+    """Return the layout (PDF) or stock (ZPL) and resolution of a download: chosen, configured, or the
+    default."""
     try:
         if data["format"] == "zpl":
             configured = current_app.config.get("LABEL_ZPL") or {}
@@ -63,7 +64,8 @@ def _download(data: dict[str, Any]) -> tuple[Any, int]:
                                                            or {"preset": DEFAULT_LAYOUT})
         return layout, data.get("dpi") or int(current_app.config.get("LABEL_SHEET_DPI") or 600)
     except (LabelLayoutError, TypeError, ValueError, AttributeError) as exc:
-        raise DomainError(f"label download settings (LABEL_SHEET, LABEL_ZPL): {exc}", field="layout") from None
+        raise DomainError(f"label download settings (LABEL_SHEET, LABEL_ZPL): {exc}",
+                          field="layout") from None
 
 
 def _sent(job: PrintJob) -> Any:
@@ -80,9 +82,11 @@ def _attachment(rendered: Any, name: str) -> Response:
 @bp.post("/samples/labels")
 @permission_required("samples.register")
 def sample_labels() -> Any:
-    """Print sample labels on a configured printer, or download them (PDF sheet or ZPL); each is a custody event."""
+    """Print sample labels on a configured printer, or download them (PDF sheet or ZPL); each is a custody
+    event."""
     data = _form(PrintRequestSchema())
-    samples = [access.require(current_user, "samples.register", samples_service.get_by_accession(db.session, code))
+    samples = [access.require(current_user, "samples.register",
+                              samples_service.get_by_accession(db.session, code))
                for code in data["accession"]]
     if data["printer"] and not request.form.get("download"):
         job = service.print_sample_labels(db.session, samples, _printer(data["printer"]), by=current_user,
@@ -107,7 +111,8 @@ def unit_labels() -> Any:
         return _sent(service.print_unit_labels(db.session, units, _printer(data["printer"]), by=current_user,
                                                start_position=data["start_position"]))
     layout, dpi = _download(data)
-    rendered = service.download_unit_labels(db.session, units, language=data["format"], layout=layout, dpi=dpi,
+    rendered = service.download_unit_labels(db.session, units, language=data["format"], layout=layout,
+                                            dpi=dpi,
                                             start_position=data["start_position"])
     return _attachment(rendered, units[0].barcode if len(units) == 1 else f"storage-labels-{len(units)}")
 
@@ -116,7 +121,8 @@ def unit_labels() -> Any:
 @login_required
 def jobs() -> Any:
     """List the latest print jobs of the user's sites with their status; retry or reprint from here."""
-    return render_template("printing/jobs.html", jobs=service.jobs_at(db.session, access.site_ids(current_user)))
+    return render_template("printing/jobs.html",
+                           jobs=service.jobs_at(db.session, access.site_ids(current_user)))
 
 
 def _job(job_id: int) -> PrintJob:
@@ -172,7 +178,8 @@ def reprint(job_id: int) -> Any:
 
 
 def _printer_page(status: int = 200, problems: dict[str, str] | None = None, editing: Any = None) -> Any:
-    sites = db.session.scalars(select(Site).where(access.visible_sites(current_user)).order_by(Site.code)).all()
+    sites = db.session.scalars(select(Site).where(access.visible_sites(current_user))
+                               .order_by(Site.code)).all()
     found = printers.printers_at(db.session, access.site_ids(current_user), active=None)
     return render_template("printing/printers.html", printers=found, sites=sites, problems=problems or {},
                            form=request.form if request.method == "POST" else {}, editing=editing,
@@ -195,7 +202,8 @@ def printer_create() -> Any:
         site = db.session.scalar(select(Site).where(Site.code == data.pop("site").strip().upper()))
         if site is None:
             raise DomainError("choose the printer's site", field="site")
-        created = printers.create_printer(db.session, site=access.require_see(current_user, site), by=current_user,
+        created = printers.create_printer(db.session, site=access.require_see(current_user, site),
+                                          by=current_user,
                                           **data)
     except ValidationError as exc:
         return _printer_page(422, form_errors(exc))
@@ -215,7 +223,8 @@ def printer_edit(printer_id: int) -> Any:
     try:
         data = load_form(PrinterUpdateSchema(), request.form)
         data["active"] = request.form.get("active") == "on"
-        data.update({key: None for key in ("bench", "host", "port", "queue") if key in request.form and key not in data})
+        data.update({key: None for key in ("bench", "host", "port", "queue") if key in request.form
+                     and key not in data})
         printers.update_printer(db.session, found, by=current_user, **data)
     except ValidationError as exc:
         return _printer_page(422, form_errors(exc), editing=found)

@@ -19,16 +19,19 @@ from lims.studies.models import SampleType, Site, TimePoint
 FILTERS = ("participant", "timepoint", "sample_type", "status", "derivation", "site")
 
 
-def sample_query(user: Any, *, where: ColumnElement[bool] | None = None, **filters: Any) -> Select[tuple[Sample]]:
-    """Return the samples ``user`` may see that match ``filters`` (participant, timepoint, sample_type, status,
-    derivation, site: the code of the site holding them), ordered by id; ``where`` adds a clause on Sample."""
+def sample_query(user: Any, *, where: ColumnElement[bool] | None = None,
+                 **filters: Any) -> Select[tuple[Sample]]:
+    """Return the samples ``user`` may see that match ``filters`` (participant, timepoint, sample_type,
+    status, derivation, site: the code of the site holding them), ordered by id; ``where`` adds a clause on
+    Sample."""
     unknown = set(filters) - set(FILTERS)
     if unknown:
         raise TypeError(f"unknown sample filter(s): {', '.join(sorted(unknown))}")
     stmt = (select(Sample).join(Participant, Sample.participant_id == Participant.id)
             .where(access.visible_samples(user))
             .options(selectinload(Sample.sample_type), selectinload(Sample.container_type),
-                     selectinload(Sample.site), selectinload(Sample.participant).selectinload(Participant.study),
+                     selectinload(Sample.site),
+                     selectinload(Sample.participant).selectinload(Participant.study),
                      selectinload(Sample.visit).selectinload(Visit.timepoint)))
     text = {k: str(v).strip() for k, v in filters.items() if v is not None and str(v).strip()}
     if "participant" in text:
@@ -37,7 +40,8 @@ def sample_query(user: Any, *, where: ColumnElement[bool] | None = None, **filte
         stmt = stmt.join(SampleType, Sample.sample_type_id == SampleType.id).where(
             SampleType.code == text["sample_type"].upper())
     if "timepoint" in text:
-        stmt = (stmt.join(Visit, Sample.visit_id == Visit.id).join(TimePoint, Visit.timepoint_id == TimePoint.id)
+        stmt = (stmt.join(Visit, Sample.visit_id == Visit.id)
+                .join(TimePoint, Visit.timepoint_id == TimePoint.id)
                 .where(TimePoint.code == text["timepoint"].upper()))
     if "status" in text:
         stmt = stmt.where(Sample.status == text["status"])

@@ -24,7 +24,8 @@ class RunParametersSchema(Schema):
     category = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(CATEGORIES))
     markers = fields.List(fields.String(validate=validate.Length(min=1, max=60)), load_default=list,
                           validate=validate.Length(max=2000),
-                          metadata={"description": "Marker codes (empty: every marker measured at the time point)"})
+                          metadata={"description": "Marker codes (empty: every marker measured at the time "
+                                                   "point)"})
     covariates = fields.List(fields.String(validate=validate.OneOf(list(COVARIATES))), load_default=list,
                              metadata={"description": "Forced baseline covariates, never penalised"})
     transform = fields.String(load_default="log2", validate=validate.OneOf(list(TRANSFORMS)))
@@ -36,7 +37,8 @@ class RunParametersSchema(Schema):
     ccr_only = Boolean(load_default=False, metadata={"description": "Only cCR participants (pCR, MPR)"})
     thresholds = fields.List(fields.Float(validate=validate.Range(min=0, max=1, min_inclusive=False,
                                                                   max_inclusive=False)),
-                             load_default=lambda: list(service.DEFAULT_THRESHOLDS), validate=validate.Length(max=12))
+                             load_default=lambda: list(service.DEFAULT_THRESHOLDS),
+                             validate=validate.Length(max=12))
 
 
 class RunSchema(Schema):
@@ -70,5 +72,6 @@ class RunDetailSchema(RunSchema):
         check = service.compare(db.session, run)
         if check is None:
             return None
-        return {"original_id": check.original.id, "same_input": check.same_input, "identical": check.identical,
+        return {"original_id": check.original.id, "same_input": check.same_input,
+                "identical": check.identical,
                 "differences": check.differences}
