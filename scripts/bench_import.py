@@ -113,11 +113,12 @@ def raw_baseline(path: str) -> tuple[float, int]:
                     .replace("ix_marker_result", "ix_raw_marker_result")
                     .replace("uq_marker_result", "uq_raw_marker_result")
                     .replace("pk_marker_result", "pk_raw_marker_result"))
-    # COLUMNS is this script's constant list of column names
-    rows = con.execute(f"SELECT {COLUMNS} FROM marker_result ORDER BY id").fetchall()  # noqa: S608
+    sql = f"SELECT {COLUMNS} FROM marker_result ORDER BY id"  # noqa: S608 - COLUMNS is this script's constant
+    rows = con.execute(sql).fetchall()
     start = time.perf_counter()
     con.execute("BEGIN")
-    con.executemany(f"INSERT INTO marker_result_raw ({COLUMNS}) VALUES ({', '.join('?' * 13)})", rows)  # noqa: S608
+    sql = f"INSERT INTO marker_result_raw ({COLUMNS}) VALUES ({', '.join('?' * 13)})"  # noqa: S608 - as above
+    con.executemany(sql, rows)
     con.execute("COMMIT")
     elapsed = time.perf_counter() - start
     con.close()

@@ -32,7 +32,7 @@ SURGERY = date(2025, 5, 5)
 
 
 @pytest.fixture()
-def edge(session: Session, catalogue: Any, sampled: Any, make_participant: Any) -> dict[str, Any]:  # noqa: F811
+def edge(session: Session, catalogue: Any, sampled: Any, make_participant: Any) -> dict[str, Any]:  # noqa: F811 - fixtures by name
     """Create the corpus's world (see the module docstring); return the participants and accessions."""
     p, made = sampled(code="ZJ-777", enrolled_on=ENROLLED)
     from lims.samples.models import Sample

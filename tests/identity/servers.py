@@ -183,7 +183,7 @@ def directory(tmp: Path) -> Iterator[str]:
     if not Path(SLAPD).exists() or not (SCHEMA / "inetorgperson.schema").exists():
         missing("OpenLDAP slapd (apt-get install slapd ldap-utils)")
     try:
-        import ldap  # noqa: F401
+        import ldap  # noqa: F401 - only whether it imports
     except ImportError:
         missing("python-ldap (pip install 'trialbank[ldap]')")
     (tmp / "data").mkdir(parents=True)
