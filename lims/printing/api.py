@@ -113,8 +113,7 @@ class Jobs(MethodView):
     @blp.arguments(PrintRequestSchema)
     @blp.response(201, PrintJobSchema)
     def post(self, args: dict[str, Any]) -> Any:
-        """Queue labels for samples or storage units on a printer (answered queued; sent once committed: GET
-        it)."""
+        """Queue labels for samples or storage units on a printer (answered queued; sent once committed)."""
         if not args.get("printer"):
             raise DomainError("give the printer; files are downloaded from the pages", field="printer")
         printer = _printer(args["printer"])

@@ -74,8 +74,7 @@ def _detail(sample: Sample) -> SampleDetail:
 @blp.response(201, ProcessedSchema)
 @blp.alt_response(422, description="Impossible or missing values, or products that do not fit in the tube")
 def process(args: dict[str, Any], accession: str) -> Any:
-    """Process a primary tube into aliquots/derivatives with its raw pre-analytical values (all or
-    nothing)."""
+    """Process a primary tube into aliquots/derivatives with its raw pre-analytical values (all or none)."""
     sample = access.require(current_user, "samples.register",
                             service.find_by_accession(db.session, accession))
     values = localise(args, access.study_zone(sample.participant.study))

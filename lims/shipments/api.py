@@ -121,8 +121,7 @@ def release(args: dict[str, Any], shipment_id: int) -> Any:
 @login_required
 @blp.response(200, ManifestSchema)
 def manifest(shipment_id: int) -> Any:
-    """Return the signed JSON manifest: content, the SHA-256 of its canonical JSON, this installation's
-    signature."""
+    """Return the signed JSON manifest: content, the SHA-256 of its canonical JSON, our signature."""
     return manifests.manifest(_shipment(shipment_id), instance=instance_name(), key=installation_key())
 
 
@@ -206,8 +205,7 @@ def import_manifest() -> Any:
 @permission_required("manifests.keys")
 @blp.response(200, InstallationKeySchema)
 def own_key() -> Any:
-    """Return this installation's manifest signing key (public half and fingerprint), to send to partner
-    sites."""
+    """Return this installation's manifest signing key (public half and fingerprint) for partner sites."""
     key = installation_key()
     return {"installation": instance_name(), "algorithm": signing.ALGORITHM, "public_key": key.public_key,
             "public_key_pem": key.public_pem, "fingerprint": key.fingerprint}

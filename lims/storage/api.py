@@ -159,8 +159,7 @@ def location(accession: str) -> Any:
 @login_required
 @blp.response(200, StorageSuggestionSchema)
 def suggestion(accession: str) -> Any:
-    """Suggest where a sample should go (same participant and time point together, type and temperature
-    allowed)."""
+    """Suggest where a sample should go (same participant and time point together, type and temperature)."""
     sample = _sample(accession)
     s = service.suggest_location(db.session, sample)
     if s is None:
@@ -192,8 +191,7 @@ def retention(args: dict[str, Any], pagination_parameters: Any) -> Any:
 @blp.arguments(RackFileSchema, location="files")
 @blp.response(200, RackDiffSchema)
 def rack_scan(form: dict[str, Any], files: dict[str, Any], unit_id: int) -> Any:
-    """Compare a rack reader's file (FluidX, VisionMate, Micronic, DataPaq) with the box map; changes
-    nothing."""
+    """Compare a rack reader's file (FluidX, VisionMate, Micronic, DataPaq) with the box map; no change."""
     unit = access.require(current_user, "storage.manage", _unit(unit_id))
     return racks.compare(db.session, unit, files["file"].read(), user=current_user,
                          numbering=form["numbering"])
