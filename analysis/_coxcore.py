@@ -89,7 +89,8 @@ def _efron_one(s: Sorted, x: np.ndarray, beta: np.ndarray) -> tuple[float, np.nd
     return loglik, score, info
 
 
-def efron_stats(parts: list[tuple[Sorted, np.ndarray]], beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+def efron_stats(parts: list[tuple[Sorted, np.ndarray]],
+                beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Sum the Efron log-likelihood, score and information over strata."""
     ll, sc, inf = 0.0, np.zeros(len(beta)), np.zeros((len(beta), len(beta)))
     for s, x in parts:
@@ -162,7 +163,7 @@ def fit_cox(
     ll0 = efron_stats(parts, beta)[0]
     ll, score, info = stats(beta)
     converged, infinite, it = False, np.zeros(len(beta), bool), 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - the iteration count is reported after the loop
         try:
             step = np.linalg.solve(info, score)
         except np.linalg.LinAlgError:

@@ -15,7 +15,7 @@ import pandas as pd
 def require_columns(df: pd.DataFrame, columns: Sequence[str]) -> None:
     """Raise if any of ``columns`` is absent from ``df``."""
     if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"expected a pandas DataFrame, got {type(df).__name__}")  # noqa: TRY004 (API: ValueError)
+        raise ValueError(f"expected a pandas DataFrame, got {type(df).__name__}")
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ValueError(f"column {missing[0]!r} is missing from the data (columns: {list(df.columns)})")

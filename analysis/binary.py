@@ -19,7 +19,8 @@ from scipy import special, stats
 from analysis._inputs import binary_frame
 
 __all__ = [
-    "Association", "Rate", "associate", "delong", "firth_logistic", "logistic_many", "mann_whitney", "rate", "youden",
+    "Association", "Rate", "associate", "delong", "firth_logistic", "logistic_many", "mann_whitney", "rate",
+    "youden",
 ]
 
 
@@ -44,7 +45,8 @@ def rate(successes: int, n: int, conf_level: float = 0.95) -> Rate:
     return Rate(successes, n, successes / n, lower, upper)
 
 
-def logistic_many(y: np.ndarray, x: np.ndarray, tol: float = 1e-10, max_iter: int = 100) -> dict[str, np.ndarray]:
+def logistic_many(y: np.ndarray, x: np.ndarray, tol: float = 1e-10,
+                  max_iter: int = 100) -> dict[str, np.ndarray]:
     """Fit y ~ 1 + x by Newton-Raphson for every column of ``x`` at once (NaN = row not in that model).
 
     Returns coef and se of the slope, n, events, converged, ``separated`` (the marker's values in the two
@@ -98,7 +100,8 @@ def logistic_many(y: np.ndarray, x: np.ndarray, tol: float = 1e-10, max_iter: in
             "converged": converged & estimable & ~separated, "separated": separated, "estimable": estimable}
 
 
-def firth_logistic(y: np.ndarray, x: np.ndarray, tol: float = 1e-10, max_iter: int = 200) -> dict[str, np.ndarray]:
+def firth_logistic(y: np.ndarray, x: np.ndarray, tol: float = 1e-10,
+                   max_iter: int = 200) -> dict[str, np.ndarray]:
     """Firth-penalised logistic regression of y on [1, x] (finite under separation; Firth 1993).
 
     Maximises l(b) + log|X'WX|/2 by Newton steps on the modified score X'(y - p + h (1/2 - p)), h the
@@ -201,7 +204,8 @@ class Association:
         return pd.Series(self.__dict__)
 
     def predictive_auc(self) -> tuple[float, float, float]:
-        """AUC and CI in the direction that predicts the outcome (``direction``), as the ROC figure draws it."""
+        """AUC and CI in the direction that predicts the outcome (``direction``), as the ROC figure draws
+        it."""
         if self.direction == "higher":
             return self.auc, self.auc_low, self.auc_high
         return 1 - self.auc, 1 - self.auc_high, 1 - self.auc_low
@@ -237,7 +241,8 @@ def associate(df: pd.DataFrame, outcome: str, marker: str, conf_level: float = 0
     converged = bool(fit["converged"][0])
     reason = None
     if fit["separated"][0]:
-        reason = "separation: the marker's values in the two outcome groups do not overlap (no finite odds ratio)"
+        reason = ("separation: the marker's values in the two outcome groups do not overlap (no finite odds "
+                  "ratio)")
     elif not converged:
         reason = "no convergence of the logistic fit"
     if firth:

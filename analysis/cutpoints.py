@@ -27,7 +27,8 @@ from analysis._inputs import binary_frame, survival_frame
 __all__ = ["MaxStat", "lausen92_p", "maxstat", "maxstat_binary", "maxstat_survival"]
 
 
-def lausen92_p(statistic: float | np.ndarray, minprop: float = 0.1, maxprop: float | None = None) -> np.ndarray:
+def lausen92_p(statistic: float | np.ndarray, minprop: float = 0.1,
+               maxprop: float | None = None) -> np.ndarray:
     """Lausen-Schumacher (1992) approximation of P(max |Z| >= statistic) over cuts in [minprop, maxprop].
 
     As R ``maxstat::pLausen92``: P = 4 phi(b) / b + phi(b) (b - 1/b) log(e2 (1 - e1) / ((1 - e2) e1)) for

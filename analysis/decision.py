@@ -78,10 +78,11 @@ def watch_and_wait_table(
     ``y_residual``: 1 = residual disease (non-pCR), 0 = pathological complete response. ``prob``: predicted
     probability of residual disease. A patient with prob < threshold is spared surgery (watch-and-wait).
 
-    Columns: counts; ``surgeries_avoided_per`` and ``residual_missed_per`` with Wilson score intervals (both are
-    binomial proportions of all n patients, scaled to ``per``); ``missed_among_residual`` = share of residual
-    disease that would be left in place (1 − sensitivity), Wilson interval; model net benefit at the threshold.
-    The Wilson interval treats the predictions as fixed, so it does not carry model-fitting uncertainty.
+    Columns: counts; ``surgeries_avoided_per`` and ``residual_missed_per`` with Wilson score intervals (both
+    are binomial proportions of all n patients, scaled to ``per``); ``missed_among_residual`` = share of
+    residual disease that would be left in place (1 − sensitivity), Wilson interval; model net benefit at the
+    threshold. The Wilson interval treats the predictions as fixed, so it does not carry model-fitting
+    uncertainty.
     """
     y, prob = _arrays(y_residual, prob)
     t = _thresholds(thresholds)

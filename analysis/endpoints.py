@@ -116,7 +116,8 @@ def _events(frame: pd.DataFrame, date: str, kind: str | pd.Series) -> pd.DataFra
     return pd.DataFrame({"participant_id": frame["participant_id"], "date": frame[date], "type": kind})
 
 
-def regrowth_counts(tables: Tables, variant: str = "A", settings: EndpointSettings | None = None) -> pd.DataFrame:
+def regrowth_counts(tables: Tables, variant: str = "A",
+                    settings: EndpointSettings | None = None) -> pd.DataFrame:
     """Return the LOCAL_REGROWTH events with their salvage R status and whether they count as events.
 
     A regrowth's salvage is the ``salvage_r_status`` recorded on it, else the first salvage operation on or
@@ -134,7 +135,8 @@ def regrowth_counts(tables: Tables, variant: str = "A", settings: EndpointSettin
     for idx, row in regrowth.iterrows():
         if pd.notna(row["salvage_r_status"]):
             continue
-        later = salvage[(salvage["participant_id"] == row["participant_id"]) & (salvage["date"] >= row["date"])
+        later = salvage[(salvage["participant_id"]
+                         == row["participant_id"]) & (salvage["date"] >= row["date"])
                         & (salvage["date"] <= row["date"] + window)]
         if pd.notna(following[idx]):
             later = later[later["date"] < following[idx]]

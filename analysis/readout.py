@@ -86,10 +86,12 @@ def by_stratum(derived: pd.DataFrame, prefix: str, landmark: float, days: Sequen
     for s in ranked:
         med = fit.median.loc[s]
         row: dict[str, object] = {"stratum": s, "n": int(med["n"]), "events": int(med["events"]),
-                                  "median": med["median"], "median_lower": med["lower"], "median_upper": med["upper"]}
+                                  "median": med["median"], "median_lower": med["lower"],
+                                  "median_upper": med["upper"]}
         for day, table in at.items():
             rec = table.loc[s]
-            row.update({f"surv_{day}": rec["surv"], f"lower_{day}": rec["lower"], f"upper_{day}": rec["upper"],
+            row.update({f"surv_{day}": rec["surv"], f"lower_{day}": rec["lower"],
+                        f"upper_{day}": rec["upper"],
                         f"n_risk_{day}": int(rec["n_risk"])})
         rows.append(row)
     test = survival.logrank(kept, "time", "event", "stratum") if len(present) > 1 else None
@@ -105,7 +107,8 @@ def competing_frame(derived: pd.DataFrame, tables: dict[str, pd.DataFrame],
     failure whose site was not recorded, 0 censored at the last disease assessment. Columns participant_id,
     stratum, time, cause.
     """
-    t = normalise_tables({k: tables.get(k) for k in ("participants", "disease_events", "deaths", "last_contact")})
+    t = normalise_tables({k: tables.get(k)
+                          for k in ("participants", "disease_events", "deaths", "last_contact")})
     failure = first_failure(t, settings).set_index("participant_id")
     deaths = t["deaths"].dropna(subset=["date"]).groupby("participant_id")["date"].min()
     contact = t["last_contact"].drop_duplicates("participant_id").set_index("participant_id")
@@ -122,7 +125,8 @@ def competing_frame(derived: pd.DataFrame, tables: dict[str, pd.DataFrame],
         elif pd.notna(died):
             cause, end = 3, died
         else:
-            cause, end = 0, contact["last_disease_assessment_date"].get(pid) if pid in contact.index else pd.NaT
+            cause, end = 0, contact["last_disease_assessment_date"].get(
+                pid) if pid in contact.index else pd.NaT
         if pd.isna(end):
             continue
         rows.append({"participant_id": str(pid), "stratum": str(strata.get(pid)),

@@ -89,9 +89,11 @@ class ScreenSpec:
         if self.cut not in ("none", "median", "optimal"):
             raise ValueError(f"cut must be 'none', 'median' or 'optimal', got {self.cut!r}")
         if self.transform not in transforms.TRANSFORMS:
-            raise ValueError(f"transform must be one of {sorted(transforms.TRANSFORMS)}, got {self.transform!r}")
+            raise ValueError(f"transform must be one of {sorted(transforms.TRANSFORMS)}, got "
+                             f"{self.transform!r}")
         if self.cut == "optimal" and self.covariates:
-            raise ValueError("cut='optimal' has no adjusted p-value with covariates; use cut='median' or 'none'")
+            raise ValueError("cut='optimal' has no adjusted p-value with covariates; use cut='median' or "
+                             "'none'")
         if self.pseudocount is not None and not self.pseudocount >= 0:
             raise ValueError(f"pseudocount must be >= 0, got {self.pseudocount}")
 
@@ -136,7 +138,8 @@ def run(
                       post_baseline, draw_day, allow_post_baseline)
     prep = _prepare(df, markers, outcome, spec)
     block_spec = spec
-    if spec.transform == "clr":  # a composition: its parts are transformed together, then screened as they are
+    # a composition: its parts are transformed together, then screened as they are
+    if spec.transform == "clr":
         values = transforms.clr(_numeric(prep.data.loc[prep.base.index, markers]), spec.pseudocount)
         prep = replace(prep, data=values)
         block_spec = replace(spec, transform="none", pseudocount=None)
@@ -145,11 +148,13 @@ def run(
     return combine(parts, outcome, spec)
 
 
-def run_block(df: pd.DataFrame, markers: Sequence[str], outcome: Survival | Binary, spec: ScreenSpec) -> pd.DataFrame:
+def run_block(df: pd.DataFrame, markers: Sequence[str], outcome: Survival | Binary,
+              spec: ScreenSpec) -> pd.DataFrame:
     """Screen one block of markers without q-values; ``combine`` joins blocks into ``run``'s table."""
     markers = list(markers)
     if spec.transform == "clr":
-        raise ValueError("clr transforms a composition as a whole: apply transforms.clr first, then screen blocks")
+        raise ValueError("clr transforms a composition as a whole: apply transforms.clr first, then screen "
+                         "blocks")
     return _block(_prepare(df, markers, outcome, spec), markers, outcome, spec)
 
 
@@ -164,7 +169,8 @@ def combine(parts: Sequence[pd.DataFrame], outcome: Survival | Binary, spec: Scr
     first = parts[0].attrs
     out.attrs.update(effect="HR" if isinstance(outcome, Survival) else "OR", transform=spec.transform,
                      cut=spec.cut, landmark=spec.landmark, covariates=list(spec.covariates),
-                     caveat=first.get("caveat"), late_draws=int(sum(p.attrs.get("late_draws", 0) for p in parts)),
+                     caveat=first.get("caveat"),
+                     late_draws=int(sum(p.attrs.get("late_draws", 0) for p in parts)),
                      firth=spec.firth)
     return out
 
@@ -174,7 +180,8 @@ def _prepare(df: pd.DataFrame, markers: list[str], outcome: Survival | Binary, s
     covariates = list(spec.covariates)
     if isinstance(outcome, Survival):
         post = markers if (spec.post_baseline or spec.landmark is not None) else []
-        data, timing = survival.apply_timing(df, outcome.time, outcome.event, post, spec.landmark, spec.draw_day,
+        data, timing = survival.apply_timing(df, outcome.time, outcome.event, post, spec.landmark,
+                                             spec.draw_day,
                                              spec.allow_post_baseline)
         base = survival_frame(data, outcome.time, outcome.event, covariates, numeric_others=False)
     elif isinstance(outcome, Binary):
@@ -184,7 +191,7 @@ def _prepare(df: pd.DataFrame, markers: list[str], outcome: Survival | Binary, s
         data, timing = df, survival.Timing()
         base = binary_frame(df, outcome.outcome).join(df[covariates]).dropna()
     else:
-        raise ValueError(  # noqa: TRY004 (the API promises ValueError for bad input)
+        raise ValueError(
             f"outcome must be screen.Survival or screen.Binary, got {type(outcome).__name__}"
         )
     return _Prepared(data, base, timing)
@@ -192,7 +199,8 @@ def _prepare(df: pd.DataFrame, markers: list[str], outcome: Survival | Binary, s
 
 def _numeric(raw: pd.DataFrame) -> pd.DataFrame:
     if not all(pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) for t in raw.dtypes):
-        raw = pd.DataFrame({m: numeric_column(raw, m) for m in raw.columns}, index=raw.index)  # names the column
+        # names the column
+        raw = pd.DataFrame({m: numeric_column(raw, m) for m in raw.columns}, index=raw.index)
     return raw.astype(float)
 
 
@@ -318,11 +326,13 @@ def _fill(out: pd.DataFrame, fit: dict[str, np.ndarray], kind: str) -> None:
     notes = np.full(len(out), "", dtype=object)
     none_left = "no events among its rows" if kind == "events" else "only one outcome among its rows"
     notes[~fit["estimable"]] = "no variation among its rows"
-    notes[~fit["estimable"] & ((fit["events"] == 0) | (kind == "outcome") & (fit["events"] == fit["n"]))] = none_left
+    notes[~fit["estimable"] & ((fit["events"] == 0)
+                               | (kind == "outcome") & (fit["events"] == fit["n"]))] = none_left
     notes[fit["n"] == 0] = "no values among the analysed participants"
     infinite = fit["infinite"] if kind == "events" else fit["separated"]
     notes[infinite] = ("monotone likelihood: infinite estimate (every event in one group); likelihood-ratio p"
-                       if kind == "events" else "separation: infinite odds ratio (the outcome groups do not overlap)")
+                       if kind == "events"
+                       else "separation: infinite odds ratio (the outcome groups do not overlap)")
     out["note"] = notes
 
 
@@ -344,12 +354,14 @@ def _adjusted(out: pd.DataFrame, base: pd.DataFrame, design: np.ndarray, markers
             out.loc[m, ["converged", "note"]] = [False, reason or str(caught[0].message)]
 
 
-def _cox_row(frame: pd.DataFrame, outcome: Survival, marker: str, covariates) -> tuple[float, float, int, str | None]:
+def _cox_row(frame: pd.DataFrame, outcome: Survival, marker: str,
+             covariates) -> tuple[float, float, int, str | None]:
     fit = survival.cox(frame, outcome.time, outcome.event, [marker, *covariates])
     return fit.table.loc[marker, "coef"], fit.table.loc[marker, "se"], fit.events, fit.reason
 
 
-def _logit_row(frame: pd.DataFrame, outcome: Binary, marker: str, covariates) -> tuple[float, float, int, None]:
+def _logit_row(frame: pd.DataFrame, outcome: Binary, marker: str,
+               covariates) -> tuple[float, float, int, None]:
     exog = sm.add_constant(pd.get_dummies(frame[[marker, *covariates]], drop_first=True, dtype=float))
     res = sm.Logit(frame[outcome.outcome], exog).fit(disp=0, method="newton", maxiter=100)
     return float(res.params[marker]), float(res.bse[marker]), int(frame[outcome.outcome].sum()), None

@@ -15,14 +15,16 @@ def _render(fig: plt.Figure, fmt: str) -> bytes:
     if fmt not in ("png", "svg"):
         raise ValueError(f"format {fmt!r}: choose 'png' or 'svg'")
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=150, bbox_inches="tight", metadata={"Date": None} if fmt == "svg" else None)
+    fig.savefig(buf, format=fmt, dpi=150, bbox_inches="tight",
+                metadata={"Date": None} if fmt == "svg" else None)
     plt.close(fig)
     return buf.getvalue()
 
 
 def calibration_plot(points: pd.DataFrame, slope: float | None = None, intercept: float | None = None,
                      *, title: str = "Calibration (cross-validated)", fmt: str = "png") -> bytes:
-    """Observed vs mean predicted risk per group with Wilson 95% CIs, the ideal diagonal and slope/intercept."""
+    """Observed vs mean predicted risk per group with Wilson 95% CIs, the ideal diagonal and
+    slope/intercept."""
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="ideal")
     err = [(points["observed"] - points["observed_ci_low"]).clip(lower=0),

@@ -42,7 +42,8 @@ def _numeric_cell(x: pd.Series, digits: int, summary: str) -> str:
     if x.empty:
         return "–"
     if summary == "mean":
-        return f"{x.mean():.{digits}f} ({x.std(ddof=1):.{digits}f})" if len(x) > 1 else f"{x.mean():.{digits}f}"
+        return f"{x.mean():.{digits}f} ({x.std(ddof=1):.{digits}f})" if len(
+            x) > 1 else f"{x.mean():.{digits}f}"
     q1, med, q3 = np.percentile(x, [25, 50, 75])
     return f"{med:.{digits}f} [{q1:.{digits}f}–{q3:.{digits}f}]"
 
@@ -102,7 +103,8 @@ def _variable_rows(var: str, label: str, parts: list[tuple[str, pd.DataFrame]], 
             diff = _smd_categorical(per_group[0], per_group[1], levels)
         rows = [((head, ""), [""] * len(parts), test, diff)]
         for lv in levels:
-            cells = [_pct(int((part[var] == lv).sum()), int(part[var].notna().sum()), digits) for _, part in parts]
+            cells = [_pct(int((part[var] == lv).sum()), int(part[var].notna().sum()), digits)
+                     for _, part in parts]
             rows.append(((head, str(lv)), cells, float("nan"), float("nan")))
     else:
         head = f"{label}, {'median [IQR]' if summary == 'median' else 'mean (SD)'}"
@@ -151,7 +153,8 @@ def table_one(
     rows: list[tuple[tuple[str, str], list[str], float, float]] = []
     for var in variables:
         per_group = [data.loc[data[by] == g, var] for g in groups]
-        rows += _variable_rows(var, labels.get(var, var), parts, per_group, var in categorical, p, smd, digits,
+        rows += _variable_rows(var, labels.get(var, var), parts, per_group, var in categorical, p, smd,
+                               digits,
                                summary)
     index = pd.MultiIndex.from_tuples([r[0] for r in rows], names=["variable", "level"])
     out = pd.DataFrame([r[1] for r in rows], index=index, columns=columns)

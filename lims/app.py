@@ -103,11 +103,11 @@ def _init_api(app: Flask) -> None:
     """Set up the JSON API's OpenAPI document: description, security schemes, converters."""
     plugin = MarshmallowPlugin(schema_name_resolver=schema_name)
     api.init_app(app, spec_kwargs={
-        "info": {"description": "Trialbank JSON API. Every list is paginated (X-Pagination). Authorise with an API "
-                                "token (Authorization: Bearer ..., made on /account/tokens) or a logged-in session. "
-                                "Text anywhere in a request may not contain NUL (U+0000) characters: such a request "
-                                "is refused with 422. Numbers are finite (no NaN or infinity) and dates are "
-                                "YYYY-MM-DD between 1900-01-01 and 2200-12-31."},
+        "info": {"description": "Trialbank JSON API. Every list is paginated (X-Pagination). Authorise with "
+                                "an API token (Authorization: Bearer ..., made on /account/tokens) or a "
+                                "logged-in session. Text anywhere in a request may not contain NUL (U+0000) "
+                                "characters: such a request is refused with 422. Numbers are finite (no NaN "
+                                "or infinity) and dates are YYYY-MM-DD between 1900-01-01 and 2200-12-31."},
         "marshmallow_plugin": plugin,
         "security": [{"bearerToken": []}, {"sessionCookie": []}],
     })
@@ -132,7 +132,8 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        # The cookie names a server-side session: a revoked session, or a deactivated user, is logged out at once.
+        # The cookie names a server-side session: a revoked session, or a deactivated user, is logged out at
+        # once.
         from lims.accounts.sessions import session_for
 
         row = session_for(db.session, flask_session.get("_sid"), idle=app.permanent_session_lifetime)
@@ -210,7 +211,8 @@ def _template_helpers(app: Flask) -> None:
     """Give templates may(), the date and time filters, readable labels and the navigation."""
 
     def may(action: str, obj: Any = None) -> bool:
-        """Tell templates whether the current user may do ``action`` (on ``obj``): the permission table + scope."""
+        """Tell templates whether the current user may do ``action`` (on ``obj``): the permission table +
+        scope."""
         return access.may_act(current_user, action, obj)
 
     def participant_date(value: Any, participant: Any, time: bool = False) -> str:
@@ -228,7 +230,8 @@ def _template_helpers(app: Flask) -> None:
         return access.format_local(value, study_zone(), time=time, empty="—")
 
     def readable(code: Any, kind: str | None = None) -> str:
-        """Show a code by its name: study codes (stratum, sample_type, container, timepoint) from the protocol."""
+        """Show a code by its name: study codes (stratum, sample_type, container, timepoint) from the
+        protocol."""
         if code is None or code == "":
             return "—"
         if kind in STUDY_CODE_KINDS:
@@ -261,16 +264,19 @@ def _error_handlers(app: Flask) -> None:
         if request.path.startswith("/api/"):
             problems = getattr(exc, "problems", None) or ({exc.field: exc.message} if exc.field else {})
             return jsonify({"code": exc.status, "status": HTTP_STATUS_CODES.get(exc.status, "Error"),
-                            "message": exc.message, "errors": {k: [v] for k, v in problems.items()}}), exc.status
+                            "message": exc.message,
+                            "errors": {k: [v] for k, v in problems.items()}}), exc.status
         return render_template("error.html", code=exc.status, message=exc.message), exc.status
 
     @app.errorhandler(DataError)
     def data_error(exc: DataError) -> Any:
-        # A value the database cannot hold (too long, out of range) that no validator caught: say so, don't 500.
+        # A value the database cannot hold (too long, out of range) that no validator caught: say so, don't
+        # 500.
         reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
         message = f"a value could not be stored: {reason}; nothing was saved"
         if request.path.startswith("/api/"):
-            return jsonify({"code": 422, "status": "Unprocessable Entity", "message": message, "errors": {}}), 422
+            return jsonify({"code": 422, "status": "Unprocessable Entity", "message": message,
+                            "errors": {}}), 422
         return render_template("error.html", code=400, message=message), 400
 
     @app.errorhandler(HTTPException)

@@ -12,7 +12,8 @@ import importlib.util
 from types import ModuleType
 
 DOMAINS = ("core", "labels", "studies", "accounts", "jobs", "participants", "custody", "samples", "storage",
-           "printing", "shipments", "access", "disposal", "consent", "station", "worklists", "clinical", "markers",
+           "printing", "shipments", "access", "disposal", "consent", "station", "worklists", "clinical",
+           "markers",
            "results", "signatures", "audit")
 # Policy packages: the rules every path asks (who may see what, what consent allows). They read only models
 # (and core), so any domain's services and pages may import them whatever their place in the order above.

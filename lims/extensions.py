@@ -10,7 +10,8 @@ from lims.core.database import Database
 
 
 class LimsApi(Api):
-    """flask-smorest Api with one error body everywhere (code, status, message, errors) and ``Allow`` on 405."""
+    """flask-smorest Api with one error body everywhere (code, status, message, errors) and ``Allow`` on
+    405."""
 
     def _register_pagination_header(self) -> None:
         # X-Pagination carries a JSON object: documented as JSON content, not as an OpenAPI "simple" object

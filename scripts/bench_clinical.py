@@ -48,7 +48,8 @@ def _timed(label: str, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=120)
-    parser.add_argument("--database-url", default="sqlite://", help="Server URL to create throwaway databases on")
+    parser.add_argument("--database-url", default="sqlite://",
+                        help="Server URL to create throwaway databases on")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, fresh_database(args.database_url, Path(tmp)) as source_url:
         upgrade(source_url)
@@ -69,7 +70,8 @@ def main() -> None:
             target = make_engine(target_url)
             with Session(target) as s:
                 study = install_protocol(s, load_protocol(DEFAULT_PROTOCOL))[0]
-                user = add_user(s, username="dm", password="benchmark password", role="data_manager", full_name="DM")
+                user = add_user(s, username="dm", password="benchmark password", role="data_manager",
+                                full_name="DM")
                 for code, site, enrolled_on in people:
                     enrol(s, study, site=s.scalar(select(Site).where(Site.code == site)), code=code,
                           enrolled_on=enrolled_on)
@@ -79,7 +81,8 @@ def main() -> None:
                 s.commit()
                 print(f"  {report.records} records, {report.inserted} inserted, {report.changes} audit rows, "
                       f"{len(report.problems)} problems")
-                again = _timed("re-import of the same file (validate, nothing changes)", redcap.import_redcap, s,
+                again = _timed("re-import of the same file (validate, nothing changes)", redcap.import_redcap,
+                               s,
                                study, "demo.csv", export, by=user)
                 print(f"  {again.unchanged} unchanged, {again.changes} changes")
             target.dispose()

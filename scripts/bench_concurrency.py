@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Concurrent scanners on gunicorn: no server error, every store in the database and in custody, one race winner.
+"""Concurrent scanners on gunicorn: no server error, every store in the database and in custody, one race
+winner.
 
 Fills a fresh database (the demo trial with ``--demo N``, plus a generated fill: per scanner a technician
 at one of the four sites with its own tubes, stored in its site's boxes), starts gunicorn with several
@@ -98,7 +99,8 @@ def _tubes(session: Any, study: Any, site: Any, code: str, user: Any, count: int
 
 
 def fill(url: str, instance: Path, *, clients: int, tubes: int, race: int, demo: int) -> World:
-    """Migrate the empty database at ``url`` and fill it: (demo), scanners with tubes in boxes, the race box."""
+    """Migrate the empty database at ``url`` and fill it: (demo), scanners with tubes in boxes, the race
+    box."""
     upgrade(url)
     app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "SECRET_KEY": SECRET})
     with app.app_context(), unit_of_work(db.session) as session:
@@ -116,7 +118,8 @@ def fill(url: str, instance: Path, *, clients: int, tubes: int, race: int, demo:
         for site in sites:
             freezer = create_unit(session, site=site, kind="freezer", name=f"{site.code} bench freezer",
                                   barcode=f"{site.code}-BFRZ", set_temp_c=-80.0)
-            rack = create_unit(session, site=site, kind="rack", name="Bench rack", barcode=f"{site.code}-BRCK",
+            rack = create_unit(session, site=site, kind="rack", name="Bench rack",
+                               barcode=f"{site.code}-BRCK",
                                parent=freezer)
             for b in range(per_site // 81 + 3):
                 boxes[site.code].append(create_unit(session, site=site, kind="box", name=f"Bench box {b + 1}",
@@ -140,7 +143,8 @@ def fill(url: str, instance: Path, *, clients: int, tubes: int, race: int, demo:
         zj = next(s for s in sites if s.code == "ZJ")
         racer = add_user(session, username="racer", password=PASSWORD, role="technician", full_name="Racer",
                          site_codes=("ZJ",))
-        race_box = create_unit(session, site=zj, kind="box", name="Race box", barcode="ZJ-RACE", rows=9, cols=9)
+        race_box = create_unit(session, site=zj, kind="box", name="Race box", barcode="ZJ-RACE", rows=9,
+                               cols=9)
         race_tubes = [t.accession for t in _tubes(session, study, zj, "ZJ-RACE", racer, race)]
         racer_token = create_token(session, racer, name="race")[1]
     return World(scanners, boxes, site_tubes, race_box.id, race_tubes, racer_token)
@@ -201,7 +205,8 @@ class Tally:
     latency: dict[str, list[float]] = field(default_factory=lambda: {"lookup": [], "store": [], "ping": []})
     statuses: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
-    stores: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # tube -> [(box, position)] in order
+    # tube -> [(box, position)] in order
+    stores: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
     def add(self, other: Tally) -> None:
         for kind, values in other.latency.items():
@@ -212,7 +217,8 @@ class Tally:
         self.stores.update(other.stores)
 
 
-def scan(port: int, world: World, scanner: Scanner, seconds: float, seed: int, start: threading.Barrier) -> Tally:
+def scan(port: int, world: World, scanner: Scanner, seconds: float, seed: int,
+         start: threading.Barrier) -> Tally:
     """Run one scanner until the time is up: 60 % look-ups, 30 % stores of its own tubes, 10 % pings."""
     rng, tally = random.Random(seed), Tally()
     client = client_for(port, scanner.username, scanner.token)
@@ -307,7 +313,8 @@ def last_event_id(url: str) -> int:
 
 def race(port: int, url: str, world: World) -> dict[str, Any]:
     """Send one place-at-A1 per race tube to one empty box at the same instant (half cookie, half token)."""
-    clients = [client_for(port, "racer", world.racer_token if i % 2 else None) for i in range(len(world.race_tubes))]
+    clients = [client_for(port, "racer", world.racer_token if i % 2 else None)
+               for i in range(len(world.race_tubes))]
     first_event = last_event_id(url)
     barrier = threading.Barrier(len(clients))
     answers: list[int] = [0] * len(clients)
@@ -328,7 +335,8 @@ def race(port: int, url: str, world: World) -> dict[str, Any]:
     with engine.connect() as conn:
         held = conn.execute(select(Sample.accession).join(Placement, Placement.sample_id == Sample.id)
                             .where(Placement.unit_id == world.race_box)).scalars().all()
-        events = conn.scalar(select(func.count(CustodyEvent.id)).join(Sample, Sample.id == CustodyEvent.sample_id)
+        events = conn.scalar(select(func.count(CustodyEvent.id))
+                             .join(Sample, Sample.id == CustodyEvent.sample_id)
                              .where(CustodyEvent.id >= first_event, Sample.accession.in_(world.race_tubes)))
     engine.dispose()
     winners = [world.race_tubes[i] for i, status in enumerate(answers) if status == 201]
@@ -353,8 +361,10 @@ def serve(url: str, instance: Path, port: int, workers: int) -> subprocess.Popen
            # raised here (the per-account limits stay as configured)
            "LIMS_RATELIMIT_LOGIN_ADDRESS": "10000 per minute"}
     # --preload: the app is imported once and forked (it opens no connection before the fork).
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-                               "--preload", "--graceful-timeout", "5", "--log-level", "warning", "lims.wsgi:app"], cwd=ROOT, env=env)
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b",
+                               f"127.0.0.1:{port}",
+                               "--preload", "--graceful-timeout", "5", "--log-level", "warning",
+                               "lims.wsgi:app"], cwd=ROOT, env=env)
     for _ in range(300):
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
@@ -375,7 +385,8 @@ def serve(url: str, instance: Path, port: int, workers: int) -> subprocess.Popen
 def report(tally: Tally, wall: float, world: World) -> dict[str, Any]:
     requests = sum(len(v) for v in tally.latency.values())
     server_errors = sum(n for key, n in tally.statuses.items() if int(key.rsplit(" ", 1)[1]) >= 500)
-    figures: dict[str, Any] = {"scanners": len(world.scanners), "seconds": round(wall, 1), "requests": requests,
+    figures: dict[str,
+                  Any] = {"scanners": len(world.scanners), "seconds": round(wall, 1), "requests": requests,
                                "throughput": round(requests / wall, 1), "server_errors": server_errors,
                                "statuses": dict(sorted(tally.statuses.items())),
                                "stores_201": sum(len(v) for v in tally.stores.values())}
@@ -390,7 +401,8 @@ def report(tally: Tally, wall: float, world: World) -> dict[str, Any]:
 
 def run(url: str, *, clients: int, seconds: float, workers: int, tubes: int, race_size: int, demo: int,
         port: int, instance: Path) -> dict[str, Any]:
-    """Fill the empty database at ``url``, serve it, run the scanners and the race; return figures and checks."""
+    """Fill the empty database at ``url``, serve it, run the scanners and the race; return figures and
+    checks."""
     t0 = time.perf_counter()
     world = fill(url, instance, clients=clients, tubes=tubes, race=race_size, demo=demo)
     print(f"filled in {time.perf_counter() - t0:.1f} s: {clients} scanners x {tubes} tubes, "
@@ -416,9 +428,12 @@ def run(url: str, *, clients: int, seconds: float, workers: int, tubes: int, rac
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", default=None, help="URL of an empty database (default: a new SQLite file)")
-    parser.add_argument("--clients", type=int, default=20, help="concurrent scanners (half cookie, half token)")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default=None,
+                        help="URL of an empty database (default: a new SQLite file)")
+    parser.add_argument("--clients", type=int, default=20,
+                        help="concurrent scanners (half cookie, half token)")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--tubes", type=int, default=20, help="tubes per scanner")

@@ -1,16 +1,18 @@
 #!/usr/bin/env python
-"""Custody write throughput with 1, 4 and 8 concurrent writers on PostgreSQL: one global head vs per-sample chains.
+"""Custody write throughput with 1, 4 and 8 concurrent writers on PostgreSQL: one global head vs per-sample
+chains.
 
 Each writer is a process with its own connection; each transaction appends one custody event to one of the
 writer's own samples, spends ``--work-ms`` on the rest of the request inside the same transaction (other
 statements and rules of a scan at a bench; 0 for none), and commits. The baseline is the previous design,
 re-implemented here: every event links to the previous event of the whole installation through one locked head
-row (SHA-256, no key). The new design is ``lims.custody.service.record_event`` (per-sample head rows, HMAC with
-the instance key). Both run in the same database in the same run; the script prints events per second and the
-ratio of throughput at 4 and 8 writers to 1 writer for each design, then the cost of one anchor over every head
-and of a full verify.
+row (SHA-256, no key). The new design is ``lims.custody.service.record_event`` (per-sample head rows, HMAC
+with the instance key). Both run in the same database in the same run; the script prints events per second and
+the ratio of throughput at 4 and 8 writers to 1 writer for each design, then the cost of one anchor over every
+head and of a full verify.
 
-Without ``--database-url`` it starts a throwaway PostgreSQL cluster on 127.0.0.1 (like ``.ci/run``) and removes it.
+Without ``--database-url`` it starts a throwaway PostgreSQL cluster on 127.0.0.1 (like ``.ci/run``) and
+removes it.
 
     .venv/bin/python scripts/bench_custody.py                       # throwaway cluster, 5 s per measurement
     .venv/bin/python scripts/bench_custody.py --seconds 10 --database-url postgresql+psycopg://postgres@127.0.0.1:5432/x
@@ -91,10 +93,12 @@ class OldHead(OldBase):
 def old_record_event(session: Session, sample_id: int, action: str, *, details: dict[str, Any]) -> None:
     """The previous ``record_event``: lock the global head, hash over it, append, move the head."""
     head = session.scalar(select(OldHead).where(OldHead.id == 1).with_for_update())
-    event = OldEvent(seq=head.seq + 1, sample_id=sample_id, action=action, at=datetime.now(UTC), details=details,
+    event = OldEvent(seq=head.seq + 1, sample_id=sample_id, action=action, at=datetime.now(UTC),
+                     details=details,
                      prev_hash=head.hash)
     content = {"seq": event.seq, "sample_id": sample_id, "action": action,
-               "at": event.at.isoformat(timespec="microseconds"), "user_id": None, "site_code": None, "from": None,
+               "at": event.at.isoformat(timespec="microseconds"), "user_id": None, "site_code": None,
+               "from": None,
                "to": None, "reason": None, "details": details, "corrects_id": None, "prev_hash": head.hash}
     event.hash = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
                                 .encode()).hexdigest()
@@ -169,8 +173,8 @@ def _sample_lock_waits(url: str, seconds: float) -> float:
     end = time.perf_counter() + seconds * 0.9
     with engine.connect() as conn:
         while time.perf_counter() < end:
-            rows = conn.execute(text("SELECT wait_event_type FROM pg_stat_activity WHERE application_name = :a "
-                                     "AND state <> 'idle'"), {"a": APP_NAME}).all()
+            rows = conn.execute(text("SELECT wait_event_type FROM pg_stat_activity WHERE application_name = "
+                                     ":a AND state <> 'idle'"), {"a": APP_NAME}).all()
             conn.rollback()
             seen += len(rows)
             waits += sum(1 for (kind,) in rows if kind == "Lock")
@@ -180,7 +184,8 @@ def _sample_lock_waits(url: str, seconds: float) -> float:
 
 
 def prepare(url: str) -> list[int]:
-    """Migrate, install the protocol, create the samples (each with a first event) and the old design's tables."""
+    """Migrate, install the protocol, create the samples (each with a first event) and the old design's
+    tables."""
     from lims.config import DEFAULT_PROTOCOL
     from lims.core.migrate import upgrade
     from lims.custody.chain import GENESIS
@@ -230,8 +235,8 @@ def anchor_and_verify(url: str) -> None:
         report = verify_chain(session)
         took = time.perf_counter() - t
         state = "intact" if report.ok else f"BROKEN ({report.problem_count} problems)"
-        print(f"verify: {report.events:,} events in {report.chains} chains, {report.checkpoints} checkpoints: "
-              f"{state} in {took:.2f} s ({report.events / took:,.0f} events/s)")
+        print(f"verify: {report.events:,} events in {report.chains} chains, {report.checkpoints} "
+              f"checkpoints: {state} in {took:.2f} s ({report.events / took:,.0f} events/s)")
     engine.dispose()
 
 
@@ -243,7 +248,8 @@ def _free_port() -> int:
 
 @contextmanager
 def throwaway_postgres(port: int | None) -> Iterator[str]:
-    """Start a PostgreSQL cluster in a temporary folder on 127.0.0.1 (a free port); yield its URL; remove it."""
+    """Start a PostgreSQL cluster in a temporary folder on 127.0.0.1 (a free port); yield its URL; remove
+    it."""
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
     if not bins:
         sys.exit("PostgreSQL is not installed (apt-get install postgresql), or pass --database-url")
@@ -254,14 +260,18 @@ def throwaway_postgres(port: int | None) -> Iterator[str]:
         shutil.chown(root, "postgres", "postgres")
     data, log = root / "data", root / "log"
     try:
-        subprocess.run([*as_postgres, f"{pgbin}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E",
+        subprocess.run([*as_postgres, f"{pgbin}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust",
+                        "-E",
                         "UTF8"], check=True, capture_output=True)
         options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=50"
-        started = subprocess.run([*as_postgres, f"{pgbin}/pg_ctl", "-D", str(data), "-l", str(log), "-w", "-t", "30",
+        started = subprocess.run([*as_postgres, f"{pgbin}/pg_ctl", "-D", str(data), "-l", str(log), "-w",
+                                  "-t", "30",
                                   "start", "-o", options], check=False, capture_output=True)
         if started.returncode != 0:
-            sys.exit(f"PostgreSQL did not start on port {port}:\n{log.read_text()[-1000:] if log.exists() else ''}")
-        subprocess.run([f"{pgbin}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "bench_custody"],
+            sys.exit("PostgreSQL did not start on port "
+                     f"{port}:\n{log.read_text()[-1000:] if log.exists() else ''}")
+        subprocess.run([f"{pgbin}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+                        "bench_custody"],
                        check=True, capture_output=True)
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/bench_custody"
     finally:
@@ -289,9 +299,11 @@ def run(url: str, seconds: float, work: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=None, help="An empty PostgreSQL database (default: a throwaway "
+    parser.add_argument("--database-url", default=None,
+                        help="An empty PostgreSQL database (default: a throwaway "
                                                              "cluster on 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None, help="Port of the throwaway cluster (default: a free one).")
+    parser.add_argument("--port", type=int, default=None,
+                        help="Port of the throwaway cluster (default: a free one).")
     parser.add_argument("--seconds", type=float, default=5.0, help="Duration of each measurement.")
     parser.add_argument("--work-ms", type=float, default=5.0,
                         help="Rest of the request inside each transaction, after the custody event (ms).")
@@ -300,8 +312,8 @@ def main() -> None:
         # The writers run without an app: the custody key and anchor file come from the environment.
         os.environ["LIMS_CUSTODY_KEY_FILE"] = str(Path(tmp) / "custody_key")
         os.environ["LIMS_CUSTODY_ANCHOR_FILE"] = str(Path(tmp) / "custody-anchors.log")
-        print(f"{os.cpu_count()} CPUs; {args.seconds:g} s per measurement; each transaction: one custody event, "
-              f"{args.work_ms:g} ms of the rest of the request, commit", flush=True)
+        print(f"{os.cpu_count()} CPUs; {args.seconds:g} s per measurement; each transaction: one custody "
+              f"event, {args.work_ms:g} ms of the rest of the request, commit", flush=True)
         work = args.work_ms / 1000
         if args.database_url:
             run(args.database_url, args.seconds, work)

@@ -54,8 +54,10 @@ def seed(participants: int, n_markers: int, n_results: int, rng: np.random.Gener
     session = db.session
     study, _ = install_protocol(session, load_protocol(DEFAULT_PROTOCOL))
     site = session.scalar(select(Site).where(Site.code == "ZJ"))
-    serum = session.scalar(select(SampleType).where(SampleType.study_id == study.id, SampleType.code == "SERUM"))
-    sst = session.scalar(select(ContainerType).where(ContainerType.study_id == study.id, ContainerType.code == "SST"))
+    serum = session.scalar(select(SampleType)
+                           .where(SampleType.study_id == study.id, SampleType.code == "SERUM"))
+    sst = session.scalar(select(ContainerType)
+                         .where(ContainerType.study_id == study.id, ContainerType.code == "SST"))
     tps = {t.code: t.id for t in session.scalars(select(TimePoint).where(TimePoint.study_id == study.id))}
     timepoints = [tp for tp in TIMEPOINTS if tp in tps]
     conn = session.connection()
@@ -64,13 +66,16 @@ def seed(participants: int, n_markers: int, n_results: int, rng: np.random.Gener
         {"study_id": study.id, "site_id": site.id, "code": f"ZJ-{i + 1:04d}", "enrolled_on": date(2025, 1, 1),
          "stratum": str(strata[i]), "stage": "III"} for i in range(participants)])
     pids = [p for (p,) in session.execute(select(Participant.id).order_by(Participant.id))]
-    conn.execute(insert(Consent.__table__), [{"participant_id": p, "version": "2.1", "signed_on": date(2025, 1, 1)}
+    conn.execute(insert(Consent.__table__),
+                 [{"participant_id": p, "version": "2.1", "signed_on": date(2025, 1, 1)}
                                              for p in pids])
     cids = [c for (c,) in session.execute(select(Consent.id).order_by(Consent.id))]
-    conn.execute(insert(ConsentScope.__table__), [{"consent_id": c, "scope": "MARKER_RESEARCH", "granted": True}
+    conn.execute(insert(ConsentScope.__table__),
+                 [{"consent_id": c, "scope": "MARKER_RESEARCH", "granted": True}
                                                   for c in cids])
     n_samples = n_results // n_markers
-    visits = [(pids[i // len(timepoints) % len(pids)], timepoints[i % len(timepoints)]) for i in range(n_samples)]
+    visits = [(pids[i // len(timepoints) % len(pids)], timepoints[i % len(timepoints)])
+              for i in range(n_samples)]
     conn.execute(insert(Visit.__table__), [
         {"participant_id": p, "timepoint_id": tps[tp], "occurrence": 1 + i // (len(pids) * len(timepoints)),
          "status": "done", "actual_on": date(2025, 1, 2) + timedelta(days=30 * (i % len(timepoints)))}
@@ -87,7 +92,8 @@ def seed(participants: int, n_markers: int, n_results: int, rng: np.random.Gener
          "precentrifugation_temp_c": 21.0, "spun": True, "spin1_g": 2000.0, "spin1_min": 10.0,
          "spin1_temp_c": 20.0, "spin1_brake": True, "spin2_done": False,
          "last_spin_ended_at": t0 + timedelta(days=30 * (i % 8), hours=float(delays[i]) + 0.25),
-         "postspin_temp_c": 21.0, "frozen_at": t0 + timedelta(days=30 * (i % 8), hours=float(delays[i]) + 0.6),
+         "postspin_temp_c": 21.0,
+         "frozen_at": t0 + timedelta(days=30 * (i % 8), hours=float(delays[i]) + 0.6),
          "storage_temp_c": -80.0, "storage_container": "PP"} for i in range(n_samples)])
     for k in range(n_markers):
         save_marker(session, {"code": f"CYT{k:03d}", "name": f"Cytokine {k}", "category": "cytokine",

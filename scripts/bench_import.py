@@ -56,16 +56,19 @@ def seed(n_samples: int, n_markers: int) -> list[str]:
     session = db.session
     study, _ = install_protocol(session, load_protocol(DEFAULT_PROTOCOL))
     site = session.scalar(select(Site).where(Site.code == "ZJ"))
-    serum = session.scalar(select(SampleType).where(SampleType.study_id == study.id, SampleType.code == "SERUM"))
+    serum = session.scalar(select(SampleType)
+                           .where(SampleType.study_id == study.id, SampleType.code == "SERUM"))
     conn = session.connection()
     conn.execute(insert(Participant.__table__), [
         {"study_id": study.id, "site_id": site.id, "code": f"ZJ-{i:04d}", "enrolled_on": date(2025, 1, 1)}
         for i in range(1, PARTICIPANTS + 1)])
     pids = [p for (p,) in session.execute(select(Participant.id).order_by(Participant.id))]
-    conn.execute(insert(Consent.__table__), [{"participant_id": p, "version": "2.1", "signed_on": date(2025, 1, 1)}
+    conn.execute(insert(Consent.__table__),
+                 [{"participant_id": p, "version": "2.1", "signed_on": date(2025, 1, 1)}
                                              for p in pids])
     cids = [c for (c,) in session.execute(select(Consent.id).order_by(Consent.id))]
-    conn.execute(insert(ConsentScope.__table__), [{"consent_id": c, "scope": "MARKER_RESEARCH", "granted": True}
+    conn.execute(insert(ConsentScope.__table__),
+                 [{"consent_id": c, "scope": "MARKER_RESEARCH", "granted": True}
                                                   for c in cids])
     accessions = [make_accession(i + 1, study.accession_prefix) for i in range(n_samples)]
     conn.execute(insert(Sample.__table__), [
@@ -74,13 +77,15 @@ def seed(n_samples: int, n_markers: int) -> list[str]:
         for i, a in enumerate(accessions)])
     for k in range(n_markers):
         save_marker(session, {"code": f"CYT{k:02d}", "name": f"Cytokine {k}", "category": "cytokine",
-                              "unit": "pg/mL", "specimen_types": ["SERUM"], "lod": 0.5, "lloq": 1.0, "uloq": 5000.0,
+                              "unit": "pg/mL", "specimen_types": ["SERUM"], "lod": 0.5, "lloq": 1.0,
+                              "uloq": 5000.0,
                               "transform": "log2"})
     session.commit()
     return accessions
 
 
-def make_file(accessions: list[str], n_results: int, n_markers: int, rng: np.random.Generator) -> pd.DataFrame:
+def make_file(accessions: list[str], n_results: int, n_markers: int,
+              rng: np.random.Generator) -> pd.DataFrame:
     n_samples = n_results // n_markers
     sample = np.repeat(np.array(accessions[:n_samples], dtype=object), n_markers)
     marker = np.tile(np.array([f"CYT{k:02d}" for k in range(n_markers)], dtype=object), n_samples)
@@ -97,8 +102,8 @@ def make_file(accessions: list[str], n_results: int, n_markers: int, rng: np.ran
         "assay_date": "2025-06-01", "operator": "bench"})
 
 
-COLUMNS = ("sample_id, marker_id, import_id, value, qualifier, original_value, original_unit, replicate, run_id, "
-           "batch_id, plate_id, assay_date, operator")
+COLUMNS = ("sample_id, marker_id, import_id, value, qualifier, original_value, original_unit, replicate, "
+           "run_id, batch_id, plate_id, assay_date, operator")
 
 
 def copy_table(con: sqlite3.Connection, name: str) -> None:
@@ -122,7 +127,8 @@ def baselines(path: str) -> dict[str, float]:
     copy_table(con, "marker_result_adbc")
     start = time.perf_counter()
     con.execute("BEGIN")
-    con.executemany(f"INSERT INTO marker_result_raw ({COLUMNS}) VALUES ({', '.join('?' * 13)})", rows)
+    sql = f"INSERT INTO marker_result_raw ({COLUMNS}) VALUES ({', '.join('?' * 13)})"  # noqa: S608 - as above
+    con.executemany(sql, rows)
     con.execute("COMMIT")
     raw = time.perf_counter() - start
     con.close()
@@ -205,7 +211,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=int, default=1_000_000)
     parser.add_argument("--markers", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=3, help="Best of this many rounds (the machine is shared).")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="Best of this many rounds (the machine is shared).")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     rounds = []

@@ -39,7 +39,8 @@ def main() -> None:
             elapsed = time.perf_counter() - t0
             markers = page.get_data(as_text=True).count("/markers/")
             assert page.status_code == 200 and volcano.status_code == 200
-            print(f"{outcome:6} {sample_type:13} {markers:3d} markers: {elapsed:.2f} s (form -> run page + volcano)")
+            print(f"{outcome:6} {sample_type:13} {markers:3d} markers: {elapsed:.2f} s (form -> run page + "
+                  "volcano)")
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ def measure(markers: int, patients: int, block: int | None, seed: int) -> dict[s
     out = Path(f"/tmp/bench-screen-{markers}-{block}.parquet")
     pd.concat({"cox": cox[["coef", "se", "p", "q"]], "split": split[["coef", "statistic", "p", "q"]]},
               axis=1).to_parquet(out)
-    return {"cox_s": t1 - t0, "split_s": t2 - t1, "peak_gb": peak, "converged": float(cox["converged"].mean()),
+    return {"cox_s": t1 - t0, "split_s": t2 - t1, "peak_gb": peak,
+            "converged": float(cox["converged"].mean()),
             "hits": int((cox["q"] < 0.05).sum()), "file": str(out)}
 
 
@@ -98,7 +99,8 @@ def main() -> None:
     diff = float(np.nanmax(np.abs(a.to_numpy() - b.to_numpy())))
     print(f"same size, {m} markers x {args.patients} patients: blocked vs whole-matrix path")
     for key, label in (("cox_s", "continuous Cox"), ("split_s", "median split")):
-        print(f"  {label:<17} : {blocked[key]:.1f} s vs {whole[key]:.1f} s  (ratio {blocked[key] / whole[key]:.2f}x)")
+        print(f"  {label:<17} : {blocked[key]:.1f} s vs {whole[key]:.1f} s  (ratio "
+              f"{blocked[key] / whole[key]:.2f}x)")
     print(f"  peak RSS          : {blocked['peak_gb']:.2f} GB vs {whole['peak_gb']:.2f} GB  "
           f"(ratio {blocked['peak_gb'] / whole['peak_gb']:.2f}x)")
     print(f"  max |difference|  : {diff:.1e}  (coef, se, statistic, p, q)")

@@ -2,10 +2,10 @@
 
     .venv/bin/python scripts/bench_signature_runs.py [--participants 120] [--outcome pcr] [--timepoint EOT]
 
-Loads the demo into a throwaway SQLite database, logs in as the PI and submits a quick and a full run (5 x 5-fold
-nested CV, 200 permutations) of a serum + plasma panel with age forced in. Prints how long the POST took to
-answer (the run is computed in a background thread), how long each run took to finish, its AUC and permutation p,
-and whether re-running the full run reproduced every number.
+Loads the demo into a throwaway SQLite database, logs in as the PI and submits a quick and a full run (5 x
+5-fold nested CV, 200 permutations) of a serum + plasma panel with age forced in. Prints how long the POST
+took to answer (the run is computed in a background thread), how long each run took to finish, its AUC and
+permutation p, and whether re-running the full run reproduced every number.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def main() -> None:
                         if line.startswith("password:"))
         client = app.test_client()
         assert client.post("/login", data={"username": "pi", "password": password}).status_code == 302
-        form = {"outcome": args.outcome, "timepoint": args.timepoint, "sample_types": ["SERUM", "CTDNA_PLASMA"],
+        form = {"outcome": args.outcome, "timepoint": args.timepoint,
+                "sample_types": ["SERUM", "CTDNA_PLASMA"],
                 "covariates": ["age"], "transform": "log2", "penalty": "l1", "outer_folds": "5",
                 "inner_folds": "4", "thresholds": "0.1, 0.2, 0.3"}
         full_id = None

@@ -3,10 +3,10 @@
     .venv/bin/python scripts/bench_signatures.py [--seed 20240601] [--permutations 200]
     .venv/bin/python scripts/bench_signatures.py --from-csv frame.csv --outcome pcr --event 0 [--forced age]
 
-The synthetic trial follows docs section 8 of the domain reference: 120 participants, cCR at CRE1 ~45 % randomised
-1:1 to surgery or watch-and-wait, pCR 65 % in resected cCR and 12 % in resected non-cCR patients; 35 markers
-(post-nCRT ctDNA VAF, IL-6, NLR, SCC-Ag, PD-L1 CPS/TPS, TMB, sTILs, CD8, Shannon, 20 stool genera, ...).
-Residual disease depends on ctDNA, IL-6 and NLR; the microbiome is noise.
+The synthetic trial follows docs section 8 of the domain reference: 120 participants, cCR at CRE1 ~45 %
+randomised 1:1 to surgery or watch-and-wait, pCR 65 % in resected cCR and 12 % in resected non-cCR patients;
+35 markers (post-nCRT ctDNA VAF, IL-6, NLR, SCC-Ag, PD-L1 CPS/TPS, TMB, sTILs, CD8, Shannon, 20 stool genera,
+...). Residual disease depends on ctDNA, IL-6 and NLR; the microbiome is noise.
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ def synthetic_trial(seed: int, n: int = 120) -> pd.DataFrame:
     return df.set_index("participant")
 
 
-MARKERS = (["ctdna_vaf_post", "il6", "nlr_eot", "scc_ag", "pdl1_cps", "pdl1_tps", "tmb", "stils", "cd8_density",
+MARKERS = (["ctdna_vaf_post", "il6", "nlr_eot", "scc_ag", "pdl1_cps", "pdl1_tps", "tmb", "stils",
+            "cd8_density",
             "crp", "albumin", "ldh", "plr", "shannon"] + [g.lower() for g in GENERA])
 LOG2 = {m: "log2" for m in MARKERS if m not in ("albumin", "shannon", "stils")}
 
@@ -92,7 +93,8 @@ def report(label: str, run: sg.ValidationResult, seconds: float) -> None:
     if run.kind == "binary":
         print(f"n={run.n} events={run.n_events}  CV AUC {run.auc:.3f} (95% CI {run.auc_ci[0]:.3f}-"
               f"{run.auc_ci[1]:.3f}); by repeat {', '.join(f'{a:.3f}' for a in run.auc_by_repeat)}")
-        print(f"calibration slope {run.calibration['slope']:.2f}, intercept {run.calibration['intercept']:.2f}")
+        print(f"calibration slope {run.calibration['slope']:.2f}, intercept "
+              f"{run.calibration['intercept']:.2f}")
     else:
         print(f"n={run.n} events={run.n_events}  Harrell C {run.cindex:.3f} (95% CI {run.cindex_ci[0]:.3f}-"
               f"{run.cindex_ci[1]:.3f}); AUC({run.spec.horizon_days:g} d) {run.td_auc:.3f}; "
@@ -108,7 +110,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--permutations", type=int, default=200)
-    ap.add_argument("--from-csv", type=Path, help="a participant frame (e.g. from lims.demo) instead of synthetic")
+    ap.add_argument("--from-csv", type=Path,
+                    help="a participant frame (e.g. from lims.demo) instead of synthetic")
     ap.add_argument("--outcome", default="pcr", help="binary outcome column (with --from-csv)")
     ap.add_argument("--event", default="0", help="outcome value to predict; 0 = residual disease for pcr")
     ap.add_argument("--markers", help="comma-separated marker columns (default: all other numeric columns)")
@@ -121,8 +124,10 @@ def main() -> None:
         forced = [c for c in forced if c in df.columns]
         markers = (args.markers.split(",") if args.markers else
                    [c for c in df.select_dtypes("number").columns if c not in [args.outcome, *forced]])
-        event = type(df[args.outcome].dropna().iloc[0])(args.event) if df[args.outcome].notna().any() else args.event
-        spec = sg.ModelSpec(outcome=sg.BinaryOutcome(args.outcome, event=event), markers=markers, forced=forced,
+        event = type(df[args.outcome].dropna()
+                     .iloc[0])(args.event) if df[args.outcome].notna().any() else args.event
+        spec = sg.ModelSpec(outcome=sg.BinaryOutcome(args.outcome, event=event), markers=markers,
+                            forced=forced,
                             permutations=args.permutations)
         t = time.perf_counter()
         run = sg.validate(df, spec)
@@ -133,7 +138,8 @@ def main() -> None:
           f"{int(df['pcr'].notna().sum())} resected (pCR {df['pcr'].mean():.0%}; among resected cCR "
           f"{df.loc[df['ccr'] == 1, 'pcr'].mean():.0%}), {len(MARKERS)} markers")
 
-    spec = sg.ModelSpec(outcome=sg.BinaryOutcome("pcr", event=0), markers=MARKERS, forced=forced, transform=LOG2,
+    spec = sg.ModelSpec(outcome=sg.BinaryOutcome("pcr", event=0), markers=MARKERS, forced=forced,
+                        transform=LOG2,
                         permutations=args.permutations)
     t = time.perf_counter()
     run = sg.validate(df, spec)

@@ -32,10 +32,10 @@ from lims import demo
 from lims.config import DEFAULT_PROTOCOL
 from lims.core.database import make_engine
 from lims.core.migrate import upgrade
+from lims.core.uow import run as commit_with_retry
 from lims.samples.models import Sample
 from lims.storage import service
 from lims.storage.models import Placement, StorageUnit
-from lims.core.uow import run as commit_with_retry
 from lims.studies.models import Site
 from tests.conftest import fresh_database
 
@@ -98,17 +98,20 @@ def main() -> None:
             units = service.site_units(session, site.id)
             use = service.usage(session, units)
             print(f"occupancy roll-up of site ZJ ({len(units)} units, "
-                  f"{sum(u.used for k, u in use.items() if by_parent(units, k))} samples): {time.perf_counter() - t:.3f} s")
+                  f"{sum(u.used for k, u in use.items() if by_parent(units, k))} samples): "
+                  f"{time.perf_counter() - t:.3f} s")
         with Session(engine) as session:
             site = session.get(Site, site_id)
-            rack = session.scalar(select(StorageUnit).where(StorageUnit.kind == "rack", StorageUnit.site_id == site.id)
+            rack = session.scalar(select(StorageUnit)
+                                  .where(StorageUnit.kind == "rack", StorageUnit.site_id == site.id)
                                   .order_by(StorageUnit.id.desc()))
             tank = session.scalar(select(StorageUnit).where(StorageUnit.kind == "ln2_tank",
                                                             StorageUnit.site_id == site.id))
             t = time.perf_counter()
             moved = service.move_unit(session, rack, tank, by=None)
             session.commit()
-            print(f"move a rack with {moved} samples (one custody event each): {time.perf_counter() - t:.2f} s")
+            print(f"move a rack with {moved} samples (one custody event each): {time.perf_counter() - t:.2f} "
+                  "s")
             tank_id = tank.id
         with Session(engine) as session:
             site, tank = session.get(Site, site_id), session.get(StorageUnit, tank_id)
@@ -116,7 +119,8 @@ def main() -> None:
                                       parent=tank, rows=26, cols=99)
             session.commit()
             box_id = box.id
-            movers = list(session.scalars(select(Sample.accession).join(Placement, Placement.sample_id == Sample.id)
+            movers = list(session.scalars(select(Sample.accession)
+                                          .join(Placement, Placement.sample_id == Sample.id)
                                           .join(StorageUnit).where(StorageUnit.site_id == site.id,
                                                                    Sample.status == "in_storage")
                                           .limit(args.placements)))

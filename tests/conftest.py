@@ -150,7 +150,8 @@ def module_transaction(app: Flask, engine: Engine) -> Iterator[Any]:
 
 @contextmanager
 def rolled_back(conn: Any) -> Iterator[None]:
-    """Run the block in a savepoint of ``conn`` that is rolled back afterwards (whatever the block committed)."""
+    """Run the block in a savepoint of ``conn`` that is rolled back afterwards (whatever the block
+    committed)."""
     savepoint = conn.begin_nested()
     try:
         yield
@@ -224,7 +225,8 @@ def make_participant(session: Session, study: Any) -> Callable[..., Any]:
               stratum: str | None = None, **anchors: Any) -> Any:
         counter["n"] += 1
         site_obj = session.scalar(select(Site).where(Site.code == site))
-        p = enrol(session, study, site=site_obj, code=code or f"{site}-{counter['n']}", enrolled_on=enrolled_on,
+        p = enrol(session, study, site=site_obj, code=code or f"{site}-{counter['n']}",
+                  enrolled_on=enrolled_on,
                   sex="M", age=61, ecog=0)
         record_consent(session, p, version="2.1", signed_on=enrolled_on,
                        scopes={"MARKER_RESEARCH": True, "GENETIC_RESEARCH": True})

@@ -44,7 +44,8 @@ def token(connection, session, study, make_participant, user) -> Iterator[str]:
 
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                 HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture])
 def test_api_never_errors_and_keeps_its_schemas(case, token) -> None:
     case.call_and_validate(headers={"Authorization": f"Bearer {token}"},

@@ -1,15 +1,18 @@
-"""Imports point one way: analysis never imports lims, Flask or SQLAlchemy; domains follow STYLE.md."""
+"""Imports point one way: the import-linter contracts of pyproject.toml run here, and the rules they cannot
+say."""
 
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import pytest
+from importlinter.cli import lint_imports
+
 from lims.domains import DOMAINS, POLICIES
 
-ORDER = list(DOMAINS)
-EDGE = ("views.py", "api.py", "cli.py", "blueprints.py", "schemas.py")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _imports(path: Path) -> set[str]:
@@ -22,45 +25,32 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def test_analysis_is_pure() -> None:
-    offenders = {
-        str(p.relative_to(ROOT)): sorted(n for n in _imports(p) if n.split(".")[0] in {"lims", "flask", "sqlalchemy", "flask_smorest"})
-        for p in (ROOT / "analysis").rglob("*.py")
-    }
-    assert {k: v for k, v in offenders.items() if v} == {}
+def _contract(name_start: str) -> dict:
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    return next(c for c in contracts if c["name"].startswith(name_start))
 
 
-def test_domains_import_only_earlier_domains() -> None:
-    """Domains import earlier domains only; the policy packages (access, consent) may be asked by anyone."""
-    problems = []
-    for path in (ROOT / "lims").rglob("*.py"):
-        parts = path.relative_to(ROOT / "lims").parts
-        if len(parts) < 2 or parts[0] not in ORDER:
-            continue
-        rank = ORDER.index(parts[0])
-        for name in _imports(path):
-            bits = name.split(".")
-            if bits[0] != "lims" or len(bits) < 2 or bits[1] not in ORDER or bits[1] in POLICIES:
-                continue
-            if ORDER.index(bits[1]) > rank:
-                problems.append(f"{path.relative_to(ROOT)} imports {name}")
-    assert problems == []
+def test_import_contracts_are_kept(capsys: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every contract of [tool.importlinter] holds: analysis is pure, the domain order, policies read models,
+    the layers inside each domain (direct, indirect and in-function imports alike)."""
+    monkeypatch.chdir(ROOT)
+    code = lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True)
+    assert code == 0, capsys.readouterr().out
 
 
-def test_policies_read_only_models() -> None:
-    """The policy packages sit below every service that asks them, so they may read only models and core."""
-    problems = []
-    for policy in POLICIES:
-        for path in (ROOT / "lims" / policy).rglob("*.py"):
-            if path.name in EDGE:
-                continue
-            for name in _imports(path):
-                bits = name.split(".")
-                if bits[0] != "lims" or len(bits) < 2 or bits[1] in ("core", policy) or name == "lims":
-                    continue
-                if bits[-1] != "models" and name != "lims.custody.service":
-                    problems.append(f"{path.relative_to(ROOT)} imports {name}")
-    assert problems == []
+def test_domain_order_contract_is_lims_domains() -> None:
+    """The domain order has one source, lims/domains.py: the contract lists the same domains, highest
+    first."""
+    contract = _contract("domains import only earlier domains")
+    assert contract["layers"] == [d for d in reversed(DOMAINS) if d not in POLICIES]
+
+
+def test_every_domain_has_its_layers_checked() -> None:
+    """The contract of the layers inside a domain covers every domain package but core (core is the
+    bottom)."""
+    contract = _contract("inside a domain")
+    assert sorted(contract["containers"]) == sorted(f"lims.{d}" for d in DOMAINS if d != "core")
 
 
 def test_models_import_no_services() -> None:

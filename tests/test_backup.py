@@ -61,7 +61,7 @@ def test_backup_restore_round_trip(demo_db, tmp_path: Path) -> None:
 
 
 def test_damaged_or_unknown_backups_are_refused(demo_db, tmp_path: Path) -> None:
-    url, app, runner = demo_db
+    url, _app, runner = demo_db
     assert runner.invoke(main, ["backup", "--out", str(tmp_path / "bk")]).exit_code == 0
     data = next(p for p in (tmp_path / "bk").iterdir() if p.suffix in (".sqlite", ".pgdump"))
     before = _snapshot(url)
@@ -76,5 +76,6 @@ def test_damaged_or_unknown_backups_are_refused(demo_db, tmp_path: Path) -> None
     with data.open("ab") as fh:
         fh.write(b"tampered")
     result = runner.invoke(main, ["restore", str(data), "--yes"])
-    assert result.exit_code != 0 and "checksum mismatch" in result.output and "nothing was restored" in result.output
+    assert result.exit_code != 0
+    assert "checksum mismatch" in result.output and "nothing was restored" in result.output
     assert _snapshot(url) == before

@@ -41,5 +41,6 @@ def test_concurrent_scanners_lose_nothing_and_one_client_wins_the_race(tmp_path:
     assert figures["requests"] > 0 and figures["stores_201"] > 0, figures
     assert figures["problems"] == [], figures["problems"]  # every 201 store placed and in custody, in order
     race = figures["race"]
-    assert race["winners"] == 1 and race["server_errors"] == 0 and race["answers"] == {"201": 1, "409": 49}, race
+    assert race["winners"] == 1 and race["server_errors"] == 0 and race["answers"] == {"201": 1,
+                                                                                       "409": 49}, race
     assert figures["ok"] and done.returncode == 0, done.stdout[-3000:]

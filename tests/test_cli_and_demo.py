@@ -74,15 +74,18 @@ def test_second_upgrade_and_second_demo_are_harmless(demo_app: Flask) -> None:
 
 
 def test_user_add(demo_app: Flask) -> None:
-    ok = _run(demo_app, "user", "add", "newtech", "--role", "technician", "--site", "NB", "--name", "New Tech",
+    ok = _run(demo_app, "user", "add", "newtech", "--role", "technician", "--site", "NB", "--name",
+              "New Tech",
               env={"LIMS_NEW_PASSWORD": "a long enough password"})
     assert ok.exit_code == 0, ok.output
     assert "Created user newtech (technician, sites NB)" in ok.output
-    dup = _run(demo_app, "user", "add", "newtech", "--role", "pi", env={"LIMS_NEW_PASSWORD": "another long password"})
+    dup = _run(demo_app, "user", "add", "newtech", "--role", "pi",
+               env={"LIMS_NEW_PASSWORD": "another long password"})
     assert dup.exit_code != 0 and "is taken" in dup.output
     short = _run(demo_app, "user", "add", "x", "--role", "pi", env={"LIMS_NEW_PASSWORD": "short"})
     assert short.exit_code != 0 and "at least 10 characters" in short.output
-    site = _run(demo_app, "user", "add", "y", "--role", "pi", "--site", "XX", env={"LIMS_NEW_PASSWORD": "long enough pw"})
+    site = _run(demo_app, "user", "add", "y", "--role", "pi", "--site", "XX",
+                env={"LIMS_NEW_PASSWORD": "long enough pw"})
     assert site.exit_code != 0 and "unknown site 'XX'" in site.output
 
 
@@ -132,7 +135,8 @@ def test_demo_shape_follows_the_recipe(demo_app: Flask) -> None:
         assert done["CRE2"] > 0 and done["PRE_OP"] > 0
         primaries = s.scalars(select(Sample).where(Sample.derivation == "primary")).all()
         by_type = Counter((p.sample_type.code, p.status == "missed") for p in primaries)
-        blood_missed = by_type[("WHOLE_BLOOD", True)] / (by_type[("WHOLE_BLOOD", True)] + by_type[("WHOLE_BLOOD", False)])
+        blood_missed = by_type[("WHOLE_BLOOD", True)] / (by_type[("WHOLE_BLOOD", True)]
+                                                         + by_type[("WHOLE_BLOOD", False)])
         assert 0.02 <= blood_missed <= 0.09
         stool_returned = by_type[("STOOL", False)] / (by_type[("STOOL", True)] + by_type[("STOOL", False)])
         assert 0.60 <= stool_returned <= 0.80
@@ -140,10 +144,12 @@ def test_demo_shape_follows_the_recipe(demo_app: Flask) -> None:
 
         derived = s.scalars(select(Sample).where(Sample.derivation != "primary")).all()
         assert len(derived) > 2 * len(primaries)
-        assert {d.sample_type.code for d in derived} >= {"CTDNA_PLASMA", "SERUM", "BUFFY_COAT", "PBMC", "STOOL"}
+        assert {d.sample_type.code
+                for d in derived} >= {"CTDNA_PLASMA", "SERUM", "BUFFY_COAT", "PBMC", "STOOL"}
         edta_plasma = [d for d in derived if d.sample_type.code == "CTDNA_PLASMA"
                        and d.parent.container_type.code == "K2EDTA"]
-        delays = sorted((d.processing_started_at - d.collected_at).total_seconds() / 3600 for d in edta_plasma)
+        delays = sorted((d.processing_started_at - d.collected_at).total_seconds() / 3600
+                        for d in edta_plasma)
         median = delays[len(delays) // 2]
         assert 0.9 <= median <= 2.2
         late = sum(x > 6 for x in delays) / len(delays)

@@ -18,8 +18,10 @@ from lims.studies.service import install_protocol
 
 def _sample(study, participant, accession: str, **kw) -> Sample:
     blood = next(t for t in study.sample_types if t.code == "WHOLE_BLOOD")
-    values = dict(accession=accession, study_id=study.id, participant_id=participant.id, sample_type_id=blood.id,
-                  derivation="primary", status="collected", quantity=10.0, unit="ml", site_id=participant.site_id)
+    values = {"accession": accession, "study_id": study.id, "participant_id": participant.id,
+                  "sample_type_id": blood.id,
+                  "derivation": "primary", "status": "collected", "quantity": 10.0, "unit": "ml",
+                  "site_id": participant.site_id}
     values.update(kw)
     return Sample(**values)
 
@@ -35,7 +37,8 @@ def test_accession_ids_are_unique(session, study, make_participant) -> None:
     p = make_participant()
     session.add(_sample(study, p, "TB-DUP1"))
     session.flush()
-    assert _flush_fails(session, _sample(study, p, "TB-DUP1")) == "a sample with that accession ID already exists"
+    assert _flush_fails(session,
+                        _sample(study, p, "TB-DUP1")) == "a sample with that accession ID already exists"
 
 
 def test_one_sample_per_box_position(session, study, make_participant) -> None:
@@ -51,7 +54,8 @@ def test_one_sample_per_box_position(session, study, make_participant) -> None:
     assert message == "that storage position already holds a sample"
 
 
-def test_sample_of_a_participant_from_another_study_is_refused(session, study, make_participant, tmp_path: Path) -> None:
+def test_sample_of_a_participant_from_another_study_is_refused(session, study, make_participant,
+                                                               tmp_path: Path) -> None:
     other_file = tmp_path / "other.toml"
     other_file.write_text(Path(DEFAULT_PROTOCOL).read_text().replace('code = "ESCC-WW"', 'code = "OTHER"', 1))
     other, _ = install_protocol(session, load_protocol(other_file))
@@ -67,7 +71,8 @@ def test_sample_of_a_participant_from_another_study_is_refused(session, study, m
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("status", "lost"), ("quantity", -1.0), ("unit", "litres"), ("freeze_thaw_count", -1), ("derivation", "clone")],
+    [("status", "lost"), ("quantity", -1.0), ("unit", "litres"), ("freeze_thaw_count", -1),
+     ("derivation", "clone")],
 )
 def test_check_constraints_on_samples(session, study, make_participant, field: str, value: object) -> None:
     p = make_participant()
@@ -76,9 +81,11 @@ def test_check_constraints_on_samples(session, study, make_participant, field: s
 
 
 @pytest.mark.parametrize("status", ["collected", "missed"])
-def test_missed_sample_needs_a_reason_and_others_an_accession(session, study, make_participant, status) -> None:
+def test_missed_sample_needs_a_reason_and_others_an_accession(session, study, make_participant,
+                                                              status) -> None:
     p = make_participant()
-    assert _flush_fails(session, _sample(study, p, None, status=status)) == "a value is outside what the database allows"
+    assert _flush_fails(session, _sample(study, p, None,
+                                         status=status)) == "a value is outside what the database allows"
 
 
 @pytest.mark.parametrize(("kind", "rows"), [("box", None), ("freezer", 2)])
@@ -89,6 +96,6 @@ def test_box_needs_a_grid_and_other_units_have_none(session, make_participant, k
 
 
 def test_foreign_keys_are_enforced(session) -> None:
-    with pytest.raises(IntegrityError):
-        with session.begin_nested():
-            session.execute(text("INSERT INTO placement (sample_id, unit_id, row, col) VALUES (999999, 999999, 1, 1)"))
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.execute(text("INSERT INTO placement (sample_id, unit_id, row, col) VALUES (999999, "
+                             "999999, 1, 1)"))

@@ -153,7 +153,8 @@ def test_sigkill_mid_import_changes_nothing(tmp_path: Path) -> None:
         app.extensions["lims_db"]["engine"].dispose()
         child = subprocess.Popen([sys.executable, "-c", IMPORT_CHILD, url, str(tmp_path / "instance"),
                                   str(tmp_path / "big.csv")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+                                 text=True,
+                                 env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
         try:
             line = child.stdout.readline()  # type: ignore[union-attr]
             assert line.startswith("inserted"), child.stderr.read()  # type: ignore[union-attr]

@@ -38,7 +38,8 @@ def visit_with_samples(session, study, make_participant, user):
     baseline.status, baseline.actual_on = "done", date(2025, 1, 8)
     kit = timepoint_by_code(study, "BASELINE").kit[0]
     tech = user("technician")
-    blood = register_primary(session, baseline, kit, sample_type=kit.sample_type, quantity=10, unit="ml", by=tech,
+    blood = register_primary(session, baseline, kit, sample_type=kit.sample_type, quantity=10, unit="ml",
+                             by=tech,
                              collected_at=datetime(2025, 1, 8, 8, 0, tzinfo=UTC))
     plasma_type = next(t for t in study.sample_types if t.code == "CTDNA_PLASMA")
     plasma = split(session, blood, sample_type=plasma_type, count=2, volume=1.0, unit="ml", by=tech,
@@ -55,10 +56,11 @@ def test_participant_list_search_and_page(login, visit_with_samples) -> None:
     page = client.get("/participants/ZJ-777")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    p, blood, plasma, _ = visit_with_samples
+    _p, blood, _plasma, _ = visit_with_samples
     assert "Participant ZJ-777" in html
     # Time points in order: baseline before mid-nCRT before EOT before CRE1.
-    assert html.index('id="visit-BASELINE"') < html.index('id="visit-MID_NCRT"') < html.index('id="visit-EOT"') \
+    assert html.index('id="visit-BASELINE"') < html.index('id="visit-MID_NCRT"') < html.index(
+        'id="visit-EOT"') \
         < html.index('id="visit-CRE1"')
     assert "1 of 6 expected collected" in html
     assert blood.accession in html
@@ -67,7 +69,7 @@ def test_participant_list_search_and_page(login, visit_with_samples) -> None:
 
 def test_sample_page_shows_lineage_and_custody(login, visit_with_samples) -> None:
     client = login("technician")
-    p, blood, plasma, aliquots = visit_with_samples
+    _p, blood, plasma, aliquots = visit_with_samples
     html = client.get(f"/samples/{plasma[0].accession.lower()}").get_data(as_text=True)
     assert f"Sample {plasma[0].accession}" in html
     assert blood.accession in html and aliquots[0].accession in html and aliquots[1].accession in html
@@ -95,7 +97,8 @@ def test_health(client) -> None:
 
 
 def test_committed_openapi_document_is_current(app) -> None:
-    """docs/openapi.json is the API contract for scripts; regenerate with `lims openapi write docs/openapi.json`."""
+    """docs/openapi.json is the API contract for scripts; regenerate with `lims openapi write
+    docs/openapi.json`."""
     import json
     from pathlib import Path
 

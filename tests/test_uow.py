@@ -27,7 +27,8 @@ def test_a_unit_run_again_after_a_collision_holds_the_write_lock(tmp_path: Path)
     attempts: list[bool] = []
 
     def other_writer_commits() -> bool:
-        """Let another connection write now; tell whether it could (it cannot while the unit holds the lock)."""
+        """Let another connection write now; tell whether it could (it cannot while the unit holds the
+        lock)."""
         try:
             other.execute(text("UPDATE counter SET n = n + 1 WHERE id = 2"))
             other.commit()

@@ -40,7 +40,8 @@ def schedule(session, study, make_participant, today):
     done = make_participant(site="ZJ", code="ZJ-804", enrolled_on=monday - timedelta(days=3), **rt)
     for p in (due, late, nb, done):
         v = _visit(p, "BASELINE")
-        v.planned_on, v.window_start, v.window_end = monday + timedelta(days=2), monday, monday + timedelta(days=6)
+        v.planned_on, v.window_start, v.window_end = monday + timedelta(days=2), monday, monday + timedelta(
+            days=6)
     lv = _visit(late, "BASELINE")
     lv.planned_on, lv.window_start, lv.window_end = today - timedelta(days=20), today - timedelta(days=27), \
         today - timedelta(days=13)
@@ -55,7 +56,8 @@ def schedule(session, study, make_participant, today):
     return due, late, nb, done
 
 
-def test_worklist_lists_due_overdue_and_done_for_the_users_sites(session, study, user, schedule, today) -> None:
+def test_worklist_lists_due_overdue_and_done_for_the_users_sites(session, study, user, schedule,
+                                                                 today) -> None:
     work = worklist(session, study, user("technician"), day=today)
     codes = {name: [r.participant.code for r in getattr(work, name)] for name in ("due", "overdue", "done")}
     assert "ZJ-801" in codes["due"] and "NB-803" not in codes["due"] and "ZJ-802" not in codes["due"]
@@ -91,13 +93,15 @@ def test_sample_grid_filters_pages_and_downloads(login, session, study, make_par
         place_sample(session, tube, lab.box, by=tech)
     code = lab.participant.code
     client = login("technician")
-    html = client.get(f"/worklists/samples?participant={code.lower()}&sample_type=CTDNA_PLASMA").get_data(as_text=True)
+    html = client.get(f"/worklists/samples?participant={code.lower()}&sample_type=CTDNA_PLASMA").get_data(
+        as_text=True)
     assert "6 samples" in html and lab.tubes[0].accession in html and "G box 1" in html
     stored = client.get(f"/worklists/samples?participant={code}&location=g-b1").get_data(as_text=True)
     assert "3 samples" in stored and lab.tubes[4].accession not in stored
     loose = client.get(f"/worklists/samples?participant={code}&location=none&sample_type=CTDNA_PLASMA")
     assert "3 samples" in loose.get_data(as_text=True)
-    assert "no storage unit with barcode NOPE" in client.get("/worklists/samples?location=nope").get_data(as_text=True)
+    assert "no storage unit with barcode NOPE" in client.get("/worklists/samples?location=nope").get_data(
+        as_text=True)
     paged = client.get(f"/worklists/samples?participant={code}&page=2").get_data(as_text=True)
     assert "Page 2 of" not in paged or "7 samples" in paged
     r = client.get(f"/worklists/samples.csv?participant={code}&timepoint=baseline")
@@ -110,18 +114,21 @@ def test_sample_grid_filters_pages_and_downloads(login, session, study, make_par
     assert len(nb.get_data(as_text=True).splitlines()) == 1  # the header only: ZJ's samples are not NB's
 
 
-def test_a_pending_disposal_blocks_packing_and_a_rejection_frees_it(session, study, make_participant, user) -> None:
+def test_a_pending_disposal_blocks_packing_and_a_rejection_frees_it(session, study, make_participant,
+                                                                    user) -> None:
     lab = make_lab(session, study, make_participant, user, site_code="NB", tag="D")
     tech = user("technician_nb")
     tube = lab.tubes[0]
     place_sample(session, tube, lab.box, by=tech)
     request_disposal(session, tube, reason="haemolysed", by=tech)
-    shipment = shipments.create_shipment(session, study, from_site="NB", to_site="ZJ", conditions="dry_ice", by=tech)
-    with pytest.raises(Conflict, match="waits for a disposal decision .*haemolysed"):
+    shipment = shipments.create_shipment(session, study, from_site="NB", to_site="ZJ", conditions="dry_ice",
+                                         by=tech)
+    with pytest.raises(Conflict, match=r"waits for a disposal decision .*haemolysed"):
         shipments.add_by_scan(session, shipment, tube.accession, by=tech)
     with pytest.raises(Conflict, match="nothing from box D-B1 was packed"):
         shipments.add_by_scan(session, shipment, "D-B1", by=tech)
     (waiting,) = [r for r in pending(session) if r.sample_id == tube.id]
-    decide(session, [waiting.id], approve=False, by=user("lab_manager"), password=PASSWORD, meaning="reviewed",
+    decide(session, [waiting.id], approve=False, by=user("lab_manager"), password=PASSWORD,
+           meaning="reviewed",
            note="not haemolysed after all")
     assert shipments.add_by_scan(session, shipment, tube.accession, by=tech) == [tube.accession]

@@ -91,7 +91,8 @@ def cuminc(
     ``strata`` stratifies Gray's test (not the estimates); ``rho`` is its weight power (0: R's default).
     """
     frame = _frame(df, time, event, group, strata)
-    causes = tuple(sorted(frame.loc[frame["status"] != cencode, "status"].unique(), key=lambda v: (str(type(v)), v)))
+    causes = tuple(sorted(frame.loc[frame["status"] != cencode, "status"].unique(),
+                          key=lambda v: (str(type(v)), v)))
     if not causes:
         raise ValueError(f"event column {event!r} has no events (every row is coded {cencode!r})")
     groups = tuple(sorted(frame["group"].unique(), key=lambda v: (str(type(v)), v)))
@@ -102,13 +103,15 @@ def cuminc(
         for c in causes:
             parts.append(_one(part["time"].to_numpy(float), (part["status"] != cencode).to_numpy(),
                               (part["status"] == c).to_numpy(), g, c, z))
-    table = pd.concat([p for p in parts if len(p)], ignore_index=True)[TABLE_COLUMNS]  # a cause may miss a group
+    # a cause may miss a group
+    table = pd.concat([p for p in parts if len(p)], ignore_index=True)[TABLE_COLUMNS]
     tests = []
     if len(groups) > 1:
         codes = frame["group"].map({g: i for i, g in enumerate(groups)}).to_numpy()
         for c in causes:
             kind = np.where(frame["status"] == c, 1, np.where(frame["status"] != cencode, 2, 0))
-            stat = gray_test(frame["time"].to_numpy(float), kind, codes, frame["strata"].to_numpy(), len(groups),
+            stat = gray_test(frame["time"].to_numpy(float), kind, codes, frame["strata"].to_numpy(),
+                             len(groups),
                              rho)
             tests.append({"cause": c, "stat": stat, "df": len(groups) - 1,
                           "p": float(stats.chi2.sf(stat, len(groups) - 1))})

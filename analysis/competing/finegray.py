@@ -125,10 +125,13 @@ def fine_gray(
     se = np.sqrt(np.diag(cov))
     table = pd.DataFrame({"coef": beta, "se": se, "shr": np.exp(beta), "shr_low": np.exp(beta - z_crit * se),
                           "shr_high": np.exp(beta + z_crit * se), "z": beta / se,
-                          "p": 2 * stats.norm.sf(np.abs(beta / se))}, index=pd.Index(x.columns, name="covariate"))
-    return FineGray(table=table, n=len(frame), events=int((kind == 1).sum()), competing=int((kind == 2).sum()),
+                          "p": 2 * stats.norm.sf(np.abs(beta / se))},
+                         index=pd.Index(x.columns, name="covariate"))
+    return FineGray(table=table, n=len(frame), events=int((kind == 1).sum()),
+                    competing=int((kind == 2).sum()),
                     loglik=ll, loglik_null=ll0, converged=converged, reference=reference,
-                    cov=pd.DataFrame(cov, index=x.columns, columns=x.columns), cause=cause, conf_level=conf_level)
+                    cov=pd.DataFrame(cov, index=x.columns, columns=x.columns), cause=cause,
+                    conf_level=conf_level)
 
 
 def _sandwich(model: _Model, beta: np.ndarray, info: np.ndarray, parts: dict[str, np.ndarray]) -> np.ndarray:
@@ -160,7 +163,8 @@ def _psi(model: _Model, beta: np.ndarray, r: np.ndarray, s0: np.ndarray, xbar: n
     contrib = (model.d / s0)[:, None, None] * (model.w[:, competing] * r[competing])[:, :, None] * (
         x[competing][None, :, :] - xbar[:, None, :])
     order = np.argsort(t[competing], kind="stable")
-    cum = np.concatenate([np.zeros((len(model.fail_times), 1, p)), np.cumsum(contrib[:, order], axis=1)], axis=1)
+    cum = np.concatenate([np.zeros((len(model.fail_times), 1, p)), np.cumsum(contrib[:, order], axis=1)],
+                         axis=1)
     ct = t[competing][order]
     cens_times = np.unique(t[kind == 0])
     q = np.zeros((len(cens_times), p))

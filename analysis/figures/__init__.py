@@ -24,7 +24,8 @@ from analysis.figures.style import (
 )
 
 __all__ = [
-    "COLOURS", "DAYS_PER_MONTH", "DPI", "FORMATS", "PALETTE", "cif_plot", "consort_plot", "fmt_p", "forest_plot",
+    "COLOURS", "DAYS_PER_MONTH", "DPI", "FORMATS", "PALETTE", "cif_plot", "consort_plot", "fmt_p",
+    "forest_plot",
     "km_plot", "log_ticks", "marker_by_response", "marker_over_time", "overlapping", "qol_plot", "roc_plot",
     "roc_points", "save", "tick_label_boxes", "to_bytes", "volcano_plot",
 ]

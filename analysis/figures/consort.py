@@ -1,5 +1,5 @@
-"""A CONSORT/REMARK flow diagram: participants at each step (boxes with n), exclusions beside the flow, and the
-samples available per time point under it."""
+"""A CONSORT/REMARK flow diagram: participants at each step (boxes with n), exclusions beside the flow, and
+the samples available per time point under it."""
 
 from __future__ import annotations
 
@@ -89,7 +89,8 @@ def consort_plot(boxes: Sequence[Mapping], availability: pd.DataFrame | None = N
     fig.suptitle(title, x=0.02, ha="left", y=1 - 0.08 / fig.get_figheight(), va="top", fontsize=10)
     if availability is not None and len(availability):
         width = min(0.9, 1.1 * (len(availability.columns) + 1) / fig_w)
-        tab = fig.add_axes((0.1, 0.02, width, (0.22 * table_rows) / fig.get_figheight()), label="availability")
+        tab = fig.add_axes((0.1, 0.02, width, (0.22 * table_rows) / fig.get_figheight()),
+                           label="availability")
         tab.axis("off")
         cells = [[str(int(v)) for v in row] for row in availability.to_numpy()]
         table = tab.table(cellText=cells, rowLabels=[str(i) for i in availability.index],

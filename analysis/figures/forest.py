@@ -19,7 +19,8 @@ NICE = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 5
 
 
 def log_ticks(low: float, high: float, most: int = 7) -> list[float]:
-    """Round ratios (0.1, 0.2, 0.5, 1, 2, 5, ...) spanning [low, high], thinned to at most ``most``; 1 kept."""
+    """Round ratios (0.1, 0.2, 0.5, 1, 2, 5, ...) spanning [low, high], thinned to at most ``most``; 1
+    kept."""
     ticks = [t for t in NICE if low <= t <= high] or [1.0]
     while len(ticks) > most:
         ones = ticks.index(1) if 1 in ticks else len(ticks) // 2
@@ -113,7 +114,7 @@ def forest_plot(
     ax = fig.add_axes((0.3, bottom, 0.36, 1 - bottom - 0.45 / fig.get_figheight()))
     y = np.arange(k)[::-1].astype(float)
     values = _draw_rows(ax, table, rows, y, (effect, lower, upper))
-    low, high = (min(values + [1.0]), max(values + [1.0])) if values else (0.5, 2.0)
+    low, high = (min([*values, 1.0]), max([*values, 1.0])) if values else (0.5, 2.0)
     low, high = min(low, 0.5), max(high, 2.0)  # at least 0.5, 1 and 2 on the axis
     ax.set_xscale("log")
     ax.set_xlim(low / 1.15, high * 1.15)
@@ -127,7 +128,8 @@ def forest_plot(
     ax.tick_params(axis="y", length=0)
     ax.spines["left"].set_visible(False)
     ax.set_xlabel(f"{label} (95% CI, log scale)")
-    ax.text(1.04, k - 0.3, f"{label} (95% CI)", transform=ax.get_yaxis_transform(), fontweight="bold", va="bottom")
+    ax.text(1.04, k - 0.3, f"{label} (95% CI)", transform=ax.get_yaxis_transform(), fontweight="bold",
+            va="bottom")
     ax.text(1.62, k - 0.3, "n/events, p", transform=ax.get_yaxis_transform(), fontweight="bold", va="bottom")
     for yi, row in zip(y, rows, strict=True):
         ax.text(1.04, yi, row.get("text", ""), transform=ax.get_yaxis_transform(), va="center", fontsize=8)

@@ -42,8 +42,8 @@ ROW_IN = 0.18  # height of one table row, inches
 
 def _layout(fig_w: float, plot_h: float, rows: int, caveat: bool, top: float = 0.45
             ) -> tuple[Figure, float, float, float]:
-    """A figure holding a plot of ``plot_h`` inches over ``rows`` table rows; returns it with the plot's bottom,
-    height and the tables' bottom (figure fractions)."""
+    """A figure holding a plot of ``plot_h`` inches over ``rows`` table rows; returns it with the plot's
+    bottom, height and the tables' bottom (figure fractions)."""
     axis_label, foot = 0.55, 0.12 + (0.3 if caveat else 0.0)
     tables = rows * ROW_IN
     height = top + plot_h + axis_label + tables + foot
@@ -53,20 +53,24 @@ def _layout(fig_w: float, plot_h: float, rows: int, caveat: bool, top: float = 0
 
 def _tables(fig: Figure, ax: Axes, frame: pd.DataFrame, time: str, event: str | None, group: str,
             levels: list, names: Mapping | None, ticks_days: np.ndarray, scale: float, bottom: float) -> None:
-    """Draw the at-risk and cumulative-event tables under ``ax`` (shared x, so numbers sit under the ticks)."""
+    """Draw the at-risk and cumulative-event tables under ``ax`` (shared x, so numbers sit under the
+    ticks)."""
     box = ax.get_position()
     row = ROW_IN / fig.get_figheight()
     kinds = [("Number at risk", "at_risk")] + ([("Cumulative events", "events")] if event else [])
     for k, (title, kind) in enumerate(reversed(kinds)):
         height = row * (len(levels) + 1)
-        tab = fig.add_axes((box.x0, bottom + k * (height + 0.4 * row), box.width, height), sharex=ax, label=kind)
+        tab = fig.add_axes((box.x0, bottom + k * (height + 0.4 * row), box.width, height), sharex=ax,
+                           label=kind)
         tab.set_ylim(-0.5, len(levels) + 0.5)
         left = offset_copy(tab.get_yaxis_transform(), fig=fig, x=-18, units="points")
-        tab.text(0, len(levels), title, transform=left, fontsize=8, fontweight="bold", va="center", ha="right")
+        tab.text(0, len(levels), title, transform=left, fontsize=8, fontweight="bold", va="center",
+                 ha="right")
         for i, lv in enumerate(levels):
             part = frame[frame[group] == lv]
             y = len(levels) - 1 - i
-            tab.text(0, y, name(lv, names), transform=left, ha="right", va="center", fontsize=8, color=colour(i))
+            tab.text(0, y, name(lv, names), transform=left, ha="right", va="center", fontsize=8,
+                     color=colour(i))
             for t in ticks_days:
                 value = int((part[time] >= t).sum()) if kind == "at_risk" else int(
                     part.loc[part[time] <= t, event].sum())
@@ -188,7 +192,8 @@ def cif_plot(
     shown = [c for c in (causes or {c: str(c) for c in ci.causes}) if c in ci.causes]
     levels = list(ci.groups)
     k = len(levels)
-    fig, plot_bottom, plot_height, bottom = _layout(3.3 * len(shown) + 1.6, 2.8, k + 1, bool(caveat), top=0.85)
+    fig, plot_bottom, plot_height, bottom = _layout(3.3 * len(shown) + 1.6, 2.8, k + 1, bool(caveat),
+                                                    top=0.85)
     ymax = max(0.05, min(1.0, 1.15 * float(ci.table.loc[ci.table["cause"].isin(shown), "estimate"].max())))
     ticks = month_ticks(frame[time].max() / scale) if display == "months" else None
     left, width = 1.5 / fig.get_figwidth(), 3.3 / fig.get_figwidth()
@@ -197,12 +202,14 @@ def cif_plot(
         for i, lv in enumerate(levels):
             part = ci.table[(ci.table["group"] == lv) & (ci.table["cause"] == c)]
             t = np.concatenate([[0.0], part["time"].to_numpy(), [ci.last[lv]]]) / scale
-            est = np.concatenate([[0.0], part["estimate"].to_numpy(), part["estimate"].to_numpy()[-1:] if len(part)
+            est = np.concatenate([[0.0], part["estimate"].to_numpy(),
+                                  part["estimate"].to_numpy()[-1:] if len(part)
                                   else [0.0]])
             ax.step(t, est, where="post", color=colour(i), label=name(lv, names) if group else None)
         p = ci.test.loc[c, "p"] if c in ci.test.index else None
         label = (causes or {}).get(c, str(c))
-        ax.set_title(f"{label}" + (f"\nGray's test {fmt_p(p)}" if p is not None else ""), loc="left", fontsize=9)
+        ax.set_title(f"{label}" + (f"\nGray's test {fmt_p(p)}" if p is not None else ""), loc="left",
+                     fontsize=9)
         if ticks is not None:
             ax.set_xticks(ticks)
         ax.set_xlim(0, frame[time].max() / scale * 1.02)
@@ -216,7 +223,8 @@ def cif_plot(
         if j == 0:
             _tables(fig, ax, frame, time, None, group_col, levels, names if group else {"All": "All"},
                     ax.get_xticks() * scale, scale, bottom)
-    fig.suptitle(title or "Cumulative incidence by cause (competing risks)", x=0.01, y=0.985, ha="left", va="top",
+    fig.suptitle(title or "Cumulative incidence by cause (competing risks)", x=0.01, y=0.985, ha="left",
+                 va="top",
                  fontsize=10)
     footnote(fig, caveat, warn=True)
     return fig

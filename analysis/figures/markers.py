@@ -27,7 +27,8 @@ from analysis.figures.style import (
 __all__ = ["marker_by_response", "marker_over_time", "roc_plot", "roc_points", "volcano_plot"]
 
 # candidate label offsets (points) around a point: close ones first, then further out with a leader line
-OFFSETS = [(5, 5, "left", "bottom"), (5, -5, "left", "top"), (-5, 5, "right", "bottom"), (-5, -5, "right", "top"),
+OFFSETS = [(5, 5, "left", "bottom"), (5, -5, "left", "top"), (-5, 5, "right", "bottom"),
+           (-5, -5, "right", "top"),
            (0, 9, "center", "bottom"), (0, -9, "center", "top"), (12, 0, "left", "center"),
            (-12, 0, "right", "center")]
 OFFSETS += [(dx * 3, dy * 3, ha, va) for dx, dy, ha, va in OFFSETS]
@@ -64,12 +65,13 @@ def volcano_plot(result: pd.DataFrame, label_top: int = 10, title: str | None = 
                  units: Mapping[str, str] | None = None, caveat: str | None = None) -> Figure:
     """Volcano plot of a screen: log2 effect vs -log10 p, coloured by q (< 0.05, < 0.10, other).
 
-    ``units`` gives each marker's effect unit ("per doubling", "per unit", "high vs low"): markers of different
-    units get different symbols, so effects on different scales are not read as one. Infinite or missing
-    estimates are not drawn (counted under the plot).
+    ``units`` gives each marker's effect unit ("per doubling", "per unit", "high vs low"): markers of
+    different units get different symbols, so effects on different scales are not read as one. Infinite or
+    missing estimates are not drawn (counted under the plot).
     """
     effect = str(result.attrs.get("effect", "effect"))
-    finite = result[np.isfinite(result["effect"].astype(float)) & (result["effect"] > 0) & result["p"].notna()]
+    finite = result[np.isfinite(result["effect"].astype(float)) & (result["effect"] > 0) & result["p"]
+                    .notna()]
     hidden = len(result) - len(finite)
     x = np.log2(finite["effect"].to_numpy(float))
     y = -np.log10(np.maximum(finite["p"].to_numpy(float), 1e-300))
@@ -78,14 +80,16 @@ def volcano_plot(result: pd.DataFrame, label_top: int = 10, title: str | None = 
     kinds = sorted(set(unit_of)) or [""]
     fig = new_figure((6.4, 5.2))
     ax = fig.add_axes((0.12, 0.14 + (0.04 if caveat else 0), 0.84, 0.74))
-    for cls, col, label in ((q < 0.05, colour(1), "q < 0.05"), ((q >= 0.05) & (q < 0.10), colour(4), "q < 0.10"),
+    for cls, col, label in ((q < 0.05, colour(1), "q < 0.05"),
+                            ((q >= 0.05) & (q < 0.10), colour(4), "q < 0.10"),
                             (~(q < 0.10), GREY, "q >= 0.10")):
         for j, kind in enumerate(kinds):
             mask = cls & (unit_of.to_numpy() == kind)
             ax.scatter(x[mask], y[mask], s=16, color=col, marker=MARKERS[j % len(MARKERS)], alpha=0.85,
                        label=f"{label} ({int(cls.sum())})" if j == 0 else None, linewidths=0)
     for j, kind in enumerate(kinds if len(kinds) > 1 else []):
-        ax.scatter([], [], marker=MARKERS[j % len(MARKERS)], color="black", s=16, label=kind or "unit not given")
+        ax.scatter([], [], marker=MARKERS[j % len(MARKERS)], color="black", s=16,
+                   label=kind or "unit not given")
     ax.axvline(0, color=GREY, linewidth=0.8)
     span = max(1.0, float(np.max(np.abs(x)))) * 1.15 if len(x) else 1.0
     ax.set_xlim(-span, span)
@@ -145,7 +149,8 @@ def roc_plot(df: pd.DataFrame, outcome: str, marker: str, title: str | None = No
 @styled
 def marker_by_response(df: pd.DataFrame, marker: str, outcome: str, seed: int = 0, *, unit: str | None = None,
                        names: Mapping | None = None, ylabel: str | None = None, log: bool = False) -> Figure:
-    """Box plot of ``marker`` per outcome level with the individual points (jittered, seeded), with its unit."""
+    """Box plot of ``marker`` per outcome level with the individual points (jittered, seeded), with its
+    unit."""
     sub = df[[marker, outcome]].dropna()
     levels = sorted(sub[outcome].unique(), key=lambda v: (str(type(v)), v))
     data = [sub.loc[sub[outcome] == lv, marker].to_numpy(float) for lv in levels]
@@ -156,7 +161,8 @@ def marker_by_response(df: pd.DataFrame, marker: str, outcome: str, seed: int = 
     for i, values in enumerate(data, start=1):
         ax.scatter(i + rng.uniform(-0.12, 0.12, len(values)), values, s=11, alpha=0.7, color=colour(i - 1),
                    linewidths=0)
-    ax.set_xticks(range(1, len(levels) + 1), [f"{name(lv, names)}\n(n={len(v)})" for lv, v in zip(levels, data,
+    ax.set_xticks(range(1, len(levels) + 1),
+                  [f"{name(lv, names)}\n(n={len(v)})" for lv, v in zip(levels, data,
                                                                                                 strict=True)])
     if log:
         ax.set_yscale("log")
@@ -168,7 +174,8 @@ def marker_by_response(df: pd.DataFrame, marker: str, outcome: str, seed: int = 
 def marker_over_time(df: pd.DataFrame, participant: str, time: str, marker: str, outcome: str | None = None,
                      log: bool = False, *, unit: str | None = None, display: str = "months",
                      xlabel: str | None = None, caveat: str | None = None) -> Figure:
-    """One line per participant of ``marker`` over ``time`` (days; drawn in months), coloured by ``outcome``."""
+    """One line per participant of ``marker`` over ``time`` (days; drawn in months), coloured by
+    ``outcome``."""
     sub = df.dropna(subset=[participant, time, marker]).sort_values([participant, time])
     scale = DAYS_PER_MONTH if display == "months" else 1.0
     levels = sorted(sub[outcome].dropna().unique()) if outcome else [None]

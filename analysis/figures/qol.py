@@ -41,7 +41,8 @@ def qol_plot(summaries: Mapping[str, pd.DataFrame], order: Sequence[str], *, nam
         ax.set_ylabel((ylabels or {}).get(label, "Mean score"))
         ax.set_xlabel("Visit (schedule order)")
     handles, labels = fig.axes[0].get_legend_handles_labels() if fig.axes else ([], [])
-    fig.legend(handles, labels, loc="upper right", ncol=max(1, len(labels)), frameon=False, bbox_to_anchor=(1, 1))
+    fig.legend(handles, labels, loc="upper right", ncol=max(1, len(labels)), frameon=False,
+               bbox_to_anchor=(1, 1))
     fig.subplots_adjust(top=1 - 0.55 / fig.get_figheight(), hspace=0.75, wspace=0.3,
                         bottom=0.95 / fig.get_figheight())
     return fig

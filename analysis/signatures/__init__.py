@@ -1,10 +1,12 @@
-"""Multi-marker signatures: penalised logistic / Cox models with honest (nested, permutation-tested) validation.
+"""Multi-marker signatures: penalised logistic / Cox models with honest (nested, permutation-tested)
+validation.
 
 Public API::
 
     spec = ModelSpec(outcome=BinaryOutcome("pcr", event=0) | SurvivalOutcome("dfs_days", "dfs_event"),
                      markers=[...], forced=[...], transform="log2", penalty="l1")
-    run = validate(df, spec)          # ValidationResult: .auc/.auc_ci or .cindex, .calibration, .permutation_p,
+    run = validate(df, spec)          # ValidationResult: .auc/.auc_ci or .cindex, .calibration,
+    .permutation_p,
                                       # .selection, .fold_table, .decision_curve, .provenance, .methods_text()
     model = fit_final(df, spec)       # FinalModel: .predict(new_df), .save(path); load(path) (plain JSON)
     decision_curve(y, prob, thresholds); watch_and_wait_table(y_residual, prob, thresholds, per=100)

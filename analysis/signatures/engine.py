@@ -1,17 +1,18 @@
 """Nested cross-validation engine: many (outer fold × inner fold × permutation) fits solved as one stack.
 
-A *job* is one full nested CV (one repeat) on one version of the predictor matrix (the observed one, or one with
-rows permuted against the outcome for the permutation test). Permuting predictor rows against a fixed outcome is
-the same null as permuting the outcome, and it lets every job share the outcome, its sort order and the
-stratified folds.
+A *job* is one full nested CV (one repeat) on one version of the predictor matrix (the observed one, or one
+with rows permuted against the outcome for the permutation test). Permuting predictor rows against a fixed
+outcome is the same null as permuting the outcome, and it lets every job share the outcome, its sort order and
+the stratified folds.
 
 Inside a job, for each outer fold f:
-- the preprocessing of every problem is fitted on that problem's training rows only (inner-training rows for the
-  inner problems, outer-training rows for the outer one) and then applied to all rows;
+- the preprocessing of every problem is fitted on that problem's training rows only (inner-training rows for
+  the inner problems, outer-training rows for the outer one) and then applied to all rows;
 - the penalty grid comes from the outer-training problem (lambda_max down to ``lambda_min_ratio`` × it) and is
   shared by its inner problems, as in glmnet;
-- the penalty minimising the inner cross-validated loss (binary: log-loss on the inner validation rows; survival:
-  the Verweij–van Houwelingen cross-validated partial likelihood) is picked, ties going to the larger penalty;
+- the penalty minimising the inner cross-validated loss (binary: log-loss on the inner validation rows;
+  survival: the Verweij–van Houwelingen cross-validated partial likelihood) is picked, ties going to the
+  larger penalty;
 - the outer-training fit at that penalty predicts the outer test rows, which no step has seen.
 """
 
@@ -95,7 +96,8 @@ def design_matrix(Xraw: np.ndarray, rows: np.ndarray, codes: list[str], kind: st
 
 def run_jobs(prep: Prepared, spec: ModelSpec, jobs: list[tuple[np.ndarray, Design]], max_cells: float = 3e6
              ) -> list[JobResult]:
-    """Run nested CVs for (predictor matrix, design) pairs, stacking as many as fit in ``max_cells`` numbers."""
+    """Run nested CVs for (predictor matrix, design) pairs, stacking as many as fit in ``max_cells``
+    numbers."""
     K, J = _shape(jobs[0][1])
     per_job = K * (J + 1)
     q = prep.X.shape[1] + (1 if prep.kind == "binary" else 0)
@@ -136,7 +138,8 @@ def _run_chunk(prep: Prepared, spec: ModelSpec, jobs: list[tuple[np.ndarray, Des
     else:
         lmax = lambda_max(loss, X, W, beta0, alpha, pf)
         lams = lambda_grid(lmax[owner], spec.n_lambda, spec.lambda_min_ratio)
-    path = solve_path(loss, X, W, lams, alpha, pf, kind=kind, tol=spec.tol, max_iter=spec.max_iter, beta_start=beta0)
+    path = solve_path(loss, X, W, lams, alpha, pf, kind=kind, tol=spec.tol, max_iter=spec.max_iter,
+                      beta_start=beta0)
     eta = np.einsum("bnp,blp->bln", X, path.coef)  # (B, L, n) linear predictors on every row
     L = lams.shape[1]
     out = []
@@ -144,7 +147,7 @@ def _run_chunk(prep: Prepared, spec: ModelSpec, jobs: list[tuple[np.ndarray, Des
         base = j * per_job
         cv_loss = np.zeros((K, L))
         for f in range(K):
-            for k, (train, val) in enumerate(design.inner[f]):
+            for k, (_train, val) in enumerate(design.inner[f]):
                 b = base + K + f * J + k
                 if kind == "binary":
                     e = eta[b][:, val]
@@ -193,7 +196,8 @@ def _check_problem_classes(prep: Prepared, W: np.ndarray, jobs: list, K: int, J:
         b = int(np.flatnonzero(bad)[0])
         per_job = K * (J + 1)
         i = b % per_job
-        where = f"outer fold {i + 1}" if i < K else f"inner fold {(i - K) % J + 1} of outer fold {(i - K) // J + 1}"
+        where = f"outer fold {i + 1}" if i < K else (f"inner fold {(i - K) % J + 1} of outer fold "
+                                                     f"{(i - K) // J + 1}")
         raise ValueError(
             f"a training set ({where}) has one outcome class only (or no events); "
             "reduce outer_folds/inner_folds so that every fold holds both classes"

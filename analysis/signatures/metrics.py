@@ -50,8 +50,8 @@ def km_censoring(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.nd
 def cumulative_dynamic_auc(time: np.ndarray, event: np.ndarray, risk: np.ndarray, horizon: float) -> float:
     """AUC(t) with cases = event by ``horizon``, controls = still at risk after it, IPCW (Uno et al. 2007).
 
-    Cases are weighted by 1/G(T_i−) with G the censoring Kaplan–Meier; the constant control weight 1/G(t) cancels.
-    Ties in risk count one half. Returns NaN if there are no cases or no controls.
+    Cases are weighted by 1/G(T_i−) with G the censoring Kaplan–Meier; the constant control weight 1/G(t)
+    cancels. Ties in risk count one half. Returns NaN if there are no cases or no controls.
     """
     ut, G = km_censoring(time, event)
 

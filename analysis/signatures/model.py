@@ -1,8 +1,8 @@
 """The final model: tuned on all data, a scikit-learn Pipeline with its column schema (file format: export.py).
 
 ``fit_final`` chooses the penalty by ``inner_folds``-fold CV on all patients (loss curves averaged over the
-spec's seeds) and fits preprocessing + model on all patients. Its apparent performance is optimistic: quote the
-nested-CV figures from :func:`validate` for the model-building procedure.
+spec's seeds) and fits preprocessing + model on all patients. Its apparent performance is optimistic: quote
+the nested-CV figures from :func:`validate` for the model-building procedure.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Fold-safe preprocessing: median imputation, per-marker transform, standardisation.
 
-Every parameter (medians, log pseudocounts, means, standard deviations) is learnt from the training rows only and
-then applied unchanged to held-out rows, so nothing about a test fold leaks into the model. The same numpy core is
-used inside the cross-validation (fast, many folds at once) and by the exported scikit-learn step
+Every parameter (medians, log pseudocounts, means, standard deviations) is learnt from the training rows only
+and then applied unchanged to held-out rows, so nothing about a test fold leaks into the model. The same numpy
+core is used inside the cross-validation (fast, many folds at once) and by the exported scikit-learn step
 :class:`MarkerPreprocessor`.
 """
 
@@ -71,7 +71,8 @@ class MarkerPreprocessor(TransformerMixin, BaseEstimator):
     """scikit-learn step: impute (training median) → transform (per column) → standardise (training mean/sd).
 
     ``columns`` fixes the column order; ``transforms`` maps column → one of :data:`TRANSFORMS`.
-    Negative values are an error for ``log2`` and ``log1p`` columns (they would be silently clipped otherwise).
+    Negative values are an error for ``log2`` and ``log1p`` columns (they would be silently clipped
+    otherwise).
     """
 
     def __init__(self, columns: list[str], transforms: dict[str, str]) -> None:
@@ -98,7 +99,7 @@ def check_nonnegative(arr: np.ndarray, columns: list[str], codes: list[str]) -> 
     """Raise if a log-transformed column holds negative values."""
     bad = [
         c
-        for j, (c, code) in enumerate(zip(columns, codes))
+        for j, (c, code) in enumerate(zip(columns, codes, strict=True))
         if code in ("log2", "log1p") and np.nanmin(arr[:, j], initial=0.0) < 0
     ]
     if bad:

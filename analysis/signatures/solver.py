@@ -2,9 +2,10 @@
 
 Why not scikit-learn's LogisticRegression or lifelines' CoxPHFitter inside the cross-validation: a nested
 cross-validation with a permutation test fits tens of thousands of small models, and neither library lets some
-coefficients go unpenalised (forced clinical covariates) while others carry an L1 / elastic-net penalty. Here many
-problems that share the same rows and outcome (folds, inner folds, permutations) are solved at once as a stack:
-each problem is a transformed design matrix plus 0/1 row weights that say which rows are its training set.
+coefficients go unpenalised (forced clinical covariates) while others carry an L1 / elastic-net penalty. Here
+many problems that share the same rows and outcome (folds, inner folds, permutations) are solved at once as a
+stack: each problem is a transformed design matrix plus 0/1 row weights that say which rows are its training
+set.
 
 Objective of problem b at penalty ``lam``:
 
@@ -13,8 +14,8 @@ Objective of problem b at penalty ``lam``:
 where ``loss_b`` is the weighted mean negative log-likelihood (logistic: Bernoulli deviance / 2; Cox: Breslow
 partial likelihood divided by the number of training rows, the glmnet scaling and ``lifelines``'
 ``penalizer`` scaling). ``pf_j = 0`` leaves a coefficient out of the tuned penalty (intercept, forced
-covariates). A loss may carry a fixed ridge term ``0.5 * sum_j l2_j * beta_j**2``: a small one on forced covariates
-keeps their estimates finite when a covariate separates the outcome in some fold.
+covariates). A loss may carry a fixed ridge term ``0.5 * sum_j l2_j * beta_j**2``: a small one on forced
+covariates keeps their estimates finite when a covariate separates the outcome in some fold.
 
 The algorithm is FISTA with backtracking and adaptive (gradient) restart, warm-started along a decreasing
 penalty path. Tests check it against scikit-learn (L1 logistic) and lifelines (ridge Cox) at fixed penalties.
@@ -53,7 +54,8 @@ class LogisticLoss:
             return value, None
         return value, self.grad(X, w, beta, eta)
 
-    def grad(self, X: np.ndarray, w: np.ndarray, beta: np.ndarray, eta: np.ndarray | None = None) -> np.ndarray:
+    def grad(self, X: np.ndarray, w: np.ndarray, beta: np.ndarray,
+             eta: np.ndarray | None = None) -> np.ndarray:
         eta = _matvec(X, beta) if eta is None else eta
         r = w * (expit(eta) - self.y) / w.sum(axis=1)[:, None]
         g = _rmatvec(X, r)
@@ -264,7 +266,8 @@ def null_solution(
 
 
 def lambda_max(
-    loss: LogisticLoss | CoxLoss, X: np.ndarray, w: np.ndarray, beta_null: np.ndarray, alpha: float, pf: np.ndarray
+    loss: LogisticLoss | CoxLoss, X: np.ndarray, w: np.ndarray, beta_null: np.ndarray, alpha: float,
+    pf: np.ndarray
 ) -> np.ndarray:
     """Smallest penalty at which every penalised coefficient is zero (alpha floored at 1e-3, as glmnet)."""
     _, g = loss.value_grad(X, w, beta_null)
@@ -296,7 +299,8 @@ def solve_path(
     converged = np.zeros((B, L), dtype=bool)
     iterations = np.zeros((B, L), dtype=int)
     for k in range(L):
-        beta, step, conv, its = fista(loss, X, w, lambdas[:, k], alpha, pf, beta, step, tol=tol, max_iter=max_iter)
+        beta, step, conv, its = fista(loss, X, w, lambdas[:, k], alpha, pf, beta, step, tol=tol,
+                                      max_iter=max_iter)
         coef[:, k] = beta
         converged[:, k] = conv
         iterations[:, k] = its

@@ -15,8 +15,8 @@ PENALTIES = ("l1", "elasticnet", "ridge", "none")
 class BinaryOutcome:
     """A 0/1 outcome column; ``event`` is the value whose probability the model predicts.
 
-    For the watch-and-wait question the event should be residual disease, e.g. ``BinaryOutcome("pcr", event=0)``
-    (the model then predicts P(no pCR) and surgery is recommended above a threshold).
+    For the watch-and-wait question the event should be residual disease, e.g. ``BinaryOutcome("pcr",
+    event=0)`` (the model then predicts P(no pCR) and surgery is recommended above a threshold).
     """
 
     column: str
@@ -51,19 +51,23 @@ class SurvivalOutcome:
 class ModelSpec:
     """Everything that defines a model run; stored verbatim in the run's provenance.
 
-    - ``markers``: penalised candidate predictors. ``forced``: baseline clinical covariates that are always in the
-      model and never penalised (numeric; dummy-code categories yourself).
+    - ``markers``: penalised candidate predictors. ``forced``: baseline clinical covariates that are always in
+      the model and never penalised (numeric; dummy-code categories yourself).
     - ``transform``: one of ``none``, ``log2`` (pseudocount = half the smallest positive training value),
       ``log1p``, ``asinh``; a string for all markers or a mapping marker → transform (others ``none``). Forced
       covariates are never transformed. All columns are median-imputed and standardised inside each fold.
-    - ``penalty``: ``l1`` (lasso), ``elasticnet`` (mixing ``l1_ratio``), ``ridge`` or ``none`` (no inner loop).
-    - Validation: ``repeats`` × ``outer_folds`` stratified folds, each tuning the penalty over ``n_lambda`` values
-      (from the training fold's lambda_max down to ``lambda_min_ratio`` × it) by ``inner_folds``-fold CV;
-      ``seeds`` (one per repeat; default 1..repeats); ``permutations`` re-runs of the whole nested CV on permuted
-      outcomes for the p-value (0 skips). ``horizon_days`` adds time-dependent AUC for survival outcomes.
+    - ``penalty``: ``l1`` (lasso), ``elasticnet`` (mixing ``l1_ratio``), ``ridge`` or ``none`` (no inner
+      loop).
+    - Validation: ``repeats`` × ``outer_folds`` stratified folds, each tuning the penalty over ``n_lambda``
+      values (from the training fold's lambda_max down to ``lambda_min_ratio`` × it) by ``inner_folds``-fold
+      CV;
+      ``seeds`` (one per repeat; default 1..repeats); ``permutations`` re-runs of the whole nested CV on
+      permuted outcomes for the p-value (0 skips). ``horizon_days`` adds time-dependent AUC for survival
+      outcomes.
     - ``forced_ridge``: a small fixed L2 penalty (in mean-loss units) on forced covariates only, so that their
       coefficients stay finite when one separates the outcome in a fold; 0 leaves them fully unpenalised.
-    - ``tol`` / ``max_iter``: solver stopping rule per penalty value (coefficient change relative to their size).
+    - ``tol`` / ``max_iter``: solver stopping rule per penalty value (coefficient change relative to their
+      size).
     """
 
     outcome: BinaryOutcome | SurvivalOutcome
@@ -129,13 +133,13 @@ class ModelSpec:
     def transforms(self) -> dict[str, str]:
         """Transform per predictor (forced covariates always ``none``)."""
         if isinstance(self.transform, str):
-            out = {m: self.transform for m in self.markers}
+            out = dict.fromkeys(self.markers, self.transform)
         else:
             unknown = sorted(set(self.transform) - set(self.markers))
             if unknown:
                 raise ValueError(f"transform names columns that are not markers: {', '.join(unknown)}")
             out = {m: self.transform.get(m, "none") for m in self.markers}
-        out.update({f: "none" for f in self.forced})
+        out.update(dict.fromkeys(self.forced, "none"))
         return out
 
     @property

@@ -2,16 +2,17 @@
 
 Interval choices (and why):
 - Binary AUC: the point estimate is the mean over repeats of the AUC of each repeat's pooled out-of-fold
-  predictions. The 95% CI is that mean ± 1.96 × √(mean DeLong variance of those pooled AUCs). DeLong treats the
-  out-of-fold predictions as fixed scores, so it ignores the variance added by refitting in each fold and is
-  somewhat optimistic (Bates, Hastie & Tibshirani, JASA 2023); the repeat-to-repeat range is given separately
-  (``auc_by_repeat``) and mainly shows fold-split noise, not sampling error, so it is not used as the CI.
-- Survival: Harrell's C of the pooled out-of-fold linear predictors, mean over repeats; CI from a patient-level
-  bootstrap standard error (200 resamples per repeat, averaged), with the same caveat.
+  predictions. The 95% CI is that mean ± 1.96 × √(mean DeLong variance of those pooled AUCs). DeLong treats
+  the out-of-fold predictions as fixed scores, so it ignores the variance added by refitting in each fold and
+  is somewhat optimistic (Bates, Hastie & Tibshirani, JASA 2023); the repeat-to-repeat range is given
+  separately (``auc_by_repeat``) and mainly shows fold-split noise, not sampling error, so it is not used as
+  the CI.
+- Survival: Harrell's C of the pooled out-of-fold linear predictors, mean over repeats; CI from a
+  patient-level bootstrap standard error (200 resamples per repeat, averaged), with the same caveat.
 - Permutation p: the whole nested CV (preprocessing, tuning, fitting) is rerun with predictor rows permuted
-  against the outcome, using the first repeat's folds; the statistic is the first repeat's pooled AUC (or C) and
-  p = (1 + #{permuted ≥ observed}) / (1 + permutations) (Phipson & Smyth 2010). With forced clinical covariates
-  this tests the whole model, not the markers' added value.
+  against the outcome, using the first repeat's folds; the statistic is the first repeat's pooled AUC (or C)
+  and p = (1 + #{permuted ≥ observed}) / (1 + permutations) (Phipson & Smyth 2010). With forced clinical
+  covariates this tests the whole model, not the markers' added value.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..calibration import calibration_points, calibration_slope_intercept
-from ..decision import decision_curve as _decision_curve
-from ..decision import watch_and_wait_table
+from analysis.calibration import calibration_points, calibration_slope_intercept
+from analysis.decision import decision_curve as _decision_curve
+from analysis.decision import watch_and_wait_table
+
 from . import metrics
 from .checks import Prepared, prepare
 from .engine import JobResult, make_design, run_jobs
@@ -86,9 +88,10 @@ class ValidationResult:
         tr = s.transform if isinstance(s.transform, str) else "per-marker transforms " + ", ".join(
             f"{k}: {v}" for k, v in s.transform.items())
         tuning = ("" if s.penalty == "none" else
-                  f" Within each outer training set the penalty was chosen from {s.n_lambda} log-spaced values "
-                  f"(from the smallest penalty that excludes every marker down to {s.lambda_min_ratio} times it) "
-                  f"by {s.inner_folds}-fold stratified inner cross-validation, minimising "
+                  f" Within each outer training set the penalty was chosen from {s.n_lambda} log-spaced "
+                  "values (from the smallest penalty that excludes every marker down to "
+                  f"{s.lambda_min_ratio} times it) by {s.inner_folds}-fold stratified inner "
+                  "cross-validation, minimising "
                   + ("the log-loss" if self.kind == "binary" else "the cross-validated partial likelihood")
                   + " (ties to the larger penalty).")
         if self.kind == "binary":
@@ -102,8 +105,8 @@ class ValidationResult:
             if self.td_auc is not None:
                 perf += f" The IPCW cumulative/dynamic AUC at {s.horizon_days:g} days was {self.td_auc:.3f}."
         perm = ("" if self.permutation_p is None else
-                f" A permutation test reran the entire nested procedure {s.permutations} times with the outcome "
-                f"permuted against the predictors (p = {self.permutation_p:.3g}).")
+                f" A permutation test reran the entire nested procedure {s.permutations} times with the "
+                f"outcome permuted against the predictors (p = {self.permutation_p:.3g}).")
         return (
             f"We modelled {what} in {self.n} patients ({self.n_dropped} excluded for a missing outcome) with "
             f"{model} using {pen} on {len(s.markers)} candidate markers.{forced} Markers were transformed "
@@ -122,7 +125,8 @@ class ValidationResult:
         def recs(df: pd.DataFrame | None) -> list | None:
             return None if df is None else _jsonable(df.to_dict(orient="records"))
 
-        cal = {k: (recs(v) if isinstance(v, pd.DataFrame) else _jsonable(v)) for k, v in self.calibration.items()}
+        cal = {k: (recs(v) if isinstance(v, pd.DataFrame) else _jsonable(v))
+               for k, v in self.calibration.items()}
         return _jsonable({
             "kind": self.kind, "n": self.n, "n_events": self.n_events, "n_dropped": self.n_dropped,
             "auc": self.auc, "auc_ci": self.auc_ci, "auc_by_repeat": self.auc_by_repeat,
@@ -266,7 +270,7 @@ def _predictions(prep: Prepared, runs: list[JobResult]) -> pd.DataFrame:
 
 def _fold_table(prep: Prepared, spec: ModelSpec, designs: list, runs: list[JobResult]) -> pd.DataFrame:
     rows = []
-    for r, (design, run) in enumerate(zip(designs, runs)):
+    for r, (design, run) in enumerate(zip(designs, runs, strict=False)):
         for f, (train, test) in enumerate(design.outer):
             yt = prep.y[test]
             if prep.kind == "binary":
@@ -274,7 +278,8 @@ def _fold_table(prep: Prepared, spec: ModelSpec, designs: list, runs: list[JobRe
             else:
                 metric = metrics.harrell_c(prep.times[test], yt, run.oof[test]) if yt.sum() > 0 else np.nan
             rows.append({
-                "repeat": r + 1, "seed": design.seed, "fold": f + 1, "n_train": len(train), "n_test": len(test),
+                "repeat": r + 1, "seed": design.seed, "fold": f + 1, "n_train": len(train),
+                "n_test": len(test),
                 "events_train": int(prep.y[train].sum()), "events_test": int(yt.sum()),
                 "lambda": float(run.lam[f]), "lambda_index": int(run.lam_index[f]),
                 "n_markers_selected": int((run.coef[f][len(spec.forced):] != 0).sum()),
@@ -293,4 +298,5 @@ def _selection(spec: ModelSpec, runs: list[JobResult]) -> pd.DataFrame:
         positive = np.where(nz.any(axis=0), (coefs > 0).sum(axis=0) / np.maximum(nz.sum(axis=0), 1), np.nan)
     out = pd.DataFrame({"marker": list(spec.markers), "frequency": freq, "mean_coef_when_selected": mean_coef,
                         "share_positive": positive})
-    return out.sort_values(["frequency", "marker"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+    return out.sort_values(["frequency", "marker"], ascending=[False, True],
+                           kind="mergesort").reset_index(drop=True)

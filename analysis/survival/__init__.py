@@ -22,6 +22,7 @@ from analysis.survival.phtest import ph_test
 from analysis.survival.timing import Timing, apply_timing, landmark
 
 __all__ = [
-    "CoxFit", "FollowUp", "KaplanMeier", "LogRank", "Timing", "apply_timing", "concordance", "cox", "followup",
+    "CoxFit", "FollowUp", "KaplanMeier", "LogRank", "Timing", "apply_timing", "concordance", "cox",
+    "followup",
     "km", "km_at", "landmark", "logrank", "ph_test", "quantile_time",
 ]

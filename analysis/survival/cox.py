@@ -168,7 +168,8 @@ def _table(core: _coxcore.CoxCore, names: list[str], conf_level: float) -> pd.Da
         )
 
 
-def concordance(time: np.ndarray, event: np.ndarray, risk: np.ndarray, strata: np.ndarray | None = None) -> float:
+def concordance(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
+                strata: np.ndarray | None = None) -> float:
     """Harrell's C: among usable pairs, the share where the higher risk fails first (risk ties count 1/2).
 
     A pair is usable when the shorter time is an event; at equal times an event paired with a censored

@@ -49,7 +49,8 @@ def _bands(surv: np.ndarray, gw: np.ndarray, conf_type: str, z: float) -> tuple[
 
 
 def quantile_time(times: np.ndarray, curve: np.ndarray, q: float = 0.5) -> float:
-    """First time where ``curve`` falls to ``q`` or below (R ``survmean``'s rule, used for the printed median).
+    """First time where ``curve`` falls to ``q`` or below (R ``survmean``'s rule, used for the printed
+    median).
 
     When the curve sits exactly at ``q`` and falls below it later, the midpoint of the flat stretch; when it
     stays at ``q`` to the end, the first time (R). Missing band values (S = 0) are skipped.

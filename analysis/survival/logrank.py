@@ -32,7 +32,8 @@ def group_levels(frame: pd.DataFrame, group: str) -> list:
     """Sorted levels of ``group`` among the rows; at least two."""
     levels = sorted(frame[group].unique(), key=lambda v: (str(type(v)), v))
     if len(levels) < 2:
-        raise ValueError(f"group column {group!r} needs at least 2 groups among complete rows, found {levels}")
+        raise ValueError(f"group column {group!r} needs at least 2 groups among complete rows, found "
+                         f"{levels}")
     return levels
 
 
@@ -87,4 +88,5 @@ def logrank(
             "expected": exp,
         }
     )
-    return LogRank(chi2=chi2, df=k - 1, p=float(stats.chi2.sf(chi2, k - 1)), table=table, var=var, timing=timing)
+    return LogRank(chi2=chi2, df=k - 1, p=float(stats.chi2.sf(chi2, k - 1)), table=table, var=var,
+                   timing=timing)

@@ -44,7 +44,8 @@ def ph_test(fit: CoxFit, transform: str = "km") -> pd.DataFrame:
     if fit.design is None:
         raise ValueError("this Cox fit does not carry its data; refit it with survival.cox")
     if fit.firth or not np.isfinite(fit.table["coef"]).all():
-        raise ValueError("the PH test needs finite maximum-likelihood coefficients (not an infinite or Firth fit)")
+        raise ValueError("the PH test needs finite maximum-likelihood coefficients (not an infinite or Firth "
+                         "fit)")
     d = fit.design
     beta = fit.table["coef"].to_numpy(float)
     x = d.x - d.x.mean(0)

@@ -95,10 +95,11 @@ def apply_timing(
         raise ValueError(
             f"column(s) {_names(post)} are known only after time zero: comparing them from "
             "time zero gives guarantee-time bias; pass landmark=<day when they are known for everyone> "
-            "(with draw_day=<column of each participant's day>), or allow_post_baseline=True to accept the bias"
+            "(with draw_day=<column of each participant's day>), or allow_post_baseline=True to accept the "
+            "bias"
         )
-    caveat = (f"Guarantee-time bias: {_names(post, quote=False)} known only after time zero but analysed from time zero "
-              "(explicit override); estimates favour groups reached by surviving longer.")
+    caveat = (f"Guarantee-time bias: {_names(post, quote=False)} known only after time zero but analysed "
+              "from time zero (explicit override); estimates favour groups reached by surviving longer.")
     return df, Timing(post_baseline=post, caveat=caveat)
 
 

@@ -33,7 +33,8 @@ from lims.access.rules import (
 )
 
 __all__ = [
-    "exact_dates", "format_local", "from_local", "local_date", "local_datetime", "local_today", "may_act", "may_see", "require", "require_see", "require_site", "shown", "site_ids",
+    "exact_dates", "format_local", "from_local", "local_date", "local_datetime", "local_today", "may_act",
+    "may_see", "require", "require_see", "require_site", "shown", "site_ids",
     "study_day", "study_zone", "visible_participants", "visible_sample_ids", "visible_samples",
     "visible_shipments", "visible_sites", "visible_units", "when", "works_at",
 ]

@@ -52,7 +52,8 @@ def format_local(value: date | datetime | None, zone: ZoneInfo, *, time: bool = 
 
 
 def from_local(value: datetime, zone: ZoneInfo) -> datetime:
-    """Return a time typed in ``zone`` (naive) or carrying its own offset, as an aware UTC time for storage."""
+    """Return a time typed in ``zone`` (naive) or carrying its own offset, as an aware UTC time for
+    storage."""
     return (value.replace(tzinfo=zone) if value.tzinfo is None else value).astimezone(UTC)
 
 

@@ -26,7 +26,8 @@ class _HiddenUnlessExact:
 
 
 class ParticipantDate(_HiddenUnlessExact, fields.Date):
-    """A participant's calendar date; null unless the viewer may see exact dates (the study day is beside it)."""
+    """A participant's calendar date; null unless the viewer may see exact dates (the study day is beside
+    it)."""
 
 
 class ParticipantDateTime(_HiddenUnlessExact, fields.DateTime):

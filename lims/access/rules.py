@@ -59,7 +59,8 @@ def _seen_sites(obj: Any) -> set[int] | None:
         return {obj.site_id}
     if isinstance(obj, Sample):
         session = object_session(obj)
-        held = set(session.scalars(select(SampleSite.site_id).where(SampleSite.sample_id == obj.id))) if session else set()
+        held = set(session.scalars(select(SampleSite.site_id)
+                                   .where(SampleSite.sample_id == obj.id))) if session else set()
         return held | {obj.site_id}
     if isinstance(obj, StorageUnit):
         return {obj.site_id}
@@ -94,7 +95,8 @@ def may_see(user: Any, obj: Any) -> bool:
 
 
 def may_act(user: Any, action: str, obj: Any = None) -> bool:
-    """Tell whether ``user``'s role allows ``action`` and, given ``obj``, whether the user's sites may act on it."""
+    """Tell whether ``user``'s role allows ``action`` and, given ``obj``, whether the user's sites may act on
+    it."""
     if user is None or not getattr(user, "is_authenticated", False) or not allowed(user.role, action):
         return False
     if obj is None:
@@ -151,7 +153,8 @@ def require_see(user: Any, obj: Any) -> Any:
 
 
 def require(user: Any, action: str, obj: Any = None) -> Any:
-    """Return ``obj`` if ``user`` may do ``action`` on it; raise NotFound outside the scope, Forbidden inside."""
+    """Return ``obj`` if ``user`` may do ``action`` on it; raise NotFound outside the scope, Forbidden
+    inside."""
     if obj is not None:
         require_see(user, obj)
     if not may_act(user, action, obj):
@@ -192,12 +195,12 @@ def visible_samples(user: Any) -> ColumnElement[bool]:
 
 def visible_participants(user: Any) -> ColumnElement[bool]:
     """A WHERE clause on Participant: the participants ``user`` may see."""
-    return _clause(site_ids(user), lambda s: Participant.site_id.in_(s))
+    return _clause(site_ids(user), Participant.site_id.in_)
 
 
 def visible_units(user: Any) -> ColumnElement[bool]:
     """A WHERE clause on StorageUnit: the storage ``user`` may see."""
-    return _clause(site_ids(user), lambda s: StorageUnit.site_id.in_(s))
+    return _clause(site_ids(user), StorageUnit.site_id.in_)
 
 
 def visible_shipments(user: Any) -> ColumnElement[bool]:
@@ -207,4 +210,4 @@ def visible_shipments(user: Any) -> ColumnElement[bool]:
 
 def visible_sites(user: Any) -> ColumnElement[bool]:
     """A WHERE clause on Site: the sites ``user`` works at (all for study-wide roles)."""
-    return _clause(site_ids(user), lambda s: Site.id.in_(s))
+    return _clause(site_ids(user), Site.id.in_)

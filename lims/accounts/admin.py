@@ -51,7 +51,8 @@ def create_user(session: Session, *, by: User | None, username: str, role: str, 
                 must_change_password: bool = True) -> User:
     """Create a local user with a first password they must change at their first login."""
     user = add_user(session, username=username, password=password, role=role, full_name=full_name,
-                    site_codes=site_codes, email=email, strict=True, must_change_password=must_change_password)
+                    site_codes=site_codes, email=email, strict=True,
+                    must_change_password=must_change_password)
     audit.record(session, "user_created", user=by, object_type="user", object_id=user.id,
                  detail=user.username, changes={"new": _privileges(user)})
     return user
@@ -96,7 +97,8 @@ def update_user(session: Session, user: User, change: Change, *, by: User | None
     signature = None
     if new["role"] != old["role"] or new["sites"] != old["sites"] or (active and not user.active):
         if by is None:
-            raise Forbidden("a change of role, sites or a reactivation is signed: name the administrator who signs")
+            raise Forbidden("a change of role, sites or a reactivation is signed: name the administrator who "
+                            "signs")
         signature = sign(session, by, password=password or "", meaning=meaning, record_type="user_privileges",
                          record_id=user.username, content={"user": user.username, **new},
                          statement=f"I {meaning} giving {user.username} the role {role.replace('_', ' ')}"
@@ -138,10 +140,11 @@ def _reset_hash(token: str) -> str:
 
 
 def issue_reset(session: Session, user: User, *, by: User | None, hours: int = RESET_HOURS) -> str:
-    """Withdraw the user's password and return a one-time reset token (the link is handed over by the admin)."""
+    """Withdraw the user's password and return a one-time reset token (the link is handed over by the
+    admin)."""
     if user.auth_source != "local":
-        raise DomainError(f"{user.username} logs in through {user.auth_source.upper()}: their password is kept "
-                          "by the identity provider")
+        raise DomainError(f"{user.username} logs in through {user.auth_source.upper()}: their password is "
+                          "kept by the identity provider")
     if not 1 <= hours <= 24 * 14:
         raise DomainError("a reset link lives 1 hour to 14 days", field="hours")
     token = secrets.token_urlsafe(32)
@@ -149,7 +152,8 @@ def issue_reset(session: Session, user: User, *, by: User | None, hours: int = R
     for pending in session.scalars(select(PasswordReset).where(PasswordReset.user_id == user.id,
                                                                PasswordReset.used_at.is_(None))):
         pending.used_at = now  # an older link stops working
-    session.add(PasswordReset(user_id=user.id, token_hash=_reset_hash(token), created_by_id=getattr(by, "id", None),
+    session.add(PasswordReset(user_id=user.id, token_hash=_reset_hash(token),
+                              created_by_id=getattr(by, "id", None),
                               expires_at=now + timedelta(hours=hours)))
     user.password_hash, user.must_change_password = UNUSABLE, False
     sessions.revoke_all(session, user)
@@ -163,7 +167,8 @@ def reset_for(session: Session, token: str) -> PasswordReset:
     """Return the pending reset of a link's token, or raise NotFound (unknown, used or expired)."""
     row = session.scalar(select(PasswordReset).where(PasswordReset.token_hash == _reset_hash(token.strip())))
     if row is None or row.used_at is not None or row.expires_at <= utcnow() or not row.user.active:
-        raise NotFound("this password-reset link is unknown, used or expired; ask an administrator for a new one")
+        raise NotFound("this password-reset link is unknown, used or expired; ask an administrator for a new "
+                       "one")
     return row
 
 
@@ -180,7 +185,8 @@ def use_reset(session: Session, token: str, new_password: str) -> User:
     return user
 
 
-def change_password(session: Session, user: User, *, current: str, new: str, keep_sid: str | None = None) -> int:
+def change_password(session: Session, user: User, *, current: str, new: str,
+                    keep_sid: str | None = None) -> int:
     """Change one's own password (the current one is required); other sessions end. Return how many ended."""
     if user.auth_source != "local":
         raise DomainError(f"your password is kept by your organisation's {user.auth_source.upper()} login")
@@ -190,7 +196,8 @@ def change_password(session: Session, user: User, *, current: str, new: str, kee
     if new == current:
         raise DomainError("choose a password different from the current one", field="new_password")
     require_acceptable_password(new, username=user.username, full_name=user.full_name)
-    user.password_hash, user.password_changed_at, user.must_change_password = hash_password(new), utcnow(), False
+    user.password_hash, user.password_changed_at, user.must_change_password = hash_password(
+        new), utcnow(), False
     ended = sessions.revoke_all(session, user, keep_sid=keep_sid)
     session.flush()
     audit.record(session, "password_changed", user=user, object_type="user", object_id=user.id,

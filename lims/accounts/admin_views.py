@@ -48,7 +48,8 @@ def create() -> Any:
         try:
             data = load_form(NewUserSchema(), request.form)
             if data["auth_source"] == "local":
-                user = admin.create_user(db.session, by=current_user, username=data["username"], role=data["role"],
+                user = admin.create_user(db.session, by=current_user, username=data["username"],
+                                         role=data["role"],
                                          password=data.get("password") or "", full_name=data["full_name"],
                                          site_codes=data["sites"], email=data["email"])
             else:
@@ -57,7 +58,8 @@ def create() -> Any:
                 user = add_user(db.session, username=data["username"], password=None, role=data["role"],
                                 full_name=data["full_name"], site_codes=data["sites"], email=data["email"],
                                 auth_source=data["auth_source"])
-                audit.record(db.session, "user_created", user=current_user, object_type="user", object_id=user.id,
+                audit.record(db.session, "user_created", user=current_user, object_type="user",
+                             object_id=user.id,
                              detail=f"{user.username} ({user.auth_source})")
         except ValidationError as exc:
             flash(first_error(exc), "error")
@@ -66,7 +68,8 @@ def create() -> Any:
             flash(exc.message, "error")
             return render_template("accounts/user_new.html", form=request.form, **_choices()), exc.status
         flash(f"User {user.username} created."
-              + (" They must change the password at their first login." if user.auth_source == "local" else ""),
+              + (" They must change the password at their first login." if user.auth_source == "local"
+                 else ""),
               "info")
         return redirect(url_for("users.edit", username=user.username))
     return render_template("accounts/user_new.html", form={}, **_choices())
@@ -79,13 +82,15 @@ def _user(username: str) -> User:
 @bp.route("/<username>", methods=["GET", "POST"])
 @permission_required("users.manage")
 def edit(username: str) -> Any:
-    """Show and change a user; a change of role or sites, or a reactivation, is signed by the administrator."""
+    """Show and change a user; a change of role or sites, or a reactivation, is signed by the
+    administrator."""
     user = _user(username)
     if request.method == "POST":
         try:
             data = load_form(EditUserSchema(), request.form)
             signature = admin.update_user(
-                db.session, user, admin.Change(full_name=data["full_name"], email=data["email"], role=data["role"],
+                db.session, user,
+                admin.Change(full_name=data["full_name"], email=data["email"], role=data["role"],
                                                site_codes=data["sites"], active=data["active"]),
                 by=current_user, password=data.get("password"), meaning=data["meaning"])
         except ValidationError as exc:
@@ -93,7 +98,8 @@ def edit(username: str) -> Any:
         except DomainError as exc:
             refuse(exc.message)
         else:
-            flash(f"Saved {user.username}." + (f" Signed by {current_user.full_name}." if signature else ""), "info")
+            flash(f"Saved {user.username}." + (f" Signed by {current_user.full_name}." if signature else ""),
+                  "info")
         return redirect(url_for("users.edit", username=user.username))
     return render_template("accounts/user_edit.html", user=user, link=None,
                            mfa_required=totp.required_for(user), **_choices())
@@ -119,14 +125,17 @@ def reset(username: str) -> Any:
     """Withdraw the password and show a one-time reset link to hand to the user."""
     user = _user(username)
     try:
-        token = admin.issue_reset(db.session, user, by=current_user, hours=int(request.form.get("hours") or 24))
+        token = admin.issue_reset(db.session, user, by=current_user,
+                                  hours=int(request.form.get("hours") or 24))
     except (DomainError, ValueError) as exc:
         refuse(getattr(exc, "message", "give the link's life in hours"))
         return redirect(url_for("users.edit", username=user.username))
     link = url_for("accounts.reset", token=token, _external=True)
     if user.email and mail.enabled(current_app.config):
-        after_commit(db.session, _mailer(user.email, user.full_name, link, int(request.form.get("hours") or 24)))
-    return render_template("accounts/user_edit.html", user=user, link=link, mfa_required=totp.required_for(user),
+        after_commit(db.session,
+                     _mailer(user.email, user.full_name, link, int(request.form.get("hours") or 24)))
+    return render_template("accounts/user_edit.html", user=user, link=link,
+                           mfa_required=totp.required_for(user),
                            **_choices())
 
 
@@ -150,7 +159,8 @@ def remove_second_factor(username: str) -> Any:
     """Remove a user's second factor (a lost phone); they set up a new one at their next login."""
     user = _user(username)
     totp.remove(db.session, user)
-    audit.record(db.session, "second_factor_removed", user=current_user, object_type="user", object_id=user.id,
+    audit.record(db.session, "second_factor_removed", user=current_user, object_type="user",
+                 object_id=user.id,
                  detail=f"{user.username}, by an administrator")
     flash(f"The second factor of {user.username} is removed.", "info")
     return redirect(url_for("users.edit", username=user.username))

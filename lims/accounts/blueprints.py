@@ -10,7 +10,8 @@ from flask_smorest import Api
 
 # Pages a user may reach before the account is in order (first password changed, second factor set up).
 OPEN_ENDPOINTS = frozenset({
-    "static", "index", "health", "swagger_assets", "accounts.login", "accounts.logout", "accounts.second_factor",
+    "static", "index", "health", "swagger_assets", "accounts.login", "accounts.logout",
+    "accounts.second_factor",
     "accounts.sso_start", "accounts.sso_callback", "accounts.reset",
 })
 
@@ -33,7 +34,8 @@ def register(app: Flask, api: Api) -> None:
         limiter, views["accounts.second_factor"], "RATELIMIT_LOGIN_ADDRESS",
         "Too many wrong codes from your address; wait a minute", failures_only=True)
     views["accounts.reset"] = limits.limit_address(
-        limiter, views["accounts.reset"], "RATELIMIT_RESET", "Too many password-reset attempts from your address")
+        limiter, views["accounts.reset"], "RATELIMIT_RESET",
+        "Too many password-reset attempts from your address")
     views["accounts.tokens"] = limits.limit_address(
         limiter, views["accounts.tokens"], "RATELIMIT_TOKEN", "Too many tokens created from your address")
     sso.init_oidc(app)

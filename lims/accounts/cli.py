@@ -1,4 +1,5 @@
-"""``lims user``: add, list, set, deactivate and reset users from the shell (the same services as the pages)."""
+"""``lims user``: add, list, set, deactivate and reset users from the shell (the same services as the
+pages)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ def user_group() -> None:
 
 
 def _ready() -> None:
-    from lims.cli import _require_schema
+    from lims.core.migrate import require_schema
 
-    _require_schema()
+    require_schema()
 
 
 def _secret(value: str | None, prompt: str, hint: str) -> str:
@@ -45,7 +46,8 @@ def _secret(value: str | None, prompt: str, hint: str) -> str:
               help="Password (or set LIMS_NEW_PASSWORD); prompted when missing.")
 @click.option("--temporary", is_flag=True, help="The user must change the password at the first login.")
 @with_appcontext
-def user_add(username: str, role: str, full_name: str, sites: tuple[str, ...], email: str | None, auth_source: str,
+def user_add(username: str, role: str, full_name: str, sites: tuple[str, ...], email: str | None,
+             auth_source: str,
              password: str | None, temporary: bool) -> None:
     """Create a user with a role and sites."""
     from lims.accounts.service import add_user
@@ -96,7 +98,8 @@ def user_list(show_all: bool) -> None:
               show_default=True)
 @with_appcontext
 def user_set(username: str, role: str | None, sites: tuple[str, ...], no_sites: bool, full_name: str | None,
-             email: str | None, activate: bool, signer: str | None, password: str | None, meaning: str) -> None:
+             email: str | None, activate: bool, signer: str | None, password: str | None,
+             meaning: str) -> None:
     """Change a user; a change of role or sites, or a reactivation, is signed by an administrator (--by)."""
     from lims.accounts import admin
 
@@ -107,8 +110,8 @@ def user_set(username: str, role: str | None, sites: tuple[str, ...], no_sites: 
             user = admin.get_user(db.session, username)
             by = admin.get_user(db.session, signer) if signer else None
             if privileged and (by is None or by.role != "admin" or not by.active):
-                raise DomainError("a change of role, sites or a reactivation is signed by an active administrator: "
-                                  "pass --by ADMIN")
+                raise DomainError("a change of role, sites or a reactivation is signed by an active "
+                                  "administrator: pass --by ADMIN")
             if privileged:
                 password = _secret(password, f"Password of {by.username} (signs the change)",  # type: ignore[union-attr]
                                    "pass --password or set LIMS_SIGN_PASSWORD")
@@ -119,7 +122,8 @@ def user_set(username: str, role: str | None, sites: tuple[str, ...], no_sites: 
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"Updated {user.username}: {user.role}, sites {', '.join(user.site_codes) or '-'}, "
-               f"{'active' if user.active else 'deactivated'}" + (f" (signature {signature.id})" if signature else ""))
+               f"{'active' if user.active else 'deactivated'}"
+               + (f" (signature {signature.id})" if signature else ""))
 
 
 @user_group.command("deactivate")

@@ -57,7 +57,8 @@ def _connect(config: Mapping[str, Any]) -> Any:
     return conn
 
 
-def _groups(conn: Any, dn: str, attrs: Mapping[str, list[bytes]], config: Mapping[str, Any]) -> tuple[str, ...]:
+def _groups(conn: Any, dn: str, attrs: Mapping[str, list[bytes]],
+            config: Mapping[str, Any]) -> tuple[str, ...]:
     import ldap
     from ldap.dn import explode_dn
     from ldap.filter import escape_filter_chars
@@ -88,12 +89,15 @@ def authenticate(username: str, password: str, config: Mapping[str, Any]) -> Ext
     try:
         conn = _connect(config)
         conn.simple_bind_s(config.get("LDAP_BIND_DN", ""), config.get("LDAP_BIND_PASSWORD", ""))
-        filt = config.get("LDAP_USER_FILTER", "(uid={username})").format(username=escape_filter_chars(username.strip()))
-        found = [(d, a) for d, a in conn.search_s(config["LDAP_USER_BASE"], ldap.SCOPE_SUBTREE, filt, ATTRIBUTES) if d]
+        filt = config.get("LDAP_USER_FILTER",
+                          "(uid={username})").format(username=escape_filter_chars(username.strip()))
+        found = [(d, a) for d, a in conn.search_s(config["LDAP_USER_BASE"], ldap.SCOPE_SUBTREE, filt,
+                                                  ATTRIBUTES) if d]
         if len(found) != 1:
             return None
         dn, attrs = found[0]
-        if config.get("LDAP_DISABLED_FILTER") and conn.search_s(dn, ldap.SCOPE_BASE, config["LDAP_DISABLED_FILTER"],
+        if config.get("LDAP_DISABLED_FILTER") and conn.search_s(dn, ldap.SCOPE_BASE,
+                                                                config["LDAP_DISABLED_FILTER"],
                                                                ["1.1"]):
             raise Forbidden(f"the directory account {username!r} is disabled; ask your IT department")
         user_conn = _connect(config)
@@ -106,8 +110,8 @@ def authenticate(username: str, password: str, config: Mapping[str, Any]) -> Ext
         groups = _groups(conn, dn, attrs, config)
         conn.unbind_s()
     except (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR) as exc:
-        raise ProviderUnavailable("the hospital directory (LDAP) cannot be reached; try again in a few minutes "
-                                  "or tell your IT department") from exc
+        raise ProviderUnavailable("the hospital directory (LDAP) cannot be reached; try again in a few "
+                                  "minutes or tell your IT department") from exc
     except ldap.INVALID_CREDENTIALS as exc:
         raise ProviderUnavailable("Trialbank's directory service account was refused (LDAP_BIND_DN); "
                                   "tell your IT department") from exc
@@ -116,7 +120,8 @@ def authenticate(username: str, password: str, config: Mapping[str, Any]) -> Ext
                                   "tell your IT department") from exc
     login = _text(attrs.get("uid")) or _text(attrs.get("sAMAccountName")) or username.strip()
     return ExternalIdentity(source="ldap", external_id=dn[:500], username=login[:80],
-                            full_name=(_text(attrs.get("displayName")) or _text(attrs.get("cn")) or login)[:200],
+                            full_name=(_text(attrs.get("displayName")) or _text(attrs.get("cn"))
+                                       or login)[:200],
                             email=_text(attrs.get("mail")) or None, groups=groups)
 
 
@@ -134,4 +139,5 @@ def check_password(user_dn: str, password: str, config: Mapping[str, Any]) -> bo
     except ldap.INVALID_CREDENTIALS:
         return False
     except ldap.LDAPError as exc:
-        raise ProviderUnavailable("the hospital directory (LDAP) cannot be reached to check the signature") from exc
+        raise ProviderUnavailable(
+            "the hospital directory (LDAP) cannot be reached to check the signature") from exc

@@ -88,7 +88,7 @@ class SQLStorage(Storage):
                 if attempt == 99:
                     raise
                 self.engine.dispose()
-                time.sleep(0.05 + random.random() * 0.1)
+                time.sleep(0.05 + random.random() * 0.1)  # noqa: S311 - jitter, not a secret
 
     @property
     def base_exceptions(self) -> type[Exception]:
@@ -119,7 +119,8 @@ class SQLStorage(Storage):
         """Return the count of the key's current window (0 if none)."""
         table = RateLimitCounter.__table__
         with self.engine.connect() as conn:
-            count = conn.scalar(select(table.c.count).where(table.c.key == key, table.c.expires_at > time.time()))
+            count = conn.scalar(select(table.c.count)
+                                .where(table.c.key == key, table.c.expires_at > time.time()))
         return int(count or 0)
 
     def get_expiry(self, key: str) -> float:
@@ -174,8 +175,8 @@ def init_app(app: Flask) -> Limiter:
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "lims")
     uri = app.config["RATELIMIT_STORAGE_URI"]
     if uri.startswith("memory://") and app.config.get("RATELIMIT_ENABLED", True) and not app.testing:
-        raise RuntimeError("LIMS_RATELIMIT_STORAGE_URI=memory:// counts per process, so gunicorn's workers would "
-                           "each allow the full limit; use the default (the database) or redis://")
+        raise RuntimeError("LIMS_RATELIMIT_STORAGE_URI=memory:// counts per process, so gunicorn's workers "
+                           "would each allow the full limit; use the default (the database) or redis://")
     hops = int(app.config["PROXY_HOPS"])
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

@@ -1,4 +1,5 @@
-"""Optional e-mail of password-reset links (``LIMS_MAIL_SERVER``); without it the administrator hands the link over.
+"""Optional e-mail of password-reset links (``LIMS_MAIL_SERVER``); without it the administrator hands the link
+over.
 
 Settings: ``MAIL_SERVER``, ``MAIL_PORT`` (default 25), ``MAIL_STARTTLS`` (default false), ``MAIL_USERNAME``,
 ``MAIL_PASSWORD``, ``MAIL_FROM`` (default ``trialbank@<server>``).
@@ -18,14 +19,15 @@ def enabled(config: Mapping[str, Any]) -> bool:
 
 
 def send_reset_link(config: Mapping[str, Any], *, to: str, name: str, link: str, hours: int) -> None:
-    """Send a password-reset link; raise OSError/SMTPException when the server refuses or cannot be reached."""
+    """Send a password-reset link; raise OSError/SMTPException when the server refuses or cannot be
+    reached."""
     message = EmailMessage()
     message["Subject"] = "Trialbank: set your password"
     message["From"] = config.get("MAIL_FROM") or f"trialbank@{config['MAIL_SERVER']}"
     message["To"] = to
-    message.set_content(f"Hello {name},\n\nan administrator asked Trialbank to let you set a new password. Open this "
-                        f"link within {hours} hour(s); it works once:\n\n{link}\n\nIf you did not expect this, tell "
-                        "your Trialbank administrator.\n")
+    message.set_content(f"Hello {name},\n\nan administrator asked Trialbank to let you set a new password. "
+                        f"Open this link within {hours} hour(s); it works once:\n\n{link}\n\nIf you did not "
+                        "expect this, tell your Trialbank administrator.\n")
     with smtplib.SMTP(config["MAIL_SERVER"], int(config.get("MAIL_PORT", 25)), timeout=10) as smtp:
         if config.get("MAIL_STARTTLS"):
             smtp.starttls()

@@ -1,4 +1,5 @@
-"""Users with hashed passwords, one role, and the sites they work for; their sessions, tokens and second factor."""
+"""Users with hashed passwords, one role, and the sites they work for; their sessions, tokens and second
+factor."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from lims.core.db import Base, UTCDateTime, utcnow
 from lims.studies.models import Site
 
 ROLES = ("admin", "lab_manager", "technician", "data_manager", "researcher", "pi", "monitor")
-# Where a user's identity is checked: Trialbank's own password, an OpenID Connect provider, or an LDAP directory.
+# Where a user's identity is checked: Trialbank's own password, an OpenID Connect provider, or an LDAP
+# directory.
 AUTH_SOURCES = ("local", "oidc", "ldap")
 
 user_site = Table(

@@ -15,7 +15,8 @@ UNUSABLE = "!"
 
 
 def _method() -> str:
-    return current_app.config.get("PASSWORD_HASH_METHOD", DEFAULT_METHOD) if has_app_context() else DEFAULT_METHOD
+    return current_app.config.get("PASSWORD_HASH_METHOD",
+                                  DEFAULT_METHOD) if has_app_context() else DEFAULT_METHOD
 
 
 def hash_password(password: str) -> str:
@@ -54,5 +55,6 @@ def weakness(password: str, *, username: str = "", full_name: str = "") -> str |
         return "this password is in lists of common or breached passwords; choose another"
     if result["score"] < 3:
         hint = (result.get("feedback") or {}).get("warning") or "it is too easy to guess"
-        return f"this password is too weak ({hint.rstrip('.').lower()}); use a longer phrase of unrelated words"
+        return (f"this password is too weak ({hint.rstrip('.').lower()}); use a longer phrase of unrelated "
+                "words")
     return None

@@ -83,14 +83,14 @@ def mfa() -> Any:
                 audit.record(db.session, "second_factor_enabled", user=current_user, object_type="user",
                              object_id=current_user.id)
             elif action in ("remove", "recovery"):
-                if current_user.auth_source == "local" and not check_password(current_user.password_hash,
-                                                                             request.form.get("password", "")):
+                local = current_user.auth_source == "local"
+                if local and not check_password(current_user.password_hash, request.form.get("password", "")):
                     audit.record_security(db.session, "second_factor_change_refused", user=current_user)
                     raise DomainError("the password is wrong")
                 if action == "remove":
                     if totp.required_for(current_user):
-                        raise DomainError("your role must use a second factor; set up the new device first by "
-                                          "asking an administrator to remove the old one")
+                        raise DomainError("your role must use a second factor; set up the new device first "
+                                          "by asking an administrator to remove the old one")
                     totp.remove(db.session, current_user)
                     audit.record(db.session, "second_factor_removed", user=current_user, object_type="user",
                                  object_id=current_user.id)
@@ -119,7 +119,8 @@ def revoke_session(session_id: int) -> Any:
     if row is None or row.user_id != current_user.id:
         abort(404, description="no such session")
     sessions.revoke_session(db.session, row, by=current_user)
-    audit.record(db.session, "session_revoked", user=current_user, object_type="user_session", object_id=row.id)
+    audit.record(db.session, "session_revoked", user=current_user, object_type="user_session",
+                 object_id=row.id)
     flash("Session ended.", "info")
     return redirect(url_for("accounts.account"))
 
@@ -129,7 +130,8 @@ def revoke_session(session_id: int) -> Any:
 def revoke_other_sessions() -> Any:
     """End every session but this one."""
     ended = sessions.revoke_all(db.session, current_user, keep_sid=session.get("_sid"))
-    audit.record(db.session, "sessions_revoked", user=current_user, object_type="user", object_id=current_user.id,
+    audit.record(db.session, "sessions_revoked", user=current_user, object_type="user",
+                 object_id=current_user.id,
                  detail=f"{ended} other session(s)")
     flash(f"{ended} other session(s) ended.", "info")
     return redirect(url_for("accounts.account"))

@@ -63,7 +63,8 @@ def add_user(session: Session, *, username: str, password: str | None, role: str
         raise DomainError(f"unknown role {role!r}; use one of {', '.join(ROLES)}", field="role")
     if auth_source == "local":
         if password is None or len(password) < MIN_PASSWORD_LENGTH:
-            raise DomainError(f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password")
+            raise DomainError(f"password must have at least {MIN_PASSWORD_LENGTH} characters",
+                              field="password")
         if strict:
             require_acceptable_password(password, username=username, full_name=full_name)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
@@ -100,7 +101,7 @@ def find_user(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username.strip()))
 
 
-TOKEN_PREFIX = "tb_"
+TOKEN_PREFIX = "tb_"  # noqa: S105 - the visible prefix of every token, not a secret
 MAX_TOKEN_DAYS = 366
 TOKEN_USE_INTERVAL = timedelta(minutes=1)
 
@@ -116,7 +117,8 @@ def create_token(session: Session, user: User, *, name: str, days: int = 90) -> 
     if not 1 <= days <= MAX_TOKEN_DAYS:
         raise DomainError(f"a token lives 1 to {MAX_TOKEN_DAYS} days", field="days")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, name=name.strip()[:100], prefix=secret[:10], token_hash=_token_hash(secret),
+    token = ApiToken(user_id=user.id, name=name.strip()[:100], prefix=secret[:10],
+                     token_hash=_token_hash(secret),
                      expires_at=utcnow() + timedelta(days=days))
     session.add(token)
     session.flush()
@@ -139,7 +141,8 @@ def _token_used(token_id: int, where: str | None) -> Callable[[Session], None]:
     return apply
 
 
-def user_for_token(session: Session, secret: str, *, where: str | None = None) -> tuple[User | None, str | None]:
+def user_for_token(session: Session, secret: str, *,
+                   where: str | None = None) -> tuple[User | None, str | None]:
     """Return the token's user, or (None, why) for an unknown, revoked or expired token.
 
     A refusal is audited even when the request then fails. A token's use is audited (and its last use
@@ -195,14 +198,17 @@ def sign(session: Session, user: User, *, password: str, meaning: str, record_ty
     Wrong passwords are limited per signer (``RATELIMIT_SIGNATURE``) and audited even when the request fails.
     """
     if meaning not in SIGNATURE_MEANINGS:
-        raise DomainError(f"choose what the signature means: {', '.join(SIGNATURE_MEANINGS)}", field="meaning")
+        raise DomainError(f"choose what the signature means: {', '.join(SIGNATURE_MEANINGS)}",
+                          field="meaning")
     limits.guard("RATELIMIT_SIGNATURE", user.username, what="signature passwords")
     if not _signer_password_ok(user, password):
         limits.count_failure("RATELIMIT_SIGNATURE", user.username)
         audit.record_security(session, "signature_failed", user=user, detail=record_type)
         raise Forbidden("the password is wrong: the signature was not applied")
-    signature = Signature(user_id=user.id, signer_name=user.full_name, meaning=meaning, record_type=record_type,
-                          record_id=str(record_id), record_hash=content_hash(content), statement=statement[:500])
+    signature = Signature(user_id=user.id, signer_name=user.full_name, meaning=meaning,
+                          record_type=record_type,
+                          record_id=str(record_id), record_hash=content_hash(content),
+                          statement=statement[:500])
     session.add(signature)
     session.flush()
     return signature
@@ -216,4 +222,5 @@ def verify_signature(signature: Signature, content: Any) -> bool:
 def signatures_for(session: Session, record_type: str, record_id: Any) -> list[Signature]:
     """Return a record's signatures, oldest first."""
     return list(session.scalars(select(Signature).where(
-        Signature.record_type == record_type, Signature.record_id == str(record_id)).order_by(Signature.signed_at)))
+        Signature.record_type == record_type, Signature.record_id == str(record_id))
+                                .order_by(Signature.signed_at)))

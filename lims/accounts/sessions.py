@@ -1,5 +1,6 @@
 """Browser sessions kept in the database, so that logging out elsewhere, a password change or a
-deactivation ends them at once: the cookie carries a random id, the table its hash and whether it is revoked."""
+deactivation ends them at once: the cookie carries a random id, the table its hash and whether it is
+revoked."""
 
 from __future__ import annotations
 

@@ -54,7 +54,8 @@ def setting(config: Mapping[str, Any], source: str, name: str, default: Any = No
     return config.get(f"{source.upper()}_{name}", default)
 
 
-def map_groups(groups: Iterable[str], role_map: Mapping[str, str], site_map: Mapping[str, str]) -> tuple[str, list[str]]:
+def map_groups(groups: Iterable[str], role_map: Mapping[str, str],
+               site_map: Mapping[str, str]) -> tuple[str, list[str]]:
     """Return (role, site codes) for the identity's groups; refuse when no group gives a role."""
     groups = list(groups)
     lowered = {g.lower() for g in groups}
@@ -72,7 +73,8 @@ def map_groups(groups: Iterable[str], role_map: Mapping[str, str], site_map: Map
 
 
 def _find(session: Session, who: ExternalIdentity) -> User | None:
-    user = session.scalar(select(User).where(User.auth_source == who.source, User.external_id == who.external_id))
+    user = session.scalar(select(User)
+                          .where(User.auth_source == who.source, User.external_id == who.external_id))
     if user is not None:
         return user
     user = session.scalar(select(User).where(User.username == who.username))
@@ -80,7 +82,8 @@ def _find(session: Session, who: ExternalIdentity) -> User | None:
         return None
     # An OIDC subject never changes, so a different one is another person; an LDAP entry's DN changes when
     # IT moves the account to another OU, and the user name still names the same person.
-    if user.auth_source != who.source or (who.source == "oidc" and user.external_id not in (None, who.external_id)):
+    if user.auth_source != who.source or (who.source == "oidc"
+                                          and user.external_id not in (None, who.external_id)):
         raise Forbidden(f"a Trialbank account named {who.username!r} exists but does not log in through "
                         f"{who.source.upper()}; ask an administrator to switch it")
     user.external_id = who.external_id  # an account an administrator created for this person: link it
@@ -96,11 +99,14 @@ def sign_in_external(session: Session, who: ExternalIdentity, config: Mapping[st
     user = _find(session, who)
     if user is None:
         if not setting(config, who.source, "PROVISION", True):
-            raise Forbidden(f"there is no Trialbank account for {who.username!r}; ask an administrator to create it")
+            raise Forbidden(f"there is no Trialbank account for {who.username!r}; ask an administrator to "
+                            "create it")
         user = add_user(session, username=who.username, password=None, role=role, full_name=who.full_name,
-                        site_codes=site_codes, email=who.email, auth_source=who.source, external_id=who.external_id)
+                        site_codes=site_codes, email=who.email, auth_source=who.source,
+                        external_id=who.external_id)
         audit.record(session, "user_provisioned", user=user, object_type="user", object_id=user.id,
-                     detail=f"first {who.source.upper()} login", changes={"new": {"role": role, "sites": site_codes}})
+                     detail=f"first {who.source.upper()} login",
+                     changes={"new": {"role": role, "sites": site_codes}})
         return user
     if not user.active:
         raise Forbidden(f"the Trialbank account {user.username!r} is deactivated; ask an administrator")
@@ -146,7 +152,9 @@ def identity_from_claims(claims: Mapping[str, Any], config: Mapping[str, Any]) -
     groups = claims.get(config.get("OIDC_GROUPS_CLAIM", "groups")) or []
     if isinstance(groups, str):
         groups = [groups]
-    username = str(claims.get(config.get("OIDC_USERNAME_CLAIM", "preferred_username")) or claims.get("sub") or "")
-    return ExternalIdentity(source="oidc", external_id=f"{claims.get('iss', '')}|{claims.get('sub', '')}"[:500],
+    username = str(claims.get(config.get("OIDC_USERNAME_CLAIM", "preferred_username")) or claims.get("sub")
+                   or "")
+    return ExternalIdentity(source="oidc",
+                            external_id=f"{claims.get('iss', '')}|{claims.get('sub', '')}"[:500],
                             username=username[:80], full_name=str(claims.get("name") or username)[:200],
                             email=claims.get("email"), groups=tuple(str(g) for g in groups))

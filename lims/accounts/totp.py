@@ -72,13 +72,15 @@ def _valid_step(user: User, code: str) -> int | None:
     for drift in (0, -1, 1):
         at = now + drift * totp.interval
         step = totp.timecode(at)
-        if secrets.compare_digest(totp.at(at), code) and (user.totp_last_step is None or step > user.totp_last_step):
+        if secrets.compare_digest(totp.at(at),
+                                  code) and (user.totp_last_step is None or step > user.totp_last_step):
             return step
     return None
 
 
 def confirm_enrolment(session: Session, user: User, code: str) -> list[str]:
-    """Turn the second factor on once the user typed a valid code; return fresh recovery codes (shown once)."""
+    """Turn the second factor on once the user typed a valid code; return fresh recovery codes (shown
+    once)."""
     if user.has_totp:
         raise DomainError("a second factor is already set up")
     step = _valid_step(user, code)
@@ -112,7 +114,8 @@ def recovery_codes_left(session: Session, user: User) -> int:
 
 
 def verify(session: Session, user: User, code: str) -> str | None:
-    """Check a second-factor code: 'totp' or 'recovery' when it is right (a recovery code is used up), else None."""
+    """Check a second-factor code: 'totp' or 'recovery' when it is right (a recovery code is used up), else
+    None."""
     step = _valid_step(user, code)
     if step is not None:
         user.totp_last_step = step

@@ -42,7 +42,8 @@ def _safe_next(target: str | None) -> str:
 def _login_page(form: LoginForm | None = None, status: int = 200, message: str | None = None) -> Any:
     if message:
         flash(message, "error")
-    return render_template("accounts/login.html", form=form or LoginForm(), oidc=sso.oidc_enabled(current_app.config),
+    return render_template("accounts/login.html", form=form or LoginForm(),
+                           oidc=sso.oidc_enabled(current_app.config),
                            oidc_name=current_app.config.get("OIDC_NAME", "single sign-on")), status
 
 
@@ -137,8 +138,8 @@ def sso_start() -> Any:
 
 def _provider_down(exc: Exception) -> str:
     current_app.logger.warning("OpenID provider unreachable: %r", exc)
-    return ("The single sign-on provider cannot be reached just now; try again in a few minutes, or tell your "
-            "IT department.")
+    return ("The single sign-on provider cannot be reached just now; try again in a few minutes, or tell "
+            "your IT department.")
 
 
 @bp.get("/login/sso/callback")
@@ -160,7 +161,8 @@ def sso_callback() -> Any:
         claims.update(client.userinfo(token=token))
     except OAuthError as exc:
         audit.record_security(db.session, "login_failed", detail=f"oidc: {exc.error}"[:500])
-        return _login_page(None, 400, f"The single sign-on answer was refused ({exc.description or exc.error}); "
+        return _login_page(None, 400,
+                           f"The single sign-on answer was refused ({exc.description or exc.error}); "
                                       "start again.")
     except RequestException as exc:
         return _login_page(None, 503, _provider_down(exc))
@@ -168,7 +170,8 @@ def sso_callback() -> Any:
     try:
         user = sso.sign_in_external(db.session, who, current_app.config)
     except DomainError as exc:
-        audit.record_security(db.session, "login_failed", username=who.username, detail=f"oidc: {exc.message}")
+        audit.record_security(db.session, "login_failed", username=who.username,
+                              detail=f"oidc: {exc.message}")
         return _login_page(None, exc.status, exc.message)
     return _finish_login(user, "oidc")
 
@@ -217,8 +220,10 @@ def tokens() -> Any:
         except ValueError:
             days = 0
         try:
-            token, secret = service.create_token(db.session, current_user, name=request.form.get("name", ""), days=days)
-            audit.record(db.session, "token_created", user=current_user, object_type="api_token", object_id=token.id)
+            token, secret = service.create_token(db.session, current_user, name=request.form.get("name", ""),
+                                                 days=days)
+            audit.record(db.session, "token_created", user=current_user, object_type="api_token",
+                         object_id=token.id)
         except DomainError as exc:
             refuse(exc.message)
     rows = db.session.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id)

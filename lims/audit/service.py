@@ -40,7 +40,8 @@ def visible_to(user: Any) -> ColumnElement[bool]:
     return or_(
         AuditEvent.user_id == user.id,
         _about("sample", select(cast(Sample.id, String)).where(Sample.id.in_(samples))),
-        _about("placement", select(cast(Placement.sample_id, String)).where(Placement.sample_id.in_(samples))),
+        _about("placement",
+               select(cast(Placement.sample_id, String)).where(Placement.sample_id.in_(samples))),
         _about("disposal_request", select(cast(DisposalRequest.id, String))
                .where(DisposalRequest.sample_id.in_(samples))),
         _about("participant", select(cast(Participant.id, String)).where(Participant.id.in_(participants))),
@@ -75,7 +76,8 @@ def query(*, username: str | None = None, action: str | None = None, object_type
 
 def to_csv(session: Session, stmt: Select[AuditEvent]) -> str:
     """Export the filtered trail as CSV (UTC times, changes as JSON)."""
-    header = ["id", "at_utc", "user", "remote_addr", "action", "object_type", "object_id", "changes", "detail"]
+    header = ["id", "at_utc", "user", "remote_addr", "action", "object_type", "object_id", "changes",
+              "detail"]
     return csv_text(header, ([e.id, e.at.isoformat(), e.username or "", e.remote_addr or "", e.action,
                               e.object_type or "", e.object_id or "", json.dumps(e.changes, sort_keys=True),
                               e.detail or ""] for e in session.scalars(stmt)))

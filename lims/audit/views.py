@@ -25,7 +25,8 @@ def _date(name: str) -> date | None:
 
 def _filters() -> dict[str, Any]:
     return {"username": request.args.get("user") or None, "action": request.args.get("action") or None,
-            "object_type": request.args.get("object_type") or None, "since": _date("since"), "until": _date("until"),
+            "object_type": request.args.get("object_type") or None, "since": _date("since"),
+            "until": _date("until"),
             "where": service.visible_to(current_user)}
 
 

@@ -85,7 +85,7 @@ class Queries(MethodView):
     @blp.arguments(ClinicalQueryArgsSchema, location="query")
     @blp.response(200, ClinicalDataQuerySchema(many=True))
     def get(self, args: dict[str, Any]) -> Any:
-        """Open data queries of one site (or all): inconsistencies, missing CREs, windows, deaths, SAE reports."""
+        """Open data queries of one site (or all): inconsistencies, missing CREs, windows, deaths, SAEs."""
         found = quality.data_queries(db.session, get_study(db.session), args["site"], args["as_of"])
         return [{**q.__dict__, "value": None if q.value is None else str(q.value)} for q in found]
 

@@ -52,7 +52,8 @@ def _user(username: str) -> Any:
     from lims.core.permissions import allowed
 
     if not allowed(user.role, "clinical.import"):
-        raise click.ClickException(f"user {username} is a {user.role}; only data managers import clinical data")
+        raise click.ClickException(f"user {username} is a {user.role}; only data managers import clinical "
+                                   "data")
     return user
 
 
@@ -69,7 +70,7 @@ def _run(importer: Any, *args: Any, **kwargs: Any) -> Any:
         with unit_of_work(db.session):
             report = importer(*args, **kwargs)
             if not report.applied:
-                raise _Refused()
+                raise _Refused
     except _Refused:
         pass
     except DomainError as exc:  # e.g. a wrong signature password
@@ -85,7 +86,8 @@ def _finish(report: Any) -> None:
         where = f"{issue.file}" + (f" row {issue.row}" if issue.row else "")
         click.echo(f"query {where} {issue.field}={issue.as_dict()['value']}: {issue.reason}", err=True)
     if not report.applied:
-        click.echo(f"Nothing imported: {len(report.problems)} problem(s) in {', '.join(report.files)}.", err=True)
+        click.echo(f"Nothing imported: {len(report.problems)} problem(s) in {', '.join(report.files)}.",
+                   err=True)
         sys.exit(1)
     if report.changes == 0:
         click.echo(f"{report.records} records read; all already stored, nothing changed.")
@@ -118,7 +120,8 @@ def import_redcap_command(export: Path, mapping: Path | None, username: str, pas
 
 
 @clinical_group.command("import-tables")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--user", "username", required=True, help="Data manager doing the import (kept in the audit).")
 @_sign_options
 @with_appcontext

@@ -39,7 +39,8 @@ def _issue(model: Any, rec: Incoming, values: dict[str, Any], exc: DBAPIError) -
     message = str(getattr(exc, "orig", exc))
     constraint = _constraint(table, message)
     if constraint is None:
-        return Issue(rec.file, rec.row, "", None, f"the database refuses this record: {integrity_message(exc)}")
+        return Issue(rec.file, rec.row, "", None,
+                     f"the database refuses this record: {integrity_message(exc)}")
     columns = _columns(table, constraint)
     field = next((c for c in columns if c in rec.values), columns[0] if columns else "")
     column = rec.fields.get(field, field)

@@ -52,7 +52,8 @@ _VOCAB: dict[tuple[str, str], tuple[str, ...]] = {
     ("disease_events", "salvage_r_status"): ("R0", "R1", "R2", "unresectable"),
     ("deaths", "cause"): ("disease", "treatment", "other", "unknown"),
     ("qol_responses", "instrument"): ("QLQ-C30", "FACT-E"),
-    ("subsequent_treatments", "kind"): ("salvage_surgery", "systemic_therapy", "supportive_care", "radiotherapy"),
+    ("subsequent_treatments",
+     "kind"): ("salvage_surgery", "systemic_therapy", "supportive_care", "radiotherapy"),
     **{("adverse_events", f"attribution_{t}"): ("unrelated", "unlikely", "possible", "probable", "definite")
        for t in ("rt", "chemo", "camrelizumab", "surgery")},
 }
@@ -87,10 +88,12 @@ def _bounds(table: Any) -> dict[str, tuple[float | None, float | None]]:
 
 def _spec_of(column: Any, table: str, bounds: dict[str, tuple[float | None, float | None]]) -> FieldSpec:
     kind = ("date" if isinstance(column.type, Date) else "int" if isinstance(column.type, Integer)
-            else "float" if isinstance(column.type, Float) else "bool" if isinstance(column.type, Boolean) else "str")
+            else "float" if isinstance(column.type, Float) else "bool" if isinstance(column.type, Boolean)
+            else "str")
     low, high = bounds.get(column.name, (None, None))
     if kind == "int":
-        low, high = max(low if low is not None else -MAX_INT, -MAX_INT), min(high if high is not None else MAX_INT,
+        low, high = max(low if low is not None else -MAX_INT,
+                        -MAX_INT), min(high if high is not None else MAX_INT,
                                                                              MAX_INT)
     length = getattr(column.type, "length", None) if kind == "str" else None
     return FieldSpec(kind, not column.nullable, _VOCAB.get((table, column.name), ()), low, high,
@@ -111,11 +114,13 @@ TABLE_FIELDS: dict[str, dict[str, FieldSpec]] = {
 TABLE_FIELDS["participants"] = {
     "site": FieldSpec("str", max_length=20),
     **_table_specs("participants", Participant.__table__, {
-        "enrol_date": "enrolled_on", "sex": "sex", "age": "age", "ecog": "ecog", "tumour_location": "tumour_location",
+        "enrol_date": "enrolled_on", "sex": "sex", "age": "age", "ecog": "ecog",
+        "tumour_location": "tumour_location",
         "ct": "ct", "cn": "cn", "cm": "cm", "stage": "stage"}),
 }
 TABLE_ORDER = ("participants", "treatment", "drug_doses", "allocation", "cre", "surgery", "pathology",
-               "disease_events", "deaths", "last_contact", "adverse_events", "qol_responses", "subsequent_treatments")
+               "disease_events", "deaths", "last_contact", "adverse_events", "qol_responses",
+               "subsequent_treatments")
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,7 @@ class CsvFile:
     sha256: str
 
 
-# ----- reading --------------------------------------------------------------------------------------------------
+# ----- reading ----------------------------------------------------------------------------------------------
 def decode(data: bytes) -> str:
     """Decode a text file (:func:`lims.core.spreadsheet.decode_text`); raise TextError naming the line."""
     return decode_text(data)
@@ -180,7 +185,8 @@ def read_csv(name: str, data: bytes, issues: list[Issue]) -> CsvFile:
         return CsvFile(name, [], [], ",", digest)
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
-        issues.append(Issue(name, line, "", None, "the file holds NUL characters: it is not a text (CSV) file"))
+        issues.append(Issue(name, line, "", None,
+                            "the file holds NUL characters: it is not a text (CSV) file"))
         return CsvFile(name, [], [], ",", digest)
     first = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
@@ -189,7 +195,8 @@ def read_csv(name: str, data: bytes, issues: list[Issue]) -> CsvFile:
     line = 0
     try:
         with _any_cell_size():
-            for line, cells in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1):
+            for line, cells in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter),
+                                         start=1):
                 if not any(c.strip() for c in cells):
                     continue
                 cells = [restore(c.strip()) for c in cells]
@@ -229,9 +236,10 @@ def _any_cell_size() -> Iterator[None]:
 
 def _cells_fit(name: str, line: int, header: list[str], cells: list[str], issues: list[Issue]) -> bool:
     """Report the cells of a row longer than ``MAX_CELL``; tell whether the row can be used."""
-    long = [(column, cell) for column, cell in zip(header, cells) if len(cell) > MAX_CELL]
+    long = [(column, cell) for column, cell in zip(header, cells, strict=False) if len(cell) > MAX_CELL]
     for column, cell in long:
-        issues.append(Issue(name, line, column, cell, f"a cell of {len(cell):,} characters (at most {MAX_CELL:,})"))
+        issues.append(Issue(name, line, column, cell,
+                            f"a cell of {len(cell):,} characters (at most {MAX_CELL:,})"))
     return not long
 
 
@@ -256,7 +264,7 @@ def parse_date(text: str, day_first: bool = True) -> date:
     formats = _DATE_FORMATS + (("%d/%m/%Y",) if day_first else ("%m/%d/%Y",))
     for fmt in formats:
         try:
-            parsed = datetime.strptime(text, fmt).date()
+            parsed = datetime.strptime(text, fmt).date()  # noqa: DTZ007 - only the calendar date is kept
         except ValueError:
             continue
         problem = date_problem(parsed)
@@ -347,7 +355,8 @@ def read_tables(files: dict[str, bytes]) -> tuple[list[Incoming], list[Issue], l
             values: dict[str, Any] = {}
             for column in columns:
                 try:
-                    values[column] = parse_value(row[column], spec[column], decimal_comma=csv_file.delimiter == ";")
+                    values[column] = parse_value(row[column], spec[column],
+                                                 decimal_comma=csv_file.delimiter == ";")
                 except ValueError as exc:
                     issues.append(Issue(name, line, column, row[column], str(exc)))
             records.append(Incoming(table, row["participant_id"].strip().upper(), values, name, line,

@@ -43,8 +43,10 @@ CTCAE_MAX_GRADE = {
 _FACT_ITEMS = {item for items in FACT_E_SUBSCALES.values() for item in items}
 # Consistency findings that are data queries to chase, not reasons to refuse an import.
 _QUERY_REASONS = ("missing censoring date", "CRE1 missing", "without a disease event",
-                  "disease event after the last disease assessment", "last alive before last disease assessment")
-PARTICIPANT_FIELDS = ("site", "enrol_date", "sex", "age", "ecog", "tumour_location", "ct", "cn", "cm", "stage")
+                  "disease event after the last disease assessment",
+                  "last alive before last disease assessment")
+PARTICIPANT_FIELDS = ("site", "enrol_date", "sex", "age", "ecog", "tumour_location", "ct", "cn", "cm",
+                      "stage")
 _PARTICIPANT_ATTR = {"enrol_date": "enrolled_on"}
 
 
@@ -68,10 +70,11 @@ class ImportReport:
         return {"format": self.format, "files": self.files, "applied": self.applied, "run_id": self.run_id,
                 "records": self.records, "inserted": self.inserted, "updated": self.updated,
                 "unchanged": self.unchanged, "changes": self.changes,
-                "problems": [i.as_dict() for i in self.problems], "warnings": [i.as_dict() for i in self.warnings]}
+                "problems": [i.as_dict() for i in self.problems],
+                "warnings": [i.as_dict() for i in self.warnings]}
 
 
-# ----- checking -------------------------------------------------------------------------------------------------
+# ----- checking ---------------------------------------------------------------------------------------------
 def _record_rules(rec: Incoming) -> list[tuple[str, Any, str]]:
     """Return (field, value, reason) for rules inside one record."""
     v = rec.values
@@ -82,17 +85,21 @@ def _record_rules(rec: Incoming) -> list[tuple[str, Any, str]]:
 
     if rec.table == "treatment" and both("rt_start", "rt_end") and v["rt_end"] < v["rt_start"]:
         out.append(("rt_end", v["rt_end"], "RT end before RT start"))
-    # Ranges of single values (CRE 1-14, grades 1-5, 0-100 %) are read from the CHECK constraints while parsing.
-    if rec.table == "pathology" and both("ln_positive", "ln_examined") and v["ln_positive"] > v["ln_examined"]:
+    # Ranges of single values (CRE 1-14, grades 1-5, 0-100 %) are read from the CHECK constraints while
+    # parsing.
+    if rec.table == "pathology" and both("ln_positive",
+                                         "ln_examined") and v["ln_positive"] > v["ln_examined"]:
         out.append(("ln_positive", v["ln_positive"], "more positive nodes than examined"))
     if rec.table == "adverse_events":
         grade, term = v.get("grade"), str(v.get("term") or "")
         if grade is not None and grade > CTCAE_MAX_GRADE.get(term.strip().lower(), 5):
-            out.append(("grade", grade, f"CTCAE v5.0 grades {term} only up to {CTCAE_MAX_GRADE[term.strip().lower()]}"))
+            out.append(("grade", grade,
+                        f"CTCAE v5.0 grades {term} only up to {CTCAE_MAX_GRADE[term.strip().lower()]}"))
         if both("onset_date", "end_date") and v["end_date"] < v["onset_date"]:
             out.append(("end_date", v["end_date"], "adverse event ends before its onset"))
         if v.get("ethics_reported_on") is not None and v.get("serious") is False:
-            out.append(("ethics_reported_on", v["ethics_reported_on"], "reporting date on a non-serious event"))
+            out.append(("ethics_reported_on", v["ethics_reported_on"],
+                        "reporting date on a non-serious event"))
     if rec.table == "qol_responses":
         out += _qol_rules(v)
     return out
@@ -168,7 +175,8 @@ def check_records(session: Session, study: Study, records: list[Incoming],
         if people[rec.participant].id in locks:
             lock = locks[people[rec.participant].id]
             issues.append(Issue(rec.file, rec.row, rec.fields.get("participant_id", "participant_id"),
-                                rec.participant, f"clinical data locked on {lock.locked_at:%Y-%m-%d} ({lock.reason})"))
+                                rec.participant,
+                                f"clinical data locked on {lock.locked_at:%Y-%m-%d} ({lock.reason})"))
             continue
         for name, value, reason in _record_rules(rec):
             issues.append(Issue(rec.file, rec.row, rec.fields.get(name, name), value, reason))
@@ -188,10 +196,12 @@ def check_records(session: Session, study: Study, records: list[Incoming],
     merged = _merged_tables(current, known)
     imported = {r.participant for r in known}
     # Problems that were there before this import are not its fault.
-    before = {(p.table, p.participant_id, p.field, str(p.value), p.reason) for p in check_consistency(current)}
+    before = {(p.table, p.participant_id, p.field, str(p.value), p.reason)
+              for p in check_consistency(current)}
     warnings: list[Issue] = []
     for problem in check_consistency(merged):
-        if (problem.table, problem.participant_id, problem.field, str(problem.value), problem.reason) in before:
+        if (problem.table, problem.participant_id, problem.field, str(problem.value),
+            problem.reason) in before:
             continue
         if problem.participant_id not in imported:
             continue
@@ -229,7 +239,7 @@ def _participant_rules(rec: Incoming, p: Participant) -> list[Issue]:
     return out
 
 
-# ----- applying -------------------------------------------------------------------------------------------------
+# ----- applying ---------------------------------------------------------------------------------------------
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -248,7 +258,8 @@ class _Plan:
     touched: set[int] = field(default_factory=set)
 
 
-def _plan(session: Session, records: list[Incoming], people: dict[str, Participant], report: ImportReport) -> _Plan:
+def _plan(session: Session, records: list[Incoming], people: dict[str, Participant],
+          report: ImportReport) -> _Plan:
     """Match records with stored rows on their natural key and work out every insert and changed value."""
     plan = _Plan()
     by_table: dict[str, list[Incoming]] = {}
@@ -340,8 +351,10 @@ def _write(session: Session, plan: _Plan, run: ImportRun) -> None:
 
 def _apply(session: Session, study: Study, plan: _Plan, report: ImportReport, *, digest: str, by: User,
            signature: tuple[str, str] | None) -> bool:
-    """Write the plan and sign the run in a savepoint; on a database refusal name the rows and write nothing."""
-    run = ImportRun(study_id=study.id, format=report.format, filenames=report.files, sha256=digest, by_id=by.id,
+    """Write the plan and sign the run in a savepoint; on a database refusal name the rows and write
+    nothing."""
+    run = ImportRun(study_id=study.id, format=report.format, filenames=report.files, sha256=digest,
+                    by_id=by.id,
                     inserted=report.inserted, updated=report.updated, unchanged=report.unchanged)
     try:
         with session.begin_nested():
@@ -349,14 +362,16 @@ def _apply(session: Session, study: Study, plan: _Plan, report: ImportReport, *,
             if signature is not None:
                 password, meaning = signature
                 sign(session, by, password=password, meaning=meaning, record_type="clinical_import",
-                     record_id=run.id, content={"sha256": digest, "files": report.files, "changes": report.changes},
-                     statement=f"I import {', '.join(report.files)} into {study.code}: {report.inserted} records "
-                               f"added, {report.updated} updated")
+                     record_id=run.id,
+                     content={"sha256": digest, "files": report.files, "changes": report.changes},
+                     statement=f"I import {', '.join(report.files)} into {study.code}: {report.inserted} "
+                               f"records added, {report.updated} updated")
             session.flush()
     except (IntegrityError, DataError):
         tables = {t: _model(t) for t in TABLE_ORDER if plan.inserts.get(t) or plan.updates.get(t)}
         report.problems = locate(session, plan, tables) or [
-            Issue(", ".join(report.files), None, "", None, "the database refused the import (no single row did)")]
+            Issue(", ".join(report.files), None, "", None,
+                  "the database refused the import (no single row did)")]
         return False
     report.run_id = run.id
     return True
@@ -393,5 +408,6 @@ def import_tables(session: Session, study: Study, files: dict[str, bytes], *, by
                   signature: tuple[str, str] | None = None) -> ImportReport:
     """Import Trialbank per-table CSV files (``lims.clinical.csvfiles`` describes the format)."""
     records, issues, hashes = read_tables(files)
-    return import_records(session, study, records, issues, fmt="tables", files=sorted(files), hashes=hashes, by=by,
+    return import_records(session, study, records, issues, fmt="tables", files=sorted(files), hashes=hashes,
+                          by=by,
                           signature=signature)

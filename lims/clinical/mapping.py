@@ -54,7 +54,8 @@ class FormSchema(Schema):
     repeat = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
     events_of = fields.String(load_default=None, validate=validate.OneOf(["timepoints"]))
     sources = fields.Dict(keys=fields.String(), values=Source(), load_default=dict, data_key="fields")
-    codes = fields.Dict(keys=fields.String(), values=fields.Dict(keys=Scalar(), values=Scalar()), load_default=dict)
+    codes = fields.Dict(keys=fields.String(), values=fields.Dict(keys=Scalar(), values=Scalar()),
+                        load_default=dict)
     items = fields.Nested(ItemsSchema, load_default=None)
 
 
@@ -123,7 +124,8 @@ def _size(value: Any, budget: int) -> int:
 
 
 def _line_of(root: Any, path: list[str]) -> int | None:
-    """Return the line (from 1) of the YAML node at ``path`` (keys and list indexes), or of its nearest parent."""
+    """Return the line (from 1) of the YAML node at ``path`` (keys and list indexes), or of its nearest
+    parent."""
     node, line = root, None
     for part in path:
         if node is None:
@@ -138,8 +140,10 @@ def _line_of(root: Any, path: list[str]) -> int | None:
     return node.start_mark.line + 1 if node is not None else line
 
 
-_REASONS = {"Not a valid mapping type.": "must be a table (key: value)", "Not a valid list.": "must be a list",
-            "Invalid input type.": "must be a table (key: value)", "Unknown field.": "unknown key (misspelt?)",
+_REASONS = {"Not a valid mapping type.": "must be a table (key: value)",
+            "Not a valid list.": "must be a list",
+            "Invalid input type.": "must be a table (key: value)",
+            "Unknown field.": "unknown key (misspelt?)",
             "Not a valid string.": "must be a text", "Not a valid boolean.": "must be true or false"}
 
 
@@ -147,7 +151,8 @@ def _flatten(messages: Any, path: list[str]) -> list[tuple[list[str], str]]:
     """Turn marshmallow's nested messages into (key path, reason); a Dict's key/value level is dropped."""
     if isinstance(messages, dict):
         return [pair for key, value in messages.items()
-                for pair in _flatten(value, path if key in ("key", "value", "_schema") else [*path, str(key)])]
+                for pair in _flatten(value,
+                                     path if key in ("key", "value", "_schema") else [*path, str(key)])]
     if isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
         return [(path, "; ".join(_REASONS.get(m, m) for m in messages if isinstance(m, str)))]
     if isinstance(messages, list):
@@ -194,10 +199,12 @@ def _rules(data: dict[str, Any], name: str, root: Any, issues: list[Issue]) -> N
         table, where = raw["table"], ["forms", str(i)]
         for attr, src in raw["sources"].items():
             if attr not in TABLE_FIELDS[table]:
-                issues.append(Issue(name, _line_of(root, [*where, "fields", attr]), f"forms[{i}].fields.{attr}",
+                issues.append(Issue(name, _line_of(root, [*where, "fields", attr]),
+                                    f"forms[{i}].fields.{attr}",
                                     str(src), f"no attribute {attr} in {table}"))
         required = {c for c, s in TABLE_FIELDS[table].items() if s.required}
-        provided = set(raw["sources"]) | ({"instrument", "timepoint", "item", "value"} if raw["items"] else set())
+        provided = set(raw["sources"]) | ({"instrument", "timepoint", "item", "value"} if raw["items"]
+                                          else set())
         for missing in sorted(required - provided):
             issues.append(Issue(name, _line_of(root, where), f"forms[{i}].fields", missing,
                                 f"required attribute {missing} is not mapped"))
@@ -222,7 +229,8 @@ def load_mapping(text: str, name: str, issues: list[Issue]) -> Mapping | None:
     _rules(data, name, root, issues)
     if len(issues) > before:
         return None
-    return Mapping(record_id=data["record_id"], events=data["events"], forms=[_form(f) for f in data["forms"]],
+    return Mapping(record_id=data["record_id"], events=data["events"],
+                   forms=[_form(f) for f in data["forms"]],
                    ignore=data["ignore"], day_first=data["day_first"])
 
 

@@ -1,9 +1,10 @@
 """Clinical records per participant, mirroring the table contract of ``analysis.clinical_tables``.
 
 Each model's ``__tablename__`` is ``clinical_<contract table>`` and its attributes carry the contract's column
-names (``participant_id`` is the participant's row id here, its code in the contract frames). ``KEYS`` names the
-natural key of each table, used by imports to match a row of a file with a stored record. Imports write an
-``ImportRun`` and one ``ClinicalChange`` per inserted record or changed value (old, new, who, when, which run).
+names (``participant_id`` is the participant's row id here, its code in the contract frames). ``KEYS`` names
+the natural key of each table, used by imports to match a row of a file with a stored record. Imports write an
+``ImportRun`` and one ``ClinicalChange`` per inserted record or changed value (old, new, who, when, which
+run).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class Treatment(Base):
         UniqueConstraint("participant_id"),
         CheckConstraint("rt_end IS NULL OR rt_end >= rt_start", name="rt_order"),
         CheckConstraint("rt_dose_gy IS NULL OR (rt_dose_gy >= 0 AND rt_dose_gy <= 100)", name="dose"),
-        CheckConstraint("rt_fractions IS NULL OR (rt_fractions >= 0 AND rt_fractions <= 60)", name="fractions"),
+        CheckConstraint("rt_fractions IS NULL OR (rt_fractions >= 0 AND rt_fractions <= 60)",
+                        name="fractions"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -111,7 +113,8 @@ class CRE(Base):
     __table_args__ = (
         UniqueConstraint("participant_id", "seq"),
         CheckConstraint("seq >= 1 AND seq <= 14", name="seq"),
-        CheckConstraint(_in("overall", ("cCR", "local", "regional", "distant", "not_evaluable"), nullable=False),
+        CheckConstraint(_in("overall", ("cCR", "local", "regional", "distant", "not_evaluable"),
+                            nullable=False),
                         name="overall"),
         CheckConstraint(_in("endoscopy_histology", ("tumour", "none", "non_diagnostic")), name="histology"),
         CheckConstraint(_in("fna_result", ("malignant", "benign", "non_diagnostic", "not_done")), name="fna"),
@@ -279,7 +282,8 @@ class QoLResponse(Base):
 
 
 class SubsequentTreatment(Base):
-    """Treatment chosen after a failure: salvage surgery, systemic therapy, radiotherapy or supportive care."""
+    """Treatment chosen after a failure: salvage surgery, systemic therapy, radiotherapy or supportive
+    care."""
 
     __tablename__ = "clinical_subsequent_treatment"
     __table_args__ = (
@@ -351,7 +355,8 @@ MODELS: dict[str, tuple[type[Base], tuple[str, ...]]] = {
 
 
 class ClinicalLock(Base):
-    """A participant's clinical data locked (e.g. for an analysis data cut): imports may no longer change them."""
+    """A participant's clinical data locked (e.g. for an analysis data cut): imports may no longer change
+    them."""
 
     __tablename__ = "clinical_lock"
     __table_args__ = (UniqueConstraint("participant_id"),)

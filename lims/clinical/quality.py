@@ -2,8 +2,8 @@
 
 Sources: ``analysis.clinical_checks.check_consistency`` on the study's tables; CREs the schedule expects
 (a CRE visit whose window has closed, before any disease event or death) but nobody recorded; CREs and visits
-done outside their window; visits and samples dated after death; serious adverse events not reported to the ethics
-committee within the study's ``sae_report_days`` (default 7), or reported late.
+done outside their window; visits and samples dated after death; serious adverse events not reported to the
+ethics committee within the study's ``sae_report_days`` (default 7), or reported late.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from analysis.clinical_checks import check_consistency
+from lims.access.dates import local_today, study_zone
 from lims.clinical import service
 from lims.clinical.models import CRE, AdverseEvent, Death, DiseaseEvent
 from lims.participants.models import Participant, Visit
@@ -49,7 +50,7 @@ def _participants(session: Session, study: Study, site_code: str | None) -> list
 def data_queries(session: Session, study: Study, site_code: str | None = None,
                  as_of: date | None = None) -> list[Query]:
     """Return the open data queries of a site (or of all sites), ordered by participant."""
-    as_of = as_of or date.today()
+    as_of = as_of or local_today(study_zone(study))  # the study's calendar day, not the server's
     people = _participants(session, study, site_code)
     site_of = {p.code: p.site.code for p in people}
     ids = {p.id: p for p in people}
@@ -57,7 +58,8 @@ def data_queries(session: Session, study: Study, site_code: str | None = None,
     out = [Query(site_of.get(str(pr.participant_id), "?"), str(pr.participant_id), "inconsistency", pr.table,
                  pr.field, pr.value, pr.reason)
            for pr in check_consistency(tables) if pr.participant_id in site_of]
-    deaths = dict(session.execute(select(Death.participant_id, Death.date).where(Death.participant_id.in_(ids))).all())
+    deaths = dict(session.execute(select(Death.participant_id, Death.date)
+                                  .where(Death.participant_id.in_(ids))).all())
     # Latest first, so the dict keeps each participant's earliest event.
     first_event = dict(session.execute(select(DiseaseEvent.participant_id, DiseaseEvent.date)
                                        .where(DiseaseEvent.participant_id.in_(ids))
@@ -82,7 +84,8 @@ def data_queries(session: Session, study: Study, site_code: str | None = None,
                                  f"{visit.window_start} to {visit.window_end}"))
             if visit.status == "done" and visit.in_window is False:
                 out.append(Query(p.site.code, p.code, "window", "visit", tp.code, visit.actual_on,
-                                 f"{tp.code} done outside its window {visit.window_start} to {visit.window_end}"))
+                                 f"{tp.code} done outside its window {visit.window_start} to "
+                                 f"{visit.window_end}"))
             if death is not None and visit.status == "done" and visit.actual_on and visit.actual_on > death:
                 out.append(Query(p.site.code, p.code, "after death", "visit", tp.code, visit.actual_on,
                                  f"{tp.code} done after death on {death.isoformat()}"))
@@ -107,7 +110,8 @@ def _samples_after_death(session: Session, deaths: dict[int, date], people: dict
     return out
 
 
-def _sae_reporting(session: Session, study: Study, people: dict[int, Participant], as_of: date) -> list[Query]:
+def _sae_reporting(session: Session, study: Study, people: dict[int, Participant],
+                   as_of: date) -> list[Query]:
     allowed = int((study.settings or {}).get("sae_report_days", 7))
     out = []
     rows = session.scalars(select(AdverseEvent).where(AdverseEvent.participant_id.in_(list(people)),
@@ -117,8 +121,8 @@ def _sae_reporting(session: Session, study: Study, people: dict[int, Participant
         due = ae.onset_date + timedelta(days=allowed)
         if ae.ethics_reported_on is None and due < as_of:
             out.append(Query(p.site.code, p.code, "SAE", "adverse_events", "ethics_reported_on", None,
-                             f"serious {ae.term} (onset {ae.onset_date.isoformat()}) not reported to the ethics "
-                             f"committee; due {due.isoformat()}"))
+                             f"serious {ae.term} (onset {ae.onset_date.isoformat()}) not reported to the "
+                             f"ethics committee; due {due.isoformat()}"))
         elif ae.ethics_reported_on is not None and ae.ethics_reported_on > due:
             late = (ae.ethics_reported_on - ae.onset_date).days
             out.append(Query(p.site.code, p.code, "SAE", "adverse_events", "ethics_reported_on",

@@ -2,8 +2,8 @@
 
 A flat export has one row per ``record_id`` x ``redcap_event_name`` (x ``redcap_repeat_instrument`` /
 ``redcap_repeat_instance`` for repeating forms), raw codes, and checkbox fields as ``field___code`` columns.
-The mapping file (YAML, see ``redcap_mapping.yaml`` shipped for the ESCC-WW project) says which EDC field feeds
-which Trialbank attribute, which event is which time point, and how raw codes translate.
+The mapping file (YAML, see ``redcap_mapping.yaml`` shipped for the ESCC-WW project) says which EDC field
+feeds which Trialbank attribute, which event is which time point, and how raw codes translate.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def read_redcap(name: str, data: bytes, mapping: Mapping, issues: list[Issue]) -
     csv_file = read_csv(name, data, issues)
     header = csv_file.header
     if header and mapping.record_id not in header:
-        issues.append(Issue(name, 1, mapping.record_id, None, "no record_id column (see the mapping's record_id)"))
+        issues.append(Issue(name, 1, mapping.record_id, None,
+                            "no record_id column (see the mapping's record_id)"))
         return [], csv_file.sha256
     known = {mapping.record_id, *_META}
     checkbox_groups = set()
@@ -53,7 +54,8 @@ def read_redcap(name: str, data: bytes, mapping: Mapping, issues: list[Issue]) -
             continue
         if "___" in column and column.split("___", 1)[0] in checkbox_groups:
             continue
-        issues.append(Issue(name, 1, column, column, "column not in the mapping (add it to the mapping or to ignore)"))
+        issues.append(Issue(name, 1, column, column,
+                            "column not in the mapping (add it to the mapping or to ignore)"))
     repeats = {form.repeat for form in mapping.forms if form.repeat}
     records: list[Incoming] = []
     for line, cells in csv_file.rows:
@@ -69,7 +71,8 @@ def read_redcap(name: str, data: bytes, mapping: Mapping, issues: list[Issue]) -
         timepoint = mapping.events[event]
         repeat = row.get("redcap_repeat_instrument", "")
         if repeat and repeat not in repeats:
-            issues.append(Issue(name, line, "redcap_repeat_instrument", repeat, "repeating form not in the mapping"))
+            issues.append(Issue(name, line, "redcap_repeat_instrument", repeat,
+                                "repeating form not in the mapping"))
             continue
         for form in mapping.forms:
             if (form.repeat or "") != repeat:
@@ -87,9 +90,11 @@ def _cell(form: Form, attr: str, src: Any, row: dict[str, str], name: str, line:
     """Return (column, raw text) of an attribute, resolving checkbox groups to the one ticked code."""
     if isinstance(src, dict):
         group = src["checkbox"]
-        ticked = [c.split("___", 1)[1] for c, v in row.items() if c.startswith(f"{group}___") and v.strip() == "1"]
+        ticked = [c.split("___", 1)[1] for c, v in row.items() if c.startswith(f"{group}___") and v.strip()
+                  == "1"]
         if len(ticked) > 1:
-            issues.append(Issue(name, line, group, ",".join(ticked), f"more than one option ticked for {attr}"))
+            issues.append(Issue(name, line, group, ",".join(ticked),
+                                f"more than one option ticked for {attr}"))
             return group, ""
         return group, ticked[0] if ticked else ""
     return src, row.get(src, "")
@@ -104,7 +109,8 @@ def _convert(form: Form, attr: str, raw: str, spec: FieldSpec, column: str, csv_
             return False, None
         raw = form.codes[attr][raw]
     try:
-        return True, parse_value(raw, spec, decimal_comma=csv_file.delimiter == ";", day_first=mapping.day_first)
+        return True, parse_value(raw, spec, decimal_comma=csv_file.delimiter == ";",
+                                 day_first=mapping.day_first)
     except ValueError as exc:
         issues.append(Issue(csv_file.name, line, column, raw, str(exc)))
         return False, None
@@ -152,7 +158,7 @@ def _read_form(form: Form, row: dict[str, str], csv_file: CsvFile, line: int, pi
     return out
 
 
-# ----- writing --------------------------------------------------------------------------------------------------
+# ----- writing ----------------------------------------------------------------------------------------------
 def _raw(value: Any, codes: dict[str, str] | None) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
@@ -172,7 +178,8 @@ def _raw(value: Any, codes: dict[str, str] | None) -> str:
 
 
 def write_redcap(tables: dict[str, pd.DataFrame], mapping: Mapping) -> bytes:
-    """Write clinical tables as a REDCap-style flat export that ``read_redcap`` reads back through ``mapping``."""
+    """Write clinical tables as a REDCap-style flat export that ``read_redcap`` reads back through
+    ``mapping``."""
     rows: dict[tuple[str, str, str, str], dict[str, str]] = {}
     columns: list[str] = [mapping.record_id, *_META]
     study_event = next((e for e, tp in mapping.events.items() if tp is None), next(iter(mapping.events)))
@@ -203,7 +210,8 @@ def write_redcap(tables: dict[str, pd.DataFrame], mapping: Mapping) -> bytes:
                 if event is None:
                     raise ValueError(f"time point {tp} has no event in the mapping")
                 answers = dict(zip(group["item"].astype(str), group["value"], strict=True))
-                values = {f"{form.prefix}{item.lower()}": _raw(answers.get(item), None) for item in form.items}
+                values = {f"{form.prefix}{item.lower()}": _raw(answers.get(item), None)
+                          for item in form.items}
                 first = group.iloc[0]
                 values.update({src: _raw(first[attr], None) for attr, src in form.fields.items()
                                if isinstance(src, str) and not src.startswith("@")})
@@ -226,7 +234,8 @@ def write_redcap(tables: dict[str, pd.DataFrame], mapping: Mapping) -> bytes:
                 event = form.event or study_event
             put(str(record["participant_id"]), event, form.repeat or "", values)
     order = {e: i for i, e in enumerate(mapping.events)}
-    ordered = sorted(rows.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 0), kv[0][2], int(kv[0][3] or 0)))
+    ordered = sorted(rows.items(),
+                     key=lambda kv: (kv[0][0], order.get(kv[0][1], 0), kv[0][2], int(kv[0][3] or 0)))
     return csv_text(columns, ([pid, event, repeat, instance, *(values.get(c, "") for c in columns[4:])]
                               for (pid, event, repeat, instance), values in ordered),
                     lineterminator="\n").encode("utf-8")
@@ -249,7 +258,8 @@ def import_redcap(session: Session, study: Study, name: str, data: bytes, *, by:
     if mapping is not None:
         records, digest = read_redcap(name, data, mapping, issues)
     return import_records(session, study, records, issues, fmt="redcap", files=[name, mapping_name],
-                          hashes=[digest, hashlib.sha256(text.encode()).hexdigest()], by=by, signature=signature)
+                          hashes=[digest, hashlib.sha256(text.encode()).hexdigest()], by=by,
+                          signature=signature)
 
 
 def export_redcap(session: Session, study: Study, mapping_text: str | None = None) -> bytes:

@@ -16,10 +16,13 @@ class ClinicalVariantQuerySchema(Schema):
 
 class ClinicalImportFormSchema(Schema):
     format = fields.String(load_default="redcap", validate=validate.OneOf(["redcap", "tables"]),
-                           metadata={"description": "redcap: one flat export (+ mapping); tables: <table>.csv files"})
+                           metadata={"description": "redcap: one flat export (+ mapping); tables: "
+                                                    "<table>.csv files"})
     password = fields.String(required=True, load_only=True,
-                             metadata={"description": "The importer's password: the import is signed electronically"})
-    meaning = fields.String(load_default="performed", validate=validate.OneOf(["approved", "reviewed", "performed"]))
+                             metadata={"description": "The importer's password: the import is signed "
+                                                      "electronically"})
+    meaning = fields.String(load_default="performed",
+                            validate=validate.OneOf(["approved", "reviewed", "performed"]))
 
 
 class ClinicalImportUploadSchema(ClinicalImportFormSchema):
@@ -48,7 +51,8 @@ class ClinicalImportReportSchema(Schema):
     unchanged = fields.Integer()
     changes = fields.Integer(metadata={"description": "Values written to the audit trail"})
     problems = fields.List(fields.Nested(ClinicalIssueSchema))
-    warnings = fields.List(fields.Nested(ClinicalIssueSchema), metadata={"description": "Data queries, not blocking"})
+    warnings = fields.List(fields.Nested(ClinicalIssueSchema),
+                           metadata={"description": "Data queries, not blocking"})
 
 
 class ClinicalImportRunSchema(Schema):

@@ -117,9 +117,11 @@ def derived_endpoints(session: Session, study: Study, variant: str | None = None
     return derive(tables, endpoint_settings(study, variant))
 
 
-def qol_scores(session: Session, study: Study, participant: Participant | None = None) -> dict[str, pd.DataFrame]:
+def qol_scores(session: Session, study: Study,
+               participant: Participant | None = None) -> dict[str, pd.DataFrame]:
     """Return QLQ-C30 and FACT-E scale scores per participant and time point."""
-    tables = clinical_tables(session, study, None if participant is None else [participant], only=["qol_responses"])
+    tables = clinical_tables(session, study, None if participant is None else [participant],
+                             only=["qol_responses"])
     settings = endpoint_settings(study)
     responses = tables["qol_responses"]
     return {"QLQ-C30": score_qlq_c30(responses, settings), "FACT-E": score_fact_e(responses, settings)}
@@ -137,7 +139,8 @@ def sync_anchors(session: Session, participant: Participant) -> None:
     treatment = session.scalar(select(Treatment).where(Treatment.participant_id == pid))
     allocation = session.scalar(select(Allocation).where(Allocation.participant_id == pid))
     cre1 = session.scalar(select(CRE).where(CRE.participant_id == pid, CRE.seq == 1))
-    surgeries = list(session.scalars(select(Surgery).where(Surgery.participant_id == pid).order_by(Surgery.date)))
+    surgeries = list(session.scalars(select(Surgery).where(Surgery.participant_id == pid)
+                                     .order_by(Surgery.date)))
     planned = [s for s in surgeries if s.intent == "planned"] or surgeries
     anchors: dict[str, date | str | None] = {
         "rt_start_on": treatment.rt_start if treatment else participant.rt_start_on,
@@ -180,7 +183,8 @@ def lock_clinical(session: Session, participant: Participant, *, reason: str, by
     if lock_of(session, participant) is not None:
         raise Conflict(f"the clinical data of {participant.code} are already locked")
     password, meaning = signature
-    sign(session, by, password=password, meaning=meaning, record_type="clinical_lock", record_id=participant.code,
+    sign(session, by, password=password, meaning=meaning, record_type="clinical_lock",
+         record_id=participant.code,
          content={"participant": participant.code, "reason": reason.strip()},
          statement=f"I lock the clinical data of {participant.code}: {reason.strip()}")
     lock = ClinicalLock(participant_id=participant.id, by_id=by.id, reason=reason.strip())

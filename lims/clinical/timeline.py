@@ -48,7 +48,8 @@ def _marks(session: Session, participant: Participant) -> list[Mark]:
     recs = service.records(session, participant)
     marks = [Mark("Allocation", participant.enrolled_on, "Enrolment", "info")]
     for t in recs["treatment"]:
-        marks.append(Mark("Treatment", t.rt_start, f"RT {t.rt_dose_gy or '?'} Gy / {t.rt_fractions or '?'} fx",
+        marks.append(Mark("Treatment", t.rt_start,
+                          f"RT {t.rt_dose_gy or '?'} Gy / {t.rt_fractions or '?'} fx",
                           "treat", t.rt_end or t.rt_start))
     for d in recs["drug_doses"]:
         marks.append(Mark("Treatment", d.date, f"{d.agent} {'omitted' if d.omitted else d.dose or ''}",
@@ -64,7 +65,8 @@ def _marks(session: Session, participant: Participant) -> list[Mark]:
     for ph in recs["pathology"]:
         if ph.surgery_date:
             marks.append(Mark("Surgery", ph.surgery_date, f"pathology {ph.ypt} {ph.ypn}"
-                              + (f", {ph.viable_pct:g} % viable" if ph.viable_pct is not None else ""), "pathology"))
+                              + (f", {ph.viable_pct:g} % viable" if ph.viable_pct is not None else ""),
+                              "pathology"))
     for e in recs["disease_events"]:
         marks.append(Mark("Disease", e.date, e.type.replace("_", " ").lower(), "bad"))
     for st in recs["subsequent_treatments"]:
@@ -75,7 +77,8 @@ def _marks(session: Session, participant: Participant) -> list[Mark]:
         marks.append(Mark("Disease", lc.last_alive_date, "Last known alive", "muted"))
         marks.append(Mark("Response", lc.last_disease_assessment_date, "Last disease assessment", "muted"))
     for ae in recs["adverse_events"]:
-        marks.append(Mark("Toxicity", ae.onset_date, f"{ae.term} G{ae.grade}" + (" (serious)" if ae.serious else ""),
+        marks.append(Mark("Toxicity", ae.onset_date,
+                          f"{ae.term} G{ae.grade}" + (" (serious)" if ae.serious else ""),
                           "bad" if ae.grade >= 3 else "warn", ae.end_date))
     samples = session.execute(
         select(Sample.collected_at, Sample.accession, Sample.status, Sample.sample_type_id)
@@ -117,7 +120,8 @@ def build(session: Session, participant: Participant, today: date | None = None,
     year = None
     while month <= last:
         if month >= first:
-            ticks.append((x_of(month), month.strftime("%b") if month.year == year else month.strftime("%b %Y")))
+            ticks.append((x_of(month),
+                          month.strftime("%b") if month.year == year else month.strftime("%b %Y")))
             year = month.year
         month = date(month.year + (month.month + step - 1) // 12, (month.month + step - 1) % 12 + 1, 1)
     marks.sort(key=lambda m: (m.start, LANES.index(m.lane)))

@@ -104,13 +104,16 @@ def import_page() -> Any:
         else:
             # A refused import answers 422 and a refused signature raises: either way nothing of it stays.
             report = import_upload(db.session, study, form["format"],
-                                   [(f.filename or "", f.read()) for f in request.files.getlist("files") if f.filename],
-                                   (mapping.filename, mapping.read()) if mapping and mapping.filename else None,
+                                   [(f.filename or "", f.read()) for f in request.files.getlist("files")
+                                    if f.filename],
+                                   (mapping.filename, mapping.read()) if mapping and mapping.filename
+                                   else None,
                                    by=current_user, signature=(form["password"], form["meaning"]))
             status = 200 if report.applied else 422
     runs = db.session.scalars(select(ImportRun).where(ImportRun.study_id == study.id)
                               .order_by(ImportRun.at.desc()).limit(20)).all()
-    return render_template("clinical/import.html", report=report, runs=runs, meanings=SIGNATURE_MEANINGS), status
+    return render_template("clinical/import.html", report=report, runs=runs,
+                           meanings=SIGNATURE_MEANINGS), status
 
 
 @bp.get("/quality")
@@ -129,7 +132,7 @@ def quality_page() -> Any:
         counts[q.kind] = counts.get(q.kind, 0) + 1
     sites = [ss.site.code for ss in study.sites]
     return render_template("clinical/quality.html", queries=queries, site=site, sites=sites, counts=counts,
-                           as_of=as_of or date.today())
+                           as_of=as_of or access.local_today(access.study_zone(study)))
 
 
 @bp.get("/<code>")
@@ -138,15 +141,18 @@ def participant(code: str) -> Any:
     """Show one participant's clinical course: timeline, endpoints, QoL, toxicity and the import history."""
     p = get_by_code(db.session, code)
     study = p.study
-    endpoints = {v: service.derived_endpoints(db.session, study, v, [p]).iloc[0].to_dict() for v in ("A", "B")}
+    endpoints = {v: service.derived_endpoints(db.session, study, v, [p]).iloc[0].to_dict()
+                 for v in ("A", "B")}
     scores = service.qol_scores(db.session, study, p)
     changes = db.session.scalars(select(ClinicalChange).where(ClinicalChange.participant_id == p.id)
                                  .order_by(ClinicalChange.id.desc()).limit(50)).all()
     return render_template(
-        "clinical/participant.html", participant=p, endpoints=endpoints, records=service.records(db.session, p),
+        "clinical/participant.html", participant=p, endpoints=endpoints,
+        records=service.records(db.session, p),
         c30=scores["QLQ-C30"].to_dict("records"), facte=scores["FACT-E"].to_dict("records"),
         toxicity=service.toxicity(db.session, study, p).to_dict("records"), changes=changes,
-        timeline=timeline.build(db.session, p, exact_dates=access.exact_dates(current_user)), default_variant=service.endpoint_settings(study).dfs_variant,
+        timeline=timeline.build(db.session, p, exact_dates=access.exact_dates(current_user)),
+        default_variant=service.endpoint_settings(study).dfs_variant,
         lock=service.lock_of(db.session, p), meanings=SIGNATURE_MEANINGS,
         may_lock=access.may_act(current_user, "clinical.lock", p))
 

@@ -1,4 +1,5 @@
-"""Consent: what a participant's consent allows (one rule set every path asks) and withdrawal as one action."""
+"""Consent: what a participant's consent allows (one rule set every path asks) and withdrawal as one
+action."""
 
 from lims.consent.rules import (
     PURPOSES,
@@ -13,5 +14,6 @@ from lims.consent.rules import (
     usable_samples,
 )
 
-__all__ = ["PURPOSES", "ConsentState", "decide", "genetic_types", "is_genetic", "refusal", "state_of", "states",
+__all__ = ["PURPOSES", "ConsentState", "decide", "genetic_types", "is_genetic", "refusal", "state_of",
+           "states",
            "usable", "usable_samples"]

@@ -23,7 +23,8 @@ from lims.participants.models import Consent, ConsentScope, Participant
 from lims.samples.models import Sample
 from lims.studies.models import Study
 
-PURPOSES = ("check_out", "thaw", "ship", "share_outside_study", "genetic", "marker_research", "export", "analysis")
+PURPOSES = ("check_out", "thaw", "ship", "share_outside_study", "genetic", "marker_research", "export",
+            "analysis")
 DEFAULT_GENETIC_TYPES = ("BUFFY_COAT", "DNA", "WHOLE_BLOOD")
 EXTRA_SCOPE = {"genetic": "GENETIC_RESEARCH", "share_outside_study": "THIRD_PARTY_SHARING"}
 
@@ -75,7 +76,8 @@ def decide(state: ConsentState, purpose: str, *, genetic: bool = False, what: st
     if "MARKER_RESEARCH" not in state.scopes:
         return f"{who}'s consent does not cover marker research"
     if (genetic or purpose == "genetic") and "GENETIC_RESEARCH" not in state.scopes:
-        return f"{who}'s consent does not cover genetic research{f', so {what} may not be used' if what else ''}"
+        return (f"{who}'s consent does not cover genetic "
+                f"research{f', so {what} may not be used' if what else ''}")
     extra = EXTRA_SCOPE.get(purpose)
     if extra == "THIRD_PARTY_SHARING" and extra not in state.scopes:
         return f"{who}'s consent does not cover sharing samples or data outside the study"
@@ -103,7 +105,8 @@ def _latest_consent_id() -> ColumnElement[int]:
 
 
 def usable(purpose: str = "marker_research") -> ColumnElement[bool]:
-    """A WHERE clause on Participant: participants whose consent allows ``purpose`` (for lists and queries)."""
+    """A WHERE clause on Participant: participants whose consent allows ``purpose`` (for lists and
+    queries)."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r}")
     needed = ["MARKER_RESEARCH"] + ([EXTRA_SCOPE[purpose]] if purpose in EXTRA_SCOPE else [])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -43,5 +42,6 @@ def withdraw(code: str) -> Any:
             return redirect(url_for("disposal.quarantined", participant=participant.code))
     rows = (awaiting_disposal(db.session, participant=participant, where=access.visible_samples(current_user))
             if participant.withdrawn else [])
+    today = access.local_today(access.study_zone(participant.study))
     return render_template("consent/withdraw.html", participant=participant, problem=problem, rows=rows,
-                           today=date.today(), form=request.form), (400 if problem else 200)
+                           today=today, form=request.form), (400 if problem else 200)

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lims.access.dates import local_today, study_zone
 from lims.accounts.models import User
 from lims.core.errors import Conflict, DomainError
 from lims.custody.service import record_event
@@ -49,7 +50,7 @@ def withdraw_consent(session: Session, participant: Participant, *, on: date, re
     if on < consent.signed_on:
         raise DomainError(f"withdrawal date {on.isoformat()} is before consent was signed "
                           f"({consent.signed_on.isoformat()})", field="on")
-    if on > date.today():
+    if on > local_today(study_zone(participant.study)):  # the study's calendar day, not the server's
         raise DomainError(f"withdrawal date {on.isoformat()} is in the future", field="on")
     consent.withdrawn_on = on
     consent.withdrawal_reason = reason

@@ -19,7 +19,8 @@ class SelectPage(Page):
 
     @property
     def item_count(self) -> int:
-        return db.session.scalar(select(func.count()).select_from(self.collection.order_by(None).subquery())) or 0
+        return db.session.scalar(select(func.count())
+                                 .select_from(self.collection.order_by(None).subquery())) or 0
 
     @property
     def items(self) -> list[Any]:
@@ -48,7 +49,8 @@ class ErrorSchema(Schema):
 def refused_schema(report_schema: type[Schema]) -> type[Schema]:
     """Document a 422 that carries a report: the standard error body plus ``report``."""
     return type(f"Refused{report_schema.__name__}", (ErrorSchema,), {
-        "report": fields.Nested(report_schema, metadata={"description": "Every problem found; nothing was written"}),
+        "report": fields.Nested(report_schema,
+                                metadata={"description": "Every problem found; nothing was written"}),
         "__module__": report_schema.__module__,
     })
 
@@ -76,7 +78,8 @@ def _load_multipart(request: Request, schema: Schema) -> MultiDictProxy:
 
 
 def exclusive_bounds(self: Any, field: fields.Field, **_: Any) -> dict[str, Any]:
-    """Document a Range that excludes its bounds (OpenAPI 3.0: ``exclusiveMinimum: true``); apispec omits it."""
+    """Document a Range that excludes its bounds (OpenAPI 3.0: ``exclusiveMinimum: true``); apispec omits
+    it."""
     out: dict[str, Any] = {}
     for validator in field.validators:
         if isinstance(validator, validate.Range):

@@ -107,14 +107,16 @@ def _audit_changes(session: Session, _flush_context: Any, _instances: Any) -> No
                     old, new = "(hidden)", "(hidden)"
                 changes[attr.key] = {"old": _plain(old), "new": _plain(new)}
         if changes:
-            rows.append(AuditEvent(at=utcnow(), user_id=uid, username=uname, remote_addr=addr, action="update",
+            rows.append(AuditEvent(at=utcnow(), user_id=uid, username=uname, remote_addr=addr,
+                                   action="update",
                                    object_type=table, object_id=_pk(state), changes=changes))
     for obj in list(session.deleted):
         table = getattr(obj, "__tablename__", None)
         if table is None or table in NOT_AUDITED:
             continue
         state = inspect(obj)
-        old = {a.key: _plain(getattr(obj, a.key)) for a in state.mapper.column_attrs if a.key not in SECRET_COLUMNS}
+        old = {a.key: _plain(getattr(obj, a.key)) for a in state.mapper.column_attrs
+               if a.key not in SECRET_COLUMNS}
         rows.append(AuditEvent(at=utcnow(), user_id=uid, username=uname, remote_addr=addr, action="delete",
                                object_type=table, object_id=_pk(state), changes={"old": old}))
     new_objects = [o for o in session.new if getattr(o, "__tablename__", None) not in NOT_AUDITED | {None}]

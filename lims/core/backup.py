@@ -82,8 +82,9 @@ def backup(url: str, out_dir: str | Path) -> BackupFiles:
     elif u.get_backend_name() == "postgresql":
         data = out / f"trialbank-{stamp}.pgdump"
         args, env = _pg_args(url)
-        result = subprocess.run([_pg_tool("pg_dump"), *args, "-Fc", "--no-owner", "-f", str(data), u.database or ""],
-                                capture_output=True, text=True, env={**_base_env(), **env})
+        result = subprocess.run([_pg_tool("pg_dump"), *args, "-Fc", "--no-owner", "-f", str(data),
+                                 u.database or ""],
+                                capture_output=True, text=True, env={**_base_env(), **env}, check=False)
         if result.returncode != 0:
             raise DomainError(f"pg_dump failed: {result.stderr.strip()}")
     else:
@@ -131,7 +132,8 @@ def verify(data: str | Path, url: str) -> dict[str, object]:
                           f"Trialbank (head {head}); restore it with the version that made it")
     backend = make_url(url).get_backend_name()
     if manifest.get("backend") != backend:
-        raise DomainError(f"{path.name}: a {manifest.get('backend')} backup cannot be restored into {backend}")
+        raise DomainError(f"{path.name}: a {manifest.get('backend')} backup cannot be restored into "
+                          f"{backend}")
     return manifest
 
 
@@ -151,7 +153,7 @@ def restore(data: str | Path, url: str) -> dict[str, object]:
         args, env = _pg_args(url)
         result = subprocess.run([_pg_tool("pg_restore"), *args, "--clean", "--if-exists", "--no-owner",
                                  "--single-transaction", "-d", u.database or "", str(data)],
-                                capture_output=True, text=True, env={**_base_env(), **env})
+                                capture_output=True, text=True, env={**_base_env(), **env}, check=False)
         if result.returncode != 0:
             raise DomainError(f"pg_restore failed: {result.stderr.strip()}")
     return manifest

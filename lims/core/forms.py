@@ -1,4 +1,5 @@
-"""Page forms go through the same marshmallow schemas as the JSON API, so both accept exactly the same things."""
+"""Page forms go through the same marshmallow schemas as the JSON API, so both accept exactly the same
+things."""
 
 from __future__ import annotations
 

@@ -31,6 +31,20 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def require_schema() -> None:
+    """Refuse a command (inside an app context) while the database is not at the newest migration."""
+    import click
+    from flask import current_app
+
+    from lims.extensions import db
+
+    current = current_revision(db.engine)
+    if current != head_revision(current_app.config["DATABASE_URL"]):
+        raise click.ClickException(
+            f"the database schema is at {current or 'nothing'}, not the newest; run 'lims db upgrade' first"
+        )
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     """Upgrade the database at ``url`` to ``revision``."""
     command.upgrade(alembic_config(url), revision)

@@ -31,13 +31,15 @@ class Permission:
 
 PERMISSIONS: dict[str, Permission] = {
     "read": Permission("Read participants, samples, storage, custody and results", EVERYONE),
-    "samples.register": Permission("Register, process, aliquot and label samples", ("technician", "lab_manager")),
+    "samples.register": Permission("Register, process, aliquot and label samples",
+                                   ("technician", "lab_manager")),
     "station.act": Permission("Receive, check out, check in and thaw samples at the scan station",
                               ("technician", "lab_manager")),
     "samples.dispose": Permission("Dispose of a sample, with the reason", ("technician", "lab_manager")),
     "disposal.approve": Permission("Approve the disposal of samples", ("lab_manager",), signature=True),
     "storage.manage": Permission("Place, move and scan samples into storage", ("technician", "lab_manager")),
-    "storage.configure": Permission("Create freezers, racks, boxes and other storage units", ("lab_manager",)),
+    "storage.configure": Permission("Create freezers, racks, boxes and other storage units",
+                                    ("lab_manager",)),
     "printers.manage": Permission("Set up the label printers of a site or bench", ("lab_manager",)),
     "shipments.build": Permission("Build and receive shipments", ("technician", "lab_manager")),
     "shipments.release": Permission("Release a shipment to the courier", ("lab_manager",), signature=True),
@@ -47,14 +49,16 @@ PERMISSIONS: dict[str, Permission] = {
     "consent.withdraw": Permission("Record a consent withdrawal", ("data_manager", "lab_manager", "pi")),
     "clinical.read": Permission("Read clinical data, derived endpoints and timelines",
                                 ("data_manager", "pi", "researcher", "monitor")),
-    "clinical.queries": Permission("Read the data-quality queries of the sites", ("data_manager", "pi", "monitor")),
+    "clinical.queries": Permission("Read the data-quality queries of the sites",
+                                   ("data_manager", "pi", "monitor")),
     "clinical.import": Permission("Import clinical data from the EDC", ("data_manager",), signature=True),
     "clinical.lock": Permission("Lock a participant's clinical data", ("data_manager",), signature=True),
     "markers.manage": Permission("Edit the marker catalogue", ("data_manager",)),
     "markers.import": Permission("Import marker results", ("data_manager", "researcher")),
     "export.dataset": Permission("Export linked, pseudonymised datasets", ("researcher", "pi")),
     "dates.exact": Permission("See participants' calendar dates (pages, API, exports, figures); "
-                              "otherwise study days", ("pi", "data_manager", "monitor", "lab_manager", "technician")),
+                              "otherwise study days",
+                              ("pi", "data_manager", "monitor", "lab_manager", "technician")),
     "results.read": Permission("See the trial readout, associations and marker reports",
                                ("pi", "researcher", "monitor")),
     "signatures.read": Permission("See multi-marker signature runs", ("pi", "researcher")),
@@ -91,15 +95,18 @@ def permission_required(action: str) -> Callable[[F], F]:
 
 def markdown() -> str:
     """Render the table as Markdown for docs/permissions.md."""
-    head = "| action | what it allows | " + " | ".join(r.replace("_", " ") for r in ROLES) + " | e-signature |"
+    head = "| action | what it allows | " + " | ".join(r.replace("_", " ")
+                                                       for r in ROLES) + " | e-signature |"
     sep = "|---|---|" + "---|" * len(ROLES) + "---|"
     lines = ["# Permissions", "",
              "Generated from `lims/core/permissions.py` by `lims permissions`; do not edit by hand.",
-             "Site-bound roles (" + ", ".join(r.replace("_", " ") for r in SITE_BOUND_ROLES) + ") see and act "
+             "Site-bound roles (" + ", ".join(r.replace("_", " ") for r in SITE_BOUND_ROLES)
+             + ") see and act "
              "on the samples, storage and shipments of their own sites only; the other roles are study-wide.",
              "", head, sep]
     for action, perm in PERMISSIONS.items():
         cells = " | ".join("✓" if allowed(role, action) else "" for role in ROLES)
-        lines.append(f"| `{action}` | {perm.description} | {cells} | {'required' if perm.signature else ''} |")
+        lines.append(f"| `{action}` | {perm.description} | {cells} | {'required' if perm.signature else ''} "
+                     "|")
     return "\n".join(lines) + "\n"
 

@@ -63,7 +63,8 @@ def neutralise_series(series: pd.Series) -> pd.Series:
     if not (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
         return series
     values = series.to_numpy(dtype=object)
-    mask = np.fromiter((isinstance(v, str) and v[:1] in _FIRST for v in values), dtype=bool, count=len(values))
+    mask = np.fromiter((isinstance(v, str) and v[:1] in _FIRST for v in values), dtype=bool,
+                       count=len(values))
     if not mask.any():
         return series
     out = values.copy()
@@ -178,13 +179,15 @@ def decode_text(data: bytes) -> str:
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise _refuse(data, exc, "not valid UTF-16 text, although the file starts with a UTF-16 mark") from None
+            raise _refuse(data, exc,
+                          "not valid UTF-16 text, although the file starts with a UTF-16 mark") from None
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
         if body is not data or _UTF8_SEQUENCE.search(body):
-            raise TextError(line_of(data, exc.start + len(data) - len(body)), repr(body[exc.start:exc.start + 4]),
+            raise TextError(line_of(data, exc.start + len(data) - len(body)),
+                            repr(body[exc.start:exc.start + 4]),
                             "not UTF-8: the file mixes encodings (save it again as UTF-8, e.g. 'CSV UTF-8' "
                             "in Excel)") from None
     try:

@@ -112,7 +112,7 @@ def _locking_first() -> Iterator[None]:
 
 def _pause(attempt: int) -> None:
     # Back off a little, with jitter, so that colliding writers do not meet again at once.
-    time.sleep(random.uniform(0, 0.005 * 2**attempt))
+    time.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311 - jitter, not a secret
 
 
 def run(session: Session, work: Callable[[], T], *, attempts: int = ATTEMPTS,

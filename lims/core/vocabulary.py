@@ -59,8 +59,10 @@ STATUSES: dict[str, str] = {
 }
 
 ACTIONS: dict[str, str] = {
-    "lookup": "look up", "receive": "receive", "check_out": "check out", "check_in": "check in", "thaw": "thaw",
-    "dispose": "dispose", "checked_out": "checked out", "checked_in": "checked in", "label_printed": "label printed",
+    "lookup": "look up", "receive": "receive", "check_out": "check out", "check_in": "check in",
+    "thaw": "thaw",
+    "dispose": "dispose", "checked_out": "checked out", "checked_in": "checked in",
+    "label_printed": "label printed",
     "shipment_received": "received from a shipment",
 }
 
@@ -69,7 +71,8 @@ KINDS: dict[str, str] = {
 }
 
 STORAGE_CONTAINERS: dict[str, str] = {
-    "PP": "polypropylene tube", "CRYO": "cryotube", "PRIMARY": "primary container", "PARAFFIN": "paraffin block",
+    "PP": "polypropylene tube", "CRYO": "cryotube", "PRIMARY": "primary container",
+    "PARAFFIN": "paraffin block",
 }
 
 # SPREC solid-tissue codes (collection types and fixation), SPREC 2.0/3.0.
@@ -83,7 +86,8 @@ FIXATIONS: dict[str, str] = {
 }
 
 _TABLES: dict[str, dict[str, str]] = {
-    "field": FIELDS, "status": STATUSES, "action": ACTIONS, "kind": KINDS, "storage_container": STORAGE_CONTAINERS,
+    "field": FIELDS, "status": STATUSES, "action": ACTIONS, "kind": KINDS,
+    "storage_container": STORAGE_CONTAINERS,
     "collection_type": COLLECTION_TYPES, "fixation_type": FIXATIONS,
 }
 
@@ -94,7 +98,8 @@ def humanise(code: str) -> str:
 
 
 def label(code: str | None, kind: str | None = None) -> str:
-    """Return the readable name of ``code`` (of ``kind``: field, status, action, kind...), or the code in words."""
+    """Return the readable name of ``code`` (of ``kind``: field, status, action, kind...), or the code in
+    words."""
     if code is None:
         return ""
     text = str(code)

@@ -1,9 +1,9 @@
 """Checkpoints over the chain heads, and their anchor lines in an append-only file outside the database.
 
 A checkpoint covers the chain heads that changed since the previous checkpoint (``custody_chain`` rows whose
-``checkpoint_number`` is NULL), so anchoring costs what changed, not what exists, and can run every few minutes.
-Its MAC chains it to the previous checkpoint. The anchor line is appended to the file when the transaction
-commits, so the file never names a checkpoint the database rolled back.
+``checkpoint_number`` is NULL), so anchoring costs what changed, not what exists, and can run every few
+minutes. Its MAC chains it to the previous checkpoint. The anchor line is appended to the file when the
+transaction commits, so the file never names a checkpoint the database rolled back.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ ANCHOR_LOCK = 0x416E6368  # "Anch": advisory lock key serialising checkpoints on
 
 def write_anchor(session: Session, *, anchor_file: Path | None = None, at: datetime | None = None,
                  limit: int | None = None, batch: int = 2000) -> Anchor:
-    """Seal the chain heads changed since the last checkpoint in a new checkpoint; anchor it in the file at commit.
+    """Seal the chain heads changed since the last checkpoint in a new checkpoint; anchor it in the file at
+    commit.
 
     ``limit`` caps how many heads one checkpoint covers (the rest wait for the next one). Heads that another
     transaction holds locked right now are left for the next checkpoint instead of waited for.
@@ -38,7 +39,8 @@ def write_anchor(session: Session, *, anchor_file: Path | None = None, at: datet
     _check_appendable(path)
     keyring = writing_keyring(session)
     if session.get_bind().dialect.name == "postgresql":
-        # One anchor at a time (the scheduler and an admin may start one together); SQLite has one writer anyway.
+        # One anchor at a time (the scheduler and an admin may start one together); SQLite has one writer
+        # anyway.
         session.execute(select(func.pg_advisory_xact_lock(ANCHOR_LOCK, 0)))
     prev = session.scalar(select(CustodyCheckpoint).order_by(CustodyCheckpoint.number.desc()).limit(1))
     number = prev.number + 1 if prev else 1
@@ -54,7 +56,8 @@ def write_anchor(session: Session, *, anchor_file: Path | None = None, at: datet
         if not rows:
             break
         session.execute(insert(CustodyCheckpointHead), [
-            {"checkpoint_number": number, "sample_id": r.sample_id, "seq": r.seq, "mac": r.mac} for r in rows])
+            {"checkpoint_number": number, "sample_id": r.sample_id, "seq": r.seq, "mac": r.mac}
+            for r in rows])
         for r in rows:
             digest.add(r.sample_id, r.seq, r.mac)
         last = rows[-1].sample_id
@@ -101,8 +104,9 @@ def _append_anchor_lines(session: Session) -> None:
         try:
             append_line(path, line)
         except OSError as exc:
-            raise DomainError(f"checkpoint #{checkpoint.number} is in the database, but appending its anchor to "
-                              f"{path} failed ({exc}); fix the file and run 'lims audit anchor' again") from None
+            raise DomainError(f"checkpoint #{checkpoint.number} is in the database, but appending its anchor "
+                              f"to {path} failed ({exc}); fix the file and run 'lims audit anchor' "
+                              "again") from None
 
 
 @sa_event.listens_for(Session, "after_rollback")

@@ -1,4 +1,5 @@
-"""The bytes that custody MACs cover: canonical events, checkpoints and chain-head digests (no database here)."""
+"""The bytes that custody MACs cover: canonical events, checkpoints and chain-head digests (no database
+here)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def _canonical(fields: dict[str, Any]) -> bytes:
 
 
 def event_content(*, sample_id: int, seq: int, epoch: int, action: str, at: datetime, user_id: int | None,
-                  site_code: str | None, from_location: str | None, to_location: str | None, reason: str | None,
+                  site_code: str | None, from_location: str | None, to_location: str | None,
+                  reason: str | None,
                   details: Any, corrects: tuple[int, int] | None) -> bytes:
     """Return an event's canonical bytes; ``corrects`` is the (sample id, seq) of the event it corrects."""
     return _canonical({
@@ -45,7 +47,8 @@ def event_mac(key: bytes, prev_mac: str, content: bytes) -> str:
 
 def checkpoint_content(*, number: int, at: datetime, epoch: int, heads: int, digest: str) -> bytes:
     """Return a checkpoint's canonical bytes."""
-    return _canonical({"checkpoint": number, "at": format_at(at), "epoch": epoch, "heads": heads, "digest": digest})
+    return _canonical({"checkpoint": number, "at": format_at(at), "epoch": epoch, "heads": heads,
+                       "digest": digest})
 
 
 def checkpoint_mac(key: bytes, prev_mac: str, content: bytes) -> str:

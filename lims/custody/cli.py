@@ -18,10 +18,12 @@ def audit_group() -> None:
 
 @audit_group.command("verify")
 @click.option("--anchor-file", type=_FILE, default=None,
-              help="Anchor file to check against (default: LIMS_CUSTODY_ANCHOR_FILE or instance/custody-anchors.log).")
+              help="Anchor file to check against (default: LIMS_CUSTODY_ANCHOR_FILE or "
+                   "instance/custody-anchors.log).")
 @click.option("--key-file", type=_FILE, default=None,
               help="Custody key file (default: LIMS_CUSTODY_KEY_FILE or instance/custody_key).")
-@click.option("--anchors", default=20, show_default=True, help="How many of the newest anchor lines to check.")
+@click.option("--anchors", default=20, show_default=True,
+              help="How many of the newest anchor lines to check.")
 @click.option("--show", default=50, show_default=True, help="How many problems to list.")
 @with_appcontext
 def verify_command(anchor_file: Path | None, key_file: Path | None, anchors: int, show: int) -> None:
@@ -35,7 +37,8 @@ def verify_command(anchor_file: Path | None, key_file: Path | None, anchors: int
     if report.ok:
         newest = report.newest_anchor
         click.echo(f"Custody chain intact: {summary} verified." + (
-            f" Newest anchor: checkpoint #{newest.checkpoint} of {newest.at:%Y-%m-%d %H:%M} UTC." if newest else ""))
+            f" Newest anchor: checkpoint #{newest.checkpoint} of {newest.at:%Y-%m-%d %H:%M} UTC." if newest
+            else ""))
         for note in report.notes:
             click.echo(f"Note: {note}")
         return
@@ -68,9 +71,11 @@ def anchor_command(anchor_file: Path | None, max_heads: int | None) -> None:
     except DomainError as exc:
         db.session.rollback()
         raise click.ClickException(exc.message) from None
-    click.echo(f"Checkpoint #{anchor.checkpoint} seals {anchor.heads} changed chain heads; appended to {path}:")
+    click.echo(f"Checkpoint #{anchor.checkpoint} seals {anchor.heads} changed chain heads; appended to "
+               f"{path}:")
     click.echo(anchor.line)
-    click.echo("Keep a copy of this line outside this machine too (print it, or e-mail it to your QA contact).")
+    click.echo("Keep a copy of this line outside this machine too (print it, or e-mail it to your QA "
+               "contact).")
 
 
 @audit_group.command("rotate-key")
@@ -85,7 +90,8 @@ def rotate_key_command(yes: bool) -> None:
     from lims.extensions import db
 
     path = keys.key_file()
-    if not yes and not click.confirm(f"Add a new key epoch to {path}? Every app server must read the new file."):
+    if not yes and not click.confirm(f"Add a new key epoch to {path}? Every app server must read the new "
+                                     "file."):
         raise click.ClickException("nothing was rotated")
     try:
         anchor = write_anchor(db.session)

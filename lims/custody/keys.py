@@ -1,12 +1,13 @@
 """Where the custody key and anchor file live, and the keyring: one key per epoch, outside the database.
 
-The key file holds one line per epoch, ``<epoch> <64 hex digits>``, newest last (a file with one bare line of 64
-hex digits is epoch 1, so a secret mounted by a key manager can be just the key). Rotation appends a line: new
-events use the newest key and old events stay verifiable with theirs, so old lines are never removed.
+The key file holds one line per epoch, ``<epoch> <64 hex digits>``, newest last (a file with one bare line of
+64 hex digits is epoch 1, so a secret mounted by a key manager can be just the key). Rotation appends a line:
+new events use the newest key and old events stay verifiable with theirs, so old lines are never removed.
 
 Locations come from the same configuration as the app: ``CUSTODY_KEY_FILE`` / ``CUSTODY_ANCHOR_FILE`` in the
 app's config (``LIMS_CUSTODY_KEY_FILE`` / ``LIMS_CUSTODY_ANCHOR_FILE``), else ``custody_key`` and
-``custody-anchors.log`` in the instance folder (``LIMS_INSTANCE_PATH``, else the app's default instance folder).
+``custody-anchors.log`` in the instance folder (``LIMS_INSTANCE_PATH``, else the app's default instance
+folder).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from lims.core.errors import DomainError
 
 KEY_FILE_NAME = "custody_key"
 ANCHOR_FILE_NAME = "custody-anchors.log"
-_HEADER = ("# Trialbank custody keys: '<epoch> <key as 64 hex digits>', newest last. Keep every line: old epochs\n"
-           "# are verified with their own key. Keep a copy of this file offline; without it nothing can be verified.\n")
+_HEADER = ("# Trialbank custody keys: '<epoch> <key as 64 hex digits>', newest last. Keep every line: old "
+           "epochs\n# are verified with their own key. Keep a copy of this file offline; without it nothing "
+           "can be verified.\n")
 _LINE = re.compile(r"^(?:(\d{1,6})\s+)?([0-9a-fA-F]{64})$")
 
 
@@ -51,7 +53,8 @@ def key_file() -> Path:
 
 
 def anchor_file() -> Path:
-    """Return the anchor file the app appends to (``LIMS_CUSTODY_ANCHOR_FILE`` or ``instance/custody-anchors.log``)."""
+    """Return the anchor file the app appends to (``LIMS_CUSTODY_ANCHOR_FILE`` or
+    ``instance/custody-anchors.log``)."""
     return Path(_configured("CUSTODY_ANCHOR_FILE") or _instance_folder() / ANCHOR_FILE_NAME)
 
 
@@ -112,7 +115,8 @@ def _write_new(path: Path, text: str) -> None:
 
 
 def create_keyring(path: Path) -> Keyring:
-    """Create the key file with a new random epoch-1 key, mode 600 (or read it if another process just did)."""
+    """Create the key file with a new random epoch-1 key, mode 600 (or read it if another process just
+    did)."""
     try:
         _write_new(path, f"{_HEADER}1 {secrets.token_hex(32)}\n")
     except FileExistsError:

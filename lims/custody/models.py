@@ -3,8 +3,8 @@
 Each event carries its place in its sample's chain (``seq``), the key epoch that sealed it, the MAC of the
 previous event of the same sample and its own MAC. ``custody_chain`` holds each sample's head (locked while an
 event is appended, so writers of different samples never wait for each other) and whether a checkpoint has
-covered it yet. A checkpoint MACs the heads that changed since the previous checkpoint, chained to it; its line in
-the anchor file (outside the database) pins the newest one.
+covered it yet. A checkpoint MACs the heads that changed since the previous checkpoint, chained to it; its
+line in the anchor file (outside the database) pins the newest one.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ class CustodyEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     sample_id: Mapped[int] = mapped_column(ForeignKey("sample.id"))
     seq: Mapped[int] = mapped_column(Integer)  # place in the sample's chain: 1, 2, 3...
-    # No foreign key to custody_epoch: every writer would lock that one row (FOR KEY SHARE), a global hot spot;
-    # the MAC already proves the epoch (verify names an event whose epoch has no key).
+    # No foreign key to custody_epoch: every writer would lock that one row (FOR KEY SHARE), a global hot
+    # spot; the MAC already proves the epoch (verify names an event whose epoch has no key).
     epoch: Mapped[int] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -102,7 +102,8 @@ class CustodyCheckpointHead(Base):
 
 
 class CustodyChain(Base):
-    """A sample's chain head: locked while an event is appended; NULL checkpoint until a checkpoint covers it."""
+    """A sample's chain head: locked while an event is appended; NULL checkpoint until a checkpoint covers
+    it."""
 
     __tablename__ = "custody_chain"
     __table_args__ = (

@@ -39,7 +39,8 @@ class Problem:
 
 @dataclass
 class CustodyReport:
-    """Counts of what was checked, the problems found (first MAX_LISTED kept) and notes that are not damage."""
+    """Counts of what was checked, the problems found (first MAX_LISTED kept) and notes that are not
+    damage."""
 
     events: int = 0
     chains: int = 0

@@ -1,8 +1,8 @@
 """Append custody events to their sample's keyed chain; read a sample's history.
 
 Writers lock only their sample's head row (``custody_chain``), so events of different samples never wait for
-each other. The key comes from the key file (see :mod:`lims.custody.keys`), checked once per transaction against
-the epochs the database knows. Services only flush; the caller commits.
+each other. The key comes from the key file (see :mod:`lims.custody.keys`), checked once per transaction
+against the epochs the database knows. Services only flush; the caller commits.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def record_event(session: Session, sample_id: int, action: str, *, by: User | No
         session.flush()
     keyring = writing_keyring(session)
     head = _locked_head(session, sample_id)
-    # A copy as JSON will store it: what is MACed is what is stored, even if the caller changes its dict later.
+    # A copy as JSON will store it: what is MACed is what is stored, even if the caller changes its dict
+    # later.
     details = json.loads(json.dumps(details or {}))
     event = CustodyEvent(
         sample_id=sample_id, seq=head.seq + 1 if head else 1, epoch=keyring.epoch, action=action,
@@ -95,9 +96,9 @@ def writing_keyring(session: Session) -> keys.Keyring:
     keyring = keys.read_keyring(path)
     if keyring is None:
         if known:
-            raise DomainError(f"the custody key file {path} is missing, but the database holds custody sealed "
-                              f"with epoch(s) {', '.join(map(str, sorted(known)))}: restore the key file from its "
-                              "offline copy (set LIMS_CUSTODY_KEY_FILE if it lives elsewhere)")
+            raise DomainError(f"the custody key file {path} is missing, but the database holds custody "
+                              f"sealed with epoch(s) {', '.join(map(str, sorted(known)))}: restore the key "
+                              "file from its offline copy (set LIMS_CUSTODY_KEY_FILE if it lives elsewhere)")
         keyring = keys.create_keyring(path)
     problem = epoch_mismatch(keyring, known)
     if problem:
@@ -113,12 +114,12 @@ def epoch_mismatch(keyring: keys.Keyring, known: dict[int, str]) -> str | None:
     for number, fp in sorted(known.items()):
         key = keyring.keys.get(number)
         if key is None:
-            return (f"the custody key file {keyring.path} has no key for epoch {number}, which sealed custody in "
-                    "this database: restore the key file from its offline copy")
+            return (f"the custody key file {keyring.path} has no key for epoch {number}, which sealed "
+                    "custody in this database: restore the key file from its offline copy")
         if keys.fingerprint(key) != fp:
-            return (f"the custody key file {keyring.path} holds a different key for epoch {number} (fingerprint "
-                    f"{keys.fingerprint(key)}) than the one that sealed this database's custody ({fp}): "
-                    "restore the right key file")
+            return (f"the custody key file {keyring.path} holds a different key for epoch {number} "
+                    f"(fingerprint {keys.fingerprint(key)}) than the one that sealed this database's custody "
+                    f"({fp}): restore the right key file")
     if known and keyring.epoch < max(known):
         return (f"the database's custody is sealed up to epoch {max(known)} but the key file {keyring.path} "
                 f"stops at epoch {keyring.epoch}: restore the newest key file")

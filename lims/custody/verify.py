@@ -33,7 +33,8 @@ NEWEST_ANCHORS = 20
 
 def verify_chain(session: Session, *, key_file: Path | None = None, anchor_file: Path | None = None,
                  anchors: int = NEWEST_ANCHORS) -> CustodyReport:
-    """Check every chain, checkpoint and the newest ``anchors`` anchor lines; name the first bad event of each."""
+    """Check every chain, checkpoint and the newest ``anchors`` anchor lines; name the first bad event of
+    each."""
     report = CustodyReport()
     anchor_path = anchor_file or keys.anchor_file()
     lines = _read_anchor_lines(anchor_path, anchors, report)
@@ -49,7 +50,8 @@ def verify_chain(session: Session, *, key_file: Path | None = None, anchor_file:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
         report.add(Problem(f"the custody tables cannot be read as they should be: {reason}"))
         return report
-    # Whole-installation problems first, then per chain in chain order: the first listed is the first bad event.
+    # Whole-installation problems first, then per chain in chain order: the first listed is the first bad
+    # event.
     report.problems.sort(key=lambda p: (0, 0, 0) if p.sample_id is None else (1, p.sample_id, p.seq or 0))
     _name_samples(session, report)
     return report
@@ -72,7 +74,8 @@ def _walk(session: Session, keyring: keys.Keyring | None, key_path: Path, anchor
     _check_anchors(session, anchor_path, lines, report)
     for epoch, count in sorted(walker.unverifiable.items()):
         report.add(Problem(f"{count} events sealed with epoch {shown(epoch)} cannot be checked: the key file "
-                           f"{key_path} has no key for that epoch (forged, or the key file is not the right one)"))
+                           f"{key_path} has no key for that epoch (forged, or the key file is not the right "
+                           "one)"))
 
 
 def _snapshot(session: Session) -> None:
@@ -96,7 +99,8 @@ def _read_anchor_lines(path: Path, count: int, report: CustodyReport) -> list[An
         try:
             found.append(Anchor.parse(line))
         except ValueError:
-            report.add(Problem(f"the anchor file {path} holds a line that is not an anchor: {shown(line, 80)}"))
+            report.add(Problem(f"the anchor file {path} holds a line that is not an anchor: "
+                               f"{shown(line, 80)}"))
     return found
 
 
@@ -109,8 +113,9 @@ def _check_epochs(session: Session, keyring: keys.Keyring | None, path: Path, re
     for number, fp in epochs:
         key = keyring.keys.get(number)
         if key is not None and keys.fingerprint(key) != fp:
-            report.add(Problem(f"epoch {number}: the key file {path} holds key {keys.fingerprint(key)} but the "
-                               f"database names key {shown(fp)} (wrong key file, or the epoch row was altered)"))
+            report.add(Problem(f"epoch {number}: the key file {path} holds key {keys.fingerprint(key)} but "
+                               f"the database names key {shown(fp)} (wrong key file, or the epoch row was "
+                               "altered)"))
 
 
 def _checkpoint_rows() -> Any:
@@ -136,23 +141,26 @@ def _event_rows() -> Any:
                fixed.c.sample_id.label("fixed_sample"), fixed.c.seq.label("fixed_seq"), e.c.prev_mac, e.c.mac,
                c.c.seq.label("head_seq"), c.c.mac.label("head_mac"),
                (c.c.sample_id.is_not(None)).label("has_head"))
-        .select_from(e.outerjoin(fixed, fixed.c.id == e.c.corrects_id).outerjoin(c, c.c.sample_id == e.c.sample_id))
+        .select_from(e.outerjoin(fixed, fixed.c.id == e.c.corrects_id)
+                     .outerjoin(c, c.c.sample_id == e.c.sample_id))
         .order_by(e.c.sample_id, e.c.seq)
     )
 
 
 def _check_headless(session: Session, report: CustodyReport, missing: dict[int, tuple[int, int]]) -> None:
-    """Report chains whose events are all gone: a head row without events, or an anchored chain without either."""
+    """Report chains whose events are all gone: a head row without events, or an anchored chain without
+    either."""
     e, c = CustodyEvent.__table__, CustodyChain.__table__
-    rows = session.execute(select(c.c.sample_id, c.c.seq).where(~exists().where(e.c.sample_id == c.c.sample_id))
+    rows = session.execute(select(c.c.sample_id, c.c.seq)
+                           .where(~exists().where(e.c.sample_id == c.c.sample_id))
                            .execution_options(yield_per=BATCH))
     for sample_id, seq in rows:
         report.add(Problem(f"its chain is deleted: the head row says #{shown(seq)} but no event is left",
                            sample_id=as_int(sample_id), seq=1))
         missing.pop(sample_id, None)
     for sample_id, (seq, number) in sorted(missing.items()):
-        report.add(Problem(f"its chain is deleted: checkpoint #{number} sealed it at #{seq}, and no event or head "
-                           "row is left", sample_id=sample_id, seq=1))
+        report.add(Problem(f"its chain is deleted: checkpoint #{number} sealed it at #{seq}, and no event or "
+                           "head row is left", sample_id=sample_id, seq=1))
 
 
 def _check_anchors(session: Session, path: Path, lines: list[Anchor] | None, report: CustodyReport) -> None:
@@ -161,24 +169,27 @@ def _check_anchors(session: Session, path: Path, lines: list[Anchor] | None, rep
         if newest is not None:
             state = "does not exist" if lines is None else "holds no anchor"
             report.add(Problem(f"the anchor file {path} {state}, but the database holds checkpoints up to "
-                               f"#{newest}: the file was lost or replaced, or this is not this database's file"))
+                               f"#{newest}: the file was lost or replaced, or this is not this database's "
+                               "file"))
         else:
-            report.notes.append("nothing is anchored yet: run 'lims audit anchor' (without anchors, deleting the "
-                                "newest events of a chain cannot be detected)")
+            report.notes.append("nothing is anchored yet: run 'lims audit anchor' (without anchors, deleting "
+                                "the newest events of a chain cannot be detected)")
         return
     for anchor in lines:
-        mac = session.scalar(select(CustodyCheckpoint.mac).where(CustodyCheckpoint.number == anchor.checkpoint))
+        mac = session.scalar(select(CustodyCheckpoint.mac)
+                             .where(CustodyCheckpoint.number == anchor.checkpoint))
         if mac is None:
             report.add(Problem(f"it is missing from the database, but {path} anchored it at "
-                               f"{chain.format_at(anchor.at)} (checkpoints deleted, or the database rolled back "
-                               "to an older state)", checkpoint=anchor.checkpoint))
+                               f"{chain.format_at(anchor.at)} (checkpoints deleted, or the database rolled "
+                               "back to an older state)", checkpoint=anchor.checkpoint))
         elif not chain.same_mac(mac, anchor.mac):
-            report.add(Problem(f"it differs from its anchor in {path} (rewritten)", checkpoint=anchor.checkpoint))
+            report.add(Problem(f"it differs from its anchor in {path} (rewritten)",
+                               checkpoint=anchor.checkpoint))
         report.anchors += 1
     report.newest_anchor = lines[-1]
     if newest is not None and as_int(newest) is not None and newest > lines[-1].checkpoint:
-        report.notes.append(f"checkpoints #{lines[-1].checkpoint + 1}..#{newest} are newer than the newest anchor "
-                            f"line in {path}")
+        report.notes.append(f"checkpoints #{lines[-1].checkpoint + 1}..#{newest} are newer than the newest "
+                            f"anchor line in {path}")
 
 
 def _name_samples(session: Session, report: CustodyReport) -> None:
@@ -188,6 +199,7 @@ def _name_samples(session: Session, report: CustodyReport) -> None:
     names: dict[int, str] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        names.update(session.execute(select(sample.c.id, sample.c.accession).where(sample.c.id.in_(chunk))).all())
+        names.update(session.execute(select(sample.c.id, sample.c.accession).where(sample.c.id.in_(chunk)))
+                     .all())
     for problem in report.problems:
         problem.accession = names.get(problem.sample_id) if problem.sample_id is not None else None

@@ -1,7 +1,7 @@
 """The two walks of verification: checkpoints with the heads they sealed, and events in chain order.
 
-Each walker takes rows one at a time and keeps only the state of the current checkpoint or chain; what it needs
-from the other walk (anchored heads whose event is gone) is a dictionary bounded by the damage found.
+Each walker takes rows one at a time and keeps only the state of the current checkpoint or chain; what it
+needs from the other walk (anchored heads whose event is gone) is a dictionary bounded by the damage found.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ MAX_TRACKED = 100_000  # anchored heads whose event is missing, kept to name whe
 
 
 class CheckpointWalker:
-    """Check checkpoints in number order: none missing, each MAC and link, each list of heads against its digest."""
+    """Check checkpoints in number order: none missing, each MAC and link, each list of heads against its
+    digest."""
 
     def __init__(self, ring: dict[int, bytes], report: CustodyReport) -> None:
         self.ring, self.report = ring, report
-        self.missing: dict[int, tuple[int, int]] = {}  # sample id -> (sealed seq, checkpoint) with no event left
+        # sample id -> (sealed seq, checkpoint) with no event left
+        self.missing: dict[int, tuple[int, int]] = {}
         self.expected, self.prev_mac = 1, chain.GENESIS
         self.current: Any = None
         self.digest = chain.HeadDigest()
@@ -44,10 +46,12 @@ class CheckpointWalker:
                 if known is None or known[0] < seq:
                     self.missing[sample_id] = (seq, number)
             else:
-                self.report.add(Problem(f"missing (deleted): checkpoint #{number} sealed the chain at this event",
+                self.report.add(Problem(f"missing (deleted): checkpoint #{number} sealed the chain at this "
+                                        "event",
                                         sample_id=sample_id, seq=seq))
         elif not chain.same_mac(r.event_mac, r.head_mac):
-            self.report.add(Problem(f"it is not the event checkpoint #{number} sealed: its MAC changed (rewritten)",
+            self.report.add(Problem(f"it is not the event checkpoint #{number} sealed: its MAC changed "
+                                    "(rewritten)",
                                     sample_id=sample_id, seq=seq))
 
     def finish(self) -> None:
@@ -61,7 +65,8 @@ class CheckpointWalker:
             self.report.add(Problem(f"malformed checkpoint number {shown(r.number)}"))
             return
         if number != self.expected:
-            self.report.add(Problem(f"missing (deleted): the checkpoints jump from #{self.expected - 1} to #{number}",
+            self.report.add(Problem(f"missing (deleted): the checkpoints jump from #{self.expected - 1} to "
+                                    f"#{number}",
                                     checkpoint=self.expected))
         self._check(r, number, linked=number == self.expected)
         self.prev_mac, self.expected = r.mac, number + 1
@@ -69,7 +74,8 @@ class CheckpointWalker:
     def _check(self, r: Any, number: int, *, linked: bool) -> None:
         at, epoch, heads = as_time(r.at), as_int(r.epoch), as_int(r.heads)
         if at is None or epoch is None or heads is None:
-            self.report.add(Problem(f"malformed: time {shown(r.at)}, epoch {shown(r.epoch)}, heads {shown(r.heads)}",
+            self.report.add(Problem(f"malformed: time {shown(r.at)}, epoch {shown(r.epoch)}, heads "
+                                    f"{shown(r.heads)}",
                                     checkpoint=number))
             return
         key = self.ring.get(epoch)
@@ -77,22 +83,25 @@ class CheckpointWalker:
             self.report.add(Problem(f"sealed with epoch {epoch}, for which the key file has no key",
                                     checkpoint=number))
         else:
-            content = chain.checkpoint_content(number=number, at=at, epoch=epoch, heads=heads, digest=str(r.digest))
+            content = chain.checkpoint_content(number=number, at=at, epoch=epoch, heads=heads,
+                                               digest=str(r.digest))
             if not chain.same_mac(chain.checkpoint_mac(key, str(r.prev_mac), content), r.mac):
                 self.report.add(Problem("altered: its MAC does not match its content", checkpoint=number))
             elif linked and not chain.same_mac(r.prev_mac, self.prev_mac):
                 self.report.add(Problem(f"out of place: it does not follow checkpoint #{number - 1}",
                                         checkpoint=number))
         if heads != self.digest.count or not chain.same_mac(r.digest, self.digest.hexdigest()):
-            self.report.add(Problem(f"the chain heads it sealed were altered ({heads} sealed, {self.digest.count} "
-                                    "found, or their content changed)", checkpoint=number))
+            self.report.add(Problem(f"the chain heads it sealed were altered ({heads} sealed, "
+                                    f"{self.digest.count} found, or their content changed)",
+                                    checkpoint=number))
 
 
 class ChainWalker:
-    """Check events in (sample, seq) order: each chain starts at #1, has no gap, each MAC and link holds, and it
-    ends where its head row and the newest checkpoint covering it say."""
+    """Check events in (sample, seq) order: each chain starts at #1, has no gap, each MAC and link holds, and
+    it ends where its head row and the newest checkpoint covering it say."""
 
-    def __init__(self, ring: dict[int, bytes], report: CustodyReport, anchored: dict[int, tuple[int, int]]) -> None:
+    def __init__(self, ring: dict[int, bytes], report: CustodyReport,
+                 anchored: dict[int, tuple[int, int]]) -> None:
         self.ring, self.report, self.anchored = ring, report, anchored
         self.unverifiable: Counter[Any] = Counter()
         self.sample_id: int | None = None
@@ -113,7 +122,8 @@ class ChainWalker:
             self.sample_id, self.expected, self.last, self.prev = sample_id, 1, 0, chain.GENESIS
             self.head = (r.has_head, r.head_seq, r.head_mac)
         if seq < self.expected:
-            self.report.add(Problem("a second event with this number (duplicate)", sample_id, seq, as_int(r.id)))
+            self.report.add(Problem("a second event with this number (duplicate)", sample_id, seq,
+                                    as_int(r.id)))
             return
         if seq > self.expected:
             self.report.add(Problem(f"missing (deleted): the chain jumps from #{self.expected - 1} to #{seq}",
@@ -140,30 +150,32 @@ class ChainWalker:
         if not chain.same_mac(chain.event_mac(key, str(r.prev_mac), content), r.mac):
             lost = (f" (the event it corrects, id {r.corrects_id}, is gone)"
                     if r.corrects_id is not None and r.fixed_sample is None else "")
-            self.report.add(Problem("altered: its MAC does not match its content (edited, forged, or re-chained "
-                                    f"without the key){lost}", sample_id, seq, as_int(r.id)))
+            self.report.add(Problem("altered: its MAC does not match its content (edited, forged, or "
+                                    f"re-chained without the key){lost}", sample_id, seq, as_int(r.id)))
         elif linked and not chain.same_mac(r.prev_mac, self.prev):
             self.report.add(Problem(f"out of place: a genuine event that does not follow event #{seq - 1} "
                                     "(reordered, moved, or the event before it replaced)", sample_id, seq,
                                     as_int(r.id)))
 
     def finish(self) -> None:
-        """Close the current chain against its checkpoints and head row (call once more after the last row)."""
+        """Close the current chain against its checkpoints and head row (call once more after the last
+        row)."""
         sample_id, last = self.sample_id, self.last
         if sample_id is None:
             return
         self.sample_id = None
         sealed = self.anchored.pop(sample_id, None)
         if sealed is not None and sealed[0] > last:
-            self.report.add(Problem(f"missing (deleted): checkpoint #{sealed[1]} sealed this chain at #{sealed[0]} "
-                                    f"but it stops at #{last} (truncated or rewound)", sample_id, last + 1))
+            self.report.add(Problem(f"missing (deleted): checkpoint #{sealed[1]} sealed this chain at "
+                                    f"#{sealed[0]} but it stops at #{last} (truncated or rewound)", sample_id,
+                                    last + 1))
             return
         has_head, head_seq, head_mac = self.head
         if not has_head:
             self.report.add(Problem("the chain's head row is missing (deleted)", sample_id, last))
         elif as_int(head_seq) is None or head_seq > last:
-            self.report.add(Problem(f"missing (deleted): the chain's head row says #{shown(head_seq)} but it stops "
-                                    f"at #{last}", sample_id, last + 1))
+            self.report.add(Problem(f"missing (deleted): the chain's head row says #{shown(head_seq)} but it "
+                                    f"stops at #{last}", sample_id, last + 1))
         elif head_seq < last:
             self.report.add(Problem(f"the chain's head row was rewound to #{head_seq} though events go on",
                                     sample_id, head_seq + 1))

@@ -58,7 +58,7 @@ def _credentials(instance_path: str) -> tuple[str, str]:
     with os.fdopen(fd, "w") as fh:
         fh.write("Trialbank demo logins (generated for this instance; every user has the same password)\n")
         fh.write(f"password: {password}\n")
-        for username, (role, name, sites) in DEMO_ROLES.items():
+        for username, (role, _name, sites) in DEMO_ROLES.items():
             fh.write(f"user: {username:12s} role: {role:13s} sites: {','.join(sites) or 'all'}\n")
     return str(path), password
 

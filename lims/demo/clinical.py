@@ -155,7 +155,8 @@ def _treatment(pt: _Patient, rng: np.random.Generator) -> None:
     for cycle, offset in ((1, 0), (2, 21)):
         day = p.rt_start_on + timedelta(days=offset)
         if pt.ok(day):
-            pt.add(DrugDose, agent="camrelizumab", date=day, dose=200.0, unit="mg", omitted=False, cycle=cycle,
+            pt.add(DrugDose, agent="camrelizumab", date=day, dose=200.0, unit="mg", omitted=False,
+                   cycle=cycle,
                    phase="neoadjuvant")
 
 
@@ -177,16 +178,20 @@ def _response_and_beyond(pt: _Patient, rng: np.random.Generator, done: dict[str,
     if p.stratum is None:
         # Distant disease at CRE1: no surgery, systemic therapy, death from disease.
         _cre(pt, rng, 1, cre1, "distant")
-        pt.add(DiseaseEvent, date=cre1, type="PROGRESSION_PRECLUDING_SURGERY", proof="imaging", site="distant")
+        pt.add(DiseaseEvent, date=cre1, type="PROGRESSION_PRECLUDING_SURGERY", proof="imaging",
+               site="distant")
         _after_failure(pt, rng, cre1, "systemic_therapy", median_days=270)
         return
-    overall = "cCR" if p.stratum in ("CCR_SURGERY", "CCR_WW") else str(rng.choice(["local", "regional"], p=[.8, .2]))
+    overall = "cCR" if p.stratum in ("CCR_SURGERY",
+                                     "CCR_WW") else str(rng.choice(["local", "regional"], p=[.8, .2]))
     _cre(pt, rng, 1, cre1, overall)
     if p.stratum == "NON_CCR_SURGERY":
-        pt.add(Allocation, stratum="NON_CCR_SURGERY", rand_date=None, actual_strategy="surgery", crossover=False)
+        pt.add(Allocation, stratum="NON_CCR_SURGERY", rand_date=None, actual_strategy="surgery",
+               crossover=False)
     elif p.randomised_on is not None:
         strategy = "surgery" if p.stratum == "CCR_SURGERY" else "watch_and_wait"
-        pt.add(Allocation, stratum=p.stratum, rand_date=p.randomised_on, actual_strategy=strategy, crossover=False)
+        pt.add(Allocation, stratum=p.stratum, rand_date=p.randomised_on, actual_strategy=strategy,
+               crossover=False)
     else:
         return  # randomisation falls after the data cut
     if p.stratum == "CCR_WW":
@@ -202,7 +207,8 @@ def _resection(pt: _Patient, rng: np.random.Generator, day: date, intent: str, p
                r_p: tuple[float, float, float, float]) -> str:
     r_status = str(rng.choice(["R0", "R1", "R2", "unresectable"], p=r_p))
     death_90d = bool(rng.random() < 0.02)
-    pt.add(Surgery, date=day, intent=intent, r_status=r_status, approach=str(rng.choice(["McKeown", "Ivor Lewis", "MIE"])),
+    pt.add(Surgery, date=day, intent=intent, r_status=r_status,
+           approach=str(rng.choice(["McKeown", "Ivor Lewis", "MIE"])),
            clavien_dindo=str(rng.choice(["0", "I", "II", "IIIa", "IIIb"], p=[.35, .2, .25, .12, .08])),
            death_90d=death_90d)
     pt.assessments.append(day)
@@ -220,9 +226,11 @@ def _resection(pt: _Patient, rng: np.random.Generator, day: date, intent: str, p
         examined = int(rng.integers(15, 40))
         positive = 0 if ypn == "ypN0" else int(rng.integers(1, 4 if ypn == "ypN1" else 7))
         recorded = rng.random() < 0.5
-        grade = (None if not recorded else "1" if pct == 0 else "2" if pct <= 10 else "3" if pct <= 50 else "4")
+        grade = (None if not recorded else "1" if pct == 0 else "2" if pct <= 10 else "3" if pct <= 50
+                 else "4")
         pt.add(Pathology, surgery_date=day, specimen="oesophagectomy", ypt=ypt, ypn=ypn, ln_examined=examined,
-               ln_positive=positive, viable_pct=pct, trg_system="Chirieac" if recorded else None, trg_grade=grade)
+               ln_positive=positive, viable_pct=pct, trg_system="Chirieac" if recorded else None,
+               trg_grade=grade)
     if death_90d:
         death = day + timedelta(days=int(rng.integers(5, 85)))
         if not pt.die(death, "treatment"):
@@ -285,8 +293,10 @@ def _watch_and_wait(pt: _Patient, rng: np.random.Generator, done: dict[str, date
             if not pt.ok(salvage) or rng.random() < 0.08:
                 _after_failure(pt, rng, day, "systemic_therapy", median_days=500)
                 return
-            pt.add(SubsequentTreatment, date=salvage, kind="salvage_surgery", detail="oesophagectomy for regrowth")
-            r_status = _resection(pt, rng, salvage, "salvage", .0, .2, (.85 / .92, .05 / .92, .01 / .92, .01 / .92))
+            pt.add(SubsequentTreatment, date=salvage, kind="salvage_surgery",
+                   detail="oesophagectomy for regrowth")
+            r_status = _resection(pt, rng, salvage, "salvage", .0, .2,
+                                  (.85 / .92, .05 / .92, .01 / .92, .01 / .92))
             if pt.cause != "treatment" and r_status != "R0":
                 _after_failure(pt, rng, salvage, "systemic_therapy", median_days=450)
                 return
@@ -301,14 +311,16 @@ def _after_failure(pt: _Patient, rng: np.random.Generator, day: date, treatment:
     start = day + timedelta(days=int(rng.integers(7, 30)))
     if pt.ok(start):
         pt.add(SubsequentTreatment, date=start, kind=treatment,
-               detail={"systemic_therapy": "camrelizumab + chemotherapy", "radiotherapy": "salvage radiotherapy"}
+               detail={"systemic_therapy": "camrelizumab + chemotherapy",
+                       "radiotherapy": "salvage radiotherapy"}
                .get(treatment, "best supportive care"))
     pt.die(day + timedelta(days=int(rng.exponential(median_days / np.log(2))) + 20), "disease")
 
 
 _NCRT_AES = (  # term, SOC, probability, grade distribution, irAE, attribution column
     ("Lymphocyte count decreased", "Investigations", .85, ((1, 2, 3, 4), (.2, .27, .4, .13)), False, "rt"),
-    ("Neutrophil count decreased", "Investigations", .45, ((1, 2, 3, 4), (.4, .27, .25, .08)), False, "chemo"),
+    ("Neutrophil count decreased", "Investigations", .45, ((1, 2, 3, 4), (.4, .27, .25, .08)), False,
+     "chemo"),
     ("Oesophagitis", "Gastrointestinal disorders", .6, ((1, 2, 3), (.5, .4, .1)), False, "rt"),
     ("Reactive cutaneous capillary endothelial proliferation", "Skin and subcutaneous tissue disorders", .4,
      ((1, 2), (.7, .3)), True, "camrelizumab"),
@@ -351,7 +363,8 @@ def _adverse_events(pt: _Patient, rng: np.random.Generator) -> None:
                                                        for r in pt.rows.get(AdverseEvent, [])):
         onset = surgeries[0]["date"] + timedelta(days=int(rng.integers(4, 10)))
         if pt.ok(onset):
-            pt.add(AdverseEvent, term="Anastomotic leak", grade=int(rng.choice([2, 3], p=[.5, .5])), onset_date=onset,
+            pt.add(AdverseEvent, term="Anastomotic leak", grade=int(rng.choice([2, 3], p=[.5, .5])),
+                   onset_date=onset,
                    soc="Gastrointestinal disorders", serious=True, irae=False, attribution_surgery="definite",
                    ethics_reported_on=min(onset + timedelta(days=int(rng.integers(1, 7))), pt.cut))
 

@@ -24,7 +24,8 @@ def generate(ctx: object) -> None:
     for i in sorted(chosen):
         s = samples[int(i)]
         tech = technicians[s.participant.site.code]
-        at = (s.frozen_at or s.collected_at) - timedelta(minutes=5) if (s.frozen_at or s.collected_at) else None
+        at = (s.frozen_at
+              or s.collected_at) - timedelta(minutes=5) if (s.frozen_at or s.collected_at) else None
         record_event(session, s.id, "label_printed", by=tech, at=at, reason="first print",
                      details={"format": "pdf", "layout": "a4-38x21", "print_number": 1})
         labelled += 1
@@ -33,13 +34,15 @@ def generate(ctx: object) -> None:
                          reason="reprint", details={"format": "zpl", "layout": "50.8x25.4 mm 300 dpi",
                                                     "print_number": 2})
     thawed = 0
-    aliquots = [s for s in samples if s.derivation != "primary" and s.sample_type.code in ("CTDNA_PLASMA", "SERUM")]
+    aliquots = [s for s in samples if s.derivation != "primary"
+                and s.sample_type.code in ("CTDNA_PLASMA", "SERUM")]
     for i in rng.choice(len(aliquots), size=min(150, len(aliquots)), replace=False):
         s = aliquots[int(i)]
         tech = technicians[s.participant.site.code]
         for _ in range(1 + int(rng.random() < 0.2)):
             s.freeze_thaw_count += 1
-            record_event(session, s.id, "thawed", by=tech, at=(s.frozen_at or s.collected_at) + timedelta(days=30),
+            record_event(session, s.id, "thawed", by=tech,
+                         at=(s.frozen_at or s.collected_at) + timedelta(days=30),
                          reason="aliquot checked for assay run",
                          details={"freeze_thaw_count": s.freeze_thaw_count})
             thawed += 1

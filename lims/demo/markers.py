@@ -1,8 +1,8 @@
 """Demo marker catalogue and results (shared/domain.md section 8), with signal tied to the response at CRE1.
 
-Responders (stratum CCR_*, a cCR at CRE1) get less post-nCRT ctDNA (15 % vs 45 % positive), lower IL-6 and NLR,
-more tumour-infiltrating lymphocytes and a gut microbiome richer in the genera linked to immunotherapy response,
-so the analyses have something to find. Some values fall below the LOD and a few are measured twice.
+Responders (stratum CCR_*, a cCR at CRE1) get less post-nCRT ctDNA (15 % vs 45 % positive), lower IL-6 and
+NLR, more tumour-infiltrating lymphocytes and a gut microbiome richer in the genera linked to immunotherapy
+response, so the analyses have something to find. Some values fall below the LOD and a few are measured twice.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from lims.samples.models import Sample
 from lims.studies.models import SampleType, TimePoint
 
 GENERA = ("Bacteroides", "Faecalibacterium", "Prevotella", "Bifidobacterium", "Akkermansia", "Ruminococcus",
-          "Roseburia", "Blautia", "Eubacterium", "Alistipes", "Parabacteroides", "Streptococcus", "Lactobacillus",
+          "Roseburia", "Blautia", "Eubacterium", "Alistipes", "Parabacteroides", "Streptococcus",
+          "Lactobacillus",
           "Escherichia", "Veillonella", "Dialister", "Collinsella", "Coprococcus", "Dorea", "Fusobacterium")
 # Genera enriched in responders (immunotherapy literature) and in non-responders.
 RESPONDER_GENERA = ("Bifidobacterium", "Akkermansia", "Faecalibacterium", "Ruminococcus")
@@ -36,14 +37,17 @@ POST_NCRT = ("EOT", "CRE1", "PRE_OP", "POST_OP", "RELAPSE")
 def catalogue() -> list[dict[str, Any]]:
     """Return the demo catalogue definitions."""
     items: list[dict[str, Any]] = [
-        {"code": "CTDNA_VAF", "name": "ctDNA mean variant allele fraction (tumour-informed MRD)", "category": "ctDNA",
+        {"code": "CTDNA_VAF", "name": "ctDNA mean variant allele fraction (tumour-informed MRD)",
+         "category": "ctDNA",
          "unit": "%", "assay": "tumour-informed MRD panel (16 variants)", "platform": "NGS",
          "specimen_types": ["CTDNA_PLASMA"], "lod": 0.01, "lloq": 0.02, "uloq": 100.0, "transform": "log10"},
         {"code": "PDL1_CPS", "name": "PD-L1 combined positive score", "category": "IHC", "unit": "score",
-         "assay": "PD-L1 IHC 22C3 pharmDx", "platform": "Dako Autostainer Link 48", "specimen_types": ["FFPE"],
+         "assay": "PD-L1 IHC 22C3 pharmDx", "platform": "Dako Autostainer Link 48",
+         "specimen_types": ["FFPE"],
          "lod": None, "lloq": None, "uloq": 100.0, "transform": "none"},
         {"code": "PDL1_TPS", "name": "PD-L1 tumour proportion score", "category": "IHC", "unit": "%",
-         "assay": "PD-L1 IHC 22C3 pharmDx", "platform": "Dako Autostainer Link 48", "specimen_types": ["FFPE"],
+         "assay": "PD-L1 IHC 22C3 pharmDx", "platform": "Dako Autostainer Link 48",
+         "specimen_types": ["FFPE"],
          "lod": None, "lloq": None, "uloq": 100.0, "transform": "none"},
         {"code": "TMB", "name": "Tumour mutational burden", "category": "TMB", "unit": "mut/Mb",
          "assay": "targeted panel (1.1 Mb)", "platform": "NGS", "specimen_types": ["FFPE", "FROZEN_TISSUE"],
@@ -51,11 +55,15 @@ def catalogue() -> list[dict[str, Any]]:
         {"code": "STILS", "name": "Stromal tumour-infiltrating lymphocytes", "category": "TIL", "unit": "%",
          "assay": "H&E, International TILs Working Group", "platform": "pathologist review",
          "specimen_types": ["FFPE"], "lod": None, "lloq": None, "uloq": 100.0, "transform": "none"},
-        {"code": "CD8_DENSITY", "name": "CD8+ T-cell density (tumour)", "category": "IHC", "unit": "cells/mm2",
-         "assay": "CD8 IHC (C8/144B), digital image analysis", "platform": "QuPath", "specimen_types": ["FFPE"],
+        {"code": "CD8_DENSITY", "name": "CD8+ T-cell density (tumour)", "category": "IHC",
+         "unit": "cells/mm2",
+         "assay": "CD8 IHC (C8/144B), digital image analysis", "platform": "QuPath",
+         "specimen_types": ["FFPE"],
          "lod": 1.0, "lloq": 1.0, "uloq": None, "transform": "log2"},
-        {"code": "SCC_AG", "name": "Squamous cell carcinoma antigen", "category": "tumour_marker", "unit": "ng/mL",
-         "assay": "CMIA", "platform": "Abbott Architect", "specimen_types": ["SERUM"], "lod": 0.1, "lloq": 0.1,
+        {"code": "SCC_AG", "name": "Squamous cell carcinoma antigen", "category": "tumour_marker",
+         "unit": "ng/mL",
+         "assay": "CMIA", "platform": "Abbott Architect", "specimen_types": ["SERUM"], "lod": 0.1,
+         "lloq": 0.1,
          "uloq": 70.0, "transform": "log2"},
         {"code": "NLR", "name": "Neutrophil-to-lymphocyte ratio", "category": "haematology", "unit": "ratio",
          "assay": "complete blood count", "platform": "Sysmex XN", "specimen_types": ["WHOLE_BLOOD"],
@@ -64,7 +72,8 @@ def catalogue() -> list[dict[str, Any]]:
     for code, (name, _median, _sd) in CYTOKINES.items():
         items.append({"code": code, "name": name, "category": "cytokine", "unit": "pg/mL",
                       "assay": "multiplex electrochemiluminescence", "platform": "MSD V-PLEX",
-                      "specimen_types": ["SERUM"], "lod": 0.6, "lloq": 1.0, "uloq": 2000.0, "transform": "log2"})
+                      "specimen_types": ["SERUM"], "lod": 0.6, "lloq": 1.0, "uloq": 2000.0,
+                      "transform": "log2"})
     for genus in GENERA:
         items.append({"code": f"MB_{genus.upper()}", "name": f"{genus} (relative abundance)",
                       "category": "microbiome_taxon", "unit": "%", "assay": "16S rRNA V3-V4, genus level",
@@ -97,7 +106,8 @@ def generate(ctx: DemoContext) -> None:
     people = {p.id: p for p in session.scalars(
         select(Participant).where(Participant.study_id == ctx.study.id)
         .options(selectinload(Participant.consents).selectinload(Consent.scopes)))}
-    eligible = {pid for pid, p in people.items() if p.consent is not None and p.consent.allows("MARKER_RESEARCH")}
+    eligible = {pid for pid, p in people.items() if p.consent is not None
+                and p.consent.allows("MARKER_RESEARCH")}
     responder = {pid: (p.stratum or "").startswith("CCR") for pid, p in people.items()}
     picked = _pick_samples(ctx)
     run = MarkerImportRun(filename="demo-generated", layout="long", sha256="0" * 64,
@@ -116,9 +126,11 @@ def generate(ctx: DemoContext) -> None:
             assay = ctx.data_cut
         rows.append({"sample_id": sample_id, "marker_id": ids[code], "import_id": run.id,
                      "value": None if value is None else float(round(value, 6)), "qualifier": qualifier,
-                     "original_value": None if value is None or original_unit is None else float(round(value, 6)),
+                     "original_value": None if value is None or original_unit is None
+                     else float(round(value, 6)),
                      "original_unit": original_unit if value is not None else None, "replicate": 1,
-                     "run_id": f"{code[:6]}-{batch}", "batch_id": batch, "plate_id": f"P{len(rows) // 96 + 1:03d}",
+                     "run_id": f"{code[:6]}-{batch}", "batch_id": batch,
+                     "plate_id": f"P{len(rows) // 96 + 1:03d}",
                      "assay_date": assay, "operator": "demo lab"})
 
     for (pid, tp, stype), (sid, day) in sorted(picked.items()):
@@ -127,7 +139,8 @@ def generate(ctx: DemoContext) -> None:
         resp = responder[pid]
         if stype == "CTDNA_PLASMA":
             post = tp in POST_NCRT or tp.startswith("CRE")
-            positive = rng.random() < ((0.15 if resp else 0.45) if post else (0.6 if tp == "MID_NCRT" else 0.95))
+            positive = rng.random() < ((0.15 if resp else 0.45) if post
+                                       else (0.6 if tp == "MID_NCRT" else 0.95))
             median = 0.1 if post else 0.5
             vaf = float(rng.lognormal(np.log(median), 1.0)) if positive else float(rng.uniform(0.0, 0.009))
             add(sid, "CTDNA_VAF", vaf, lod=0.01, day=day)
@@ -143,12 +156,14 @@ def generate(ctx: DemoContext) -> None:
             base = float(rng.lognormal(np.log(2.4 * (0.8 if resp else 1.2)), 0.35))
             add(sid, "NLR", base * (2.5 if tp == "EOT" else 1.0), day=day)
         elif stype == "FFPE" and tp == "BASELINE":
-            add(sid, "PDL1_CPS", float(min(100, round(rng.lognormal(np.log(10 * (1.4 if resp else 0.8)), 1.1)))), day=day)
+            add(sid, "PDL1_CPS",
+                float(min(100, round(rng.lognormal(np.log(10 * (1.4 if resp else 0.8)), 1.1)))), day=day)
             add(sid, "PDL1_TPS", float(min(100, round(rng.lognormal(np.log(1.0), 1.6), 1))), day=day)
             add(sid, "TMB", float(rng.lognormal(np.log(4.0), 0.6)), day=day)
             a, b = (3.0, 12.0) if resp else (2.0, 14.0)
             add(sid, "STILS", float(round(100 * rng.beta(a, b), 0)), day=day)
-            add(sid, "CD8_DENSITY", float(rng.lognormal(np.log(150 * (1.4 if resp else 0.8)), 0.7)), lod=1.0, day=day)
+            add(sid, "CD8_DENSITY", float(rng.lognormal(np.log(150 * (1.4 if resp else 0.8)), 0.7)), lod=1.0,
+                day=day)
         elif stype == "STOOL":
             alpha = np.full(len(GENERA), 1.0)
             alpha[:3] = (8.0, 5.0, 4.0)
@@ -158,7 +173,7 @@ def generate(ctx: DemoContext) -> None:
                 if genus in NON_RESPONDER_GENERA:
                     alpha[i] *= 0.6 if resp else 1.8
             shares = rng.dirichlet(alpha * 2.0) * 100.0
-            for genus, share in zip(GENERA, shares):
+            for genus, share in zip(GENERA, shares, strict=True):
                 add(sid, f"MB_{genus.upper()}", float(share), lod=0.001, day=day)
     # A few re-measurements: IL-6 and ctDNA repeated on the same sample in a later run.
     repeats = [r for r in rows if r["marker_id"] in (ids["IL6"], ids["CTDNA_VAF"]) and r["value"] is not None]

@@ -31,7 +31,8 @@ def generate(ctx: DemoContext) -> None:
     manager = ctx.users.get("labmanager")
     # Participants whose withdrawal the core demo recorded: their samples are quarantined now.
     withdrawn = session.scalars(select(Participant).join(Consent).where(
-        Participant.study_id == ctx.study.id, Consent.withdrawn_on.is_not(None)).order_by(Participant.id)).all()
+        Participant.study_id == ctx.study.id, Consent.withdrawn_on.is_not(None))
+                                .order_by(Participant.id)).all()
     quarantined = 0
     for participant in withdrawn:
         quarantined += len(quarantine_samples(session, participant, by=manager, at=_at(ctx, 30))[0])
@@ -73,7 +74,8 @@ def _ship(ctx: DemoContext) -> int:
         for i, tube in enumerate(tubes[1:-1]):
             storage.place_sample(session, tube, returns, by=receiver, at=_at(ctx, 8, 4.0 + i / 60))
     # A second shipment still being packed at WZ, to show a draft.
-    draft = service.create_shipment(session, ctx.study, from_site="WZ", to_site="ZJ", conditions="ln2_dry_shipper",
+    draft = service.create_shipment(session, ctx.study, from_site="WZ", to_site="ZJ",
+                                    conditions="ln2_dry_shipper",
                                     by=ctx.technicians.get("WZ"))
     return 2 if draft else 1
 

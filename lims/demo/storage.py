@@ -1,4 +1,5 @@
-"""Demo storage: a second ZJ freezer, a rack moved into it (every sample inside gets a ``moved`` event), a few single-tube moves."""
+"""Demo storage: a second ZJ freezer, a rack moved into it (every sample inside gets a ``moved`` event), a few
+single-tube moves."""
 
 from __future__ import annotations
 
@@ -26,12 +27,14 @@ def generate(ctx: DemoContext) -> None:
                                 parent=freezer)
     service.create_unit(session, site=site, kind="box", name="Box for returns", barcode="ZJ-FRZ2-RET",
                         parent=shelf, rows=9, cols=9, box_type="81-place cryobox")
-    racks = list(session.scalars(select(StorageUnit).where(StorageUnit.site_id == site.id, StorageUnit.kind == "rack")
+    racks = list(session.scalars(select(StorageUnit)
+                                 .where(StorageUnit.site_id == site.id, StorageUnit.kind == "rack")
                                  .order_by(StorageUnit.id)))
     moved = 0
     if racks:
         moved += service.move_unit(session, racks[0], shelf, by=tech, at=when)
-    boxes = list(session.scalars(select(StorageUnit).where(StorageUnit.site_id == site.id, StorageUnit.kind == "box",
+    boxes = list(session.scalars(select(StorageUnit)
+                                 .where(StorageUnit.site_id == site.id, StorageUnit.kind == "box",
                                                            StorageUnit.box_type == "freezer")
                                  .order_by(StorageUnit.id)))
     if len(boxes) >= 2:

@@ -22,5 +22,6 @@ class DecisionSchema(Schema):
                           validate=validate.Length(min=1, max=10000))
     decision = fields.String(required=True, validate=validate.OneOf(("approve", "reject")))
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=200))
-    meaning = fields.String(load_default="approved", validate=validate.OneOf(("approved", "reviewed", "performed")))
+    meaning = fields.String(load_default="approved",
+                            validate=validate.OneOf(("approved", "reviewed", "performed")))
     note = fields.String(load_default=None, validate=validate.Length(max=1000))

@@ -9,6 +9,7 @@ list with the withdrawal reason and where to find them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
@@ -31,9 +32,11 @@ def request_disposal(session: Session, sample: Sample, *, reason: str, by: User 
         raise Conflict(f"{sample.accession}: {problem}", field="accession")
     pending_one = pending_disposal(session, sample)
     if pending_one is not None:
-        raise Conflict(f"{sample.accession}: disposal already requested on {pending_one.requested_at:%Y-%m-%d}",
+        raise Conflict(f"{sample.accession}: disposal already requested on "
+                       f"{pending_one.requested_at:%Y-%m-%d}",
                        field="accession")
-    request = DisposalRequest(sample_id=sample.id, reason=reason.strip(), requested_by_id=by.id if by else None)
+    request = DisposalRequest(sample_id=sample.id, reason=reason.strip(),
+                              requested_by_id=by.id if by else None)
     session.add(request)
     session.flush()
     return request
@@ -112,8 +115,10 @@ class AwaitingDisposal:
 
 
 def awaiting_disposal(session: Session, *, where: ColumnElement[bool] | None = None,
-                      participant: Participant | None = None, study_id: int | None = None) -> list[AwaitingDisposal]:
-    """List quarantined samples awaiting disposal (``where``: a clause on Sample), with reason and location."""
+                      participant: Participant | None = None,
+                      study_id: int | None = None) -> list[AwaitingDisposal]:
+    """List quarantined samples awaiting disposal (``where``: a clause on Sample), with reason and
+    location."""
     stmt = (select(Sample).where(Sample.status == "quarantined", where if where is not None else true())
             .order_by(Sample.participant_id, Sample.id))
     if study_id is not None:
@@ -125,7 +130,8 @@ def awaiting_disposal(session: Session, *, where: ColumnElement[bool] | None = N
     rows = []
     for s in samples:
         consent = s.participant.consent
-        why = consent.withdrawal_reason if consent is not None and consent.withdrawal_reason else "quarantined"
+        why = (consent.withdrawal_reason if consent is not None and consent.withdrawal_reason
+               else "quarantined")
         rows.append(AwaitingDisposal(s, f"consent withdrawn: {why}", paths.get(s.id)))
     return rows
 

@@ -50,5 +50,6 @@ def quarantined() -> Any:
     """List quarantined samples awaiting disposal, with the reason and where each one is."""
     code = request.args.get("participant", "").strip()
     participant = participants_service.get_by_code(db.session, code, user=current_user) if code else None
-    rows = service.awaiting_disposal(db.session, participant=participant, where=access.visible_samples(current_user))
+    rows = service.awaiting_disposal(db.session, participant=participant,
+                                     where=access.visible_samples(current_user))
     return render_template("disposal/quarantined.html", rows=rows, participant=participant)

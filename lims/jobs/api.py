@@ -81,4 +81,5 @@ def retry(job_id: int) -> Any:
 @blp.response(202, JobSchema)
 def selftest(args: dict[str, Any]) -> Any:
     """Queue a worker self-test job (admins): proves the workers pick jobs up."""
-    return queue.enqueue(db.session, "selftest", {"seconds": args["seconds"]}, by=current_user, max_attempts=1)
+    return queue.enqueue(db.session, "selftest", {"seconds": args["seconds"]}, by=current_user,
+                         max_attempts=1)

@@ -1,4 +1,5 @@
-"""``lims worker`` runs the job queue's consumer; ``lims jobs`` lists, retries, cancels and self-tests jobs."""
+"""``lims worker`` runs the job queue's consumer; ``lims jobs`` lists, retries, cancels and self-tests
+jobs."""
 
 from __future__ import annotations
 
@@ -99,7 +100,8 @@ def selftest_command(seconds: float, wait_s: float) -> None:
             click.echo(f"Job #{job.id} {job.status} on {job.worker}: {job.error or job.result}")
             raise SystemExit(0 if job.status == "done" else 1)
         time.sleep(0.2)
-    raise click.ClickException(f"job #{job.id} is still {job.status} after {wait_s:g} s: is a worker running?")
+    raise click.ClickException(f"job #{job.id} is still {job.status} after {wait_s:g} s: is a worker "
+                               "running?")
 
 
 commands = [worker_command, jobs_group]

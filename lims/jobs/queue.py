@@ -63,7 +63,8 @@ def _tasks(app: Flask) -> dict[str, Any] | None:
                 ext["tasks"] = {
                     "run": huey.task(name="trialbank.run_job")(_run_job),
                     "reap": huey.periodic_task(crontab(minute="*"), name="trialbank.reap")(_reap),
-                    "schedule": huey.periodic_task(crontab(minute="*/15"), name="trialbank.schedule")(_schedule),
+                    "schedule": huey.periodic_task(crontab(minute="*/15"),
+                                                   name="trialbank.schedule")(_schedule),
                 }
         return ext["tasks"] or None
 

@@ -171,7 +171,7 @@ class Progress:
         except OperationalError:
             log.info("job %s: progress not recorded (database busy)", self.job_id)
         if status == "cancelling":
-            raise Cancelled()
+            raise Cancelled
 
 
 def _short_wait(side: Session) -> None:
@@ -191,7 +191,8 @@ def _finish(session: Session, job: Job, status: str, *, message: str | None = No
 
 
 def claim(session: Session, job_id: int, *, worker: str) -> str:
-    """Move a queued job to running in its own unit of work; return 'claimed', 'busy' (lock taken) or 'gone'."""
+    """Move a queued job to running in its own unit of work; return 'claimed', 'busy' (lock taken) or
+    'gone'."""
     def work() -> str:
         job = session.get(Job, job_id, with_for_update=True)
         if job is None or job.status != "queued":
@@ -275,7 +276,8 @@ def heartbeat(session: Session, job_id: int) -> None:
                     .values(heartbeat_at=utcnow()))
 
 
-def reap(session: Session, *, now: datetime | None = None, alive: set[int] | frozenset[int] = frozenset()) -> list[int]:
+def reap(session: Session, *, now: datetime | None = None,
+         alive: set[int] | frozenset[int] = frozenset()) -> list[int]:
     """Handle jobs whose worker died or whose message was lost; return the ids to push to the queue again.
 
     ``alive``: jobs this process is running right now (never reaped, whatever their heartbeat says).
@@ -299,7 +301,8 @@ def reap(session: Session, *, now: datetime | None = None, alive: set[int] | fro
             if handler is not None and handler.on_failure is not None:
                 handler.on_failure(session, job, lost)
             _finish(session, job, "failed", error=lost)
-    waiting = session.scalars(select(Job.id).where(Job.status == "queued", Job.created_at < now - RESEND_AFTER))
+    waiting = session.scalars(select(Job.id)
+                              .where(Job.status == "queued", Job.created_at < now - RESEND_AFTER))
     again.extend(waiting)
     session.flush()
     return sorted(set(again))
@@ -319,7 +322,8 @@ def schedule_periodic(session: Session) -> list[int]:
     for kind, handler in handlers().items():
         if not handler.periodic:
             continue
-        waiting = session.scalar(select(Job.id).where(Job.kind == kind, Job.status.in_(("queued", "running"))))
+        waiting = session.scalar(select(Job.id)
+                                 .where(Job.kind == kind, Job.status.in_(("queued", "running"))))
         if waiting is None:
             ids.append(enqueue(session, kind, lock_key=f"periodic:{kind}", max_attempts=1).id)
     return ids

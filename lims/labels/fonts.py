@@ -97,8 +97,9 @@ def font_file(weight: str = "regular") -> FontFile:
     if found:
         return FontFile(found, _face_index(found))
     raise LabelFontError(
-        f"no label font with Chinese glyphs found (looked for {', '.join(SEARCH[weight])} and asked fc-match): "
-        f"install Debian's fonts-noto-cjk, or set {ENVIRONMENT[weight]} to a .ttf, .otf or .ttc file"
+        f"no label font with Chinese glyphs found (looked for {', '.join(SEARCH[weight])} and asked "
+        f"fc-match): install Debian's fonts-noto-cjk, or set {ENVIRONMENT[weight]} to a .ttf, .otf or .ttc "
+        "file"
     )
 
 
@@ -147,7 +148,8 @@ class LabelFont:
         self.advances(text, size)
         if not text:
             return 0.0, 0.0
-        return (max(self._bounds[ch][0] for ch in text) * size, max(self._bounds[ch][1] for ch in text) * size)
+        return (max(self._bounds[ch][0] for ch in text) * size,
+                max(self._bounds[ch][1] for ch in text) * size)
 
     def pil(self, size: int) -> ImageFont.FreeTypeFont:
         """Return the face as a Pillow font of ``size`` pixels per em (ZPL bitmaps)."""

@@ -158,7 +158,8 @@ class _Geometry:
         return list(range(high, low - 1, -1))
 
 
-def _title(font: LabelFont, content: LabelContent, width: int, g: _Geometry, ems: tuple[float, float]) -> Block | None:
+def _title(font: LabelFont, content: LabelContent, width: int, g: _Geometry,
+           ems: tuple[float, float]) -> Block | None:
     """Fit the ID: one line at the largest size that fits, wrapped only if even the smallest is too wide."""
     if width <= 0:
         return None
@@ -238,10 +239,12 @@ def _wide(content: LabelContent, stock: Stock, g: _Geometry, width: int, height:
                             g.sizes(FIELD_EM_MM[0], smallest), short=short)
                 if block is None:
                     continue
-                bars = Bars((width - code.modules * bar_module) // 2, bars_y, bar_module, lower - bars_y, code)
+                bars = Bars((width - code.modules * bar_module) // 2, bars_y, bar_module, lower - bars_y,
+                            code)
                 matrix = Matrix(width - inset - side, top, module, grid, content.code)
                 texts = _texts(title, edge, edge, True) + _texts(block, edge, top, False)
-                return LabelPlan(stock, g.dpi, width, height, "wide", content, matrix, tuple(texts), bars=bars,
+                return LabelPlan(stock, g.dpi, width, height, "wide", content, matrix, tuple(texts),
+                                 bars=bars,
                                  shortened=block.shortened)
     return None
 
@@ -272,7 +275,8 @@ def _cap(content: LabelContent, stock: Stock, g: _Geometry, width: int, height: 
                     break
                 if _inside_circle(text_box, centre, radius):
                     matrix = Matrix(round(centre - side / 2), top + module, module, grid, content.code)
-                    line = TextLine(round(centre - line_w / 2), text_top + above, size, True, content.title, "id")
+                    line = TextLine(round(centre - line_w / 2), text_top + above, size, True, content.title,
+                                    "id")
                     return LabelPlan(stock, g.dpi, width, height, "cap", content, matrix, (line,))
     return None
 
@@ -303,12 +307,14 @@ def printable(content: LabelContent) -> LabelContent:
     """Return ``content`` with characters the label font lacks replaced by '?' (never printed as boxes)."""
     font = label_font("regular")
     return LabelContent(content.code, font.printable(content.title),
-                        tuple(Field(f.name, font.printable(f.text), font.printable(f.short) if f.short else None)
+                        tuple(Field(f.name, font.printable(f.text),
+                                    font.printable(f.short) if f.short else None)
                               for f in content.fields))
 
 
 def plan(content: LabelContent, stock: Stock, dpi: int) -> LabelPlan:
-    """Lay out one label for ``stock`` at ``dpi``; raise LabelLayoutError if the ID and DataMatrix cannot fit."""
+    """Lay out one label for ``stock`` at ``dpi``; raise LabelLayoutError if the ID and DataMatrix cannot
+    fit."""
     check_dpi(dpi)
     g = _Geometry(dpi)
     content = printable(content)

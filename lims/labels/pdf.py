@@ -42,7 +42,8 @@ def pdf(labels: Sequence[LabelContent], layout: SheetLayout, dpi: int, start_pos
     layout.validate()
     check_dpi(dpi)
     if not 1 <= start_position <= layout.per_page:
-        raise LabelLayoutError(f"start position must be between 1 and {layout.per_page}, got {start_position}")
+        raise LabelLayoutError(f"start position must be between 1 and {layout.per_page}, got "
+                               f"{start_position}")
     plans = [plan(label, layout.stock, dpi) for label in labels]
     fonts = _fonts(plans)
     buffer = io.BytesIO()
@@ -58,7 +59,8 @@ def pdf(labels: Sequence[LabelContent], layout: SheetLayout, dpi: int, start_pos
     canvas.setTitle(f"{title} ({layout.name}, {dpi} dpi)")
     canvas.setCreator("Trialbank")
     current = 0
-    for item, (page, position) in zip(plans, sheet_positions(len(plans), layout, start_position), strict=True):
+    for item, (page,
+               position) in zip(plans, sheet_positions(len(plans), layout, start_position), strict=True):
         while current < page:
             canvas.showPage()
             current += 1
@@ -82,7 +84,8 @@ def _draw(canvas: Canvas, item: LabelPlan, fonts: dict[bool, str], x0: int, y0: 
     def box(x: int, y: int, w: int, h: int) -> None:
         # Inset by 1/100 dot: a renderer that snaps rectangles outwards must not grow a bar by a dot because
         # 85 dots came out as 84.99999 after the conversion to points and back.
-        canvas.rect((x0 + x + INSET) * points, page_height - (y0 + y + h - INSET) * points, (w - 2 * INSET) * points,
+        canvas.rect((x0 + x + INSET) * points, page_height - (y0 + y + h - INSET) * points,
+                    (w - 2 * INSET) * points,
                     (h - 2 * INSET) * points, stroke=0, fill=1)
 
     canvas.setFillColorRGB(0, 0, 0)
@@ -97,7 +100,8 @@ def _draw(canvas: Canvas, item: LabelPlan, fonts: dict[bool, str], x0: int, y0: 
                 end = col
                 while end < len(cells) and cells[end]:
                     end += 1
-                box(matrix.x + col * matrix.module, matrix.y + row * matrix.module, (end - col) * matrix.module,
+                box(matrix.x + col * matrix.module, matrix.y + row * matrix.module,
+                    (end - col) * matrix.module,
                     matrix.module)
                 col = end
             else:

@@ -109,8 +109,8 @@ class SheetLayout:
             if getattr(self, name) < MIN_LABEL_MM:
                 raise LabelLayoutError(
                     f"layout {self.name!r}: labels are {getattr(self, name):g} mm "
-                    f"{'wide' if name == 'label_width_mm' else 'high'}; at least {MIN_LABEL_MM:g} mm is needed "
-                    "for a DataMatrix and the ID"
+                    f"{'wide' if name == 'label_width_mm' else 'high'}; at least {MIN_LABEL_MM:g} mm is "
+                    "needed for a DataMatrix and the ID"
                 )
 
 
@@ -181,5 +181,6 @@ def layout_from_mapping(config: Mapping[str, Any]) -> SheetLayout:
 def check_dpi(dpi: int) -> int:
     """Return ``dpi`` if labels can be rendered for it (203, 300 or 600 dots per inch)."""
     if dpi not in DPIS:
-        raise LabelLayoutError(f"printer resolution must be one of {', '.join(map(str, DPIS))} dpi, got {dpi}")
+        raise LabelLayoutError(f"printer resolution must be one of {', '.join(map(str, DPIS))} dpi, got "
+                               f"{dpi}")
     return dpi

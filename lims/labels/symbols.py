@@ -37,7 +37,8 @@ def datamatrix_svg(value: str, *, module: float = 4.0) -> str:
     grid = datamatrix_grid(value)
     size = (grid.shape[0] + 2) * module
     cells = "".join(f'<rect x="{(c + 1) * module:g}" y="{(r + 1) * module:g}" width="{module:g}" '
-                    f'height="{module:g}"/>' for r, row in enumerate(grid) for c, dark in enumerate(row) if dark)
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="{size:g}" '
-            f'height="{size:g}" viewBox="0 0 {size:g} {size:g}"><rect width="100%" height="100%" fill="#fff"/>'
-            f'<g fill="#000">{cells}</g></svg>')
+                    f'height="{module:g}"/>' for r, row in enumerate(grid) for c, dark in enumerate(row)
+                    if dark)
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" '
+            f'width="{size:g}" height="{size:g}" viewBox="0 0 {size:g} {size:g}"><rect width="100%" '
+            f'height="100%" fill="#fff"/><g fill="#000">{cells}</g></svg>')

@@ -131,7 +131,8 @@ def _block(font: LabelFont, lines: list[tuple[str, str]], size: int, **extra: tu
 
 def fit(font: LabelFont, fields: Sequence[Field], width: int, height: int, sizes: Sequence[int], *,
         short: bool = False) -> Block | None:
-    """Return the fields (their short forms if ``short``) at the largest size that fits the box whole, or None."""
+    """Return the fields (their short forms if ``short``) at the largest size that fits the box whole, or
+    None."""
     if not fields:
         return Block(sizes[0] if sizes else 0, (), (), 0, 0)
     if short and not any(f.short for f in fields):
@@ -149,7 +150,8 @@ def fit(font: LabelFont, fields: Sequence[Field], width: int, height: int, sizes
 
 
 def fit_cut(font: LabelFont, fields: Sequence[Field], width: int, height: int, size: int) -> Block:
-    """Return as much of the fields as fits at ``size``, the last line ended with an ellipsis (last resort)."""
+    """Return as much of the fields as fits at ``size``, the last line ended with an ellipsis (last
+    resort)."""
     wanted = _lines(font, fields, width, size, True, True) or []
     kept: list[tuple[str, str]] = []
     for name, text in wanted:

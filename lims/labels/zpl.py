@@ -127,7 +127,8 @@ def _runs(hex_digits: str) -> str:
         while count > 2:
             chunk = min(count, 419)
             tens, ones = divmod(chunk, 20)
-            out.append((chr(ord("f") + tens) if tens else "") + (chr(ord("F") + ones) if ones else "") + hex_digits[i])
+            out.append((chr(ord("f") + tens) if tens else "") + (chr(ord("F") + ones) if ones else "")
+                       + hex_digits[i])
             count -= chunk
         out.append(hex_digits[i] * count)
         i = j

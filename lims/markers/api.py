@@ -143,4 +143,5 @@ class MarkerByCode(MethodView):
     @blp.response(200, MarkerSchema)
     def put(self, data: dict[str, Any], code: str) -> Any:
         """Replace a catalogue entry (data managers)."""
-        return service.save_marker(db.session, data, marker=service.get_marker(db.session, code), by=current_user)
+        return service.save_marker(db.session, data, marker=service.get_marker(db.session, code),
+                                   by=current_user)

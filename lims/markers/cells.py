@@ -1,7 +1,8 @@
-"""Check the cells of one chunk of a results file, vectorised: samples, consent, markers, units, values, dates.
+"""Check the cells of one chunk of a results file, vectorised: samples, consent, markers, units, values,
+dates.
 
-Work is done once per distinct value (a factorised column), never once per row in Python; every refused cell is
-recorded in the report with its row, column, value and reason.
+Work is done once per distinct value (a factorised column), never once per row in Python; every refused cell
+is recorded in the report with its row, column, value and reason.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def wide_to_long(frame: pd.DataFrame, lookups: Lookups, report: ImportReport) ->
     """Melt a wide panel (one row per sample, one column per marker) into long rows."""
     marker_columns = [c for c in frame.columns if c not in ("sample", "_row", "qualifier", *META_COLUMNS)]
     if not marker_columns:
-        report.add(Problem(report.filename, 1, None, None, "no marker columns: a wide file has one column per marker"))
+        report.add(Problem(report.filename, 1, None, None,
+                           "no marker columns: a wide file has one column per marker"))
         return frame.iloc[0:0]
     parts = []
     for column in marker_columns:
@@ -72,7 +74,8 @@ def flag(report: ImportReport, frame: pd.DataFrame, mask: np.ndarray, column: st
     rows = frame["_row"].to_numpy()[idx]
     cols = frame["_column"].to_numpy()[idx] if "_column" in frame.columns else None
     values = frame[column].to_numpy()[idx] if column in frame.columns else None
-    if values is not None and column == "value" and "_value_num" in frame.columns:  # plain numbers keep no text
+    # plain numbers keep no text
+    if values is not None and column == "value" and "_value_num" in frame.columns:
         numbers = frame["_value_num"].to_numpy()[idx]
         values = np.array([f"{numbers[k]:g}" if values[k] is None else values[k] for k in range(idx.size)],
                           dtype=object)
@@ -88,7 +91,8 @@ def flag(report: ImportReport, frame: pd.DataFrame, mask: np.ndarray, column: st
 
 
 def factor(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """Return (codes, stripped distinct values) of a text column; work is then done once per distinct value."""
+    """Return (codes, stripped distinct values) of a text column; work is then done once per distinct
+    value."""
     if column not in frame.columns:
         return np.zeros(len(frame), dtype=np.int64), np.array([""], dtype=object)
     series = frame[column]
@@ -148,7 +152,8 @@ def validate_chunk(frame: pd.DataFrame, lookups: Lookups, report: ImportReport) 
     flag(report, frame, no_scope, "sample", "the participant's consent does not cover marker research")
     no_genetic = known_sample & (verdicts == CONSENT_NO_GENETIC)
     flag(report, frame, no_genetic, "sample",
-          "the participant's consent does not cover genetic research, and this sample type is genetic material")
+          "the participant's consent does not cover genetic research, and this sample type is genetic "
+          "material")
     bad |= withdrawn | no_scope | no_genetic
 
     # Markers.
@@ -164,8 +169,9 @@ def validate_chunk(frame: pd.DataFrame, lookups: Lookups, report: ImportReport) 
         wrong_type = known_sample & known_marker & ~lookups.allowed[marker_pos, type_idx]
         if wrong_type.any():
             why = np.array([
-                f"{lookups.markers[m].code} is measured on {', '.join(lookups.markers[m].specimen_types) or 'no specimen type'}"
-                f", not {lookups.type_codes[t]}" for m, t in zip(marker_pos, type_idx)], dtype=object)
+                f"{lookups.markers[m].code} is measured on "
+                f"{', '.join(lookups.markers[m].specimen_types) or 'no specimen type'}, not "
+                f"{lookups.type_codes[t]}" for m, t in zip(marker_pos, type_idx, strict=True)], dtype=object)
             flag(report, frame, wrong_type, "sample", why)
             bad |= wrong_type
 
@@ -183,7 +189,8 @@ def validate_chunk(frame: pd.DataFrame, lookups: Lookups, report: ImportReport) 
         marker = lookups.markers[m_i]
         f = units.factor(unit, marker.unit)
         if f is None:
-            p_why[i] = f"unit {unit!r} does not convert to the catalogue unit {marker.unit!r} of {marker.code}"
+            p_why[i] = (f"unit {unit!r} does not convert to the catalogue unit {marker.unit!r} of "
+                        f"{marker.code}")
         elif units.unit_key(unit) != units.unit_key(marker.unit):
             p_factor[i], p_converted[i] = f, True
     factors = p_factor[pair_codes]
@@ -202,7 +209,8 @@ def validate_chunk(frame: pd.DataFrame, lookups: Lookups, report: ImportReport) 
     assay_date, flagged, meta_bad = _meta(frame, report)
     bad |= value_bad | overflow | meta_bad
     return {
-        "bad": bad, "row": frame["_row"].to_numpy(), "sample_id": sample_ids, "sample_raw": s_uniques[s_codes],
+        "bad": bad, "row": frame["_row"].to_numpy(), "sample_id": sample_ids,
+        "sample_raw": s_uniques[s_codes],
         "marker_pos": marker_pos, "value": scaled, "qualifier": qualifier, "converted": converted,
         "original_value": np.where(converted, numbers, np.nan),
         "original_unit": np.where(converted, unit_text, None),
@@ -244,12 +252,12 @@ def _values(frame: pd.DataFrame, report: ImportReport) -> tuple[np.ndarray, np.n
                         dtype=object)[q_codes]
     bad_qualifier = q_mapped == "?"
     flag(report, frame, bad_qualifier, "qualifier", "qualifier must be <LOD, >ULOQ or NA")
-    from_column = (q_mapped != None) & ~bad_qualifier
+    from_column = np.not_equal(q_mapped, None) & ~bad_qualifier
     qualifier = np.where(from_column, q_mapped, qualifier)
     infinite = np.isinf(numbers) | (kind == "infinite")
     flag(report, frame, infinite, "value", "not a finite number: NaN and infinity are not results "
           "(leave the value empty with qualifier NA)")
-    no_value = (kind == "empty") & (qualifier == None)
+    no_value = (kind == "empty") & np.equal(qualifier, None)
     flag(report, frame, no_value, "value", "no value and no qualifier (<LOD, >ULOQ or NA)")
     na_with_value = (qualifier == "NA") & ~np.isnan(numbers)
     flag(report, frame, na_with_value, "value", "qualifier NA means no value, but a value was given")
@@ -257,7 +265,8 @@ def _values(frame: pd.DataFrame, report: ImportReport) -> tuple[np.ndarray, np.n
 
 
 def _meta(frame: pd.DataFrame, report: ImportReport) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (assay dates, re-measurement flags, bad) of a chunk, checking the run/batch/plate/operator cells."""
+    """Return (assay dates, re-measurement flags, bad) of a chunk, checking the run/batch/plate/operator
+    cells."""
     bad = np.zeros(len(frame), dtype=bool)
     d_codes, d_uniques = factor(frame, "assay_date")
     parsed = pd.to_datetime(pd.Series(d_uniques), format="%Y-%m-%d", errors="coerce")

@@ -36,8 +36,10 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 
 @click.command("export")
-@click.option("--user", "username", required=True, help="Who exports (recorded; the role decides about dates).")
-@click.option("--marker", "markers", multiple=True, help="Marker code(s), repeatable or comma separated; all if omitted.")
+@click.option("--user", "username", required=True,
+              help="Who exports (recorded; the role decides about dates).")
+@click.option("--marker", "markers", multiple=True,
+              help="Marker code(s), repeatable or comma separated; all if omitted.")
 @click.option("--timepoint", "timepoints", multiple=True, help="Time point code(s); all if omitted.")
 @click.option("--sample-type", "sample_types", multiple=True, help="Sample type code(s); all if omitted.")
 @click.option("--participant", "participants", multiple=True, help="Study ID(s); all if omitted.")
@@ -45,9 +47,12 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--outcome", "outcomes", multiple=True, help="Endpoint column(s); the standard set if omitted.")
 @click.option("--no-outcomes", is_flag=True, help="Leave the derived endpoints out.")
 @click.option("--form", type=click.Choice(["long", "wide"]), default="long", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "parquet"]), default="csv", show_default=True)
-@click.option("--dates", is_flag=True, help="Calendar dates instead of study days only (PI and data manager).")
-@click.option("--dfs-variant", type=click.Choice(["A", "B"]), default=None, help="DFS variant; study default if omitted.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "parquet"]), default="csv",
+              show_default=True)
+@click.option("--dates", is_flag=True,
+              help="Calendar dates instead of study days only (PI and data manager).")
+@click.option("--dfs-variant", type=click.Choice(["A", "B"]), default=None,
+              help="DFS variant; study default if omitted.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=True, path_type=Path), default=Path("."),
               show_default=True, help="Zip file or folder to write it into.")
 @with_appcontext
@@ -112,8 +117,9 @@ def import_results_command(path: Path, username: str) -> None:
             click.echo(f"ERROR {p.file} row {p.row} {p.column}={p.value!r}: {p.reason}", err=True)
         click.echo(f"Nothing imported: {exc.report.problem_count} problem(s).", err=True)
         sys.exit(1)
-    click.echo(f"Import #{report.import_id}: {report.results} results ({report.remeasurements} re-measurements, "
-               f"{report.converted} converted, {report.qualified} qualified) from {report.rows} rows.")
+    click.echo(f"Import #{report.import_id}: {report.results} results ({report.remeasurements} "
+               f"re-measurements, {report.converted} converted, {report.qualified} qualified) from "
+               f"{report.rows} rows.")
 
 
 @markers_group.command("import-catalogue")

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.core.db import Base, UTCDateTime, utcnow
 
-CATEGORIES = ("ctDNA", "IHC", "TMB", "TIL", "cytokine", "microbiome_taxon", "haematology", "tumour_marker", "other")
+CATEGORIES = ("ctDNA", "IHC", "TMB", "TIL", "cytokine", "microbiome_taxon", "haematology", "tumour_marker",
+              "other")
 TRANSFORMS = ("none", "log2", "log10", "clr")
 QUALIFIERS = ("<LOD", ">ULOQ", "NA")
 

@@ -136,7 +136,7 @@ def _csv_batches(data: bytes) -> Iterator[pd.DataFrame]:
     _check_header(header)
     names = normalise_header([h.strip() for h in header])
     types = {h: (pa.string() if n == "value" else pa.dictionary(pa.int32(), pa.string()))
-             for h, n in zip(header, names)}
+             for h, n in zip(header, names, strict=True)}
     lines = _record_lines(data)
     try:
         reader = pacsv.open_csv(
@@ -147,7 +147,8 @@ def _csv_batches(data: bytes) -> Iterator[pd.DataFrame]:
         for batch in reader:
             frame = _frame(batch, names, decimal_comma=delimiter == ";")
             index = np.arange(start, start + len(frame), dtype=np.int64)
-            frame["_row"] = lines[index] if lines is not None and len(lines) >= start + len(frame) else index + 2
+            frame["_row"] = lines[index] if lines is not None and len(lines) >= start + len(
+                frame) else index + 2
             start += len(frame)
             yield frame
     except pa.ArrowInvalid as exc:
@@ -158,7 +159,7 @@ def _csv_batches(data: bytes) -> Iterator[pd.DataFrame]:
 
 def _frame(batch: pa.RecordBatch, names: list[str], *, decimal_comma: bool) -> pd.DataFrame:
     columns: dict[str, Any] = {}
-    for name, array in zip(names, batch.columns):
+    for name, array in zip(names, batch.columns, strict=True):
         if name == "value":
             if decimal_comma:
                 array = pc.replace_substring(array, ",", ".")
@@ -200,7 +201,8 @@ def _open_workbook(data: bytes) -> Any:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
             if "xl/workbook.xml" not in names:
-                raise Unreadable("a zip archive without an Excel workbook in it (save the sheet as .xlsx or CSV)")
+                raise Unreadable("a zip archive without an Excel workbook in it (save the sheet as .xlsx or "
+                                 "CSV)")
             if sum(info.file_size for info in archive.infolist()) > MAX_WORKBOOK_BYTES:
                 raise Unreadable(f"the workbook unpacks to more than {MAX_WORKBOOK_BYTES >> 20} MB")
             damaged = archive.testzip()
@@ -263,7 +265,8 @@ def _too_long(frame: pd.DataFrame) -> None:
 
 
 def chunks(data: bytes, filename: str) -> Iterator[pd.DataFrame]:
-    """Yield the file as text-valued DataFrame chunks with a ``_row`` column; raise Unreadable if it is not."""
+    """Yield the file as text-valued DataFrame chunks with a ``_row`` column; raise Unreadable if it is
+    not."""
     if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         frames: Iterator[pd.DataFrame] = iter([_xlsx_frame(data)])
     elif data.startswith(b"\xd0\xcf\x11\xe0"):

@@ -1,4 +1,5 @@
-"""What a results import found: each problem (file, row, column, value, reason) and the refusal carrying them."""
+"""What a results import found: each problem (file, row, column, value, reason) and the refusal carrying
+them."""
 
 from __future__ import annotations
 

@@ -93,7 +93,8 @@ class ExportQuerySchema(Schema):
     sample_types = fields.List(fields.String(validate=validate.Length(max=40)), load_default=list)
     participants = fields.List(fields.String(validate=validate.Length(max=20)), load_default=list)
     strata = fields.List(fields.String(validate=validate.Length(max=40)), load_default=list)
-    outcomes = fields.List(fields.String(validate=validate.Length(max=60)), load_default=lambda: list(DEFAULT_OUTCOMES))
+    outcomes = fields.List(fields.String(validate=validate.Length(max=60)),
+                           load_default=lambda: list(DEFAULT_OUTCOMES))
     form = fields.String(load_default="long", validate=validate.OneOf(FORMS))
     format = fields.String(load_default="csv", validate=validate.OneOf(FORMATS))
     dates = Boolean(load_default=False)

@@ -80,7 +80,8 @@ def _check(session: Session, data: dict[str, Any]) -> list[tuple[str, str]]:
         errors.append(("specimen_types", "name at least one specimen type"))
     for t in types:
         if t not in known_types:
-            errors.append(("specimen_types", f"unknown specimen type {t!r}; use {', '.join(sorted(known_types))}"))
+            errors.append(("specimen_types",
+                           f"unknown specimen type {t!r}; use {', '.join(sorted(known_types))}"))
     limits = {k: data.get(k) for k in ("lod", "lloq", "uloq")}
     for k, v in limits.items():
         if v is not None and (not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0):
@@ -93,7 +94,8 @@ def _check(session: Session, data: dict[str, Any]) -> list[tuple[str, str]]:
     return errors
 
 
-def save_marker(session: Session, data: dict[str, Any], *, marker: Marker | None = None, by: Any = None) -> Marker:
+def save_marker(session: Session, data: dict[str, Any], *, marker: Marker | None = None,
+                by: Any = None) -> Marker:
     """Create a marker, or update ``marker``, after checking every field."""
     data = {**data, "code": str(data.get("code") or "").strip()}
     errors = _check(session, data)
@@ -125,14 +127,16 @@ def _catalogue_row(session: Session, rec: dict[str, str], filename: str, row: in
     from lims.markers.schemas import MarkerSchema
 
     raw: dict[str, Any] = {k: restore(str(rec.get(k, "")).strip()) for k in CATALOGUE_COLUMNS if k in rec}
-    raw["specimen_types"] = [t.strip().upper() for t in raw.get("specimen_types", "").replace(",", ";").split(";")
+    raw["specimen_types"] = [t.strip().upper()
+                             for t in raw.get("specimen_types", "").replace(",", ";").split(";")
                              if t.strip()]
     raw = {k: v for k, v in raw.items() if v not in ("", [])}
     try:
         item = MarkerSchema().load(raw)
     except ValidationError as exc:
         for name, reason in form_errors(exc).items():
-            report.add(Problem(filename, row, name, None if raw.get(name) is None else str(raw.get(name)), reason))
+            report.add(Problem(filename, row, name, None if raw.get(name) is None else str(raw.get(name)),
+                               reason))
         return None
     problems = _check(session, item)
     for name, reason in problems:
@@ -140,7 +144,8 @@ def _catalogue_row(session: Session, rec: dict[str, str], filename: str, row: in
     return None if problems else item
 
 
-def import_catalogue(session: Session, data: bytes, *, filename: str = "catalogue.csv", by: Any = None) -> int:
+def import_catalogue(session: Session, data: bytes, *, filename: str = "catalogue.csv",
+                     by: Any = None) -> int:
     """Create or update markers from a catalogue CSV (all or nothing); return how many were saved."""
     report = ImportReport(filename=filename, layout="catalogue")
     try:
@@ -165,7 +170,8 @@ def import_catalogue(session: Session, data: bytes, *, filename: str = "catalogu
             continue
         key = item["code"].lower()
         if key in seen:
-            report.add(Problem(filename, i, "code", item["code"], f"duplicate of row {seen[key]} in this file"))
+            report.add(Problem(filename, i, "code", item["code"],
+                               f"duplicate of row {seen[key]} in this file"))
         seen[key] = i
         rows.append(item)
     if not rows:

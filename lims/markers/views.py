@@ -1,4 +1,5 @@
-"""Marker pages: catalogue (data managers edit and import it), results list, results import, dataset export."""
+"""Marker pages: catalogue (data managers edit and import it), results list, results import, dataset
+export."""
 
 from __future__ import annotations
 
@@ -70,7 +71,8 @@ def edit(code: str | None = None) -> Any:
     study = _study()
     return render_template("markers/edit.html", marker=marker, errors=errors, values=values,
                            categories=CATEGORIES, transforms=TRANSFORMS,
-                           sample_types=[t.code for t in study.sample_types] if study else []), (400 if errors else 200)
+                           sample_types=[t.code for t in study.sample_types] if study
+                           else []), (400 if errors else 200)
 
 
 @bp.post("/catalogue/import")
@@ -84,7 +86,8 @@ def import_catalogue() -> Any:
     try:
         count = service.import_catalogue(db.session, upload.read(), filename=upload.filename, by=current_user)
     except ImportFailed as exc:
-        return render_template("markers/report.html", report=exc.report, title="Catalogue import refused"), 422
+        return render_template("markers/report.html", report=exc.report,
+                               title="Catalogue import refused"), 422
     flash(f"Catalogue import: {count} marker(s) saved.", "success")
     return redirect(url_for("markers.index"))
 
@@ -162,7 +165,8 @@ def export() -> Any:
     except ValidationError as exc:
         return render_template("markers/export.html", errors=exc.messages, **options), 400
     except DomainError as exc:
-        return render_template("markers/export.html", errors={exc.field or "form": [exc.message]}, **options), \
+        return render_template("markers/export.html", errors={exc.field or "form": [exc.message]},
+                               **options), \
             exc.status
     return Response(result.content, mimetype="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{result.filename}"'})

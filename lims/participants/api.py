@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from flask.views import MethodView
 from flask_login import current_user
@@ -21,7 +21,7 @@ blp = Blueprint("participants_api", __name__, description="Pseudonymous trial pa
 
 @blp.route("/")
 class Participants(MethodView):
-    decorators = [login_required]
+    decorators: ClassVar[list[Any]] = [login_required]
 
     @blp.arguments(ParticipantQuerySchema, location="query")
     @blp.response(200, ParticipantSchema(many=True))
@@ -32,13 +32,14 @@ class Participants(MethodView):
             study = get_study(db.session)
         except NotFound:
             study = None
-        return service.search_query(study, q=args.get("q"), site=args.get("site"), stratum=args.get("stratum"),
+        return service.search_query(study, q=args.get("q"), site=args.get("site"),
+                                    stratum=args.get("stratum"),
                                     user=current_user)
 
 
 @blp.route("/<string:code>")
 class ParticipantByCode(MethodView):
-    decorators = [login_required]
+    decorators: ClassVar[list[Any]] = [login_required]
 
     @blp.response(200, ParticipantDetailSchema)
     def get(self, code: str) -> Any:

@@ -89,7 +89,8 @@ class Participant(Base):
 class Consent(Base):
     __tablename__ = "consent"
     __table_args__ = (
-        CheckConstraint("withdrawn_on IS NULL OR withdrawn_on >= signed_on", name="withdrawal_after_signature"),
+        CheckConstraint("withdrawn_on IS NULL OR withdrawn_on >= signed_on",
+                        name="withdrawal_after_signature"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

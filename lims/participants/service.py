@@ -7,8 +7,8 @@ from datetime import date, timedelta
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from lims.core.errors import DomainError, NotFound
 from lims import access
+from lims.core.errors import DomainError, NotFound
 from lims.participants.models import CONSENT_SCOPES, Consent, ConsentScope, Participant, Visit
 from lims.studies.models import Site, Study
 
@@ -18,14 +18,16 @@ def normalise_code(code: str) -> str:
     return code.strip().upper()
 
 
-def enrol(session: Session, study: Study, *, site: Site, code: str, enrolled_on: date, **baseline: object) -> Participant:
+def enrol(session: Session, study: Study, *, site: Site, code: str, enrolled_on: date,
+          **baseline: object) -> Participant:
     """Create a participant at ``site`` with a pseudonymous ``code`` such as ``ZJ-014``."""
     code = normalise_code(code)
     if not code:
         raise DomainError("participant code is empty", field="code")
     if site.id not in {s.site_id for s in study.sites}:
         raise DomainError(f"site {site.code} does not take part in study {study.code}", field="site")
-    participant = Participant(study_id=study.id, site_id=site.id, code=code, enrolled_on=enrolled_on, **baseline)
+    participant = Participant(study_id=study.id, site_id=site.id, code=code, enrolled_on=enrolled_on,
+                              **baseline)
     session.add(participant)
     session.flush()
     return participant
@@ -96,7 +98,8 @@ def count(session: Session, stmt: Select[Participant]) -> int:
     return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 
-def get_by_code(session: Session, code: str, study: Study | None = None, *, user: object = None) -> Participant:
+def get_by_code(session: Session, code: str, study: Study | None = None, *,
+                user: object = None) -> Participant:
     """Return the participant with ``code`` or raise NotFound (also when ``user`` may not see its site)."""
     stmt = select(Participant).where(Participant.code == normalise_code(code))
     if study is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from flask.views import MethodView
 from flask_login import current_user
@@ -49,7 +49,7 @@ def _job(job_id: int) -> PrintJob:
 
 @blp.route("/printers")
 class Printers(MethodView):
-    decorators = [login_required]
+    decorators: ClassVar[list[Any]] = [login_required]
 
     @blp.response(200, PrinterSchema(many=True))
     def get(self) -> Any:
@@ -69,7 +69,7 @@ class Printers(MethodView):
 
 @blp.route("/printers/<int:printer_id>")
 class PrinterById(MethodView):
-    decorators = [login_required]
+    decorators: ClassVar[list[Any]] = [login_required]
 
     @blp.response(200, PrinterSchema)
     def get(self, printer_id: int) -> Any:
@@ -86,7 +86,7 @@ class PrinterById(MethodView):
 
 @blp.route("/jobs")
 class Jobs(MethodView):
-    decorators = [login_required]
+    decorators: ClassVar[list[Any]] = [login_required]
 
     @blp.arguments(JobQuerySchema, location="query")
     @blp.response(200, PrintJobSchema(many=True))
@@ -106,13 +106,14 @@ class Jobs(MethodView):
     @blp.arguments(PrintRequestSchema)
     @blp.response(201, PrintJobSchema)
     def post(self, args: dict[str, Any]) -> Any:
-        """Queue labels for samples or storage units on a printer (answered queued; sent once committed: GET it)."""
+        """Queue labels for samples or storage units on a printer (answered queued; sent once committed)."""
         if not args.get("printer"):
             raise DomainError("give the printer; files are downloaded from the pages", field="printer")
         printer = _printer(args["printer"])
         if args["accession"]:
             samples = [access.require(current_user, "samples.register",
-                                      samples_service.get_by_accession(db.session, code)) for code in args["accession"]]
+                                      samples_service.get_by_accession(db.session, code))
+                       for code in args["accession"]]
             return service.print_sample_labels(db.session, samples, printer, by=current_user,
                                                start_position=args["start_position"],
                                                reprint_reason=args["reprint_reason"])

@@ -1,4 +1,5 @@
-"""Configure label printers per site or bench: checked, so a printer that cannot print our labels is refused."""
+"""Configure label printers per site or bench: checked, so a printer that cannot print our labels is
+refused."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def get_printer(session: Session, printer_id: int) -> Printer:
     return printer
 
 
-def printers_at(session: Session, site_ids: frozenset[int] | None, *, active: bool | None = True) -> list[Printer]:
+def printers_at(session: Session, site_ids: frozenset[int] | None, *,
+                active: bool | None = True) -> list[Printer]:
     """Return the printers at ``site_ids`` (None: every site), by site, bench and name."""
     stmt = select(Printer).join(Site, Printer.site_id == Site.id)
     if site_ids is not None:
@@ -51,7 +53,8 @@ def check_settings(values: dict[str, Any]) -> None:
     if language not in LANGUAGES:
         raise DomainError(f"language must be one of {', '.join(LANGUAGES)}", field="language")
     if connection == "tcp" and language != "zpl":
-        raise DomainError("a raw TCP printer is sent ZPL; print PDF pages through a CUPS queue", field="language")
+        raise DomainError("a raw TCP printer is sent ZPL; print PDF pages through a CUPS queue",
+                          field="language")
     if connection == "tcp" and not values.get("host"):
         raise DomainError("give the printer's network address (host name or IP)", field="host")
     if connection == "cups" and not values.get("queue"):

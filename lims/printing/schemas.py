@@ -65,17 +65,20 @@ class PrintRequestSchema(Schema):
     unit = fields.List(fields.Integer(validate=_ID), load_default=list, validate=validate.Length(max=500),
                        metadata={"description": "Storage units to label (ids)"})
     printer = fields.Integer(load_default=None, validate=_ID,
-                             metadata={"description": "A configured printer; without one, the file is returned"})
+                             metadata={"description": "A configured printer; without one, the file is "
+                                                      "returned"})
     format = fields.String(load_default="pdf", validate=validate.OneOf(LANGUAGES),
                            metadata={"description": "Download format (ignored when a printer is given)"})
     layout = fields.String(load_default=None, validate=validate.Length(max=40),
                            metadata={"description": "Download: page layout (pdf) or label stock (zpl)"})
     dpi = fields.Integer(load_default=None, validate=validate.OneOf(DPIS),
-                         metadata={"description": "Download: the resolution of the printer that will print it"})
+                         metadata={"description": "Download: the resolution of the printer that will print "
+                                                  "it"})
     start_position = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000),
                                     metadata={"description": "First free label on a partly used sheet"})
     reprint_reason = fields.String(load_default=None, validate=validate.Length(max=500),
-                                   metadata={"description": "Required when a sample's label was printed before"})
+                                   metadata={"description": "Required when a sample's label was printed "
+                                                            "before"})
 
     @validates_schema
     def _one_subject(self, data: dict, **_: object) -> None:

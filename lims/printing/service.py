@@ -86,9 +86,11 @@ def render(labels: Sequence[LabelContent], *, language: str, stock: str | SheetL
             return Rendered(zpl(labels, found, dpi).encode("ascii"), "application/x-zpl", "zpl",
                             f"{found.name} {dpi} dpi")
         if not 1 <= start_position <= found.per_page:
-            raise DomainError(f"start position must be between 1 and {found.per_page} for layout {found.name}",
+            raise DomainError(f"start position must be between 1 and {found.per_page} for layout "
+                              f"{found.name}",
                               field="start_position")
-        return Rendered(pdf(labels, found, dpi, start_position), "application/pdf", "pdf", f"{found.name} {dpi} dpi")
+        return Rendered(pdf(labels, found, dpi, start_position), "application/pdf", "pdf",
+                        f"{found.name} {dpi} dpi")
     except (LabelLayoutError, Code128Error) as exc:
         raise DomainError(str(exc), field="layout") from None
 
@@ -140,7 +142,8 @@ def _record(session: Session, samples: Sequence[Sample], *, by: User | None, rep
                           field="reprint_reason")
     for s in samples:
         n = counts.get(s.id, 0)
-        record_event(session, s.id, "label_printed", by=by, reason=f"reprint: {reason}" if n else "first print",
+        record_event(session, s.id, "label_printed", by=by,
+                     reason=f"reprint: {reason}" if n else "first print",
                      details={**details, "print_number": n + 1})
     return len(again)
 
@@ -149,7 +152,8 @@ def download_sample_labels(session: Session, samples: Sequence[Sample], *, by: U
                            layout: str | SheetLayout | Stock, dpi: int, start_position: int = 1,
                            reprint_reason: str | None = None) -> tuple[Rendered, int]:
     """Render a label file to download; return it and the number of reprints (each print is an event)."""
-    rendered = render(_labels(samples), language=language, stock=layout, dpi=dpi, start_position=start_position)
+    rendered = render(_labels(samples), language=language, stock=layout, dpi=dpi,
+                      start_position=start_position)
     reprints = _record(session, samples, by=by, reprint_reason=reprint_reason,
                        details={"format": language, "layout": rendered.layout})
     session.flush()
@@ -174,7 +178,8 @@ def _usable(printer: Printer, by: User | None) -> None:
 
 def _job(session: Session, printer: Printer, *, by: User | None, subject: str, samples: Sequence[Sample] = (),
          units: Sequence[StorageUnit] = (), start_position: int, reprint_reason: str | None) -> PrintJob:
-    job = PrintJob(printer_id=printer.id, subject=subject, status="queued", label_count=len(samples) + len(units),
+    job = PrintJob(printer_id=printer.id, subject=subject, status="queued",
+                   label_count=len(samples) + len(units),
                    start_position=start_position, reprint_reason=(reprint_reason or "").strip() or None,
                    created_by_id=by.id if by is not None else None)
     job.items = [PrintJobItem(position=i, sample_id=s.id) for i, s in enumerate(samples, start=1)] + \
@@ -200,7 +205,8 @@ def print_sample_labels(session: Session, samples: Sequence[Sample], printer: Pr
     job = _job(session, printer, by=by, subject="samples", samples=samples, start_position=start_position,
                reprint_reason=reprint_reason)
     reprints = _record(session, samples, by=by, reprint_reason=reprint_reason,
-                       details={"format": printer.language, "layout": rendered.layout, "printer": printer.name,
+                       details={"format": printer.language, "layout": rendered.layout,
+                                "printer": printer.name,
                                 "job": job.id})
     if not reprints:
         job.reprint_reason = None  # a reason given for labels never printed before is not a reprint
@@ -222,7 +228,8 @@ def retry(session: Session, job: PrintJob, *, by: User | None) -> PrintJob:
     """Send a failed (or still queued) job again: the same print, so no new custody event."""
     _usable(job.printer, by)
     if job.status not in RETRYABLE:
-        raise DomainError(f"job {job.id} is {job.status}; to print its labels again, reprint it with a reason",
+        raise DomainError(f"job {job.id} is {job.status}; to print its labels again, reprint it with a "
+                          "reason",
                           field="job")
     job.status, job.error = "queued", None
     session.flush()

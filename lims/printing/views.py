@@ -49,7 +49,8 @@ def _printer(printer_id: int) -> Any:
 
 
 def _download(data: dict[str, Any]) -> tuple[Any, int]:
-    """Return the layout (PDF) or stock (ZPL) and resolution of a download: chosen, configured, or the default."""
+    """Return the layout (PDF) or stock (ZPL) and resolution of a download: chosen, configured, or the
+    default."""
     try:
         if data["format"] == "zpl":
             configured = current_app.config.get("LABEL_ZPL") or {}
@@ -61,7 +62,8 @@ def _download(data: dict[str, Any]) -> tuple[Any, int]:
                                                            or {"preset": DEFAULT_LAYOUT})
         return layout, data.get("dpi") or int(current_app.config.get("LABEL_SHEET_DPI") or 600)
     except (LabelLayoutError, TypeError, ValueError, AttributeError) as exc:
-        raise DomainError(f"label download settings (LABEL_SHEET, LABEL_ZPL): {exc}", field="layout") from None
+        raise DomainError(f"label download settings (LABEL_SHEET, LABEL_ZPL): {exc}",
+                          field="layout") from None
 
 
 def _sent(job: PrintJob) -> Any:
@@ -78,9 +80,11 @@ def _attachment(rendered: Any, name: str) -> Response:
 @bp.post("/samples/labels")
 @permission_required("samples.register")
 def sample_labels() -> Any:
-    """Print sample labels on a configured printer, or download them (PDF sheet or ZPL); each is a custody event."""
+    """Print sample labels on a configured printer, or download them (PDF sheet or ZPL); each is a custody
+    event."""
     data = _form(PrintRequestSchema())
-    samples = [access.require(current_user, "samples.register", samples_service.get_by_accession(db.session, code))
+    samples = [access.require(current_user, "samples.register",
+                              samples_service.get_by_accession(db.session, code))
                for code in data["accession"]]
     if data["printer"] and not request.form.get("download"):
         job = service.print_sample_labels(db.session, samples, _printer(data["printer"]), by=current_user,
@@ -105,7 +109,8 @@ def unit_labels() -> Any:
         return _sent(service.print_unit_labels(db.session, units, _printer(data["printer"]), by=current_user,
                                                start_position=data["start_position"]))
     layout, dpi = _download(data)
-    rendered = service.download_unit_labels(db.session, units, language=data["format"], layout=layout, dpi=dpi,
+    rendered = service.download_unit_labels(db.session, units, language=data["format"], layout=layout,
+                                            dpi=dpi,
                                             start_position=data["start_position"])
     return _attachment(rendered, units[0].barcode if len(units) == 1 else f"storage-labels-{len(units)}")
 
@@ -114,7 +119,8 @@ def unit_labels() -> Any:
 @login_required
 def jobs() -> Any:
     """List the latest print jobs of the user's sites with their status; retry or reprint from here."""
-    return render_template("printing/jobs.html", jobs=service.jobs_at(db.session, access.site_ids(current_user)))
+    return render_template("printing/jobs.html",
+                           jobs=service.jobs_at(db.session, access.site_ids(current_user)))
 
 
 def _job(job_id: int) -> PrintJob:
@@ -166,7 +172,8 @@ def reprint(job_id: int) -> Any:
 
 
 def _printer_page(status: int = 200, problems: dict[str, str] | None = None, editing: Any = None) -> Any:
-    sites = db.session.scalars(select(Site).where(access.visible_sites(current_user)).order_by(Site.code)).all()
+    sites = db.session.scalars(select(Site).where(access.visible_sites(current_user))
+                               .order_by(Site.code)).all()
     found = printers.printers_at(db.session, access.site_ids(current_user), active=None)
     return render_template("printing/printers.html", printers=found, sites=sites, problems=problems or {},
                            form=request.form if request.method == "POST" else {}, editing=editing,
@@ -208,7 +215,8 @@ def printer_edit(printer_id: int) -> Any:
     try:
         data = load_form(PrinterUpdateSchema(), request.form)
         data["active"] = request.form.get("active") == "on"
-        data.update({key: None for key in ("bench", "host", "port", "queue") if key in request.form and key not in data})
+        data.update({key: None for key in ("bench", "host", "port", "queue") if key in request.form
+                     and key not in data})
         printers.update_printer(db.session, found, by=current_user, **data)
     except ValidationError as exc:
         return _printer_page(422, form_errors(exc), editing=found)

@@ -52,12 +52,14 @@ class Outcome:
 
 OUTCOMES = {
     "ccr": Outcome("ccr", "cCR at CRE1", "binary", "ccr_cre1", None,
-                   "cCR at the first clinical response evaluation (CRE1), among participants with an evaluable "
-                   "CRE1."),
+                   "cCR at the first clinical response evaluation (CRE1), among participants with an "
+                   "evaluable CRE1."),
     "pcr": Outcome("pcr", "pCR", "binary", "pcr", None,
-                   "pCR only among resected participants (planned surgery or salvage) with a pathology result."),
+                   "pCR only among resected participants (planned surgery or salvage) with a pathology "
+                   "result."),
     "mpr": Outcome("mpr", "MPR", "binary", "mpr", None,
-                   "MPR only among resected participants (planned surgery or salvage) with a pathology result."),
+                   "MPR only among resected participants (planned surgery or salvage) with a pathology "
+                   "result."),
     "dfs_a": Outcome("dfs_a", "DFS (variant A)", "survival", "dfs", "A",
                      "DFS only among randomised cCR participants (CCR_SURGERY and CCR_WW), time from "
                      "randomisation; variant A: every local regrowth is an event."),
@@ -112,11 +114,12 @@ def study_marker_values(session: Session, study: Study) -> pd.DataFrame:
                             purpose="analysis")
     frame = dataset.frame
     if frame.empty:
-        out = pd.DataFrame({c: pd.Series(dtype=float if c in ("value", "day") else object) for c in VALUE_COLUMNS})
+        out = pd.DataFrame({c: pd.Series(dtype=float if c in ("value", "day") else object)
+                            for c in VALUE_COLUMNS})
         out.attrs["excluded"] = dataset.excluded
         return out
     frame = frame[frame["latest"].astype(bool) & frame["value"].notna()].copy()
-    categories = {code: category for code, category in session.execute(select(Marker.code, Marker.category))}
+    categories = dict(session.execute(select(Marker.code, Marker.category)).all())
     order = {tp.code: tp.order for tp in study.timepoints}
     frame["category"] = frame["marker"].map(categories)
     frame["timepoint_order"] = frame["timepoint"].map(order).fillna(10**6).astype(int)
@@ -172,7 +175,8 @@ def _default_variant(study: Study) -> str:
     return str((study.settings or {}).get("dfs_variant", "A"))
 
 
-def build_frame(derived: pd.DataFrame, values: pd.DataFrame, spec: Outcome, *, timepoint: str, sample_type: str,
+def build_frame(derived: pd.DataFrame, values: pd.DataFrame, spec: Outcome, *, timepoint: str,
+                sample_type: str,
                 markers: list[str] | None = None, category: str | None = None) -> pd.DataFrame:
     """Join endpoints (from ``derive`` plus covariates) and long marker values into the analysis frame."""
     if spec.kind == "binary":
@@ -234,7 +238,8 @@ def dataset_sha256(frame: pd.DataFrame) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def with_groups(frame: pd.DataFrame, marker: str, transformed: pd.Series, cut: float | None = None) -> pd.DataFrame:
+def with_groups(frame: pd.DataFrame, marker: str, transformed: pd.Series,
+                cut: float | None = None) -> pd.DataFrame:
     """Return the frame with the transformed marker and its split at ``cut`` (default: the median).
 
     ``group`` reads "<marker> lower ..." for values <= cut and "<marker> upper ..." above, so the lower group

@@ -12,7 +12,8 @@ from analysis import figures
 from analysis.readout import CAUSES
 
 FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
-REPORT_FIGURES = {"km": "Kaplan-Meier by the run's groups", "roc": "ROC curve", "response": "Marker by response",
+REPORT_FIGURES = {"km": "Kaplan-Meier by the run's groups", "roc": "ROC curve",
+                  "response": "Marker by response",
                   "trajectory": "Marker over time", "forest": "Multivariable Cox model"}
 FOREST_ROWS = 30
 UNITS = {"log2": "per doubling", "log10": "per ten-fold", "none": "per unit", "clr": "per unit of clr"}
@@ -62,7 +63,7 @@ def arm_forest(fit: Any, names: dict[str, str], covariates: dict[str, str]) -> F
 def units(result: pd.DataFrame, params: dict[str, Any]) -> dict[str, str]:
     """Each marker's effect unit in a run: high vs low for a cut, else per its transform's unit."""
     if params.get("cut", "none") != "none":
-        return {m: "high vs low" for m in result.index}
+        return dict.fromkeys(result.index, "high vs low")
     chosen = params.get("marker_transforms") or {}
     return {m: UNITS.get(chosen.get(m, "none") if params["transform"] == "catalogue" else params["transform"],
                          "per unit") for m in result.index}
@@ -70,7 +71,8 @@ def units(result: pd.DataFrame, params: dict[str, Any]) -> dict[str, str]:
 
 def volcano(result: pd.DataFrame, title: str, params: dict[str, Any]) -> Figure:
     """Volcano plot of a saved run's result."""
-    return figures.volcano_plot(result, title=title, units=units(result, params), caveat=result.attrs.get("caveat"))
+    return figures.volcano_plot(result, title=title, units=units(result, params),
+                                caveat=result.attrs.get("caveat"))
 
 
 def forest(result: pd.DataFrame, title: str) -> Figure:
@@ -92,7 +94,8 @@ def report_figure(kind: str, report: dict[str, Any], trajectory: pd.DataFrame | 
         p_text = f"Lausen-Schumacher adjusted {figures.fmt_p(row['p'])}" if optimal else None
         split = "the run's maximally selected cut" if optimal else "median split"
         return figures.km_plot(frame, "time", "event", "group", title=f"{spec.label} by {marker} ({split})",
-                               xlabel="Months since the time origin" + (" (landmark)" if report["timing"].landmark
+                               xlabel="Months since the time origin"
+                               + (" (landmark)" if report["timing"].landmark
                                                                         is not None else ""),
                                p_text=p_text, caveat=caveat)
     if kind == "roc":
@@ -104,7 +107,8 @@ def report_figure(kind: str, report: dict[str, Any], trajectory: pd.DataFrame | 
         column, labels = (("outcome", {1.0: spec.label, 0.0: f"no {spec.label}"}) if spec.kind == "binary"
                           else ("event", {1.0: "event", 0.0: "censored"}))
         return figures.marker_by_response(frame, "value", column, names=labels,
-                                          ylabel=f"{marker}, transformed" + (f" (from {unit})" if unit else ""))
+                                          ylabel=f"{marker}, transformed"
+                                          + (f" (from {unit})" if unit else ""))
     if kind == "trajectory":
         if trajectory is None:
             raise ValueError("no trajectory data")
@@ -116,7 +120,8 @@ def report_figure(kind: str, report: dict[str, Any], trajectory: pd.DataFrame | 
             raise ValueError("no multivariable Cox model for this marker")
         fit = report["cox"]
         return figures.forest_plot(fit.table.rename(index={"value": marker}), reference=fit.reference,
-                                   terms={(marker if t == "value" else t): [marker if c == "value" else c for c in cs]
+                                   terms={(marker if t == "value"
+                                           else t): [marker if c == "value" else c for c in cs]
                                           for t, cs in fit.terms.items()},
                                    title=f"{spec.label}: {marker} adjusted", caveat=caveat)
     raise ValueError(f"unknown figure {kind!r}; use {', '.join(REPORT_FIGURES)}")

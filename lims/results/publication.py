@@ -1,5 +1,6 @@
-"""What a manuscript needs beside the readout: Table 1 by arm, the CONSORT/REMARK flow with the samples available
-per time point, competing risks by arm, the multivariable Cox model of DFS by arm with its PH test, follow-up.
+"""What a manuscript needs beside the readout: Table 1 by arm, the CONSORT/REMARK flow with the samples
+available per time point, competing risks by arm, the multivariable Cox model of DFS by arm with its PH test,
+follow-up.
 
 Everything is computed from the clinical tables and the derived endpoints the readout already holds.
 """
@@ -16,7 +17,8 @@ from analysis.clinical_tables import RANDOMISED_STRATA
 from analysis.readout import CAUSES, competing_frame
 
 ARM_COVARIATES = {"age": "Age (per year)", "male": "Male sex", "ecog": "ECOG (per point)"}
-TABLE_ONE = {"age": "Age (years)", "sex": "Sex", "ecog": "ECOG performance status", "tumour_location": "Tumour location",
+TABLE_ONE = {"age": "Age (years)", "sex": "Sex", "ecog": "ECOG performance status",
+             "tumour_location": "Tumour location",
              "ct": "Clinical T", "cn": "Clinical N", "stage": "AJCC 8 stage", "site": "Site"}
 CIF_MONTHS = (12, 24)
 
@@ -38,21 +40,26 @@ def schedule_order(days: pd.DataFrame, fallback: dict[str, int]) -> list[str]:
     return sorted(codes, key=lambda tp: (median.get(tp, np.inf), fallback.get(tp, 10**6), tp))
 
 
-def table_one(clinical: dict[str, pd.DataFrame], derived: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+def table_one(clinical: dict[str, pd.DataFrame], derived: pd.DataFrame,
+              names: dict[str, str]) -> pd.DataFrame:
     """Table 1: baseline characteristics by arm (stratum), with the overall column."""
     people = clinical["participants"].assign(participant_id=lambda d: d["participant_id"].astype(str))
-    arms = derived.assign(participant_id=derived["participant_id"].astype(str)).set_index("participant_id")["stratum"]
-    frame = people.join(arms.astype(object).where(arms.notna(), "UNALLOCATED").rename("arm"), on="participant_id")
+    arms = derived.assign(participant_id=derived["participant_id"]
+                          .astype(str)).set_index("participant_id")["stratum"]
+    frame = people.join(arms.astype(object).where(arms.notna(), "UNALLOCATED").rename("arm"),
+                        on="participant_id")
     frame["age"] = pd.to_numeric(frame["age"], errors="coerce")
     frame["ecog"] = pd.to_numeric(frame["ecog"], errors="coerce")
     order = [s for s in (*names, "UNALLOCATED") if s in set(frame["arm"])]
     frame["arm"] = pd.Categorical(frame["arm"], categories=list(dict.fromkeys(order)))
     variables = [v for v in TABLE_ONE if v in frame.columns]
-    return tables.table_one(frame, "arm", variables, labels=TABLE_ONE, group_labels=names, categorical=["ecog"])
+    return tables.table_one(frame, "arm", variables, labels=TABLE_ONE, group_labels=names,
+                            categorical=["ecog"])
 
 
 def flow(clinical: dict[str, pd.DataFrame], derived: pd.DataFrame, names: dict[str, str]) -> list[dict]:
-    """The CONSORT boxes: enrolment, CRE1, cCR and randomisation, each arm and its primary-endpoint analysis."""
+    """The CONSORT boxes: enrolment, CRE1, cCR and randomisation, each arm and its primary-endpoint
+    analysis."""
     def count(mask: pd.Series) -> int:
         return int(mask.fillna(False).astype(bool).sum())
 
@@ -66,16 +73,19 @@ def flow(clinical: dict[str, pd.DataFrame], derived: pd.DataFrame, names: dict[s
              {"key": "not_evaluable", "label": "CRE1 not evaluable", "n": count(assessed & ccr.isna()),
               "parent": "cre1", "side": True},
              {"key": "ccr", "label": "cCR at CRE1", "n": count(ccr), "parent": "cre1"},
-             {"key": "no_ccr", "label": "No cCR at CRE1", "n": count(ccr == False), "parent": "cre1"},
+             {"key": "no_ccr", "label": "No cCR at CRE1", "n": count(ccr.eq(False)), "parent": "cre1"},
              {"key": "not_randomised", "label": "cCR, not randomised", "n": count(ccr & ~randomised),
               "parent": "ccr", "side": True}]
     for code in RANDOMISED_STRATA:
         arm = derived["stratum"] == code
-        boxes.append({"key": code, "label": names.get(code, code), "n": count(arm & randomised), "parent": "ccr"})
-        boxes.append({"key": f"{code}_dfs", "label": "Analysed for DFS", "n": count(arm & derived["dfs_time"].notna()),
+        boxes.append({"key": code, "label": names.get(code, code), "n": count(arm & randomised),
+                      "parent": "ccr"})
+        boxes.append({"key": f"{code}_dfs", "label": "Analysed for DFS",
+                      "n": count(arm & derived["dfs_time"].notna()),
                       "parent": code})
     surgery = derived["stratum"] == "NON_CCR_SURGERY"
-    boxes.append({"key": "NON_CCR_SURGERY", "label": names.get("NON_CCR_SURGERY", "Surgery"), "n": count(surgery),
+    boxes.append({"key": "NON_CCR_SURGERY", "label": names.get("NON_CCR_SURGERY", "Surgery"),
+                  "n": count(surgery),
                   "parent": "no_ccr"})
     boxes.append({"key": "resected", "label": "Resected, with pathology",
                   "n": count(surgery & derived["resected"].astype(bool) & derived["pcr"].notna()),
@@ -94,8 +104,8 @@ def availability(values: pd.DataFrame, order: list[str]) -> pd.DataFrame:
 
 def cumulative_incidence(clinical: dict[str, pd.DataFrame], derived: pd.DataFrame
                          ) -> tuple[pd.DataFrame, competing.CumInc | None, pd.DataFrame]:
-    """First failure by cause and arm from randomisation: the frame, the estimates, and a table at 12/24 months
-    (estimate with 95% CI per arm and cause, Gray's p)."""
+    """First failure by cause and arm from randomisation: the frame, the estimates, and a table at 12/24
+    months (estimate with 95% CI per arm and cause, Gray's p)."""
     frame = competing_frame(derived, clinical)
     if frame.empty or not (frame["cause"] > 0).any():
         return frame, None, pd.DataFrame()
@@ -121,12 +131,15 @@ def arm_cox(derived: pd.DataFrame) -> ArmCox:
 
 
 def follow_up(derived: pd.DataFrame) -> pd.DataFrame:
-    """Median follow-up (reverse Kaplan-Meier, days): OS from enrolment for all, and from randomisation by arm."""
+    """Median follow-up (reverse Kaplan-Meier, days): OS from enrolment for all, and from randomisation by
+    arm."""
     rows = []
     all_os = derived.assign(time=derived["os_time"].astype("Float64").astype(float),
-                            event=derived["os_event"].astype("Float64").astype(float)).dropna(subset=["time", "event"])
+                            event=derived["os_event"].astype("Float64")
+                            .astype(float)).dropna(subset=["time", "event"])
     if len(all_os) and (all_os["event"] < 1).any():
-        rows.append(("All enrolled, from enrolment", survival.followup(all_os, "time", "event").table.iloc[0]))
+        rows.append(("All enrolled, from enrolment",
+                     survival.followup(all_os, "time", "event").table.iloc[0]))
     rand = derived[derived["stratum"].isin(RANDOMISED_STRATA)].assign(
         time=lambda d: d["os_rand_time"].astype("Float64").astype(float),
         event=lambda d: d["os_rand_event"].astype("Float64").astype(float)).dropna(subset=["time", "event"])

@@ -125,7 +125,8 @@ def _pathology(derived: pd.DataFrame) -> pd.DataFrame:
         row = _rate_row(label, int(rec["numerator"]), int(rec["denominator"]), int(rec["missing"]))
         row["measure"] = str(rec["measure"]).upper()
         rows.append(row)
-    return pd.DataFrame(rows, columns=["measure", "group", "events", "n", "missing", "rate", "lower", "upper"])
+    return pd.DataFrame(rows,
+                        columns=["measure", "group", "events", "n", "missing", "rate", "lower", "upper"])
 
 
 def stratum_names(study: Study) -> dict[str, str]:
@@ -134,7 +135,8 @@ def stratum_names(study: Study) -> dict[str, str]:
 
 
 def landmark_days(study: Study) -> float:
-    """Return the day after enrolment from which strata are compared (study setting, by which CRE1 is done)."""
+    """Return the day after enrolment from which strata are compared (study setting, by which CRE1 is
+    done)."""
     return float((study.settings or {}).get("stratum_landmark_days", LANDMARK_DAYS))
 
 
@@ -178,7 +180,8 @@ def _qol(tables: dict[str, pd.DataFrame], derived: pd.DataFrame, study: Study) -
     # Scored once per clinical data version: the readout and its figures are cached by it (trial_readout).
     scored = {"QLQ-C30": score_qlq_c30(responses, settings), "FACT-E": score_fact_e(responses, settings)}
     order = {tp: i for i, tp in enumerate(qol_schedule(tables, study))}
-    arms = pd.Series(_stratum(derived).to_numpy(), index=derived["participant_id"].astype(str), name="stratum")
+    arms = pd.Series(_stratum(derived).to_numpy(), index=derived["participant_id"].astype(str),
+                     name="stratum")
     out = {}
     for instrument, scale, label in QOL_SCALES:
         frame = scored[instrument]
@@ -196,8 +199,10 @@ def qol_schedule(tables: dict[str, pd.DataFrame], study: Study) -> list[str]:
     """The QoL time points in the order they happen (median day of the answers after enrolment)."""
     responses = tables["qol_responses"][["participant_id", "timepoint", "date"]].drop_duplicates()
     enrol = tables["participants"].set_index("participant_id")["enrol_date"]
-    days = (pd.to_datetime(responses["date"]) - pd.to_datetime(responses["participant_id"].map(enrol))).dt.days
-    return publication.schedule_order(responses.assign(day=days), {tp.code: tp.order for tp in study.timepoints})
+    enrolled = pd.to_datetime(responses["participant_id"].map(enrol))
+    days = (pd.to_datetime(responses["date"]) - enrolled).dt.days
+    return publication.schedule_order(responses.assign(day=days),
+                                      {tp.code: tp.order for tp in study.timepoints})
 
 
 def _toxicity(tables: dict[str, pd.DataFrame], study: Study) -> tuple[pd.DataFrame, int]:

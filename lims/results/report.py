@@ -41,10 +41,11 @@ def conditions(params: dict[str, Any], timing: dict[str, Any] | None = None) -> 
         out.append(str(timing["caveat"]))
     if params.get("landmark") is not None:
         late = int(timing.get("late_draws") or 0)
-        out.append(f"Landmark at day {params['landmark']}: only participants still event-free and under follow-up "
-                   f"at day {params['landmark']} after the time origin, with the clock restarted there, so a marker "
-                   "measured after the origin cannot borrow guarantee time"
-                   + (f"; {late} participant(s) left out because their sample was collected after the landmark."
+        out.append(f"Landmark at day {params['landmark']}: only participants still event-free and under "
+                   f"follow-up at day {params['landmark']} after the time origin, with the clock restarted "
+                   "there, so a marker measured after the origin cannot borrow guarantee time"
+                   + (f"; {late} participant(s) left out because their sample was collected after the "
+                      "landmark."
                       if late else "."))
     elif spec.kind == "survival" and timing and not timing.get("post_baseline"):
         out.append(f"Every sample at {params['timepoint']} was collected on or before the time origin of "
@@ -120,11 +121,11 @@ def compute_marker_report(session: Session, study: Study, run: AnalysisRun, mark
     if frame[column].nunique() == 2:
         report["figures"].insert(0, "km" if spec.kind == "survival" else "roc")
     elif spec.kind == "survival":
-        report["notes"].append(f"No {spec.label} events among the {len(frame)} participants with a value: the "
-                               "Kaplan-Meier comparison and the Cox model need at least one event.")
+        report["notes"].append(f"No {spec.label} events among the {len(frame)} participants with a value: "
+                               "the Kaplan-Meier comparison and the Cox model need at least one event.")
     else:
-        report["notes"].append(f"All {len(frame)} participants with a value have the same {spec.label} status: "
-                               "no ROC curve or logistic model.")
+        report["notes"].append(f"All {len(frame)} participants with a value have the same {spec.label} "
+                               "status: no ROC curve or logistic model.")
     if spec.kind == "survival":
         _survival_report(report, frame, params)
     else:
@@ -152,7 +153,8 @@ def _survival_report(report: dict[str, Any], frame: pd.DataFrame, params: dict[s
 
 
 def trajectories(session: Session, study: Study, run: AnalysisRun, marker: str) -> pd.DataFrame:
-    """Return the marker's values over all time points (same sample type) with the run's outcome per participant."""
+    """Return the marker's values over all time points (same sample type) with the run's outcome per
+    participant."""
     params = run.parameters
     values = data.marker_values(session, study)
     values = values[(values["marker"] == marker) & (values["sample_type"] == params["sample_type"])]

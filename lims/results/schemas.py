@@ -24,16 +24,17 @@ class RunParametersSchema(Schema):
     cut = fields.String(load_default="none", validate=validate.OneOf(list(service.CUTS)))
     covariates = fields.List(fields.String(validate=validate.OneOf(list(COVARIATES))), load_default=list)
     pseudocount = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0),
-                               metadata={"description": "Added to every value before a log transform; without "
-                                                        "it a marker with zeros is skipped (with a note)"})
+                               metadata={"description": "Added to every value before a log transform; "
+                                                        "without it a marker with zeros is skipped (with a "
+                                                        "note)"})
     landmark = fields.Float(load_default=None, allow_none=True,
                             validate=validate.Range(min=0, max=service.MAX_LANDMARK_DAYS),
                             metadata={"description": "Days after the time origin (survival outcomes)"})
     allow_post_baseline = fields.Boolean(
         load_default=False,
         metadata={"description": "Analyse markers collected after the time origin from the origin anyway "
-                                 "(guarantee-time bias; every output says so). Without it such markers need a "
-                                 "landmark"})
+                                 "(guarantee-time bias; every output says so). Without it such markers need "
+                                 "a landmark"})
 
 
 class ResultRowSchema(Schema):
@@ -51,7 +52,8 @@ class ResultRowSchema(Schema):
     n_high = fields.Float(allow_none=True)
     statistic = fields.Float(allow_none=True)
     converged = fields.Boolean()
-    note = fields.String(allow_none=True, metadata={"description": "Why a marker has no or an infinite estimate"})
+    note = fields.String(allow_none=True,
+                         metadata={"description": "Why a marker has no or an infinite estimate"})
 
 
 class RunSchema(Schema):

@@ -1,4 +1,5 @@
-"""Association screens: check parameters, run ``analysis.screen`` on the analysis frame, save and re-run runs."""
+"""Association screens: check parameters, run ``analysis.screen`` on the analysis frame, save and re-run
+runs."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from lims.studies.models import SampleType, Study, TimePoint
 
 CUTS = {"none": "continuous (per unit of the transformed marker)", "median": "median split (high vs low)",
         "optimal": "maximally selected cut (Lausen-Schumacher adjusted p)"}
-TRANSFORMS = {"catalogue": "each marker's catalogue transform", "log2": "log2 (effect per doubling)", "log10": "log10 (effect per ten-fold)", "none": "none (raw)",
+TRANSFORMS = {"catalogue": "each marker's catalogue transform", "log2": "log2 (effect per doubling)",
+              "log10": "log10 (effect per ten-fold)", "none": "none (raw)",
               "clr": "centred log-ratio (compositions)"}
 MAX_LANDMARK_DAYS = 3650
 
@@ -41,8 +43,10 @@ class Rerun:
 
 def choices(session: Session, study: Study) -> dict[str, list[tuple[str, str]]]:
     """Return the options of the associations form (time points and sample types of the study)."""
-    timepoints = session.scalars(select(TimePoint).where(TimePoint.study_id == study.id).order_by(TimePoint.order))
-    types = session.scalars(select(SampleType).where(SampleType.study_id == study.id).order_by(SampleType.code))
+    timepoints = session.scalars(select(TimePoint).where(TimePoint.study_id == study.id)
+                                 .order_by(TimePoint.order))
+    types = session.scalars(select(SampleType).where(SampleType.study_id == study.id)
+                            .order_by(SampleType.code))
     return {
         "outcome": [(k, o.label) for k, o in data.OUTCOMES.items()],
         "timepoint": [(t.code, t.name) for t in timepoints],
@@ -62,8 +66,8 @@ def check_parameters(session: Session, study: Study, raw: dict[str, Any]) -> dic
         value = str(raw.get(field) or default or "").strip()
         allowed = [k for k, _ in options[field]]
         if value not in allowed:
-            raise DomainError(f"{field.replace('_', ' ')} must be one of {', '.join(a or '(all)' for a in allowed)};"
-                              f" got {value!r}", field=field)
+            raise DomainError(f"{field.replace('_', ' ')} must be one of "
+                              f"{', '.join(a or '(all)' for a in allowed)}; got {value!r}", field=field)
         return value
 
     params: dict[str, Any] = {
@@ -86,11 +90,13 @@ def check_parameters(session: Session, study: Study, raw: dict[str, Any]) -> dic
         covariates = [covariates]
     unknown = [c for c in covariates if c not in data.COVARIATES]
     if unknown:
-        raise DomainError(f"unknown adjustment covariate(s) {', '.join(unknown)}; use {', '.join(data.COVARIATES)}",
+        raise DomainError(f"unknown adjustment covariate(s) {', '.join(unknown)}; use "
+                          f"{', '.join(data.COVARIATES)}",
                           field="covariates")
     params["covariates"] = [c for c in data.COVARIATES if c in covariates]
     params["pseudocount"] = _pseudocount(raw.get("pseudocount"))
-    params["allow_post_baseline"] = str(raw.get("allow_post_baseline") or "").lower() in ("1", "true", "on", "yes")
+    params["allow_post_baseline"] = str(raw.get("allow_post_baseline")
+                                        or "").lower() in ("1", "true", "on", "yes")
     landmark = raw.get("landmark")
     if landmark in (None, ""):
         params["landmark"] = None
@@ -98,15 +104,18 @@ def check_parameters(session: Session, study: Study, raw: dict[str, Any]) -> dic
         try:
             value = float(landmark)
         except (TypeError, ValueError):
-            raise DomainError(f"landmark must be a number of days, got {landmark!r}", field="landmark") from None
+            raise DomainError(f"landmark must be a number of days, got {landmark!r}",
+                              field="landmark") from None
         if not math.isfinite(value) or value < 0 or value > MAX_LANDMARK_DAYS:
             raise DomainError(f"landmark must be between 0 and {MAX_LANDMARK_DAYS} days", field="landmark")
         params["landmark"] = int(value) if value.is_integer() else value
     spec = data.OUTCOMES[params["outcome"]]
     if params["landmark"] is not None and spec.kind != "survival":
-        raise DomainError(f"a landmark applies to survival outcomes only, not to {spec.label}", field="landmark")
+        raise DomainError(f"a landmark applies to survival outcomes only, not to {spec.label}",
+                          field="landmark")
     if params["cut"] == "optimal" and params["covariates"]:
-        raise DomainError("the optimal cut has no adjusted p-value with covariates; use the median split or none",
+        raise DomainError("the optimal cut has no adjusted p-value with covariates; use the median split or "
+                          "none",
                           field="cut")
     return params
 
@@ -186,10 +195,10 @@ def analysed_frame(frame: pd.DataFrame, params: dict[str, Any], post: bool) -> t
     except ValueError:
         after = frame["draw_day"] > 1
         raise DomainError(
-            f"{int(after.sum())} of {len(frame)} samples at {params['timepoint']} were collected after the time "
-            f"origin of {spec.label} (up to day {frame['draw_day'].max():g}): comparing them from the origin gives "
-            "guarantee-time bias. Set a landmark (days after the origin; samples collected later are left out) or "
-            "tick 'analyse from the time origin anyway'", field="landmark") from None
+            f"{int(after.sum())} of {len(frame)} samples at {params['timepoint']} were collected after the "
+            f"time origin of {spec.label} (up to day {frame['draw_day'].max():g}): comparing them from the "
+            "origin gives guarantee-time bias. Set a landmark (days after the origin; samples collected "
+            "later are left out) or tick 'analyse from the time origin anyway'", field="landmark") from None
 
 
 def compute(frame: pd.DataFrame, params: dict[str, Any], post: bool = False) -> pd.DataFrame:
@@ -208,24 +217,28 @@ def compute(frame: pd.DataFrame, params: dict[str, Any], post: bool = False) -> 
     frame = frame[frame[markers].notna().any(axis=1)]
     column = "event" if spec.kind == "survival" else "outcome"
     if frame[column].nunique() < 2:
-        result = _not_estimable(frame, markers, column, "HR" if spec.kind == "survival" else "OR", params["cut"])
+        result = _not_estimable(frame, markers, column, "HR" if spec.kind == "survival" else "OR",
+                                params["cut"])
     else:
         try:
             with np.errstate(all="ignore"):
                 transformed, skipped = apply_transforms(frame, markers, params)
                 frame = frame.assign(**transformed)
-                result = screen.run(frame, markers, outcome, transform="none", covariates=params["covariates"],
+                result = screen.run(frame, markers, outcome, transform="none",
+                                    covariates=params["covariates"],
                                     cut=params["cut"])
         except ValueError as exc:
             raise DomainError(f"the screen cannot run on these data: {exc}") from None
         for marker, note in skipped.items():
             result.loc[marker, ["converged", "note"]] = [False, note]
-    result.attrs["timing"] = {"post_baseline": post, "landmark": timing.landmark, "late_draws": timing.late_draws,
+    result.attrs["timing"] = {"post_baseline": post, "landmark": timing.landmark,
+                              "late_draws": timing.late_draws,
                               "caveat": timing.caveat}
     return result
 
 
-def _not_estimable(frame: pd.DataFrame, markers: list[str], column: str, effect: str, cut: str) -> pd.DataFrame:
+def _not_estimable(frame: pd.DataFrame, markers: list[str], column: str, effect: str,
+                   cut: str) -> pd.DataFrame:
     """Return the screen's table with counts only: without events (or non-events) no effect is estimable."""
     columns = [c for c in screen.COLUMNS if cut != "none" or c not in ("cutpoint", "n_high", "statistic")]
     out = pd.DataFrame(np.nan, index=pd.Index(markers, name="marker"), columns=columns)
@@ -253,7 +266,8 @@ def _as_json(result: pd.DataFrame, frame: pd.DataFrame) -> dict[str, Any]:
 
     return {"columns": [str(c) for c in result.columns], "index": [str(i) for i in result.index],
             "data": [[cell(v) for v in row] for row in result.itertuples(index=False)],
-            "effect": result.attrs.get("effect", ""), "not_estimable": bool(result.attrs.get("not_estimable")),
+            "effect": result.attrs.get("effect", ""),
+            "not_estimable": bool(result.attrs.get("not_estimable")),
             "excluded": {str(k): int(v) for k, v in frame.attrs.get("excluded", {}).items()},
             "timing": result.attrs.get("timing", {})}
 

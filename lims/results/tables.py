@@ -16,7 +16,8 @@ MIMETYPES = {"csv": "text/csv",
 def export(table: pd.DataFrame, fmt: str, title: str) -> tuple[bytes, str]:
     """Return a Table 1 (from ``analysis.tables.table_one``) as CSV, XLSX or DOCX bytes and its mimetype."""
     if fmt == "docx":
-        note = "n (%) of the participants with a value; median [interquartile range]; missing values counted apart."
+        note = ("n (%) of the participants with a value; median [interquartile range]; missing values "
+                "counted apart.")
         return tables.to_docx(table, title, note=note), MIMETYPES[fmt]
     flat = table.reset_index()
     if fmt == "csv":

@@ -1,4 +1,5 @@
-"""Pages of the PI's views: the trial endpoints readout, association screens, saved runs and marker reports."""
+"""Pages of the PI's views: the trial endpoints readout, association screens, saved runs and marker
+reports."""
 
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ def qol_figure(fmt: str) -> Any:
 def table_one(fmt: str) -> Any:
     """Download Table 1 (baseline characteristics by arm) as CSV, Excel or Word."""
     study = get_study(db.session)
-    body, mimetype = tables.export(readout.table_one(db.session, study), fmt, f"Table 1. {study.code}: baseline "
+    body, mimetype = tables.export(readout.table_one(db.session, study), fmt,
+                                   f"Table 1. {study.code}: baseline "
                                    "characteristics by arm")
     return Response(body, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="table1-{study.code}.{fmt}"'})
@@ -80,7 +82,8 @@ def table_one(fmt: str) -> Any:
 @bp.get("/endpoints/<name>.<fmt>")
 @permission_required("results.read")
 def endpoint_figure(name: str, fmt: str) -> Any:
-    """Return one readout figure: KM by stratum or arm, cumulative incidence, participant flow, forest plot."""
+    """Return one readout figure: KM by stratum or arm, cumulative incidence, participant flow, forest
+    plot."""
     if fmt not in figures.FORMATS or (name not in readout.CURVES and name not in readout.FIGURES):
         abort(404)
     body = readout.figure_bytes(db.session, get_study(db.session), name, fmt, publication=_download())
@@ -101,7 +104,8 @@ def associations() -> Any:
 
 
 def _form(study: Any, values: dict[str, Any], error: DomainError | None, status: int) -> Any:
-    return render_template("results/associations.html", study=study, options=service.choices(db.session, study),
+    return render_template("results/associations.html", study=study,
+                           options=service.choices(db.session, study),
                            values=values, error=error, runs=service.recent_runs(db.session, study),
                            outcomes=OUTCOMES, can_run=allowed(current_user.role, "analysis.run")), status
 
@@ -137,9 +141,11 @@ def run(run_id: int) -> Any:
     table = result.reset_index()
     table = table.sort_values(sort, ascending=not descending, na_position="last", kind="stable")
     return render_template("results/run.html", study=study, run=saved, table=table, sort=sort,
-                           descending=descending, sortable=SORTABLE, spec=OUTCOMES[saved.parameters["outcome"]],
+                           descending=descending, sortable=SORTABLE,
+                           spec=OUTCOMES[saved.parameters["outcome"]],
                            conditions=conditions(saved.parameters, saved.result.get("timing")),
-                           effect=result.attrs.get("effect", ""), covariates=COVARIATES, not_estimable=result.attrs.get("not_estimable", False),
+                           effect=result.attrs.get("effect", ""), covariates=COVARIATES,
+                           not_estimable=result.attrs.get("not_estimable", False),
                            excluded=saved.result.get("excluded", {}))
 
 
@@ -163,7 +169,8 @@ def run_figure(run_id: int, kind: str, fmt: str) -> Any:
     saved = service.get_run(db.session, get_study(db.session), run_id)
     result = service.result_frame(saved)
     title = f"Run {saved.id}: {OUTCOMES[saved.parameters['outcome']].label}"
-    fig = figures.volcano(result, title, saved.parameters) if kind == "volcano" else figures.forest(result, title)
+    fig = figures.volcano(result, title,
+                          saved.parameters) if kind == "volcano" else figures.forest(result, title)
     return _figure_response(fig, fmt, f"run-{run_id}-{kind}")
 
 
@@ -179,7 +186,8 @@ def rerun(run_id: int) -> Any:
 @bp.get("/runs/<int:run_id>/markers/<marker>")
 @permission_required("results.read")
 def marker(run_id: int, marker: str) -> Any:
-    """Show one marker's report within a run: KM by median split or ROC, Cox or logistic table, trajectories."""
+    """Show one marker's report within a run: KM by median split or ROC, Cox or logistic table,
+    trajectories."""
     study = get_study(db.session)
     saved = service.get_run(db.session, study, run_id)
     report = marker_report(db.session, study, saved, marker)

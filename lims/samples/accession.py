@@ -95,7 +95,8 @@ def validate(raw: str) -> str:
 
 
 def layout_hint(raw: str) -> str | None:
-    """Say which keyboard-layout mix-up would turn ``raw`` into a valid ID, or that its characters suggest one."""
+    """Say which keyboard-layout mix-up would turn ``raw`` into a valid ID, or that its characters suggest
+    one."""
     for layout, meant in keyboard.layout_candidates(raw):
         try:
             code = _validate(meant)
@@ -106,8 +107,8 @@ def layout_hint(raw: str) -> str | None:
     foreign = sorted({ch for ch in raw if ch in keyboard.FOREIGN})
     if foreign:
         shown = ", ".join(repr(ch) for ch in foreign)
-        return (f"{shown} only comes from a non-US keyboard layout: set the scanner to this computer's keyboard "
-                "language (the Scanner setup page shows what the scanner sends)")
+        return (f"{shown} only comes from a non-US keyboard layout: set the scanner to this computer's "
+                "keyboard language (the Scanner setup page shows what the scanner sends)")
     return None
 
 
@@ -163,7 +164,8 @@ def _printed(compact: str) -> str:
 
 
 def _printed_position(compact_index: int) -> int:
-    return compact_index + 1 + (compact_index >= PREFIX_LENGTH) + (compact_index >= PREFIX_LENGTH + SERIAL_DIGITS)
+    return compact_index + 1 + (compact_index
+                                >= PREFIX_LENGTH) + (compact_index >= PREFIX_LENGTH + SERIAL_DIGITS)
 
 
 def _length_message(text: str) -> str:
@@ -194,11 +196,13 @@ class Diagnosis:
 
 
 def diagnose(raw: str, *, suffix: str | None = None) -> Diagnosis:
-    """Explain a test scan: each key in hex, the suffix, any AIM prefix, whether the ID reads, what to change."""
+    """Explain a test scan: each key in hex, the suffix, any AIM prefix, whether the ID reads, what to
+    change."""
     stripped = keyboard.strip_controls(raw)
     _rest, aim = keyboard.strip_symbology(stripped)
     trailing = raw[len(raw.rstrip("\r\n\t")):]
-    suffix = suffix or ({"\t": "Tab", "\r": "Enter", "\n": "Enter", "\r\n": "Enter"}.get(trailing) if trailing else None)
+    suffix = suffix or ({"\t": "Tab", "\r": "Enter", "\n": "Enter", "\r\n": "Enter"}.get(trailing) if trailing
+                        else None)
     advice: list[str] = []
     accession = problem = None
     try:
@@ -206,14 +210,16 @@ def diagnose(raw: str, *, suffix: str | None = None) -> Diagnosis:
     except AccessionError as exc:
         problem = str(exc)
     if suffix is None:
-        advice.append("The scanner sends no Enter or Tab after the code: set its suffix to Enter (CR) or Tab, "
-                      "or every scan must be confirmed by hand.")
+        advice.append("The scanner sends no Enter or Tab after the code: set its suffix to Enter (CR) or "
+                      "Tab, or every scan must be confirmed by hand.")
     if aim:
         name = keyboard.symbology_name(aim) or "unknown barcode type"
-        advice.append(f"The scanner puts the symbology identifier {aim} ({name}) in front of the data. Trialbank "
-                      "removes it, but other programs may not: you can switch 'AIM ID' or 'code ID' off.")
+        advice.append(f"The scanner puts the symbology identifier {aim} ({name}) in front of the data. "
+                      "Trialbank removes it, but other programs may not: you can switch 'AIM ID' or 'code "
+                      "ID' off.")
     if problem and "keyboard layout" in problem:
-        advice.append("The characters arrive through the wrong keyboard layout: " + problem.split("; ", 1)[-1])
+        advice.append("The characters arrive through the wrong keyboard layout: "
+                      + problem.split("; ", 1)[-1])
     if accession and not advice:
         advice.append("The scanner is set up well: nothing to change.")
     return Diagnosis(received=raw, keys=keyboard.keys(raw), suffix=suffix,

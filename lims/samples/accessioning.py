@@ -76,13 +76,14 @@ def register_visit(session: Session, visit: Visit, entries: list[KitEntry], *, a
                 problems[f"{key}-collected_at"] = f"{item.label}: collection time is in the future"
             elif local_date(entry.collected_at, zone) != actual_on:
                 # The study's calendar day, not UTC's: a 07:30 draw in Shanghai is 23:30 UTC the day before.
-                problems[f"{key}-collected_at"] = (f"{item.label}: collected on {local_date(entry.collected_at, zone)}, "
-                                                   f"another day than the visit ({actual_on})")
+                problems[f"{key}-collected_at"] = (f"{item.label}: collected on "
+                                                   f"{local_date(entry.collected_at, zone)}, another day "
+                                                   f"than the visit ({actual_on})")
             if entry.quantity is None or entry.quantity <= 0:
                 problems[f"{key}-quantity"] = f"{item.label}: give the amount collected ({item.unit})"
             elif entry.quantity > item.volume * 5:
-                problems[f"{key}-quantity"] = (f"{item.label}: {entry.quantity:g} {item.unit} is far more than the "
-                                               f"{item.volume:g} {item.unit} expected")
+                problems[f"{key}-quantity"] = (f"{item.label}: {entry.quantity:g} {item.unit} is far more "
+                                               f"than the {item.volume:g} {item.unit} expected")
         elif not item.optional and not (entry.missed_reason or "").strip():
             problems[f"{key}-missed_reason"] = f"{item.label}: say why it was not collected"
     for item_id, item in kit.items():
@@ -115,12 +116,15 @@ class YieldEntry:
 
 
 PROCESSING_FIELDS = (
-    "processing_started_at", "precentrifugation_temp_c", "spin1_g", "spin1_min", "spin1_temp_c", "spin1_brake",
-    "spin2_done", "spin2_g", "spin2_min", "spin2_temp_c", "spin2_brake", "last_spin_ended_at", "postspin_temp_c",
+    "processing_started_at", "precentrifugation_temp_c", "spin1_g", "spin1_min", "spin1_temp_c",
+    "spin1_brake",
+    "spin2_done", "spin2_g", "spin2_min", "spin2_temp_c", "spin2_brake", "last_spin_ended_at",
+    "postspin_temp_c",
     "frozen_at", "storage_temp_c", "storage_container", "storage_via_minus80",
 )
 TISSUE_FIELDS = (
-    "collection_type", "clamped_at", "excised_at", "fixation_type", "fixation_started_at", "fixation_ended_at",
+    "collection_type", "clamped_at", "excised_at", "fixation_type", "fixation_started_at",
+    "fixation_ended_at",
     "storage_temp_c", "storage_container", "storage_via_minus80",
 )
 MAX_ALIQUOTS = 200
@@ -136,7 +140,8 @@ def _yield_problems(primary: Sample, yields: list[YieldEntry]) -> tuple[dict[str
         if y.sample_type_code not in types:
             problems[key] = f"unknown sample type {y.sample_type_code!r}"
         elif not 1 <= y.count <= MAX_ALIQUOTS:
-            problems[key] = f"make 1 to {MAX_ALIQUOTS} samples of {types[y.sample_type_code].name}, not {y.count}"
+            problems[key] = (f"make 1 to {MAX_ALIQUOTS} samples of {types[y.sample_type_code].name}, not "
+                             f"{y.count}")
         elif y.volume <= 0:
             problems[key] = f"give the amount of each {types[y.sample_type_code].name}"
         else:
@@ -164,7 +169,8 @@ def process_primary(session: Session, primary: Sample, yields: list[YieldEntry],
     if unknown:
         raise DomainError(f"unknown processing field(s): {', '.join(sorted(unknown))}")
     if primary.status not in ("collected", "received"):
-        raise DomainError(f"{primary.accession} is {primary.status.replace('_', ' ')} and cannot be processed")
+        raise DomainError(f"{primary.accession} is {primary.status.replace('_', ' ')} and cannot be "
+                          "processed")
     problems, made_types = _yield_problems(primary, yields)
     problems.update(preanalytical_problems(preanalytics, made_types, collected_at=primary.collected_at))
     if problems:
@@ -175,7 +181,8 @@ def process_primary(session: Session, primary: Sample, yields: list[YieldEntry],
     for y in yields:
         sample_type = types[y.sample_type_code]
         derivation = "aliquot" if sample_type.id == primary.sample_type_id else "derivative"
-        made.extend(split(session, primary, sample_type=sample_type, count=y.count, volume=y.volume, unit=y.unit,
+        made.extend(split(session, primary, sample_type=sample_type, count=y.count, volume=y.volume,
+                          unit=y.unit,
                           by=by, derivation=derivation, at=preanalytics.get("frozen_at"), spun=spun,
                           **preanalytics))
     record_event(session, primary.id, "processed", by=by, at=preanalytics.get("processing_started_at"),
@@ -189,7 +196,8 @@ def process_primary(session: Session, primary: Sample, yields: list[YieldEntry],
 
 
 def record_tissue(session: Session, sample: Sample, *, by: User | None, **values: Any) -> Sample:
-    """Record a tissue specimen's pre-analytics (collection, ischaemia, fixation, storage) on the sample itself.
+    """Record a tissue specimen's pre-analytics (collection, ischaemia, fixation, storage) on the sample
+    itself.
 
     Everything the protocol requires for the sample type must be given, the times must follow
     clamping -> excision -> fixation start -> fixation end, and the storage must suit the fixation and type.
@@ -201,7 +209,8 @@ def record_tissue(session: Session, sample: Sample, *, by: User | None, **values
         raise DomainError(f"{sample.accession} is {sample.sample_type.name}, not a tissue specimen: "
                           "use the processing page", field="accession")
     if sample.status in ("missed", "disposed", "consumed", "in_transit"):
-        raise DomainError(f"{sample.accession} is {sample.status.replace('_', ' ')}; its record cannot change")
+        raise DomainError(f"{sample.accession} is {sample.status.replace('_', ' ')}; its record cannot "
+                          "change")
     found = tissue_problems(values, sample.sample_type, collected_at=None)
     if found:
         raise ValidationErrors(found)
@@ -211,6 +220,7 @@ def record_tissue(session: Session, sample: Sample, *, by: User | None, **values
     if recorded.get("excised_at") is not None and sample.collected_at is None:
         sample.collected_at = recorded["excised_at"]
     record_event(session, sample.id, "processed", by=by, at=recorded.get("fixation_started_at"),
-                 details={"tissue": {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in recorded.items()}})
+                 details={"tissue": {k: (v.isoformat() if isinstance(v, datetime) else v)
+                                     for k, v in recorded.items()}})
     session.flush()
     return sample

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import url_for
 from flask.views import MethodView
@@ -33,7 +33,7 @@ blp = Blueprint("samples_api", __name__, description="Samples, their lineage and
 
 @blp.route("/")
 class Samples(MethodView):
-    decorators = [permission_required("read")]
+    decorators: ClassVar[list[Any]] = [permission_required("read")]
 
     @blp.arguments(SampleQuerySchema, location="query")
     @blp.response(200, SampleSchema(many=True))
@@ -45,7 +45,7 @@ class Samples(MethodView):
 
 @blp.route("/<string:accession>")
 class SampleByAccession(MethodView):
-    decorators = [permission_required("read")]
+    decorators: ClassVar[list[Any]] = [permission_required("read")]
 
     @blp.response(200, SampleDetailSchema)
     def get(self, accession: str) -> Any:
@@ -74,14 +74,16 @@ def _detail(sample: Sample) -> SampleDetail:
 @blp.response(201, ProcessedSchema)
 @blp.alt_response(422, description="Impossible or missing values, or products that do not fit in the tube")
 def process(args: dict[str, Any], accession: str) -> Any:
-    """Process a primary tube into aliquots/derivatives with its raw pre-analytical values (all or nothing)."""
-    sample = access.require(current_user, "samples.register", service.find_by_accession(db.session, accession))
+    """Process a primary tube into aliquots/derivatives with its raw pre-analytical values (all or none)."""
+    sample = access.require(current_user, "samples.register",
+                            service.find_by_accession(db.session, accession))
     values = localise(args, access.study_zone(sample.participant.study))
     yields = [accessioning.YieldEntry(y["sample_type"], y["count"], y["volume"], y["unit"])
               for y in values.pop("yields")]
     if values.get("spin2_g") is not None:
         values["spin2_done"] = True
-    made = accessioning.process_primary(db.session, sample, yields, by=current_user, consume=values.pop("consume"),
+    made = accessioning.process_primary(db.session, sample, yields, by=current_user,
+                                        consume=values.pop("consume"),
                                         **{k: v for k, v in values.items() if v is not None})
     return {"parent": sample.accession, "made": made, "labels": url_for("printing.sample_labels")}
 
@@ -93,7 +95,8 @@ def process(args: dict[str, Any], accession: str) -> Any:
 @blp.alt_response(422, description="Missing, impossible or inconsistent tissue pre-analytics")
 def tissue(args: dict[str, Any], accession: str) -> Any:
     """Record a tissue specimen's collection type, warm and cold ischaemia, fixation and storage."""
-    sample = access.require(current_user, "samples.register", service.find_by_accession(db.session, accession))
+    sample = access.require(current_user, "samples.register",
+                            service.find_by_accession(db.session, accession))
     values = localise(args, access.study_zone(sample.participant.study))
     accessioning.record_tissue(db.session, sample, by=current_user, **values)
     return _detail(sample)

@@ -63,7 +63,7 @@ class Layout:
 
 def _swap(pairs: str) -> dict[str, str]:
     out: dict[str, str] = {}
-    for a, b in zip(pairs[::2], pairs[1::2]):
+    for a, b in zip(pairs[::2], pairs[1::2], strict=False):
         out[a], out[b] = b, a
     return out
 
@@ -73,11 +73,13 @@ LAYOUTS: tuple[Layout, ...] = (
            "set the scanner's keyboard language to German, or switch this computer to a US keyboard layout",
            {"ß": "-", "+": "]", "(": "*", **_swap("YZyz")}),
     Layout("Swiss German (QWERTZ)",
-           "set the scanner's keyboard language to Swiss German, or switch this computer to a US keyboard layout",
+           "set the scanner's keyboard language to Swiss German, or switch this computer to a US keyboard "
+           "layout",
            {"'": "-", "¨": "]", "(": "*", **_swap("YZyz")}),
     Layout("French (AZERTY)",
            "set the scanner's keyboard language to French, or switch this computer to a US keyboard layout",
-           {"&": "1", "é": "2", '"': "3", "'": "4", "(": "5", "-": "6", "è": "7", "_": "8", "ç": "9", "à": "0",
+           {"&": "1", "é": "2", '"': "3", "'": "4", "(": "5", "-": "6", "è": "7", "_": "8", "ç": "9",
+            "à": "0",
             ")": "-", "8": "*", "$": "]", "?": "M", ",": "m", **_swap("AQaqWZwz")}),
     Layout("US, while the scanner is set to German",
            "set the scanner's keyboard language to US (or to this computer's layout)",

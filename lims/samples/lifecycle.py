@@ -35,6 +35,7 @@ def status_refusal(sample: Sample, action: str, *, reason: str | None = None) ->
 
 
 def pending_disposal(session: Session, sample: Sample) -> DisposalRequest | None:
-    """Return the disposal request waiting for a decision on ``sample``, if any (it may not travel meanwhile)."""
+    """Return the disposal request waiting for a decision on ``sample``, if any (it may not travel
+    meanwhile)."""
     return session.scalar(select(DisposalRequest).where(DisposalRequest.sample_id == sample.id,
                                                         DisposalRequest.status == "pending"))

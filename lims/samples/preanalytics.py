@@ -2,8 +2,8 @@
 
 The one owner of "is this value possible at a bench": the processing page, the tissue form, their JSON API and
 the services all ask :func:`problems`. Physical ranges are facts of the equipment (no centrifuge spins at
--1600 g, nothing is stored at +80 °C) and live here; what a study requires per sample type (which values must be
-recorded, at which temperature a type is kept) comes from its protocol file.
+-1600 g, nothing is stored at +80 °C) and live here; what a study requires per sample type (which values must
+be recorded, at which temperature a type is kept) comes from its protocol file.
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ def storage_problem(sample_type: SampleType, temp: float | None) -> str | None:
     if temp is None or sample_type.storage_min_c is None or sample_type.storage_max_c is None:
         return None
     if not sample_type.storage_min_c <= temp <= sample_type.storage_max_c:
-        return (f"{sample_type.name} is kept at {sample_type.storage_min_c:g} to {sample_type.storage_max_c:g} °C "
-                f"under the protocol, not at {temp:g} °C")
+        return (f"{sample_type.name} is kept at {sample_type.storage_min_c:g} to "
+                f"{sample_type.storage_max_c:g} °C under the protocol, not at {temp:g} °C")
     return None
 
 
@@ -81,7 +81,8 @@ def problems(values: Mapping[str, Any], types: Iterable[SampleType], *,
     found: dict[str, str] = {}
     recorded = {k: v for k, v in values.items() if v is not None and v != ""}
     # Choices a form always sends (a tube type, a brake box) are no record: a time or a number must be there.
-    measured = [v for v in recorded.values() if isinstance(v, (datetime, int, float)) and not isinstance(v, bool)]
+    measured = [v for v in recorded.values() if isinstance(v, (datetime, int, float))
+                and not isinstance(v, bool)]
     if not measured:
         return {"form": "no pre-analytical value was filled in: record how the sample was handled"}
     for name in required_fields(types):
@@ -100,7 +101,8 @@ def problems(values: Mapping[str, Any], types: Iterable[SampleType], *,
                 break
     container = recorded.get("storage_container")
     if container is not None and container not in STORAGE_CONTAINERS:
-        found["storage_container"] = f"unknown storage container {container!r}; use {', '.join(STORAGE_CONTAINERS)}"
+        found["storage_container"] = (f"unknown storage container {container!r}; use "
+                                      f"{', '.join(STORAGE_CONTAINERS)}")
     found.update(time_problems(recorded, collected_at=collected_at, now=now))
     return found
 
@@ -116,7 +118,8 @@ def time_problems(values: Mapping[str, Any], *, collected_at: datetime | None = 
     for name, value in stamps.items():
         if value > now:
             found[name] = "is in the future"
-        elif collected_at is not None and name != "collected_at" and value < collected_at and name != "clamped_at":
+        elif (collected_at is not None and name not in ("collected_at", "clamped_at")
+              and value < collected_at):
             found[name] = "is before the collection time"
         elif collected_at is not None and value - collected_at > MAX_SPAN:
             found[name] = f"is more than {MAX_SPAN.days} days after collection: check the date"
@@ -129,7 +132,8 @@ def time_problems(values: Mapping[str, Any], *, collected_at: datetime | None = 
     return found
 
 
-def tissue_problems(values: Mapping[str, Any], sample_type: SampleType, *, collected_at: datetime | None = None,
+def tissue_problems(values: Mapping[str, Any], sample_type: SampleType, *,
+                    collected_at: datetime | None = None,
                     now: datetime | None = None) -> dict[str, str]:
     """Return the problems of a tissue form: the common checks plus collection, fixation and storage rules."""
     found = problems(values, [sample_type], collected_at=collected_at, now=now)
@@ -137,12 +141,14 @@ def tissue_problems(values: Mapping[str, Any], sample_type: SampleType, *, colle
     fixation = values.get("fixation_type")
     container = values.get("storage_container")
     if collection is not None and collection not in COLLECTION_CODES:
-        found["collection_type"] = f"unknown type of collection {collection!r}; use {', '.join(COLLECTION_CODES)}"
+        found["collection_type"] = (f"unknown type of collection {collection!r}; use "
+                                    f"{', '.join(COLLECTION_CODES)}")
     if fixation is not None and fixation not in FIXATION_CODES:
         found["fixation_type"] = f"unknown fixation {fixation!r}; use {', '.join(FIXATION_CODES)}"
     if collection in CLAMPED_COLLECTIONS and values.get("clamped_at") is None:
         found["clamped_at"] = "a surgical specimen needs the clamping time (start of warm ischaemia)"
-    if collection is not None and collection not in CLAMPED_COLLECTIONS and values.get("clamped_at") is not None:
+    if collection is not None and collection not in CLAMPED_COLLECTIONS and values.get(
+        "clamped_at") is not None:
         found["clamped_at"] = f"{COLLECTION_TYPES.get(collection, collection)} has no vascular clamping"
     if fixation in FROZEN_FIXATIONS:
         if values.get("fixation_ended_at") is not None:

@@ -45,12 +45,14 @@ class SampleQuerySchema(Schema):
 class SampleSchema(Schema):
     accession = fields.String(allow_none=True)
     participant = fields.Function(lambda s: s.participant.code)
-    site = fields.Function(lambda s: s.site.code, metadata={"description": "The site that holds the sample now"})
+    site = fields.Function(lambda s: s.site.code,
+                           metadata={"description": "The site that holds the sample now"})
     participant_site = fields.Function(lambda s: s.participant.site.code,
                                        metadata={"description": "The site where the participant is enrolled"})
     timepoint = fields.Function(lambda s: s.visit.timepoint.code if s.visit else None, allow_none=True)
     sample_type = fields.Function(lambda s: s.sample_type.code)
-    container = fields.Function(lambda s: s.container_type.code if s.container_type else None, allow_none=True)
+    container = fields.Function(lambda s: s.container_type.code if s.container_type else None,
+                                allow_none=True)
     derivation = fields.String()
     parent = fields.Function(lambda s: s.parent.accession if s.parent else None, allow_none=True)
     status = fields.String()
@@ -66,7 +68,8 @@ class SampleSchema(Schema):
 class CustodyEventSchema(Schema):
     seq = fields.Integer()
     action = fields.String()
-    at = ParticipantDateTime(allow_none=True, metadata={"description": "null unless your role may see exact dates"})
+    at = ParticipantDateTime(allow_none=True,
+                             metadata={"description": "null unless your role may see exact dates"})
     user = fields.Function(lambda e: e.user.username if e.user else None, allow_none=True)
     site_code = fields.String(allow_none=True)
     from_location = fields.String(allow_none=True)
@@ -85,7 +88,8 @@ class SampleDetailSchema(SampleSchema):
 
 class YieldSchema(Schema):
     sample_type = fields.String(required=True, validate=validate.Length(min=1, max=40),
-                                metadata={"description": "Sample type code of the product, e.g. CTDNA_PLASMA"})
+                                metadata={
+                                    "description": "Sample type code of the product, e.g. CTDNA_PLASMA"})
     count = fields.Integer(required=True, validate=validate.Range(min=1, max=200))
     volume = fields.Float(required=True, allow_nan=False,
                           validate=validate.Range(min=0, min_inclusive=False, max=1e12),
@@ -114,7 +118,8 @@ class ProcessSchema(Schema):
     storage_temp_c = _number("storage_temp_c")
     storage_container = fields.String(load_default=None, validate=validate.OneOf(STORAGE_CONTAINERS))
     storage_via_minus80 = fields.Boolean(load_default=None, allow_none=True, metadata={
-        "description": "For liquid nitrogen: stored at -80 °C first (true) or straight into nitrogen (false)"})
+        "description": "For liquid nitrogen: stored at -80 °C first (true) or straight into nitrogen "
+                       "(false)"})
 
 
 class ProcessedSchema(Schema):
@@ -130,13 +135,15 @@ class TissueSchema(Schema):
     """
 
     collection_type = fields.String(load_default=None, validate=validate.OneOf(COLLECTION_CODES),
-                                    metadata={"description": "SPREC type of collection (SRG surgical, BPS biopsy...)"})
+                                    metadata={"description": "SPREC type of collection (SRG surgical, "
+                                                             "BPS biopsy...)"})
     clamped_at = fields.DateTime(load_default=None, metadata={
         "description": "Vascular clamping, start of warm ischaemia (surgical specimens). " + LOCAL_TIME})
     excised_at = fields.DateTime(load_default=None, metadata={
         "description": "Excision: end of warm, start of cold ischaemia. " + LOCAL_TIME})
     fixation_type = fields.String(load_default=None, validate=validate.OneOf(FIXATION_CODES),
-                                  metadata={"description": "SPREC fixation (NBF formalin, SNP snap frozen...)"})
+                                  metadata={"description": "SPREC fixation (NBF formalin, SNP snap "
+                                                           "frozen...)"})
     fixation_started_at = fields.DateTime(load_default=None, metadata={
         "description": "Start of fixation or freezing: end of cold ischaemia. " + LOCAL_TIME})
     fixation_ended_at = fields.DateTime(load_default=None, metadata={
@@ -144,4 +151,5 @@ class TissueSchema(Schema):
     storage_temp_c = _number("storage_temp_c")
     storage_container = fields.String(load_default=None, validate=validate.OneOf(TISSUE_CONTAINERS))
     storage_via_minus80 = fields.Boolean(load_default=None, allow_none=True, metadata={
-        "description": "For liquid nitrogen: stored at -80 °C first (true) or straight into nitrogen (false)"})
+        "description": "For liquid nitrogen: stored at -80 °C first (true) or straight into nitrogen "
+                       "(false)"})

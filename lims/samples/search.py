@@ -28,7 +28,8 @@ def sample_query(user: Any, *, where: ColumnElement[bool] | None = None, **filte
     stmt = (select(Sample).join(Participant, Sample.participant_id == Participant.id)
             .where(access.visible_samples(user))
             .options(selectinload(Sample.sample_type), selectinload(Sample.container_type),
-                     selectinload(Sample.site), selectinload(Sample.participant).selectinload(Participant.study),
+                     selectinload(Sample.site),
+                     selectinload(Sample.participant).selectinload(Participant.study),
                      selectinload(Sample.visit).selectinload(Visit.timepoint)))
     text = {k: str(v).strip() for k, v in filters.items() if v is not None and str(v).strip()}
     if "participant" in text:
@@ -37,7 +38,8 @@ def sample_query(user: Any, *, where: ColumnElement[bool] | None = None, **filte
         stmt = stmt.join(SampleType, Sample.sample_type_id == SampleType.id).where(
             SampleType.code == text["sample_type"].upper())
     if "timepoint" in text:
-        stmt = (stmt.join(Visit, Sample.visit_id == Visit.id).join(TimePoint, Visit.timepoint_id == TimePoint.id)
+        stmt = (stmt.join(Visit, Sample.visit_id == Visit.id)
+                .join(TimePoint, Visit.timepoint_id == TimePoint.id)
                 .where(TimePoint.code == text["timepoint"].upper()))
     if "status" in text:
         stmt = stmt.where(Sample.status == text["status"])

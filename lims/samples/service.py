@@ -86,7 +86,8 @@ def register_primary(session: Session, visit: Visit, kit_item: KitItem | None, *
     return sample
 
 
-def register_missed(session: Session, visit: Visit, kit_item: KitItem, *, reason: str, by: User | None) -> Sample:
+def register_missed(session: Session, visit: Visit, kit_item: KitItem, *, reason: str,
+                    by: User | None) -> Sample:
     """Record that a kit's sample was not collected, with the reason."""
     if not reason.strip():
         raise DomainError("say why the sample was not collected", field="reason")
@@ -121,12 +122,14 @@ def split(session: Session, parent: Sample, *, sample_type: SampleType, count: i
         raise DomainError("aliquot volume must be positive", field="volume")
     unit = normalise_unit(unit)
     if parent.status in ("missed", "disposed", "consumed", "quarantined", "in_transit"):
-        raise DomainError(f"sample {parent.accession} is {parent.status.replace('_', ' ')} and cannot be split")
+        raise DomainError(f"sample {parent.accession} is {parent.status.replace('_', ' ')} and cannot be "
+                          "split")
     unknown = set(preanalytical) - set(PREANALYTICAL_FIELDS)
     if unknown:
         raise DomainError(f"unknown pre-analytical field(s): {', '.join(sorted(unknown))}")
     if derivation == "aliquot" and not same_dimension(unit, parent.unit):
-        raise DomainError(f"aliquots in {unit} cannot come out of a sample measured in {parent.unit}", field="unit")
+        raise DomainError(f"aliquots in {unit} cannot come out of a sample measured in {parent.unit}",
+                          field="unit")
     problem = volume_refusal(parent, [(count, volume, unit)])
     if problem:
         raise DomainError(problem, field="volume")
@@ -190,14 +193,15 @@ def volume_refusal(parent: Sample, draws: list[tuple[int, float, str]]) -> str |
     total = sum(convert(n * v, u, parent.unit) for n, v, u in same)
     shown = " + ".join(f"{n} × {v:g} {u}" for n, v, u in same)
     if total > parent.quantity * (1 + 1e-9):
-        return f"{shown} = {total:g} {parent.unit} is more than the {parent.quantity:g} {parent.unit} left in " \
-               f"{parent.accession}"
+        return (f"{shown} = {total:g} {parent.unit} is more than the {parent.quantity:g} {parent.unit} left "
+                f"in {parent.accession}")
     dead, left = dead_volume(parent), available(parent)
     if left is not None and total > left * (1 + 1e-9):
         holder = parent.container_type.name if parent.derivation == "primary" and parent.container_type \
             else parent.sample_type.name
-        return (f"{shown} = {total:g} {parent.unit} is more than the {left:g} {parent.unit} that can be taken out "
-                f"of {parent.accession}: {dead:g} {parent.unit} stays in the {holder} as dead volume")
+        return (f"{shown} = {total:g} {parent.unit} is more than the {left:g} {parent.unit} that can be "
+                f"taken out of {parent.accession}: {dead:g} {parent.unit} stays in the {holder} as dead "
+                "volume")
     return None
 
 
@@ -214,10 +218,12 @@ def pool(session: Session, members: list[tuple[Sample, float]], *, unit: str, by
             raise DomainError(f"{sample.accession} is listed twice in the pool", field="members")
         seen.add(sample.id)
         if sample.participant_id != first.participant_id or sample.sample_type_id != first.sample_type_id:
-            raise DomainError(f"{sample.accession} is not of the same participant and type as {first.accession}",
+            raise DomainError(f"{sample.accession} is not of the same participant and type as "
+                              f"{first.accession}",
                               field="members")
         if sample.site_id != first.site_id:
-            raise DomainError(f"{sample.accession} is held at another site than {first.accession}", field="members")
+            raise DomainError(f"{sample.accession} is held at another site than {first.accession}",
+                              field="members")
         if sample.status not in ("collected", "received", "in_storage", "checked_out"):
             raise DomainError(f"{sample.accession} is {sample.status.replace('_', ' ')} and cannot be pooled")
         if amount <= 0:
@@ -241,7 +247,8 @@ def pool(session: Session, members: list[tuple[Sample, float]], *, unit: str, by
         session.add(PoolMember(pool_id=pooled.id, member_id=sample.id, quantity=amount))
         if sample.quantity is not None:
             sample.quantity = max(sample.quantity - convert(amount, unit, sample.unit), 0.0)
-        record_event(session, sample.id, "pooled", by=by, at=at, details={"pool": code, "amount": amount, "unit": unit})
+        record_event(session, sample.id, "pooled", by=by, at=at,
+                     details={"pool": code, "amount": amount, "unit": unit})
     record_event(session, pooled.id, "pooled", by=by, at=at,
                  details={"members": [s.accession for s, _ in members]})
     session.flush()

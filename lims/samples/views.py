@@ -101,20 +101,23 @@ def register(code: str, timepoint: str) -> Any:
                 continue
             entries.append(accessioning.KitEntry(
                 kit_item_id=item.id, collected=state == "collected",
-                collected_at=_parse_local(request.form.get(f"{key}-collected_at"), tz, f"{key}-collected_at", problems),
+                collected_at=_parse_local(request.form.get(f"{key}-collected_at"), tz, f"{key}-collected_at",
+                                          problems),
                 quantity=_parse_float(request.form.get(f"{key}-quantity"), f"{key}-quantity", problems),
                 missed_reason=request.form.get(f"{key}-missed_reason"),
                 haemolysed=request.form.get(f"{key}-haemolysed") == "on",
             ))
         if not problems and actual_on is not None:
             try:
-                created = accessioning.register_visit(db.session, visit, entries, actual_on=actual_on, by=current_user)
+                created = accessioning.register_visit(db.session, visit, entries, actual_on=actual_on,
+                                                      by=current_user)
             except accessioning.ValidationErrors as exc:
                 problems = exc.problems
             else:
                 flash(f"Registered {len(created)} sample{'s' if len(created) != 1 else ''} for "
                       f"{participant.code} {visit.timepoint.code}. Print their labels now.", "info")
-                return redirect(url_for("samples.registered", code=participant.code, timepoint=visit.timepoint.code))
+                return redirect(url_for("samples.registered", code=participant.code,
+                                        timepoint=visit.timepoint.code))
         status = 400
     else:
         status = 200
@@ -147,21 +150,25 @@ def barcode_svg(accession: str) -> Any:
 @permission_required("samples.register")
 def process(accession: str) -> Any:
     """Process a primary tube into aliquots/derivatives, recording the raw pre-analytical values."""
-    sample = access.require(current_user, "samples.register", service.find_by_accession(db.session, accession))
+    sample = access.require(current_user, "samples.register",
+                            service.find_by_accession(db.session, accession))
     if sample.sample_type.kind == "solid":
         return redirect(url_for("samples.tissue", accession=sample.accession))
     tz = access.study_zone(sample.participant.study)
     kit = db.session.get(KitItem, sample.kit_item_id) if sample.kit_item_id else None
     defaults = [accessioning.YieldEntry(y["sample_type"], int(y["aliquots"]), float(y["volume"]),
-                                        _unit_of(sample, y["sample_type"])) for y in (kit.yields if kit else [])]
+                                        _unit_of(sample, y["sample_type"]))
+                for y in (kit.yields if kit else [])]
     problems: dict[str, str] = {}
     if request.method == "POST":
         try:
             data = process_form(request.form, defaults, tz)
             made = accessioning.process_primary(
-                db.session, sample, [accessioning.YieldEntry(y["sample_type"], y["count"], y["volume"], y["unit"])
+                db.session, sample,
+                [accessioning.YieldEntry(y["sample_type"], y["count"], y["volume"], y["unit"])
                                      for y in data.pop("yields")],
-                by=current_user, consume=data.pop("consume"), **{k: v for k, v in data.items() if v is not None})
+                by=current_user, consume=data.pop("consume"),
+                **{k: v for k, v in data.items() if v is not None})
         except ValidationError as exc:
             problems = form_errors(exc)
         except accessioning.ValidationErrors as exc:
@@ -170,7 +177,8 @@ def process(accession: str) -> Any:
             problems = {exc.field or "form": exc.message}
         else:
             flash(f"Made {len(made)} samples from {sample.accession}.", "info")
-            return redirect(url_for("samples.made", accession=sample.accession, a=[s.accession for s in made]))
+            return redirect(url_for("samples.made", accession=sample.accession,
+                                    a=[s.accession for s in made]))
     required = required_fields(t for t in sample.participant.study.sample_types
                                if t.code in {d.sample_type_code for d in defaults})
     return render_template("samples/process.html", sample=sample, defaults=defaults, problems=problems,
@@ -221,13 +229,15 @@ def made(accession: str) -> Any:
 @permission_required("samples.register")
 def tissue(accession: str) -> Any:
     """Record a tissue specimen's collection, warm and cold ischaemia, fixation and storage."""
-    sample = access.require(current_user, "samples.register", service.find_by_accession(db.session, accession))
+    sample = access.require(current_user, "samples.register",
+                            service.find_by_accession(db.session, accession))
     tz = access.study_zone(sample.participant.study)
     problems: dict[str, str] = {}
     if request.method == "POST":
         try:
             data = form_data(TissueSchema(), request.form)
-            data["storage_via_minus80"] = {"yes": True, "no": False}.get(request.form.get("storage_via_minus80", ""))
+            data["storage_via_minus80"] = {"yes": True,
+                                           "no": False}.get(request.form.get("storage_via_minus80", ""))
             if "storage_temp_c" in data:
                 data["storage_temp_c"] = data["storage_temp_c"].replace(",", ".")
             values = localise(TissueSchema().load(data), tz)

@@ -1,1 +1,2 @@
-"""Shipments between sites (or to a central lab), manifests, receipt with reconciliation, and consent withdrawal."""
+"""Shipments between sites (or to a central lab), manifests, receipt with reconciliation, and consent
+withdrawal."""

@@ -56,7 +56,8 @@ class Shipments(MethodView):
     @blp.paginate(SelectPage)
     def get(self, args: dict[str, Any]) -> Any:
         """List the shipments from or to your sites, newest first."""
-        return service.shipments_query(status=args.get("status"), where=access.visible_shipments(current_user))
+        return service.shipments_query(status=args.get("status"),
+                                       where=access.visible_shipments(current_user))
 
     @permission_required("shipments.build")
     @blp.arguments(ShipmentCreateSchema)
@@ -91,7 +92,8 @@ class ShipmentById(MethodView):
 def add(args: dict[str, Any], shipment_id: int) -> Any:
     """Pack a scanned tube, or every tube of a scanned box (all or nothing)."""
     shipment = _shipment(shipment_id)
-    return {"added": service.add_by_scan(db.session, shipment, args["code"], by=current_user), "shipment": shipment}
+    return {"added": service.add_by_scan(db.session, shipment, args["code"], by=current_user),
+            "shipment": shipment}
 
 
 @blp.route("/<int:shipment_id>/items/<accession>", methods=["DELETE"])
@@ -118,7 +120,7 @@ def release(args: dict[str, Any], shipment_id: int) -> Any:
 @login_required
 @blp.response(200, ManifestSchema)
 def manifest(shipment_id: int) -> Any:
-    """Return the signed JSON manifest: content, the SHA-256 of its canonical JSON, this installation's signature."""
+    """Return the signed JSON manifest: content, the SHA-256 of its canonical JSON, our signature."""
     return manifests.manifest(_shipment(shipment_id), instance=instance_name(), key=installation_key())
 
 
@@ -180,7 +182,8 @@ def _bounded(view: F) -> F:
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": ManifestSchema}}})
 @blp.response(201, ShipmentDetailSchema)
 @blp.alt_response(409, description="Already imported, or made by this installation")
-@blp.alt_response(422, schema=ErrorSchema, description="Refused: every problem with its item, field, value and "
+@blp.alt_response(422, schema=ErrorSchema,
+                  description="Refused: every problem with its item, field, value and "
                                                         "reason in errors.manifest; nothing was stored")
 def import_manifest() -> Any:
     """Import another installation's signed manifest (the body is the manifest file as exported).
@@ -190,7 +193,8 @@ def import_manifest() -> Any:
     sample registered here. The body is read exactly as the import page reads an uploaded file.
     """
     try:
-        return manifests.import_manifest(db.session, request.get_data(), by=current_user, instance=instance_name(),
+        return manifests.import_manifest(db.session, request.get_data(), by=current_user,
+                                         instance=instance_name(),
                                          own_fingerprint=installation_key().fingerprint)
     except manifests.ManifestRefused as exc:
         abort(422, message=exc.message, errors={"manifest": [p.to_dict() for p in exc.problems]})
@@ -200,7 +204,7 @@ def import_manifest() -> Any:
 @permission_required("manifests.keys")
 @blp.response(200, InstallationKeySchema)
 def own_key() -> Any:
-    """Return this installation's manifest signing key (public half and fingerprint), to send to partner sites."""
+    """Return this installation's manifest signing key (public half and fingerprint) for partner sites."""
     key = installation_key()
     return {"installation": instance_name(), "algorithm": signing.ALGORITHM, "public_key": key.public_key,
             "public_key_pem": key.public_pem, "fingerprint": key.fingerprint}

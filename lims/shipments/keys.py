@@ -61,22 +61,23 @@ def register_key(session: Session, *, installation: str, public_key: str, finger
     """
     name = (installation or "").strip()
     if not INSTALLATION_NAME.match(name):
-        raise DomainError("name the sending installation as its manifests do (1 to 80 letters, digits, spaces, "
-                          "'.', '_' or '-')", field="installation")
+        raise DomainError("name the sending installation as its manifests do (1 to 80 letters, digits, "
+                          "spaces, '.', '_' or '-')", field="installation")
     raw = signing.parse_public_key(public_key)
     actual = signing.fingerprint(raw)
     expected = _clean_fingerprint(fingerprint)
     if expected is not None and expected != actual:
-        raise DomainError(f"the key's fingerprint is {signing.grouped(actual)}, not the {expected[:8]}… you were "
-                          "given: the key was changed or mistyped; ask the partner site again", field="fingerprint")
+        raise DomainError(f"the key's fingerprint is {signing.grouped(actual)}, not the {expected[:8]}… you "
+                          "were given: the key was changed or mistyped; ask the partner site again",
+                          field="fingerprint")
     if actual == own_fingerprint:
         raise DomainError("this is this installation's own key; register the partner site's key",
                           field="public_key")
     existing = key_by_fingerprint(session, actual)
     if existing is not None:
         if existing.revoked_at is not None:
-            raise Conflict(f"this key was revoked on {existing.revoked_at:%Y-%m-%d}; a revoked key is never trusted "
-                           "again: ask the partner site for a new one", field="public_key")
+            raise Conflict(f"this key was revoked on {existing.revoked_at:%Y-%m-%d}; a revoked key is never "
+                           "trusted again: ask the partner site for a new one", field="public_key")
         raise Conflict(f"this key is already trusted for {existing.installation}", field="public_key")
     key = ManifestKey(installation=name, public_key=base64.b64encode(raw).decode("ascii"), fingerprint=actual,
                       registered_at=utcnow(), registered_by_id=by.id if by else None)

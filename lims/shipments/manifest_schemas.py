@@ -59,7 +59,8 @@ class Accession(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         text = super()._deserialize(value, attr, data, **kwargs)
         if len(text) > accession_ids.PRINTED_LENGTH:
-            raise ValidationError(f"an accession ID has {accession_ids.PRINTED_LENGTH} characters, this has {len(text)}")
+            raise ValidationError(f"an accession ID has {accession_ids.PRINTED_LENGTH} characters, this has "
+                                  f"{len(text)}")
         try:
             printed = accession_ids.validate(text)
         except ValueError as exc:
@@ -89,16 +90,19 @@ class ReleasedAt(fields.AwareDateTime):
 class ManifestSignatureSchema(Schema):
     algorithm = fields.String(required=True, validate=validate.OneOf(("ed25519",)))
     key_id = fields.String(required=True, validate=HEX64,
-                           metadata={"description": "Fingerprint of the signing key (SHA-256 of its raw bytes)"})
+                           metadata={"description": "Fingerprint of the signing key (SHA-256 of its raw "
+                                                    "bytes)"})
     value = fields.String(required=True, validate=validate.Length(min=1, max=128),
-                          metadata={"description": "Base64 Ed25519 signature of the content's canonical JSON"})
+                          metadata={
+                              "description": "Base64 Ed25519 signature of the content's canonical JSON"})
 
 
 class ManifestSchema(Schema):
     """A manifest file: its content, the content's SHA-256 and the sending installation's signature."""
 
     content = fields.Dict(required=True, metadata={
-        "description": f"The manifest ({MANIFEST_FORMAT}): format, instance, study, shipment, items, csv_sha256"})
+        "description": f"The manifest ({MANIFEST_FORMAT}): format, instance, study, shipment, items, "
+                       "csv_sha256"})
     sha256 = fields.String(required=True, validate=HEX64,
                            metadata={"description": "SHA-256 of the content's canonical JSON"})
     signature = fields.Nested(ManifestSignatureSchema, load_default=None,
@@ -130,7 +134,8 @@ class ManifestItemSchema(Schema):
     participant = _text(20)
     sample_type = _text(40)
     parent = Accession(required=True, allow_none=True,
-                       metadata={"description": "Accession of the sample it was derived from; null for a primary"})
+                       metadata={"description": "Accession of the sample it was derived from; null for a "
+                                                "primary"})
     quantity = Quantity(required=True, allow_none=True)
     unit = fields.String(required=True, validate=validate.OneOf(UNITS))
     box = _text(40, allow_none=True)
@@ -219,5 +224,6 @@ def problems_from(exc: ValidationError, data: Any, *, prefix: tuple[str, ...] = 
                                     accession=accession if isinstance(accession, str) and len(accession) <= 20
                                     else None, value=shown if path[2:] else None))
         else:
-            problems.append(Problem(".".join(str(p) for p in (*prefix, *path)) or "manifest", reason, value=shown))
+            problems.append(Problem(".".join(str(p) for p in (*prefix, *path)) or "manifest", reason,
+                                    value=shown))
     return problems

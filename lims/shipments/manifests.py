@@ -79,8 +79,10 @@ def items_csv(items: list[dict[str, Any]]) -> str:
 
 
 def _item(item: ShipmentItem) -> dict[str, Any]:
-    return {"accession": item.accession, "participant": item.participant_code, "sample_type": item.sample_type_code,
-            "parent": item.parent_accession, "quantity": item.quantity, "unit": item.unit, "box": item.box_barcode,
+    return {"accession": item.accession, "participant": item.participant_code,
+            "sample_type": item.sample_type_code,
+            "parent": item.parent_accession, "quantity": item.quantity, "unit": item.unit,
+            "box": item.box_barcode,
             "from_location": item.from_location}
 
 
@@ -100,7 +102,8 @@ def manifest_content(shipment: Shipment, *, instance: str) -> dict[str, Any]:
         "study": shipment.study.code,
         "shipment": {
             "code": shipment.code, "from_site": shipment.from_site.code,
-            "to_site": shipment.to_site.code if shipment.to_site else None, "destination": shipment.destination,
+            "to_site": shipment.to_site.code if shipment.to_site else None,
+            "destination": shipment.destination,
             "conditions": shipment.conditions, "courier": shipment.courier,
             "tracking_number": shipment.tracking_number,
             "released_at": shipment.released_at.isoformat() if shipment.released_at else None,
@@ -146,7 +149,8 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def parse(raw: bytes | str) -> Any:
     """Read the bytes of a manifest file as JSON (at most MAX_MANIFEST_BYTES, UTF-8, no repeated keys)."""
     if len(raw) > MAX_MANIFEST_BYTES:
-        raise _refuse("file", f"is larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MB; no manifest is that big")
+        raise _refuse("file",
+                      f"is larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MB; no manifest is that big")
     try:
         text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
         return json.loads(text, object_pairs_hook=_no_duplicate_keys)
@@ -160,14 +164,17 @@ def parse(raw: bytes | str) -> Any:
 
 def _envelope(doc: Any) -> dict[str, Any]:
     if not isinstance(doc, dict):
-        raise _refuse("manifest", f"must be a JSON object with content, sha256 and signature, not {type(doc).__name__}")
+        raise _refuse("manifest",
+                      f"must be a JSON object with content, sha256 and signature, not {type(doc).__name__}")
     content = doc.get("content")
     if doc.get("signature") is None:
         version = content.get("format") if isinstance(content, dict) else None
         if version in UNSIGNED_FORMATS:
-            raise _refuse("signature", f"{version} manifests are not signed and are no longer accepted; ask the "
+            raise _refuse("signature",
+                          f"{version} manifests are not signed and are no longer accepted; ask the "
                                        f"sender to export the manifest again ({MANIFEST_FORMAT}, signed)")
-        raise _refuse("signature", "the manifest is not signed; only manifests signed by a registered partner "
+        raise _refuse("signature",
+                      "the manifest is not signed; only manifests signed by a registered partner "
                                    "installation are imported")
     try:
         return ManifestSchema().load(doc)
@@ -182,8 +189,9 @@ def _trusted_key(session: Session, signature: dict[str, Any], *, own_fingerprint
                        field="manifest")
     key = keys.key_by_fingerprint(session, key_id)
     if key is None:
-        reason = (f"signed by a key this installation does not trust (key id {signing.grouped(key_id)[:19]}…); "
-                  "an admin must first register the sending installation's public key")
+        reason = ("signed by a key this installation does not trust (key id "
+                  f"{signing.grouped(key_id)[:19]}…); an admin must first register the sending "
+                  "installation's public key")
     elif key.revoked_at is not None:
         reason = (f"signed by the key of {key.installation} that was revoked on {key.revoked_at:%Y-%m-%d}; "
                   "ask the sender to sign it with their new key")
@@ -209,8 +217,8 @@ def verify(session: Session, raw: bytes | str, *, own_fingerprint: str | None = 
     except (UnicodeEncodeError, ValueError, RecursionError):
         raise _refuse("content", "holds text that is not valid Unicode or is nested too deeply") from None
     if not signing.verify(keys.public_raw(key), data, signature["value"]):
-        reason = (f"the signature does not verify with the key of {key.installation}: the manifest was changed "
-                  "after it was signed, or damaged; ask the sender for it again")
+        reason = (f"the signature does not verify with the key of {key.installation}: the manifest was "
+                  "changed after it was signed, or damaged; ask the sender for it again")
         _record_refusal(session, reason, key.fingerprint, key)
         raise _refuse("signature", reason)
     actual = hashlib.sha256(data).hexdigest()
@@ -222,11 +230,13 @@ def verify(session: Session, raw: bytes | str, *, own_fingerprint: str | None = 
     except ValidationError as exc:
         raise ManifestRefused(problems_from(exc, content, prefix=())) from None
     if loaded["instance"] != key.installation:
-        raise _refuse("instance", f"the manifest says it comes from {loaded['instance']!r} but is signed with the "
+        raise _refuse("instance",
+                      f"the manifest says it comes from {loaded['instance']!r} but is signed with the "
                                   f"key registered for {key.installation!r}", value=repr(loaded["instance"]))
     csv_sha = hashlib.sha256(items_csv(loaded["items"]).encode("utf-8")).hexdigest()
     if csv_sha != loaded["csv_sha256"]:
-        raise _refuse("csv_sha256", f"does not match the items (their CSV hashes to {csv_sha[:12]}…): the item "
+        raise _refuse("csv_sha256",
+                      f"does not match the items (their CSV hashes to {csv_sha[:12]}…): the item "
                                     "list and its CSV disagree", value=repr(loaded["csv_sha256"][:12] + "…"))
     return VerifiedManifest(loaded, key, actual)
 
@@ -245,7 +255,8 @@ def _local_samples(session: Session, accessions: list[str]) -> dict[str, Sample]
     found: dict[str, Sample] = {}
     for start in range(0, len(accessions), 1000):
         chunk = accessions[start:start + 1000]
-        found.update((s.accession or "", s) for s in session.scalars(select(Sample).where(Sample.accession.in_(chunk))))
+        found.update((s.accession or "", s)
+                     for s in session.scalars(select(Sample).where(Sample.accession.in_(chunk))))
     return found
 
 
@@ -264,7 +275,8 @@ def _link_problems(study: Study, items: list[dict[str, Any]], local: dict[str, S
             continue
         for field, value in here.items():
             if item[field] != value:
-                problems.append(Problem(field, f"the sample registered here has {value or 'no parent'}; the link "
+                problems.append(Problem(field,
+                                        f"the sample registered here has {value or 'no parent'}; the link "
                                                "would join two different samples", item=n,
                                         accession=item["accession"], value=repr(item[field])))
     return problems
@@ -272,7 +284,8 @@ def _link_problems(study: Study, items: list[dict[str, Any]], local: dict[str, S
 
 def import_manifest(session: Session, raw: bytes | str, *, by: User | None, instance: str,
                     own_fingerprint: str | None = None, source: str | None = None) -> Shipment:
-    """Create, from another installation's signed manifest, the released shipment this installation will receive.
+    """Create, from another installation's signed manifest, the released shipment this installation will
+    receive.
 
     ``source`` (the file name) prefixes the reasons of a refusal.
     """
@@ -290,7 +303,8 @@ def _import(session: Session, raw: bytes | str, *, by: User | None, instance: st
     content, info = verified.content, verified.content["shipment"]
     origin = content["instance"]
     if origin == instance:
-        raise Conflict(f"manifest {info['code']} was made by this installation; receive the shipment directly",
+        raise Conflict(f"manifest {info['code']} was made by this installation; receive the shipment "
+                       "directly",
                        field="manifest")
     if session.scalar(select(Shipment.id).where(Shipment.code == info["code"], Shipment.origin == origin)):
         raise Conflict(f"shipment {info['code']} from {origin} was already imported", field="manifest")
@@ -317,7 +331,8 @@ def _import(session: Session, raw: bytes | str, *, by: User | None, instance: st
     for item in content["items"]:
         sample = local.get(item["accession"])
         shipment.items.append(ShipmentItem(
-            accession=item["accession"], sample_id=sample.id if sample else None, participant_code=item["participant"],
+            accession=item["accession"], sample_id=sample.id if sample else None,
+            participant_code=item["participant"],
             sample_type_code=item["sample_type"], parent_accession=item["parent"], quantity=item["quantity"],
             unit=item["unit"], box_barcode=item["box"], from_location=item["from_location"], state="packed"))
     session.add(shipment)

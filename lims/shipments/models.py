@@ -23,7 +23,8 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 
 class ManifestKey(Base):
-    """A partner installation's public manifest key that an admin registered: manifests it signs are trusted."""
+    """A partner installation's public manifest key that an admin registered: manifests it signs are
+    trusted."""
 
     __tablename__ = "manifest_key"
     __table_args__ = (
@@ -92,7 +93,7 @@ class Shipment(Base):
     unexpected: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - read once by SQLAlchemy, never changed
 
     study: Mapped[Study] = relationship()
     from_site: Mapped[Site] = relationship(foreign_keys=[from_site_id])

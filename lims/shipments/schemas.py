@@ -7,7 +7,8 @@ from marshmallow import Schema, fields, validate
 from lims.shipments.models import CONDITIONS, STATUSES
 
 CODE = fields.String(required=True, validate=validate.Length(min=1, max=64),
-                     metadata={"description": "A scanned accession ID, or a box barcode (packs the whole box)"})
+                     metadata={"description": "A scanned accession ID, or a box barcode (packs the whole "
+                                              "box)"})
 
 
 class ShipmentQuerySchema(Schema):
@@ -59,9 +60,10 @@ class ShipmentSchema(Schema):
     received_at = fields.DateTime(allow_none=True)
     arrival_temp_c = fields.Float(allow_none=True)
     manifest_sha256 = fields.String(allow_none=True)
-    manifest_key = fields.Function(lambda s: s.manifest_key.fingerprint if s.manifest_key else None, allow_none=True,
-                                   metadata={"description": "Fingerprint of the partner key an imported manifest "
-                                                            "was signed with"})
+    manifest_key = fields.Function(lambda s: s.manifest_key.fingerprint if s.manifest_key else None,
+                                   allow_none=True,
+                                   metadata={"description": "Fingerprint of the partner key an imported "
+                                                            "manifest was signed with"})
     item_count = fields.Function(lambda s: len(s.items))
 
 
@@ -81,7 +83,8 @@ class PackedSchema(Schema):
 
 class ShipmentReceiveSchema(Schema):
     scans = fields.List(fields.String(validate=validate.Length(max=64)), required=True,
-                        validate=validate.Length(max=5000), metadata={"description": "Every code scanned on arrival"})
+                        validate=validate.Length(max=5000),
+                        metadata={"description": "Every code scanned on arrival"})
     damaged = fields.Dict(keys=fields.String(validate=validate.Length(max=64)),
                           values=fields.String(validate=validate.Length(max=500)), load_default=dict,
                           metadata={"description": "Accession -> what is wrong with it"})
@@ -111,7 +114,8 @@ class ReleaseSchema(Schema):
 
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=200),
                              metadata={"description": "The releasing lab manager's password, re-entered"})
-    meaning = fields.String(load_default="approved", validate=validate.OneOf(("approved", "reviewed", "performed")))
+    meaning = fields.String(load_default="approved",
+                            validate=validate.OneOf(("approved", "reviewed", "performed")))
 
 
 class ManifestKeyCreateSchema(Schema):
@@ -145,4 +149,5 @@ class InstallationKeySchema(Schema):
     algorithm = fields.String()
     public_key = fields.String(metadata={"description": "Base64 of the 32 raw bytes"})
     public_key_pem = fields.String()
-    fingerprint = fields.String(metadata={"description": "SHA-256 of the raw public key; the manifests' key_id"})
+    fingerprint = fields.String(metadata={"description": "SHA-256 of the raw public key; the manifests' "
+                                                         "key_id"})

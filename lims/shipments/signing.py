@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 import secrets
@@ -114,7 +115,8 @@ def _read(path: Path) -> InstallationKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise DomainError(f"the manifest signing key {path} is not an unencrypted PEM private key: {exc}") from None
+        raise DomainError(
+            f"the manifest signing key {path} is not an unencrypted PEM private key: {exc}") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise DomainError(f"the manifest signing key {path} is not an Ed25519 key")
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -133,10 +135,8 @@ def _create(path: Path) -> None:
             fh.write(pem)
             fh.flush()
             os.fsync(fh.fileno())
-        try:
+        with contextlib.suppress(FileExistsError):
             os.link(tmp, path)  # atomic and never replaces: whoever links first wins, the others read theirs
-        except FileExistsError:
-            pass
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -145,8 +145,8 @@ def load_or_create(path: Path, *, create: bool) -> InstallationKey:
     """Read the key at ``path``; make it first when ``create`` (the instance folder's own key)."""
     if not path.exists():
         if not create:
-            raise DomainError(f"the manifest signing key file {path} (LIMS_MANIFEST_KEY_FILE) does not exist; "
-                              "mount it, or unset the setting to keep the key in the instance folder")
+            raise DomainError(f"the manifest signing key file {path} (LIMS_MANIFEST_KEY_FILE) does not "
+                              "exist; mount it, or unset the setting to keep the key in the instance folder")
         _create(path)
     return _read(path)
 

@@ -1,5 +1,5 @@
-"""Shipment pages: create, build by scanning, release, signed manifests (download, import), receive, reconcile;
-the manifest keys page."""
+"""Shipment pages: create, build by scanning, release, signed manifests (download, import), receive,
+reconcile; the manifest keys page."""
 
 from __future__ import annotations
 
@@ -27,12 +27,14 @@ bp = Blueprint("shipments", __name__, url_prefix="/shipments")
 
 
 def instance_name() -> str:
-    """Return this installation's name, written into manifests (config INSTANCE_NAME, env LIMS_INSTANCE_NAME)."""
+    """Return this installation's name, written into manifests (config INSTANCE_NAME, env
+    LIMS_INSTANCE_NAME)."""
     return str(current_app.config.get("INSTANCE_NAME") or "trialbank")
 
 
 def installation_key() -> signing.InstallationKey:
-    """Return this installation's manifest signing key (LIMS_MANIFEST_KEY_FILE, else made in the instance folder)."""
+    """Return this installation's manifest signing key (LIMS_MANIFEST_KEY_FILE, else made in the instance
+    folder)."""
     return signing.installation_key(current_app)
 
 
@@ -58,8 +60,10 @@ def create() -> Any:
     form = request.form
     try:
         shipment = service.create_shipment(
-            db.session, get_study(db.session), from_site=form.get("from_site", ""), to_site=form.get("to_site") or None,
-            destination=form.get("destination"), conditions=form.get("conditions", ""), courier=form.get("courier"),
+            db.session, get_study(db.session), from_site=form.get("from_site", ""),
+            to_site=form.get("to_site") or None,
+            destination=form.get("destination"), conditions=form.get("conditions", ""),
+            courier=form.get("courier"),
             tracking_number=form.get("tracking_number"), by=current_user)
     except Forbidden:
         raise  # packing for a site one does not work at is refused (403), not a form error
@@ -72,7 +76,8 @@ def create() -> Any:
 @bp.get("/<int:shipment_id>")
 @login_required
 def detail(shipment_id: int) -> Any:
-    """Show a shipment: conditions, contents, and the next step (scan, release, receive or the reconciliation)."""
+    """Show a shipment: conditions, contents, and the next step (scan, release, receive or the
+    reconciliation)."""
     shipment = _shipment(shipment_id)
     report = receiving.reconciliation(shipment) if shipment.status == "received" else None
     return render_template("shipments/detail.html", shipment=shipment, report=report, conditions=CONDITIONS,
@@ -177,8 +182,9 @@ def receive(shipment_id: int) -> Any:
     except DomainError as exc:
         refuse(exc.message)
     else:
-        flash(f"Received: {len(report.received)} intact, {len(report.damaged)} damaged, {len(report.missing)} missing, "
-              f"{len(report.unexpected)} unexpected.", "info" if report.complete else "error")
+        flash(f"Received: {len(report.received)} intact, {len(report.damaged)} damaged, "
+              f"{len(report.missing)} missing, {len(report.unexpected)} unexpected.",
+              "info" if report.complete else "error")
     return redirect(url_for("shipments.detail", shipment_id=shipment_id))
 
 
@@ -210,7 +216,8 @@ def import_manifest() -> Any:
     name = upload.filename[:120]
     try:
         shipment = manifests.import_manifest(
-            db.session, upload.read(manifests.MAX_MANIFEST_BYTES + 1), by=current_user, instance=instance_name(),
+            db.session, upload.read(manifests.MAX_MANIFEST_BYTES + 1), by=current_user,
+            instance=instance_name(),
             own_fingerprint=installation_key().fingerprint, source=name)
     except manifests.ManifestRefused as exc:
         flash(f"{name}: the manifest was refused; nothing was imported", "error")
@@ -239,8 +246,8 @@ def keys_page() -> Any:
             refuse(exc.message)
             status = exc.status
         else:
-            flash(f"Manifests signed by {key.installation} with key {signing.grouped(key.fingerprint)[:19]}… are "
-                  "trusted from now on.", "info")
+            flash(f"Manifests signed by {key.installation} with key {signing.grouped(key.fingerprint)[:19]}… "
+                  "are trusted from now on.", "info")
             return redirect(url_for("shipments.keys_page"))
     return render_template("shipments/keys.html", own=own, instance=instance_name(), grouped=signing.grouped,
                            keys=keys.list_keys(db.session), form=request.form), status
@@ -256,6 +263,7 @@ def revoke_key(key_id: int) -> Any:
     except DomainError as exc:
         refuse(exc.message)
     else:
-        flash(f"The key of {key.installation} ({key.fingerprint[:8]}…) is revoked: manifests it signs are refused.",
+        flash(f"The key of {key.installation} ({key.fingerprint[:8]}…) is revoked: manifests it signs are "
+              "refused.",
               "info")
     return redirect(url_for("shipments.keys_page"))

@@ -14,7 +14,8 @@ from lims.signatures import jobs, parameters, service
 from lims.signatures.schemas import RunDetailSchema, RunParametersSchema, RunSchema
 from lims.studies.service import get_study
 
-blp = Blueprint("signatures_api", __name__, description="Multi-marker signature runs (nested CV, stored, re-runnable)")
+blp = Blueprint("signatures_api", __name__,
+                description="Multi-marker signature runs (nested CV, stored, re-runnable)")
 
 
 

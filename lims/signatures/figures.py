@@ -1,4 +1,5 @@
-"""Figures of a stored signature run, drawn from its result JSON (so a reopened run draws the same figures)."""
+"""Figures of a stored signature run, drawn from its result JSON (so a reopened run draws the same
+figures)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 
 
 def available(result: dict[str, Any] | None) -> list[str]:
-    """Return the figures a result can draw (survival results have no calibration points or decision curve)."""
+    """Return the figures a result can draw (survival results have no calibration points or decision
+    curve)."""
     if not result:
         return []
     out = []

@@ -20,7 +20,8 @@ class SignatureRun(Base):
     __table_args__ = (
         CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
         CheckConstraint("dataset_sha256 IS NULL OR length(dataset_sha256) = 64", name="sha256"),
-        CheckConstraint("status != 'done' OR (result IS NOT NULL AND dataset_sha256 IS NOT NULL)", name="done"),
+        CheckConstraint("status != 'done' OR (result IS NOT NULL AND dataset_sha256 IS NOT NULL)",
+                        name="done"),
         CheckConstraint("status != 'failed' OR error IS NOT NULL", name="failed"),
     )
 

@@ -67,34 +67,40 @@ class _Writer:
 
 
 def _performance(res: dict[str, Any], event_label: str) -> list[str]:
-    out = [f"Patients: {res['n']} ({res['n_events']} with {event_label}); {res['n_dropped']} left out for a "
-           + "missing outcome"]
+    out = [(f"Patients: {res['n']} ({res['n_events']} with {event_label}); {res['n_dropped']} left out for "
+            "a missing outcome")]
     if res.get("auc") is not None:
         out.append(f"Cross-validated AUC {_fmt(res['auc'])} (95% CI {_fmt(res['auc_ci'][0])}–"
-                   f"{_fmt(res['auc_ci'][1])}); per repeat {', '.join(_fmt(a) for a in res['auc_by_repeat'])}")
+                   f"{_fmt(res['auc_ci'][1])}); per repeat "
+                   f"{', '.join(_fmt(a) for a in res['auc_by_repeat'])}")
         cal = res["calibration"]
-        out.append(f"Calibration slope {_fmt(cal.get('slope'), '.2f')}, intercept {_fmt(cal.get('intercept'), '.2f')}")
+        out.append(f"Calibration slope {_fmt(cal.get('slope'), '.2f')}, intercept "
+                   f"{_fmt(cal.get('intercept'), '.2f')}")
     if res.get("cindex") is not None:
         out.append(f"Cross-validated C-index {_fmt(res['cindex'])} (95% CI {_fmt(res['cindex_ci'][0])}–"
                    f"{_fmt(res['cindex_ci'][1])}); time-dependent AUC at 365 days {_fmt(res.get('td_auc'))}")
         out.append(f"Calibration slope {_fmt(res['calibration'].get('slope'), '.2f')}")
     perms = res["provenance"]["permutations"]
     out.append("Permutation p (whole nested procedure): "
-               + (f"{res['permutation_p']:.3g} over {perms} permutations" if res.get("permutation_p") is not None
+               + (f"{res['permutation_p']:.3g} over {perms} permutations"
+                  if res.get("permutation_p") is not None
                   else "not run"))
     final = res["final_model"]
-    out.append(f"Final model: penalty lambda {final['lambda']:.4g}; selected: {', '.join(final['selected']) or 'none'}")
+    out.append(f"Final model: penalty lambda {final['lambda']:.4g}; selected: "
+               f"{', '.join(final['selected']) or 'none'}")
     return out
 
 
-def report_pdf(run: SignatureRun, *, title: str, study: str, conditions: list[str], event_label: str) -> bytes:
+def report_pdf(run: SignatureRun, *, title: str, study: str, conditions: list[str],
+               event_label: str) -> bytes:
     """Return the PDF report of a finished run (A4 pages of text and tables, then one page of figures)."""
     res = run.result or {}
     buffer = io.BytesIO()
     with PdfPages(buffer, metadata={"Title": title, "Creator": "Trialbank", "CreationDate": None}) as pdf:
         w = _Writer(pdf)
         w.line(title, size=15, weight="bold")
-        w.line(f"{study}. Run #{run.id} by {run.by_username}, {run.created_at:%Y-%m-%d %H:%M} UTC.", gap=0.006)
+        w.line(f"{study}. Run #{run.id} by {run.by_username}, {run.created_at:%Y-%m-%d %H:%M} UTC.",
+               gap=0.006)
         for sentence in conditions:
             w.paragraph(f"- {sentence}")
         w.heading("Validated performance")
@@ -112,7 +118,8 @@ def report_pdf(run: SignatureRun, *, title: str, study: str, conditions: list[st
         if res.get("watch_and_wait"):
             w.heading("Watch and wait per 100 patients")
             w.paragraph(f"Missed: patients with {event_label} who would be spared surgery.")
-            w.line(f"{'Threshold':>9}{'Surgeries avoided (95% CI)':>30}{'Missed (95% CI)':>30}", mono=True, size=8)
+            w.line(f"{'Threshold':>9}{'Surgeries avoided (95% CI)':>30}{'Missed (95% CI)':>30}", mono=True,
+                   size=8)
             for row in res["watch_and_wait"]:
                 avoided = (f"{row['surgeries_avoided_per']:.1f} ({row['surgeries_avoided_ci_low']:.1f}–"
                            f"{row['surgeries_avoided_ci_high']:.1f})")
@@ -121,7 +128,8 @@ def report_pdf(run: SignatureRun, *, title: str, study: str, conditions: list[st
                 w.line(f"{row['threshold']:>9.2f}{avoided:>30}{missed:>30}", mono=True, size=8)
         w.heading("Final model coefficients (per SD)")
         for row in res.get("final_model", {}).get("coefficients", []):
-            w.line(f"{row['predictor'][:30]:<32}{row['coef'] + 0.0:>12.4f}{'  forced' if row['forced'] else ''}",
+            w.line(
+                f"{row['predictor'][:30]:<32}{row['coef'] + 0.0:>12.4f}{'  forced' if row['forced'] else ''}",
                    mono=True, size=8)
         w.heading("Methods")
         w.paragraph(res.get("methods", ""))
@@ -134,7 +142,7 @@ def report_pdf(run: SignatureRun, *, title: str, study: str, conditions: list[st
         names = figures.available(res)
         if names:
             fig, axes = plt.subplots(len(names), 1, figsize=A4)
-            for ax, name in zip([axes] if len(names) == 1 else list(axes), names):
+            for ax, name in zip([axes] if len(names) == 1 else list(axes), names, strict=True):
                 ax.imshow(mpimg.imread(io.BytesIO(figures.render(res, name, "png")), format="png"))
                 ax.set_axis_off()
             fig.tight_layout()

@@ -41,5 +41,6 @@ class RunDetailSchema(RunSchema):
         check = service.compare(db.session, run)
         if check is None:
             return None
-        return {"original_id": check.original.id, "same_input": check.same_input, "identical": check.identical,
+        return {"original_id": check.original.id, "same_input": check.same_input,
+                "identical": check.identical,
                 "differences": check.differences}

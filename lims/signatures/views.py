@@ -35,7 +35,8 @@ def _form(study: Any, values: dict[str, Any], error: DomainError | None = None, 
 def index() -> Any:
     """Show the model form and the study's recent runs."""
     study = get_study(db.session)
-    defaults = {"outcome": "pcr", "timepoint": "BASELINE", "transform": "log2", "penalty": "l1", "mode": "quick",
+    defaults = {"outcome": "pcr", "timepoint": "BASELINE", "transform": "log2", "penalty": "l1",
+                "mode": "quick",
                 "outer_folds": 5, "inner_folds": 4, "markers": [], "covariates": [], "sample_types": [],
                 "thresholds": ", ".join(f"{t:g}" for t in service.DEFAULT_THRESHOLDS)}
     return _form(study, defaults)
@@ -64,7 +65,8 @@ def run_page(run_id: int) -> Any:
     run = service.get_run(db.session, study, run_id)
     job = db.session.get(Job, run.job_id) if run.job_id else None
     # A run whose job ended without finishing it (or that has no job at all) will not move any more.
-    stale = not run.finished and (job.finished if job is not None else utcnow() - run.created_at > STALE_AFTER)
+    stale = not run.finished and (job.finished if job is not None
+                                  else utcnow() - run.created_at > STALE_AFTER)
     return render_template("signatures/run.html", study=study, run=run, stale=stale, job=job,
                            outcome=service.OUTCOMES[run.parameters["outcome"]],
                            conditions=service.conditions(run.parameters),
@@ -91,7 +93,8 @@ def report(run_id: int) -> Any:
     html = render_template("signatures/report.html", study=study, run=run,
                            outcome=service.OUTCOMES[run.parameters["outcome"]],
                            conditions=service.conditions(run.parameters),
-                           images={name: figures.data_uri(run.result, name) for name in figures.available(run.result)})
+                           images={name: figures.data_uri(run.result, name)
+                                   for name in figures.available(run.result)})
     return Response(html, mimetype="text/html",
                     headers={"Content-Disposition": f'attachment; filename="signature-run-{run.id}.html"'})
 
@@ -105,7 +108,8 @@ def report_pdf(run_id: int) -> Any:
     if run.status != "done":
         raise DomainError(f"signature run {run.id} is {run.status}; a report needs a finished run")
     outcome = service.OUTCOMES[run.parameters["outcome"]]
-    data = pdf.report_pdf(run, title=f"Signature run #{run.id}: {outcome.label}", study=f"{study.name} ({study.code})",
+    data = pdf.report_pdf(run, title=f"Signature run #{run.id}: {outcome.label}",
+                          study=f"{study.name} ({study.code})",
                           conditions=service.conditions(run.parameters), event_label=outcome.event_label)
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="signature-run-{run.id}.pdf"'})

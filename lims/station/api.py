@@ -48,7 +48,8 @@ def ping() -> Any:
 @blp.alt_response(409, description="Refused: status, consent or batch rule; nothing changed")
 def scan(args: dict[str, Any]) -> Any:
     """Apply one action to one scanned sample."""
-    return service.scan(db.session, args["code"], args["mode"], user=current_user, text=args.get("text")).to_dict()
+    return service.scan(db.session, args["code"], args["mode"], user=current_user,
+                        text=args.get("text")).to_dict()
 
 
 @blp.route("/check", methods=["POST"])

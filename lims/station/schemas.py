@@ -22,7 +22,8 @@ class ScanSchema(Schema):
 
 class CheckSchema(ScanSchema):
     batch = fields.List(fields.String(validate=validate.Length(max=64)), load_default=list,
-                        validate=validate.Length(max=2000), metadata={"description": "Codes already in the batch"})
+                        validate=validate.Length(max=2000),
+                        metadata={"description": "Codes already in the batch"})
 
 
 class BatchSchema(Schema):
@@ -63,7 +64,8 @@ class BatchResultSchema(Schema):
 
 class DiagnoseSchema(Schema):
     text = fields.String(required=True, validate=validate.Length(max=200),
-                         metadata={"description": "The characters the scanner typed (suffix keys included or not)"})
+                         metadata={"description": "The characters the scanner typed (suffix keys included or "
+                                                  "not)"})
     suffix = fields.String(load_default=None, validate=validate.OneOf(("Enter", "Tab")),
                            metadata={"description": "The key that ended the scan, if the page saw one"})
 

@@ -109,7 +109,8 @@ def _apply(session: Session, sample: Sample, mode: str, user: User, text: str | 
     return actions.lookup(session, sample, by=user)
 
 
-def batch(session: Session, codes: list[str], mode: str, *, user: User, text: str | None = None) -> list[ScanResult]:
+def batch(session: Session, codes: list[str], mode: str, *, user: User,
+          text: str | None = None) -> list[ScanResult]:
     """Apply ``mode`` to every code in one unit of work: all succeed, or nothing changes.
 
     Every code is checked first; the error lists each refused code with its reason.
@@ -131,7 +132,8 @@ def batch(session: Session, codes: list[str], mode: str, *, user: User, text: st
         seen.add(sample.accession or "")
         samples.append(sample)
     if problems:
-        raise Conflict(f"nothing was changed; {len(problems)} of {len(codes)} scans refused: " + "; ".join(problems),
+        raise Conflict(f"nothing was changed; {len(problems)} of {len(codes)} scans refused: "
+                       + "; ".join(problems),
                        field="codes")
     results = []
     for sample in samples:

@@ -1,8 +1,9 @@
-"""Storage JSON API: units with occupancy, box positions, place by scan, moves, locations, suggestions, retention."""
+"""Storage JSON API: units with occupancy, box positions, place by scan, moves, locations, suggestions,
+retention."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from flask.views import MethodView
 from flask_login import current_user
@@ -62,7 +63,8 @@ def _detail(unit: StorageUnit) -> dict[str, Any]:
                 positions=None, samples=[])
     if unit.kind in GRID_KINDS:
         data["positions"] = [
-            {"position": c.label, "row": c.row, "col": c.col, "accession": c.sample.accession if c.sample else None,
+            {"position": c.label, "row": c.row, "col": c.col,
+             "accession": c.sample.accession if c.sample else None,
              "sample_type": c.sample.sample_type.code if c.sample else None,
              "status": c.sample.status if c.sample else None}
             for row in service.box_map(db.session, unit) for c in row]
@@ -73,7 +75,7 @@ def _detail(unit: StorageUnit) -> dict[str, Any]:
 
 @blp.route("/units")
 class Units(MethodView):
-    decorators = [login_required]
+    decorators: ClassVar[list[Any]] = [login_required]
 
     @blp.arguments(UnitQuerySchema, location="query")
     @blp.response(200, UnitSchema(many=True))
@@ -98,7 +100,8 @@ class Units(MethodView):
         parent_id = args.pop("parent_id", None)
         parent = _unit(parent_id) if parent_id else None
         site_code = args.pop("site", None)
-        site = parent.site if parent else db.session.scalar(select(Site).where(Site.code == (site_code or "").upper()))
+        site = parent.site if parent else db.session.scalar(select(Site)
+                                                            .where(Site.code == (site_code or "").upper()))
         if site is None:
             raise DomainError("give the site (or a parent unit)", field="site")
         return _detail(service.create_unit(db.session, site=site, parent=parent, by=current_user, **args))
@@ -120,7 +123,8 @@ def unit_detail(unit_id: int) -> Any:
 def place(args: dict[str, Any], unit_id: int) -> Any:
     """Place a scanned tube at a position (or the next free one); a placed tube is moved."""
     unit = access.require(current_user, "storage.manage", _unit(unit_id))
-    return service.place_by_scan(db.session, unit, args["code"], position=args.get("position"), by=current_user,
+    return service.place_by_scan(db.session, unit, args["code"], position=args.get("position"),
+                                 by=current_user,
                                  expected_version=args.get("version"))
 
 
@@ -155,7 +159,7 @@ def location(accession: str) -> Any:
 @login_required
 @blp.response(200, StorageSuggestionSchema)
 def suggestion(accession: str) -> Any:
-    """Suggest where a sample should go (same participant and time point together, type and temperature allowed)."""
+    """Suggest where a sample should go (same participant and time point together, type and temperature)."""
     sample = _sample(accession)
     s = service.suggest_location(db.session, sample)
     if s is None:
@@ -187,9 +191,10 @@ def retention(args: dict[str, Any], pagination_parameters: Any) -> Any:
 @blp.arguments(RackFileSchema, location="files")
 @blp.response(200, RackDiffSchema)
 def rack_scan(form: dict[str, Any], files: dict[str, Any], unit_id: int) -> Any:
-    """Compare a rack reader's file (FluidX, VisionMate, Micronic, DataPaq) with the box map; changes nothing."""
+    """Compare a rack reader's file (FluidX, VisionMate, Micronic, DataPaq) with the box map; no change."""
     unit = access.require(current_user, "storage.manage", _unit(unit_id))
-    return racks.compare(db.session, unit, files["file"].read(), user=current_user, numbering=form["numbering"])
+    return racks.compare(db.session, unit, files["file"].read(), user=current_user,
+                         numbering=form["numbering"])
 
 
 @blp.route("/units/<int:unit_id>/rack-scan/apply", methods=["POST"])
@@ -197,7 +202,9 @@ def rack_scan(form: dict[str, Any], files: dict[str, Any], unit_id: int) -> Any:
 @blp.arguments(RackApplyFormSchema, location="form")
 @blp.arguments(RackFileSchema, location="files")
 @blp.response(200, RackAppliedSchema)
-@blp.alt_response(409, description="The box or file changed since the review, or a move is refused; nothing changed")
+@blp.alt_response(409,
+                  description="The box or file changed since the review, or a move is refused; nothing "
+                              "changed")
 def rack_apply(form: dict[str, Any], files: dict[str, Any], unit_id: int) -> Any:
     """Apply a reviewed rack scan: every move or none, one custody event per tube."""
     unit = access.require(current_user, "storage.manage", _unit(unit_id))

@@ -1,8 +1,10 @@
-"""Move many tubes at once, all or nothing: bulk placement from a CSV file, and what a reviewed rack scan applies.
+"""Move many tubes at once, all or nothing: bulk placement from a CSV file, and what a reviewed rack scan
+applies.
 
-Every tube is checked first with the same rules as a single scan (:func:`lims.storage.service.placement_refusal`);
-the positions are then written in two steps inside one savepoint, so that tubes may swap places within a box
-without tripping over the one-tube-per-position constraint; each tube gets one custody event (``stored`` or
+Every tube is checked first with the same rules as a single scan
+(:func:`lims.storage.service.placement_refusal`); the positions are then written in two steps inside one
+savepoint, so that tubes may swap places within a box without tripping over the one-tube-per-position
+constraint; each tube gets one custody event (``stored`` or
 ``moved``). A refusal names the line, the field, the value and the reason; nothing is written then.
 """
 
@@ -51,7 +53,8 @@ class BulkRefused(DomainError):
     status = 422
 
     def __init__(self, problems: list[tuple[int | None, str, str, str]]) -> None:
-        shown = "; ".join(f"{'line ' + str(n) if n else 'file'}, {f} {v!r}: {r}" for n, f, v, r in problems[:20])
+        shown = "; ".join(f"{'line ' + str(n) if n else 'file'}, {f} {v!r}: {r}"
+                          for n, f, v, r in problems[:20])
         more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
         super().__init__(f"nothing was placed; {len(problems)} problem(s): {shown}{more}", field="file")
         self.problems = {f"line {n}" if n else "file": f"{f} {v!r}: {r}" for n, f, v, r in problems}
@@ -76,12 +79,14 @@ def apply_moves(session: Session, moves: list[Move], *, by: User | None, reason:
             for move in moves:
                 placement = current.get(move.sample.id)
                 if placement is None:
-                    session.add(Placement(sample_id=move.sample.id, unit_id=move.unit.id, row=move.row, col=move.col))
+                    session.add(Placement(sample_id=move.sample.id, unit_id=move.unit.id, row=move.row,
+                                          col=move.col))
                 else:
                     placement.unit_id, placement.row, placement.col = move.unit.id, move.row, move.col
             session.flush()
     except IntegrityError:
-        raise Conflict("a position was taken by someone else meanwhile; nothing was placed, try again") from None
+        raise Conflict(
+            "a position was taken by someone else meanwhile; nothing was placed, try again") from None
     except StaleDataError:
         raise Conflict("a tube was moved by someone else meanwhile; nothing was placed, try again") from None
     for placement in current.values():
@@ -98,7 +103,8 @@ def apply_moves(session: Session, moves: list[Move], *, by: User | None, reason:
     return len(moves)
 
 
-def move_refusal(session: Session, user: User | None, move: Move, chains: dict[int, list[StorageUnit]]) -> str | None:
+def move_refusal(session: Session, user: User | None, move: Move,
+                 chains: dict[int, list[StorageUnit]]) -> str | None:
     """Return why ``move`` may not be made by ``user`` (scope, status, site, type, temperature), or None."""
     if not access.may_act(user, "storage.manage", move.sample) or not access.may_act(user, "storage.manage",
                                                                                       move.unit):
@@ -138,7 +144,8 @@ def _read(data: bytes) -> list[tuple[int, list[str]]]:
     sample = "\n".join(text.splitlines()[:10])
     delimiter = max((",", ";", "\t"), key=sample.count) if sample else ","
     try:
-        rows = [(n, [f.strip() for f in r]) for n, r in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter),
+        rows = [(n, [f.strip() for f in r])
+                for n, r in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter),
                                                                    start=1) if any(f.strip() for f in r)]
     except csv.Error as exc:
         raise BulkRefused([(None, "file", "", f"not a CSV file: {exc}")]) from None
@@ -150,7 +157,8 @@ def _read(data: bytes) -> list[tuple[int, list[str]]]:
 
 
 def plan_bulk(session: Session, data: bytes, *, by: User | None) -> list[Move]:
-    """Read a placement CSV (accession, box, position) and return the checked moves; raise with every problem."""
+    """Read a placement CSV (accession, box, position) and return the checked moves; raise with every
+    problem."""
     rows = _read(data)
     cols = _header(rows[0][1])
     problems: list[tuple[int | None, str, str, str]] = []
@@ -173,7 +181,8 @@ def plan_bulk(session: Session, data: bytes, *, by: User | None) -> list[Move]:
         unit = units.get(box_code.upper())
         if unit is None:
             try:
-                unit = service.get_unit_by_barcode(session, box_code, site_codes=getattr(by, "site_codes", None))
+                unit = service.get_unit_by_barcode(session, box_code,
+                                                   site_codes=getattr(by, "site_codes", None))
             except (NotFound, DomainError) as exc:
                 problems.append((line, "box", box_code, exc.message))
                 continue
@@ -205,7 +214,8 @@ def _positions(session: Session, wanted: list[tuple[int, Sample, StorageUnit, st
         if unit.kind in GRID_KINDS:
             held = occupied.setdefault(unit.id, service.occupied(session, unit))
             try:
-                row, col = service.parse_position(unit, position) if position else _free(unit, held, moving, claimed)
+                row, col = (service.parse_position(unit, position) if position
+                            else _free(unit, held, moving, claimed))
             except DomainError as exc:
                 problems.append((line, "position", position, exc.message))
                 continue
@@ -220,7 +230,8 @@ def _positions(session: Session, wanted: list[tuple[int, Sample, StorageUnit, st
                 continue
             claimed[(unit.id, row, col)] = line
         elif position:
-            problems.append((line, "position", position, f"{unit.name} has no grid positions; leave it empty"))
+            problems.append((line, "position", position,
+                             f"{unit.name} has no grid positions; leave it empty"))
             continue
         move = Move(sample, unit, row, col)
         refusal = move_refusal(session, by, move, chains)
@@ -243,7 +254,8 @@ def _free(unit: StorageUnit, held: dict[tuple[int, int], Sample], moving: set[in
 
 
 def place_from_csv(session: Session, data: bytes, *, by: User | None) -> int:
-    """Place every tube a CSV lists (accession, box, position), all or nothing; return how many were placed."""
+    """Place every tube a CSV lists (accession, box, position), all or nothing; return how many were
+    placed."""
     moves = plan_bulk(session, data, by=by)
     return apply_moves(session, moves, by=by, reason="bulk placement from a file")
 

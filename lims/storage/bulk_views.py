@@ -1,4 +1,5 @@
-"""Storage pages for many tubes at once: rack-reader scans (compare, review, apply), bulk placement, box exports."""
+"""Storage pages for many tubes at once: rack-reader scans (compare, review, apply), bulk placement, box
+exports."""
 
 from __future__ import annotations
 
@@ -89,7 +90,8 @@ def bulk() -> Any:
     except BulkRefused as exc:
         return render_template("storage/bulk.html", problems=exc.rows), 422
     except DomainError as exc:
-        return render_template("storage/bulk.html", problems=[(None, exc.field or "file", "", exc.message)]), 422
+        return render_template("storage/bulk.html",
+                               problems=[(None, exc.field or "file", "", exc.message)]), 422
     flash(f"Placed {placed} tube{'s' if placed != 1 else ''} from the file (one custody event each).", "info")
     return redirect(url_for("storage.bulk"))
 
@@ -108,5 +110,6 @@ def export_csv(unit_id: int) -> Any:
 def export_pdf(unit_id: int) -> Any:
     """Download a printable map of a box (PDF)."""
     unit = access.require_see(current_user, service.get_unit(db.session, unit_id))
-    return Response(export.box_pdf(db.session, unit, current_user, printed=utcnow()), mimetype="application/pdf",
+    return Response(export.box_pdf(db.session, unit, current_user, printed=utcnow()),
+                    mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{unit.barcode}-map.pdf"'})

@@ -29,7 +29,8 @@ COLUMNS = ("position", "accession", "participant", "timepoint", "sample_type", "
 
 
 def safe_cell(value: Any) -> str:
-    """Return ``value`` as CSV text a spreadsheet will not run as a formula (a leading ' for =, +, -, @...)."""
+    """Return ``value`` as CSV text a spreadsheet will not run as a formula (a leading ' for =, +, -,
+    @...)."""
     text = "" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
     return "'" + text if text.startswith(FORMULA_START) else text
 
@@ -48,7 +49,8 @@ def contents(session: Session, unit: StorageUnit, user: Any) -> list[dict[str, A
         if s is not None:
             row.update(accession=s.accession, participant=s.participant.code,
                        timepoint=s.visit.timepoint.code if s.visit else None, sample_type=s.sample_type.code,
-                       status=s.status, quantity=s.quantity, unit=s.unit, freeze_thaw_count=s.freeze_thaw_count,
+                       status=s.status, quantity=s.quantity, unit=s.unit,
+                       freeze_thaw_count=s.freeze_thaw_count,
                        collected=access.when(user, s.participant, s.collected_at, time=False) or None)
         rows.append(row)
     return rows
@@ -74,7 +76,8 @@ def box_pdf(session: Session, unit: StorageUnit, user: Any, *, printed: datetime
     pdf.drawString(15 * mm, height - 15 * mm, f"{unit.name} ({unit.barcode})")
     pdf.setFont("Helvetica", 9)
     pdf.drawString(15 * mm, height - 21 * mm, service.unit_label(session, unit).replace("›", ">"))
-    when = f"· printed {access.format_local(printed, access.study_zone(get_study(session)))}" if printed else ""
+    zone = access.study_zone(get_study(session))
+    when = f"· printed {access.format_local(printed, zone)}" if printed else ""
     rows = contents(session, unit, user)
     used = sum(1 for r in rows if r["accession"])
     pdf.drawString(15 * mm, height - 26 * mm, f"{used} of {len(rows)} positions used {when}".strip())
@@ -110,7 +113,8 @@ def _grid(pdf: Canvas, unit: StorageUnit, rows: list[dict[str, Any]], width: flo
         if row["accession"]:
             pdf.setFont("Helvetica", size)
             pdf.drawString(x + 1 * mm, y + cell_h - 2 * size - 1.5, row["accession"])
-            pdf.drawString(x + 1 * mm, y + cell_h - 3 * size - 2.5, f"{row['participant']} {row['sample_type']}"[:28])
+            pdf.drawString(x + 1 * mm, y + cell_h - 3 * size - 2.5,
+                           f"{row['participant']} {row['sample_type']}"[:28])
 
 
 def _list(pdf: Canvas, rows: list[dict[str, Any]], height: float) -> None:

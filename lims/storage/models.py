@@ -51,7 +51,7 @@ class StorageUnit(Base):
     # Bumped on every change: a move based on a stale view of the unit is refused (compare-and-set).
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - read once by SQLAlchemy, never changed
 
     site: Mapped[Site] = relationship()
     parent: Mapped[StorageUnit | None] = relationship(remote_side=[id], back_populates="children")
@@ -93,7 +93,7 @@ class Placement(Base):
     # Compare-and-set: two people moving the same sample at once cannot both succeed.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - read once by SQLAlchemy, never changed
 
     sample: Mapped[Sample] = relationship()
     unit: Mapped[StorageUnit] = relationship()

@@ -30,7 +30,8 @@ NO_READ = frozenset({"NO READ", "NOREAD", "NO_READ", "NO-READ", "ERROR", "FAILED
 EMPTY = frozenset({"", "NO TUBE", "NOTUBE", "NO_TUBE", "EMPTY", "NONE", "-"})
 NUMBERINGS = ("row", "column")
 _CELL = re.compile(r"^([A-Za-z])\s*0*(\d{1,2})$")
-_RACK_LINE = re.compile(r"^\s*(?:rack(?:\s*(?:id|barcode|code))?\s*[:=,;\t]\s*)?([A-Za-z0-9_\-]{3,40})\s*[,;\t]*\s*$",
+_RACK_LINE = re.compile(
+    r"^\s*(?:rack(?:\s*(?:id|barcode|code))?\s*[:=,;\t]\s*)?([A-Za-z0-9_\-]{3,40})\s*[,;\t]*\s*$",
                         re.IGNORECASE)
 
 
@@ -142,12 +143,14 @@ class _Grid:
             return (n - 1) // self.cols + 1, (n - 1) % self.cols + 1
         match = _CELL.match(value)
         if match is None:
-            raise RackFileError(f"{value!r} is not a rack position (A1, A01 or a number)", line=line, field=name)
+            raise RackFileError(f"{value!r} is not a rack position (A1, A01 or a number)", line=line,
+                                field=name)
         return self.check(ord(match.group(1).upper()) - 64, int(match.group(2)), line, value, name)
 
     def check(self, row: int, col: int, line: int, shown: str, name: str) -> tuple[int, int]:
         if not (1 <= row <= self.rows and 1 <= col <= self.cols):
-            raise RackFileError(f"position {shown} is outside a {self.rows} x {self.cols} rack (A1 to {self.last()})",
+            raise RackFileError(f"position {shown} is outside a {self.rows} x {self.cols} rack (A1 to "
+                                f"{self.last()})",
                                 line=line, field=name)
         return row, col
 
@@ -158,7 +161,8 @@ class _Grid:
         elif r.isdigit():
             row = int(r)
         else:
-            raise RackFileError(f"{row_text!r} is not a row (a letter such as C, or a number)", line=line, field="row")
+            raise RackFileError(f"{row_text!r} is not a row (a letter such as C, or a number)", line=line,
+                                field="row")
         if not col_text.strip().isdigit():
             raise RackFileError(f"{col_text!r} is not a column number", line=line, field="column")
         return self.check(row, int(col_text), line, f"{r}{int(col_text)}", "row/column")
@@ -185,8 +189,8 @@ def _add(rack: RackFile, row: int, col: int, raw: str, line: int, status: str | 
     if code is not None:
         other = rack.tubes.get(code)
         if other is not None:
-            raise RackFileError(f"tube {code} is read at two positions ({chr(64 + other.row)}{other.col} on line "
-                                f"{other.line}, and here)", line=line, field="tube")
+            raise RackFileError(f"tube {code} is read at two positions ({chr(64 + other.row)}{other.col} on "
+                                f"line {other.line}, and here)", line=line, field="tube")
     rack.cells[(row, col)] = RackCell(row, col, state, code, line)
 
 
@@ -211,14 +215,15 @@ def _headed(rows: list[tuple[int, list[str]]], grid: _Grid, vendor: str) -> Rack
         raise RackFileError(f"the header names no tube column ({', '.join(header)}); expected e.g. TubeCode, "
                             "Tube ID or Tube Barcode", line=header_line, field="header")
     if pos is None and (row_i is None or col_i is None):
-        raise RackFileError(f"the header names no position column ({', '.join(header)}); expected Position or "
-                            "LocationRow and LocationColumn", line=header_line, field="header")
+        raise RackFileError(f"the header names no position column ({', '.join(header)}); expected Position "
+                            "or LocationRow and LocationColumn", line=header_line, field="header")
     width = len(header)
     for line, fields in body:
         if len(fields) < width:
             fields = fields + [""] * (width - len(fields))
         if len(fields) > width and any(fields[width:]):
-            raise RackFileError(f"{len(fields)} fields where the header has {width}", line=line, field="columns")
+            raise RackFileError(f"{len(fields)} fields where the header has {width}", line=line,
+                                field="columns")
         if row_i is not None and col_i is not None:
             row, col = grid.row_col(fields[row_i], fields[col_i], line)
         else:
@@ -253,7 +258,8 @@ def _looks_like_position(text: str) -> bool:
 
 
 def parse_rack_file(data: bytes, *, rows: int, cols: int, numbering: str = "row") -> RackFile:
-    """Read a rack reader's file for a rack of ``rows`` x ``cols``; raise RackFileError naming line and field."""
+    """Read a rack reader's file for a rack of ``rows`` x ``cols``; raise RackFileError naming line and
+    field."""
     grid = _Grid(rows, cols, numbering)
     table = _rows(_decode(data))
     first_line, first = table[0]
@@ -264,16 +270,19 @@ def parse_rack_file(data: bytes, *, rows: int, cols: int, numbering: str = "row"
             len([f for f in first if f]) == 1 or _key(first[0]).startswith("rack")):
         match = _RACK_LINE.match(",".join(first))
         if match is None:
-            raise RackFileError(f"{','.join(first)!r} is not a rack barcode: a Micronic file starts with the rack "
-                                "barcode, then a header with Position and Tube ID", line=first_line, field="rack")
+            raise RackFileError(f"{','.join(first)!r} is not a rack barcode: a Micronic file starts with the "
+                                "rack barcode, then a header with Position and Tube ID", line=first_line,
+                                field="rack")
         rack = _headed(table[1:], grid, "Micronic")
         rack.rack_barcode = match.group(1)
         return rack
     if _find(first, _TUBE) is not None and (_find(first, _POSITION) is not None
-                                            or (_find(first, _ROW) is not None and _find(first, _COLUMN) is not None)):
+                                            or (_find(first, _ROW) is not None
+                                                and _find(first, _COLUMN) is not None)):
         return _headed(table, grid, "Ziath DataPaq")
     if len(first) in (2, 3) and _looks_like_position(first[-2]):
         return _fluidx(table, grid)
-    raise RackFileError("not a rack-reader file: expected lines like 'A01,FX12345678' (FluidX), or a header naming "
-                        "the position and tube columns (VisionMate, Micronic, Ziath DataPaq)", line=first_line,
+    raise RackFileError("not a rack-reader file: expected lines like 'A01,FX12345678' (FluidX), or a header "
+                        "naming the position and tube columns (VisionMate, Micronic, Ziath DataPaq)",
+                        line=first_line,
                         field="format")

@@ -89,7 +89,8 @@ def _resolve(session: Session, user: User | None, codes: list[str]) -> dict[str,
             valid[code] = accession_ids.validate(code)
         except accession_ids.AccessionError as exc:
             out[code] = (None, f"not a Trialbank ID: {exc}")
-    found = {s.accession: s for s in session.scalars(select(Sample).where(Sample.accession.in_(set(valid.values()))))}
+    found = {s.accession: s
+             for s in session.scalars(select(Sample).where(Sample.accession.in_(set(valid.values()))))}
     for code, accession in valid.items():
         sample = found.get(accession)
         if sample is None or not access.may_see(user, sample):
@@ -116,7 +117,8 @@ def compare(session: Session, unit: StorageUnit, data: bytes, *, user: User | No
         cell = rack.cells.get((r, c))
         # A position read as another tube: the expected one is missing besides (an empty one says so itself).
         if expected.id not in scanned_ids and cell is not None and cell.state == "tube":
-            lines.append(RackLine(unit.label(r, c), r, c, "missing", expected=expected.accession, sample=expected,
+            lines.append(RackLine(unit.label(r, c), r, c, "missing", expected=expected.accession,
+                                  sample=expected,
                                   note="in the box map here, but the scan read it nowhere"))
     diff = RackDiff(unit, rack, lines, _fingerprint(data, numbering, held))
     _plan(session, user, diff)
@@ -124,7 +126,8 @@ def compare(session: Session, unit: StorageUnit, data: bytes, *, user: User | No
 
 
 def _line(unit: StorageUnit, r: int, c: int, rack: RackFile, expected: Sample | None,
-          resolved: dict[str, tuple[Sample | None, str]], scanned_ids: set[int], paths: dict[int, str]) -> RackLine:
+          resolved: dict[str, tuple[Sample | None, str]], scanned_ids: set[int],
+          paths: dict[int, str]) -> RackLine:
     label = unit.label(r, c)
     cell = rack.cells.get((r, c))
     exp = expected.accession if expected is not None else None
@@ -133,7 +136,8 @@ def _line(unit: StorageUnit, r: int, c: int, rack: RackFile, expected: Sample | 
         if expected is None:
             return RackLine(label, r, c, "empty", line=line)
         if expected.id in scanned_ids:
-            return RackLine(label, r, c, "empty", expected=exp, note=f"{exp} was read elsewhere in the rack", line=line)
+            return RackLine(label, r, c, "empty", expected=exp, note=f"{exp} was read elsewhere in the rack",
+                            line=line)
         return RackLine(label, r, c, "missing", expected=exp, sample=expected,
                         note="in the box map here, but the scan read it nowhere", line=line)
     if cell.state == "no_read":
@@ -162,7 +166,8 @@ def _plan(session: Session, user: User | None, diff: RackDiff) -> None:
         blocker = missing_at.get((line.row, line.col))
         if blocker is not None:
             diff.blockers.append(f"{line.position}: {line.scanned} was read where the map still has "
-                                 f"{blocker.expected}, which the scan found nowhere; find it or take it out first")
+                                 f"{blocker.expected}, which the scan found nowhere; find it or take it out "
+                                 "first")
             continue
         move = Move(line.sample, diff.unit, line.row, line.col)
         refusal = move_refusal(session, user, move, chains)
@@ -182,6 +187,7 @@ def apply_scan(session: Session, unit: StorageUnit, data: bytes, *, user: User |
                        field="fingerprint")
     if diff.blockers:
         raise Conflict("nothing was changed: " + "; ".join(diff.blockers), field="file")
-    label = f"rack scan ({diff.rack.vendor}{', rack ' + diff.rack.rack_barcode if diff.rack.rack_barcode else ''})"
+    label = ("rack scan "
+             f"({diff.rack.vendor}{', rack ' + diff.rack.rack_barcode if diff.rack.rack_barcode else ''})")
     apply_moves(session, diff.moves, by=user, reason=label)
     return diff

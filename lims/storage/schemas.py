@@ -71,7 +71,8 @@ class UnitDetailSchema(UnitSchema):
     children = fields.List(fields.Nested(UnitSchema))
     positions = fields.List(fields.Nested(BoxPositionSchema), allow_none=True,
                             metadata={"description": "Every grid position of a box, empty ones included"})
-    samples = fields.List(fields.String(), metadata={"description": "Accessions kept loose in a non-grid container"})
+    samples = fields.List(fields.String(),
+                          metadata={"description": "Accessions kept loose in a non-grid container"})
 
 
 class PlaceTubeSchema(Schema):
@@ -95,7 +96,8 @@ class PlacedTubeSchema(Schema):
 class UnitMoveSchema(Schema):
     into = fields.String(required=True, validate=validate.Length(min=1, max=40),
                          metadata={"description": "Barcode of the unit to move into"})
-    version = fields.Integer(load_default=None, validate=validate.Range(min=0, max=2**31 - 1), metadata={"description": "The unit's version you saw"})
+    version = fields.Integer(load_default=None, validate=validate.Range(min=0, max=2**31 - 1),
+                             metadata={"description": "The unit's version you saw"})
 
 
 class UnitMovedSchema(Schema):
@@ -153,7 +155,8 @@ class RackLineSchema(Schema):
     position = fields.String()
     state = fields.String(metadata={"description": "match, moved, missing, unknown, no_read or empty"})
     scanned = fields.String(allow_none=True, metadata={"description": "What the reader read at the position"})
-    expected = fields.String(allow_none=True, metadata={"description": "What the box map has at the position"})
+    expected = fields.String(allow_none=True,
+                             metadata={"description": "What the box map has at the position"})
     note = fields.String()
     line = fields.Integer(allow_none=True, metadata={"description": "Line of the file"})
 
@@ -164,7 +167,8 @@ class RackDiffSchema(Schema):
     rack_barcode = fields.Function(lambda d: d.rack.rack_barcode, allow_none=True)
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
     lines = fields.List(fields.Nested(RackLineSchema))
-    moves = fields.Function(lambda d: len(d.moves), metadata={"description": "Tubes that applying would place"})
+    moves = fields.Function(lambda d: len(d.moves),
+                            metadata={"description": "Tubes that applying would place"})
     blockers = fields.List(fields.String(), metadata={"description": "Why applying is refused, if it is"})
     fingerprint = fields.String(metadata={"description": "Send it back to apply exactly this comparison"})
 

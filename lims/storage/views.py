@@ -1,4 +1,5 @@
-"""Storage pages: the hierarchy with occupancy, the box map with scan-to-place, moves and the retention review."""
+"""Storage pages: the hierarchy with occupancy, the box map with scan-to-place, moves and the retention
+review."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def index() -> Any:
     children: dict[int | None, list[Any]] = {}
     for unit in units:
         children.setdefault(unit.parent_id, []).append(unit)
-    sites = db.session.scalars(select(Site).where(access.visible_sites(current_user)).order_by(Site.code)).all()
+    sites = db.session.scalars(select(Site).where(access.visible_sites(current_user))
+                               .order_by(Site.code)).all()
     suggestion = None
     accession = request.args.get("accession", "").strip()
     if accession:
@@ -113,7 +115,8 @@ def move(unit_id: int) -> Any:
     """Move this unit, and everything inside it, into the unit whose barcode was scanned."""
     moving = access.require(current_user, "storage.manage", _unit(unit_id))
     try:
-        target = service.get_unit_by_barcode(db.session, request.form.get("into", ""), site_codes=[moving.site.code],
+        target = service.get_unit_by_barcode(db.session, request.form.get("into", ""),
+                                             site_codes=[moving.site.code],
                                              where=access.visible_units(current_user))
         count = service.move_unit(db.session, moving, target, by=current_user,
                                   expected_version=request.form.get("version", type=int))
@@ -127,7 +130,8 @@ def move(unit_id: int) -> Any:
 @bp.post("/units")
 @permission_required("storage.configure")
 def create() -> Any:
-    """Create a storage unit (freezer, rack, box...) at a site or inside a unit (the same schema as the API)."""
+    """Create a storage unit (freezer, rack, box...) at a site or inside a unit (the same schema as the
+    API)."""
     back = url_for("storage.index")
     try:
         data = load_form(UnitCreateSchema(), request.form)
@@ -135,7 +139,8 @@ def create() -> Any:
         parent = service.get_unit(db.session, parent_id) if parent_id else None
         if parent is not None:
             back = url_for("storage.unit", unit_id=parent.id)
-        created = service.create_unit(db.session, site=_site_of(parent, data.pop("site", None)), parent=parent,
+        created = service.create_unit(db.session, site=_site_of(parent, data.pop("site", None)),
+                                      parent=parent,
                                       by=current_user, **data)
     except ValidationError as exc:
         refuse(first_error(exc))
@@ -168,7 +173,8 @@ def retention() -> Any:
             on = date.fromisoformat(request.args["on"])
         except ValueError:
             flash(f"{request.args['on']!r} is not a date (YYYY-MM-DD)", "error")
-    rows = service.retention_due(db.session, study, on=on, limit=2000, where=access.visible_samples(current_user))
+    rows = service.retention_due(db.session, study, on=on, limit=2000,
+                                 where=access.visible_samples(current_user))
     return render_template("storage/retention.html", rows=rows, on=on,
                            years=study.settings.get("retention_years") or {},
                            reminded=reminded_on(db.session, [r.sample.id for r in rows]))

@@ -16,8 +16,10 @@ SAMPLE_KINDS = ("fluid", "solid", "derivative")
 PREANALYTICAL_FIELDS = (
     "collected_at", "processing_started_at", "precentrifugation_temp_c", "spun", "spin1_g", "spin1_min",
     "spin1_temp_c", "spin1_brake", "spin2_done", "spin2_g", "spin2_min", "spin2_temp_c", "spin2_brake",
-    "last_spin_ended_at", "postspin_temp_c", "frozen_at", "storage_temp_c", "storage_container", "storage_via_minus80",
-    "collection_type", "clamped_at", "excised_at", "fixation_started_at", "fixation_ended_at", "fixation_type",
+    "last_spin_ended_at", "postspin_temp_c", "frozen_at", "storage_temp_c", "storage_container",
+    "storage_via_minus80",
+    "collection_type", "clamped_at", "excised_at", "fixation_started_at", "fixation_ended_at",
+    "fixation_type",
     "haemolysed",
 )
 
@@ -38,8 +40,10 @@ class Study(Base):
     timepoints: Mapped[list[TimePoint]] = relationship(
         back_populates="study", cascade="all, delete-orphan", order_by="TimePoint.order"
     )
-    sample_types: Mapped[list[SampleType]] = relationship(back_populates="study", cascade="all, delete-orphan")
-    containers: Mapped[list[ContainerType]] = relationship(back_populates="study", cascade="all, delete-orphan")
+    sample_types: Mapped[list[SampleType]] = relationship(back_populates="study",
+                                                          cascade="all, delete-orphan")
+    containers: Mapped[list[ContainerType]] = relationship(back_populates="study",
+                                                           cascade="all, delete-orphan")
 
 
 class Site(Base):

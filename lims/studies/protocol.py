@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,8 @@ class _Reader:
     def code(self, table: dict[str, Any], key: str, where: str) -> str:
         value = self.get(table, key, where, str)
         if not value or not all(c.isalnum() or c in "_-" for c in value):
-            raise self.fail(f"{where}.{key}", f"must be a non-empty code of letters, digits, _ or -, got {value!r}")
+            raise self.fail(f"{where}.{key}",
+                            f"must be a non-empty code of letters, digits, _ or -, got {value!r}")
         return value
 
 
@@ -149,7 +151,8 @@ def _unique(reader: _Reader, items: list[dict[str, Any]], section: str) -> set[s
     return seen
 
 
-def _table_list(reader: _Reader, doc: dict[str, Any], section: str, required: bool = True) -> list[dict[str, Any]]:
+def _table_list(reader: _Reader, doc: dict[str, Any], section: str,
+                required: bool = True) -> list[dict[str, Any]]:
     items = doc.get(section, [] if not required else None)
     if items is None:
         raise reader.fail(section, "is required but missing")
@@ -188,7 +191,8 @@ def _kit(reader: _Reader, raw: Any, where: str, types: set[str], containers: set
                 n, vol = amount.lower().split("x")
                 parsed = Yield(ytype.strip(), int(n), float(vol))
             except ValueError:
-                raise reader.fail(yat, f"must look like 'TYPE:4x1' (aliquots x volume), got {text!r}") from None
+                raise reader.fail(yat,
+                                  f"must look like 'TYPE:4x1' (aliquots x volume), got {text!r}") from None
             if parsed.sample_type not in types:
                 raise reader.fail(yat, f"unknown sample type {parsed.sample_type!r}")
             if parsed.aliquots < 1 or parsed.volume <= 0:
@@ -229,7 +233,7 @@ def _cre_series(reader: _Reader, raw: dict[str, Any], where: str, types: set[str
     days = reader.get(raw, "days", where, list)
     if not days or not all(isinstance(d, int) and not isinstance(d, bool) for d in days):
         raise reader.fail(f"{where}.days", "must be a non-empty list of whole days")
-    if any(b <= a for a, b in zip(days, days[1:])):
+    if any(b <= a for a, b in pairwise(days)):
         raise reader.fail(f"{where}.days", "must increase strictly")
     base: dict[str, Any] = {k: raw[k] for k in ("anchor", "strata", "kit") if k in raw}
     out = []
@@ -302,10 +306,12 @@ def _sample_types(reader: _Reader, doc: dict[str, Any]) -> list[dict[str, Any]]:
     for i, st in enumerate(type_list):
         kind = reader.get(st, "kind", f"sample_types[{i}]", str)
         if kind not in SAMPLE_KINDS:
-            raise reader.fail(f"sample_types[{i}].kind", f"must be one of {', '.join(SAMPLE_KINDS)}, got {kind!r}")
+            raise reader.fail(f"sample_types[{i}].kind",
+                              f"must be one of {', '.join(SAMPLE_KINDS)}, got {kind!r}")
         unit = reader.get(st, "unit", f"sample_types[{i}]", str)
         if unit not in UNITS:
-            raise reader.fail(f"sample_types[{i}].unit", f"unknown unit {unit!r}; use one of {', '.join(UNITS)}")
+            raise reader.fail(f"sample_types[{i}].unit",
+                              f"unknown unit {unit!r}; use one of {', '.join(UNITS)}")
         reader.get(st, "name", f"sample_types[{i}]", str)
         _sample_type_rules(reader, st, f"sample_types[{i}]")
     return type_list
@@ -316,7 +322,8 @@ def _containers(reader: _Reader, doc: dict[str, Any]) -> list[dict[str, Any]]:
     for i, container in enumerate(container_list):
         _amount(reader, container, "dead_volume", f"containers[{i}]")
         sprec = reader.get(container, "sprec", f"containers[{i}]", str, None)
-        if sprec is not None and not (len(sprec) == 3 and sprec.isascii() and sprec.isalnum() and sprec.isupper()):
+        if sprec is not None and not (len(sprec) == 3 and sprec.isascii() and sprec.isalnum()
+                                      and sprec.isupper()):
             raise reader.fail(f"containers[{i}].sprec", f"must be a 3-character SPREC code, got {sprec!r}")
     return container_list
 

@@ -53,7 +53,8 @@ def _add_containers(study: Study, protocol: Protocol) -> dict[str, ContainerType
     containers = {}
     for raw in protocol.containers:
         dead, dead_unit = _amount(raw.get("dead_volume"))
-        containers[raw["code"]] = ContainerType(code=raw["code"], name=raw["name"], sprec_code=raw.get("sprec"),
+        containers[raw["code"]] = ContainerType(code=raw["code"], name=raw["name"],
+                                                sprec_code=raw.get("sprec"),
                                                 dead_volume=dead, dead_volume_unit=dead_unit)
         study.containers.append(containers[raw["code"]])
     return containers
@@ -107,7 +108,8 @@ def get_study(session: Session, code: str | None = None) -> Study:
     else:
         study = session.scalar(select(Study).order_by(Study.id).limit(1))
     if study is None:
-        raise NotFound(f"no study {code!r} is installed" if code else "no study is installed; run 'lims demo'")
+        raise NotFound(f"no study {code!r} is installed" if code
+                       else "no study is installed; run 'lims demo'")
     return study
 
 

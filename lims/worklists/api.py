@@ -22,4 +22,5 @@ blp = Blueprint("worklists_api", __name__, description="Worklists: visits due an
 @blp.response(200, WorklistSchema)
 def visits(args: dict[str, Any]) -> Any:
     """List the visits due in a week (study time), the overdue ones and those done, with kit counts."""
-    return worklist(db.session, get_study(db.session), current_user, day=args.get("week"), site=args.get("site"))
+    return worklist(db.session, get_study(db.session), current_user, day=args.get("week"),
+                    site=args.get("site"))

@@ -26,7 +26,8 @@ COLUMNS = ("accession", "participant", "site", "timepoint", "sample_type", "deri
 
 
 def location_clause(session: Session, user: Any, location: str | None) -> ColumnElement[bool] | None:
-    """A clause on Sample for the location filter: 'none' (not in storage) or a unit barcode (and inside it)."""
+    """A clause on Sample for the location filter: 'none' (not in storage) or a unit barcode (and inside
+    it)."""
     text = (location or "").strip()
     if not text:
         return None
@@ -46,9 +47,10 @@ def grid_query(session: Session, user: Any, filters: dict[str, Any]) -> Any:
     return sample_query(user, where=where, **{k: v for k, v in filters.items() if v})
 
 
-def page(session: Session, user: Any, filters: dict[str, Any], *, number: int, size: int) -> tuple[list[Sample],
-                                                                                                int, dict[int, str]]:
-    """Return one page of the grid (LIMIT/OFFSET in SQL), the total, and the locations of the page's samples."""
+def page(session: Session, user: Any, filters: dict[str, Any], *, number: int,
+         size: int) -> tuple[list[Sample], int, dict[int, str]]:
+    """Return one page of the grid (LIMIT/OFFSET in SQL), the total, and the locations of the page's
+    samples."""
     stmt = grid_query(session, user, filters)
     total = count(session, stmt)
     samples = list(session.scalars(stmt.limit(size).offset((number - 1) * size)))
@@ -59,8 +61,10 @@ def row(sample: Sample, user: Any, location: str | None) -> dict[str, Any]:
     """Return a sample as a grid row (dates as the user may see them)."""
     return {
         "accession": sample.accession, "participant": sample.participant.code, "site": sample.site.code,
-        "timepoint": sample.visit.timepoint.code if sample.visit else None, "sample_type": sample.sample_type.code,
-        "derivation": sample.derivation, "status": sample.status, "quantity": sample.quantity, "unit": sample.unit,
+        "timepoint": sample.visit.timepoint.code if sample.visit else None,
+        "sample_type": sample.sample_type.code,
+        "derivation": sample.derivation, "status": sample.status, "quantity": sample.quantity,
+        "unit": sample.unit,
         "collected": access.when(user, sample.participant, sample.collected_at) or None, "location": location,
     }
 

@@ -10,8 +10,10 @@ from lims.access.fields import ParticipantDate, StudyDay
 
 
 class WorklistQuerySchema(Schema):
-    week = fields.Date(load_default=None, validate=validate.Range(min=date(2000, 1, 1), max=date(2200, 12, 31)),
-                       metadata={"description": "Any day of the week to list (default: this week, study time)"})
+    week = fields.Date(load_default=None,
+                       validate=validate.Range(min=date(2000, 1, 1), max=date(2200, 12, 31)),
+                       metadata={"description": "Any day of the week to list (default: this week, study "
+                                                "time)"})
     site = fields.String(load_default=None, validate=validate.Length(max=10))
 
 

@@ -24,7 +24,8 @@ GRID_FILTERS = ("participant", "timepoint", "sample_type", "status", "site", "lo
 
 
 def _sites() -> list[Site]:
-    return list(db.session.scalars(select(Site).where(access.visible_sites(current_user)).order_by(Site.code)))
+    return list(db.session.scalars(select(Site).where(access.visible_sites(current_user))
+                                   .order_by(Site.code)))
 
 
 @bp.get("/visits")

@@ -1,7 +1,8 @@
 """Visits due this week and overdue, per site: expected vs collected per kit, out-of-window visits flagged.
 
 Weeks are the study's local calendar weeks (Monday to Sunday in the study time zone); windows are the planned
-visit windows from the protocol. Only participants the user may see are listed (site-bound roles: their sites).
+visit windows from the protocol. Only participants the user may see are listed (site-bound roles: their
+sites).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class DueVisit:
     expected: int
     collected: int
     missed: int
-    lines: list[tuple[str, str]] = field(default_factory=list)  # (kit label, collected|missed|expected|optional)
+    # (kit label, collected|missed|expected|optional)
+    lines: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def out_of_window(self) -> bool:
@@ -66,7 +68,8 @@ def week_of(day: date) -> tuple[date, date]:
 
 def worklist(session: Session, study: Study, user: Any, *, day: date | None = None,
              site: str | None = None) -> WorkList:
-    """List visits due in the week of ``day`` (default: today, local), overdue ones, and those done that week."""
+    """List visits due in the week of ``day`` (default: today, local), overdue ones, and those done that
+    week."""
     today = access.local_today(access.study_zone(study))
     start, end = week_of(day or today)
     stmt = (select(Visit).join(Participant, Visit.participant_id == Participant.id)

@@ -25,11 +25,13 @@ def _forget_user(sender: Flask, **_: Any) -> None:
 
 @pytest.fixture(scope="session")
 def strict_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    """The app with rate limits (the real SQL storage, in a file of its own) and MFA for admin, lab_manager."""
+    """The app with rate limits (the real SQL storage, in a file of its own) and MFA for admin,
+    lab_manager."""
     tmp = tmp_path_factory.mktemp("strict")
     app = create_app({
         "TESTING": True, "DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp / "instance"),
-        "SECRET_KEY": "strict-test-key", "WTF_CSRF_ENABLED": False, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "SECRET_KEY": "strict-test-key", "WTF_CSRF_ENABLED": False,
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "RATELIMIT_LOGIN_ACCOUNT": "3 per 15 minutes", "RATELIMIT_ACCOUNT": "10 per hour",
         "RATELIMIT_LOGIN_ADDRESS": "15 per minute", "RATELIMIT_SIGNATURE": "3 per 15 minutes",
         "RATELIMIT_SECOND_FACTOR": "3 per 5 minutes", "RATELIMIT_TOKEN": "4 per minute",

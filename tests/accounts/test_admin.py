@@ -1,4 +1,5 @@
-"""User administration: pages and CLI; privilege changes signed; deactivation stops sessions and tokens at once."""
+"""User administration: pages and CLI; privilege changes signed; deactivation stops sessions and tokens at
+once."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ NEW = "lunar kettle orbit 97"
 
 
 def _events(session, action: str) -> list[AuditEvent]:
-    return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                                .order_by(AuditEvent.id)))
 
 
 def test_only_admins_reach_the_user_pages(login) -> None:
@@ -95,8 +97,10 @@ def test_deactivation_stops_sessions_and_tokens_at_once(login, app, session, use
     r = other.get("/participants/")
     assert r.status_code == 302 and "/login" in r.headers["Location"]
     assert app.test_client().get("/api/v1/participants/", headers=bearer).status_code == 401
-    assert all(t.revoked_at for t in session.scalars(select(ApiToken).where(ApiToken.user_id == user("monitor").id)))
-    assert app.test_client().post("/login", data={"username": "monitor", "password": PASSWORD}).status_code == 401
+    assert all(t.revoked_at
+               for t in session.scalars(select(ApiToken).where(ApiToken.user_id == user("monitor").id)))
+    assert app.test_client().post("/login",
+                                  data={"username": "monitor", "password": PASSWORD}).status_code == 401
     # Reactivation is a privilege change: signed.
     r = admin.post("/admin/users/monitor", data={"role": "monitor", "active": "1", "password": PASSWORD})
     session.expire_all()
@@ -121,10 +125,12 @@ def test_reset_link_is_shown_once_and_works_once(login, client, session) -> None
     client.post("/logout")
     assert client.post("/login", data={"username": "researcher", "password": PASSWORD}).status_code == 401
     assert client.get(path).status_code == 200
-    r = client.post(path, data={"new_password": "copper valley nine 42", "confirm_password": "copper valley nine 42"})
+    r = client.post(path, data={"new_password": "copper valley nine 42",
+                                "confirm_password": "copper valley nine 42"})
     assert r.status_code == 302
     assert client.get(path).status_code == 404, "a reset link works once"
-    assert client.post("/login", data={"username": "researcher", "password": "copper valley nine 42"}).status_code == 302
+    assert client.post("/login", data={"username": "researcher",
+                                       "password": "copper valley nine 42"}).status_code == 302
     assert client.get("/reset/not-a-token").status_code == 404
     actions = [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert "password_reset_issued" in actions and "password_reset_used" in actions
@@ -154,7 +160,8 @@ def test_cli_verbs(runner, session) -> None:
 
 
 class _SmtpSink:
-    """A minimal SMTP server on 127.0.0.1 that keeps the messages it receives (for the optional mail setting)."""
+    """A minimal SMTP server on 127.0.0.1 that keeps the messages it receives (for the optional mail
+    setting)."""
 
     def __init__(self) -> None:
         import socketserver

@@ -54,10 +54,12 @@ def test_wrong_signature_passwords_are_limited_per_signer(strict) -> None:
     manager = find_user(session, "lab_manager")
     for _ in range(3):
         with pytest.raises(Forbidden):
-            sign(session, manager, password="nope", meaning="approved", record_type="x", record_id=1, content={},
+            sign(session, manager, password="nope", meaning="approved", record_type="x", record_id=1,
+                 content={},
                  statement="s")
     with pytest.raises(DomainError, match="too many failed signature passwords") as caught:
-        sign(session, manager, password=PASSWORD, meaning="approved", record_type="x", record_id=1, content={},
+        sign(session, manager, password=PASSWORD, meaning="approved", record_type="x", record_id=1,
+             content={},
              statement="s")
     assert caught.value.status == 429
     failed = session.scalars(select(AuditEvent).where(AuditEvent.action == "signature_failed")).all()
@@ -67,7 +69,8 @@ def test_wrong_signature_passwords_are_limited_per_signer(strict) -> None:
 def test_refused_api_tokens_are_limited_per_address(browser_at, session, user) -> None:
     _, secret = create_token(session, user("monitor"), name="script", days=5)
     client = browser_at("10.8.0.1")
-    statuses = [client.get("/api/v1/participants/", headers={"Authorization": f"Bearer tb_guess{i}"}).status_code
+    statuses = [client.get("/api/v1/participants/", headers={"Authorization": f"Bearer tb_guess{i}"})
+                .status_code
                 for i in range(5)]
     assert statuses == [401, 401, 401, 401, 429]
     r = client.get("/api/v1/participants/", headers={"Authorization": f"Bearer {secret}"})
@@ -115,8 +118,10 @@ def test_behind_a_proxy_the_forwarded_address_is_counted(database_url, connectio
         proxy.environ_base["REMOTE_ADDR"] = "10.9.9.9"  # nginx, for everyone
         guesser, owner = {"X-Forwarded-For": "192.0.2.66"}, {"X-Forwarded-For": "192.0.2.7"}
         form = {"username": "monitor", "password": "wrong wrong"}
-        assert [proxy.post("/login", data=form, headers=guesser).status_code for _ in range(3)] == [401, 401, 429]
-        assert proxy.post("/login", data=form, headers=owner).status_code == 401, "another client is not limited"
+        assert [proxy.post("/login", data=form, headers=guesser).status_code
+                for _ in range(3)] == [401, 401, 429]
+        assert proxy.post("/login", data=form,
+                          headers=owner).status_code == 401, "another client is not limited"
     finally:
         db.bind_to(app, None)
         app.extensions["lims_db"]["engine"].dispose()

@@ -19,7 +19,8 @@ def _enrol(client) -> tuple[str, list[str]]:
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1)
     r = client.post("/account/mfa", data={"action": "confirm", "code": "000000"}, follow_redirects=True)
     assert "not right" in r.get_data(as_text=True)
-    page = client.post("/account/mfa", data={"action": "confirm", "code": previous_code(secret)}).get_data(as_text=True)
+    page = client.post("/account/mfa",
+                       data={"action": "confirm", "code": previous_code(secret)}).get_data(as_text=True)
     codes = re.findall(r"<code>([a-z2-9]{5}-[a-z2-9]{5})</code>", page)
     assert len(codes) == 10
     return secret, codes
@@ -87,8 +88,10 @@ def test_own_sessions_are_listed_and_can_be_ended(browser_at) -> None:
     assert intruder.post(f"/account/sessions/{mine.id}/revoke").status_code == 404
     # Changing the password ends the other sessions.
     post_login(bench, "researcher")
-    r = laptop.post("/account/password", data={"current_password": PASSWORD, "new_password": "saffron comet 771",
-                                               "confirm_password": "saffron comet 771"}, follow_redirects=True)
+    r = laptop.post("/account/password",
+                    data={"current_password": PASSWORD, "new_password": "saffron comet 771",
+                                               "confirm_password": "saffron comet 771"},
+                    follow_redirects=True)
     assert "1 other session(s) ended" in r.get_data(as_text=True)
     assert bench.get("/participants/").status_code == 302
     assert laptop.get("/participants/").status_code == 200

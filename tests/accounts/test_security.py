@@ -88,7 +88,8 @@ def test_password_hashes_are_never_audited_in_clear(session, user) -> None:
     u = user("researcher")
     u.password_hash = "scrypt:new"
     session.flush()
-    events = session.scalars(select(AuditEvent).where(AuditEvent.object_type == "user", AuditEvent.action == "update",
+    events = session.scalars(select(AuditEvent)
+                             .where(AuditEvent.object_type == "user", AuditEvent.action == "update",
                                                        AuditEvent.object_id == str(u.id))
                              .order_by(AuditEvent.id)).all()
     assert events[-1].changes["password_hash"] == {"old": "(hidden)", "new": "(hidden)"}

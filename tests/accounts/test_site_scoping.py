@@ -28,4 +28,5 @@ def test_technician_sees_only_own_site(login, session, study, make_participant, 
     # Other roles see every site.
     monitor = login("monitor")
     assert monitor.get("/participants/ZJ-SCOPE").status_code == 200
-    assert {p["code"] for p in monitor.get("/api/v1/participants/?q=SCOPE").get_json()} == {"ZJ-SCOPE", "NB-SCOPE"}
+    assert {p["code"]
+            for p in monitor.get("/api/v1/participants/?q=SCOPE").get_json()} == {"ZJ-SCOPE", "NB-SCOPE"}

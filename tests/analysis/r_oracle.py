@@ -54,7 +54,8 @@ def run_r(code: str, inputs: dict[str, pd.DataFrame] | None = None,
         prelude = PRELUDE % {"dir": tmp, "libraries": "; ".join(f"library({lib})" for lib in libraries)}
         script = Path(tmp) / "script.R"
         script.write_text(prelude + code)
-        done = subprocess.run([rscript, "--vanilla", str(script)], capture_output=True, text=True, timeout=300,
+        done = subprocess.run([rscript, "--vanilla", str(script)], capture_output=True, text=True,
+                              timeout=300,
                               check=False)
         if done.returncode != 0:
             raise AssertionError(f"R failed ({done.returncode}):\n{done.stderr[-3000:]}")

@@ -22,7 +22,8 @@ def cancer() -> pd.DataFrame:
     return d.assign(malignant=1 - d["target"])
 
 
-@pytest.mark.parametrize("marker", ["mean radius", "worst texture", "mean fractal dimension", "mean smoothness"])
+@pytest.mark.parametrize("marker",
+                         ["mean radius", "worst texture", "mean fractal dimension", "mean smoothness"])
 def test_associate_matches_statsmodels_sklearn_scipy(cancer, marker):
     a = binary.associate(cancer, "malignant", marker)
     y, x = cancer["malignant"], cancer[marker]
@@ -71,11 +72,11 @@ def test_missing_rows_dropped_and_bad_outcome_rejected(cancer):
     d = cancer.copy()
     d.loc[:9, "mean radius"] = np.nan
     assert binary.associate(d, "malignant", "mean radius").n == 559
-    with pytest.raises(ValueError, match="'malignant'.*0/1"):
+    with pytest.raises(ValueError, match=r"'malignant'.*0/1"):
         binary.associate(d.assign(malignant=d.malignant * 2), "malignant", "mean radius")
-    with pytest.raises(ValueError, match="'nope'.*missing"):
+    with pytest.raises(ValueError, match=r"'nope'.*missing"):
         binary.associate(d, "malignant", "nope")
-    with pytest.raises(ValueError, match="'malignant'.*both 0 and 1"):
+    with pytest.raises(ValueError, match=r"'malignant'.*both 0 and 1"):
         binary.associate(d.assign(malignant=0), "malignant", "mean radius")
 
 
@@ -88,14 +89,16 @@ def test_separation_is_flagged():
 def test_separation_complete_or_quasi_is_flagged_not_converged():
     x = np.array([1.0, 2, 3, 4, 5, 6, 7, 8])
     complete = pd.DataFrame({"y": [0, 0, 0, 0, 1, 1, 1, 1], "x": x})
-    quasi = pd.DataFrame({"y": [0, 0, 0, 1, 0, 1, 1, 1], "x": [1.0, 2, 3, 4, 4, 6, 7, 8]})  # groups touch at 4
+    # groups touch at 4
+    quasi = pd.DataFrame({"y": [0, 0, 0, 1, 0, 1, 1, 1], "x": [1.0, 2, 3, 4, 4, 6, 7, 8]})
     for frame in (complete, quasi):
         a = binary.associate(frame, "y", "x")
         assert not a.converged and "separation" in a.reason
         assert a.or_unit == np.inf and np.isnan(a.or_unit_low) and np.isnan(a.p_wald)
     overlap = pd.DataFrame({"y": [0, 0, 1, 0, 1, 0, 1, 1], "x": x})
     assert binary.associate(overlap, "y", "x").converged
-    fit = binary.logistic_many(np.array([0, 1, 0, 1.0]), np.array([[2.0, np.nan], [2.0, np.nan], [2.0, 1], [2.0, 1]]))
+    fit = binary.logistic_many(np.array([0, 1, 0, 1.0]),
+                               np.array([[2.0, np.nan], [2.0, np.nan], [2.0, 1], [2.0, 1]]))
     assert np.isnan(fit["coef"]).all() and not fit["estimable"].any()  # constant and all-missing: no estimate
 
 

@@ -61,7 +61,7 @@ def test_bad_decision_inputs() -> None:
 
 def test_wilson_matches_statsmodels() -> None:
     lo, hi = wilson_interval(np.array([0, 7, 20]), 20)
-    for k, a, b in zip([0, 7, 20], lo, hi):
+    for k, a, b in zip([0, 7, 20], lo, hi, strict=True):
         ref = proportion_confint(k, 20, method="wilson")
         assert (a, b) == pytest.approx(ref)
 

@@ -109,7 +109,7 @@ def cohort() -> dict[str, pd.DataFrame]:
         {"participant_id": "P07", "date": "2024-09-01", "cause": "disease"},
         {"participant_id": "P11", "date": ENROL, "cause": "other"},
     ]
-    contact = {pid: ("2025-06-01", "2025-04-01") for pid in ids}
+    contact = dict.fromkeys(ids, ("2025-06-01", "2025-04-01"))
     contact.update(
         {
             "P05": ("2024-06-10", "2024-05-20"),
@@ -195,7 +195,8 @@ def _two_regrowths() -> dict[str, pd.DataFrame]:
     tables = cohort()
     events = tables["disease_events"]
     events = events[~((events["participant_id"] == "P04") & (events["type"] == "REGIONAL"))]
-    extra = _frame("disease_events", [{"participant_id": "P04", "date": "2025-01-01", "type": "LOCAL_REGROWTH"}])
+    extra = _frame("disease_events",
+                   [{"participant_id": "P04", "date": "2025-01-01", "type": "LOCAL_REGROWTH"}])
     tables["disease_events"] = pd.concat([events, extra], ignore_index=True)
     surgery = tables["surgery"]
     surgery.loc[surgery["participant_id"] == "P04", "date"] = "2025-01-20"
@@ -399,9 +400,9 @@ def test_dates_as_date_objects_and_missing_tables() -> None:
 
 def test_settings_validate() -> None:
     assert EndpointSettings().dfs_variant == "A" and EndpointSettings().simultaneous_days == 30
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="dfs_variant must be 'A' or 'B'"):
         EndpointSettings(dfs_variant="C")  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Chirieac or Becker, not 'Mandard'"):
         EndpointSettings(trg_system="Mandard")  # type: ignore[arg-type]
 
 

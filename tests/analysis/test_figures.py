@@ -64,7 +64,8 @@ def test_km_tables_sit_under_the_ticks_and_count_right() -> None:
                 assert (box.x0 + box.x1) / 2 == pytest.approx(tick_x[round(t, 6)], abs=1.0)  # under its tick
     legend = _legend(main)
     assert legend[0].startswith("No hormone therapy (n=440") and not any("yes (" in s for s in legend)
-    assert any(f"Log-rank {figures.fmt_p(survival.logrank(g, 'time', 'cens', 'horTh').p)}" == s for s in legend)
+    assert any(f"Log-rank {figures.fmt_p(survival.logrank(g, 'time', 'cens', 'horTh').p)}" == s
+               for s in legend)
     assert any(s.startswith("HR Hormone therapy vs No hormone therapy") for s in legend)
 
 
@@ -185,7 +186,8 @@ def test_flow_diagram_boxes_carry_their_numbers_and_do_not_overlap() -> None:
 
 def test_marker_figures_carry_units() -> None:
     d = load_breast_cancer(as_frame=True).frame.assign(malignant=lambda x: 1 - x["target"])
-    fig = figures.marker_by_response(d, "mean radius", "malignant", unit="mm", names={0: "benign", 1: "malignant"})
+    fig = figures.marker_by_response(d, "mean radius", "malignant", unit="mm",
+                                     names={0: "benign", 1: "malignant"})
     _all_formats(fig)
     assert fig.axes[0].get_ylabel() == "mean radius (mm)"
     assert [t.get_text().split("\n")[0] for t in fig.axes[0].get_xticklabels()] == ["benign", "malignant"]
@@ -193,7 +195,8 @@ def test_marker_figures_carry_units() -> None:
     long = pd.DataFrame({"participant_id": np.repeat([f"P{i}" for i in range(10)], 4),
                          "day": np.tile([-10, 45, 80, 400], 10), "ctdna": rng.lognormal(size=40),
                          "ccr": np.repeat(rng.integers(0, 2, 10), 4)})
-    fig = figures.marker_over_time(long, "participant_id", "day", "ctdna", outcome="ccr", log=True, unit="MTM/mL")
+    fig = figures.marker_over_time(long, "participant_id", "day", "ctdna", outcome="ccr", log=True,
+                                   unit="MTM/mL")
     _all_formats(fig)
     assert fig.axes[0].get_ylabel() == "ctdna (MTM/mL)" and "Months" in fig.axes[0].get_xlabel()
     assert max(line.get_xdata().max() for line in fig.axes[0].get_lines()) == pytest.approx(400 / 30.4375)

@@ -61,7 +61,7 @@ C30_A = {
     30: 6,
 }
 # Participant B: every item 1 except fatigue items 4; global 1 and 7.
-C30_B = {i: 1 for i in range(1, 29)} | {10: 4, 12: 4, 18: 4, 29: 1, 30: 7}
+C30_B = dict.fromkeys(range(1, 29), 1) | {10: 4, 12: 4, 18: 4, 29: 1, 30: 7}
 
 
 def c30_responses() -> pd.DataFrame:
@@ -220,7 +220,7 @@ def test_fact_e_subscale_needs_more_than_half_items() -> None:
 )
 def test_out_of_range_values_raise_naming_the_response(instrument, item, value, scorer) -> None:
     rows = _long("P07", instrument, {item: value}, timepoint="CRE2")
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(ValueError) as err:  # noqa: PT011 - the message is checked below, piece by piece
         scorer(pd.DataFrame(rows))
     message = str(err.value)
     assert "P07" in message and "CRE2" in message and f"item {item}" in message and repr(value) in message

@@ -57,7 +57,8 @@ def _sim() -> pd.DataFrame:
     t = np.round(rng.exponential(300 * np.exp(-0.1 * (x - 10)))) + 1
     c = rng.uniform(50, 800, n).round()
     return pd.DataFrame({"time": np.minimum(t, c), "event": (t <= c).astype(int), "x_ties": x,
-                         "x_binary": rng.integers(0, 2, n).astype(float), "x_three": rng.integers(0, 3, n) * 1.0,
+                         "x_binary": rng.integers(0, 2, n).astype(float),
+                         "x_three": rng.integers(0, 3, n) * 1.0,
                          "y": (rng.uniform(size=n) < 1 / (1 + np.exp(-(x - 10) / 3))).astype(int)})
 
 
@@ -76,11 +77,13 @@ def _wilcox_cases() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def r() -> dict[str, pd.DataFrame]:
-    return run_r(R_CODE, {"sim": _sim(), "wilcox": _wilcox_cases()}, libraries=("survival", "maxstat", "pROC"))
+    return run_r(R_CODE, {"sim": _sim(), "wilcox": _wilcox_cases()},
+                 libraries=("survival", "maxstat", "pROC"))
 
 
 @pytest.mark.parametrize("minprop", [0.1, 0.2, 0.25])
-def test_lausen92_equals_r_over_the_whole_range_of_the_statistic(r: dict[str, pd.DataFrame], minprop: float) -> None:
+def test_lausen92_equals_r_over_the_whole_range_of_the_statistic(r: dict[str, pd.DataFrame],
+                                                                 minprop: float) -> None:
     ref = r[f"lau_{round(minprop * 100)}"]
     ours = cutpoints.lausen92_p(ref["b"].to_numpy(), minprop)
     np.testing.assert_allclose(ours, ref["p"], atol=1e-12)
@@ -104,13 +107,15 @@ def test_mann_whitney_is_exact_for_small_samples_without_ties(r: dict[str, pd.Da
     w = _wilcox_cases()
     for case, ref in r["wilcox"]["p"].items():
         part = w[w["case"] == case]
-        p, method = binary.mann_whitney(part.loc[part["y"] == 1, "x"].to_numpy(), part.loc[part["y"] == 0, "x"].to_numpy())
+        p, method = binary.mann_whitney(part.loc[part["y"] == 1, "x"].to_numpy(),
+                                        part.loc[part["y"] == 0, "x"].to_numpy())
         assert p == pytest.approx(ref, abs=1e-12), case
         assert method == ("exact" if case.endswith("exact") else "asymptotic")
     small = w[w["case"] == "small_exact"].rename(columns={"y": "outcome", "x": "marker"})
     assoc = binary.associate(small, "outcome", "marker")
     assert assoc.p_mann_whitney == pytest.approx(r["wilcox"].loc["small_exact", "p"], abs=1e-12)
-    normal = stats.mannwhitneyu(small.loc[small.outcome == 1, "marker"], small.loc[small.outcome == 0, "marker"],
+    normal = stats.mannwhitneyu(small.loc[small.outcome == 1, "marker"],
+                                small.loc[small.outcome == 0, "marker"],
                                 method="asymptotic").pvalue
     assert abs(assoc.p_mann_whitney - normal) > 1e-4  # the normal approximation would be a different number
 

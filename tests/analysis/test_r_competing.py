@@ -51,7 +51,8 @@ out(data.frame(coef = f$coef, se = sqrt(diag(f$var))), "sim_crr")
 
 
 def _simulated() -> pd.DataFrame:
-    """Three arms, three causes, whole-month times (many ties, between causes and with censoring), two sites."""
+    """Three arms, three causes, whole-month times (many ties, between causes and with censoring), two
+    sites."""
     rng = np.random.default_rng(42)
     n = 240
     arm = rng.choice(["A", "B", "C"], n)
@@ -99,7 +100,8 @@ def test_cuminc_at_reads_the_step_function_as_timepoints(r: dict[str, pd.DataFra
         for label, row in ref.iterrows():
             group, cause = str(label).rsplit(" ", 1)
             mine = at[(at["group"] == group) & (at["cause"] == int(cause))].set_index("time")[column]
-            np.testing.assert_allclose(mine.loc[[float(t) for t in TIMES]].to_numpy(), row.to_numpy(dtype=float),
+            np.testing.assert_allclose(mine.loc[[float(t) for t in TIMES]].to_numpy(),
+                                       row.to_numpy(dtype=float),
                                        atol=TOL, equal_nan=True)
     lower, upper = at["lower"], at["upper"]
     inside = at["estimate"].between(1e-12, 1 - 1e-12)
@@ -140,7 +142,7 @@ def test_fine_gray_with_ties_and_a_categorical_covariate(r: dict[str, pd.DataFra
 
 def test_competing_input_errors() -> None:
     sim = _simulated()
-    with pytest.raises(ValueError, match="'nope'.*missing"):
+    with pytest.raises(ValueError, match=r"'nope'.*missing"):
         competing.cuminc(sim, "time", "nope")
     with pytest.raises(ValueError, match="no events"):
         competing.cuminc(sim.assign(cause=0), "time", "cause")

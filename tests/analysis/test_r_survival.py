@@ -16,7 +16,8 @@ from tests.analysis.r_oracle import run_r
 TOL = 1e-6
 
 R_CODE = r"""
-pbc <- na.omit(survival::pbc[, c("time", "status", "age", "edema", "bili", "albumin", "protime", "sex", "trt")])
+pbc <- na.omit(survival::pbc[, c("time", "status", "age", "edema", "bili", "albumin", "protime", "sex",
+                                 "trt")])
 pbc$status <- as.integer(pbc$status == 2)
 pbc$lbili <- log(pbc$bili)
 pbc$female <- as.integer(pbc$sex == "f")
@@ -110,11 +111,13 @@ def test_ph_test_with_strata_and_a_categorical_term(r: dict[str, pd.DataFrame]) 
     fit = survival.cox(vet, "time", "status", ["trt", "karno", "celltype", "age"], strata="prior")
     ours, ref = survival.ph_test(fit), r["zph_vet"]
     assert ours.loc["celltype", "df"] == 3  # one term for the factor, as R
-    np.testing.assert_allclose(ours.to_numpy(), ref.loc[ours.index, ["chisq", "df", "p"]].to_numpy(), atol=TOL)
+    np.testing.assert_allclose(ours.to_numpy(), ref.loc[ours.index, ["chisq", "df", "p"]].to_numpy(),
+                               atol=TOL)
     col = r["colon"].assign(stratum=lambda d: d["extent"].astype(str) + "/" + d["differ"].astype(str))
     fit = survival.cox(col, "time", "status", ["rx", "age", "sex", "nodes"], strata="stratum")
     ours, ref = survival.ph_test(fit, "rank"), r["zph_colon"]
-    np.testing.assert_allclose(ours.to_numpy(), ref.loc[ours.index, ["chisq", "df", "p"]].to_numpy(), atol=TOL)
+    np.testing.assert_allclose(ours.to_numpy(), ref.loc[ours.index, ["chisq", "df", "p"]].to_numpy(),
+                               atol=TOL)
 
 
 def test_concordance_of_a_stratified_model_compares_within_strata(r: dict[str, pd.DataFrame]) -> None:
@@ -124,7 +127,8 @@ def test_concordance_of_a_stratified_model_compares_within_strata(r: dict[str, p
     col = r["colon"].assign(stratum=lambda d: d["extent"].astype(str) + "/" + d["differ"].astype(str))
     fit = survival.cox(col, "time", "status", ["rx", "age", "sex", "nodes"], strata="stratum")
     assert fit.concordance == pytest.approx(r["colon_cox"]["c"].iloc[0], abs=TOL)
-    pooled = survival.concordance(fit.design.time, fit.design.event, fit.design.x @ fit.table["coef"].to_numpy())
+    pooled = survival.concordance(fit.design.time, fit.design.event,
+                                  fit.design.x @ fit.table["coef"].to_numpy())
     assert abs(pooled - fit.concordance) > 1e-4  # pooling pairs across strata would differ
 
 
@@ -144,14 +148,16 @@ def test_km_median_ci_on_lung(r: dict[str, pd.DataFrame]) -> None:
     lung = r["lung"]
     fit = survival.km(lung.dropna(subset=["ph.ecog"]), "time", "status", "ph.ecog")
     ref = r["km_lung"].rename(index=lambda s: float(s.split("=", 1)[1]))
-    np.testing.assert_allclose(fit.median.loc[ref.index, ["median", "lower", "upper"]].to_numpy(), ref.to_numpy(),
+    np.testing.assert_allclose(fit.median.loc[ref.index, ["median", "lower", "upper"]].to_numpy(),
+                               ref.to_numpy(),
                                atol=TOL, equal_nan=True)
 
 
 def test_median_follow_up_is_the_reverse_kaplan_meier(r: dict[str, pd.DataFrame]) -> None:
     fu = survival.followup(r["lung"], "time", "status", "sex")
     ref = r["fu_lung"].rename(index=lambda s: float(s.split("=", 1)[1]))
-    np.testing.assert_allclose(fu.table.loc[ref.index, ["n", "censored", "median", "lower", "upper"]].to_numpy(),
+    np.testing.assert_allclose(fu.table.loc[ref.index, ["n", "censored", "median", "lower", "upper"]]
+                               .to_numpy(),
                                ref.to_numpy(), atol=TOL, equal_nan=True)
 
 

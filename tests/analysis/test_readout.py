@@ -44,13 +44,15 @@ def test_stratum_comparison_keeps_its_level_under_the_null() -> None:
         assert "UNALLOCATED" not in set(res.frame["stratum"])  # early deaths never reach the landmark
     landmark, naive = np.array(landmark), np.array(naive)
     assert (landmark < 0.05).mean() <= 0.095  # nominal 5%, with simulation error (sd 1.8% over 150 trials)
-    assert (naive < 0.05).mean() >= 0.9  # from enrolment, with the early deaths as a group: always "significant"
+    # from enrolment, with the early deaths as a group: always "significant"
+    assert (naive < 0.05).mean() >= 0.9
 
 
 def test_by_stratum_restarts_the_clock_and_leaves_out_late_assignments() -> None:
     trial = _null_trial(np.random.default_rng(1))
     late = trial.index[trial["rand_date"].notna()][:3]
-    trial.loc[late, "rand_date"] = trial.loc[late, "enrol_date"] + pd.Timedelta(days=200)  # assigned after day 120
+    # assigned after day 120
+    trial.loc[late, "rand_date"] = trial.loc[late, "enrol_date"] + pd.Timedelta(days=200)
     res = readout.by_stratum(trial, "os", 120, order=["NON_CCR_SURGERY", "CCR_SURGERY", "CCR_WW"])
     at_risk = trial[trial["os_time"].astype(float) > 120]
     assert res.timing.late_draws == int(at_risk.index.isin(late).sum()) > 0
@@ -68,7 +70,8 @@ def test_competing_frame_codes_the_first_failure_from_randomisation() -> None:
     frame = readout.competing_frame(derived, tables).set_index("participant_id")
     # P01-P04 regrowth (local) first, P05 died without failure, P10 regional + distant the same day: distant
     assert frame.loc[["P01", "P02", "P04"], "cause"].tolist() == [1, 1, 1]
-    # P03: regrowth 2024-10-01 and distant disease 19 days later, inside the 30-day simultaneous window: distant
+    # P03: regrowth 2024-10-01 and distant disease 19 days later, inside the 30-day simultaneous window:
+    # distant
     assert frame.loc["P03", ["cause", "time"]].tolist() == [2, 184]
     assert frame.loc["P05", ["cause", "time"]].tolist() == [3, 71]
     assert frame.loc["P10", "cause"] == 2

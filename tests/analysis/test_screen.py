@@ -142,7 +142,7 @@ def test_transforms():
     logs = np.log(comp.iloc[1] + 0.1)  # pseudocount: half the smallest positive value (0.2)
     np.testing.assert_allclose(out.iloc[1], logs - logs.mean())
     np.testing.assert_allclose(transforms.log10(comp[["b"]]), np.log10(comp[["b"]]))
-    with pytest.raises(ValueError, match="'a'.*zero or negative"):
+    with pytest.raises(ValueError, match=r"'a'.*zero or negative"):
         transforms.log2(comp)
     with pytest.raises(ValueError, match="transform must be"):
         screen.run(load_lung(), ["age"], screen.Survival("time", "status"), transform="sqrt")
@@ -150,11 +150,11 @@ def test_transforms():
 
 def test_screen_bad_input():
     lung = load_lung()
-    with pytest.raises(ValueError, match="'nope'.*missing"):
+    with pytest.raises(ValueError, match=r"'nope'.*missing"):
         screen.run(lung, ["nope"], screen.Survival("time", "status"))
-    with pytest.raises(ValueError, match="optimal.*covariates"):
+    with pytest.raises(ValueError, match=r"optimal.*covariates"):
         screen.run(lung, ["age"], screen.Survival("time", "status"), cut="optimal", covariates=["sex"])
-    with pytest.raises(ValueError, match="'status'.*zero events"):
+    with pytest.raises(ValueError, match=r"'status'.*zero events"):
         screen.run(lung.assign(status=0), ["age"], screen.Survival("time", "status"))
 
 
@@ -177,7 +177,8 @@ def test_participant_missing_every_marker_at_an_event_time() -> None:
 
 
 def test_optimal_cut_keeps_its_level_on_null_markers_with_few_levels() -> None:
-    """500 null 0/1 markers (n = 100): the adjusted p of a two-level marker is 1 (b < 1) or honest, never 0."""
+    """500 null 0/1 markers (n = 100): the adjusted p of a two-level marker is 1 (b < 1) or honest, never
+    0."""
     rng = np.random.default_rng(2026)
     n, m = 100, 500
     markers = [f"b{i}" for i in range(m)]
@@ -194,8 +195,10 @@ def test_optimal_cut_keeps_its_level_on_null_markers_with_few_levels() -> None:
 
 def test_markers_without_information_have_nan_effects_and_say_why() -> None:
     lung = load_lung().assign(constant=5.0, empty=np.nan, zeros=lambda d: d["age"] - d["age"].min())
-    res = screen.run(lung, ["age", "constant", "empty", "zeros"], screen.Survival("time", "status"), transform="log2")
-    for marker, note in (("constant", "no variation"), ("empty", "no values"), ("zeros", "needs a pseudocount")):
+    res = screen.run(lung, ["age", "constant", "empty", "zeros"], screen.Survival("time", "status"),
+                     transform="log2")
+    for marker, note in (("constant", "no variation"), ("empty", "no values"),
+                         ("zeros", "needs a pseudocount")):
         assert np.isnan(res.loc[marker, ["effect", "coef", "p"]].astype(float)).all(), marker
         assert note in res.loc[marker, "note"] and not res.loc[marker, "converged"]
     assert res.loc["age", "converged"] and res.loc["age", "note"] == ""
@@ -205,7 +208,8 @@ def test_markers_without_information_have_nan_effects_and_say_why() -> None:
     assert shifted.loc["zeros", "coef"] == pytest.approx(fit.table.loc["x", "coef"], abs=1e-6)
     binary_res = screen.run(lung.assign(dead=lung["status"]), ["constant", "age"], screen.Binary("dead"),
                             transform="none")
-    assert np.isnan(binary_res.loc["constant", "effect"]) and "no variation" in binary_res.loc["constant", "note"]
+    assert np.isnan(binary_res.loc["constant",
+                                   "effect"]) and "no variation" in binary_res.loc["constant", "note"]
 
 
 def test_infinite_estimates_are_flagged_with_a_likelihood_ratio_p_and_optional_firth() -> None:
@@ -215,7 +219,8 @@ def test_infinite_estimates_are_flagged_with_a_likelihood_ratio_p_and_optional_f
                        "y": rng.lognormal(size=n)})
     df["event"] = np.where(df["x"] == 2, 1.0, 0.0) * (rng.uniform(size=n) < 0.8)  # every event at x = 2
     res = screen.run(df, ["x", "y"], screen.Survival("time", "event"), transform="none")
-    assert np.isinf(res.loc["x", "coef"]) and res.loc["x", "effect"] == np.inf and not res.loc["x", "converged"]
+    assert np.isinf(res.loc["x", "coef"]) and res.loc["x",
+                                                      "effect"] == np.inf and not res.loc["x", "converged"]
     assert "monotone likelihood" in res.loc["x", "note"]
     fit = survival.cox(df, "time", "event", ["x"])
     assert res.loc["x", "p"] == pytest.approx(stats.chi2.sf(fit.lr_stat, 1), rel=1e-9)
@@ -232,7 +237,8 @@ def test_infinite_estimates_are_flagged_with_a_likelihood_ratio_p_and_optional_f
 def test_post_baseline_markers_need_a_landmark_and_each_draw_day_is_checked() -> None:
     rng = np.random.default_rng(12)
     n = 200
-    df = pd.DataFrame({"time": rng.exponential(400, n) + 1, "event": (rng.uniform(size=n) < 0.6).astype(float),
+    df = pd.DataFrame({"time": rng.exponential(400, n) + 1,
+                       "event": (rng.uniform(size=n) < 0.6).astype(float),
                        "m": rng.lognormal(size=n), "draw": rng.uniform(60, 120, n).round()})
     outcome = screen.Survival("time", "event")
     with pytest.raises(ValueError, match=r"'m'.*known only after time zero.*landmark"):
@@ -241,7 +247,9 @@ def test_post_baseline_markers_need_a_landmark_and_each_draw_day_is_checked() ->
     assert biased.attrs["caveat"].startswith("Guarantee-time bias")
     lm = screen.run(df, ["m"], outcome, landmark=100, draw_day="draw", post_baseline=True)
     kept = df[(df["time"] > 100) & (df["draw"] <= 100)]
-    assert lm.loc["m", "n"] == len(kept) and lm.attrs["late_draws"] == int(((df["time"] > 100) & (df["draw"] > 100)).sum())
+    assert lm.loc["m",
+                  "n"] == len(kept) and lm.attrs["late_draws"] == int(((df["time"] > 100) & (df[
+                      "draw"] > 100)).sum())
     fit = survival.cox(kept.assign(x=np.log2(kept["m"]), time=kept["time"] - 100), "time", "event", ["x"])
     assert lm.loc["m", "coef"] == pytest.approx(fit.table.loc["x", "coef"], abs=1e-6)
     assert lm.attrs["caveat"] is None
@@ -269,7 +277,8 @@ def test_blocks_give_the_numbers_of_one_whole_matrix_fit(cut: str) -> None:
                                    rtol=1e-12, atol=1e-12, equal_nan=True)
         assert (blocked["note"] == whole["note"]).all() and (blocked["converged"] == whole["converged"]).all()
     spec = screen.ScreenSpec(cut=cut)
-    parts = [screen.run_block(df[["time", "event", *chunk]], chunk, outcome, spec)  # a worker sees its columns
+    # a worker sees its columns
+    parts = [screen.run_block(df[["time", "event", *chunk]], chunk, outcome, spec)
              for chunk in (markers[:50], markers[50:51], markers[51:])]
     assert all("q" in p and p["q"].isna().all() for p in parts)  # q needs the whole family
     combined = screen.combine(parts, outcome, spec)

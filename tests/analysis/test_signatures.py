@@ -65,7 +65,8 @@ def test_l1_logistic_matches_scikit_learn() -> None:
     y = (X[:, 0] + 0.5 * X[:, 1] + rng.normal(size=n) > 0).astype(float)
     ref = LogisticRegression(C=C, l1_ratio=1.0, solver="saga", tol=1e-10, max_iter=100_000).fit(X, y)
     lam = 1 / (n * C)  # sklearn: C·Σ logloss + |w|₁  ⇔  mean logloss + |w|₁/(nC)
-    path = solve_path(LogisticLoss(y), np.c_[np.ones(n), X][None], np.ones((1, n)), np.array([[4 * lam, lam]]),
+    path = solve_path(LogisticLoss(y), np.c_[np.ones(n), X][None], np.ones((1, n)),
+                      np.array([[4 * lam, lam]]),
                       1.0, np.r_[0.0, np.ones(p)], kind="binary", tol=1e-10, max_iter=20_000)
     assert np.abs(path.coef[0, -1, 1:] - ref.coef_[0]).max() < 1e-6
     assert path.coef[0, -1, 0] == pytest.approx(ref.intercept_[0], abs=1e-6)
@@ -105,7 +106,8 @@ def test_pure_noise_is_not_rescued_by_the_pipeline_but_is_by_naive_selection() -
     p_values = ttest_ind(X[y == 1], X[y == 0]).pvalue
     top = np.argsort(p_values)[:10]
     prob = cross_val_predict(LogisticRegression(max_iter=1000), X[:, top], y,
-                             cv=StratifiedKFold(5, shuffle=True, random_state=1), method="predict_proba")[:, 1]
+                             cv=StratifiedKFold(5, shuffle=True, random_state=1),
+                             method="predict_proba")[:, 1]
     assert roc_auc_score(y, prob) > 0.7
 
 
@@ -142,7 +144,8 @@ def test_survival_signal_and_risk(planted: pd.DataFrame) -> None:
     c = rng.uniform(200, 1500, len(df))
     df["dfs_days"], df["dfs_event"] = np.ceil(np.minimum(t, c)), (t <= c).astype(int)
     markers = [m for m in df.columns if m.startswith("m")]
-    spec = sg.ModelSpec(outcome=sg.SurvivalOutcome("dfs_days", "dfs_event"), markers=markers, transform="log2",
+    spec = sg.ModelSpec(outcome=sg.SurvivalOutcome("dfs_days", "dfs_event"), markers=markers,
+                        transform="log2",
                         permutations=9, horizon_days=365, **FAST)
     run = sg.validate(df, spec)
     assert run.cindex > 0.65 and run.td_auc > 0.65
@@ -164,7 +167,8 @@ def test_too_few_events_for_the_folds(planted: pd.DataFrame) -> None:
     df["pcr"] = 0
     df.loc[df.index[:4], "pcr"] = 1
     spec = sg.ModelSpec(outcome=sg.BinaryOutcome("pcr"), markers=["m00", "m01"], permutations=0)
-    with pytest.raises(ValueError, match=r"too few patients in the smaller outcome class.*4.*reduce outer_folds"):
+    with pytest.raises(ValueError,
+                       match=r"too few patients in the smaller outcome class.*4.*reduce outer_folds"):
         sg.validate(df, spec)
 
 
@@ -179,7 +183,7 @@ def test_too_few_survival_events(planted: pd.DataFrame) -> None:
 def test_marker_without_variance(planted: pd.DataFrame) -> None:
     df = planted.assign(flat=1.0, empty=np.nan)
     spec = sg.ModelSpec(outcome=sg.BinaryOutcome("pcr"), markers=["m00", "flat", "empty"], permutations=0)
-    with pytest.raises(ValueError, match="no variance in 2 of 3 predictors.*flat, empty.*drop them"):
+    with pytest.raises(ValueError, match=r"no variance in 2 of 3 predictors.*flat, empty.*drop them"):
         sg.validate(df, spec)
 
 
@@ -195,7 +199,8 @@ def test_fold_with_one_class_is_named(planted: pd.DataFrame) -> None:
     df.loc[df.index[:4], "pcr"] = 1  # enough for 3 outer folds, but an outer training set keeps only 2
     spec = sg.ModelSpec(outcome=sg.BinaryOutcome("pcr"), markers=["m00"], permutations=0, outer_folds=3,
                         inner_folds=3)
-    with pytest.raises(ValueError, match="outer_folds=3 with inner_folds=3 needs at least 5, otherwise a fold "
+    with pytest.raises(ValueError,
+                       match="outer_folds=3 with inner_folds=3 needs at least 5, otherwise a fold "
                                          "would hold one outcome class only"):
         sg.validate(df, spec)
 
@@ -204,7 +209,8 @@ def test_more_markers_than_patients_without_penalty() -> None:
     df = _noise_frame(40, 60, seed=2)
     spec = sg.ModelSpec(outcome=sg.BinaryOutcome("pcr"), markers=[c for c in df if c != "pcr"],
                         penalty="none", permutations=0)
-    with pytest.raises(ValueError, match=r"60 predictors but only 32 patients.*penalty='none'.*use penalty='l1'"):
+    with pytest.raises(ValueError,
+                       match=r"60 predictors but only 32 patients.*penalty='none'.*use penalty='l1'"):
         sg.validate(df, spec)
 
 
@@ -213,7 +219,7 @@ def test_missing_and_non_numeric_columns(planted: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="lacks required columns: nope"):
         sg.validate(planted, spec)
     spec = sg.ModelSpec(outcome=sg.BinaryOutcome("pcr"), markers=["m00", "site"], permutations=0)
-    with pytest.raises(ValueError, match="non-numeric predictor columns: site.*dummy-code"):
+    with pytest.raises(ValueError, match=r"non-numeric predictor columns: site.*dummy-code"):
         sg.validate(planted.assign(site="A"), spec)
 
 
@@ -330,7 +336,8 @@ def test_provenance_and_reports(planted: pd.DataFrame, planted_run: sg.Validatio
     assert dataset_sha256(changed, planted_run.spec.columns) != prov["dataset_sha256"]
 
     text = planted_run.methods_text()
-    for phrase in ("5-fold outer", "repeated 2 times", "seeds 1, 2", "3-fold stratified inner", "8 log-spaced",
+    for phrase in ("5-fold outer", "repeated 2 times", "seeds 1, 2", "3-fold stratified inner",
+                   "8 log-spaced",
                    "19 times", "age were always included", "DeLong"):
         assert phrase in text
     blob = json.loads(json.dumps(planted_run.to_dict()))

@@ -1,4 +1,5 @@
-"""Table 1: counts, percentages of those with a value, medians and IQRs, missing rows, p and SMD, Word output."""
+"""Table 1: counts, percentages of those with a value, medians and IQRs, missing rows, p and SMD, Word
+output."""
 
 from __future__ import annotations
 

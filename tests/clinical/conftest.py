@@ -51,8 +51,10 @@ def course(session, make_participant):
         AdverseEvent(participant_id=p.id, term="Oesophagitis", grade=3, onset_date=day(30), serious=True),
         *[QoLResponse(participant_id=p.id, instrument="QLQ-C30", timepoint="BASELINE", item=str(i), value=2.0,
                       date=day(1)) for i in range(1, 29)],
-        QoLResponse(participant_id=p.id, instrument="QLQ-C30", timepoint="BASELINE", item="29", value=4.0, date=day(1)),
-        QoLResponse(participant_id=p.id, instrument="QLQ-C30", timepoint="BASELINE", item="30", value=6.0, date=day(1)),
+        QoLResponse(participant_id=p.id, instrument="QLQ-C30", timepoint="BASELINE", item="29", value=4.0,
+                    date=day(1)),
+        QoLResponse(participant_id=p.id, instrument="QLQ-C30", timepoint="BASELINE", item="30", value=6.0,
+                    date=day(1)),
     ])
     session.flush()
     sync_anchors(session, p)

@@ -12,8 +12,10 @@ def test_participant_endpoints_qol_and_timeline(login, course) -> None:
     client = login("researcher")
     a = client.get("/api/v1/clinical/participants/ZJ-850/endpoints").get_json()
     b = client.get("/api/v1/clinical/participants/zj-850/endpoints?variant=B").get_json()
-    assert (a["variant"], a["dfs_time"], a["dfs_event"], a["dfs_event_type"]) == ("A", 216, True, "LOCAL_REGROWTH")
-    assert (b["variant"], b["dfs_event_type"]) == ("B", "LOCAL_REGROWTH")  # salvage was R1: counts under B too
+    assert (a["variant"], a["dfs_time"], a["dfs_event"],
+            a["dfs_event_type"]) == ("A", 216, True, "LOCAL_REGROWTH")
+    # salvage was R1: counts under B too
+    assert (b["variant"], b["dfs_event_type"]) == ("B", "LOCAL_REGROWTH")
     assert a["os_time"] == 600 and a["os_event"] is True and a["ccr_cre1"] is True and a["pcr"] is False
     assert a["first_failure"] == "local" and a["rand_date"] is None  # researchers see study days, not dates
     qol = client.get("/api/v1/clinical/participants/ZJ-850/qol").get_json()
@@ -43,20 +45,25 @@ def test_import_upload_returns_the_report(login, course, session, study) -> None
     client = login("data_manager")
     export = redcap.export_redcap(session, study)
     broken = export.replace(b"ZJ-850,cre1_arm_1", b"ZJ-999,cre1_arm_1")
-    refused = client.post("/api/v1/clinical/imports", data={"format": "redcap", "password": PASSWORD, "files": (io.BytesIO(broken), "x.csv")},
+    refused = client.post("/api/v1/clinical/imports", data={"format": "redcap", "password": PASSWORD,
+                                                            "files": (io.BytesIO(broken), "x.csv")},
                           content_type="multipart/form-data")
     assert refused.status_code == 422 and refused.get_json()["message"].startswith("nothing was imported")
     body = refused.get_json()["report"]
     assert body["applied"] is False
-    assert {"file": "x.csv", "field": "record_id", "value": "ZJ-999", "reason": "unknown participant in this study"} \
+    assert {"file": "x.csv", "field": "record_id", "value": "ZJ-999",
+            "reason": "unknown participant in this study"} \
         .items() <= body["problems"][0].items()
-    same = client.post("/api/v1/clinical/imports", data={"format": "redcap", "password": PASSWORD, "files": (io.BytesIO(export), "x.csv"),
-                                                         "mapping": (io.BytesIO(redcap.default_mapping_text().encode()),
+    same = client.post("/api/v1/clinical/imports",
+                       data={"format": "redcap", "password": PASSWORD, "files": (io.BytesIO(export), "x.csv"),
+                                                         "mapping": (io.BytesIO(redcap.default_mapping_text()
+                                                                                .encode()),
                                                                      "m.yaml")},
                        content_type="multipart/form-data")
     assert same.status_code == 200, same.get_json()
     assert same.get_json()["changes"] == 0 and same.get_json()["applied"] is True
-    tables = client.post("/api/v1/clinical/imports", data={"format": "tables", "password": PASSWORD, "files": (
+    tables = client.post("/api/v1/clinical/imports",
+                         data={"format": "tables", "password": PASSWORD, "files": (
         io.BytesIO(b"participant_id,seq,date,overall\nZJ-850,3,2025-07-01,cCR\n"), "cre.csv")},
         content_type="multipart/form-data")
     assert tables.status_code == 200 and tables.get_json()["inserted"] == 1

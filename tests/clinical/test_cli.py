@@ -33,7 +33,8 @@ def test_import_tables_reports_problems_then_imports(app, session, make_particip
 
     bad.write_text("participant_id,seq,date,overall\nZJ-811,1,2025-02-28,cCR\n")
     unsigned = _tables(app, bad, password="not my password")
-    assert unsigned.exit_code != 0 and "the password is wrong: the signature was not applied" in unsigned.output
+    assert unsigned.exit_code != 0
+    assert "the password is wrong: the signature was not applied" in unsigned.output
     assert session.scalar(select(CRE.date).where(CRE.participant_id == p.id)) is None
 
     result = _tables(app, bad)

@@ -43,7 +43,8 @@ def test_demo_round_trip_through_redcap(session, tmp_path: Path) -> None:
         try:
             with Session(engine) as other:
                 target = install_protocol(other, load_protocol(DEFAULT_PROTOCOL))[0]
-                manager = add_user(other, username="dm", password="a long enough password", role="data_manager",
+                manager = add_user(other, username="dm", password="a long enough password",
+                                   role="data_manager",
                                    full_name="Data Manager")
                 for code, site, enrolled_on in people:
                     enrol(other, target, site=other.scalar(select(Site).where(Site.code == site)), code=code,

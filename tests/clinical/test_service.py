@@ -93,8 +93,10 @@ def test_qol_scores_through_the_app(session, study, make_participant):
 
 def test_worst_toxicity_splits_acute_and_chronic(session, study, ww_regrowth):
     session.add_all([
-        AdverseEvent(participant_id=ww_regrowth.id, term="Oesophageal stenosis", grade=2, onset_date=_day(50)),
-        AdverseEvent(participant_id=ww_regrowth.id, term="Oesophageal stenosis", grade=3, onset_date=_day(200)),
+        AdverseEvent(participant_id=ww_regrowth.id, term="Oesophageal stenosis", grade=2,
+                     onset_date=_day(50)),
+        AdverseEvent(participant_id=ww_regrowth.id, term="Oesophageal stenosis", grade=3,
+                     onset_date=_day(200)),
     ])
     session.flush()
     row = service.toxicity(session, study, ww_regrowth).iloc[0]
@@ -122,7 +124,8 @@ def test_progression_precluding_surgery_and_r2_are_efs_events(session, study, ma
     r2 = make_participant(enrolled_on=D0)
     session.add_all([
         CRE(participant_id=pps.id, seq=1, date=_day(80), overall="distant"),
-        DiseaseEvent(participant_id=pps.id, date=_day(80), type="PROGRESSION_PRECLUDING_SURGERY", site="distant"),
+        DiseaseEvent(participant_id=pps.id, date=_day(80), type="PROGRESSION_PRECLUDING_SURGERY",
+                     site="distant"),
         LastContact(participant_id=pps.id, last_alive_date=_day(200), last_disease_assessment_date=_day(150)),
         CRE(participant_id=r2.id, seq=1, date=_day(80), overall="local"),
         Allocation(participant_id=r2.id, stratum="NON_CCR_SURGERY"),
@@ -131,7 +134,8 @@ def test_progression_precluding_surgery_and_r2_are_efs_events(session, study, ma
     ])
     session.flush()
     rows = service.derived_endpoints(session, study, participants=[pps, r2]).set_index("participant_id")
-    assert (rows.loc[pps.code, "efs_time"], rows.loc[pps.code, "efs_event_type"]) == (80, "PROGRESSION_PRECLUDING_SURGERY")
+    assert (rows.loc[pps.code, "efs_time"],
+            rows.loc[pps.code, "efs_event_type"]) == (80, "PROGRESSION_PRECLUDING_SURGERY")
     assert rows.loc[pps.code, "first_failure"] == "distant"
     assert bool(rows.loc[pps.code, "evaluable"]) and not bool(rows.loc[pps.code, "ccr_cre1"])
     assert (rows.loc[r2.code, "efs_time"], rows.loc[r2.code, "efs_event_type"]) == (110, "SURGERY_R2")
@@ -160,7 +164,8 @@ def test_events_on_the_same_day_and_censoring_at_last_assessment(session, study,
 
 def test_fact_e_scores_through_the_app_with_missing_items(session, study, make_participant):
     p = make_participant(enrolled_on=D0)
-    # PWB: GP1-GP7 all reversed; answers 1 to six items, GP7 missing -> item scores 3 x 6 = 18, prorated 18*7/6 = 21.
+    # PWB: GP1-GP7 all reversed; answers 1 to six items, GP7 missing -> item scores 3 x 6 = 18, prorated
+    # 18*7/6 = 21.
     session.add_all([QoLResponse(participant_id=p.id, instrument="FACT-E", timepoint="EOT", item=f"GP{i}",
                                  value=1.0 if i < 7 else None, date=_day(40)) for i in range(1, 8)])
     session.flush()

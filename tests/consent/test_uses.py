@@ -84,7 +84,7 @@ def _build(session: Any) -> dict[str, Any]:
     study = get_study(session, "ESCC-WW")
     site = session.scalar(select(Site).where(Site.code == "ZJ"))
     users = {
-        u.username: u for u in session.scalars(select(User).where(User.username.in_(USERS + ("admin",))))
+        u.username: u for u in session.scalars(select(User).where(User.username.in_((*USERS, "admin"))))
     }
     admin = users["admin"]
     freezer = create_unit(

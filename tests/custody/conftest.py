@@ -20,7 +20,8 @@ def drop_custody_guard(session: Session) -> None:
         for function in ("custody_event_append_only", "custody_append_only", "custody_chain_forward_only"):
             session.execute(text(f"DROP FUNCTION IF EXISTS {function}() CASCADE"))
         return
-    names = session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name LIKE 'custody%'"))
+    names = session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name LIKE "
+                                 "'custody%'"))
     for name in list(names):
         session.execute(text(f'DROP TRIGGER "{name}"'))
 
@@ -43,7 +44,8 @@ def make_sample(session: Session, study: Any, make_participant: Callable[..., An
     def _make() -> Sample:
         counter["n"] += 1
         s = Sample(accession=f"TB-CUST-{counter['n']}", study_id=study.id, participant_id=participant.id,
-                   sample_type_id=blood.id, derivation="primary", status="collected", quantity=10.0, unit="ml",
+                   sample_type_id=blood.id, derivation="primary", status="collected", quantity=10.0,
+                   unit="ml",
                    site_id=participant.site_id)
         session.add(s)
         session.flush()

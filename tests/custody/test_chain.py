@@ -42,10 +42,13 @@ def test_the_mac_is_keyed_with_the_key_file(app: Flask, session, make_sample) ->
     sample = make_sample()
     event = record_event(session, sample.id, "collected", by=None)
     keyring = keys.read_keyring(Path(app.instance_path) / "custody_key")
-    content = chain.event_content(sample_id=sample.id, seq=1, epoch=event.epoch, action="collected", at=event.at,
-                                  user_id=None, site_code=None, from_location=None, to_location=None, reason=None,
+    content = chain.event_content(sample_id=sample.id, seq=1, epoch=event.epoch, action="collected",
+                                  at=event.at,
+                                  user_id=None, site_code=None, from_location=None, to_location=None,
+                                  reason=None,
                                   details={}, corrects=None)
-    expected = hmac.new(keyring.keys[event.epoch], b"trialbank custody event v1\n" + chain.GENESIS.encode() + b"\n"
+    expected = hmac.new(keyring.keys[event.epoch],
+                        b"trialbank custody event v1\n" + chain.GENESIS.encode() + b"\n"
                         + content, hashlib.sha256).hexdigest()
     assert event.mac == expected
     assert event.mac != hashlib.sha256(chain.GENESIS.encode() + content).hexdigest()

@@ -51,7 +51,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         with Session(engine) as session:
             study, _ = install_protocol(session, load_protocol(DEFAULT_PROTOCOL))
             site = session.scalar(select(Site).where(Site.code == "ZJ"))
-            p = enrol(session, study, site=site, code="ZJ-CONC", enrolled_on=date(2025, 1, 6), sex="F", age=50)
+            p = enrol(session, study, site=site, code="ZJ-CONC", enrolled_on=date(2025, 1, 6), sex="F",
+                      age=50)
             blood = next(t for t in study.sample_types if t.code == "WHOLE_BLOOD")
             samples = [Sample(accession=f"TB-CONC-{i}", study_id=study.id, participant_id=p.id,
                               sample_type_id=blood.id, derivation="primary", status="collected", quantity=1.0,
@@ -129,10 +130,11 @@ def test_concurrent_writers_keep_every_chain_whole(world: World) -> None:
             barrier.wait(timeout=30)
             for n in range(5):
                 for sample_id in (world.samples[i], shared):
-                    for attempt in range(50):
+                    for _attempt in range(50):
                         with Session(world.engine) as session:
                             try:
-                                record_event(session, sample_id, "moved", by=None, details={"writer": i, "n": n})
+                                record_event(session, sample_id, "moved", by=None,
+                                             details={"writer": i, "n": n})
                                 session.commit()
                                 break
                             except OperationalError:  # SQLite: another writer holds the database; retry

@@ -1,4 +1,5 @@
-"""The migration re-seals an existing global SHA-256 chain as keyed per-sample chains, and refuses to launder one."""
+"""The migration re-seals an existing global SHA-256 chain as keyed per-sample chains, and refuses to launder
+one."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ BEFORE = "b3e7c41a9d02"  # the revision before the keyed chains
 
 def old_hash(fields: dict) -> str:
     """The unkeyed hash the previous versions wrote (canonical JSON, SHA-256)."""
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+                          .encode()).hexdigest()
 
 
 @dataclass
@@ -64,25 +66,29 @@ def old(tmp_path: Path) -> Iterator[OldInstallation]:
                 (ids[1], "stored"), (ids[0], "correction"), (ids[2], "thawed")]
         events, prev, at = [], "0" * 64, datetime(2025, 3, 1, 9, 0, 0, 123456, tzinfo=UTC)
         for seq, (sample_id, action) in enumerate(plan, 1):
-            row = {"id": seq, "seq": seq, "sample_id": sample_id, "action": action, "at": at + timedelta(minutes=seq),
+            row = {"id": seq, "seq": seq, "sample_id": sample_id, "action": action,
+                   "at": at + timedelta(minutes=seq),
                    "user_id": None, "site_code": "ZJ", "from_location": None, "to_location": f"box {seq}",
-                   "reason": None, "details": {"n": seq}, "corrects_id": 3 if action == "correction" else None,
+                   "reason": None, "details": {"n": seq},
+                   "corrects_id": 3 if action == "correction" else None,
                    "prev_hash": prev}
             row["hash"] = old_hash({"seq": seq, "sample_id": sample_id, "action": action,
                                     "at": row["at"].isoformat(timespec="microseconds"), "user_id": None,
                                     "site_code": "ZJ", "from": None, "to": row["to_location"], "reason": None,
-                                    "details": row["details"], "corrects_id": row["corrects_id"], "prev_hash": prev})
+                                    "details": row["details"], "corrects_id": row["corrects_id"],
+                                    "prev_hash": prev})
             events.append(row)
             prev = row["hash"]
         with engine.begin() as conn:
             for row in events:
                 conn.execute(text(
-                    "INSERT INTO custody_event (id, seq, sample_id, action, at, user_id, site_code, from_location, "
-                    "to_location, reason, details, corrects_id, prev_hash, hash) VALUES (:id, :seq, :sample_id, "
-                    ":action, :at, :user_id, :site_code, :from_location, :to_location, :reason, :details, "
-                    ":corrects_id, :prev_hash, :hash)"),
+                    "INSERT INTO custody_event (id, seq, sample_id, action, at, user_id, site_code, "
+                    "from_location, to_location, reason, details, corrects_id, prev_hash, hash) VALUES (:id, "
+                    ":seq, :sample_id, :action, :at, :user_id, :site_code, :from_location, :to_location, "
+                    ":reason, :details, :corrects_id, :prev_hash, :hash)"),
                     {**row, "details": json.dumps(row["details"]),
-                     "at": row["at"] if engine.dialect.name == "postgresql" else row["at"].replace(tzinfo=None)})
+                     "at": row["at"] if engine.dialect.name == "postgresql"
+                     else row["at"].replace(tzinfo=None)})
             conn.execute(text("INSERT INTO custody_head (id, seq, hash) VALUES (1, 7, :h)"), {"h": prev})
         try:
             yield OldInstallation(url, engine, ids, events)
@@ -132,8 +138,8 @@ def test_a_broken_old_chain_is_not_laundered(old: OldInstallation, tmp_path: Pat
         assert verify_chain(session, key_file=tmp_path / "custody_key", anchor_file=tmp_path / "a.log").ok
 
 
-def test_without_an_instance_folder_the_migration_refuses_to_guess_a_key(old: OldInstallation,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_an_instance_folder_the_migration_refuses_to_guess_a_key(
+        old: OldInstallation, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LIMS_CUSTODY_KEY_FILE", raising=False)
     monkeypatch.delenv("LIMS_INSTANCE_PATH", raising=False)
     with pytest.raises(RuntimeError, match="no instance folder is configured: run 'lims db upgrade'"):

@@ -160,10 +160,12 @@ def test_a_rewound_chain_is_named(session, world) -> None:
     two = world.event(session, world.a, 2)
     drop_custody_guard(session)
     execute(session, "DELETE FROM custody_event WHERE sample_id = :s AND seq >= 3", s=world.a.id)
-    execute(session, "UPDATE custody_chain SET seq = 2, mac = :m WHERE sample_id = :s", m=two.mac, s=world.a.id)
+    execute(session, "UPDATE custody_chain SET seq = 2, mac = :m WHERE sample_id = :s", m=two.mac,
+            s=world.a.id)
     report = damaged(session)
     assert report.problem_count == 1
-    expected = "missing (deleted): checkpoint #1 sealed this chain at #4 but it stops at #2 (truncated or rewound)"
+    expected = ("missing (deleted): checkpoint #1 sealed this chain at #4 but it stops at #2 (truncated or "
+                "rewound)")
     assert first(report, world.a) == (3, expected)
 
 
@@ -229,7 +231,7 @@ def test_deleted_checkpoint_rows_are_named(session, world, make_sample) -> None:
 def test_deleting_everything_is_still_detected(session, world) -> None:
     drop_custody_guard(session)
     for table in ("custody_checkpoint_head", "custody_chain", "custody_event", "custody_checkpoint"):
-        execute(session, f"DELETE FROM {table}")
+        execute(session, f"DELETE FROM {table}")  # noqa: S608 - the four table names above
     report = damaged(session)
     assert any(p.checkpoint == 1 and "missing from the database" in p.message for p in report.problems)
 

@@ -42,8 +42,8 @@ class LiveServer:
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Serve a migrated database holding a small demo trial on a free loopback port.
 
-    In-process by default; ``LIMS_E2E_TOPOLOGY=embedded`` or ``production`` runs the same journeys against real
-    web servers and job workers (see tests/e2e/topology.py).
+    In-process by default; ``LIMS_E2E_TOPOLOGY=embedded`` or ``production`` runs the same journeys against
+    real web servers and job workers (see tests/e2e/topology.py).
     """
     kind = topology.chosen()
     if kind == "production" and not PG_URL:
@@ -51,7 +51,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     tmp = tmp_path_factory.mktemp("live")
     instance = tmp / "instance"
     with fresh_database(PG_URL or "sqlite://", tmp) as url:
-        loader = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "SECRET_KEY": "e2e-secret-key",
+        loader = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance),
+                             "SECRET_KEY": "e2e-secret-key",
                              "QUEUE_URL": "immediate"})
         runner = loader.test_cli_runner()
         for args in (["db", "upgrade"], ["demo", "--participants", "24"]):
@@ -62,7 +63,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
                         for line in (instance / "demo-credentials.txt").read_text().splitlines()
                         if line.startswith("password:"))
         if kind == "inprocess":
-            app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "SECRET_KEY": "e2e-secret-key",
+            app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance),
+                              "SECRET_KEY": "e2e-secret-key",
                               "QUEUE_URL": "immediate", **JOURNEY_SETTINGS})
             server = make_server("127.0.0.1", 0, app, threaded=True)
             thread = threading.Thread(target=server.serve_forever, daemon=True)

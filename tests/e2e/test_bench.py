@@ -1,5 +1,6 @@
-"""The bench in a real browser: a Tab-suffixed scanner at the station, a morning draw registered on its local day,
-and the bench pages at tablet width (800 px) without horizontal scrolling (screenshots kept in test-artifacts/)."""
+"""The bench in a real browser: a Tab-suffixed scanner at the station, a morning draw registered on its local
+day, and the bench pages at tablet width (800 px) without horizontal scrolling (screenshots kept in
+test-artifacts/)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def _zj_stored(live_server, n: int) -> list[str]:
     with live_server.app.app_context():
         rows = db.session.scalars(
             select(Sample.accession).join(Site, Sample.site_id == Site.id)
-            .where(Site.code == "ZJ", Sample.status == "in_storage").order_by(Sample.id).offset(40).limit(n)).all()
+            .where(Site.code == "ZJ", Sample.status == "in_storage").order_by(Sample.id).offset(40)
+            .limit(n)).all()
     assert len(rows) == n
     return list(rows)
 
@@ -85,7 +87,8 @@ def _planned_zj_visit(live_server) -> tuple[str, str]:
         row = db.session.execute(
             select(Participant.code, TimePoint.code).join(Visit, Visit.participant_id == Participant.id)
             .join(TimePoint, Visit.timepoint_id == TimePoint.id).join(Site, Participant.site_id == Site.id)
-            .where(Site.code == "ZJ", Visit.status == "planned", TimePoint.code.in_(["CRE5", "CRE6", "FU12M", "CRE7"]))
+            .where(Site.code == "ZJ", Visit.status == "planned",
+                   TimePoint.code.in_(["CRE5", "CRE6", "FU12M", "CRE7"]))
             .order_by(Visit.planned_on.desc()).limit(1)).one()
     return row[0], row[1]
 
@@ -127,11 +130,13 @@ def _wide_box(live_server) -> int:
             with unit_of_work(db.session):
                 site = db.session.scalar(select(Site).where(Site.code == "ZJ"))
                 freezer = db.session.scalar(select(StorageUnit).where(StorageUnit.barcode == "ZJ-FRZ1"))
-                unit = create_unit(db.session, site=site, kind="box", name="Rack 96 (FluidX)", barcode="ZJ-RK96",
+                unit = create_unit(db.session, site=site, kind="box", name="Rack 96 (FluidX)",
+                                   barcode="ZJ-RK96",
                                    parent=freezer, rows=8, cols=12)
                 tubes = db.session.scalars(
                     select(Sample).join(Site, Sample.site_id == Site.id).join(SampleType)
-                    .where(Site.code == "ZJ", Sample.status == "in_storage", SampleType.code == "CTDNA_PLASMA")
+                    .where(Site.code == "ZJ", Sample.status == "in_storage",
+                           SampleType.code == "CTDNA_PLASMA")
                     .order_by(Sample.id.desc()).limit(14)).all()
                 assert len(tubes) == 14
                 for i, tube in enumerate(tubes):
@@ -142,7 +147,8 @@ def _wide_box(live_server) -> int:
 def _pages(live_server) -> dict[str, str]:
     with live_server.app.app_context():
         sample = db.session.scalar(select(Sample).join(Site, Sample.site_id == Site.id)
-                                   .where(Site.code == "ZJ", Sample.status == "in_storage").order_by(Sample.id))
+                                   .where(Site.code == "ZJ", Sample.status == "in_storage")
+                                   .order_by(Sample.id))
         box = db.session.scalar(select(StorageUnit.id).where(StorageUnit.barcode == "ZJ-FRZ1-B001"))
         code = sample.participant.code
         planned = db.session.execute(
@@ -159,9 +165,11 @@ def _pages(live_server) -> dict[str, str]:
         "station": "/station/", "scanner-setup": "/station/setup", "storage": "/storage/",
         "box-map-9x9": f"/storage/units/{box}", "box-map-8x12": f"/storage/units/{wide}",
         "rack-import": f"/storage/units/{wide}/rack", "bulk-placement": "/storage/bulk",
-        "participants": "/participants/", "participant": f"/participants/{code}", "sample": f"/samples/{accession}",
+        "participants": "/participants/", "participant": f"/participants/{code}",
+        "sample": f"/samples/{accession}",
         "register": f"/samples/register/{planned[0]}/{planned[1]}", "process": f"/samples/{blood}/process",
-        "worklist": "/worklists/visits", "sample-grid": "/worklists/samples?site=ZJ", "shipments": "/shipments/",
+        "worklist": "/worklists/visits", "sample-grid": "/worklists/samples?site=ZJ",
+        "shipments": "/shipments/",
     }
 
 
@@ -177,7 +185,8 @@ def test_bench_pages_fit_a_tablet_at_800_px(browser, live_server) -> None:
             response = page.goto(f"{live_server.url}{path}")
             assert response is not None and response.ok, (name, path, response and response.status)
             page.screenshot(path=str(ARTIFACTS / f"tablet-800-{name}.png"), full_page=True)
-            width = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            width = page.evaluate("() => [document.documentElement.scrollWidth, "
+                                  "document.documentElement.clientWidth]")
             if width[0] > width[1]:
                 wide.append((name, width))
             logout = page.get_by_role("button", name="Log out").bounding_box()

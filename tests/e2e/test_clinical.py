@@ -1,4 +1,5 @@
-"""A PI opens the clinical endpoints, a participant's course on its timeline, and a data manager the queries."""
+"""A PI opens the clinical endpoints, a participant's course on its timeline, and a data manager the
+queries."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ def test_pi_sees_endpoints_and_a_timeline(page, live_server) -> None:
     assert page.get_by_role("img", name="Timeline of ZJ-001").is_visible()
     assert page.get_by_role("heading", name="Endpoints").is_visible()
     page.get_by_text("Timeline as a list").click()
-    assert page.get_by_role("cell", name="CRE1: cCR").or_(page.get_by_role("cell", name="Enrolment")).first.is_visible()
+    assert page.get_by_role("cell",
+                            name="CRE1: cCR").or_(page.get_by_role("cell",
+                                                                   name="Enrolment")).first.is_visible()
 
 
 def test_data_manager_filters_queries_by_site(page, live_server) -> None:

@@ -86,7 +86,8 @@ def test_admin_creates_a_technician_and_takes_the_access_away(browser, server: L
         tech.get_by_role("button", name="Create token").click()
         token = tech.locator("#new-token").inner_text()
         bearer = {"Authorization": f"Bearer {token}"}
-        assert requests.get(f"{server.url}/api/v1/participants/", headers=bearer, timeout=30).status_code == 200
+        assert requests.get(f"{server.url}/api/v1/participants/", headers=bearer,
+                            timeout=30).status_code == 200
 
         # The administrator moves the technician to NB: a privilege change, signed.
         admin.goto(f"{server.url}/admin/users/tao")
@@ -103,7 +104,8 @@ def test_admin_creates_a_technician_and_takes_the_access_away(browser, server: L
         assert "every API token ended" in admin.locator("main").inner_text()
         tech.goto(f"{server.url}/participants/")
         tech.get_by_role("heading", name="Log in to Trialbank").wait_for()
-        assert requests.get(f"{server.url}/api/v1/participants/", headers=bearer, timeout=30).status_code == 401
+        assert requests.get(f"{server.url}/api/v1/participants/", headers=bearer,
+                            timeout=30).status_code == 401
         log_in(tech, server, "tao", OWN)
         assert "Wrong user name or password" in tech.content()
     finally:

@@ -24,11 +24,13 @@ def _planned_visit(live_server) -> tuple[str, str, str]:
         row = db.session.execute(
             select(Participant.code, TimePoint.code).join(Visit, Visit.participant_id == Participant.id)
             .join(TimePoint, Visit.timepoint_id == TimePoint.id).join(Site, Participant.site_id == Site.id)
-            .where(Site.code == "ZJ", Visit.status == "planned", TimePoint.code.in_(["CRE2", "CRE3", "CRE4", "FU12M"]))
+            .where(Site.code == "ZJ", Visit.status == "planned",
+                   TimePoint.code.in_(["CRE2", "CRE3", "CRE4", "FU12M"]))
             .order_by(Visit.planned_on).limit(1)
         ).one()
         box = db.session.scalar(select(StorageUnit.barcode).join(Site, StorageUnit.site_id == Site.id)
-                                .where(Site.code == "ZJ", StorageUnit.kind == "box").order_by(StorageUnit.id.desc()))
+                                .where(Site.code == "ZJ", StorageUnit.kind == "box")
+                                .order_by(StorageUnit.id.desc()))
     return row[0], row[1], box
 
 
@@ -41,7 +43,7 @@ def test_technician_journey(page, live_server) -> None:
     page.get_by_role("link", name=f"Register {timepoint} samples").click()
     page.get_by_role("heading", name=re.compile(f"Register samples: {participant}")).wait_for()
 
-    today = date.today().isoformat()
+    today = date.today().isoformat()  # noqa: DTZ011 - the day the browser's user types, in its own zone
     page.get_by_label("Visit date").fill(today)
     rows = page.get_by_role("row").filter(has=page.get_by_role("radio", name="collected"))
     for i in range(rows.count()):

@@ -1,4 +1,5 @@
-"""Marker pages in a browser: a researcher exports a dataset; a data manager sees why an import was refused."""
+"""Marker pages in a browser: a researcher exports a dataset; a data manager sees why an import was
+refused."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def test_researcher_exports_wide_dataset(page, live_server) -> None:
     with zipfile.ZipFile(io.BytesIO(content)) as zf:
         manifest = json.loads(zf.read("manifest.json"))
         data = zf.read("data.csv").decode()
-    assert sorted(manifest["query"]["markers"]) == ["CTDNA_VAF", "IL6"] and manifest["query"]["form"] == "wide"
+    assert sorted(manifest["query"]["markers"]) == ["CTDNA_VAF",
+                                                    "IL6"] and manifest["query"]["form"] == "wide"
     assert data.splitlines()[0].startswith("participant_id,timepoint,")
 
 

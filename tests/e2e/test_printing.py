@@ -40,7 +40,8 @@ def test_a_bench_zebra_is_set_up_and_prints_from_the_sample_page(page, live_serv
         page.get_by_role("button", name="Log out").click()
         log_in(page, live_server, "tech.wz")
         page.goto(f"{live_server.url}/samples/{accession}")
-        page.get_by_label("Printer", exact=True).select_option(label="WZ · Bench 1 · WZ bench Zebra (38x13, 203 dpi)")
+        page.get_by_label("Printer",
+                          exact=True).select_option(label="WZ · Bench 1 · WZ bench Zebra (38x13, 203 dpi)")
         page.get_by_label("Reprint reason").fill("label damaged in the freezer")
         ARTIFACTS.mkdir(exist_ok=True)
         page.locator("#labels").screenshot(path=str(ARTIFACTS / "printing_sample_page_labels.png"))

@@ -25,7 +25,8 @@ def test_researcher_runs_dfs_screen_and_downloads_a_figure(page, live_server, tm
 
     page.get_by_role("link", name="IL6", exact=True).click()
     page.get_by_role("heading", name="IL6: DFS (variant A)").wait_for()
-    # the KM by median split needs DFS events, which the small demo may not have: the trajectories always exist
+    # the KM by median split needs DFS events, which the small demo may not have: the trajectories always
+    # exist
     trajectory = page.get_by_role("img", name="Marker over time of IL6")
     page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=trajectory.element_handle())
     assert trajectory.evaluate("(img) => img.naturalWidth") > 300
@@ -45,7 +46,8 @@ def test_researcher_runs_dfs_screen_and_downloads_a_figure(page, live_server, tm
 
 def _wait_for_images(page) -> None:
     page.wait_for_function("() => [...document.images].every((img) => img.complete)", timeout=120000)
-    broken = page.evaluate("() => [...document.images].filter((img) => img.naturalWidth === 0).map((i) => i.alt)")
+    broken = page.evaluate("() => [...document.images].filter((img) => img.naturalWidth === 0).map((i) => "
+                           "i.alt)")
     assert broken == [], broken
 
 

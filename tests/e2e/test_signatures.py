@@ -26,8 +26,11 @@ def test_pi_runs_a_quick_signature_and_downloads_the_report(page, live_server, t
     assert page.get_by_role("heading", name="Marker selection frequency").is_visible()
     selection = page.get_by_role("table", name="Marker selection frequency")
     assert selection.get_by_role("cell", name="IL6", exact=True).is_visible()
-    calibration = page.get_by_role("img", name="Calibration plot: observed against cross-validated predicted probability")
-    decision = page.get_by_role("img", name="Decision curve: net benefit of the model, operating on all and on none")
+    calibration = page.get_by_role("img",
+                                   name="Calibration plot: observed against cross-validated predicted "
+                                        "probability")
+    decision = page.get_by_role("img",
+                                name="Decision curve: net benefit of the model, operating on all and on none")
     for figure in (calibration, decision):  # images load after the page: wait until each has rendered
         figure.wait_for()
         page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=figure.element_handle())

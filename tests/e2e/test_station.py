@@ -49,12 +49,14 @@ def test_scan_thaw_and_refusal(page, live_server) -> None:
     for code in (second, third, second):  # typed back to back, as a scanner does
         scan.press_sequentially(code)
         scan.press("Enter")
-    page.wait_for_function(f"() => Number(document.querySelector('#feedback').dataset.handled) >= {handled + 3}")
+    page.wait_for_function("() => Number(document.querySelector('#feedback').dataset.handled) >= "
+                           f"{handled + 3}")
     panel.get_by_text("already in this batch").wait_for()
     assert page.get_by_role("heading", name="Batch: 2 scanned").is_visible()
     page.get_by_role("button", name="Apply to all").click()
     panel.get_by_text("Applied thaw to 2 samples").wait_for()
 
     with live_server.app.app_context():
-        counts = db.session.scalars(select(Sample.freeze_thaw_count).where(Sample.accession.in_([good, second, third])))
+        counts = db.session.scalars(select(Sample.freeze_thaw_count)
+                                    .where(Sample.accession.in_([good, second, third])))
         assert sorted(counts) == [1, 1, 1]

@@ -1,4 +1,5 @@
-"""A technician scans a box, then tubes (code + Enter, as a USB scanner types them), and sees them on the box map."""
+"""A technician scans a box, then tubes (code + Enter, as a USB scanner types them), and sees them on the box
+map."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def _zj_tubes_in_freezer_boxes(live_server, n: int) -> list[str]:
         rows = db.session.scalars(
             select(Sample.accession).join(Placement, Placement.sample_id == Sample.id)
             .join(StorageUnit, StorageUnit.id == Placement.unit_id)
-            .join(Participant, Sample.participant_id == Participant.id).join(Site, Participant.site_id == Site.id)
+            .join(Participant, Sample.participant_id == Participant.id)
+            .join(Site, Participant.site_id == Site.id)
             .where(Site.code == "ZJ", Sample.status == "in_storage", StorageUnit.kind == "box",
                    StorageUnit.barcode != "ZJ-FRZ2-RET")
             .order_by(Sample.id).limit(n)
@@ -57,7 +59,9 @@ def test_place_tubes_by_scanning_and_see_them_on_the_box_map(page, live_server) 
     page.get_by_role("status").filter(has_text=f"{second} moved at I9").wait_for()
     page.get_by_title(re.compile(rf"^I9: {second} ")).wait_for()
     assert page.get_by_title(re.compile(rf"^{position}: {first} ")).is_visible()
-    assert page.get_by_role("table", name="Box map of Box for returns").get_by_text("empty").count() == empty_before - 2
+    assert page.get_by_role("table",
+                            name="Box map of Box for returns").get_by_text(
+                                "empty").count() == empty_before - 2
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "storage_box_map.png"), full_page=True)
 

@@ -1,5 +1,5 @@
-"""The topology itself (LIMS_E2E_TOPOLOGY=embedded or production): requests reach every web server and jobs run
-on the worker processes, not in the web servers."""
+"""The topology itself (LIMS_E2E_TOPOLOGY=embedded or production): requests reach every web server and jobs
+run on the worker processes, not in the web servers."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ pytestmark = pytest.mark.browser
 
 def test_requests_reach_every_web_server_and_jobs_run_on_the_workers(page, live_server) -> None:
     if live_server.topology == "inprocess":
-        pytest.skip("in-process run: one server, jobs run inline (set LIMS_E2E_TOPOLOGY=embedded or production)")
+        pytest.skip("in-process run: one server, jobs run inline (set LIMS_E2E_TOPOLOGY=embedded or "
+                    "production)")
     log_in(page, live_server, "pi")
     for link in ("Participants", "Trial endpoints", "Signatures", "Participants"):
         page.get_by_role("link", name=link, exact=True).first.click()

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -76,7 +76,8 @@ def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 def redis_server(tmp: Path) -> Iterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.fail("redis-server is not installed: the production topology needs it (apt-get install redis-server)")
+        pytest.fail("redis-server is not installed: the production topology needs it (apt-get install "
+                    "redis-server)")
     port = free_port()
     with process([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                   "--dir", str(tmp)], dict(os.environ), tmp / "redis.log"):
@@ -96,7 +97,7 @@ class RoundRobinProxy:
         self._next = itertools.cycle(backends)
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._server.getsockname()[1])
-        self.served: dict[int, int] = {b: 0 for b in backends}
+        self.served: dict[int, int] = dict.fromkeys(backends, 0)
         self._stop = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -128,10 +129,8 @@ class RoundRobinProxy:
             pass
         finally:
             for s in (source, target):
-                try:
+                with suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 s.close()
 
     def close(self) -> None:
@@ -145,7 +144,8 @@ def _env(config: dict[str, str]) -> dict[str, str]:
 
 @contextmanager
 def serve(kind: str, tmp: Path, database_url: str, instance: Path) -> Iterator[tuple[str, dict[str, object]]]:
-    """Start the topology ``kind`` on an already migrated database holding the demo; yield its URL and facts."""
+    """Start the topology ``kind`` on an already migrated database holding the demo; yield its URL and
+    facts."""
     python = sys.executable
     from tests.e2e.conftest import JOURNEY_SETTINGS
 
@@ -157,7 +157,8 @@ def serve(kind: str, tmp: Path, database_url: str, instance: Path) -> Iterator[t
             config["QUEUE_URL"] = f"sqlite:///{instance / 'queue.db'}"
             port = free_port()
             env = _env(config)
-            worker = stack.enter_context(process([python, "-m", "lims.cli", "worker"], env, tmp / "worker.log"))
+            worker = stack.enter_context(process([python, "-m", "lims.cli", "worker"], env,
+                                                 tmp / "worker.log"))
             facts["workers"] = [worker.pid]
             stack.enter_context(process([python, "-m", "lims.cli", "serve", "--port", str(port)], env,
                                         tmp / "web.log"))
@@ -172,7 +173,8 @@ def serve(kind: str, tmp: Path, database_url: str, instance: Path) -> Iterator[t
                     [python, "-m", "gunicorn", "-w", "2", "--timeout", "120", "-b", f"127.0.0.1:{port}",
                      "lims.wsgi:app"], env, tmp / f"web{n}.log"))
             facts["workers"] = [
-                stack.enter_context(process([python, "-m", "lims.cli", "worker"] + (["--no-periodic"] if n else []),
+                stack.enter_context(process([python, "-m", "lims.cli", "worker"]
+                                            + (["--no-periodic"] if n else []),
                                             env, tmp / f"worker{n}.log")).pid for n in range(2)]
             for port in ports:
                 _wait_http(f"http://127.0.0.1:{port}/health")

@@ -1,4 +1,5 @@
-"""Edge fixtures: a participant whose samples carry fixed accession IDs, so the corpus files name real samples.
+"""Edge fixtures: a participant whose samples carry fixed accession IDs, so the corpus files name real
+samples.
 
 ZJ-777 (enrolled 2025-01-06) has baseline SERUM (TB-9000001-G, TB-9000002-E), CTDNA_PLASMA (TB-9000003-C,
 TB-9000004-A) and FFPE (TB-9000005-8) samples, the marker catalogue of ``tests/markers`` (CTDNA_VAF in %,
@@ -31,7 +32,7 @@ SURGERY = date(2025, 5, 5)
 
 
 @pytest.fixture()
-def edge(session: Session, catalogue: Any, sampled: Any, make_participant: Any) -> dict[str, Any]:  # noqa: F811
+def edge(session: Session, catalogue: Any, sampled: Any, make_participant: Any) -> dict[str, Any]:  # noqa: F811 - fixtures by name
     """Create the corpus's world (see the module docstring); return the participants and accessions."""
     p, made = sampled(code="ZJ-777", enrolled_on=ENROLLED)
     from lims.samples.models import Sample
@@ -44,7 +45,8 @@ def edge(session: Session, catalogue: Any, sampled: Any, make_participant: Any) 
                                rt_dose_gy=41.4, rt_fractions=23),
                      CRE(participant_id=p.id, seq=1, date=date(2025, 3, 20), overall="cCR"),
                      Surgery(participant_id=other.id, date=SURGERY, intent="planned", r_status="R0"),
-                     Pathology(participant_id=other.id, surgery_date=SURGERY, ypt="ypT1", ypn="ypN0", ln_examined=20,
+                     Pathology(participant_id=other.id, surgery_date=SURGERY, ypt="ypT1", ypn="ypN0",
+                               ln_examined=20,
                                ln_positive=0)])
     session.flush()
     sync_anchors(session, p)

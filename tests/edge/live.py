@@ -48,7 +48,8 @@ def _seed(url: str, instance: Path, participants: int, usernames: tuple[str, ...
 
     app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "SECRET_KEY": "live-test"})
     with app.app_context():
-        demo.load(db.session, participants=participants, instance_path=str(instance), protocol_path=DEFAULT_PROTOCOL)
+        demo.load(db.session, participants=participants, instance_path=str(instance),
+                  protocol_path=DEFAULT_PROTOCOL)
         tokens = {}
         for username in usernames:
             user = db.session.scalar(select(User).where(User.username == username))
@@ -90,8 +91,10 @@ def live_server(tmp: Path, *, workers: int = 2, participants: int = 6,
                "LIMS_SECRET_KEY": "live-test"}
         with log.open("wb") as out:
             server = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "120",
-                 "--log-level", "warning", "lims.wsgi:app"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+                [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout",
+                 "120",
+                 "--log-level", "warning", "lims.wsgi:app"], cwd=ROOT, env=env, stdout=out,
+                stderr=subprocess.STDOUT)
         try:
             _wait(port, server, log)
             yield LiveServer(f"http://127.0.0.1:{port}", tokens, log)

@@ -33,7 +33,8 @@ def test_every_corpus_file_has_an_expectation() -> None:
 
 
 def _upload(relative: str) -> tuple[str, bytes]:
-    """Return the name a file is uploaded under (``treatment--nan-dose.csv`` -> ``treatment.csv``) and its bytes."""
+    """Return the name a file is uploaded under (``treatment--nan-dose.csv`` -> ``treatment.csv``) and its
+    bytes."""
     path = CORPUS / relative
     name = path.name.split("--", 1)[0] + path.suffix if "--" in path.name else path.name
     return name, path.read_bytes()
@@ -48,7 +49,8 @@ def _clinical_files(relative: str, entry: dict[str, Any]) -> tuple[str, list[tup
     return "redcap", [_upload(relative)], _upload(entry["mapping"]) if "mapping" in entry else None
 
 
-def _problems(path: str, entry: dict[str, Any], session: Any, study: Any, user: Any, login: Any) -> list[dict]:
+def _problems(path: str, entry: dict[str, Any], session: Any, study: Any, user: Any,
+              login: Any) -> list[dict]:
     """Import the entry along one path; return the problems reported (empty when it was imported)."""
     relative = entry["relative"]
     if entry["kind"] == "markers":
@@ -61,19 +63,22 @@ def _problems(path: str, entry: dict[str, Any], session: Any, study: Any, user: 
             return []
         client = login("data_manager")
         url = "/markers/import" if path == "page" else "/api/v1/markers/imports"
-        response = client.post(url, data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
+        response = client.post(url, data={"file": (io.BytesIO(data), name)},
+                               content_type="multipart/form-data")
         return _answer(response, path, ok={"page": 200, "api": 201}[path], field="column")
     fmt, files, mapping = _clinical_files(relative, entry)
     if path == "service":
         report = import_upload(session, study, fmt, files, mapping, by=user("data_manager"), signature=None)
-        return [] if report.applied else [{"row": i.row, "field": i.field, "reason": i.reason} for i in report.problems]
+        return [] if report.applied else [{"row": i.row, "field": i.field, "reason": i.reason}
+                                          for i in report.problems]
     client = login("data_manager")
     form: dict[str, Any] = {"format": fmt, "password": PASSWORD, "meaning": "performed",
                             "files": [(io.BytesIO(d), n) for n, d in files]}
     if mapping is not None:
         form["mapping"] = (io.BytesIO(mapping[1]), mapping[0])
     url = "/clinical/import" if path == "page" else "/api/v1/clinical/imports"
-    return _answer(client.post(url, data=form, content_type="multipart/form-data"), path, ok=200, field="field")
+    return _answer(client.post(url, data=form, content_type="multipart/form-data"), path, ok=200,
+                   field="field")
 
 
 def _answer(response: Any, path: str, *, ok: int, field: str) -> list[dict]:
@@ -84,7 +89,8 @@ def _answer(response: Any, path: str, *, ok: int, field: str) -> list[dict]:
     if path == "api":
         body = response.get_json()
         assert body["code"] == 422 and body["message"].startswith("nothing was imported")
-        return [{"row": p["row"], "field": p[field], "reason": p["reason"]} for p in body["report"]["problems"]]
+        return [{"row": p["row"], "field": p[field], "reason": p["reason"]}
+                for p in body["report"]["problems"]]
     return [{"page": html.unescape(response.get_data(as_text=True))}]
 
 

@@ -25,14 +25,17 @@ WORKERS = 2
 def _run(url: str, token: str, seed: int, report: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(CLI), "--no-color", "--config-file", str(CONFIG), "run", f"{url}/api/v1/openapi.json",
-         "--checks", "all", "--workers", str(WORKERS), "--max-examples", str(MAX_EXAMPLES), "--seed", str(seed),
+         "--checks", "all", "--workers", str(WORKERS), "--max-examples", str(MAX_EXAMPLES), "--seed",
+         str(seed),
          "--header", f"Authorization: Bearer {token}", "--request-timeout", "60",
          "--report", "junit", "--report-junit-path", str(report)],
-        check=False, capture_output=True, text=True, timeout=1500, cwd=report.parent)  # its cache stays in tmp
+        # its cache stays in tmp
+        check=False, capture_output=True, text=True, timeout=1500, cwd=report.parent)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not CLI.exists(), reason="the schemathesis CLI is not installed (pip install schemathesis)")
+@pytest.mark.skipif(not CLI.exists(),
+                    reason="the schemathesis CLI is not installed (pip install schemathesis)")
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path: Path) -> None:
     with live_server(tmp_path, workers=2, usernames=("admin", "tech.zj")) as server:
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -41,7 +44,9 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path: Pa
             results = {name: future.result() for name, future in runs.items()}
         log = server.log.read_text(errors="replace")
     for name, result in results.items():
-        failures = result.stdout[result.stdout.find("FAILURES"):] if "FAILURES" in result.stdout else result.stdout
-        assert result.returncode == 0, f"schemathesis as {name}:\n{failures[-20000:]}\n{result.stderr[-3000:]}"
+        failures = result.stdout[result.stdout.find(
+            "FAILURES"):] if "FAILURES" in result.stdout else result.stdout
+        assert result.returncode == 0, ("schemathesis as "
+                                        f"{name}:\n{failures[-20000:]}\n{result.stderr[-3000:]}")
         assert "54 selected" in result.stdout or "selected / " in result.stdout, result.stdout[-3000:]
     assert "Traceback" not in log, log[-5000:]

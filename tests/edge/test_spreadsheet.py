@@ -1,9 +1,9 @@
 """Export safety: text a spreadsheet would evaluate is written as text in every CSV and XLSX Trialbank writes.
 
 A marker whose code, name and assay are formulas, results whose run and operator are formulas, an adverse
-event whose term is one and an import file named like one go through the dataset export (CSV and XLSX, data and
-dictionary), the marker catalogue, the REDCap export, the clinical endpoints CSV, the audit trail CSV and the
-shipment manifest CSV. Negative numbers stay numbers.
+event whose term is one and an import file named like one go through the dataset export (CSV and XLSX, data
+and dictionary), the marker catalogue, the REDCap export, the clinical endpoints CSV, the audit trail CSV and
+the shipment manifest CSV. Negative numbers stay numbers.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from lims.core.spreadsheet import (
 from lims.markers.export import ExportQuery, export_dataset
 from lims.markers.importer import import_results
 from lims.markers.service import catalogue_csv, import_catalogue, save_marker
-from lims.shipments.models import Shipment, ShipmentItem
 from lims.shipments.manifests import manifest_csv
+from lims.shipments.models import Shipment, ShipmentItem
 
 FORMULA_CODE = "@SUM(A1)"
 FORMULA_NAME = "=1+2"
@@ -52,7 +52,7 @@ def _assert_safe_csv(text: str) -> None:
     assert dangerous == [], dangerous[:5]
 
 
-# ----- the rule ------------------------------------------------------------------------------------------------
+# ----- the rule ---------------------------------------------------------------------------------------------
 @given(st.text(max_size=20))
 def test_neutralise_is_undone_by_restore_and_leaves_nothing_to_evaluate(text: str) -> None:
     safe = neutralise(text)
@@ -91,7 +91,7 @@ def test_frame_xlsx_writes_formulas_as_text_and_numbers_as_numbers() -> None:
     assert cells["B2"].value == -1.5 and cells["B2"].data_type == "n" and cells["B4"].value is None
 
 
-# ----- every writer --------------------------------------------------------------------------------------------
+# ----- every writer -----------------------------------------------------------------------------------------
 @pytest.fixture()
 def formulas(session: Any, edge: dict[str, Any], user: Any) -> dict[str, Any]:
     """A formula marker with results (one negative) imported from a file named like a formula."""
@@ -99,7 +99,7 @@ def formulas(session: Any, edge: dict[str, Any], user: Any) -> dict[str, Any]:
                           "assay": FORMULA_ASSAY, "specimen_types": ["SERUM"], "transform": "none"})
     serum = edge["accessions"]["SERUM"]
     text = ("sample,marker,value,unit,run_id,operator\n"
-            f"{serum},{FORMULA_CODE},-1.5,ratio,-2+3,\"{DDE}\"\n{serum},IL6,4.2,pg/mL,R1,ana\n")
+            f'{serum},{FORMULA_CODE},-1.5,ratio,-2+3,"{DDE}"\n{serum},IL6,4.2,pg/mL,R1,ana\n')
     import_results(session, text.encode(), filename="=HYPERLINK(1).csv", by=user("data_manager"))
     return edge
 
@@ -151,7 +151,8 @@ def test_redcap_export_is_safe_and_reads_back_the_same_text(session, study, edge
     _assert_safe_csv(export.decode())
     assert "'=1+2" in export.decode()
     again = redcap.import_redcap(session, study, "export.csv", export, by=user("data_manager"))
-    assert again.applied and again.problems == [] and again.changes == 0, "the apostrophe is not part of the term"
+    assert again.applied and again.problems == [] and again.changes == 0, ("the apostrophe is not part of "
+                                                                           "the term")
 
 
 def test_endpoints_csv_is_safe(login, edge) -> None:

@@ -72,7 +72,8 @@ def stop(process: subprocess.Popen[Any]) -> None:
             process.wait(timeout=5)
 
 
-# -- OpenID provider ------------------------------------------------------------------------------------------
+# -- OpenID provider
+# ------------------------------------------------------------------------------------------
 
 def oidc_provider_dir() -> Path:
     """Install oidc-provider with npm into the test cache once; return the folder holding node_modules."""
@@ -108,7 +109,8 @@ def openid_provider(port: int, redirect_uri: str) -> Iterator[OpenIDProvider]:
     """Run the test OpenID provider on ``port`` for a client whose callback is ``redirect_uri``."""
     folder = oidc_provider_dir()
     client_id, secret = "trialbank", "trialbank-client-secret-for-tests"
-    process = subprocess.Popen(["node", "oidc_provider.mjs", str(port), client_id, secret, redirect_uri], cwd=folder,
+    process = subprocess.Popen(["node", "oidc_provider.mjs", str(port), client_id, secret, redirect_uri],
+                               cwd=folder,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     provider = OpenIDProvider(f"http://127.0.0.1:{port}", client_id, secret, process)
     try:
@@ -118,7 +120,8 @@ def openid_provider(port: int, redirect_uri: str) -> Iterator[OpenIDProvider]:
         stop(process)
 
 
-# -- OpenLDAP ---------------------------------------------------------------------------------------------------
+# -- OpenLDAP
+# ---------------------------------------------------------------------------------------------------
 
 BASE = "dc=hospital,dc=test"
 ROOT_DN = f"cn=admin,{BASE}"
@@ -137,7 +140,8 @@ def _slapd_conf(root: Path) -> str:
     return "\n".join([
         *(f"include {SCHEMA / name}.schema" for name in ("core", "cosine", "inetorgperson", "nis")),
         "modulepath /usr/lib/ldap", "moduleload back_mdb", f"pidfile {root / 'slapd.pid'}",
-        "database mdb", f'suffix "{BASE}"', f'rootdn "{ROOT_DN}"', f"rootpw {ROOT_PW}", f"directory {root / 'data'}",
+        "database mdb", f'suffix "{BASE}"', f'rootdn "{ROOT_DN}"', f"rootpw {ROOT_PW}",
+        f"directory {root / 'data'}",
         "access to attrs=userPassword by self write by anonymous auth by * none",
         "access to * by * read", "",
     ])
@@ -148,7 +152,9 @@ def _fill(url: str) -> None:
 
     conn = ldap.initialize(url)
     conn.simple_bind_s(ROOT_DN, ROOT_PW)
-    enc = lambda *values: [v.encode() for v in values]
+    def enc(*values: str) -> list[bytes]:
+        return [v.encode() for v in values]
+
     conn.add_s(BASE, [("objectClass", enc("dcObject", "organization")), ("dc", enc("hospital")),
                       ("o", enc("Test Hospital"))])
     for ou in ("people", "groups"):
@@ -157,7 +163,8 @@ def _fill(url: str) -> None:
     for uid, (password, name, groups, disabled) in PEOPLE.items():
         dn = f"uid={uid},ou=people,{BASE}"
         attrs = [("objectClass", enc("inetOrgPerson")), ("uid", enc(uid)), ("cn", enc(name)),
-                 ("sn", enc(name.split()[-1])), ("displayName", enc(name)), ("mail", enc(f"{uid}@hospital.test")),
+                 ("sn", enc(name.split()[-1])), ("displayName", enc(name)),
+                 ("mail", enc(f"{uid}@hospital.test")),
                  ("userPassword", enc(password))]
         if disabled:
             attrs.append(("employeeType", enc("disabled")))
@@ -176,7 +183,7 @@ def directory(tmp: Path) -> Iterator[str]:
     if not Path(SLAPD).exists() or not (SCHEMA / "inetorgperson.schema").exists():
         missing("OpenLDAP slapd (apt-get install slapd ldap-utils)")
     try:
-        import ldap  # noqa: F401
+        import ldap  # noqa: F401 - only whether it imports
     except ImportError:
         missing("python-ldap (pip install 'trialbank[ldap]')")
     (tmp / "data").mkdir(parents=True)
@@ -193,7 +200,8 @@ def directory(tmp: Path) -> Iterator[str]:
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"slapd did not start: {(tmp / 'slapd.log').read_text()[-500:]}")
+                    log = (tmp / "slapd.log").read_text()[-500:]
+                    raise RuntimeError(f"slapd did not start: {log}") from None
                 time.sleep(0.1)
         _fill(url)
         yield url
@@ -202,7 +210,8 @@ def directory(tmp: Path) -> Iterator[str]:
         log.close()
 
 
-# -- A live Trialbank --------------------------------------------------------------------------------------------
+# -- A live Trialbank
+# --------------------------------------------------------------------------------------------
 
 @dataclass
 class LiveApp:
@@ -223,7 +232,8 @@ def live_trialbank(tmp: Path, config: dict[str, Any], port: int = 0) -> Iterator
 
     with fresh_database(PG_URL or "sqlite://", tmp) as url:
         upgrade(url)
-        app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(tmp / "instance"), "SECRET_KEY": "identity-tests",
+        app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(tmp / "instance"),
+                          "SECRET_KEY": "identity-tests",
                           "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", **config})
         with app.app_context(), unit_of_work(db.session):
             install_protocol(db.session, load_protocol(DEFAULT_PROTOCOL))

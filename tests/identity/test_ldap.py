@@ -87,7 +87,8 @@ def test_wrong_password_unknown_group_disabled_and_unknown_user(ldap_app) -> Non
     r = login(ldap_app, "tom)(uid=*", "tom-directory-1")
     assert r.status_code == 401, "filter characters are escaped"
     assert db.session.scalar(select(User).where(User.username.in_(["sam", "ada"]))) is None
-    failed = [e.detail for e in db.session.scalars(select(AuditEvent).where(AuditEvent.action == "login_failed"))]
+    failed = [e.detail
+              for e in db.session.scalars(select(AuditEvent).where(AuditEvent.action == "login_failed"))]
     assert any("no group" in (d or "") for d in failed) and any("disabled" in (d or "") for d in failed)
 
 
@@ -112,7 +113,8 @@ def test_directory_users_sign_with_their_directory_password(ldap_app) -> None:
     with pytest.raises(Forbidden):
         sign(db.session, lena, password="wrong", meaning="approved", record_type="x", record_id=1, content={},
              statement="s")
-    assert sign(db.session, lena, password="lena-directory-4", meaning="approved", record_type="x", record_id=1,
+    assert sign(db.session, lena, password="lena-directory-4", meaning="approved", record_type="x",
+                record_id=1,
                 content={}, statement="s").signer_name == "Lena Lab"
 
 

@@ -42,7 +42,8 @@ def sso_login(live: LiveApp, login: str, password: str) -> requests.Response:
     assert form.url.startswith("http://127.0.0.1:") and "Test identity provider" in form.text
     assert "code_challenge" in form.history[0].headers["Location"], "PKCE is used"
     action = re.search(r'action="([^"]+)"', form.text).group(1)
-    done = browser.post(requests.compat.urljoin(form.url, action), data={"login": login, "password": password})
+    done = browser.post(requests.compat.urljoin(form.url, action),
+                        data={"login": login, "password": password})
     done.browser = browser  # type: ignore[attr-defined]
     return done
 
@@ -100,7 +101,8 @@ def test_disabled_accounts_are_refused(sso) -> None:
         from lims.core.uow import unit_of_work
 
         with unit_of_work(db.session):
-            deactivate_user(db.session, db.session.scalar(select(User).where(User.username == "alice")), by=None)
+            deactivate_user(db.session, db.session.scalar(select(User).where(User.username == "alice")),
+                            by=None)
     done = sso_login(live, "alice", "alice-secret-1")
     assert done.status_code == 403 and "is deactivated" in done.text
     with live.app.app_context():

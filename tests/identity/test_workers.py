@@ -63,7 +63,8 @@ def gunicorn(tmp: Path, env: dict[str, str], name: str) -> Iterator[tuple[str, P
     log = tmp / f"access-{name}.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "--access-logfile",
-         str(log), "--access-logformat", "%(p)s %(s)s %(U)s", "--error-logfile", str(tmp / f"error-{name}.log"),
+         str(log), "--access-logformat", "%(p)s %(s)s %(U)s", "--error-logfile",
+         str(tmp / f"error-{name}.log"),
          "--graceful-timeout", "3", *_no_control_socket(), "lims.wsgi:app"],
         env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -78,7 +79,8 @@ def _guess(urls: list[str], username: str, rounds: int) -> list[int]:
     statuses = []
     for i in range(rounds):
         with requests.Session() as browser:
-            r = browser.post(f"{urls[i % len(urls)]}/login", data={"username": username, "password": f"guess {i} !"},
+            r = browser.post(f"{urls[i % len(urls)]}/login",
+                             data={"username": username, "password": f"guess {i} !"},
                              timeout=30)
             statuses.append(r.status_code)
     return statuses
@@ -92,13 +94,15 @@ def test_limits_hold_across_workers(storage: str, tmp_path: Path) -> None:
         env = {"LIMS_DATABASE_URL": url, "LIMS_INSTANCE_PATH": str(tmp_path / "instance"),
                "LIMS_SECRET_KEY": "workers-test", "LIMS_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
                "LIMS_WTF_CSRF_ENABLED": "false",
-               "LIMS_RATELIMIT_LOGIN_ACCOUNT": f"{LIMIT} per 15 minutes", "LIMS_RATELIMIT_ACCOUNT": "100 per hour",
+               "LIMS_RATELIMIT_LOGIN_ACCOUNT": f"{LIMIT} per 15 minutes",
+               "LIMS_RATELIMIT_ACCOUNT": "100 per hour",
                "LIMS_RATELIMIT_LOGIN_ADDRESS": "100 per minute"}
         with contextmanager_for(storage, tmp_path) as storage_uri:
             if storage_uri:
                 env["LIMS_RATELIMIT_STORAGE_URI"] = storage_uri
             # Two worker processes that share nothing but the storage: the guesses alternate between them.
-            with gunicorn(tmp_path, env, "a") as (first, log_a), gunicorn(tmp_path, env, "b") as (second, log_b):
+            with gunicorn(tmp_path, env,
+                          "a") as (first, log_a), gunicorn(tmp_path, env, "b") as (second, log_b):
                 statuses = _guess([first, second], "victim", 3 * LIMIT)
                 assert statuses == [401] * LIMIT + [429] * (2 * LIMIT), statuses
                 pids = {line.split()[0] for log in (log_a, log_b) for line in log.read_text().splitlines()

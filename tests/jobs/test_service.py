@@ -29,7 +29,8 @@ def test_a_job_runs_once_and_records_its_result(session) -> None:
 
 
 def test_one_job_per_lock_key_runs_at_a_time(session) -> None:
-    first, second = _queued(session, lock_key="signatures:study:1"), _queued(session, lock_key="signatures:study:1")
+    first, second = _queued(session,
+                            lock_key="signatures:study:1"), _queued(session, lock_key="signatures:study:1")
     assert service.claim(session, first.id, worker="w1") == "claimed"
     assert service.claim(session, second.id, worker="w2") == "busy"
     session.refresh(second)

@@ -46,7 +46,8 @@ def _redis(tmp: Path) -> Iterator[str]:
     if binary is None:
         pytest.skip("redis-server is not installed (CI installs Debian's redis-server)")
     port = _free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                             "no",
                              "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
@@ -93,7 +94,8 @@ def _nothing(value: str) -> Iterator[str]:
 
 def _start_worker(setup: dict[str, Any]) -> subprocess.Popen[bytes]:
     with open(setup["log"], "ab") as log:  # the worker keeps its own copy of the descriptor
-        proc = subprocess.Popen([sys.executable, "-m", "lims.cli", "worker", "--no-periodic"], env=setup["env"],
+        proc = subprocess.Popen([sys.executable, "-m", "lims.cli", "worker", "--no-periodic"],
+                                env=setup["env"],
                                 stdout=log, stderr=subprocess.STDOUT)
     setup["workers"].append(proc)
     return proc
@@ -135,7 +137,8 @@ def test_a_worker_process_runs_queued_jobs(setup: dict[str, Any]) -> None:
         assert job.worker and job.worker.split(":")[1].isdigit() and job.progress == 1.0
 
 
-def test_a_job_of_a_killed_worker_runs_again_elsewhere_or_fails_with_the_reason(setup: dict[str, Any]) -> None:
+def test_a_job_of_a_killed_worker_runs_again_elsewhere_or_fails_with_the_reason(setup: dict[
+    str, Any]) -> None:
     victim = _start_worker(setup)
     again = _enqueue(setup, seconds=3, max_attempts=2)
     once = _enqueue(setup, seconds=3, max_attempts=1)

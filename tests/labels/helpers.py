@@ -44,7 +44,8 @@ def rasterise(pdf: bytes, dpi: int) -> list[np.ndarray]:
 
 
 def on_dark(image: np.ndarray, dpi: int, background: int = 0) -> Image.Image:
-    """Return the label pasted on a dark surface (a freezer rack, a gloved hand): quiet zones must be on it."""
+    """Return the label pasted on a dark surface (a freezer rack, a gloved hand): quiet zones must be on
+    it."""
     border = round(BORDER_MM * dpi / 25.4)
     canvas = np.full((image.shape[0] + 2 * border, image.shape[1] + 2 * border), background, dtype=np.uint8)
     canvas[border:border + image.shape[0], border:border + image.shape[1]] = image
@@ -53,12 +54,15 @@ def on_dark(image: np.ndarray, dpi: int, background: int = 0) -> Image.Image:
 
 def decode(image: Image.Image) -> dict[str, list[str]]:
     """Decode with zxing-cpp, and with ZBar (Code 128) and libdmtx (DataMatrix) independently."""
-    zx = zxingcpp.read_barcodes(image, formats=[zxingcpp.BarcodeFormat.Code128, zxingcpp.BarcodeFormat.DataMatrix])
+    zx = zxingcpp.read_barcodes(image,
+                                formats=[zxingcpp.BarcodeFormat.Code128, zxingcpp.BarcodeFormat.DataMatrix])
     return {
         "zxing-code128": sorted(r.text for r in zx if r.format == zxingcpp.BarcodeFormat.Code128),
         "zxing-datamatrix": sorted(r.text for r in zx if r.format == zxingcpp.BarcodeFormat.DataMatrix),
-        "zbar-code128": sorted(r.data.decode() for r in pyzbar.decode(image, symbols=[pyzbar.ZBarSymbol.CODE128])),
-        "dmtx-datamatrix": sorted(r.data.decode() for r in pylibdmtx.decode(image, max_count=1, timeout=20000)),
+        "zbar-code128": sorted(r.data.decode()
+                               for r in pyzbar.decode(image, symbols=[pyzbar.ZBarSymbol.CODE128])),
+        "dmtx-datamatrix": sorted(r.data.decode()
+                                  for r in pylibdmtx.decode(image, max_count=1, timeout=20000)),
     }
 
 
@@ -89,17 +93,20 @@ def tube_kinds() -> list[tuple[str, str | None, str]]:
 
 
 def tube(kind: tuple[str, str | None, str], serial: int = 42, *, type_name: str | None = None) -> Any:
-    """Return a stand-in sample of ``kind`` with the protocol's longest time point code and a 4-digit participant."""
+    """Return a stand-in sample of ``kind`` with the protocol's longest time point code and a 4-digit
+    participant."""
     types = {t["code"]: t for t in protocol().sample_types}
     containers = {c["code"]: c for c in protocol().containers}
     code, container, derivation = kind
-    sample_type = SimpleNamespace(code=code, name=type_name or types[code]["name"], sprec_type=types[code]["sprec_type"])
+    sample_type = SimpleNamespace(code=code, name=type_name or types[code]["name"],
+                                  sprec_type=types[code]["sprec_type"])
     timepoint = max((t.code for t in protocol().timepoints), key=len)
     study = SimpleNamespace(settings=dict(protocol().settings))
     participant = SimpleNamespace(code="WZ-0123", site=SimpleNamespace(code="WZ"), study=study)
     return SimpleNamespace(
         accession=make_accession(serial), sample_type=sample_type, derivation=derivation,
-        container_type=SimpleNamespace(code=container, name=containers[container]["name"]) if container else None,
+        container_type=SimpleNamespace(code=container, name=containers[container]["name"]) if container
+        else None,
         participant=participant, visit=SimpleNamespace(timepoint=SimpleNamespace(code=timepoint)),
         collected_at=COLLECTED,
     )

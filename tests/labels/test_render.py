@@ -47,7 +47,8 @@ def test_every_pdf_label_decodes_on_a_dark_background(name: str, dpi: int) -> No
         crop = pages[page][y:y + height, x:x + width]
         cells[page][y:y + height, x:x + width] = True
         assert plan(item, layout.stock, dpi).bars is not None if _code128_expected(name, dpi) else True
-        assert decode(on_dark(crop, dpi)) == expected(item.code, _code128_expected(name, dpi)), (page, position)
+        assert decode(on_dark(crop, dpi)) == expected(item.code,
+                                                      _code128_expected(name, dpi)), (page, position)
     for page, inside in zip(pages, cells, strict=True):
         assert (page[~inside] == 255).all(), "ink outside the labels"
 

@@ -20,20 +20,24 @@ from lims.labels.symbols import code128_svg, datamatrix_svg
 from lims.samples.accession import make_accession
 from tests.labels.zpl_render import _code128_values
 
-VALUES = [make_accession(s) for s in (1, 42, 999, 1234567, 9999999)] + [make_accession(7, "ZQ"), "ZJ-FRZ1-R2-B003",
-                                                                      "12", "1234567890", "A1B22C333D4444", "a > b"]
+VALUES = [make_accession(s)
+          for s in (1, 42, 999, 1234567, 9999999)] + [make_accession(7, "ZQ"), "ZJ-FRZ1-R2-B003",
+                                                                      "12", "1234567890", "A1B22C333D4444",
+                                                                        "a > b"]
 
 
 def _image(value: str, module: int = 3) -> Image.Image:
     code = encode(value)
     row = np.array([c == "1" for c in "0" * 10 + code.pattern + "0" * 10])
-    return Image.fromarray(np.where(np.repeat(np.repeat(row[None, :], 60, 0), module, 1), 0, 255).astype(np.uint8))
+    return Image.fromarray(np.where(np.repeat(np.repeat(row[None, :], 60, 0), module, 1), 0, 255)
+                           .astype(np.uint8))
 
 
 @pytest.mark.parametrize("value", VALUES)
 def test_code128_round_trips_through_two_decoders(value: str) -> None:
     image = _image(value)
-    assert [r.text for r in zxingcpp.read_barcodes(image, formats=[zxingcpp.BarcodeFormat.Code128])] == [value]
+    assert [r.text
+            for r in zxingcpp.read_barcodes(image, formats=[zxingcpp.BarcodeFormat.Code128])] == [value]
     assert [r.data.decode() for r in pyzbar.decode(image, symbols=[pyzbar.ZBarSymbol.CODE128])] == [value]
 
 

@@ -1,6 +1,6 @@
-"""Label text: every sample type of the protocol on every preset and layout, at every resolution, is inside the
-label and no field is cut; the label says what, whose, which visit, where and when (local date); ZPL and PDF
-carry the same content; Chinese prints with an embedded font."""
+"""Label text: every sample type of the protocol on every preset and layout, at every resolution, is inside
+the label and no field is cut; the label says what, whose, which visit, where and when (local date); ZPL and
+PDF carry the same content; Chinese prints with an embedded font."""
 
 from __future__ import annotations
 
@@ -41,7 +41,9 @@ def test_the_label_says_container_visit_site_participant_and_local_date() -> Non
     assert fields["sample"].text == "Whole blood in Streck cell-free DNA BCT"
     assert fields["sample"].short == "BLD STRECK"
     assert {f.name: f.text for f in sst.fields}["sample"] == "Whole blood in Serum separator tube"
-    assert {f.name: f.text for f in plasma.fields}["sample"] == "Plasma for ctDNA (double spun) from Streck cell-free DNA BCT"
+    assert {f.name: f.text
+            for f in plasma.fields}["sample"] == ("Plasma for ctDNA (double spun) from Streck cell-free DNA "
+                                                  "BCT")
     assert fields["visit"].text == "WZ-0123  BASELINE"
     # Collected 23:30 UTC on 7 January = 07:30 in Shanghai on 8 January: the study's local date.
     assert fields["origin"].text == "WZ  2025-01-08"
@@ -55,7 +57,8 @@ def test_every_sample_type_fits_every_layout_whole(name: str, dpi: int) -> None:
     document = pypdfium2.PdfDocument(pdf(contents, layout, dpi))
     points = 72 / dpi
     try:
-        for content, (page_no, position) in zip(contents, sheet_positions(len(contents), layout), strict=True):
+        for content, (page_no,
+                      position) in zip(contents, sheet_positions(len(contents), layout), strict=True):
             planned = plan(content, layout.stock, dpi)
             assert planned.cut == (), f"{content.title}: {planned.cut} cut on {name} at {dpi} dpi"
             page = document[page_no]
@@ -63,7 +66,8 @@ def test_every_sample_type_fits_every_layout_whole(name: str, dpi: int) -> None:
             page_height = page.get_height()
             x, y = label_origin_dots(layout, position, dpi)
             width, height = layout.stock.dots(dpi)
-            box = (x * points, page_height - (y + height) * points, (x + width) * points, page_height - y * points)
+            box = (x * points, page_height - (y + height) * points, (x + width) * points,
+                   page_height - y * points)
             printed = text_page.get_text_bounded(*box)
             # The ID whole, and each field whole (in full or in its short form) where the layout shows fields.
             assert content.title in printed
@@ -107,7 +111,8 @@ def test_zpl_and_pdf_carry_the_same_content(name: str, dpi: int) -> None:
             symbols[b.y:b.y + b.height, b.x - 10 * b.module:b.x + (b.code.modules + 10) * b.module] = True
         assert np.array_equal(ink[symbols], label.dots[symbols]), "bars and modules differ"
         assert near(label.dots & ~symbols, ink) > 0.97 and near(ink & ~symbols, label.dots) > 0.97
-        comments = [re.sub(r"_([0-9A-F]{2})", lambda mt: chr(int(mt.group(1), 16)), c) for c in label.comments]
+        comments = [re.sub(r"_([0-9A-F]{2})", lambda mt: chr(int(mt.group(1), 16)), c)
+                    for c in label.comments]
         assert [c.split(": ", 1)[1] for c in comments] == [line.text for line in planned.texts]
 
 
@@ -141,20 +146,22 @@ def test_a_missing_font_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("LIMS_LABEL_FONT", "/nonexistent/font.ttc")
     fonts.font_file.cache_clear()
     try:
-        with pytest.raises(fonts.LabelFontError, match="LIMS_LABEL_FONT names '/nonexistent/font.ttc'"):
+        with pytest.raises(fonts.LabelFontError, match=r"LIMS_LABEL_FONT names '/nonexistent/font.ttc'"):
             fonts.font_file("regular")
         monkeypatch.delenv("LIMS_LABEL_FONT")
         monkeypatch.setattr(fonts, "SEARCH", {"regular": ("/nonexistent/a.ttc",), "bold": ()})
         monkeypatch.setattr(fonts.shutil, "which", lambda name: None)
         fonts.font_file.cache_clear()
-        with pytest.raises(fonts.LabelFontError, match="install Debian's fonts-noto-cjk, or set LIMS_LABEL_FONT"):
+        with pytest.raises(fonts.LabelFontError,
+                           match="install Debian's fonts-noto-cjk, or set LIMS_LABEL_FONT"):
             fonts.font_file("regular")
     finally:
         fonts.font_file.cache_clear()
 
 
 def test_a_label_too_small_for_the_id_is_refused_with_the_reason() -> None:
-    with pytest.raises(LabelLayoutError, match=r"a 8 × 8 mm label cannot hold the DataMatrix of 'TB-0000042-3'"):
+    with pytest.raises(LabelLayoutError,
+                       match=r"a 8 × 8 mm label cannot hold the DataMatrix of 'TB-0000042-3'"):
         plan(LabelContent("TB-0000042-3", "TB-0000042-3"), Stock("tiny", 8, 8), 203)
     with pytest.raises(LabelLayoutError, match=r"character '\^' at position 3"):
         plan(LabelContent("AB^C", "AB^C"), STOCKS["50x25"], 203)

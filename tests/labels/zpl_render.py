@@ -156,7 +156,8 @@ def render(text: str) -> list[Label]:
         if command == "XA":
             if state is not None:
                 raise ZplError("^XA inside a format")
-            state = {"pw": None, "ll": None, "lh": (0, 0), "fo": None, "by": (2, 3, 10), "field": None, "data": None}
+            state = {"pw": None, "ll": None, "lh": (0, 0), "fo": None, "by": (2, 3, 10), "field": None,
+                     "data": None}
             continue
         if state is None:
             raise ZplError(f"^{command} outside ^XA..^XZ")

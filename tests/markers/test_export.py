@@ -69,7 +69,8 @@ def test_long_export_is_pseudonymised_and_consent_aware(session, study, results,
         assert accession not in text
     assert "2025-" not in text, "a researcher must see study days, never calendar dates"
     assert not any(c.endswith("_date") for c in data.columns)
-    assert data["collection_day"].notna().all() and (data["collection_day"] == 3).all()  # 8 Jan vs enrolled 6 Jan
+    # 8 Jan vs enrolled 6 Jan
+    assert data["collection_day"].notna().all() and (data["collection_day"] == 3).all()
     manifest = json.loads(files["manifest.json"])
     assert manifest["excluded_participants"]["withdrawn consent"] == 1
     assert manifest["excluded_participants"]["consent does not cover marker research"] == 1
@@ -96,7 +97,8 @@ def test_dictionary_covers_every_column(session, study, results, user) -> None:
         assert described.loc["stratum", "allowed_values"].startswith("NON_CCR_SURGERY")
         assert "study day" in described.loc["collection_day", "derivation"] or "enrolment" in \
             described.loc["collection_day", "derivation"]
-    long = build_dataset(session, study, ExportQuery(form="long"), role="researcher").dictionary.set_index("name")
+    long = build_dataset(session, study, ExportQuery(form="long"),
+                         role="researcher").dictionary.set_index("name")
     assert long.loc["marker", "allowed_values"] == "CTDNA_VAF; IL6; PDL1_CPS"
     assert long.loc["value", "unit"] and long.loc["qualifier", "allowed_values"] == "<LOD; >ULOQ; NA"
 
@@ -114,9 +116,11 @@ def test_long_and_wide_agree(session, study, results) -> None:
     wide = build_dataset(session, study, ExportQuery(form="wide"), role="researcher").frame
     assert len(wide) == long.groupby(["participant_id", "timepoint"]).ngroups
     latest = long[long["latest"]]
-    per_cell = latest.sort_values(["sample_key"]).drop_duplicates(["participant_id", "timepoint", "marker"], keep="last")
+    per_cell = latest.sort_values(["sample_key"]).drop_duplicates(["participant_id", "timepoint", "marker"],
+                                                                  keep="last")
     for row in per_cell.itertuples():
-        w = wide[(wide["participant_id"] == row.participant_id) & (wide["timepoint"] == row.timepoint)].iloc[0]
+        w = wide[(wide["participant_id"]
+                  == row.participant_id) & (wide["timepoint"] == row.timepoint)].iloc[0]
         if pd.isna(row.value):
             assert pd.isna(w[row.marker])
         else:
@@ -144,12 +148,15 @@ def test_formats_read_back_to_the_same_values(session, study, results, user, fmt
             assert pd.to_numeric(a, errors="coerce").astype(float).fillna(-1e9).tolist() == pytest.approx(
                 b.astype(float).fillna(-1e9).tolist()), column
         else:
-            assert a.astype(object).where(a.notna(), None).map(lambda v: None if v is None else str(v)).tolist() == \
-                b.astype(object).where(b.notna(), None).map(lambda v: None if v is None else str(v)).tolist(), column
+            assert a.astype(object).where(a.notna(),
+                                          None).map(lambda v: None if v is None else str(v)).tolist() == \
+                b.astype(object).where(b.notna(),
+                                       None).map(lambda v: None if v is None else str(v)).tolist(), column
 
 
 def test_filters_and_bad_queries(session, study, results) -> None:
-    ds = build_dataset(session, study, ExportQuery(markers=["il6"], strata=["CCR_WW"], sample_types=["SERUM"]),
+    ds = build_dataset(session, study,
+                       ExportQuery(markers=["il6"], strata=["CCR_WW"], sample_types=["SERUM"]),
                        role="researcher")
     assert set(ds.frame["marker"]) == {"IL6"} and set(ds.frame["stratum"]) == {"CCR_WW"}
     assert ds.excluded["consent does not cover marker research"] == 1  # the second CCR_WW participant

@@ -68,13 +68,14 @@ def test_remeasurements_in_file_and_against_stored(session, catalogue, sampled) 
     import_results(session, (HEADER + f"{s},IL6,5,pg/mL,,R1,,,,,\n").encode())
     report = _fail(session, HEADER + f"{s},IL6,6,pg/mL,,R2,,,,,\n")
     assert "already has a stored result" in report.problems[0].reason and report.problems[0].row == 2
-    report = import_results(session, (HEADER + f"{s},IL6,6,pg/mL,,R2,,,,,yes\n{s},IL6,7,pg/mL,,R3,,,,,yes\n").encode())
+    report = import_results(session,
+                            (HEADER + f"{s},IL6,6,pg/mL,,R2,,,,,yes\n{s},IL6,7,pg/mL,,R3,,,,,yes\n").encode())
     assert report.remeasurements == 2
     replicates = sorted(r.replicate for r in session.scalars(select(MarkerResult)))
     assert replicates == [1, 2, 3]
 
 
-@pytest.mark.parametrize("line, column, reason", [
+@pytest.mark.parametrize(("line", "column", "reason"), [
     ("{serum},NOPE,1,pg/mL,,,,,,,", "marker", "no such marker"),
     ("TB-9999999-0,IL6,1,pg/mL,,,,,,,", "sample", "malformed accession"),
     ("{unknown},IL6,1,pg/mL,,,,,,,", "sample", "no sample"),
@@ -90,7 +91,8 @@ def test_remeasurements_in_file_and_against_stored(session, catalogue, sampled) 
     ("{plasma},IL6,3,pg/mL,,,,,,,", "sample", "is measured on SERUM"),
     ("{serum},IL6,3,pg/mL,,,,,,,\n{serum},IL6,4,pg/mL,,,,,,,", "sample", "duplicate of row 3"),
 ])
-def test_every_bad_input_is_reported_and_nothing_written(session, catalogue, sampled, line, column, reason) -> None:
+def test_every_bad_input_is_reported_and_nothing_written(session, catalogue, sampled, line, column,
+                                                         reason) -> None:
     from lims.samples.accession import make_accession
 
     _, acc = sampled()
@@ -111,7 +113,8 @@ def test_consent_withdrawn_or_out_of_scope_is_refused(session, catalogue, sample
     p.consent.withdrawn_on = date(2025, 6, 1)
     next(s for s in q.consent.scopes if s.scope == "MARKER_RESEARCH").granted = False
     session.flush()
-    report = _fail(session, HEADER + f"{acc['SERUM']},IL6,1,pg/mL,,,,,,,\n{acc_q['SERUM']},IL6,1,pg/mL,,,,,,,\n")
+    report = _fail(session,
+                   HEADER + f"{acc['SERUM']},IL6,1,pg/mL,,,,,,,\n{acc_q['SERUM']},IL6,1,pg/mL,,,,,,,\n")
     reasons = [x.reason for x in report.problems]
     assert any("withdrawn consent" in r for r in reasons)
     assert any("does not cover marker research" in r for r in reasons)

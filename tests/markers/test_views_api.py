@@ -37,20 +37,23 @@ def test_catalogue_page_and_data_manager_edit(login, session, catalogue) -> None
     edit = client.get("/markers/IL6/edit").get_data(as_text=True)
     assert 'value="Interleukin-6"' in edit and '<option value="SERUM" selected>' in edit
     assert client.get("/markers/NOPE/edit").status_code == 404
-    assert client.post("/markers/IL6/edit", data={**form, "code": "IL6", "name": "IL-6 (serum)"}).status_code == 302
+    assert client.post("/markers/IL6/edit",
+                       data={**form, "code": "IL6", "name": "IL-6 (serum)"}).status_code == 302
     assert session.scalar(select(Marker).where(Marker.code == "IL6")).name == "IL-6 (serum)"
 
 
 def test_catalogue_import_page_all_or_nothing(login, session, catalogue) -> None:
     client = login("data_manager")
     good = ("code,name,category,unit,specimen_types,lod,transform\n"
-            "TMB,Tumour mutational burden,TMB,mut/Mb,FFPE,,log2\nIL6,Interleukin 6,cytokine,pg/mL,SERUM;CTDNA_PLASMA,0.4,log2\n")
+            "TMB,Tumour mutational burden,TMB,mut/Mb,FFPE,,log2\nIL6,Interleukin "
+            "6,cytokine,pg/mL,SERUM;CTDNA_PLASMA,0.4,log2\n")
     r = client.post("/markers/catalogue/import", data={"file": (io.BytesIO(good.encode()), "cat.csv")},
                     content_type="multipart/form-data")
     assert r.status_code == 302
     assert session.scalar(select(Marker).where(Marker.code == "IL6")).lod == 0.4
     bad = good + "NEW1,New,bogus,pg/mL,SERUM,,none\n"
-    r = client.post("/markers/catalogue/import", data={"file": (io.BytesIO(bad.replace("0.4", "0.7").encode()), "cat.csv")},
+    r = client.post("/markers/catalogue/import",
+                    data={"file": (io.BytesIO(bad.replace("0.4", "0.7").encode()), "cat.csv")},
                     content_type="multipart/form-data")
     assert r.status_code == 422 and "category must be one of" in r.get_data(as_text=True)
     assert session.scalar(select(Marker).where(Marker.code == "IL6")).lod == 0.4
@@ -66,7 +69,8 @@ def test_import_page_report_and_roles(login, session, catalogue, sampled) -> Non
     r = client.post("/markers/import", data={"file": (io.BytesIO(text.encode()), "lab.csv")},
                     content_type="multipart/form-data")
     html = r.get_data(as_text=True)
-    assert r.status_code == 422 and "Nothing was stored" in html and "not a number" in html and _count(session) == 0
+    assert r.status_code == 422 and "Nothing was stored" in html and "not a number" in html and _count(
+        session) == 0
     text = HEADER + f"{acc['SERUM']},IL6,4,pg/mL,\n"
     r = client.post("/markers/import", data={"file": (io.BytesIO(text.encode()), "lab.csv")},
                     content_type="multipart/form-data")

@@ -1,8 +1,9 @@
-"""A Zebra stand-in (a TCP listener on 127.0.0.1 that keeps what it receives), a real CUPS scheduler of our own
-on 127.0.0.1 whose queues write jobs to files, and a bench with samples and a box to label."""
+"""A Zebra stand-in (a TCP listener on 127.0.0.1 that keeps what it receives), a real CUPS scheduler of our
+own on 127.0.0.1 whose queues write jobs to files, and a bench with samples and a box to label."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -52,10 +53,8 @@ class Listener:
             return self.received[:count]
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() of the serving thread
-        except OSError:
-            pass
         self.sock.close()
         self._thread.join(5)
 
@@ -91,7 +90,7 @@ class Cups:
         self.server = f"127.0.0.1:{self.port}"
         for name in ("conf", "spool", "cache", "state", "log", "out", "bin/backend"):
             (root / name).mkdir(parents=True, exist_ok=True)
-        os.chmod(root / "out", 0o777)
+        os.chmod(root / "out", 0o777)  # noqa: S103 - a throwaway spool the test scheduler writes as lp
         for name in ("cgi-bin", "daemon", "driver", "filter", "monitor", "notifier"):
             if Path(f"/usr/lib/cups/{name}").exists():
                 (root / "bin" / name).symlink_to(f"/usr/lib/cups/{name}")
@@ -99,8 +98,8 @@ class Cups:
         backend.write_text(CAPTURE)
         backend.chmod(0o700)  # owned by whoever runs cupsd, writable by nobody else (cupsd checks)
         (root / "conf" / "cupsd.conf").write_text(
-            f"Listen 127.0.0.1:{self.port}\nLogLevel info\nWebInterface No\nBrowsing No\nDefaultAuthType None\n"
-            "<Location />\n  Order allow,deny\n  Allow all\n</Location>\n"
+            f"Listen 127.0.0.1:{self.port}\nLogLevel info\nWebInterface No\nBrowsing No\nDefaultAuthType "
+            "None\n<Location />\n  Order allow,deny\n  Allow all\n</Location>\n"
             "<Location /admin>\n  Order allow,deny\n  Allow all\n</Location>\n"
             "<Policy default>\n  <Limit All>\n    Order allow,deny\n    Allow all\n  </Limit>\n</Policy>\n")
         (root / "conf" / "cups-files.conf").write_text(
@@ -109,7 +108,8 @@ class Cups:
             f"ErrorLog {root}/log/error_log\nPageLog {root}/log/page_log\nPrintcap {root}/printcap\n"
             "Sandboxing Relaxed\n")
         self.process = subprocess.Popen(
-            ["cupsd", "-f", "-c", str(root / "conf" / "cupsd.conf"), "-s", str(root / "conf" / "cups-files.conf")],
+            ["cupsd", "-f", "-c", str(root / "conf" / "cupsd.conf"), "-s",
+             str(root / "conf" / "cups-files.conf")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
         while subprocess.run(["lpstat", "-h", self.server, "-r"], capture_output=True, text=True,

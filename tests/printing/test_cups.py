@@ -13,7 +13,8 @@ from tests.labels.zpl_render import render, to_image
 from tests.printing.conftest import wait_for_file
 
 
-def test_sheet_labels_go_through_cups_as_pdf_at_100_percent(login, session, bench, cups, make_printer) -> None:
+def test_sheet_labels_go_through_cups_as_pdf_at_100_percent(login, session, bench, cups,
+                                                            make_printer) -> None:
     out = cups.add_queue("sheet_labels")
     host, port = cups.server.split(":")
     printer = make_printer("Office laser", connection="cups", language="pdf", host=host, port=int(port),

@@ -19,7 +19,8 @@ def test_a_lab_manager_adds_and_changes_a_printer_on_the_page(login, session) ->
                                                 "stock": "38x13", "dpi": "300"})
     assert r.status_code == 302, r.get_data(as_text=True)
     printer = session.scalar(select(Printer).where(Printer.name == "Bench 2 Zebra"))
-    assert (printer.site.code, printer.port, printer.address, printer.active) == ("NB", 9100, "10.1.2.3:9100", True)
+    assert (printer.site.code, printer.port, printer.address,
+            printer.active) == ("NB", 9100, "10.1.2.3:9100", True)
     listing = client.get("/printing/printers").get_data(as_text=True)
     assert "Bench 2 Zebra" in listing and "10.1.2.3:9100" in listing and "ZPL · 38x13 · 300 dpi" in listing
     r = client.post(f"/printing/printers/{printer.id}", data={"name": "Bench 2 Zebra", "bench": "",
@@ -37,7 +38,8 @@ def test_printer_settings_that_cannot_print_are_refused_with_the_field(login, se
     base = {"site": "ZJ", "name": "P", "connection": "tcp", "language": "zpl", "host": "10.0.0.9",
             "stock": "50x25", "dpi": "300"}
     cases = [
-        ({"language": "pdf", "stock": "a4-38x21"}, "a raw TCP printer is sent ZPL; print PDF pages through a CUPS queue"),
+        ({"language": "pdf", "stock": "a4-38x21"},
+         "a raw TCP printer is sent ZPL; print PDF pages through a CUPS queue"),
         ({"connection": "cups", "host": ""}, "give the CUPS queue name"),
         ({"stock": "a4-38x21"}, "label stock must be one of 50x25, 44x17, 38x21, 38x13, cap13"),
         ({"host": ""}, "give the printer&#39;s network address"),
@@ -45,7 +47,8 @@ def test_printer_settings_that_cannot_print_are_refused_with_the_field(login, se
     ]
     for change, message in cases:
         r = client.post("/printing/printers", data={**base, **change})
-        assert r.status_code == 422 and message in r.get_data(as_text=True), (change, r.get_data(as_text=True))
+        assert r.status_code == 422 and message in r.get_data(as_text=True), (change,
+                                                                              r.get_data(as_text=True))
     assert client.post("/printing/printers", data=base).status_code == 302
     clash = client.post("/printing/printers", data={**base, "name": "p"})
     assert clash.status_code == 409 and "already has a printer called" in clash.get_data(as_text=True)
@@ -57,13 +60,16 @@ def test_printers_are_set_up_by_lab_managers_at_their_sites_only(login, session,
     nb = login("technician_nb")
     assert nb.get(f"/api/v1/printing/printers/{zj.id}").status_code == 404
     assert [p["name"] for p in nb.get("/api/v1/printing/printers").get_json()] == []
-    assert [p["name"] for p in login("technician").get("/api/v1/printing/printers").get_json()] == ["Bench Zebra"]
+    assert [p["name"]
+            for p in login("technician").get("/api/v1/printing/printers").get_json()] == ["Bench Zebra"]
 
 
 def test_the_api_creates_and_switches_off_printers(login, session) -> None:
     client = login("lab_manager")
-    r = client.post("/api/v1/printing/printers", json={"site": "WZ", "name": "Lab laser", "connection": "cups",
-                                                       "language": "pdf", "queue": "laser", "stock": "a4-38x21",
+    r = client.post("/api/v1/printing/printers",
+                    json={"site": "WZ", "name": "Lab laser", "connection": "cups",
+                                                       "language": "pdf", "queue": "laser",
+                                                       "stock": "a4-38x21",
                                                        "dpi": 600})
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["address"] == "cups:laser"
@@ -103,7 +109,8 @@ def test_the_jobs_page_lists_the_jobs_of_the_users_sites(login, session, bench, 
     assert f'/printing/jobs/{job.id}"' not in login("technician_nb").get("/printing/").get_data(as_text=True)
 
 
-def test_labels_for_new_aliquots_print_from_the_processing_result(login, session, study, make_participant, user,
+def test_labels_for_new_aliquots_print_from_the_processing_result(login, session, study, make_participant,
+                                                                  user,
                                                                   zebra, make_printer) -> None:
     from datetime import UTC, date, datetime
 
@@ -123,7 +130,8 @@ def test_labels_for_new_aliquots_print_from_the_processing_result(login, session
             "processing_started_at": "2025-01-08T10:30", "precentrifugation_temp_c": "21",
             "spin1_g": "1600", "spin1_min": "10", "spin1_temp_c": "20", "spin1_brake": "on",
             "spin2_g": "16000", "spin2_min": "10", "spin2_temp_c": "20", "spin2_brake": "on",
-            "last_spin_ended_at": "2025-01-08T11:00", "postspin_temp_c": "21", "frozen_at": "2025-01-08T11:20",
+            "last_spin_ended_at": "2025-01-08T11:00", "postspin_temp_c": "21",
+            "frozen_at": "2025-01-08T11:20",
             "storage_temp_c": "-80", "storage_container": "PP"}
     r = client.post(f"/samples/{blood.accession}/process", data=form)
     assert r.status_code == 302 and "/made?" in r.headers["Location"]
@@ -135,7 +143,8 @@ def test_labels_for_new_aliquots_print_from_the_processing_result(login, session
     assert ticked == [c.accession for c in children]
     detail = client.get(f"/samples/{blood.accession}").get_data(as_text=True)
     assert "print labels for new aliquots here" in detail
-    assert client.post("/samples/labels", data={"accession": ticked, "printer": printer.id}).status_code == 302
+    assert client.post("/samples/labels",
+                       data={"accession": ticked, "printer": printer.id}).status_code == 302
     from tests.labels.zpl_render import render
 
     (received,) = zebra.wait(1)
@@ -161,8 +170,8 @@ def test_downloads_follow_the_configured_label_settings(app, login, session, ben
     monkeypatch.setitem(app.config, "LABEL_SHEET", {"preset": "a4-38x21", "columns": 9})
     broken = client.post("/samples/labels", data={"accession": [bench.plasma[1].accession], "format": "pdf"})
     assert broken.status_code == 400
-    assert "label download settings (LABEL_SHEET, LABEL_ZPL): layout &#39;a4-38x21&#39; is" in broken.get_data(
-        as_text=True)
+    shown = broken.get_data(as_text=True)
+    assert "label download settings (LABEL_SHEET, LABEL_ZPL): layout &#39;a4-38x21&#39; is" in shown
 
 
 def test_the_job_page_links_back_only_to_pages_of_this_site(login, session, bench, make_printer) -> None:
@@ -172,7 +181,8 @@ def test_the_job_page_links_back_only_to_pages_of_this_site(login, session, benc
     session.info.pop("lims.uow.after_commit", None)
     session.flush()
     client = login("technician")
-    assert 'href="/samples/x">Back' in client.get(f"/printing/jobs/{job.id}?next=/samples/x").get_data(as_text=True)
+    assert 'href="/samples/x">Back' in client.get(f"/printing/jobs/{job.id}?next=/samples/x").get_data(
+        as_text=True)
     for bad in ("javascript:alert(1)", "//evil.example/x", "https://evil.example/"):
         assert "Back</a>" not in client.get(f"/printing/jobs/{job.id}", query_string={"next": bad}).get_data(
             as_text=True)

@@ -44,7 +44,8 @@ def test_sample_labels_print_on_a_network_zebra(login, session, bench, zebra, ma
     session.refresh(job)
     assert (job.status, job.attempts, job.label_count, job.layout) == ("sent", 1, 5, "38x13 203 dpi")
     events = _events(session, [t.id for t in tubes])
-    assert [(e.reason, e.details["printer"], e.details["job"], e.details["print_number"]) for e in events] == [
+    assert [(e.reason, e.details["printer"], e.details["job"], e.details["print_number"])
+            for e in events] == [
         ("first print", "Bench Zebra", job.id, 1)] * 5
 
 
@@ -69,13 +70,15 @@ def test_a_reprint_needs_a_reason_and_keeps_it(login, session, bench, zebra, mak
     job = session.scalars(select(PrintJob).order_by(PrintJob.id.desc())).first()
     assert client.post(f"/printing/jobs/{job.id}/reprint", data={}).status_code == 302
     assert "give the reason for the reprint" in client.get(f"/printing/jobs/{job.id}").get_data(as_text=True)
-    again = client.post(f"/printing/jobs/{job.id}/reprint", data={"reprint_reason": "dropped in the water bath"})
+    again = client.post(f"/printing/jobs/{job.id}/reprint",
+                        data={"reprint_reason": "dropped in the water bath"})
     assert again.status_code == 302 and again.headers["Location"].endswith(f"/printing/jobs/{job.id + 1}")
     zebra.wait(3)
     assert _events(session, [bench.blood.id])[-1].reason == "reprint: dropped in the water bath"
 
 
-def test_a_failed_send_is_kept_and_retried_without_a_second_custody_event(login, session, bench, make_printer) -> None:
+def test_a_failed_send_is_kept_and_retried_without_a_second_custody_event(login, session, bench,
+                                                                          make_printer) -> None:
     with socket.socket() as probe:  # a port where nothing listens
         probe.bind(("127.0.0.1", 0))
         dead = probe.getsockname()[1]
@@ -134,21 +137,24 @@ def test_a_unit_of_work_that_rolls_back_prints_nothing(session, bench, zebra, ma
 def test_storage_labels_print_with_barcode_name_and_path(login, session, bench, zebra, make_printer) -> None:
     printer = make_printer(port=zebra.port, stock="50x25", dpi=203)
     client = login("technician")
-    assert client.post("/storage/labels", data={"unit": [bench.box.id], "printer": printer.id}).status_code == 302
+    assert client.post("/storage/labels",
+                       data={"unit": [bench.box.id], "printer": printer.id}).status_code == 302
     (received,) = zebra.wait(1)
     (label,) = render(received.decode("ascii"))
     barcode = bench.box.barcode
     assert decode(on_dark(to_image(label), 203)) == expected(barcode, code128=True)
     assert any(f"name: Box {bench.participant.code} (box 9" in c for c in label.comments)
     assert any(c.startswith("path: ZJ") for c in label.comments)
-    download = client.post("/storage/labels", data={"unit": [bench.box.id], "format": "pdf", "layout": "38x21"})
+    download = client.post("/storage/labels",
+                           data={"unit": [bench.box.id], "format": "pdf", "layout": "38x21"})
     assert download.status_code == 200 and download.mimetype == "application/pdf"
 
 
 def test_the_api_queues_and_reports_jobs(login, session, bench, zebra, make_printer) -> None:
     printer = make_printer(port=zebra.port)
     client = login("technician")
-    r = client.post("/api/v1/printing/jobs", json={"accession": [bench.plasma[0].accession], "printer": printer.id})
+    r = client.post("/api/v1/printing/jobs",
+                    json={"accession": [bench.plasma[0].accession], "printer": printer.id})
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["status"] == "queued"  # answered before the commit; sent right after it
     zebra.wait(1)
@@ -157,7 +163,8 @@ def test_the_api_queues_and_reports_jobs(login, session, bench, zebra, make_prin
     again = client.post("/api/v1/printing/jobs", json={"accession": [bench.plasma[0].accession],
                                                        "printer": printer.id})
     assert again.status_code == 400 and again.get_json()["errors"] == {
-        "reprint_reason": [f"{bench.plasma[0].accession} already had a label printed: give the reason for the reprint"]}
+        "reprint_reason": [(f"{bench.plasma[0].accession} already had a label printed: give the reason for "
+                           "the reprint")]}
     listed = client.get("/api/v1/printing/jobs?status=sent").get_json()
     assert [j["id"] for j in listed] == [job["id"]]
     assert login("technician_nb").get(f"/api/v1/printing/jobs/{job['id']}").status_code == 404

@@ -45,7 +45,8 @@ def seed_marker_results(session: Session, study: Study, seed: int = 7) -> dict[s
         first.setdefault((participant, timepoint, sample_type), sample_id)
     values = []
     for (participant, _timepoint, sample_type), sample_id in sorted(first.items()):
-        responder = bool(ccr.get(participant)) if participant in ccr.index and ccr.get(participant) is not None \
+        responder = bool(ccr.get(participant)) if participant in ccr.index and ccr.get(
+            participant) is not None \
             and str(ccr.get(participant)) != "<NA>" else False
         for code in SERUM if sample_type == "SERUM" else PLASMA:
             shift = -1.5 if (code == SIGNAL and responder) else 0.0

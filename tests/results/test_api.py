@@ -40,5 +40,6 @@ def test_api_refusals(demo_client: Any) -> None:
     assert researcher.get("/api/v1/results/runs/999999").status_code == 404
     monitor = demo_client("monitor")
     assert monitor.get("/api/v1/results/runs").status_code == 200
-    assert monitor.post("/api/v1/results/runs", json={"outcome": "os", "sample_type": "SERUM"}).status_code == 403
+    assert monitor.post("/api/v1/results/runs",
+                        json={"outcome": "os", "sample_type": "SERUM"}).status_code == 403
     assert demo_client("tech.nb").get("/api/v1/results/runs").status_code == 403

@@ -1,4 +1,5 @@
-"""Saved runs re-run to identical numbers; the input hash follows the data; the screen equals per-marker fits."""
+"""Saved runs re-run to identical numbers; the input hash follows the data; the screen equals per-marker
+fits."""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def test_saved_run_reruns_to_identical_numbers(ctx: Any, params: dict[str, Any])
     check = service.rerun(ctx, study, saved)
     assert check.same_input and check.identical and check.max_abs_difference == 0.0
     stored = service.result_frame(saved)
-    assert np.array_equal(stored[["effect", "p", "q"]].to_numpy(), check.result[["effect", "p", "q"]].to_numpy(),
+    assert np.array_equal(stored[["effect", "p", "q"]].to_numpy(),
+                          check.result[["effect", "p", "q"]].to_numpy(),
                           equal_nan=True)
 
 
@@ -158,7 +160,8 @@ def test_catalogue_transforms_are_saved_with_the_run(ctx: Any) -> None:
                                                    "transform": "catalogue"})
     run = service.run_screen(ctx, study, params, by=None)
     chosen = run.parameters["marker_transforms"]
-    catalogue = dict(ctx.execute(select(Marker.code, Marker.transform).where(Marker.code.in_(list(chosen)))).all())
+    catalogue = dict(ctx.execute(select(Marker.code, Marker.transform).where(Marker.code.in_(list(chosen))))
+                     .all())
     assert chosen == catalogue and set(chosen) == set(run.result["index"])
     frame = service.frame_for(ctx, study, run.parameters)
     for code, name in chosen.items():

@@ -61,7 +61,8 @@ def test_associations_dfs_run_volcano_table_and_csv(demo_client: Any) -> None:
     form = client.get("/results/associations")
     assert form.status_code == 200
     html = form.get_data(as_text=True)
-    for label in ("Outcome", "Time point", "Sample type", "Marker set", "Transform", "Marker coding", "Landmark"):
+    for label in ("Outcome", "Time point", "Sample type", "Marker set", "Transform", "Marker coding",
+                  "Landmark"):
         assert f">{label}" in html
     location = _run(client)
     page = client.get(location)
@@ -136,7 +137,8 @@ def test_marker_report_survival_and_binary(demo_client: Any) -> None:
 
 
 def test_marker_report_of_an_adjusted_optimal_cut_run(demo_client: Any) -> None:
-    """The KM shows the run's own cut and p; an adjusted run has its forest plot; Cox tables carry the PH test."""
+    """The KM shows the run's own cut and p; an adjusted run has its forest plot; Cox tables carry the PH
+    test."""
     client = demo_client("pi")
     optimal = _run(client, outcome="efs", cut="optimal")
     row = pd.read_csv(io.BytesIO(client.get(f"{optimal}/results.csv").data), index_col="marker").loc[SIGNAL]
@@ -158,7 +160,8 @@ def test_landmark_and_adjustment_are_stated(demo_client: Any) -> None:
     html = client.get(location).get_data(as_text=True)
     assert "Landmark at day 120" in html and "Adjusted for Age (per year), Male sex" in html
     # CRE1 samples come after enrolment: OS from enrolment without a landmark is refused ...
-    refused = client.post("/results/associations", data={"outcome": "os", "timepoint": "CRE1", "sample_type": "SERUM",
+    refused = client.post("/results/associations",
+                          data={"outcome": "os", "timepoint": "CRE1", "sample_type": "SERUM",
                                                          "transform": "log2", "cut": "none"})
     assert refused.status_code == 400 and "guarantee-time bias" in refused.get_data(as_text=True)
     # ... unless the PI overrides it, and then every output says so
@@ -168,11 +171,12 @@ def test_landmark_and_adjustment_are_stated(demo_client: Any) -> None:
     assert caveat in client.get(f"{override}/markers/{SIGNAL}").get_data(as_text=True)
     table = pd.read_csv(io.BytesIO(client.get(f"{override}/results.csv").data), index_col="marker")
     assert table["caveat"].str.startswith(caveat).all()
-    assert caveat in client.get(f"/api/v1/results/runs/{override.rsplit('/', 1)[1]}").get_json()["conditions"][2]
+    assert caveat in client.get(f"/api/v1/results/runs/{override.rsplit('/', 1)[1]}").get_json()[
+        "conditions"][2]
     # CRE1 samples: a few come days after randomisation; a landmark leaves out those collected after it
     late = client.get(_run(client, outcome="dfs_a", timepoint="CRE1", landmark="1")).get_data(as_text=True)
-    assert re.search(r"Landmark at day 1: .*; \d+ participant\(s\) left out because their sample was collected "
-                     r"after the landmark", late)
+    assert re.search(r"Landmark at day 1: .*; \d+ participant\(s\) left out because their sample was "
+                     r"collected after the landmark", late)
     # EOT samples come before randomisation: DFS from randomisation needs no landmark and raises no alarm
     dfs = client.get(_run(client, outcome="dfs_a", timepoint="EOT")).get_data(as_text=True)
     assert "Every sample at EOT was collected on or before the time origin" in dfs and caveat not in dfs
@@ -186,7 +190,8 @@ def test_landmark_and_adjustment_are_stated(demo_client: Any) -> None:
     ({"sample_type": "BUFFY_COAT"}, "no marker values at BASELINE on BUFFY_COAT"),
     ({"markers": "rx_il6 NOT_A_MARKER"}, "unknown marker(s) NOT_A_MARKER"),
 ])
-def test_bad_parameters_say_why_and_save_nothing(demo_client: Any, form: dict[str, Any], message: str) -> None:
+def test_bad_parameters_say_why_and_save_nothing(demo_client: Any, form: dict[str, Any],
+                                                 message: str) -> None:
     client = demo_client("pi")
     before = client.get("/results/associations").get_data(as_text=True).count("Run ")
     data = {"outcome": "dfs_a", "timepoint": "BASELINE", "sample_type": "SERUM", "transform": "log2",
@@ -227,7 +232,8 @@ def test_readout_publication_parts(demo_client: Any, demo_trial: Any) -> None:
 
     client = demo_client("pi")
     html = client.get("/results/endpoints").get_data(as_text=True)
-    for heading in ("Participant flow (CONSORT) and samples available (REMARK)", "Table 1: baseline characteristics",
+    for heading in ("Participant flow (CONSORT) and samples available (REMARK)",
+                    "Table 1: baseline characteristics",
                     "Median follow-up", "Competing risks: first failure by cause and arm",
                     "DFS by arm, adjusted (multivariable Cox)", "Proportional-hazards check"):
         assert heading in html, heading
@@ -246,6 +252,7 @@ def test_readout_publication_parts(demo_client: Any, demo_trial: Any) -> None:
         assert client.get(f"/results/endpoints/{name}.pdf").data[:4] == b"%PDF"
     svg = client.get("/results/endpoints/flow.svg").get_data(as_text=True)
     with demo_trial.app.app_context():
-        derived = data.endpoints(clinical_tables(db.session, get_study(db.session)), get_study(db.session), "A")
+        derived = data.endpoints(clinical_tables(db.session, get_study(db.session)), get_study(db.session),
+                                 "A")
     assert f"n = {len(derived)}" in svg and f"n = {int(derived['ccr_cre1'].astype('boolean').sum())}" in svg
     assert client.get("/results/endpoints/nonsense.png").status_code == 404

@@ -39,7 +39,8 @@ def test_register_a_visit_from_its_kit(login, session, participant) -> None:
     page = client.get("/samples/register/zj-501/baseline")
     assert page.status_code == 200 and "Register samples: ZJ-501" in page.get_data(as_text=True)
     stool = next(i for i in visit.timepoint.kit if i.sample_type.code == "STOOL")
-    form = _baseline_form(visit, **{f"kit-{stool.id}-state": "missed", f"kit-{stool.id}-missed_reason": "kit not returned"})
+    form = _baseline_form(visit, **{f"kit-{stool.id}-state": "missed",
+                                    f"kit-{stool.id}-missed_reason": "kit not returned"})
     r = client.post("/samples/register/ZJ-501/BASELINE", data=form)
     assert r.status_code == 302, r.get_data(as_text=True)
     session.expire_all()
@@ -68,14 +69,17 @@ def test_register_refuses_incomplete_form_and_writes_nothing(login, session, par
     assert "give the collection time" in html and "say why it was not collected" in html
     session.expire_all()
     assert session.scalars(select(Sample).where(Sample.visit_id == visit.id)).all() == []
-    assert client.post("/samples/register/ZJ-501/BASELINE", data={**form, "actual_on": "yesterday"}).status_code == 400
+    assert client.post("/samples/register/ZJ-501/BASELINE",
+                       data={**form, "actual_on": "yesterday"}).status_code == 400
     assert login("monitor").post("/samples/register/ZJ-501/BASELINE", data=form).status_code == 403
 
 
 def _blood(session, study, participant, user, container="K2EDTA"):
     visit = next(v for v in participant.visits if v.timepoint.code == "BASELINE")
-    kit = next(k for k in timepoint_by_code(study, "BASELINE").kit if k.container_type and k.container_type.code == container)
-    return register_primary(session, visit, kit, sample_type=kit.sample_type, quantity=10, unit="ml", by=user("technician"),
+    kit = next(k for k in timepoint_by_code(study, "BASELINE").kit if k.container_type
+               and k.container_type.code == container)
+    return register_primary(session, visit, kit, sample_type=kit.sample_type, quantity=10, unit="ml",
+                            by=user("technician"),
                             collected_at=datetime(2025, 1, 8, 1, 30, tzinfo=UTC))
 
 
@@ -89,7 +93,8 @@ def test_process_page_makes_derivatives_with_preanalytics(login, session, study,
             "processing_started_at": "2025-01-08T10:30", "precentrifugation_temp_c": "21",
             "spin1_g": "1600", "spin1_min": "10", "spin1_temp_c": "20", "spin1_brake": "on",
             "spin2_g": "16000", "spin2_min": "10", "spin2_temp_c": "20", "spin2_brake": "on",
-            "last_spin_ended_at": "2025-01-08T11:00", "postspin_temp_c": "21", "frozen_at": "2025-01-08T11:20",
+            "last_spin_ended_at": "2025-01-08T11:00", "postspin_temp_c": "21",
+            "frozen_at": "2025-01-08T11:20",
             "storage_temp_c": "-80", "storage_container": "PP", "consume": "on"}
     r = client.post(f"/samples/{blood.accession}/process", data=form)
     assert r.status_code == 302, r.get_data(as_text=True)
@@ -123,7 +128,8 @@ def test_aliquot_volumes_units_and_inherited_thaws(session, study, participant, 
     with pytest.raises(DomainError, match="cannot come out of a sample measured in g"):
         split(session, stool, sample_type=stool_type, count=1, volume=1, unit="ml", by=None)
     # The stool kit keeps 100 mg it cannot give (dead volume from the protocol): 5 x 200 mg do not fit in 1 g.
-    with pytest.raises(DomainError, match=r"1 g is more than the 0.9 g that can be taken out .* 0.1 g stays in the "
+    with pytest.raises(DomainError,
+                       match=r"1 g is more than the 0.9 g that can be taken out .* 0.1 g stays in the "
                                           r"Stool collection kit with stabiliser as dead volume"):
         split(session, stool, sample_type=stool_type, count=5, volume=200, unit="mg", by=None)
     parts = split(session, stool, sample_type=stool_type, count=4, volume=225, unit="mg", by=None)
@@ -131,13 +137,15 @@ def test_aliquot_volumes_units_and_inherited_thaws(session, study, participant, 
     assert stool.quantity == pytest.approx(0.1) and stool.status == "consumed"
     grand = split(session, parts[0], sample_type=stool_type, count=2, volume=50000, unit="ug", by=None)
     assert grand[0].parent.parent is stool and parts[0].quantity == pytest.approx(125)
-    assert convert(1, "ml", "ul") == 1000 and convert(250, "µl", "ml") == 0.25 and normalise_unit("UL") == "ul"
+    assert convert(1, "ml",
+                   "ul") == 1000 and convert(250, "µl", "ml") == 0.25 and normalise_unit("UL") == "ul"
 
 
 def test_pool_of_aliquots(session, study, participant, user) -> None:
     blood = _blood(session, study, participant, user)
     plasma_type = next(t for t in study.sample_types if t.code == "CTDNA_PLASMA")
-    a, b = split(session, blood, sample_type=plasma_type, count=2, volume=1.0, unit="ml", by=None, derivation="derivative")
+    a, b = split(session, blood, sample_type=plasma_type, count=2, volume=1.0, unit="ml", by=None,
+                 derivation="derivative")
     pooled = pool(session, [(a, 500), (b, 500)], unit="ul", by=None)
     assert pooled.derivation == "pool" and pooled.quantity == 1000 and pooled.unit == "ul"
     assert a.quantity == pytest.approx(0.5)
@@ -165,7 +173,8 @@ def test_print_labels_pdf_and_zpl_with_reprint_events(login, session, study, par
                              .order_by(CustodyEvent.seq)).all()
     assert [(e.reason, e.details["print_number"], e.details["format"]) for e in events] == [
         ("first print", 1, "pdf"), ("reprint: label damaged", 2, "zpl")]
-    r = client.post("/samples/labels", data={"accession": [blood.accession], "format": "pdf", "start_position": "99",
+    r = client.post("/samples/labels",
+                    data={"accession": [blood.accession], "format": "pdf", "start_position": "99",
                                              "reprint_reason": "sheet"})
     assert r.status_code == 400 and "start position must be between 1 and 65" in r.get_data(as_text=True)
     svg = client.get(f"/samples/{blood.accession}/barcode.svg")

@@ -23,11 +23,13 @@ def participant(make_participant):
                             surgery_on=date(2025, 5, 2), stratum="NON_CCR_SURGERY")
 
 
-def _primary(session, study, participant, container: str, *, quantity: float = 10, timepoint: str = "BASELINE"):
+def _primary(session, study, participant, container: str, *, quantity: float = 10,
+             timepoint: str = "BASELINE"):
     visit = next(v for v in participant.visits if v.timepoint.code == timepoint)
     kit = next(k for k in timepoint_by_code(study, timepoint).kit
                if k.container_type and k.container_type.code == container)
-    return register_primary(session, visit, kit, sample_type=kit.sample_type, quantity=quantity, unit=kit.unit,
+    return register_primary(session, visit, kit, sample_type=kit.sample_type, quantity=quantity,
+                            unit=kit.unit,
                             by=None, collected_at=COLLECTED)
 
 
@@ -52,7 +54,8 @@ def _refused(session, sample, yields, **values) -> dict[str, str]:
     return info.value.problems
 
 
-def test_a_good_streck_tube_makes_plasma_with_the_sprec_30_container_code(session, study, participant) -> None:
+def test_a_good_streck_tube_makes_plasma_with_the_sprec_30_container_code(session, study,
+                                                                          participant) -> None:
     streck = _primary(session, study, participant, "STRECK")
     made = process_primary(session, streck, PLASMA, by=None, consume=True, **_plasma_values())
     assert len(made) == 4 and streck.status == "consumed"
@@ -69,7 +72,8 @@ def test_a_good_streck_tube_makes_plasma_with_the_sprec_30_container_code(sessio
     ([YieldEntry("NOT_A_TYPE", 4, 1.0, "ml")], "unknown sample type"),
     ([], "choose at least one product"),
 ])
-def test_products_must_fit_in_the_tube_with_its_dead_volume(session, study, participant, yields, message) -> None:
+def test_products_must_fit_in_the_tube_with_its_dead_volume(session, study, participant, yields,
+                                                            message) -> None:
     edta = _primary(session, study, participant, "K2EDTA")
     problems = _refused(session, edta, yields, **_plasma_values())
     assert any(message in text for text in problems.values()), problems
@@ -86,14 +90,17 @@ def test_products_must_fit_in_the_tube_with_its_dead_volume(session, study, part
     ({"storage_temp_c": -20.0}, "storage_temp_c", "not at -20 °C"),
     ({"storage_temp_c": -400.0}, "storage_temp_c", "impossible"),
     ({"storage_container": "TEACUP"}, "storage_container", "unknown storage container"),
-    ({"spin2_g": None, "spin2_min": None, "spin2_temp_c": None, "spin2_done": None}, "spin2_g", "required by the protocol"),
+    ({"spin2_g": None, "spin2_min": None, "spin2_temp_c": None, "spin2_done": None}, "spin2_g",
+     "required by the protocol"),
     ({"frozen_at": None}, "frozen_at", "required by the protocol"),
     ({"frozen_at": COLLECTED + timedelta(minutes=50)}, "frozen_at", "is before the end of the last spin"),
-    ({"processing_started_at": COLLECTED - timedelta(hours=2)}, "processing_started_at", "before the collection"),
+    ({"processing_started_at": COLLECTED - timedelta(hours=2)}, "processing_started_at",
+     "before the collection"),
     ({"frozen_at": datetime.now(UTC) + timedelta(days=2)}, "frozen_at", "in the future"),
     ({"frozen_at": COLLECTED + timedelta(days=120)}, "frozen_at", "more than 90 days after collection"),
 ])
-def test_impossible_or_missing_values_are_refused(session, study, participant, changes, field, message) -> None:
+def test_impossible_or_missing_values_are_refused(session, study, participant, changes, field,
+                                                  message) -> None:
     streck = _primary(session, study, participant, "STRECK")
     problems = _refused(session, streck, PLASMA, **_plasma_values(**changes))
     assert field in problems and message in problems[field], problems
@@ -109,8 +116,10 @@ def test_an_empty_pre_analytical_form_is_refused(session, study, participant) ->
 def test_stool_aliquots_need_less_than_blood(session, study, participant) -> None:
     stool = _primary(session, study, participant, "STOOL_KIT", quantity=2000)
     values = {"processing_started_at": COLLECTED + timedelta(hours=20), "precentrifugation_temp_c": 21.0,
-              "frozen_at": COLLECTED + timedelta(hours=21), "storage_temp_c": -80.0, "storage_container": "CRYO"}
-    made = process_primary(session, stool, [YieldEntry("STOOL", 4, 200, "mg")], by=None, consume=False, **values)
+              "frozen_at": COLLECTED + timedelta(hours=21), "storage_temp_c": -80.0,
+              "storage_container": "CRYO"}
+    made = process_primary(session, stool, [YieldEntry("STOOL", 4, 200, "mg")], by=None, consume=False,
+                           **values)
     assert sprec_for(made[0])["code"] == "STL-OMN-I-N-N-N-D"
     assert stool.quantity == pytest.approx(1200)
 
@@ -126,21 +135,24 @@ def test_process_api_answers_422_with_every_problem_and_201_with_label_hook(logi
     errors = r.get_json()["errors"]["json"]
     assert "spin1_g" in errors and "count" in str(errors["yields"])
     empty = client.post(f"/api/v1/samples/{streck.accession}/process",
-                        json={"yields": [{"sample_type": "CTDNA_PLASMA", "count": 4, "volume": 1, "unit": "ml"}]})
+                        json={"yields": [{"sample_type": "CTDNA_PLASMA", "count": 4, "volume": 1,
+                                          "unit": "ml"}]})
     assert empty.status_code == 422 and "no pre-analytical value" in empty.get_json()["message"]
     warm = client.post(f"/api/v1/samples/{streck.accession}/process", json={
         "yields": [{"sample_type": "CTDNA_PLASMA", "count": 4, "volume": 1, "unit": "ml"}],
         "processing_started_at": "2025-01-08T10:30", "precentrifugation_temp_c": 21, "spin1_g": 1600,
         "spin1_min": 10, "spin1_temp_c": 20, "spin1_brake": True, "spin2_g": 16000, "spin2_min": 10,
         "spin2_temp_c": 20, "spin2_brake": True, "last_spin_ended_at": "2025-01-08T11:00",
-        "postspin_temp_c": 4, "frozen_at": "2025-01-08T11:20", "storage_temp_c": 25, "storage_container": "PP"})
+        "postspin_temp_c": 4, "frozen_at": "2025-01-08T11:20", "storage_temp_c": 25,
+        "storage_container": "PP"})
     assert warm.status_code == 422 and "storage_temp_c" in warm.get_json()["errors"]
     good = client.post(f"/api/v1/samples/{streck.accession}/process", json={
         "yields": [{"sample_type": "CTDNA_PLASMA", "count": 4, "volume": 1, "unit": "ml"}],
         "processing_started_at": "2025-01-08T10:30", "precentrifugation_temp_c": 21, "spin1_g": 1600,
         "spin1_min": 10, "spin1_temp_c": 20, "spin1_brake": True, "spin2_g": 16000, "spin2_min": 10,
         "spin2_temp_c": 20, "spin2_brake": True, "last_spin_ended_at": "2025-01-08T11:00",
-        "postspin_temp_c": 4, "frozen_at": "2025-01-08T11:20", "storage_temp_c": -80, "storage_container": "PP",
+        "postspin_temp_c": 4, "frozen_at": "2025-01-08T11:20", "storage_temp_c": -80,
+        "storage_container": "PP",
         "consume": True})
     assert good.status_code == 201, good.get_json()
     data = good.get_json()
@@ -162,11 +174,14 @@ def test_process_page_names_fields_readably_and_links_to_labels(login, session, 
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and "Nothing was saved" in html
     assert "first spin force (g)" in html and "precentrifugation temp c" not in html and "form:" not in html
-    empty = client.post(f"/samples/{edta.accession}/process", data={"yield-0-count": "4", "yield-0-volume": "1"})
-    assert empty.status_code == 422 and "no pre-analytical value was filled in" in empty.get_data(as_text=True)
+    empty = client.post(f"/samples/{edta.accession}/process",
+                        data={"yield-0-count": "4", "yield-0-volume": "1"})
+    assert empty.status_code == 422 and "no pre-analytical value was filled in" in empty.get_data(
+        as_text=True)
     form = {"yield-0-count": "4", "yield-0-volume": "1", "yield-1-count": "1", "yield-1-volume": "0.5",
             "processing_started_at": "2025-01-08T10:30", "precentrifugation_temp_c": "21", "spin1_g": "1600",
-            "spin1_min": "10", "spin1_temp_c": "4", "spin1_brake": "on", "spin2_g": "16000", "spin2_min": "10",
+            "spin1_min": "10", "spin1_temp_c": "4", "spin1_brake": "on", "spin2_g": "16000",
+            "spin2_min": "10",
             "spin2_temp_c": "4", "spin2_brake": "on", "last_spin_ended_at": "2025-01-08T11:00",
             "postspin_temp_c": "4", "frozen_at": "2025-01-08T11:20", "storage_temp_c": "-80",
             "storage_container": "PP", "consume": "on"}
@@ -184,7 +199,8 @@ def test_process_page_names_fields_readably_and_links_to_labels(login, session, 
 def _tissue(session, study, participant, code: str = "FFPE", timepoint: str = "SURGERY"):
     visit = next(v for v in participant.visits if v.timepoint.code == timepoint)
     kit = next(k for k in timepoint_by_code(study, timepoint).kit if k.sample_type.code == code)
-    return register_primary(session, visit, kit, sample_type=kit.sample_type, quantity=kit.volume, unit=kit.unit,
+    return register_primary(session, visit, kit, sample_type=kit.sample_type, quantity=kit.volume,
+                            unit=kit.unit,
                             by=None, collected_at=COLLECTED)
 
 
@@ -211,14 +227,16 @@ def test_tissue_form_records_ischaemia_and_fixation(session, study, participant)
 
 def test_frozen_tissue_in_liquid_nitrogen_is_no_longer_always_unknown(session, study, participant) -> None:
     frozen = _tissue(session, study, participant, "FROZEN_TISSUE")
-    record_tissue(session, frozen, by=None, collection_type="SRG", clamped_at=T, excised_at=T + timedelta(minutes=25),
+    record_tissue(session, frozen, by=None, collection_type="SRG", clamped_at=T,
+                  excised_at=T + timedelta(minutes=25),
                   fixation_type="SNP", fixation_started_at=T + timedelta(minutes=33), storage_temp_c=-196.0,
                   storage_container="CRYO", storage_via_minus80=False)
     assert sprec_for(frozen)["code"] == "TIS-SRG-D-B-SNP-N-C"
 
 
 @pytest.mark.parametrize(("changes", "field", "message"), [
-    ({"fixation_ended_at": T + timedelta(minutes=30)}, "fixation_ended_at", "is before the start of fixation"),
+    ({"fixation_ended_at": T + timedelta(minutes=30)}, "fixation_ended_at",
+     "is before the start of fixation"),
     ({"excised_at": T - timedelta(minutes=5)}, "excised_at", "is before the vascular clamping"),
     ({"clamped_at": None}, "clamped_at", "needs the clamping time"),
     ({"collection_type": "BPS"}, "clamped_at", "biopsy has no vascular clamping"),
@@ -227,7 +245,8 @@ def test_frozen_tissue_in_liquid_nitrogen_is_no_longer_always_unknown(session, s
     ({"storage_temp_c": 500.0}, "storage_temp_c", "impossible"),
     ({"fixation_ended_at": None}, "fixation_ended_at", "required by the protocol"),
     ({"collection_type": None}, "collection_type", "required by the protocol"),
-    ({"excised_at": datetime.now(UTC) + timedelta(days=1), "fixation_started_at": None}, "excised_at", "future"),
+    ({"excised_at": datetime.now(UTC) + timedelta(days=1), "fixation_started_at": None}, "excised_at",
+     "future"),
 ])
 def test_impossible_tissue_records_are_refused(session, study, participant, changes, field, message) -> None:
     block = _tissue(session, study, participant)
@@ -253,7 +272,8 @@ def test_tissue_page_and_api(login, session, study, participant) -> None:
     assert set(bad.get_json()["errors"]) >= {"clamped_at", "fixation_started_at"}
     r = client.post(f"/samples/{block.accession}/tissue", data={
         "collection_type": "SRG", "clamped_at": "2025-05-02T10:00", "excised_at": "2025-05-02T10:45",
-        "fixation_type": "NBF", "fixation_started_at": "2025-05-02T11:00", "fixation_ended_at": "2025-05-03T17:00",
+        "fixation_type": "NBF", "fixation_started_at": "2025-05-02T11:00",
+        "fixation_ended_at": "2025-05-03T17:00",
         "storage_temp_c": "20", "storage_container": "PARAFFIN"})
     assert r.status_code == 302, r.get_data(as_text=True)
     detail = client.get(f"/api/v1/samples/{block.accession}").get_json()

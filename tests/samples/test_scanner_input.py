@@ -14,7 +14,8 @@ CHECK_Z = next(make_accession(n) for n in range(1, 500) if make_accession(n).end
 
 
 @pytest.mark.parametrize("raw", [
-    f"]C1{CODE}", f"]C0{CODE}\r\n", f"]d2{COMPACT}", f"]Q3{CODE}\t", f"]d1{CODE.lower()}", f"\x02]C1{CODE}\x03",
+    f"]C1{CODE}", f"]C0{CODE}\r\n", f"]d2{COMPACT}", f"]Q3{CODE}\t", f"]d1{CODE.lower()}",
+    f"\x02]C1{CODE}\x03",
     f"{CODE}\t", f"{CODE}\r", f" {COMPACT}\n",
 ])
 def test_suffixes_framing_and_aim_prefixes_are_removed(raw: str) -> None:
@@ -85,7 +86,8 @@ def test_diagnose_api_and_setup_page(login) -> None:
     assert svg.mimetype == "image/svg+xml"
 
 
-def test_station_refuses_a_german_layout_scan_with_the_hint(login, session, study, make_participant, user) -> None:
+def test_station_refuses_a_german_layout_scan_with_the_hint(login, session, study, make_participant,
+                                                            user) -> None:
     bench = make_bench(session, study, make_participant, user)
     client = login("technician")
     code = bench.plasma[0].accession

@@ -74,19 +74,22 @@ def test_edta_plasma() -> None:
 
 
 def test_streck_plasma_spun_next_day() -> None:
-    streck = edta_plasma(container_code="ZZZ", processing_started_at=at(30 * 60), last_spin_ended_at=at(30 * 60 + 30),
+    streck = edta_plasma(container_code="ZZZ", processing_started_at=at(30 * 60),
+                         last_spin_ended_at=at(30 * 60 + 30),
                          frozen_at=at(30 * 60 + 50))
     assert fluid_code(streck) == "PL2-ZZZ-K-B-I-A-A"
 
 
 def test_edta_plasma_at_the_low_end_of_the_second_spin_range_is_e_not_i() -> None:
-    # domain.md gives the second spin as 3000-16000 g but codes the example "I" (> 10000 g): at 3000 g it is E.
+    # domain.md gives the second spin as 3000-16000 g but codes the example "I" (> 10000 g): at 3000 g it is
+    # E.
     assert fluid_code(edta_plasma(spin2_g=3000)) == "PL2-PED-A-B-E-A-A"
 
 
 def test_buffy_coat() -> None:
     buffy = edta_plasma(sprec_type="BFF", spin2_done=False, spin2_g=None, spin2_min=None, spin2_temp_c=None,
-                        spin2_brake=None, last_spin_ended_at=None, processing_started_at=at(60), frozen_at=at(100))
+                        spin2_brake=None, last_spin_ended_at=None, processing_started_at=at(60),
+                        frozen_at=at(100))
     assert fluid_code(buffy) == "BFF-PED-A-B-N-A-A"
 
 
@@ -177,7 +180,8 @@ def test_everything_missing_is_unknown() -> None:
         ({"storage_container": None}, 6, "storage container not recorded"),
     ],
 )
-def test_one_missing_fluid_value_gives_x_in_its_element_only(change: dict, position: int, reason: str) -> None:
+def test_one_missing_fluid_value_gives_x_in_its_element_only(change: dict, position: int,
+                                                             reason: str) -> None:
     rows = explain(edta_plasma(**change))
     letters = [r[1] for r in rows]
     expected = ["PL2", "PED", "A", "B", "I", "A", "A"]
@@ -217,7 +221,8 @@ def test_missing_fixation_end_is_x() -> None:
 
 
 def test_spun_none_with_no_spin_values_is_unknown() -> None:
-    p = FluidPreanalytics(sprec_type="PL1", container_code="PED", collected_at=at(0), processing_started_at=at(30),
+    p = FluidPreanalytics(sprec_type="PL1", container_code="PED", collected_at=at(0),
+                          processing_started_at=at(30),
                           precentrifugation_temp_c=20, frozen_at=at(90), storage_temp_c=-80,
                           storage_container="PP", aliquot_volume_ul=1000)
     assert fluid_code(p) == "PL1-PED-A-X-X-X-A"
@@ -253,10 +258,14 @@ def test_precentrifugation_bands(minutes: float, temp: float, letter: str) -> No
 @pytest.mark.parametrize(
     ("g", "minutes", "temp", "brake", "letter"),
     [
-        (1800, 10, 20, False, "A"), (1800, 15, 20, True, "B"), (2999, 10, 4, False, "C"), (1500, 12, 4, True, "D"),
-        (3000, 10, 20, True, "E"), (3000, 10, 20, False, "E"), (5999, 10, 4, True, "F"), (6000, 10, 20, True, "G"),
-        (9999, 10, 4, True, "H"), (10000, 10, 20, True, "I"), (16000, 10, 4, True, "J"), (400, 30, 20, False, "M"),
-        (800, 25, 22, False, "M"), (400, 30, 20, True, "Z"), (400, 30, 4, False, "Z"), (1800, 9, 20, True, "Z"),
+        (1800, 10, 20, False, "A"), (1800, 15, 20, True, "B"), (2999, 10, 4, False, "C"),
+        (1500, 12, 4, True, "D"),
+        (3000, 10, 20, True, "E"), (3000, 10, 20, False, "E"), (5999, 10, 4, True, "F"),
+        (6000, 10, 20, True, "G"),
+        (9999, 10, 4, True, "H"), (10000, 10, 20, True, "I"), (16000, 10, 4, True, "J"),
+        (400, 30, 20, False, "M"),
+        (800, 25, 22, False, "M"), (400, 30, 20, True, "Z"), (400, 30, 4, False, "Z"),
+        (1800, 9, 20, True, "Z"),
         (1800, 16, 20, True, "Z"), (1800, 10, 15, True, "Z"), (1200, 20, 20, False, "Z"),
     ],
 )
@@ -298,15 +307,18 @@ def test_postcentrifugation_bands_cold_letter_first(minutes: float, temp: float,
         ("CRYO", -196, 1000, False, "C"), ("CRYO", -150, 1000, True, "N"), ("CRYO", -180, 1000, None, "X"),
         ("CRYO", -80, None, None, "D"), ("CRYO", -20, None, None, "Z"), ("PRIMARY", -80, None, None, "Y"),
         # SPREC's Y is the primary container at -85..-60 C or -35..-18 C (it used to code -20 C as Z).
-        ("PRIMARY", -20, None, None, "Y"), ("PRIMARY", -35, None, None, "Y"), ("PRIMARY", -50, None, None, "Z"),
+        ("PRIMARY", -20, None, None, "Y"), ("PRIMARY", -35, None, None, "Y"),
+        ("PRIMARY", -50, None, None, "Z"),
         ("PRIMARY", 4, None, None, "Z"),
         # V/W mean "below -135 C": a PP tube in a -140 C freezer is V (it used to code Z).
         ("PP", -140, 1000, None, "V"), ("PP", -136, 200, None, "W"), ("PP", -135, 1000, None, "Z"),
-        ("CRYO", -140, 1000, False, "Z"), ("PARAFFIN", 20, None, None, "P"), ("PARAFFIN", None, None, None, "P"),
+        ("CRYO", -140, 1000, False, "Z"), ("PARAFFIN", 20, None, None, "P"),
+        ("PARAFFIN", None, None, None, "P"),
         ("PARAFFIN", -80, None, None, "Z"), ("BAG", -196, None, None, "Z"), ("pp", -80, 1000, None, "A"),
     ],
 )
-def test_storage(container: str, temp: float | None, volume: float | None, via80: bool | None, letter: str) -> None:
+def test_storage(container: str, temp: float | None, volume: float | None, via80: bool | None,
+                 letter: str) -> None:
     p = edta_plasma(storage_container=container, storage_temp_c=temp, aliquot_volume_ul=volume,
                     storage_via_minus80=via80)
     assert fluid_code(p).split("-")[6] == letter
@@ -314,7 +326,8 @@ def test_storage(container: str, temp: float | None, volume: float | None, via80
 
 @pytest.mark.parametrize(
     ("minutes", "letter"),
-    [(0, "A"), (1.9, "A"), (2, "B"), (9.9, "B"), (10, "C"), (20, "D"), (30, "E"), (59, "E"), (60, "F"), (600, "F")],
+    [(0, "A"), (1.9, "A"), (2, "B"), (9.9, "B"), (10, "C"), (20, "D"), (30, "E"), (59, "E"), (60, "F"),
+     (600, "F")],
 )
 def test_ischaemia_bands(minutes: float, letter: str) -> None:
     warm = ffpe_resection(clamped_at=at(45 - minutes))

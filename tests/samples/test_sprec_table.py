@@ -1,15 +1,19 @@
-"""SPREC against a table of codes derived by hand from raw bench values (SPREC 2.0 letters, 3.0 container codes).
+"""SPREC against a table of codes derived by hand from raw bench values (SPREC 2.0 letters, 3.0 container
+codes).
 
 Each case gives the raw values a technician records and the code worked out by hand, element by element, from
 the standard's bands (lims/samples/sprec.py documents the bands and the choices):
 
   pre-centrifugation   A RT <2 h, B 2-10 °C <2 h, C/D 2-4 h, E/F 4-8 h, G/H 8-12 h, I/J 12-24 h, K/L 24-48 h,
                        M/N >=48 h (RT/cold), O 35-38 °C <2 h
-  centrifugation       A/B RT <3000 g 10-15 min without/with brake, C/D the same at 2-10 °C, E/F 3000-6000 g RT/cold,
-                       G/H 6000-10000 g, I/J >10000 g, M RT <1000 g ~30 min no brake (density gradient), N none
+  centrifugation       A/B RT <3000 g 10-15 min without/with brake, C/D the same at 2-10 °C, E/F 3000-6000 g
+  RT/cold,
+                       G/H 6000-10000 g, I/J >10000 g, M RT <1000 g ~30 min no brake (density gradient), N
+                       none
   post-centrifugation  A/B <1 h cold/RT, C/D 1-2 h, E/F 2-8 h, G/H 8-24 h, I/J >24 h, N not applicable
   storage              A PP 0.5-2 mL -80, B PP 0.5-2 mL -20, S/T PP 40-500 µL -80/-20, V/W PP below -135 °C,
-                       C cryotube in LN, N cryotube in LN after -80, D cryotube -80, Y primary container -80 or
+                       C cryotube in LN, N cryotube in LN after -80, D cryotube -80, Y primary container -80
+                       or
                        -20, P paraffin block
   solid                ischaemia A <2, B 2-10, C 10-20, D 20-30, E 30-60, F >60 min; fixation time A <15 min,
                        B <=1 h, C 1-4 h, D 4-8 h, E 8-24 h, F 24-48 h, G 48-72 h; N for frozen or biopsies
@@ -35,7 +39,8 @@ def fluid(**values: object) -> FluidPreanalytics:
 
 
 SPIN_RT_BRAKE = {"spin1_g": 1800, "spin1_min": 10, "spin1_temp_c": 20, "spin1_brake": True}
-SECOND_16000 = {"spin2_done": True, "spin2_g": 16000, "spin2_min": 10, "spin2_temp_c": 20, "spin2_brake": True}
+SECOND_16000 = {"spin2_done": True, "spin2_g": 16000, "spin2_min": 10, "spin2_temp_c": 20,
+                "spin2_brake": True}
 
 CASES = [
     # 1. EDTA ctDNA plasma: 80 min at 21 °C (A); 1800 g 10 min RT brake (B); 16000 g (I); 30 min at 4 °C (A);
@@ -108,7 +113,8 @@ CASES = [
     #     paraffin block (P).
     ("ffpe resection", SolidPreanalytics(
         sprec_type="TIS", collection_type="SRG", clamped_at=m(0), excised_at=m(45), fixation_started_at=m(60),
-        fixation_ended_at=m(60 + 30 * 60), fixation_type="NBF", storage_temp_c=20, storage_container="PARAFFIN"),
+        fixation_ended_at=m(60 + 30 * 60), fixation_type="NBF", storage_temp_c=20,
+        storage_container="PARAFFIN"),
      "TIS-SRG-E-C-NBF-F-P"),
     # 14. Biopsy, FFPE: no clamping (N); 1 min to formalin (A); NBF 10 h (E); paraffin (P).
     ("ffpe biopsy", SolidPreanalytics(
@@ -117,9 +123,11 @@ CASES = [
      "TIS-BPS-N-A-NBF-E-P"),
     # 15. Biopsy snap frozen after 1 min (A), frozen so no fixation time (N), cryotube at -80 (D).
     ("frozen biopsy", SolidPreanalytics(
-        sprec_type="TIS", collection_type="BPS", excised_at=m(0), fixation_started_at=m(1), fixation_type="SNP",
+        sprec_type="TIS", collection_type="BPS", excised_at=m(0), fixation_started_at=m(1),
+        fixation_type="SNP",
         storage_temp_c=-80, storage_container="CRYO"), "TIS-BPS-N-A-SNP-N-D"),
-    # 16. Resection tumour, warm 25 min (D), cold 8 min (B), snap frozen, straight into LN: C (it used to be X).
+    # 16. Resection tumour, warm 25 min (D), cold 8 min (B), snap frozen, straight into LN: C (it used to be
+    # X).
     ("frozen resection in LN", SolidPreanalytics(
         sprec_type="TIS", collection_type="SRG", clamped_at=m(0), excised_at=m(25), fixation_started_at=m(33),
         fixation_type="SNP", storage_temp_c=-196, storage_container="CRYO", storage_via_minus80=False),
@@ -132,7 +140,8 @@ CASES = [
     # 18. Resection with no clamping time: warm ischaemia unknown (X); 70 min cold (F); NBF 50 h (G).
     ("resection without clamping time", SolidPreanalytics(
         sprec_type="TIS", collection_type="SRG", excised_at=m(0), fixation_started_at=m(70),
-        fixation_ended_at=m(70 + 50 * 60), fixation_type="NBF", storage_temp_c=20, storage_container="PARAFFIN"),
+        fixation_ended_at=m(70 + 50 * 60), fixation_type="NBF", storage_temp_c=20,
+        storage_container="PARAFFIN"),
      "TIS-SRG-X-F-NBF-G-P"),
 ]
 

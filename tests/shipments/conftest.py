@@ -1,5 +1,5 @@
-"""Shipment fixtures: plasma tubes stored in a box at NB, ready to ship to ZJ (the central lab); two installations
-with their own manifest keys, and helpers to make, alter and re-sign manifests."""
+"""Shipment fixtures: plasma tubes stored in a box at NB, ready to ship to ZJ (the central lab); two
+installations with their own manifest keys, and helpers to make, alter and re-sign manifests."""
 
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ class Installation:
         """Return a manifest document of ``content`` signed with this installation's key."""
         data = manifests.canonical(content)
         return {"content": content, "sha256": sha256 or hashlib.sha256(data).hexdigest(),
-                "signature": {"algorithm": "ed25519", "key_id": self.key.fingerprint, "value": self.key.sign(data)}}
+                "signature": {"algorithm": "ed25519", "key_id": self.key.fingerprint,
+                              "value": self.key.sign(data)}}
 
 
 def make_installation(folder: Path, name: str) -> Installation:
@@ -76,15 +77,17 @@ def run_as(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setitem(app.config, "INSTANCE_NAME", installation.name)
         monkeypatch.setitem(app.config, "MANIFEST_KEY_FILE", str(installation.key_file))
 
-    yield switch
+    return switch
 
 
 @pytest.fixture()
 def released(session, study, nb_lab, user, nb_site) -> Shipment:
     """A shipment of five NB plasma tubes to ZJ, released by the NB installation."""
     manager = user("lab_manager")
-    shipment = service.create_shipment(session, study, from_site="NB", to_site="ZJ", conditions="ln2_dry_shipper",
-                                       courier="World Courier", tracking_number="WC-1", by=user("technician_nb"))
+    shipment = service.create_shipment(session, study, from_site="NB", to_site="ZJ",
+                                       conditions="ln2_dry_shipper",
+                                       courier="World Courier", tracking_number="WC-1",
+                                       by=user("technician_nb"))
     service.add_by_scan(session, shipment, nb_lab.box.barcode, by=manager)
     service.release_shipment(session, shipment, by=manager, instance=nb_site.name, signature=(PASSWORD, "approved"))
     return shipment

@@ -1,4 +1,5 @@
-"""Manifest keys: this installation's key file, and the partner keys an admin trusts and revokes (page and API)."""
+"""Manifest keys: this installation's key file, and the partner keys an admin trusts and revokes (page and
+API)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def test_key_file_is_made_once_private_and_reused(tmp_path: Path) -> None:
 
 
 def test_a_configured_key_file_must_exist_and_be_an_ed25519_key(tmp_path: Path) -> None:
-    with pytest.raises(DomainError, match="LIMS_MANIFEST_KEY_FILE.*does not exist"):
+    with pytest.raises(DomainError, match=r"LIMS_MANIFEST_KEY_FILE.*does not exist"):
         signing.load_or_create(tmp_path / "mounted" / "key.pem", create=False)
     assert not (tmp_path / "mounted").exists()
     other = tmp_path / "ec.pem"
@@ -72,7 +73,8 @@ def test_register_checks_the_key_the_fingerprint_and_duplicates(session, user, t
     with pytest.raises(DomainError, match="name the sending installation"):
         keys.register_key(session, installation=" ", public_key=partner.key.public_key, by=admin)
     with pytest.raises(DomainError, match="not the 00000000… you were given"):
-        keys.register_key(session, installation="sx-lab", public_key=partner.key.public_key, fingerprint="0" * 64,
+        keys.register_key(session, installation="sx-lab", public_key=partner.key.public_key,
+                          fingerprint="0" * 64,
                           by=admin)
     with pytest.raises(DomainError, match="own key"):
         keys.register_key(session, installation="sx-lab", public_key=partner.key.public_key,
@@ -82,7 +84,8 @@ def test_register_checks_the_key_the_fingerprint_and_duplicates(session, user, t
     assert key.public_key == partner.key.public_key and key.fingerprint == partner.key.fingerprint
     assert key.registered_by == admin and key.state == "trusted"
     with pytest.raises(Conflict, match="already trusted for sx-lab"):
-        keys.register_key(session, installation="other", public_key=base64.b64encode(partner.key.public_raw).decode(),
+        keys.register_key(session, installation="other",
+                          public_key=base64.b64encode(partner.key.public_raw).decode(),
                           by=admin)
     audit = session.scalar(select(AuditEvent).where(AuditEvent.action == "manifest_key_registered"))
     assert audit.username == "admin" and audit.detail == f"sx-lab: {partner.key.fingerprint}"
@@ -98,10 +101,12 @@ def test_keys_page_is_for_admins(login, session, nb_site, zj_central, run_as) ->
     admin = login("admin")
     page = admin.get("/shipments/keys").get_data(as_text=True)
     assert zj_central.key.public_key in page and "zj-central" in page and "No partner keys yet" in page
-    r = admin.post("/shipments/keys", data={"installation": "nb-site", "public_key": nb_site.key.public_key[:-4],
+    r = admin.post("/shipments/keys",
+                   data={"installation": "nb-site", "public_key": nb_site.key.public_key[:-4],
                                             "fingerprint": "ab cd"})
     html = r.get_data(as_text=True)
-    assert r.status_code == 400 and "has 32 bytes" in html and 'value="nb-site"' in html  # the form keeps its values
+    # the form keeps its values
+    assert r.status_code == 400 and "has 32 bytes" in html and 'value="nb-site"' in html
     r = admin.post("/shipments/keys", data={"installation": "nb-site"})
     assert r.status_code == 400 and "public key: Missing data for required field." in r.get_data(as_text=True)
     r = admin.post("/shipments/keys", data={"installation": "nb-site", "public_key": nb_site.key.public_key},

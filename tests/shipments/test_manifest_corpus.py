@@ -1,9 +1,9 @@
-"""A corpus of malformed manifests (tests/shipments/manifests/): each is refused with a 4xx naming the file, the
-item, the field and the reason, through the import page and the API alike, and nothing is written.
+"""A corpus of malformed manifests (tests/shipments/manifests/): each is refused with a 4xx naming the file,
+the item, the field and the reason, through the import page and the API alike, and nothing is written.
 
 Files whose ``signature`` is the placeholder ``"SIGN"`` are signed at test time with a key the receiving
-installation trusts (and ``"SHA256"`` becomes the content's hash), so their defects must be caught by the checks
-after the signature: a trusted partner can still send a broken file.
+installation trusts (and ``"SHA256"`` becomes the content's hash), so their defects must be caught by the
+checks after the signature: a trusted partner can still send a broken file.
 """
 
 from __future__ import annotations
@@ -72,9 +72,10 @@ EXPECTED: dict[str, tuple[str, int | None, str]] = {
     "44_empty_file.json": ("file", None, "is not valid JSON"),
     "45_missing_csv_checksum.json": ("csv_sha256", None, "Missing data for required field"),
 }
-# Refused at the door for every JSON endpoint, before any view runs (PostgreSQL cannot store NUL; Python's JSON
-# reader gives up on deep nesting); the import page reads the same bytes as an uploaded file.
-AT_THE_DOOR = {"36_nul_in_courier.json": "text may not contain NUL", "08_deeply_nested.json": "nested too deeply"}
+# Refused at the door for every JSON endpoint, before any view runs (PostgreSQL cannot store NUL; Python's
+# JSON reader gives up on deep nesting); the import page reads the same bytes as an uploaded file.
+AT_THE_DOOR = {"36_nul_in_courier.json": "text may not contain NUL",
+               "08_deeply_nested.json": "nested too deeply"}
 
 
 def _strict(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -93,9 +94,11 @@ def prepare(raw: bytes, trusted: Installation) -> bytes:
         return raw
     try:
         signed = trusted.sign(doc["content"])
-    except UnicodeEncodeError:  # text that cannot be signed: a signature that cannot verify, by the trusted key
+    # text that cannot be signed: a signature that cannot verify, by the trusted key
+    except UnicodeEncodeError:
         signed = {"content": doc["content"], "sha256": "0" * 64, "signature": {
-            "algorithm": "ed25519", "key_id": trusted.key.fingerprint, "value": base64.b64encode(bytes(64)).decode()}}
+            "algorithm": "ed25519", "key_id": trusted.key.fingerprint,
+            "value": base64.b64encode(bytes(64)).decode()}}
     if doc.get("sha256") != "SHA256":
         signed["sha256"] = doc["sha256"]
     return json.dumps(signed).encode("utf-8")
@@ -107,7 +110,8 @@ def test_the_corpus_is_big_enough() -> None:
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_malformed_manifest_is_refused_everywhere(name, login, session, user, nb_site, zj_central, run_as) -> None:
+def test_malformed_manifest_is_refused_everywhere(name, login, session, user, nb_site, zj_central,
+                                                  run_as) -> None:
     keys.register_key(session, installation=nb_site.name, public_key=nb_site.key.public_key, by=user("admin"))
     run_as(zj_central)
     raw = prepare((CORPUS / name).read_bytes(), nb_site)
@@ -122,7 +126,8 @@ def test_malformed_manifest_is_refused_everywhere(name, login, session, user, nb
     assert page.status_code == 400
     html = unescape(page.get_data(as_text=True))
     assert f"{name} was refused: nothing was imported" in html
-    row = re.search(r'<tr class="has-error"><td>(.*?)</td><td>(.*?)</td><td>.*?</td><td>(.*?)</td></tr>', html)
+    row = re.search(r'<tr class="has-error"><td>(.*?)</td><td>(.*?)</td><td>.*?</td><td>(.*?)</td></tr>',
+                    html)
     assert row is not None, html
     assert row[1].startswith(f"item {item}") if item else row[1] == "—"
     assert (row[2], reason in row[3]) == (field, True), row.groups()

@@ -1,4 +1,5 @@
-"""Shipments end to end: build by scan (tube or box), release, manifest, receive with reconciliation, import."""
+"""Shipments end to end: build by scan (tube or box), release, manifest, receive with reconciliation,
+import."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ def _last(session, sample) -> CustodyEvent:
                            .order_by(CustodyEvent.seq.desc())).first()
 
 
-def test_shipment_end_to_end_with_missing_and_unexpected(session, study, nb_lab, zj_lab, user, nb_site) -> None:
+def test_shipment_end_to_end_with_missing_and_unexpected(session, study, nb_lab, zj_lab, user,
+                                                         nb_site) -> None:
     tech_nb, manager, tech_zj = user("technician_nb"), user("lab_manager"), user("technician")
     shipment = service.create_shipment(session, study, from_site="NB", to_site="ZJ", conditions="dry_ice",
                                        courier="SF Express", tracking_number="SF123", by=tech_nb)
@@ -35,7 +37,8 @@ def test_shipment_end_to_end_with_missing_and_unexpected(session, study, nb_lab,
     assert added == [t.accession for t in nb_lab.tubes[:5]]
     with pytest.raises(Conflict, match="already in this shipment"):
         service.add_by_scan(session, shipment, nb_lab.tubes[0].accession, by=tech_nb)
-    other = service.create_shipment(session, study, from_site="NB", to_site="WZ", conditions="ambient", by=tech_nb)
+    other = service.create_shipment(session, study, from_site="NB", to_site="WZ", conditions="ambient",
+                                    by=tech_nb)
     with pytest.raises(Conflict, match=f"already packed in shipment {shipment.code}"):
         service.add_by_scan(session, other, nb_lab.tubes[1].accession, by=tech_nb)
     with pytest.raises(Forbidden):
@@ -60,7 +63,8 @@ def test_shipment_end_to_end_with_missing_and_unexpected(session, study, nb_lab,
     with pytest.raises(Forbidden):
         receiving.receive_shipment(session, shipment, scans=[t0.accession], by=tech_nb)
     stranger = zj_lab.tubes[0].accession
-    scans = [t0.accession, t0.accession.lower(), nb_lab.tubes[1].accession, nb_lab.tubes[2].accession, stranger,
+    scans = [t0.accession, t0.accession.lower(), nb_lab.tubes[1].accession, nb_lab.tubes[2].accession,
+             stranger,
              "NOT-A-CODE"]
     report = receiving.receive_shipment(session, shipment, scans=scans,
                                       damaged={nb_lab.tubes[3].accession: "cracked cap"}, arrival_temp_c=-72.5,
@@ -89,14 +93,17 @@ def test_shipment_end_to_end_with_missing_and_unexpected(session, study, nb_lab,
 def test_shipping_needs_consent_and_refuses_quarantined(session, study, nb_lab, user) -> None:
     tech_nb = user("technician_nb")
     consent = nb_lab.participant.consent
-    outside = service.create_shipment(session, study, from_site="NB", destination="Genomics partner, Shanghai",
+    outside = service.create_shipment(session, study, from_site="NB",
+                                      destination="Genomics partner, Shanghai",
                                       conditions="dry_ice", by=tech_nb)
     assert service.outside_study(outside)
     with pytest.raises(Conflict, match="does not cover sharing samples or data outside the study"):
         service.add_by_scan(session, outside, nb_lab.tubes[0].accession, by=tech_nb)
-    inside = service.create_shipment(session, study, from_site="NB", to_site="ZJ", conditions="dry_ice", by=tech_nb)
+    inside = service.create_shipment(session, study, from_site="NB", to_site="ZJ", conditions="dry_ice",
+                                     by=tech_nb)
     service.add_by_scan(session, inside, nb_lab.tubes[0].accession, by=tech_nb)
-    withdraw_consent(session, nb_lab.participant, on=consent.signed_on, reason="participant request", by=tech_nb)
+    withdraw_consent(session, nb_lab.participant, on=consent.signed_on, reason="participant request",
+                     by=tech_nb)
     with pytest.raises(Conflict, match="quarantined"):
         service.add_by_scan(session, inside, nb_lab.tubes[1].accession, by=tech_nb)
     with pytest.raises(Conflict, match="was not released: .*quarantined"):
@@ -112,8 +119,9 @@ def test_bad_shipments_are_refused(session, study, nb_lab, user) -> None:
         service.create_shipment(session, study, from_site="NB", to_site="ZJ", conditions="warm", by=tech)
     with pytest.raises(DomainError, match="say where"):
         service.create_shipment(session, study, from_site="NB", conditions="ambient", by=tech)
-    shipment = service.create_shipment(session, study, from_site="NB", to_site="ZJ", conditions="ambient", by=tech)
-    with pytest.raises(DomainError, match="neither a sample ID .* nor a box barcode"):
+    shipment = service.create_shipment(session, study, from_site="NB", to_site="ZJ", conditions="ambient",
+                                       by=tech)
+    with pytest.raises(DomainError, match=r"neither a sample ID .* nor a box barcode"):
         service.add_by_scan(session, shipment, "NO-SUCH-BOX", by=tech)
     with pytest.raises(Conflict, match="only stored or received"):
         service.add_by_scan(session, shipment, nb_lab.blood.accession, by=tech)

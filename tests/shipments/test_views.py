@@ -22,14 +22,16 @@ def test_shipment_api_end_to_end(login, session, nb_lab, zj_lab) -> None:
     r = client.post(f"/api/v1/shipments/{sid}/items", json={"code": nb_lab.box.barcode})
     assert r.status_code == 201 and len(r.get_json()["added"]) == 5
     assert client.delete(f"/api/v1/shipments/{sid}/items/{nb_lab.tubes[4].accession}").status_code == 204
-    r = client.patch(f"/api/v1/shipments/{sid}", json={"conditions": "ln2_dry_shipper", "courier": "World Courier",
+    r = client.patch(f"/api/v1/shipments/{sid}",
+                     json={"conditions": "ln2_dry_shipper", "courier": "World Courier",
                                                         "tracking_number": "WC-77"})
     assert r.status_code == 200 and r.get_json()["conditions"] == "ln2_dry_shipper"
     assert r.get_json()["tracking_number"] == "WC-77"
     assert client.post(f"/api/v1/shipments/{sid}/release").status_code == 403  # lab managers release
     assert client.get(f"/api/v1/shipments/{sid}/manifest").status_code == 409  # not released yet
     manager = login("lab_manager")
-    assert manager.post(f"/api/v1/shipments/{sid}/release", json={}).status_code == 422  # the signature is required
+    # the signature is required
+    assert manager.post(f"/api/v1/shipments/{sid}/release", json={}).status_code == 422
     r = manager.post(f"/api/v1/shipments/{sid}/release", json={"password": "not the password"})
     assert r.status_code == 403 and "signature was not applied" in r.get_json()["message"]
     assert manager.get(f"/api/v1/shipments/{sid}").get_json()["status"] == "draft"
@@ -61,7 +63,8 @@ def test_empty_release_and_manifest_import_pages(login, session, study, nb_lab) 
     shipment = session.scalar(select(Shipment).order_by(Shipment.id.desc()))
     r = manager.post(f"/shipments/{shipment.id}/release", data={"password": PASSWORD}, follow_redirects=True)
     assert "it is empty; scan samples into it first" in r.get_data(as_text=True)
-    r = manager.post(f"/shipments/{shipment.id}/items", data={"code": nb_lab.tubes[0].accession}, follow_redirects=True)
+    r = manager.post(f"/shipments/{shipment.id}/items", data={"code": nb_lab.tubes[0].accession},
+                     follow_redirects=True)
     assert f"Packed {nb_lab.tubes[0].accession}" in r.get_data(as_text=True)
     manager.post(f"/shipments/{shipment.id}/release", data={"password": PASSWORD, "meaning": "approved"})
     page = manager.get(f"/shipments/{shipment.id}").get_data(as_text=True)

@@ -35,7 +35,8 @@ class SignatureTrial:
 
 
 def seed_signature_markers(session: Any, seed: int = 11) -> int:
-    """Add SG_* serum markers at BASELINE: SG_IL6 is lower with cCR at CRE1, the others are noise, SG_FLAT constant."""
+    """Add SG_* serum markers at BASELINE: SG_IL6 is lower with cCR at CRE1, the others are noise, SG_FLAT
+    constant."""
     study = get_study(session)
     rng = np.random.default_rng(seed)
     for code in (SIGNAL, *NOISE, FLAT):
@@ -58,7 +59,8 @@ def seed_signature_markers(session: Any, seed: int = 11) -> int:
     for participant, sample_id in sorted(first.items()):
         responder = participant in ccr.index and bool(ccr.fillna(False)[participant])
         for code in (SIGNAL, *NOISE, FLAT):
-            value = 5.0 if code == FLAT else float(np.exp(rng.normal(2.0 - (1.5 if code == SIGNAL and responder
+            value = 5.0 if code == FLAT else float(np.exp(rng.normal(2.0 - (1.5 if code == SIGNAL
+                                                                            and responder
                                                                             else 0.0), 0.6)))
             values.append({"sample_id": sample_id, "marker_id": ids[code], "replicate": 1, "value": value})
     session.execute(insert(MarkerResult), values)

@@ -38,7 +38,8 @@ def test_bad_input_is_a_422_or_a_failed_run_with_the_message(sig_client: Any) ->
     assert "outer_folds" in errors and "thresholds" in errors
     unknown = client.post("/api/v1/signatures/runs", json={**BODY, "sample_types": ["NOPE"]})
     assert unknown.status_code == 400 and "unknown: NOPE" in unknown.get_json()["message"]
-    queued = client.post("/api/v1/signatures/runs", json={**BODY, "outer_folds": 10, "inner_folds": 10}).get_json()
+    queued = client.post("/api/v1/signatures/runs",
+                         json={**BODY, "outer_folds": 10, "inner_folds": 10}).get_json()
     failed = client.get(f"/api/v1/signatures/runs/{queued['id']}").get_json()
     assert failed["status"] == "failed" and "too few patients in the smaller outcome class" in failed["error"]
 

@@ -1,4 +1,5 @@
-"""Service rules of the signatures domain that the page tests do not reach: regrowth by one year, stale runs."""
+"""Service rules of the signatures domain that the page tests do not reach: regrowth by one year, stale
+runs."""
 
 from __future__ import annotations
 
@@ -45,12 +46,13 @@ def test_regrowth_by_one_year_counts_from_randomisation_and_drops_short_follow_u
 
 
 def test_check_parameters_defaults_and_thresholds(session: Any, study: Any) -> None:
-    params = service.check_parameters(session, study, {"sample_types": ["SERUM"], "thresholds": "0.3; 0.1 0.3"})
+    params = service.check_parameters(session, study,
+                                      {"sample_types": ["SERUM"], "thresholds": "0.3; 0.1 0.3"})
     assert params["outcome"] == "pcr" and params["mode"] == "quick" and params["thresholds"] == [0.1, 0.3]
     assert params["outer_folds"] == 5 and params["inner_folds"] == 4 and params["markers"] == []
     with pytest.raises(DomainError, match="threshold 'x' is not a number"):
         service.check_parameters(session, study, {"sample_types": ["SERUM"], "thresholds": "x"})
-    with pytest.raises(DomainError, match="choose one or more sample types from .*; unknown: BLOOD"):
+    with pytest.raises(DomainError, match=r"choose one or more sample types from .*; unknown: BLOOD"):
         service.check_parameters(session, study, {"sample_types": ["BLOOD?"]})
 
 
@@ -74,7 +76,8 @@ def test_a_panel_joins_markers_of_several_sample_types(signature_trial: Any) -> 
         study = get_study(db.session)
         serum = service.check_parameters(db.session, study, {"outcome": "ccr", "timepoint": "BASELINE",
                                                              "sample_types": ["SERUM"]})
-        both = service.check_parameters(db.session, study, {**serum, "sample_types": ["SERUM", "CTDNA_PLASMA"]})
+        both = service.check_parameters(db.session, study,
+                                        {**serum, "sample_types": ["SERUM", "CTDNA_PLASMA"]})
         assert both["sample_types"] == ["CTDNA_PLASMA", "SERUM"]  # study order, not click order
         one = service.frame_for(db.session, study, serum)
         panel = service.frame_for(db.session, study, both)

@@ -1,4 +1,5 @@
-"""HTTP tests of the signatures page: form, runs (inline and in a thread), figures, report, model, re-run, errors."""
+"""HTTP tests of the signatures page: form, runs (inline and in a thread), figures, report, model, re-run,
+errors."""
 
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ def _run(signature_trial: Any, run_id: int) -> SignatureRun:
 def test_form_lists_outcomes_markers_and_covariates(sig_client: Any) -> None:
     html = sig_client("pi").get("/signatures/").get_data(as_text=True)
     assert "<h1>Signatures</h1>" in html
-    for text in ("pCR (predicts residual disease)", "Regrowth by 1 year", "Overall survival", 'for="timepoint"',
+    for text in ("pCR (predicts residual disease)", "Regrowth by 1 year", "Overall survival",
+                 'for="timepoint"',
                  f'id="marker-{SIGNAL}"', 'id="covariate-age"', "Quick (2 repeats, 19 permutations"):
         assert text in html
 
@@ -60,7 +62,8 @@ def test_only_pis_and_researchers_may_run_models(sig_client: Any) -> None:
     assert client.post("/signatures/", data=_form()).status_code == 403
 
 
-def test_quick_run_shows_performance_selection_figures_and_report(sig_client: Any, signature_trial: Any) -> None:
+def test_quick_run_shows_performance_selection_figures_and_report(sig_client: Any,
+                                                                  signature_trial: Any) -> None:
     client = sig_client("pi")
     run_id = _start(client, covariates=["age"])
     run = _run(signature_trial, run_id)
@@ -68,7 +71,8 @@ def test_quick_run_shows_performance_selection_figures_and_report(sig_client: An
     assert run.by_username == "pi" and len(run.dataset_sha256) == 64 and run.seeds == [1, 2]
     assert run.versions["scikit-learn"] and run.spec["forced"] == ["age"] and run.spec["outer_folds"] == 3
     page = client.get(f"/signatures/runs/{run_id}").get_data(as_text=True)
-    auc = re.search(r"Cross-validated AUC \(95% CI\)</th><td>([01]\.\d{3}) \(([01]\.\d{3})–([01]\.\d{3})\)", page)
+    auc = re.search(r"Cross-validated AUC \(95% CI\)</th><td>([01]\.\d{3}) \(([01]\.\d{3})–([01]\.\d{3})\)",
+                    page)
     assert auc, page
     low, mid, high = float(auc.group(2)), float(auc.group(1)), float(auc.group(3))
     assert low <= mid <= high and mid == pytest.approx(run.result["auc"], abs=5e-4)
@@ -102,7 +106,8 @@ def test_quick_run_shows_performance_selection_figures_and_report(sig_client: An
     assert " ".join(methods.split()[:40]) in words, "the methods paragraph is written out"
 
 
-def test_exported_model_predicts_the_frame_and_rejects_other_columns(sig_client: Any, signature_trial: Any) -> None:
+def test_exported_model_predicts_the_frame_and_rejects_other_columns(sig_client: Any,
+                                                                     signature_trial: Any) -> None:
     client = sig_client("researcher")
     run_id = _start(client)
     blob = client.get(f"/signatures/runs/{run_id}/model.json")
@@ -169,15 +174,18 @@ def test_rerun_after_the_data_changed_says_so(sig_client: Any, signature_trial: 
 @pytest.mark.parametrize(("overrides", "message"), [
     # the messages are the analysis module's; the numbers follow the demo data, so they are matched loosely
     ({"outer_folds": "10", "inner_folds": "10"},
-     (r"too few patients in the smaller outcome class for the folds: \d+, but outer_folds=10 with inner_folds=10 "
+     (r"too few patients in the smaller outcome class for the folds: \d+, but outer_folds=10 with "
+      r"inner_folds=10 "
      r"needs at least 12, otherwise a fold would hold one outcome class only")),
     ({"markers": [SIGNAL, FLAT]}, f"no variance in 1 of 2 predictors \\(constant or all missing\\): {FLAT}"),
     ({"outcome": "regrowth_1y"}, r"(never takes the event value 1\.0|has one class only)"),
     ({"outcome": "pcr", "penalty": "none", "outer_folds": "2", "covariates": ["age", "male", "ecog"],
       "markers": "ALL_BUT_FLAT"},
-     (r"\d+ predictors but only \d+ patients per training fold with penalty=&#39;none&#39;: an unpenalised model is "
+     (r"\d+ predictors but only \d+ patients per training fold with penalty=&#39;none&#39;: an unpenalised "
+      r"model is "
      r"not identifiable; use penalty=&#39;l1&#39;")),
-    ({"outcome": "os", "outer_folds": "10", "inner_folds": "10"}, r"(too few events for the folds: \d+|has no events; a survival model needs events)"),
+    ({"outcome": "os", "outer_folds": "10", "inner_folds": "10"},
+     r"(too few events for the folds: \d+|has no events; a survival model needs events)"),
 ])
 def test_bad_input_fails_the_run_with_the_analysis_message(sig_client: Any, signature_trial: Any,
                                                            overrides: dict[str, Any], message: str) -> None:
@@ -216,7 +224,8 @@ def test_survival_result_page_shows_the_c_index(sig_client: Any, signature_trial
     signal = rng.lognormal(1.0, 0.8, 40)
     frame = pd.DataFrame({"time": np.ceil(rng.exponential(400 / signal)) + 1,
                           "event": (rng.random(40) < 0.7).astype(float), "age": rng.normal(60, 8, 40),
-                          "male": rng.integers(0, 2, 40).astype(float), "ecog": rng.integers(0, 2, 40).astype(float),
+                          "male": rng.integers(0, 2, 40).astype(float),
+                          "ecog": rng.integers(0, 2, 40).astype(float),
                           SIGNAL: signal, NOISE[0]: rng.lognormal(1.0, 0.8, 40)},
                          index=pd.Index([f"P{i:02d}" for i in range(40)], name="participant_id"))
     params = {"outcome": "os", "timepoint": "BASELINE", "sample_types": ["SERUM"], "category": None,
@@ -229,7 +238,8 @@ def test_survival_result_page_shows_the_c_index(sig_client: Any, signature_trial
 
         run = service.create_run(db.session, get_study(db.session), params, by=None)
         run.status, run.result, run.model, run.seeds = "done", result, model, list(spec.seeds)
-        run.dataset_sha256, run.dataset_rows, run.versions = result["provenance"]["dataset_sha256"], 40, {"x": "1"}
+        run.dataset_sha256, run.dataset_rows, run.versions = result["provenance"]["dataset_sha256"], 40, {
+            "x": "1"}
         db.session.commit()
         run_id = run.id
     html = sig_client("pi").get(f"/signatures/runs/{run_id}").get_data(as_text=True)
@@ -238,7 +248,8 @@ def test_survival_result_page_shows_the_c_index(sig_client: Any, signature_trial
 
 
 def test_post_returns_at_once_and_a_worker_computes_the_run(sig_client: Any, signature_trial: Any,
-                                                            monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            tmp_path: Any) -> None:
     from lims.jobs import queue
     from lims.jobs import service as jobs_service
     from lims.jobs.models import Job

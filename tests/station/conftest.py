@@ -27,12 +27,14 @@ def make_bench(session, study, make_participant, user, site: str = "ZJ", code: s
     visit.status, visit.actual_on = "done", date(2025, 1, 8)
     kit = timepoint_by_code(study, "BASELINE").kit[0]
     tech = user("technician")
-    blood = register_primary(session, visit, kit, sample_type=kit.sample_type, quantity=10, unit="ml", by=tech,
+    blood = register_primary(session, visit, kit, sample_type=kit.sample_type, quantity=10, unit="ml",
+                             by=tech,
                              collected_at=datetime(2025, 1, 8, 8, 0, tzinfo=UTC))
     plasma_type = next(t for t in study.sample_types if t.code == "CTDNA_PLASMA")
     plasma = split(session, blood, sample_type=plasma_type, count=4, volume=1.0, unit="ml", by=tech,
                    derivation="derivative")
-    box = StorageUnit(site_id=p.site_id, kind="box", name=f"Box {p.code}", barcode=f"BOX-{p.code}", rows=9, cols=9)
+    box = StorageUnit(site_id=p.site_id, kind="box", name=f"Box {p.code}", barcode=f"BOX-{p.code}", rows=9,
+                      cols=9)
     session.add(box)
     session.flush()
     for i, s in enumerate(plasma[:3], start=1):

@@ -51,10 +51,12 @@ def test_thaw_counts_and_dispose_then_thaw_is_refused(login, session, bench) -> 
     assert r.status_code == 200 and r.get_json()["sample"]["freeze_thaw_count"] == 1
     r = client.post("/api/v1/station/scan", json={"code": s.accession, "mode": "dispose"})
     assert r.status_code == 409 and "say the reason" in r.get_json()["message"]
-    r = client.post("/api/v1/station/scan", json={"code": s.accession, "mode": "dispose", "text": "haemolysed"})
+    r = client.post("/api/v1/station/scan",
+                    json={"code": s.accession, "mode": "dispose", "text": "haemolysed"})
     assert r.status_code == 200 and "lab manager approves" in r.get_json()["message"]
     assert r.get_json()["sample"]["status"] == "in_storage"
-    again = client.post("/api/v1/station/scan", json={"code": s.accession, "mode": "dispose", "text": "again"})
+    again = client.post("/api/v1/station/scan",
+                        json={"code": s.accession, "mode": "dispose", "text": "again"})
     assert again.status_code == 409 and "already requested" in again.get_json()["message"]
     # Technicians cannot approve; a lab manager signs with the password.
     assert client.get("/disposal/requests").status_code == 403
@@ -91,8 +93,10 @@ def test_thaw_counts_and_dispose_then_thaw_is_refused(login, session, bench) -> 
 def test_check_out_needs_purpose_and_check_in_returns(login, session, bench) -> None:
     client = login("technician")
     s = bench.plasma[1]
-    assert client.post("/api/v1/station/scan", json={"code": s.accession, "mode": "check_in"}).status_code == 409
-    r = client.post("/api/v1/station/scan", json={"code": s.accession, "mode": "check_out", "text": "ctDNA run 3"})
+    assert client.post("/api/v1/station/scan",
+                       json={"code": s.accession, "mode": "check_in"}).status_code == 409
+    r = client.post("/api/v1/station/scan",
+                    json={"code": s.accession, "mode": "check_out", "text": "ctDNA run 3"})
     assert r.status_code == 200 and r.get_json()["sample"]["status"] == "checked_out"
     r = client.post("/api/v1/station/scan", json={"code": s.accession, "mode": "check_in"})
     assert r.get_json()["sample"]["status"] == "in_storage"
@@ -108,7 +112,8 @@ def test_withdrawn_consent_refuses_check_out(login, session, bench) -> None:
     bench.participant.consent.withdrawn_on = date(2025, 6, 1)
     session.flush()
     client = login("technician")
-    r = client.post("/api/v1/station/scan", json={"code": bench.plasma[0].accession, "mode": "check_out", "text": "x"})
+    r = client.post("/api/v1/station/scan",
+                    json={"code": bench.plasma[0].accession, "mode": "check_out", "text": "x"})
     assert r.status_code == 409 and "withdrew consent" in r.get_json()["message"]
 
 
@@ -122,14 +127,16 @@ def test_technician_of_another_site_is_refused(login, bench) -> None:
 
 def test_monitor_cannot_act(login, bench) -> None:
     client = login("monitor")
-    assert client.post("/api/v1/station/scan", json={"code": bench.plasma[0].accession, "mode": "thaw"}).status_code == 403
+    assert client.post("/api/v1/station/scan",
+                       json={"code": bench.plasma[0].accession, "mode": "thaw"}).status_code == 403
 
 
 def test_batch_is_all_or_nothing(login, session, study, make_participant, user, bench) -> None:
     client = login("technician")
     codes = [s.accession for s in bench.plasma[:3]]
     # A duplicate is refused at check time.
-    r = client.post("/api/v1/station/check", json={"code": codes[0].lower(), "mode": "thaw", "batch": codes[:1]})
+    r = client.post("/api/v1/station/check",
+                    json={"code": codes[0].lower(), "mode": "thaw", "batch": codes[:1]})
     assert r.status_code == 409 and "already in this batch" in r.get_json()["message"]
     # One bad scan: nothing changes.
     disposed = bench.plasma[3]
@@ -155,4 +162,5 @@ def test_receive_moves_collected_to_received(login, session, study, make_partici
     s = other.plasma[3]
     r = client.post("/api/v1/station/scan", json={"code": s.accession, "mode": "receive"})
     assert r.status_code == 200 and r.get_json()["sample"]["status"] == "received"
-    assert client.post("/api/v1/station/scan", json={"code": s.accession, "mode": "receive"}).status_code == 409
+    assert client.post("/api/v1/station/scan",
+                       json={"code": s.accession, "mode": "receive"}).status_code == 409

@@ -35,7 +35,8 @@ def make_tubes(session, study, participant, tech, count: int = 6) -> tuple[Sampl
     visit = next(v for v in participant.visits if v.timepoint.code == "BASELINE")
     visit.status, visit.actual_on = "done", date(2025, 1, 8)
     kit = timepoint_by_code(study, "BASELINE").kit[0]
-    blood = register_primary(session, visit, kit, sample_type=kit.sample_type, quantity=10, unit="ml", by=tech,
+    blood = register_primary(session, visit, kit, sample_type=kit.sample_type, quantity=10, unit="ml",
+                             by=tech,
                              collected_at=datetime(2025, 1, 8, 8, 0, tzinfo=UTC))
     plasma = next(t for t in study.sample_types if t.code == "CTDNA_PLASMA")
     tubes = split(session, blood, sample_type=plasma, count=count, volume=1.0, unit="ml", by=tech,
@@ -47,7 +48,8 @@ def make_lab(session, study, make_participant, user, site_code: str = "ZJ", tag:
     site = session.scalar(select(Site).where(Site.code == site_code))
     freezer = create_unit(session, site=site, kind="freezer", name=f"{tag} -80 freezer", barcode=f"{tag}-FRZ",
                           set_temp_c=-80.0)
-    rack = create_unit(session, site=site, kind="rack", name=f"{tag} rack 1", barcode=f"{tag}-R1", parent=freezer)
+    rack = create_unit(session, site=site, kind="rack", name=f"{tag} rack 1", barcode=f"{tag}-R1",
+                       parent=freezer)
     box = create_unit(session, site=site, kind="box", name=f"{tag} box 1", barcode=f"{tag}-B1", parent=rack,
                       rows=3, cols=3, allowed_types="CTDNA_PLASMA,SERUM")
     box2 = create_unit(session, site=site, kind="box", name=f"{tag} box 2", barcode=f"{tag}-B2", parent=rack,

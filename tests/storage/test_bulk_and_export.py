@@ -24,13 +24,15 @@ def test_bulk_placement_places_every_line_with_one_event_each(session, lab, user
     a, b, c, d = lab.tubes[:4]
     place_sample(session, a, lab.box, position="A1", by=tech)
     place_sample(session, b, lab.box, position="A2", by=tech)
-    # a and b swap; c goes to the next free position; d into the 2 x 2 box; lower-case and hyphen-less IDs pass.
+    # a and b swap; c goes to the next free position; d into the 2 x 2 box; lower-case and hyphen-less IDs
+    # pass.
     data = (f"accession,box,position\n{a.accession},T-B1,A2\n{b.accession.lower()},t-b1,A1\n"
             f"{c.accession.replace('-', '')},T-B1,\n{d.accession},T-B2,B2\n").encode()
     assert place_from_csv(session, data, by=tech) == 4
     assert [_where(session, s) for s in (a, b, c, d)] == [
         ("T-B1", "A2"), ("T-B1", "A1"), ("T-B1", "A3"), ("T-B2", "B2")]
-    events = session.scalars(select(CustodyEvent).where(CustodyEvent.reason == "bulk placement from a file")).all()
+    events = session.scalars(select(CustodyEvent)
+                             .where(CustodyEvent.reason == "bulk placement from a file")).all()
     assert sorted(e.action for e in events) == ["moved", "moved", "stored", "stored"]
 
 
@@ -70,16 +72,19 @@ def test_bulk_page_and_api(login, session, lab) -> None:
     a, b = lab.tubes[:2]
     client = login("technician")
     assert client.get("/storage/bulk").status_code == 200
-    bad = client.post("/storage/bulk", data={"file": (io.BytesIO(f"accession,box,position\n{a.accession},T-B1,Q1\n"
+    bad = client.post("/storage/bulk",
+                      data={"file": (io.BytesIO(f"accession,box,position\n{a.accession},T-B1,Q1\n"
                                                                  .encode()), "p.csv")},
                       content_type="multipart/form-data")
     html = bad.get_data(as_text=True)
     assert bad.status_code == 422 and "Nothing was placed" in html and "Q1" in html
     r = client.post("/api/v1/storage/placements",
-                    data={"file": (io.BytesIO(f"accession,box,position\n{a.accession},T-B1,C3\n".encode()), "p.csv")})
+                    data={"file": (io.BytesIO(f"accession,box,position\n{a.accession},T-B1,C3\n".encode()),
+                                   "p.csv")})
     assert r.status_code == 201 and r.get_json() == {"placed": 1}
     refused = client.post("/api/v1/storage/placements",
-                          data={"file": (io.BytesIO(f"accession,box\n{b.accession},T-XX\n".encode()), "p.csv")})
+                          data={"file": (io.BytesIO(f"accession,box\n{b.accession},T-XX\n".encode()),
+                                         "p.csv")})
     assert refused.status_code == 422 and "line 2" in refused.get_json()["errors"]
     assert login("monitor").post("/api/v1/storage/placements",
                                  data={"file": (io.BytesIO(b"accession,box\n"), "p.csv")}).status_code == 403
@@ -98,7 +103,8 @@ def test_box_contents_csv_and_pdf(login, session, lab, user) -> None:
     lines = box_csv(session, lab.box, user("technician")).splitlines()
     assert lines[0].startswith("position,accession,participant,timepoint,sample_type,status")
     assert len(lines) == 1 + 9
-    assert lines[1].startswith(f"A1,{a.accession},{lab.participant.code},BASELINE,CTDNA_PLASMA,in_storage,1,ml,2025-01-08")
+    assert lines[1].startswith(
+        f"A1,{a.accession},{lab.participant.code},BASELINE,CTDNA_PLASMA,in_storage,1,ml,2025-01-08")
     assert lines[2] == "A2,,,,,,,,,"
     researcher = box_csv(session, lab.box, user("researcher")).splitlines()[1]
     assert "2025-01-08" not in researcher and ",day 3," in researcher  # the study day, not the date

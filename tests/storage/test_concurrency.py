@@ -69,15 +69,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         engine = make_engine(url, pool_size=WORKERS + 2) if url.startswith("postgresql") else make_engine(url)
         with Session(engine) as session:
             study, _ = install_protocol(session, load_protocol(DEFAULT_PROTOCOL))
-            techs = [add_user(session, username=f"tech{i}", password="correct horse battery", role="technician",
+            techs = [add_user(session, username=f"tech{i}", password="correct horse battery",
+                              role="technician",
                               full_name=f"Tech {i}", site_codes=("ZJ",)) for i in range(WORKERS)]
             site = session.scalar(select(Site).where(Site.code == "ZJ"))
-            freezer = service.create_unit(session, site=site, kind="freezer", name="Race freezer", barcode="RACE-F",
+            freezer = service.create_unit(session, site=site, kind="freezer", name="Race freezer",
+                                          barcode="RACE-F",
                                           set_temp_c=-80.0)
             box = service.create_unit(session, site=site, kind="box", name="Race box", barcode="RACE-BOX",
                                       parent=freezer, rows=3, cols=3)
-            p = enrol(session, study, site=site, code="ZJ-RACE", enrolled_on=date(2025, 1, 6), sex="F", age=55)
-            record_consent(session, p, version="2.1", signed_on=date(2025, 1, 6), scopes={"MARKER_RESEARCH": True})
+            p = enrol(session, study, site=site, code="ZJ-RACE", enrolled_on=date(2025, 1, 6), sex="F",
+                      age=55)
+            record_consent(session, p, version="2.1", signed_on=date(2025, 1, 6),
+                           scopes={"MARKER_RESEARCH": True})
             p.rt_start_on, p.eot_on = date(2025, 1, 20), date(2025, 2, 24)
             session.flush()
             plan_visits(session, p)
@@ -106,7 +110,7 @@ def _race(world: World, attempts: list[Any]) -> list[tuple[str, Any]]:
                 outcomes[i] = ("won", commit_with_retry(session, lambda: attempt(session)))
             except Conflict as exc:
                 outcomes[i] = ("refused", exc.message)
-            except Exception as exc:  # anything else is a failure of the test, reported below
+            except Exception as exc:  # noqa: BLE001 - anything else is a failure of the test, reported below
                 outcomes[i] = ("error", repr(exc))
 
     threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(attempts)]
@@ -123,13 +127,14 @@ def test_exactly_one_technician_wins_each_position(world: World) -> None:
             tech = session.get(User, world.tech_ids[i])
             sample = session.get(Sample, world.tube_ids[i])
             box = session.get(StorageUnit, world.box_id)
-            return service.place_sample(session, sample, box, position=POSITIONS[i % len(POSITIONS)], by=tech).position
+            return service.place_sample(session, sample, box, position=POSITIONS[i % len(POSITIONS)],
+                                        by=tech).position
         return work
 
     outcomes = _race(world, [attempt(i) for i in range(WORKERS)])
     assert [o for o in outcomes if o[0] == "error"] == []
     winners = Counter(pos for kind, pos in outcomes if kind == "won")
-    assert winners == Counter({p: 1 for p in POSITIONS}), outcomes
+    assert winners == Counter(dict.fromkeys(POSITIONS, 1)), outcomes
     refusals = [msg for kind, msg in outcomes if kind == "refused"]
     assert len(refusals) == WORKERS - len(POSITIONS)
     assert all("of box RACE-BOX is taken" in m and m.startswith("position ") for m in refusals), refusals
@@ -137,7 +142,8 @@ def test_exactly_one_technician_wins_each_position(world: World) -> None:
         rows = session.execute(select(Placement.row, Placement.col, func.count()).where(
             Placement.unit_id == world.box_id).group_by(Placement.row, Placement.col)).all()
         assert len(rows) == len(POSITIONS) and all(n == 1 for *_, n in rows)
-        stored = session.scalar(select(func.count()).select_from(CustodyEvent).where(CustodyEvent.action == "stored"))
+        stored = session.scalar(select(func.count()).select_from(CustodyEvent)
+                                .where(CustodyEvent.action == "stored"))
         assert stored == len(POSITIONS)
         losers = [world.tube_ids[i] for i, o in enumerate(outcomes) if o[0] == "refused"]
         assert set(session.scalars(select(Sample.status).where(Sample.id.in_(losers)))) == {"collected"}
@@ -161,7 +167,8 @@ def test_exactly_one_technician_moves_a_sample(world: World) -> None:
             sample = session.get(Sample, tube_id)
             box = session.get(StorageUnit, world.box_id)
             return service.place_sample(session, sample, box, position=free[i % len(free)],
-                                        by=session.get(User, world.tech_ids[i]), expected_version=seen).position
+                                        by=session.get(User, world.tech_ids[i]),
+                                        expected_version=seen).position
         return work
 
     outcomes = _race(world, [attempt(i) for i in range(6)])
@@ -215,13 +222,17 @@ def test_exactly_one_release_of_a_shipment(world: World) -> None:
 
     with Session(world.engine) as session:
         site = session.scalar(select(Site).where(Site.code == "ZJ"))
-        box = service.create_unit(session, site=site, kind="box", name="Ship box", barcode="RACE-SHIP", rows=2, cols=2,
-                                  parent=session.scalar(select(StorageUnit).where(StorageUnit.barcode == "RACE-F")))
-        unplaced = session.scalars(select(Sample).where(Sample.id.in_(world.tube_ids), Sample.status == "collected")
+        box = service.create_unit(session, site=site, kind="box", name="Ship box", barcode="RACE-SHIP",
+                                  rows=2, cols=2,
+                                  parent=session.scalar(select(StorageUnit)
+                                                        .where(StorageUnit.barcode == "RACE-F")))
+        unplaced = session.scalars(select(Sample)
+                                   .where(Sample.id.in_(world.tube_ids), Sample.status == "collected")
                                    .order_by(Sample.id).limit(3)).all()
         for tube in unplaced:
             service.place_sample(session, tube, box, by=None)
-        shipment = shipments.create_shipment(session, session.scalar(select(Study)), from_site="ZJ", to_site="NB",
+        shipment = shipments.create_shipment(session, session.scalar(select(Study)), from_site="ZJ",
+                                             to_site="NB",
                                              conditions="dry_ice", by=None)
         packed = len(shipments.add_by_scan(session, shipment, "RACE-SHIP", by=None))
         assert packed == 3
@@ -241,7 +252,8 @@ def test_exactly_one_release_of_a_shipment(world: World) -> None:
     assert [o[1] for o in outcomes if o[0] == "won"] == ["released"], outcomes
     assert all("already released" in msg for kind, msg in outcomes if kind == "refused"), outcomes
     with Session(world.engine) as session:
-        shipped = session.scalar(select(func.count()).select_from(CustodyEvent).where(CustodyEvent.action == "shipped"))
+        shipped = session.scalar(select(func.count()).select_from(CustodyEvent)
+                                 .where(CustodyEvent.action == "shipped"))
         assert shipped == packed
         assert verify_chain(session).ok
 
@@ -253,12 +265,16 @@ def test_a_tube_is_packed_into_one_shipment_only(world: World) -> None:
 
     with Session(world.engine) as session:
         site = session.scalar(select(Site).where(Site.code == "ZJ"))
-        box = service.create_unit(session, site=site, kind="box", name="Pack box", barcode="RACE-PACK", rows=1,
-                                  cols=1, parent=session.scalar(select(StorageUnit).where(StorageUnit.barcode == "RACE-F")))
-        tube = session.scalars(select(Sample).where(Sample.id.in_(world.tube_ids), Sample.status == "collected")
+        box = service.create_unit(session, site=site, kind="box", name="Pack box", barcode="RACE-PACK",
+                                  rows=1,
+                                  cols=1, parent=session.scalar(select(StorageUnit)
+                                                                .where(StorageUnit.barcode == "RACE-F")))
+        tube = session.scalars(select(Sample)
+                               .where(Sample.id.in_(world.tube_ids), Sample.status == "collected")
                                .order_by(Sample.id.desc()).limit(1)).one()
         service.place_sample(session, tube, box, by=None)
-        drafts = [shipments.create_shipment(session, session.scalar(select(Study)), from_site="ZJ", to_site="WZ",
+        drafts = [shipments.create_shipment(session, session.scalar(select(Study)), from_site="ZJ",
+                                            to_site="WZ",
                                             conditions="ambient", by=None).id for _ in range(6)]
         session.commit()
         accession = tube.accession

@@ -1,4 +1,5 @@
-"""Rack readers: each vendor's file imports, compares with the box map and applies; broken files are refused."""
+"""Rack readers: each vendor's file imports, compares with the box map and applies; broken files are
+refused."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def _file(name: str, tubes: dict[str, str]) -> bytes:
 def rack_lab(session, lab, user):
     """A 96-tube rack (8 x 12) holding s1 at A1, s2 at A2, s3 at B1; s4 unplaced; s5 in another box."""
     tech = user("technician")
-    rack96 = create_unit(session, site=lab.site, kind="box", name="Rack 96", barcode="T-RK96", parent=lab.rack,
+    rack96 = create_unit(session, site=lab.site, kind="box", name="Rack 96", barcode="T-RK96",
+                         parent=lab.rack,
                          rows=8, cols=12)
     s1, s2, s3, s4, s5 = lab.tubes[:5]
     place_sample(session, s1, rack96, position="A1", by=tech)
@@ -80,7 +82,8 @@ def test_each_reader_file_compares_and_applies(session, user, rack_lab, name) ->
 
 def test_a_48_rack_numbered_column_first(session, user, lab) -> None:
     tech = user("technician")
-    rack48 = create_unit(session, site=lab.site, kind="box", name="Rack 48", barcode="T-RK48", parent=lab.rack,
+    rack48 = create_unit(session, site=lab.site, kind="box", name="Rack 48", barcode="T-RK48",
+                         parent=lab.rack,
                          rows=6, cols=8)
     s1, s2, s3, s4, s5 = lab.tubes[:5]
     tubes = {f"s{i}": s.accession for i, s in enumerate((s1, s2, s3, s4, s5), start=1)}
@@ -114,7 +117,8 @@ def test_malformed_files_are_refused_with_line_and_field(name, line, field, reas
 
 
 def test_binary_empty_and_huge_files_are_refused() -> None:
-    for data, reason in ((b"\x00\x01PK", "not a text file"), (b"\n\n", "empty"), (b"A1,X\n" * 300_000, "bytes")):
+    for data, reason in ((b"\x00\x01PK", "not a text file"), (b"\n\n", "empty"),
+                         (b"A1,X\n" * 300_000, "bytes")):
         with pytest.raises(RackFileError, match=reason):
             parse_rack_file(data, rows=8, cols=12)
 
@@ -150,7 +154,7 @@ def test_rack_import_needs_a_grid_and_the_right_site(session, user, lab, rack_la
 
 
 def test_rack_pages_and_api(login, session, rack_lab) -> None:
-    rack96, tubes, (s1, s2, s3, s4, s5) = rack_lab
+    rack96, tubes, (_s1, _s2, _s3, _s4, s5) = rack_lab
     client = login("technician")
     data = _file("visionmate.csv", tubes)
     r = client.post(f"/api/v1/storage/units/{rack96.id}/rack-scan",
@@ -176,6 +180,7 @@ def test_rack_pages_and_api(login, session, rack_lab) -> None:
     session.expire_all()
     assert _where(session, s5) == ("T-RK96", "D1")
     malformed = client.post(f"/storage/units/{rack96.id}/rack",
-                            data={"file": (io.BytesIO(b"garbage\x00"), "scan.csv")}, content_type="multipart/form-data")
+                            data={"file": (io.BytesIO(b"garbage\x00"), "scan.csv")},
+                            content_type="multipart/form-data")
     assert malformed.status_code == 422 and "not a text file" in malformed.get_data(as_text=True)
     assert login("technician_nb").get(f"/storage/units/{rack96.id}/rack").status_code == 404

@@ -1,4 +1,5 @@
-"""Storage rules: placing by scan, refusals, moves with events for every sample, paths, occupancy, retention."""
+"""Storage rules: placing by scan, refusals, moves with events for every sample, paths, occupancy,
+retention."""
 
 from __future__ import annotations
 
@@ -74,25 +75,27 @@ def test_next_free_position_taken_meanwhile_takes_the_next_one(session, lab, use
     placed = service.place_by_scan(session, lab.box, b.accession, by=tech)
     assert placed.position == "A2" and len(calls) == 2
     assert _actions(session, b) == ["derived", "stored"]  # one custody event: the lost attempt left none
-    with pytest.raises(Conflict, match="position A1 of box .* is taken"):  # a typed position is not moved
+    with pytest.raises(Conflict, match=r"position A1 of box .* is taken"):  # a typed position is not moved
         service.place_by_scan(session, lab.box, lab.tubes[2].accession, position="A1", by=tech)
 
 
-def test_bad_positions_wrong_box_type_other_site_and_bad_ids(session, lab, study, make_participant, user) -> None:
+def test_bad_positions_wrong_box_type_other_site_and_bad_ids(session, lab, study, make_participant,
+                                                             user) -> None:
     tech = user("technician")
     a = lab.tubes[0]
-    with pytest.raises(DomainError, match="outside .* \\(A1 to C3\\)"):
+    with pytest.raises(DomainError, match=r"outside .* \(A1 to C3\)"):
         service.place_by_scan(session, lab.box, a.accession, position="D1", by=tech)
     with pytest.raises(DomainError, match="not a position"):
         service.place_by_scan(session, lab.box, a.accession, position="3B", by=tech)
-    with pytest.raises(DomainError, match="wrong box type: .* takes only CTDNA_PLASMA, SERUM"):
+    with pytest.raises(DomainError, match=r"wrong box type: .* takes only CTDNA_PLASMA, SERUM"):
         service.place_sample(session, lab.blood, lab.box, by=tech)
     with pytest.raises(DomainError, match="not a container for tubes"):
         service.place_sample(session, a, lab.rack, by=tech)
     with pytest.raises(DomainError, match="check character"):
-        service.place_by_scan(session, lab.box, a.accession[:-1] + ("A" if a.accession[-1] != "A" else "B"), by=tech)
+        service.place_by_scan(session, lab.box, a.accession[:-1] + ("A" if a.accession[-1] != "A" else "B"),
+                              by=tech)
     nb = make_lab(session, study, make_participant, user, site_code="NB", tag="N")
-    with pytest.raises(DomainError, match="is at site ZJ but .* is at site NB: ship it there first"):
+    with pytest.raises(DomainError, match=r"is at site ZJ but .* is at site NB: ship it there first"):
         service.place_sample(session, a, nb.box2, by=None)
     with pytest.raises(Forbidden, match="you work for ZJ"):
         service.place_sample(session, nb.tubes[0], nb.box2, by=tech)
@@ -111,12 +114,14 @@ def test_temperature_and_full_box_and_capacity(session, lab, user) -> None:
         service.place_sample(session, tube, lab.box2, by=tech)
     with pytest.raises(Conflict, match="is full"):
         service.place_sample(session, lab.tubes[4], lab.box2, by=tech)
-    bag = service.create_unit(session, site=lab.site, kind="bag", name="T bag", barcode="T-BAG", parent=lab.rack,
+    bag = service.create_unit(session, site=lab.site, kind="bag", name="T bag", barcode="T-BAG",
+                              parent=lab.rack,
                               capacity=1)
     service.place_sample(session, lab.tubes[4], bag, by=tech)
-    with pytest.raises(Conflict, match="T bag .* is full \\(1 of 1\\)"):
+    with pytest.raises(Conflict, match=r"T bag .* is full \(1 of 1\)"):
         service.place_sample(session, lab.tubes[5], bag, by=tech)
-    assert service.location_path(session, lab.tubes[4].id) == f"ZJ › {lab.freezer.name} › {lab.rack.name} › T bag"
+    assert service.location_path(session,
+                                 lab.tubes[4].id) == f"ZJ › {lab.freezer.name} › {lab.rack.name} › T bag"
 
 
 def test_numbered_label_scheme(session, lab, user) -> None:
@@ -144,11 +149,13 @@ def test_move_box_moves_every_sample_with_events(session, lab, user) -> None:
     # Moving the rack (two levels up) gives the samples inside the box their events too.
     service.place_sample(session, lab.tubes[3], lab.box2, by=tech)
     assert service.move_unit(session, lab.rack, lab.tank, by=tech) == 1
-    assert service.location_path(session, lab.tubes[3].id).startswith(f"ZJ › {lab.tank.name} › {lab.rack.name}")
+    assert service.location_path(session,
+                                 lab.tubes[3].id).startswith(f"ZJ › {lab.tank.name} › {lab.rack.name}")
     assert verify_chain(session).ok
 
 
-def test_move_into_itself_descendant_other_site_or_box_is_refused(session, lab, study, make_participant, user) -> None:
+def test_move_into_itself_descendant_other_site_or_box_is_refused(session, lab, study, make_participant,
+                                                                  user) -> None:
     with pytest.raises(DomainError, match="into itself"):
         service.move_unit(session, lab.rack, lab.rack, by=None)
     with pytest.raises(DomainError, match="is inside"):
@@ -158,7 +165,7 @@ def test_move_into_itself_descendant_other_site_or_box_is_refused(session, lab, 
     with pytest.raises(DomainError, match="holds tubes, not other units"):
         service.move_unit(session, lab.box2, lab.box, by=None)
     nb = make_lab(session, study, make_participant, user, site_code="NB", tag="N")
-    with pytest.raises(DomainError, match="at site NB .* ship the samples instead"):
+    with pytest.raises(DomainError, match=r"at site NB .* ship the samples instead"):
         service.move_unit(session, lab.rack, nb.freezer, by=None)
     with pytest.raises(Conflict, match="changed by someone else"):
         service.move_unit(session, lab.box, lab.tank, by=None, expected_version=lab.box.version - 1 or 99)
@@ -207,7 +214,8 @@ def test_box_map_and_suggestion_keeps_visit_together(session, lab, user) -> None
 def test_retention_review_lists_samples_past_their_period(session, lab, study, user) -> None:
     service.place_sample(session, lab.tubes[0], lab.box, by=user("technician"))
     years = study.settings["retention_years"]["CTDNA_PLASMA"]
-    assert not [r for r in service.retention_due(session, study, on=date(2025, 6, 1)) if r.sample.id == lab.tubes[0].id]
+    assert not [r for r in service.retention_due(session, study, on=date(2025, 6, 1)) if r.sample.id
+                == lab.tubes[0].id]
     due = {r.sample.id: r for r in service.retention_due(session, study, on=date(2025 + years, 1, 9))}
     assert lab.tubes[0].id in due and due[lab.tubes[0].id].due_on == date(2025 + years, 1, 8)
     assert due[lab.tubes[0].id].location.endswith("A1")

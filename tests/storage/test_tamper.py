@@ -1,4 +1,5 @@
-"""Custody events are append-only in the database itself; tampering past the guard is named by `lims audit verify`."""
+"""Custody events are append-only in the database itself; tampering past the guard is named by `lims audit
+verify`."""
 
 from __future__ import annotations
 

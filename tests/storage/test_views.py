@@ -15,19 +15,23 @@ def test_box_map_page_scan_to_place_and_refusals(login, session, lab) -> None:
     page = client.get(f"/storage/scan?barcode={lab.box.barcode.lower()}")
     assert page.status_code == 302 and page.headers["Location"].endswith(f"/storage/units/{lab.box.id}")
     a, b = lab.tubes[:2]
-    r = client.post(f"/storage/units/{lab.box.id}/place", data={"code": a.accession.lower()}, follow_redirects=True)
+    r = client.post(f"/storage/units/{lab.box.id}/place", data={"code": a.accession.lower()},
+                    follow_redirects=True)
     html = r.get_data(as_text=True)
     assert f"{a.accession} stored at A1" in html
-    assert re.search(r'class="type-CTDNA_PLASMA cell-status-in_storage just-placed"[^>]*>\s*<a href="/samples/'
+    assert re.search(r'class="type-CTDNA_PLASMA cell-status-in_storage just-placed"[^>]*>\s*<a '
+                     r'href="/samples/'
                      + a.accession, html)
     assert html.count('class="empty"') == 8 + 1  # eight empty cells and the legend
     r = client.post(f"/storage/units/{lab.box.id}/place", data={"code": b.accession, "position": "A1"},
                     follow_redirects=True)
     assert f"position A1 of box {lab.box.barcode} is taken by {a.accession}" in r.get_data(as_text=True)
-    r = client.post(f"/storage/units/{lab.box.id}/place", data={"code": lab.blood.accession}, follow_redirects=True)
+    r = client.post(f"/storage/units/{lab.box.id}/place", data={"code": lab.blood.accession},
+                    follow_redirects=True)
     assert "wrong box type" in r.get_data(as_text=True)
     assert session.get(Placement, b.id) is None
-    assert login("monitor").post(f"/storage/units/{lab.box.id}/place", data={"code": b.accession}).status_code == 403
+    assert login("monitor").post(f"/storage/units/{lab.box.id}/place",
+                                 data={"code": b.accession}).status_code == 403
 
 
 def test_storage_index_shows_occupancy_and_suggestion(login, session, lab, user) -> None:
@@ -47,16 +51,20 @@ def test_move_page_and_api(login, session, lab, user) -> None:
     for tube in lab.tubes[:2]:
         place_sample(session, tube, lab.box, by=user("technician"))
     client = login("technician")
-    r = client.post(f"/storage/units/{lab.rack.id}/move", data={"into": lab.box.barcode}, follow_redirects=True)
+    r = client.post(f"/storage/units/{lab.rack.id}/move", data={"into": lab.box.barcode},
+                    follow_redirects=True)
     assert "is inside" in r.get_data(as_text=True)
     r = client.post(f"/api/v1/storage/units/{lab.box.id}/move", json={"into": lab.tank.barcode,
                                                                       "version": lab.box.version})
     assert r.status_code == 200, r.get_json()
-    assert r.get_json()["samples_moved"] == 2 and r.get_json()["path"].endswith(f"{lab.tank.name} › {lab.box.name}")
-    stale = client.post(f"/api/v1/storage/units/{lab.box.id}/move", json={"into": lab.rack.barcode, "version": 1})
+    assert r.get_json()["samples_moved"] == 2 and r.get_json()["path"].endswith(f"{lab.tank.name} › "
+                                                                                f"{lab.box.name}")
+    stale = client.post(f"/api/v1/storage/units/{lab.box.id}/move",
+                        json={"into": lab.rack.barcode, "version": 1})
     assert stale.status_code == 409 and "someone else" in stale.get_json()["message"]
     moved = session.scalars(select(CustodyEvent).where(CustodyEvent.action == "moved",
-                                                       CustodyEvent.sample_id.in_([t.id for t in lab.tubes[:2]])))
+                                                       CustodyEvent.sample_id.in_([t.id
+                                                                                   for t in lab.tubes[:2]])))
     assert len(list(moved)) == 2
 
 
@@ -65,11 +73,13 @@ def test_api_place_location_unit_and_retention(login, session, lab) -> None:
     a, b = lab.tubes[:2]
     r = client.post(f"/api/v1/storage/units/{lab.box.id}/place", json={"code": a.accession, "position": "C3"})
     assert r.status_code == 201 and r.get_json()["position"] == "C3" and r.get_json()["action"] == "stored"
-    taken = client.post(f"/api/v1/storage/units/{lab.box.id}/place", json={"code": b.accession, "position": "c3"})
+    taken = client.post(f"/api/v1/storage/units/{lab.box.id}/place",
+                        json={"code": b.accession, "position": "c3"})
     assert taken.status_code == 409 and taken.get_json()["message"].startswith("position C3 of box")
     loc = client.get(f"/api/v1/storage/locations/{a.accession}").get_json()
     assert loc["path"].endswith("T box 1 › C3") and loc["version"] == 1
-    moved = client.post(f"/api/v1/storage/units/{lab.box2.id}/place", json={"code": a.accession, "version": 1})
+    moved = client.post(f"/api/v1/storage/units/{lab.box2.id}/place",
+                        json={"code": a.accession, "version": 1})
     assert moved.status_code == 201 and moved.get_json()["action"] == "moved"
     again = client.post(f"/api/v1/storage/units/{lab.box.id}/place", json={"code": a.accession, "version": 1})
     assert again.status_code == 409 and "moved by someone else" in again.get_json()["message"]
@@ -95,5 +105,6 @@ def test_create_unit_page_and_api(login, session, lab) -> None:
     r = client.post("/api/v1/storage/units", json={"parent_id": lab.box.id, "kind": "rack", "name": "Bad",
                                                    "barcode": "T-BAD"})
     assert r.status_code == 400 and "holds tubes" in r.get_json()["message"]
-    assert login("technician").post("/api/v1/storage/units", json={"site": "ZJ", "kind": "freezer", "name": "x",
+    assert login("technician").post("/api/v1/storage/units",
+                                    json={"site": "ZJ", "kind": "freezer", "name": "x",
                                                                     "barcode": "x"}).status_code == 403

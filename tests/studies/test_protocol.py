@@ -42,21 +42,26 @@ def _write(tmp_path: Path, text: str) -> Path:
 @pytest.mark.parametrize(
     ("old", "new", "key", "problem"),
     [
-        ('anchor = "eot"\nday = 35', 'anchor = "teatime"\nday = 35', "timepoints[3].anchor", "unknown anchor 'teatime'"),
+        ('anchor = "eot"\nday = 35', 'anchor = "teatime"\nday = 35', "timepoints[3].anchor",
+         "unknown anchor 'teatime'"),
         ('container = "STRECK", volume = 10, unit = "ml", yields = ["CTDNA_PLASMA:4x1"], processing = "1600',
-         'container = "STRECK", volume = 10, unit = "litres", yields = ["CTDNA_PLASMA:4x1"], processing = "1600',
+         ('container = "STRECK", volume = 10, unit = "litres", yields = ["CTDNA_PLASMA:4x1"], processing = '
+         '"1600'),
          "timepoints[0].kit[0].unit", "unknown unit 'litres'"),
         ('yields = ["SERUM:4x0.5"], processing = "clot', 'yields = ["SERUM:four"], processing = "clot',
          "timepoints[0].kit[2].yields[0]", "must look like 'TYPE:4x1'"),
         ('code = "NB"', 'code = "ZJ"', "sites[1].code", "duplicate code 'ZJ'"),
         ('dfs_variant = "A"', 'dfs_variant = "C"', "settings.dfs_variant", "must be 'A' or 'B'"),
-        ('accession_prefix = "TB"', 'accession_prefix = "tb1"', "study.accession_prefix", "2 upper-case letters"),
-        ('strata = ["CCR_WW"]\nkit', 'strata = ["CCR_MAYBE"]\nkit', "cre_series[0].days[0].strata", "unknown stratum"),
-        ('FFPE = 30', 'FFPE = -1', "retention.FFPE", "positive whole number"),
-        ('days = [98, 182,', 'days = [182, 98,', "cre_series[0].days", "must increase strictly"),
+        ('accession_prefix = "TB"', 'accession_prefix = "tb1"', "study.accession_prefix",
+         "2 upper-case letters"),
+        ('strata = ["CCR_WW"]\nkit', 'strata = ["CCR_MAYBE"]\nkit', "cre_series[0].days[0].strata",
+         "unknown stratum"),
+        ("FFPE = 30", "FFPE = -1", "retention.FFPE", "positive whole number"),
+        ("days = [98, 182,", "days = [182, 98,", "cre_series[0].days", "must increase strictly"),
     ],
 )
-def test_broken_protocol_names_file_key_and_problem(tmp_path: Path, old: str, new: str, key: str, problem: str) -> None:
+def test_broken_protocol_names_file_key_and_problem(tmp_path: Path, old: str, new: str, key: str,
+                                                    problem: str) -> None:
     assert old in DEFAULT, f"test fixture out of date: {old!r}"
     path = _write(tmp_path, DEFAULT.replace(old, new, 1))
     with pytest.raises(ProtocolError) as info:
@@ -77,8 +82,10 @@ def test_missing_section_and_bad_syntax(tmp_path: Path) -> None:
 
 
 def test_kit_referring_to_unknown_sample_type(tmp_path: Path) -> None:
-    broken = DEFAULT.replace('{ sample_type = "STOOL", container = "STOOL_KIT", volume = 2000, unit = "mg", yields = ["STOOL:4x200"] } ]',
-                             '{ sample_type = "URINE", container = "STOOL_KIT", volume = 2000, unit = "mg" } ]', 1)
+    broken = DEFAULT.replace('{ sample_type = "STOOL", container = "STOOL_KIT", volume = 2000, unit = "mg", '
+                             'yields = ["STOOL:4x200"] } ]',
+                             '{ sample_type = "URINE", container = "STOOL_KIT", volume = 2000, unit = "mg" } '
+                             ']', 1)
     with pytest.raises(ProtocolError) as info:
         load_protocol(_write(tmp_path, broken))
     assert info.value.key == "timepoints[4].kit[0].sample_type"

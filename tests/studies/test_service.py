@@ -19,7 +19,8 @@ def test_installed_study_mirrors_the_protocol(session, study) -> None:
     assert [tp.code for tp in study.timepoints] == [tp.code for tp in protocol.timepoints]
     assert sorted(ss.site.code for ss in study.sites) == ["NB", "SX", "WZ", "ZJ"]
     n_kit = sum(len(tp.kit) for tp in protocol.timepoints)
-    assert session.scalar(select(func.count(KitItem.id)).join(TimePoint).where(TimePoint.study_id == study.id)) == n_kit
+    assert session.scalar(select(func.count(KitItem.id)).join(TimePoint)
+                          .where(TimePoint.study_id == study.id)) == n_kit
 
 
 def test_install_twice_is_harmless_and_another_version_is_refused(session, study) -> None:

@@ -1,4 +1,5 @@
-"""Write the malformed-input corpus (run once; the files are committed): ``python tests/edge/corpus/make_corpus.py``.
+"""Write the malformed-input corpus (run once; the files are committed): ``python
+tests/edge/corpus/make_corpus.py``.
 
 Text files are written byte for byte from the literals below; workbooks are built with openpyxl (and then
 broken where the case asks for it). ``expected.toml`` says what each file must do.
@@ -70,12 +71,16 @@ def markers() -> dict[str, bytes]:
         "cr-only.csv": (LONG + GOOD).replace("\n", "\r").encode(),
         "bom-crlf.csv": b"\xef\xbb\xbf" + (LONG + GOOD).replace("\n", "\r\n").encode(),
         "blank-lines.csv": (LONG + "\n" + GOOD.replace("\n", "\n\n")).encode(),
-        "semicolon-decimal-comma.csv": (LONG.replace(",", ";") + f"{S1};IL6;4,2;pg/mL;;R1;2025-03-01;ana\n").encode(),
-        "utf16-tabs.csv": (LONG.replace(",", "\t") + GOOD.replace(",", "\t").replace("ana", "José")).encode("utf-16"),
+        "semicolon-decimal-comma.csv": (LONG.replace(",", ";") + f"{S1};IL6;4,2;pg/mL;;R1;2025-03-01;ana\n")
+        .encode(),
+        "utf16-tabs.csv": (LONG.replace(",", "\t") + GOOD.replace(",", "\t").replace("ana", "José"))
+        .encode("utf-16"),
         "workbook-named.csv": valid_book,
         "wide-excel-dates.xlsx": workbook([["sample", "IL6 [ng/mL]", "assay_date", "remeasurement"],
-                                           [S1, 0.0042, datetime(2025, 3, 1), False], [None], [S2, "<LOD", None, None]]),
-        "long-with-gaps.xlsx": workbook([["Sample ID", "marker", "value", "unit"], [S1, "IL6", 4.2, "pg/mL"], [],
+                                           [S1, 0.0042, datetime(2025, 3, 1), False], [None],  # noqa: DTZ001 - cells have no zone
+                                           [S2, "<LOD", None, None]]),
+        "long-with-gaps.xlsx": workbook([["Sample ID", "marker", "value", "unit"], [S1, "IL6", 4.2, "pg/mL"],
+                                         [],
                                          [F1, "PDL1_CPS", 12, "score"]]),
     }
 
@@ -103,13 +108,15 @@ def tables() -> dict[str, bytes]:
                                                 f"ZJ-777,{'y' * 140_000},2,2025-02-01\n").encode(),
         "adverse_events--term-too-long.csv": ("participant_id,term,grade,onset_date\n"
                                               f"ZJ-777,{'z' * 121},2,2025-02-01\n").encode(),
-        "qol_responses--answer-9.csv": b"participant_id,instrument,timepoint,item,value\nZJ-777,QLQ-C30,BASELINE,1,9\n",
+        "qol_responses--answer-9.csv": (b"participant_id,instrument,timepoint,item,value\n"
+                                        b"ZJ-777,QLQ-C30,BASELINE,1,9\n"),
         "deaths--nul.csv": b"participant_id,date,cause\nZJ-777,2026-01-0\x001,disease\n",
         # odd but valid
         "cre--cr-only.csv": (CRE + "ZJ-777,2,2025-06-20,cCR,3.5\n").replace("\n", "\r").encode(),
-        "treatment--semicolons-crlf-bom.csv": b"\xef\xbb\xbf" + (b"participant_id;rt_start;rt_end;rt_dose_gy\r\n"
-                                                                b"NB-778;14/01/2025;15.02.2025;50,4\r\n"),
-        "adverse_events--formula-term.csv": b"participant_id,term,grade,onset_date\nZJ-777,=1+2,1,2025-02-01\n",
+        "treatment--semicolons-crlf-bom.csv": (b"\xef\xbb\xbfparticipant_id;rt_start;rt_end;rt_dose_gy\r\n"
+                                               b"NB-778;14/01/2025;15.02.2025;50,4\r\n"),
+        "adverse_events--formula-term.csv": (b"participant_id,term,grade,onset_date\n"
+                                             b"ZJ-777,=1+2,1,2025-02-01\n"),
     }
 
 
@@ -123,11 +130,13 @@ def redcap() -> dict[str, bytes]:
     return {
         "nan-dose.csv": (head + "NB-778,study_arm_1,,,2025-01-14,2025-02-15,nan,28\n").encode(),
         "hour-25.csv": (head + "NB-778,study_arm_1,,,2025-01-14T25:00,2025-02-15,50.4,28\n").encode(),
-        "latin1-after-bom.csv": b"\xef\xbb\xbf" + adverse.encode() + b"ZJ-777,study_arm_1,adverse_event,1,Naus\xe9e,1,2025-02-01\n",
+        "latin1-after-bom.csv": b"\xef\xbb\xbf" + adverse.encode()
+        + b"ZJ-777,study_arm_1,adverse_event,1,Naus\xe9e,1,2025-02-01\n",
         "cell-over-128k.csv": (adverse + f"ZJ-777,study_arm_1,adverse_event,1,{'n' * 140_000},1,2025-02-01\n")
         .encode(),
         "unknown-event.csv": (head + "NB-778,week_99_arm_1,,,2025-01-14,2025-02-15,50.4,28\n").encode(),
-        "unmapped-column.csv": (REDCAP + "rt_start_date,colour\n" + "NB-778,study_arm_1,,,2025-01-14,red\n").encode(),
+        "unmapped-column.csv": (REDCAP + "rt_start_date,colour\n" + "NB-778,study_arm_1,,,2025-01-14,red\n")
+        .encode(),
         "minimal.csv": (head + "NB-778,study_arm_1,,,2025-01-14,2025-02-15,50.4,28\n").encode(),
     }
 
@@ -159,13 +168,17 @@ def mappings() -> dict[str, bytes]:
                                  "    items: QLQ-C30\n").encode(),
         "day-first-sometimes.yaml": MAPPING.replace("day_first: true", "day_first: sometimes").encode(),
         "misspelt-key.yaml": MAPPING.replace("    fields:", "    feilds:").encode(),
-        "events-as-list.yaml": MAPPING.replace("events: {study_arm_1: null}", "events: [study_arm_1]").encode(),
-        "record-id-as-table.yaml": MAPPING.replace("record_id: record_id", "record_id: {name: record_id}").encode(),
-        "unknown-computed-source.yaml": MAPPING.replace("rt_fractions: rt_fractions}", "rt_fractions: '@week'}")
+        "events-as-list.yaml": MAPPING.replace("events: {study_arm_1: null}", "events: [study_arm_1]")
+        .encode(),
+        "record-id-as-table.yaml": MAPPING.replace("record_id: record_id", "record_id: {name: record_id}")
+        .encode(),
+        "unknown-computed-source.yaml": MAPPING.replace("rt_fractions: rt_fractions}",
+                                                        "rt_fractions: '@week'}")
         .encode(),
         "unknown-attribute.yaml": MAPPING.replace("rt_fractions: rt_fractions}", "rt_fraction: rt_fractions}")
         .encode(),
-        "not-yaml.yaml": MAPPING.replace("events: {study_arm_1: null}", "events: {study_arm_1: null").encode(),
+        "not-yaml.yaml": MAPPING.replace("events: {study_arm_1: null}", "events: {study_arm_1: null")
+        .encode(),
         "python-tag.yaml": (MAPPING + "extra: !!python/object/apply:os.system ['true']\n").encode(),
         "alias-bomb.yaml": (laughs + MAPPING).encode(),
         "latin1-after-bom.yaml": b"\xef\xbb\xbf# mapping r\xe9vis\xe9\n" + MAPPING.encode(),
@@ -178,7 +191,7 @@ def main() -> None:
         (HERE / folder).mkdir(exist_ok=True)
         for name, content in files.items():
             (HERE / folder / name).write_bytes(content)
-        print(f"{folder}: {len(files)} files")
+        print(f"{folder}: {len(files)} files")  # noqa: T201 - a script run by hand to rebuild the corpus
 
 
 if __name__ == "__main__":
