@@ -247,7 +247,7 @@ def normalise_table(table: str, frame: pd.DataFrame | None) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-class NormalisedTables(dict):  # type: ignore[type-arg]
+class NormalisedTables(dict):
     """Tables ``normalise_tables`` returned: normalising them again only copies them."""
 
 
@@ -258,7 +258,8 @@ def normalise_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
     those are copied, not converted again (the conversion is most of a derivation's time).
     """
     if isinstance(tables, NormalisedTables):
-        return NormalisedTables({k: v.copy() if isinstance(v, pd.DataFrame) else v for k, v in tables.items()})
+        return NormalisedTables({k: v.copy() if isinstance(v, pd.DataFrame) else v
+                                 for k, v in tables.items()})
     out = NormalisedTables(tables)
     for table in TABLES:
         out[table] = normalise_table(table, tables.get(table))

@@ -257,7 +257,8 @@ def _template_helpers(app: Flask) -> None:
 
 
 def _error_handlers(app: Flask) -> None:
-    """Answer refusals and errors as JSON under /api/ and as a page elsewhere; never a bare 500 for bad input."""
+    """Answer refusals and errors as JSON under /api/ and as a page elsewhere; never a bare 500 for bad
+    input."""
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Any:

@@ -356,9 +356,10 @@ def pct(values: list[float], q: float) -> float:
 
 def serve(url: str, instance: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     """Start gunicorn on ``url`` and wait until it answers."""
-    env = {**os.environ, "LIMS_DATABASE_URL": url, "LIMS_INSTANCE_PATH": str(instance), "LIMS_SECRET_KEY": SECRET,
-           # every simulated bench logs in from 127.0.0.1: one address standing for many, so its login limit is
-           # raised here (the per-account limits stay as configured)
+    env = {**os.environ, "LIMS_DATABASE_URL": url, "LIMS_INSTANCE_PATH": str(instance),
+           "LIMS_SECRET_KEY": SECRET,
+           # every simulated bench logs in from 127.0.0.1: one address standing for many, so its login limit
+           # is raised here (the per-account limits stay as configured)
            "LIMS_RATELIMIT_LOGIN_ADDRESS": "10000 per minute"}
     # --preload: the app is imported once and forked (it opens no connection before the fork).
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b",

@@ -1,13 +1,15 @@
-"""Benchmark the wide Parquet dataset export against reading the same rows with pandas and ADBC (not a timed test).
+"""Benchmark the wide Parquet dataset export against reading the same rows with pandas and ADBC (not a timed
+test).
 
 Usage: .venv/bin/python scripts/bench_export.py [--results 2000000] [--markers 100] [--participants 2500]
 
-Builds a temporary migrated SQLite database: consented participants with a visit at each of eight time points, one
-serum sample per visit with raw pre-analytical values (so every SPREC code is derived), and ``--markers`` results
-per sample. Times ``lims.markers.export.export_dataset`` (wide form, Parquet: results read, joined with covariates,
-pre-analytics, SPREC and derived endpoints, pivoted, written, hashed, zipped and audited) in a process of its own
-(its peak RSS is its own), against, in the same run on the same file: ``pandas.read_sql_query`` of the result rows
-on a plain sqlite3 connection (the baseline), and an ADBC read of the same rows into Arrow (the limit).
+Builds a temporary migrated SQLite database: consented participants with a visit at each of eight time points,
+one serum sample per visit with raw pre-analytical values (so every SPREC code is derived), and ``--markers``
+results per sample. Times ``lims.markers.export.export_dataset`` (wide form, Parquet: results read, joined
+with covariates, pre-analytics, SPREC and derived endpoints, pivoted, written, hashed, zipped and audited) in
+a process of its own (its peak RSS is its own), against, in the same run on the same file:
+``pandas.read_sql_query`` of the result rows on a plain sqlite3 connection (the baseline), and an ADBC read of
+the same rows into Arrow (the limit).
 
 Targets (issue 17.5): the export no slower than the pandas read (<= 1.0x) and within 3x of the ADBC read.
 """
@@ -121,7 +123,8 @@ def fill_results(path: str, n_samples: int, n_markers: int, rng: np.random.Gener
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set (VmHWM): its own, unlike ru_maxrss, which a child inherits from its parent."""
+    """This process's peak resident set (VmHWM): its own, unlike ru_maxrss, which a child inherits from its
+    parent."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
@@ -146,7 +149,8 @@ def child_export(path: str) -> dict[str, float]:
         db.session.commit()
         seconds = time.perf_counter() - start
     peak = peak_rss_mb()
-    return {"seconds": seconds, "peak_mb": peak, "before_mb": before, "rows": result.manifest["row_counts"]["rows"],
+    return {"seconds": seconds, "peak_mb": peak, "before_mb": before,
+            "rows": result.manifest["row_counts"]["rows"],
             "columns": result.manifest["row_counts"]["columns"], "mb": len(result.content) / 1e6}
 
 
@@ -182,10 +186,11 @@ def main() -> None:
             n_samples = seed(args.participants, args.markers, args.results, rng)
             app.extensions["lims_db"]["engine"].dispose()
             n = fill_results(path, n_samples, args.markers, rng)
-            print(f"seeded {args.participants:,} participants, {n_samples:,} serum samples, {args.markers} markers, "
-                  f"{n:,} results in {time.perf_counter() - start:.1f} s")
+            print(f"seeded {args.participants:,} participants, {n_samples:,} serum samples, {args.markers} "
+                  f"markers, {n:,} results in {time.perf_counter() - start:.1f} s")
         app.extensions["lims_db"]["engine"].dispose()
-        done = subprocess.run([sys.executable, __file__, "--child", path], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, __file__, "--child", path], capture_output=True, text=True,
+                              check=False)
         if done.returncode:
             sys.exit(done.stderr)
         ours = json.loads(done.stdout.strip().splitlines()[-1])
@@ -197,11 +202,12 @@ def main() -> None:
         read = time.perf_counter() - start
         con.close()
         assert len(frame) == n
-    print(f"lims export, wide Parquet zip ({ours['rows']:,} rows x {ours['columns']} columns, {ours['mb']:.1f} MB): "
-          f"{ours['seconds']:6.2f} s")
+    print(f"lims export, wide Parquet zip ({ours['rows']:,} rows x {ours['columns']} columns, "
+          f"{ours['mb']:.1f} MB): {ours['seconds']:6.2f} s")
     print(f"pandas.read_sql_query of the same {n:,} result rows (sqlite3): {read:6.2f} s")
     print(f"ADBC read of the same {n:,} result rows into Arrow:           {limit:6.2f} s")
-    print(f"peak RSS of the export process: {ours['peak_mb']:,.0f} MB (after start-up: {ours['before_mb']:,.0f} MB)")
+    print(f"peak RSS of the export process: {ours['peak_mb']:,.0f} MB (after start-up: "
+          f"{ours['before_mb']:,.0f} MB)")
     print(f"ratio vs pandas: export takes {ours['seconds'] / read:.2f}x the pandas read (target <= 1.0)")
     print(f"ratio vs ADBC read: export takes {ours['seconds'] / limit:.2f}x the ADBC read (target <= 3.0)")
 

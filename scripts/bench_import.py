@@ -1,18 +1,21 @@
-"""Benchmark the marker results import against inserting the same rows raw, and against ADBC (not a timed test).
+"""Benchmark the marker results import against inserting the same rows raw, and against ADBC (not a timed
+test).
 
 Usage: .venv/bin/python scripts/bench_import.py [--results 1000000] [--markers 20] [--rounds 3]
 
-Builds a temporary migrated SQLite database with enough consented participants and serum samples, writes a long
-CSV (some values in ng/mL to convert, some <LOD, run/batch/plate/date/operator filled), and times
-``lims.markers.importer.import_results`` (read + full validation + bulk insert + audit + commit) in a process of
-its own, so its peak RSS is its own. In the same round, on the same database file, the same already parsed rows
-are inserted into copies of the marker_result table (same columns, constraints, foreign keys and indexes):
+Builds a temporary migrated SQLite database with enough consented participants and serum samples, writes a
+long CSV (some values in ng/mL to convert, some <LOD, run/batch/plate/date/operator filled), and times
+``lims.markers.importer.import_results`` (read + full validation + bulk insert + audit + commit) in a process
+of its own, so its peak RSS is its own. In the same round, on the same database file, the same already parsed
+rows are inserted into copies of the marker_result table (same columns, constraints, foreign keys and
+indexes):
 
 - the baseline: ``sqlite3.executemany`` of Python tuples, then commit;
 - the limit: ADBC ``adbc_ingest`` of the rows as one Arrow table (adbc-driver-sqlite), then commit; and, for
   reference, ``adbc_ingest`` into a new table without indexes or constraints.
 
-Targets (issue 17.5): the import at least as fast as the raw executemany (>= 1.0x) and within 3x of ADBC ingest.
+Targets (issue 17.5): the import at least as fast as the raw executemany (>= 1.0x) and within 3x of ADBC
+ingest.
 """
 
 from __future__ import annotations
@@ -72,8 +75,10 @@ def seed(n_samples: int, n_markers: int) -> list[str]:
                                                   for c in cids])
     accessions = [make_accession(i + 1, study.accession_prefix) for i in range(n_samples)]
     conn.execute(insert(Sample.__table__), [
-        {"accession": a, "study_id": study.id, "site_id": site.id, "participant_id": pids[i % len(pids)], "sample_type_id": serum.id,
-         "derivation": "primary", "status": "in_storage", "unit": "ml", "quantity": 0.5, "freeze_thaw_count": 0}
+        {"accession": a, "study_id": study.id, "site_id": site.id, "participant_id": pids[i % len(pids)],
+         "sample_type_id": serum.id,
+         "derivation": "primary", "status": "in_storage", "unit": "ml", "quantity": 0.5,
+         "freeze_thaw_count": 0}
         for i, a in enumerate(accessions)])
     for k in range(n_markers):
         save_marker(session, {"code": f"CYT{k:02d}", "name": f"Cytokine {k}", "category": "cytokine",
@@ -127,20 +132,22 @@ def baselines(path: str) -> dict[str, float]:
     copy_table(con, "marker_result_adbc")
     start = time.perf_counter()
     con.execute("BEGIN")
-    sql = f"INSERT INTO marker_result_raw ({COLUMNS}) VALUES ({', '.join('?' * 13)})"  # noqa: S608 - as above
+    sql = f"INSERT INTO marker_result_raw ({COLUMNS}) VALUES ({', '.join('?' * 13)})"
     con.executemany(sql, rows)
     con.execute("COMMIT")
     raw = time.perf_counter() - start
     con.close()
     names = [c.strip() for c in COLUMNS.split(",")]
-    table = pa.table({name: pa.array(list(column)) for name, column in zip(names, zip(*rows))})
+    table = pa.table({name: pa.array(list(column))
+                      for name, column in zip(names, zip(*rows, strict=True), strict=True)})
     table = table.set_column(names.index("assay_date"), "assay_date", table["assay_date"].cast(pa.string()))
     del rows
     out = {"raw": raw}
     with adbc.connect(path, autocommit=True) as ac, ac.cursor() as cur:
         cur.execute("PRAGMA foreign_keys=ON")  # outside a transaction, or SQLite ignores it
         cur.execute("PRAGMA synchronous=NORMAL")
-        for key, target, mode in (("adbc", "marker_result_adbc", "append"), ("adbc_bare", "marker_result_bare",
+        for key, target, mode in (("adbc", "marker_result_adbc", "append"),
+                                  ("adbc_bare", "marker_result_bare",
                                                                             "create")):
             start = time.perf_counter()
             cur.execute("BEGIN")
@@ -156,7 +163,8 @@ def baselines(path: str) -> dict[str, float]:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set (VmHWM): its own, unlike ru_maxrss, which a child inherits from its parent."""
+    """This process's peak resident set (VmHWM): its own, unlike ru_maxrss, which a child inherits from its
+    parent."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024

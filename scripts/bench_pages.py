@@ -1,11 +1,11 @@
 #!/usr/bin/env python
 """Time the PI's result pages on the demo: the endpoints readout, the associations page and a marker report.
 
-Builds the demo trial in a throwaway SQLite database (or uses ``--database-url`` holding one already), logs the
-PI in with the Flask test client, saves one association screen, then requests each page ``--repeat`` times
-after a first (cold) request and prints p50/p95 per page, their ratio to a trivial endpoint measured in the same
-run (GET /api/v1/station/ping: same app, same authentication, no work) and PASS/FAIL against 0.5 s at p95.
-A page's figures are separate image requests; ``--figures`` times them too (not part of the target).
+Builds the demo trial in a throwaway SQLite database (or uses ``--database-url`` holding one already), logs
+the PI in with the Flask test client, saves one association screen, then requests each page ``--repeat`` times
+after a first (cold) request and prints p50/p95 per page, their ratio to a trivial endpoint measured in the
+same run (GET /api/v1/station/ping: same app, same authentication, no work) and PASS/FAIL against 0.5 s at
+p95. A page's figures are separate image requests; ``--figures`` times them too (not part of the target).
 "cold" is a page's first request in the process; "after write" its first request after the clinical and marker
 data versions changed (as any clinical import does), when every derived value is computed again.
 
@@ -60,7 +60,8 @@ def _timed(get: Callable[[], Any], repeat: int) -> tuple[float, list[float]]:
 
 
 def _after_write(app: Any, client: Any, path: str) -> float:
-    """Seconds of the first request after the clinical and marker data changed (every cached value replaced)."""
+    """Seconds of the first request after the clinical and marker data changed (every cached value
+    replaced)."""
     from lims.core import versions
     from lims.extensions import db
 
@@ -74,12 +75,13 @@ def _after_write(app: Any, client: Any, path: str) -> float:
 
 def _p(times: list[float], q: float) -> float:
     ordered = sorted(times)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered) + 0.5)) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
 
 
 def _pages(client: Any, figures: bool) -> dict[str, str]:
     posted = client.post("/results/associations", data={
-        "outcome": "os", "timepoint": "BASELINE", "sample_type": "SERUM", "transform": "log2", "cut": "median"})
+        "outcome": "os", "timepoint": "BASELINE", "sample_type": "SERUM", "transform": "log2",
+        "cut": "median"})
     assert posted.status_code == 302, posted.get_data(as_text=True)[:2000]
     run = posted.headers["Location"]
     page = client.get(run).get_data(as_text=True)

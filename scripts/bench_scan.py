@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Scan at scale: 20 scanners mixing look-ups and stores against N samples, beside a trivial endpoint, same run.
+"""Scan at scale: 20 scanners mixing look-ups and stores against N samples, beside a trivial endpoint, same
+run.
 
 Fills an empty database (migrated to the head) with N samples, every one in a box with its keyed custody
 event (COPY on PostgreSQL; see scripts/bench_scan_fill.py), and per scanner (a technician at one site, half
@@ -101,7 +102,8 @@ class Client:
 class Tally:
     latency: dict[str, list[float]] = field(default_factory=lambda: {"lookup": [], "store": [], "ping": []})
     errors: list[str] = field(default_factory=list)
-    stores: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # tube -> [(box, position)] in order
+    # tube -> [(box, position)] in order
+    stores: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
 
 def _next_store(scanner: Scanner, n: int) -> tuple[str, int, int]:
@@ -178,8 +180,10 @@ def run_scanners(port: int, fill: Fill, seconds: float, mix: tuple[float, float]
 
 
 # ----- checks and figures ------------------------------------------------------------------------------
-def check_custody(url: str, instance: Path, fill: Fill, stores: dict[str, list[tuple[int, str]]]) -> list[str]:
-    """Every 201 store is the tube's placement (the last one) and its own event in a custody chain that verifies."""
+def check_custody(url: str, instance: Path, fill: Fill,
+                  stores: dict[str, list[tuple[int, str]]]) -> list[str]:
+    """Every 201 store is the tube's placement (the last one) and its own event in a custody chain that
+    verifies."""
     key = keys.read_keyring(instance / keys.KEY_FILE_NAME)
     problems: list[str] = []
     engine = make_engine(url)
@@ -198,9 +202,11 @@ def check_custody(url: str, instance: Path, fill: Fill, stores: dict[str, list[t
     for tube, done in stores.items():
         sid = ids[tube]
         box, position = done[-1]
-        if placed.get(sid) is None or (placed[sid][0], label((placed[sid][1] - 1) * 9 + placed[sid][2] - 1)) != (
+        if placed.get(sid) is None or (placed[sid][0],
+                                       label((placed[sid][1] - 1) * 9 + placed[sid][2] - 1)) != (
                 box, position):
-            problems.append(f"{tube}: placed at {placed.get(sid)}, but its last store answered 201 was {done[-1]}")
+            problems.append(f"{tube}: placed at {placed.get(sid)}, but its last store answered 201 was "
+                            f"{done[-1]}")
         chain_ = events.get(sid, [])
         seen = [(e.details.get("unit"), e.details.get("position"))
                 for e in chain_ if e.action in ("stored", "moved")]
@@ -210,7 +216,8 @@ def check_custody(url: str, instance: Path, fill: Fill, stores: dict[str, list[t
         for seq, e in enumerate(chain_, start=1):
             content = chain.event_content(
                 sample_id=sid, seq=e.seq, epoch=e.epoch, action=e.action, at=e.at, user_id=e.user_id,
-                site_code=e.site_code, from_location=e.from_location, to_location=e.to_location, reason=e.reason,
+                site_code=e.site_code, from_location=e.from_location, to_location=e.to_location,
+                reason=e.reason,
                 details=e.details, corrects=None)
             if e.seq != seq or e.prev_mac != prev or not chain.same_mac(
                     e.mac, chain.event_mac(key.keys[e.epoch], prev, content)):
@@ -228,9 +235,12 @@ def pct(values: list[float], q: float) -> float:
 
 def serve(url: str, instance: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     """Start gunicorn on ``url`` and wait until it answers."""
-    env = {**os.environ, "LIMS_DATABASE_URL": url, "LIMS_INSTANCE_PATH": str(instance), "LIMS_SECRET_KEY": SECRET}
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-                               "--preload", "--timeout", "120", "--graceful-timeout", "5", "--log-level", "warning",
+    env = {**os.environ, "LIMS_DATABASE_URL": url, "LIMS_INSTANCE_PATH": str(instance),
+           "LIMS_SECRET_KEY": SECRET}
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b",
+                               f"127.0.0.1:{port}",
+                               "--preload", "--timeout", "120", "--graceful-timeout", "5", "--log-level",
+                               "warning",
                                "lims.wsgi:app"], cwd=ROOT, env=env)
     for _ in range(1800):  # a loaded machine may take a while to import and fork
         try:
@@ -263,7 +273,8 @@ def run(url: str, instance: Path, *, samples: int, clients: int, tubes: int, sec
     problems = tally.errors[:20] + check_custody(url, instance, fill_, tally.stores)
     figures: dict[str, Any] = {"samples": samples, "scanners": clients, "workers": workers,
                                "seconds": round(wall, 1),
-                               "errors": len(tally.errors), "stores_201": sum(map(len, tally.stores.values())),
+                               "errors": len(tally.errors),
+                               "stores_201": sum(map(len, tally.stores.values())),
                                "tubes_stored": len(tally.stores)}
     for kind, values in tally.latency.items():
         figures[kind] = {"n": len(values),
@@ -278,14 +289,17 @@ def run(url: str, instance: Path, *, samples: int, clients: int, tubes: int, sec
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=10_000_000)
     parser.add_argument("--database-url", default=None,
                         help="URL of an empty database (default: a new SQLite file)")
-    parser.add_argument("--clients", type=int, default=20, help="concurrent scanners (half cookie, half token)")
+    parser.add_argument("--clients", type=int, default=20,
+                        help="concurrent scanners (half cookie, half token)")
     parser.add_argument("--tubes", type=int, default=300, help="received tubes per scanner to store")
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of look-ups and pings before measuring")
+    parser.add_argument("--warmup", type=float, default=5.0,
+                        help="seconds of look-ups and pings before measuring")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--lookups", type=float, default=0.55, help="share of look-ups")
     parser.add_argument("--stores", type=float, default=0.25, help="share of stores (the rest: pings)")
@@ -295,13 +309,14 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-scan-"))
     url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
-    print(f"database: {make_url(url).render_as_string(hide_password=True)}; samples: {args.samples:,}", flush=True)
+    print(f"database: {make_url(url).render_as_string(hide_password=True)}; samples: {args.samples:,}",
+          flush=True)
     f = run(url, tmp / "instance", samples=args.samples, clients=args.clients, tubes=args.tubes,
             seconds=args.seconds, warmup=args.warmup, workers=args.workers, port=args.port,
             mix=(args.lookups, args.stores))
     for kind in ("lookup", "store", "ping"):
-        print(f"{kind:7s} n={f[kind]['n']:6d}  p50 {f[kind]['p50_ms']:8.2f} ms  p95 {f[kind]['p95_ms']:8.2f} ms  "
-              f"p99 {f[kind]['p99_ms']:8.2f} ms")
+        print(f"{kind:7s} n={f[kind]['n']:6d}  p50 {f[kind]['p50_ms']:8.2f} ms  p95 {f[kind]['p95_ms']:8.2f} "
+              f"ms  p99 {f[kind]['p99_ms']:8.2f} ms")
     print(f"{f['requests']} requests in {f['seconds']} s ({f['requests'] / f['seconds']:.0f} req/s) from "
           f"{f['scanners']} scanners on {f['workers']} gunicorn workers, {f['samples']:,} samples")
     print(f"lookup p99 / trivial p99 = {f['lookup_p99_vs_ping_p99']:.2f} (target <= 2.00: "

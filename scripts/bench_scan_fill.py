@@ -1,4 +1,5 @@
-"""The fill of the scan benchmark (scripts/bench_scan.py): N samples in storage with custody, and the scanners.
+"""The fill of the scan benchmark (scripts/bench_scan.py): N samples in storage with custody, and the
+scanners.
 
 Participants, baseline visits, samples held at four sites (``sample_site``), every sample in a 9 x 9 box of
 its site's freezer with its keyed ``stored`` custody event and chain head, sealed with the instance's custody
@@ -74,7 +75,8 @@ class Scanner:
     tubes: list[str]
     boxes: list[int]
     free: dict[int, set[int]] = field(default_factory=dict)  # box -> free slots
-    where: dict[str, tuple[int, int]] = field(default_factory=dict)  # tube -> (box, slot), as this scanner knows
+    # tube -> (box, slot), as this scanner knows
+    where: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -123,10 +125,12 @@ class Bulk:
 
 
 def _drop_indexes(conn: Connection) -> list[str]:
-    """Drop the secondary indexes of the bulk tables (PostgreSQL); return their definitions to rebuild them."""
+    """Drop the secondary indexes of the bulk tables (PostgreSQL); return their definitions to rebuild
+    them."""
     rows = conn.execute(text(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(:t) AND schemaname = current_schema() "
-        "AND indexname NOT IN (SELECT conname FROM pg_constraint)"), {"t": list(BULK_TABLES)}).all()
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(:t) AND schemaname = "
+        "current_schema() AND indexname NOT IN (SELECT conname FROM pg_constraint)"),
+                        {"t": list(BULK_TABLES)}).all()
     for name, _ in rows:
         conn.execute(text(f'DROP INDEX "{name}"'))
     return [definition for _, definition in rows]
@@ -180,7 +184,8 @@ def fill(url: str, instance: Path, *, samples: int, clients: int, tubes: int) ->
         types = list(conn.scalars(text("SELECT id FROM sample_type WHERE code IN "
                                        "('CTDNA_PLASMA', 'SERUM', 'STOOL', 'PBMC') ORDER BY id")))
         keyring = keys.read_keyring(instance / keys.KEY_FILE_NAME)
-        _fill_rows(bulk, samples=samples, scanners=scanners, sites=sites, study_id=study_id, baseline=baseline,
+        _fill_rows(bulk, samples=samples, scanners=scanners, sites=sites, study_id=study_id,
+                   baseline=baseline,
                    types=types, user_id=user_id, keyring=keyring, tubes=tubes, t0=t0)
         if bulk.pg:
             conn.execute(text("SET session_replication_role = origin"))
@@ -197,29 +202,37 @@ def fill(url: str, instance: Path, *, samples: int, clients: int, tubes: int) ->
             conn.execute(text("VACUUM ANALYZE"))
         total = conn.scalar(select(func.count(Sample.id)))
     engine.dispose()
-    print(f"filled {total:,} samples with placements and custody in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(f"filled {total:,} samples with placements and custody in {time.perf_counter() - t0:.1f} s",
+          flush=True)
     return Fill(samples, sites, scanners, barcodes)
 
 
-def _fill_rows(bulk: Bulk, *, samples: int, scanners: list[Scanner], sites: list[tuple[int, str]], study_id: int,
+def _fill_rows(bulk: Bulk, *, samples: int, scanners: list[Scanner], sites: list[tuple[int, str]],
+               study_id: int,
                baseline: int, types: list[int], user_id: int, keyring: Any, tubes: int, t0: float) -> None:
-    """Participants, visits, boxes, samples with placements and custody, then each scanner's received tubes."""
+    """Participants, visits, boxes, samples with placements and custody, then each scanner's received
+    tubes."""
     n_sites = len(sites)
-    n_participants = max(samples // SAMPLES_PER_PARTICIPANT // n_sites, 1) * n_sites  # participant p at site p % 4
+    # participant p at site p % 4
+    n_participants = max(samples // SAMPLES_PER_PARTICIPANT // n_sites, 1) * n_sites
     p0, v0 = bulk.next_id("participant"), bulk.next_id("visit")
     bulk.write("participant", "id, study_id, site_id, code, enrolled_on, sex, age, ecog", (
-        (p0 + p, study_id, sites[p % n_sites][0], f"{sites[p % n_sites][1]}-B{p:07d}", "2024-01-01", "M", 60, 0)
+        (p0 + p, study_id, sites[p % n_sites][0], f"{sites[p % n_sites][1]}-B{p:07d}", "2024-01-01", "M", 60,
+         0)
         for p in range(n_participants + n_sites)))  # the last n_sites participants give the scanners' tubes
     created = bulk.when("2024-06-01 08:00:00")
     bulk.write("visit", "id, participant_id, timepoint_id, occurrence, status, actual_on, created_at", (
-        (v0 + p, p0 + p, baseline, 1, "done", "2024-06-01", created) for p in range(n_participants + n_sites)))
-    # Sample i is at site i % n_sites (participant i % n_participants); the k-th of a site is in its box k // 81.
+        (v0 + p, p0 + p, baseline, 1, "done", "2024-06-01", created)
+        for p in range(n_participants + n_sites)))
+    # Sample i is at site i % n_sites (participant i % n_participants); the k-th of a site is in its box k //
+    # 81.
     per_site = -(-samples // n_sites)
     u0 = bulk.next_id("storage_unit")
     boxes_per_site = -(-per_site // BOX)
     racks_per_site = -(-boxes_per_site // BOXES_PER_RACK)
     per_site_units = 1 + racks_per_site + boxes_per_site
-    bulk.write("storage_unit", "id, site_id, parent_id, kind, name, barcode, set_temp_c, rows, cols, label_scheme, "
+    bulk.write("storage_unit",
+               "id, site_id, parent_id, kind, name, barcode, set_temp_c, rows, cols, label_scheme, "
                "version", _units(u0, sites, racks_per_site, boxes_per_site))
     print(f"  participants, visits, {per_site_units * n_sites:,} units: {time.perf_counter() - t0:.1f} s",
           flush=True)
@@ -264,9 +277,10 @@ class Layout:
     created: str
 
 
-SAMPLE_COLUMNS = ("id, accession, study_id, participant_id, visit_id, sample_type_id, site_id, derivation, status, "
-                  "quantity, initial_quantity, unit, freeze_thaw_count, collected_at, created_at")
-EVENT_COLUMNS = "id, sample_id, seq, epoch, action, at, user_id, site_code, to_location, details, prev_mac, mac"
+SAMPLE_COLUMNS = ("id, accession, study_id, participant_id, visit_id, sample_type_id, site_id, derivation, "
+                  "status, quantity, initial_quantity, unit, freeze_thaw_count, collected_at, created_at")
+EVENT_COLUMNS = ("id, sample_id, seq, epoch, action, at, user_id, site_code, to_location, details, prev_mac, "
+                 "mac")
 
 
 def _chunk(lay: Layout, bounds: tuple[int, int]) -> list[tuple[str, str, Any]]:
@@ -274,7 +288,8 @@ def _chunk(lay: Layout, bounds: tuple[int, int]) -> list[tuple[str, str, Any]]:
     ids, n, sites, created = range(*bounds), len(lay.sites), lay.sites, lay.created
     people = lay.participants
     samples = [(lay.s0 + i, accession(i), lay.study_id, lay.p0 + i % people, lay.v0 + i % people,
-                lay.types[i % len(lay.types)], sites[i % n][0], "primary", "in_storage", 1.0, 1.0, "ml", 0, created,
+                lay.types[i % len(lay.types)], sites[i % n][0], "primary", "in_storage", 1.0, 1.0, "ml", 0,
+                created,
                 created) for i in ids]
     held = [(lay.s0 + i, sites[i % n][0], created) for i in ids]
     # The k-th sample of a site (k = i // n) is in its box k // 81, at slot k % 81.
@@ -285,7 +300,8 @@ def _chunk(lay: Layout, bounds: tuple[int, int]) -> list[tuple[str, str, Any]]:
          label((i // n) % BOX)) for i in ids], lay.e0 + bounds[0]))
     tables = [("sample", SAMPLE_COLUMNS, samples), ("sample_site", "sample_id, site_id, since", held),
               ("placement", "sample_id, unit_id, row, col, version", placed),
-              ("custody_event", EVENT_COLUMNS, [(e[0], e[1], 1, lay.epoch, e[2], created, lay.user_id, e[3], e[4],
+              ("custody_event", EVENT_COLUMNS,
+               [(e[0], e[1], 1, lay.epoch, e[2], created, lay.user_id, e[3], e[4],
                                                  e[5], chain.GENESIS, e[6]) for e in events]),
               ("custody_chain", "sample_id, seq, mac", [(e[1], 1, e[6]) for e in events])]
     if lay.pg:
@@ -302,12 +318,15 @@ def _units(u0: int, sites: list[tuple[int, str]], racks: int, boxes: int) -> Ite
     uid = u0
     for site_id, code in sites:
         freezer = uid
-        yield (freezer, site_id, None, "freezer", f"{code} -80 freezer", f"{code}-F", -80.0, None, None, "A1", 1)
+        yield (freezer, site_id, None, "freezer", f"{code} -80 freezer", f"{code}-F", -80.0, None, None, "A1",
+               1)
         for r in range(racks):
-            yield (freezer + 1 + r, site_id, freezer, "rack", f"Rack {r + 1}", f"{code}-F-R{r + 1}", None, None,
+            yield (freezer + 1 + r, site_id, freezer, "rack", f"Rack {r + 1}", f"{code}-F-R{r + 1}", None,
+                   None,
                    None, "A1", 1)
         for b in range(boxes):
-            yield (freezer + 1 + racks + b, site_id, freezer + 1 + b // BOXES_PER_RACK, "box", f"Box {b + 1:06d}",
+            yield (freezer + 1 + racks + b, site_id, freezer + 1 + b // BOXES_PER_RACK, "box",
+                   f"Box {b + 1:06d}",
                    f"{code}-F-B{b + 1:06d}", None, 9, 9, "A1", 1)
         uid += 1 + racks + boxes
 
@@ -345,7 +364,8 @@ AT = "2024-06-01T08:00:00.000000Z"
 def _fill_tubes(bulk: Bulk, scanners: list[Scanner], sites: list[tuple[int, str]], *, samples: int, s0: int,
                 e0: int, p0: int, v0: int, study_id: int, types: list[int], user_id: int, keyring: Any,
                 tubes: int) -> None:
-    """Give each scanner its tubes: received at its site (a ``received`` custody event each), not yet stored."""
+    """Give each scanner its tubes: received at its site (a ``received`` custody event each), not yet
+    stored."""
     rows, i = [], samples
     for scanner in scanners:
         for _ in range(tubes):
@@ -353,14 +373,18 @@ def _fill_tubes(bulk: Bulk, scanners: list[Scanner], sites: list[tuple[int, str]
             rows.append((s0 + i, i, scanner.site))
             i += 1
     created = bulk.when("2024-06-01 08:00:00")
-    bulk.write("sample", "id, accession, study_id, participant_id, visit_id, sample_type_id, site_id, derivation, "
+    bulk.write("sample",
+               "id, accession, study_id, participant_id, visit_id, sample_type_id, site_id, derivation, "
                "status, quantity, initial_quantity, unit, freeze_thaw_count, collected_at, created_at", (
-                   (sid, accession(i), study_id, p0 + s, v0 + s, types[0], sites[s][0], "primary", "received", 1.0,
+                   (sid, accession(i), study_id, p0 + s, v0 + s, types[0], sites[s][0], "primary", "received",
+                    1.0,
                     1.0, "ml", 0, created, created) for sid, i, s in rows))
-    bulk.write("sample_site", "sample_id, site_id, since", ((sid, sites[s][0], created) for sid, _, s in rows))
+    bulk.write("sample_site", "sample_id, site_id, since",
+               ((sid, sites[s][0], created) for sid, _, s in rows))
     received = [(sid, "received", sites[s][1], None, None) for sid, _, s in rows]
     events = list(_events(keyring.epoch, keyring.key, user_id, received, e0 + samples))
-    bulk.write("custody_event", "id, sample_id, seq, epoch, action, at, user_id, site_code, to_location, details, "
+    bulk.write("custody_event",
+               "id, sample_id, seq, epoch, action, at, user_id, site_code, to_location, details, "
                "prev_mac, mac", ((e[0], e[1], 1, keyring.epoch, e[2], created, user_id, e[3], e[4], e[5],
                                   chain.GENESIS, e[6]) for e in events))
     bulk.write("custody_chain", "sample_id, seq, mac", ((e[1], 1, e[6]) for e in events))

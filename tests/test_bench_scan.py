@@ -32,7 +32,8 @@ def test_scanners_mixing_lookups_and_stores_lose_nothing(tmp_path: Path) -> None
     with fresh_database(PG_URL or "sqlite://", tmp_path) as url:
         out = tmp_path / "bench.json"
         done = subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "bench_scan.py"), "--database-url", url, "--samples", "3000",
+            [sys.executable, str(ROOT / "scripts" / "bench_scan.py"), "--database-url", url, "--samples",
+             "3000",
              "--clients", "4", "--tubes", "10", "--seconds", "4", "--warmup", "0", "--workers", "2",
              "--port", str(_free_port()), "--json", str(out)],
             cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)

@@ -36,8 +36,8 @@ MARKERS = ["o", "s", "^", "D", "v", "P"]
 
 
 def place_labels(ax: Axes, x: np.ndarray, y: np.ndarray, texts: list[str]) -> list:
-    """Annotate points in order, each at the first candidate offset whose box stays inside the axes and clear of
-    the labels already placed; a label with no free place is left out. Returns the placed annotations."""
+    """Annotate points in order, each at the first candidate offset whose box stays inside the axes and clear
+    of the labels already placed; a label with no free place is left out. Returns the placed annotations."""
     canvas = ax.figure.canvas
     assert isinstance(canvas, FigureCanvasAgg)  # figures are made by new_figure
     renderer = canvas.get_renderer()

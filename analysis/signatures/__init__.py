@@ -12,7 +12,8 @@ Public API::
     decision_curve(y, prob, thresholds); watch_and_wait_table(y_residual, prob, thresholds, per=100)
 """
 
-from ..decision import decision_curve, watch_and_wait_table
+from analysis.decision import decision_curve, watch_and_wait_table
+
 from .export import NotASignatureFile, dumps, load, loads
 from .model import FinalModel, PenalisedCox, PenalisedLogistic, fit_final
 from .preprocess import MarkerPreprocessor

@@ -1,4 +1,5 @@
-"""The published signature file: one plain JSON document that :func:`loads` rebuilds without executing anything.
+"""The published signature file: one plain JSON document that :func:`loads` rebuilds without executing
+anything.
 
 Why not a pickle (joblib) or skops: loading a pickle runs whatever code the file names, and a skops file still
 names Python types that the loader must be told to trust. A final model is only a spec, six short float arrays
@@ -6,7 +7,8 @@ and a few numbers, so it is written out as data: anyone can read it (a text edit
 apply the model without Python or scikit-learn, and a file that holds anything else is refused, not run.
 Floats are written with Python's shortest round-trip repr, so a loaded model predicts bit-for-bit the same.
 
-Format ``trialbank-signature/2`` (UTF-8 JSON object; every key below is required and no other key is allowed)::
+Format ``trialbank-signature/2`` (UTF-8 JSON object; every key below is required and no other key is
+allowed)::
 
     format            "trialbank-signature/2"
     kind              "binary" | "survival"
@@ -17,8 +19,8 @@ Format ``trialbank-signature/2`` (UTF-8 JSON object; every key below is required
     dataset_sha256, versions, created_utc   provenance
     preprocessing     {median, pseudocount, mean, scale}: one number per required column. A value x of column
                       j becomes z = (T_j(x if observed else median_j) - mean_j) / scale_j, where T_j is the
-                      column's transform in spec (log2: log2(max(x, 0) + pseudocount_j); log1p: log1p(max(x, 0));
-                      asinh; none).
+                      column's transform in spec (log2: log2(max(x, 0) + pseudocount_j); log1p: log1p(max(x,
+                      0)); asinh; none).
     model             {alpha, penalty_factor, l2_fixed (null or list), tol, max_iter, converged, coef, and
                       binary: intercept -> P(event) = 1 / (1 + exp(-(intercept + z . coef)));
                       survival: baseline_times, baseline_cumhaz (Breslow) -> linear predictor z . coef and
@@ -80,7 +82,8 @@ def to_dict(model: FinalModel) -> dict[str, Any]:
 
 
 def dumps(model: FinalModel) -> bytes:
-    """The model as UTF-8 JSON bytes (non-finite numbers other than NaN are an error, not silently written)."""
+    """The model as UTF-8 JSON bytes (non-finite numbers other than NaN are an error, not silently
+    written)."""
     return json.dumps(to_dict(model), allow_nan=False, ensure_ascii=False, indent=1).encode("utf-8")
 
 
@@ -105,7 +108,8 @@ def loads(data: bytes) -> FinalModel:
         doc = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
     except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError, NaN/Infinity
         raise NotASignatureFile(f"not a Trialbank signature file ({FORMAT}): not plain JSON ({exc}); "
-                                "pickle/joblib files are not loaded, since loading them would run code") from None
+                                "pickle/joblib files are not loaded, since loading them would run "
+                                "code") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
         raise NotASignatureFile(f"not a Trialbank signature file ({FORMAT}); format is {found!r}")
@@ -132,7 +136,8 @@ def _keys(where: str, obj: Any, expected: set[str]) -> dict[str, Any]:
 
 
 def _array(where: str, value: Any, n: int | None = None) -> np.ndarray:
-    if not isinstance(value, list) or not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+    if not isinstance(value,
+                      list) or not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
                                               for v in value):
         raise TypeError(f"{where} must be a list of numbers")
     if n is not None and len(value) != n:
@@ -182,7 +187,8 @@ def _rebuild(doc: dict[str, Any]) -> FinalModel:
     m = _keys("model", doc["model"], _MODEL | _MODEL_KIND[kind])
     l2 = None if m["l2_fixed"] is None else _array("model.l2_fixed", m["l2_fixed"], n)
     hyper: dict[str, Any] = {"lam": float(doc["lambda"]), "alpha": float(m["alpha"]), "tol": float(m["tol"]),
-             "max_iter": int(m["max_iter"]), "penalty_factor": _array("model.penalty_factor", m["penalty_factor"], n),
+             "max_iter": int(m["max_iter"]),
+                             "penalty_factor": _array("model.penalty_factor", m["penalty_factor"], n),
              "l2_fixed": l2}
     est: PenalisedLogistic | PenalisedCox
     if kind == "binary":
@@ -196,7 +202,8 @@ def _rebuild(doc: dict[str, Any]) -> FinalModel:
     versions = doc["versions"]
     if not isinstance(versions, dict) or not all(isinstance(v, str) for v in versions.values()):
         raise TypeError("versions must map names to strings")
-    return FinalModel(spec=spec, pipeline=Pipeline([("prep", prep), ("model", est)]), lam=float(doc["lambda"]),
+    return FinalModel(spec=spec, pipeline=Pipeline([("prep", prep), ("model", est)]),
+                      lam=float(doc["lambda"]),
                       required_columns=columns, dataset_sha256=str(doc["dataset_sha256"]), versions=versions,
                       created_utc=str(doc["created_utc"]), cv_loss=_array("cv_loss", doc["cv_loss"]).tolist())
 
@@ -206,4 +213,5 @@ def _warn_versions(saved: dict[str, str]) -> None:
     changed = [f"{k} {saved.get(k)} → {now.get(k)}" for k in ("numpy", "scikit-learn", "scipy")
                if saved.get(k) != now.get(k)]
     if changed:
-        warnings.warn("model saved with other package versions: " + "; ".join(changed), UserWarning, stacklevel=3)
+        warnings.warn("model saved with other package versions: " + "; ".join(changed), UserWarning,
+                      stacklevel=3)

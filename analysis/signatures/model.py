@@ -1,4 +1,5 @@
-"""The final model: tuned on all data, a scikit-learn Pipeline with its column schema (file format: export.py).
+"""The final model: tuned on all data, a scikit-learn Pipeline with its column schema (file format:
+export.py).
 
 ``fit_final`` chooses the penalty by ``inner_folds``-fold CV on all patients (loss curves averaged over the
 spec's seeds) and fits preprocessing + model on all patients. Its apparent performance is optimistic: quote

@@ -97,7 +97,8 @@ class ModelSpec:
         else:
             object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         if len(self.repeat_seeds) != self.repeats:
-            raise ValueError(f"seeds has {len(self.repeat_seeds)} values but repeats={self.repeats}; give one seed per repeat")
+            raise ValueError(f"seeds has {len(self.repeat_seeds)} values but repeats={self.repeats}; give "
+                             "one seed per repeat")
         if self.penalty not in PENALTIES:
             raise ValueError(f"penalty={self.penalty!r}; choose one of {', '.join(PENALTIES)}")
         if not 0.0 <= self.l1_ratio <= 1.0:

@@ -96,8 +96,8 @@ class ValidationResult:
                   + " (ties to the larger penalty).")
         if self.kind == "binary":
             perf = (f"The cross-validated AUC was {self.auc:.3f} (95% CI {_ci(self.auc_ci)}; "
-                    f"DeLong variance of the pooled out-of-fold predictions, averaged over repeats); calibration "
-                    f"slope {self.calibration['slope']:.2f}, calibration-in-the-large "
+                    "DeLong variance of the pooled out-of-fold predictions, averaged over repeats); "
+                    f"calibration slope {self.calibration['slope']:.2f}, calibration-in-the-large "
                     f"{self.calibration['intercept']:.2f}.")
         else:
             perf = (f"Harrell's C of the pooled out-of-fold linear predictors was {self.cindex:.3f} "
@@ -111,13 +111,14 @@ class ValidationResult:
             f"We modelled {what} in {self.n} patients ({self.n_dropped} excluded for a missing outcome) with "
             f"{model} using {pen} on {len(s.markers)} candidate markers.{forced} Markers were transformed "
             f"({tr}), median-imputed and standardised with parameters learnt on each training set only. "
-            f"Performance was estimated by nested cross-validation: {s.outer_folds}-fold outer cross-validation "
-            f"stratified by {'outcome' if self.kind == 'binary' else 'event status'}, repeated {s.repeats} times "
-            f"(seeds {', '.join(map(str, s.repeat_seeds))}).{tuning} {perf}{perm} Selection frequency is the share of "
-            f"the {s.repeats * s.outer_folds} outer-fold models in which a marker had a non-zero coefficient. "
-            f"Software: numpy {self.provenance['versions']['numpy']}, scikit-learn "
-            f"{self.provenance['versions']['scikit-learn']}, lifelines {self.provenance['versions']['lifelines']}; "
-            f"dataset SHA-256 {self.provenance['dataset_sha256'][:16]}…."
+            f"Performance was estimated by nested cross-validation: {s.outer_folds}-fold outer "
+            f"cross-validation stratified by {'outcome' if self.kind == 'binary' else 'event status'}, "
+            f"repeated {s.repeats} times (seeds {', '.join(map(str, s.repeat_seeds))}).{tuning} {perf}{perm} "
+            f"Selection frequency is the share of the {s.repeats * s.outer_folds} outer-fold models in which "
+            f"a marker had a non-zero coefficient. Software: numpy {self.provenance['versions']['numpy']}, "
+            f"scikit-learn {self.provenance['versions']['scikit-learn']}, lifelines "
+            f"{self.provenance['versions']['lifelines']}; dataset SHA-256 "
+            f"{self.provenance['dataset_sha256'][:16]}…."
         )
 
     def to_dict(self) -> dict:
@@ -221,7 +222,7 @@ def validate(df: pd.DataFrame, spec: ModelSpec, *, permutations: int | None = No
         c_rep = [metrics.harrell_c(prep.times, prep.y, r.oof) for r in runs]
         cindex = float(np.mean(c_rep))
         se = _nanmean([metrics.bootstrap_c_se(prep.times, prep.y, r.oof, N_BOOT_C, s)
-                         for r, s in zip(runs, spec.repeat_seeds)])
+                         for r, s in zip(runs, spec.repeat_seeds, strict=True)])
         cindex_ci = (max(0.0, cindex - 1.96 * se), min(1.0, cindex + 1.96 * se))
         if spec.horizon_days is not None:
             td = float(_nanmean([metrics.cumulative_dynamic_auc(prep.times, prep.y, r.oof, spec.horizon_days)

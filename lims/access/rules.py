@@ -89,7 +89,8 @@ def may_see(user: Any, obj: Any) -> bool:
     if sites is None:
         return True
     if isinstance(obj, Sample) and obj.site_id in sites:
-        return True  # the holding site sees it: no need to read which sites held it before (one query per scan)
+        # the holding site sees it: no need to read which sites held it before (one query per scan)
+        return True
     seen = _seen_sites(obj)
     return seen is None or bool(seen & sites)
 

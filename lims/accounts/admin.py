@@ -93,7 +93,8 @@ def update_user(session: Session, user: User, change: Change, *, by: User | None
     active = change.active if change.active is not None else user.active
     _guard_admins(session, user, by=by, role=role, active=active)
     old = _privileges(user)
-    new: dict[str, Any] = {"role": role, "sites": [s.code for s in sorted(sites, key=lambda s: s.code)], "active": active}
+    new: dict[str, Any] = {"role": role, "sites": [s.code for s in sorted(sites, key=lambda s: s.code)],
+                           "active": active}
     signature = None
     if new["role"] != old["role"] or new["sites"] != old["sites"] or (active and not user.active):
         if by is None:

@@ -61,7 +61,8 @@ class TooManyAttempts(DomainError):
 class SQLStorage(Storage):
     """A fixed-window counter table for the ``limits`` library, in any database SQLAlchemy speaks."""
 
-    STORAGE_SCHEME = [SCHEME + "sqlite", SCHEME + "postgresql", SCHEME + "postgresql+psycopg"]
+    # the limits library reads the schemes from this class attribute
+    STORAGE_SCHEME = [SCHEME + "sqlite", SCHEME + "postgresql", SCHEME + "postgresql+psycopg"]  # noqa: RUF012
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)

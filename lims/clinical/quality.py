@@ -94,7 +94,8 @@ def data_queries(session: Session, study: Study, site_code: str | None = None,
     return sorted(out, key=lambda q: (q.participant, q.kind, q.table, str(q.value)))
 
 
-def _samples_after_death(session: Session, deaths: dict[int, date], people: dict[int, Participant]) -> list[Query]:
+def _samples_after_death(session: Session, deaths: dict[int, date],
+                         people: dict[int, Participant]) -> list[Query]:
     out: list[Query] = []
     if not deaths:
         return out

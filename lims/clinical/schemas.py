@@ -28,7 +28,8 @@ class ClinicalImportFormSchema(Schema):
 class ClinicalImportUploadSchema(ClinicalImportFormSchema):
     """The multipart body of an import: the form fields and the files together."""
 
-    files: fields.List[FileStorage] = fields.List(File(), required=True, validate=validate.Length(min=1, max=20))
+    files: fields.List[FileStorage] = fields.List(File(), required=True,
+                                                  validate=validate.Length(min=1, max=20))
     mapping = File(load_default=None, metadata={"description": "Mapping file (YAML) for a REDCap export"})
 
 

@@ -87,7 +87,8 @@ def _marks(session: Session, participant: Participant) -> list[Mark]:
     names = {t.id: t.name for t in participant.study.sample_types}
     for collected, accession, status, type_id in samples:
         assert collected is not None  # filtered IS NOT NULL
-        marks.append(Mark("Samples", collected.date(), f"{names.get(type_id, 'sample')} {accession or ''}".strip(),
+        marks.append(Mark("Samples", collected.date(),
+                          f"{names.get(type_id, 'sample')} {accession or ''}".strip(),
                           "muted" if status == "missed" else "sample"))
     return marks
 

@@ -19,7 +19,8 @@ from lims.core.db import utcnow
 from lims.core.models import AuditEvent
 from lims.core.uow import durable
 
-NOT_AUDITED = {"audit_event", "custody_event", "custody_chain", "custody_checkpoint", "custody_checkpoint_head",
+NOT_AUDITED = {"audit_event", "custody_event", "custody_chain", "custody_checkpoint",
+               "custody_checkpoint_head",
                "custody_epoch", "accession_counter", "job", "job_file"}
 SECRET_COLUMNS = {"password_hash", "token_hash"}
 SKIP_KEY = "lims.audit.skip"

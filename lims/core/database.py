@@ -31,7 +31,9 @@ def _sqlite_begin(conn: Connection) -> None:
     # queues on busy_timeout behind other writers instead of failing later when its read snapshot cannot be
     # upgraded (see lims.core.uow).
     conn.exec_driver_sql("BEGIN IMMEDIATE" if takes_write_lock() else "BEGIN")
-    conn.info["changes_at_begin"] = conn.connection.driver_connection.total_changes
+    raw = conn.connection.driver_connection
+    assert raw is not None  # an open connection has its DB-API connection
+    conn.info["changes_at_begin"] = raw.total_changes
 
 
 def has_written(conn: Connection) -> bool:
@@ -42,9 +44,11 @@ def has_written(conn: Connection) -> bool:
     """
     if conn.dialect.name == "sqlite":
         begun = conn.info.get("changes_at_begin")
-        return begun is None or conn.connection.driver_connection.total_changes != begun
+        raw = conn.connection.driver_connection
+        return begun is None or raw is None or raw.total_changes != begun
     if conn.dialect.name == "postgresql":
-        return conn.exec_driver_sql("SELECT pg_current_xact_id_if_assigned() IS NOT NULL").scalar() is not False
+        return conn.exec_driver_sql(
+            "SELECT pg_current_xact_id_if_assigned() IS NOT NULL").scalar() is not False
     return True
 
 

@@ -33,7 +33,8 @@ class AuditEvent(Base):
 
 
 class DataVersion(Base):
-    """A token that changes in the same transaction as any write to the data it names (see lims.core.versions)."""
+    """A token that changes in the same transaction as any write to the data it names (see
+    lims.core.versions)."""
 
     __tablename__ = "data_version"
 

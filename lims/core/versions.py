@@ -1,9 +1,9 @@
 """Data versions: a token per kind of data that changes in the same transaction as any write to it.
 
-Whatever is derived from the clinical records (endpoints, the trial readout) or from the marker results (analysis
-frames) is cached in each web worker keyed by the version read from the database at the start of the request, so
-a write committed through any worker (or a CLI import, or a job) makes every worker compute afresh, and a worker
-never serves what another one has replaced: no behaviour depends on which worker answers.
+Whatever is derived from the clinical records (endpoints, the trial readout) or from the marker results
+(analysis frames) is cached in each web worker keyed by the version read from the database at the start of the
+request, so a write committed through any worker (or a CLI import, or a job) makes every worker compute
+afresh, and a worker never serves what another one has replaced: no behaviour depends on which worker answers.
 
 The one owner of the bumps is this module's session listener: any ORM flush or ``session.execute`` of an
 INSERT, UPDATE or DELETE on a table of ``SOURCES`` changes the token of its kind. Writes that go round the
@@ -28,7 +28,8 @@ from lims.core.models import DataVersion
 
 T = TypeVar("T")
 
-_CLINICAL = ("clinical_treatment", "clinical_drug_dose", "clinical_allocation", "clinical_cre", "clinical_surgery",
+_CLINICAL = ("clinical_treatment", "clinical_drug_dose", "clinical_allocation", "clinical_cre",
+             "clinical_surgery",
              "clinical_pathology", "clinical_disease_event", "clinical_death", "clinical_last_contact",
              "clinical_adverse_event", "clinical_qol_response", "clinical_subsequent_treatment")
 _PROTOCOL = ("consent", "consent_scope", "study", "stratum", "timepoint")
@@ -37,8 +38,8 @@ _PROTOCOL = ("consent", "consent_scope", "study", "stratum", "timepoint")
 # no samples) and an update that sets none of the columns (a sample stored, thawed or received; a visit marked
 # collected; schedule anchors) leave the version alone, so those hot write paths never queue on its row.
 SOURCES: dict[str, dict[str, frozenset[str] | None]] = {
-    "clinical": {table: None for table in (*_CLINICAL, *_PROTOCOL, "participant")},
-    "markers": {**{table: None for table in ("marker", "marker_result", "sample_type", *_PROTOCOL)},
+    "clinical": dict.fromkeys((*_CLINICAL, *_PROTOCOL, "participant")),
+    "markers": {**dict.fromkeys(("marker", "marker_result", "sample_type", *_PROTOCOL)),
                 "participant": frozenset(("code", "study_id", "site_id", "enrolled_on")),
                 "sample": frozenset(("participant_id", "visit_id", "sample_type_id", "collected_at")),
                 "visit": frozenset(("participant_id", "timepoint_id"))},
@@ -55,7 +56,8 @@ def bump(session: Session, *names: str) -> None:
         if name in done:
             continue
         token = uuid.uuid4().hex
-        if conn.execute(update(DataVersion).where(DataVersion.name == name).values(version=token)).rowcount == 0:
+        if conn.execute(update(DataVersion).where(DataVersion.name == name)
+                        .values(version=token)).rowcount == 0:
             conn.execute(DataVersion.__table__.insert().values(name=name, version=token))
         done.add(name)
 
@@ -146,7 +148,8 @@ class VersionedCache:
         self._entries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._databases: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
-    def get(self, session: Session, kinds: tuple[str, ...], key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    def get(self, session: Session, kinds: tuple[str, ...], key: tuple[Any, ...],
+            compute: Callable[[], T]) -> T:
         """Return ``compute()`` for ``key``, kept while the versions of ``kinds`` stay as they are."""
         engine = session.get_bind()
         engine = getattr(engine, "engine", engine)
@@ -156,7 +159,7 @@ class VersionedCache:
         with self._lock:
             if full in self._entries:
                 self._entries.move_to_end(full)
-                return self._entries[full]  # type: ignore[no-any-return]
+                return self._entries[full]
         value = compute()
         with self._lock:
             self._entries[full] = value

@@ -23,7 +23,7 @@ from lims.accounts.models import User
 from lims.accounts.service import add_user
 from lims.core.audit import record as audit_record
 from lims.core.audit import skip_data_audit
-from lims.demo.context import DATA_CUT, DemoContext, Summary  # noqa: F401  (parts import DemoContext from here)
+from lims.demo.context import DATA_CUT, DemoContext, Summary
 from lims.demo.trial import TrialGenerator
 from lims.participants.models import Participant
 from lims.samples.models import Sample

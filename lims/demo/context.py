@@ -1,4 +1,5 @@
-"""What every part of the demo gets (:class:`DemoContext`), what loading did (:class:`Summary`), and the dates."""
+"""What every part of the demo gets (:class:`DemoContext`), what loading did (:class:`Summary`), and the
+dates."""
 
 from __future__ import annotations
 
@@ -46,8 +47,8 @@ class Summary:
 
     def describe(self) -> str:
         if not self.created:
-            return (f"The demo trial is already loaded ({self.participants} participants, {self.samples} samples); "
-                    "nothing changed.")
+            return (f"The demo trial is already loaded ({self.participants} participants, {self.samples} "
+                    "samples); nothing changed.")
         sites = ", ".join(f"{k} {v}" for k, v in sorted(self.per_site.items()))
         return (f"Loaded the demo trial: {self.participants} participants ({sites}), {self.samples} samples, "
                 f"{self.missed} missed collections, {self.custody_events} custody events"

@@ -66,8 +66,10 @@ def _ship(ctx: DemoContext) -> int:
         service.add_by_scan(session, shipment, tube.accession or "", by=sender)
     service.release_shipment(session, shipment, by=manager, instance="trialbank-demo", at=_at(ctx, 10),
                              signature=(ctx.password, "approved"))
-    scans = [t.accession or "" for t in tubes[:-1]] + [zj_tube]  # last tube lost, one ZJ tube scanned by mistake
-    receiving.receive_shipment(session, shipment, scans=scans, damaged={tubes[0].accession or "": "cracked cap"},
+    # last tube lost, one ZJ tube scanned by mistake
+    scans = [t.accession or "" for t in tubes[:-1]] + [zj_tube]
+    receiving.receive_shipment(session, shipment, scans=scans,
+                               damaged={tubes[0].accession or "": "cracked cap"},
                              arrival_temp_c=-71.5, by=receiver, at=_at(ctx, 8, 3.0))
     returns = session.scalar(select(StorageUnit).where(StorageUnit.barcode == "ZJ-FRZ2-RET"))
     if returns is not None:

@@ -62,7 +62,8 @@ class TrialGenerator:
                   age=int(np.clip(round(rng.normal(60, 7)), 40, 75)), ecog=int(rng.random() < 0.4),
                   tumour_location=str(rng.choice(["upper", "middle", "lower"], p=[0.15, 0.5, 0.35])),
                   ct=str(ct), cn=cn, cm="M0", stage=stage)
-        record_consent(self.session, p, version="2.1", signed_on=enrolled_on - timedelta(days=int(rng.integers(0, 10))),
+        record_consent(self.session, p, version="2.1",
+                       signed_on=enrolled_on - timedelta(days=int(rng.integers(0, 10))),
                        scopes={"MARKER_RESEARCH": True, "GENETIC_RESEARCH": bool(rng.random() < 0.9),
                                "THIRD_PARTY_SHARING": bool(rng.random() < 0.7),
                                "FUTURE_CONTACT": bool(rng.random() < 0.8)})
@@ -122,7 +123,8 @@ class TrialGenerator:
             if rng.random() < missed_p:
                 reason = ("stool kit not returned" if kit.sample_type.code == "STOOL"
                           else str(rng.choice(["not drawn: venous access failed", "tube not available",
-                                               "participant declined this sample", "forgotten at the visit"])))
+                                               "participant declined this sample",
+                                               "forgotten at the visit"])))
                 register_missed(self.session, visit, kit, reason=reason, by=tech)
                 self.summary.missed += 1
                 continue
@@ -172,7 +174,8 @@ class TrialGenerator:
             spin = {"spin1_g": 1600.0 if two_spins else 2000.0, "spin1_min": 10.0, "spin1_temp_c": 20.0,
                     "spin1_brake": True, "spin2_done": two_spins}
             if two_spins:
-                spin.update({"spin2_g": 16000.0, "spin2_min": 10.0, "spin2_temp_c": 20.0, "spin2_brake": True})
+                spin.update({"spin2_g": 16000.0, "spin2_min": 10.0, "spin2_temp_c": 20.0,
+                             "spin2_brake": True})
         spin_minutes = spin["spin1_min"] + spin.get("spin2_min", 0.0) + 5.0
         spun_until = started + timedelta(minutes=spin_minutes)
         frozen = spun_until + timedelta(minutes=10 + float(rng.random()) * 35)
@@ -253,7 +256,8 @@ class TrialGenerator:
         if boxes and self.next_slot[boxes[-1].id] <= 81:
             return boxes[-1]
         parent = self.session.scalar(select(StorageUnit).where(
-            StorageUnit.barcode == (f"{site_code}-FRZ1" if parent_kind == "freezer" else f"{site_code}-LN2-1")))
+            StorageUnit.barcode
+            == (f"{site_code}-FRZ1" if parent_kind == "freezer" else f"{site_code}-LN2-1")))
         assert parent is not None
         number = len(boxes) + 1
         rack_no = (number - 1) // 12 + 1

@@ -64,7 +64,8 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     file: Mapped[JobFile | None] = relationship(  # what it produced (an upload it works on is not shown)
-        primaryjoin="and_(Job.id == JobFile.job_id, JobFile.purpose == 'output')", uselist=False, viewonly=True)
+        primaryjoin="and_(Job.id == JobFile.job_id, JobFile.purpose == 'output')", uselist=False,
+        viewonly=True)
 
     @property
     def finished(self) -> bool:

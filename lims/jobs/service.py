@@ -344,12 +344,14 @@ def requester(session: Session, job: Job, permission: str) -> Any:
 
 def attach_file(session: Session, job_id: int, *, filename: str, mimetype: str, content: bytes,
                 permission: str, purpose: str = "output") -> JobFile:
-    """Keep a file of a job: the one it produced (``output``, replacing an earlier attempt's) or its upload."""
+    """Keep a file of a job: the one it produced (``output``, replacing an earlier attempt's) or its
+    upload."""
     old = session.scalar(select(JobFile).where(JobFile.job_id == job_id, JobFile.purpose == purpose))
     if old is not None:
         session.delete(old)
         session.flush()
-    stored = JobFile(job_id=job_id, purpose=purpose, filename=filename, mimetype=mimetype, permission=permission,
+    stored = JobFile(job_id=job_id, purpose=purpose, filename=filename, mimetype=mimetype,
+                     permission=permission,
                      content=content, size=len(content), sha256=hashlib.sha256(content).hexdigest())
     session.add(stored)
     session.flush()
@@ -357,7 +359,8 @@ def attach_file(session: Session, job_id: int, *, filename: str, mimetype: str, 
 
 
 def file_of(session: Session, job: Job, purpose: str = "output") -> JobFile | None:
-    """Return the file a job produced (or, with ``purpose="input"``, the upload it works on); content on read."""
+    """Return the file a job produced (or, with ``purpose="input"``, the upload it works on); content on
+    read."""
     return session.scalar(select(JobFile).where(JobFile.job_id == job.id, JobFile.purpose == purpose))
 
 

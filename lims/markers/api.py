@@ -100,7 +100,8 @@ class Imports(MethodView):
     @blp.alt_response(202, schema=JobSchema, description="A large file was queued as a job: follow its "
                       "``Location``; its result holds the report")
     def post(self, files: dict[str, Any]) -> Any:
-        """Import a results file (long CSV, wide CSV/XLSX); all or nothing, with a report (large ones as a job)."""
+        """Import a results file (long CSV, wide CSV/XLSX); all or nothing, with a report (large ones as a
+        job)."""
         upload = files["file"]
         content, filename = upload.read(), upload.filename or "upload.csv"
         if imports_as_job(len(content)):
@@ -122,7 +123,8 @@ class Exports(MethodView):
     @blp.alt_response(202, schema=JobSchema, description="A large export was queued as a job: follow its "
                       "``Location``; when done, its ``file.url`` downloads the zip")
     def post(self, query: Any) -> Any:
-        """Export a linked, pseudonymised dataset as a zip (recorded in the audit trail; large ones as a job)."""
+        """Export a linked, pseudonymised dataset as a zip (recorded in the audit trail; large ones as a
+        job)."""
         if runs_as_job(service.count_results(db.session, markers=query.markers)):
             return accepted(queue_export(db.session, query, by=current_user))
         result = export_dataset(db.session, get_study(db.session), query, by=current_user)

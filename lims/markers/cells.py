@@ -252,12 +252,13 @@ def _values(frame: pd.DataFrame, report: ImportReport) -> tuple[np.ndarray, np.n
                         dtype=object)[q_codes]
     bad_qualifier = q_mapped == "?"
     flag(report, frame, bad_qualifier, "qualifier", "qualifier must be <LOD, >ULOQ or NA")
-    from_column = np.not_equal(q_mapped, None) & ~bad_qualifier
+    # numpy's stubs refuse None as an operand of an elementwise comparison; numpy itself compares with it
+    from_column = np.not_equal(q_mapped, None) & ~bad_qualifier  # type: ignore[call-overload]
     qualifier = np.where(from_column, q_mapped, qualifier)
     infinite = np.isinf(numbers) | (kind == "infinite")
     flag(report, frame, infinite, "value", "not a finite number: NaN and infinity are not results "
           "(leave the value empty with qualifier NA)")
-    no_value = (kind == "empty") & np.equal(qualifier, None)
+    no_value = (kind == "empty") & np.equal(qualifier, None)  # type: ignore[call-overload]
     flag(report, frame, no_value, "value", "no value and no qualifier (<LOD, >ULOQ or NA)")
     na_with_value = (qualifier == "NA") & ~np.isnan(numbers)
     flag(report, frame, na_with_value, "value", "qualifier NA means no value, but a value was given")

@@ -50,38 +50,53 @@ _ENDPOINT_SKIP = {"participant_id", "site", "stratum", "enrol_date", "variant"}
 
 _LABELS: dict[str, tuple[str, str, str, str]] = {
     # name: (label, unit, allowed values, derivation)
-    "participant_id": ("Pseudonymous study ID", "", "", "participant.code (site code + number); no other identifier"),
+    "participant_id": ("Pseudonymous study ID", "", "",
+                       "participant.code (site code + number); no other identifier"),
     "site": ("Enrolling site", "", "", "participant.site.code"),
-    "stratum": ("Stratum / arm", "", "NON_CCR_SURGERY; CCR_SURGERY; CCR_WW", "participant.stratum (cCR at CRE1 + randomisation)"),
+    "stratum": ("Stratum / arm", "", "NON_CCR_SURGERY; CCR_SURGERY; CCR_WW",
+                "participant.stratum (cCR at CRE1 + randomisation)"),
     "stage": ("AJCC 8 clinical stage", "", "", "participant.stage at enrolment"),
-    "timepoint": ("Schedule time point", "", "", "the visit the sample was collected at (UNSCHEDULED if none)"),
+    "timepoint": ("Schedule time point", "", "",
+                  "the visit the sample was collected at (UNSCHEDULED if none)"),
     "sample_type": ("Sample type", "", "", "sample.sample_type.code"),
     "sample_key": ("Pseudonymous sample key", "", "", "numbered within this export; not the accession ID"),
     "marker": ("Marker code", "", "", "marker catalogue code"),
-    "value": ("Result value", "catalogue unit of the marker", "", "value in the catalogue unit (converted on import; the lab's original is kept in the database)"),
+    "value": ("Result value", "catalogue unit of the marker", "",
+              ("value in the catalogue unit (converted on import; the lab's original is kept in the "
+               "database)")),
     "unit": ("Unit of value", "", "", "catalogue unit of the marker"),
-    "qualifier": ("Result qualifier", "", "<LOD; >ULOQ; NA", "as reported by the lab; empty for a plain number"),
-    "replicate": ("Replicate number", "", "", "1 = first measurement; >1 = re-measurement of the same marker on the same sample"),
+    "qualifier": ("Result qualifier", "", "<LOD; >ULOQ; NA",
+                  "as reported by the lab; empty for a plain number"),
+    "replicate": ("Replicate number", "", "",
+                  "1 = first measurement; >1 = re-measurement of the same marker on the same sample"),
     "remeasurement": ("Is a re-measurement", "", "True; False", "replicate > 1"),
-    "latest": ("Latest measurement", "", "True; False", "the highest replicate of this marker on this sample (what the wide form uses)"),
+    "latest": ("Latest measurement", "", "True; False",
+               "the highest replicate of this marker on this sample (what the wide form uses)"),
     "transform": ("Default analysis transform", "", "none; log2; log10; clr", "marker catalogue"),
-    "collection_day": ("Collection study day", "days", "", "collection date - enrolment date + 1 (T0 = enrolment)"),
+    "collection_day": ("Collection study day", "days", "",
+                       "collection date - enrolment date + 1 (T0 = enrolment)"),
     "assay_day": ("Assay study day", "days", "", "assay date - enrolment date + 1 (T0 = enrolment)"),
-    "collection_date": ("Collection date", "", "", "sample.collected_at (UTC date); only for roles allowed to see dates"),
+    "collection_date": ("Collection date", "", "",
+                        "sample.collected_at (UTC date); only for roles allowed to see dates"),
     "assay_date": ("Assay date", "", "", "as reported by the lab; only for roles allowed to see dates"),
-    "enrol_date": ("Enrolment date (T0)", "", "", "participant.enrolled_on; only for roles allowed to see dates"),
+    "enrol_date": ("Enrolment date (T0)", "", "",
+                   "participant.enrolled_on; only for roles allowed to see dates"),
     "sprec": ("SPREC code", "", "", "derived from the raw pre-analytical values (lims.samples.sprec)"),
     "freeze_thaw_count": ("Freeze-thaw cycles", "cycles", "", "sample.freeze_thaw_count"),
-    "storage_days": ("Storage time", "days", "", "earliest assay date of the sample's exported results (or the export date) - date frozen"),
+    "storage_days": ("Storage time", "days", "",
+                     ("earliest assay date of the sample's exported results (or the export date) - date "
+                      "frozen")),
     "processing_delay_h": ("Processing delay", "hours", "", "processing start - collection time"),
-    "ccr_cre1": ("Clinical complete response at CRE1", "", "True; False", "derived endpoint (analysis.endpoints)"),
+    "ccr_cre1": ("Clinical complete response at CRE1", "", "True; False",
+                 "derived endpoint (analysis.endpoints)"),
     "pcr": ("Pathological complete response", "", "True; False", "ypT0N0, derived endpoint"),
     "mpr": ("Major pathological response", "", "True; False", "<= 10 % viable tumour, derived endpoint"),
     "os_time": ("Overall survival time from enrolment", "days", "", "death/censor date - T0 + 1"),
     "os_event": ("Overall survival event", "", "0; 1", "death of any cause"),
     "dfs_time": ("Disease-free survival time", "days", "", "per the DFS variant in the manifest"),
     "dfs_event": ("Disease-free survival event", "", "0; 1", "per the DFS variant in the manifest"),
-    "efs_time": ("Event-free survival time from enrolment", "days", "", "per the DFS variant in the manifest"),
+    "efs_time": ("Event-free survival time from enrolment", "days", "",
+                 "per the DFS variant in the manifest"),
     "efs_event": ("Event-free survival event", "", "0; 1", "per the DFS variant in the manifest"),
 }
 
@@ -138,7 +153,8 @@ def check_query(query: ExportQuery, role: str) -> None:
 def _consent_filter(session: Session, study: Study, query: ExportQuery,
                     purpose: str) -> tuple[list[Participant], dict[str, int], set[int]]:
     """Return the participants to include, how many matching ones were excluded by reason, and the ids of
-    included participants whose consent does not cover genetic material (their genetic samples are left out)."""
+    included participants whose consent does not cover genetic material (their genetic samples are left
+    out)."""
     stmt = (select(Participant).where(Participant.study_id == study.id).order_by(Participant.code)
             .options(selectinload(Participant.consents).selectinload(Consent.scopes),
                      selectinload(Participant.site)))
@@ -151,7 +167,8 @@ def _consent_filter(session: Session, study: Study, query: ExportQuery,
     for p in session.scalars(stmt):
         state = consent.state_of(p)
         if consent.decide(state, purpose) is not None:
-            excluded["withdrawn consent" if state.withdrawn else "consent does not cover marker research"] += 1
+            excluded["withdrawn consent" if state.withdrawn
+                     else "consent does not cover marker research"] += 1
             continue
         included.append(p)
         if consent.decide(state, purpose, genetic=True) is not None:
@@ -178,7 +195,8 @@ _SAMPLE_COLUMNS = ("id", "participant_id", "visit_id", "sample_type_id", "contai
 
 
 READ_BLOCK = 65_536  # result rows converted at a time when they are read through the session's cursor
-_NO_VALUE = "9e999"  # SQLite reads this literal as +infinity: stands for a NULL value (results are always finite)
+# SQLite reads this literal as +infinity: stands for a NULL value (results are always finite)
+_NO_VALUE = "9e999"
 
 
 def _results_sql(dialect: str, marker_ids: list[int], *, scan: bool) -> str:
@@ -193,17 +211,19 @@ def _results_sql(dialect: str, marker_ids: list[int], *, scan: bool) -> str:
                 "coalesce(assay_date - date '0001-01-01' + 1, -1) AS assay_ord "
                 f"FROM marker_result WHERE marker_id IN ({placeholders})")
     column = "+marker_id" if scan else "marker_id"
-    return (f"SELECT sample_id, marker_id, ifnull(value, {_NO_VALUE}) AS value, ifnull(qualifier, '') AS qualifier, "
-            "replicate, ifnull(CAST(julianday(assay_date) - 1721424.5 AS INTEGER), -1) AS assay_ord "
-            f"FROM marker_result WHERE {column} IN ({placeholders})")
+    return (f"SELECT sample_id, marker_id, ifnull(value, {_NO_VALUE}) AS value, ifnull(qualifier, '') AS "
+            "qualifier, replicate, ifnull(CAST(julianday(assay_date) - 1721424.5 AS INTEGER), -1) AS "
+            f"assay_ord FROM marker_result WHERE {column} IN ({placeholders})")
 
 
-_ARROW_TYPES = {"sample_id": pa.int64(), "marker_id": pa.int64(), "value": pa.float64(), "qualifier": pa.string(),
+_ARROW_TYPES = {"sample_id": pa.int64(), "marker_id": pa.int64(), "value": pa.float64(),
+                "qualifier": pa.string(),
                 "replicate": pa.int64(), "assay_ord": pa.int64()}
 
 
 def _arrays_from_arrow(table: pa.Table) -> dict[str, np.ndarray]:
-    """Turn the Arrow result table into the arrays the export works on (NULL value = NaN, no qualifier = None)."""
+    """Turn the Arrow result table into the arrays the export works on (NULL value = NaN, no qualifier =
+    None)."""
     value = table["value"].to_numpy().astype(np.float64, copy=True)
     value[np.isinf(value)] = np.nan
     # Qualifiers: one Python string per distinct value, not per row ('' and NULL both mean none).
@@ -235,19 +255,22 @@ def _read_copy_postgresql(conn: Any, sql: str) -> pa.Table:
             buffer.write(block)
     buffer.seek(0)
     return pacsv.read_csv(buffer, read_options=pacsv.ReadOptions(column_names=list(_ARROW_TYPES)),
-                          convert_options=pacsv.ConvertOptions(column_types=_ARROW_TYPES, strings_can_be_null=True,
+                          convert_options=pacsv.ConvertOptions(column_types=_ARROW_TYPES,
+                                                               strings_can_be_null=True,
                                                                quoted_strings_can_be_null=False))
 
 
 def _read_cursor(conn: Any, sql: str) -> pa.Table:
-    """Read the results through the session's DB-API cursor, block by block (sees the transaction's writes)."""
+    """Read the results through the session's DB-API cursor, block by block (sees the transaction's
+    writes)."""
     cursor = conn.connection.driver_connection.cursor()
     batches = []
     try:
         cursor.execute(sql)
         while rows := cursor.fetchmany(READ_BLOCK):
-            columns = list(zip(*rows))
-            batches.append(pa.record_batch([pa.array(c, type=t) for c, t in zip(columns, _ARROW_TYPES.values())],
+            columns = list(zip(*rows, strict=True))
+            batches.append(pa.record_batch([pa.array(c, type=t)
+                                            for c, t in zip(columns, _ARROW_TYPES.values(), strict=True)],
                                            schema=pa.schema(_ARROW_TYPES)))
     finally:
         cursor.close()
@@ -273,11 +296,12 @@ def _results_arrays(session: Session, marker_ids: list[int], catalogue: int) -> 
 
 
 def _samples_frame(session: Session, sample_ids: np.ndarray) -> pd.DataFrame:
-    """One row per sample (in ``sample_ids`` order): participant, time point, type and pre-analytics (SPREC)."""
+    """One row per sample (in ``sample_ids`` order): participant, time point, type and pre-analytics
+    (SPREC)."""
     types = {t.id: t for t in session.scalars(select(SampleType))}
     containers = {c.id: c for c in session.scalars(select(ContainerType))}
-    timepoints = {v_id: code for v_id, code in session.execute(
-        select(Visit.id, TimePoint.code).join(TimePoint, TimePoint.id == Visit.timepoint_id))}
+    timepoints = dict(session.execute(
+        select(Visit.id, TimePoint.code).join(TimePoint, TimePoint.id == Visit.timepoint_id)).tuples().all())
     table = Sample.__table__
     wanted = set(_SAMPLE_COLUMNS) | {f.name for cls in (sprec.FluidPreanalytics, sprec.SolidPreanalytics)
                                      for f in dataclasses.fields(cls)}
@@ -296,11 +320,15 @@ def _samples_frame(session: Session, sample_ids: np.ndarray) -> pd.DataFrame:
         collected, started, frozen = r["collected_at"], r["processing_started_at"], r["frozen_at"]
         out.append((sid, r["participant_id"], timepoints.get(r["visit_id"], UNSCHEDULED),
                     types[r["sample_type_id"]].code,
-                    None if r["status"] == "missed" else sprec.derive(preanalytics(ns)), r["freeze_thaw_count"],
-                    collected.date().toordinal() if collected else -1, frozen.date().toordinal() if frozen else -1,
-                    round((started - collected).total_seconds() / 3600, 2) if collected and started else None))
+                    None if r["status"] == "missed" else sprec.derive(preanalytics(ns)),  # type: ignore[arg-type]  # a row as a Sample
+                    r["freeze_thaw_count"],
+                    collected.date().toordinal() if collected else -1,
+                    frozen.date().toordinal() if frozen else -1,
+                    round((started - collected).total_seconds() / 3600, 2) if collected and started
+                    else None))
     return pd.DataFrame(out, columns=["sample_id", "participant_pk", "timepoint", "sample_type", "sprec",
-                                      "freeze_thaw_count", "collection_ord", "frozen_ord", "processing_delay_h"])
+                                      "freeze_thaw_count", "collection_ord", "frozen_ord",
+                                      "processing_delay_h"])
 
 
 def _day(dates: pd.Series, t0: pd.Series) -> pd.Series:
@@ -336,7 +364,8 @@ def _endpoints(session: Session, study: Study, people: list[Participant], outcom
     unknown = [o for o in outcomes if o not in derived.columns or o in _ENDPOINT_SKIP]
     if unknown:
         raise DomainError(f"unknown outcome(s): {', '.join(unknown)}; choose from "
-                          f"{', '.join(c for c in derived.columns if c not in _ENDPOINT_SKIP)}", field="outcomes")
+                          f"{', '.join(c for c in derived.columns if c not in _ENDPOINT_SKIP)}",
+                          field="outcomes")
     out = pd.DataFrame({"participant_id": derived["participant_id"].astype(str)})
     enrol = derived["enrol_date"] if "enrol_date" in derived.columns else None
     for name in outcomes:
@@ -400,7 +429,8 @@ def build_dataset(session: Session, study: Study, query: ExportQuery, *, role: s
     storage = pd.arrays.IntegerArray(np.where(frozen < 0, 0, first_assay - frozen), frozen < 0)
     pre = {"sprec": samples["sprec"].to_numpy(dtype=object),
            "freeze_thaw_count": samples["freeze_thaw_count"].to_numpy(dtype=np.int64),
-           "storage_days": storage, "processing_delay_h": samples["processing_delay_h"].to_numpy(dtype=np.float64)}
+           "storage_days": storage,
+           "processing_delay_h": samples["processing_delay_h"].to_numpy(dtype=np.float64)}
     collection_ord = samples["collection_ord"].to_numpy(dtype=np.int64)
     s_collection_day = _ord_day(collection_ord, s_enrol)
     person_cols = {"participant_id": np.array([p.code for p in people], dtype=object),
@@ -514,16 +544,18 @@ def _wide(query: ExportQuery, r: dict[str, np.ndarray], sp: np.ndarray, mi: np.n
     data["collection_day"] = pd.array(day.reindex(range(n_rows)).to_numpy(), dtype="Int64")
     if query.dates:
         data["enrol_date"] = _ord_date(enrol_ord[person_of_row])
-        coll = pd.Series(np.where(collection_ord[used] < 0, 10**9, collection_ord[used])).groupby(s_row[used]).min()
+        coll = pd.Series(np.where(collection_ord[used] < 0, 10**9,
+                                  collection_ord[used])).groupby(s_row[used]).min()
         data["collection_date"] = _ord_date(np.where(coll.to_numpy() >= 10**9, -1, coll.to_numpy()))
         assay = np.where(r["assay_ord"] < 0, 10**9, r["assay_ord"])
-        first = pd.Series(assay).groupby(rows_r).min().reindex(range(n_rows)).fillna(10**9).to_numpy(dtype=np.int64)
+        first = pd.Series(assay).groupby(rows_r).min().reindex(range(n_rows)).fillna(10**9).to_numpy(
+            dtype=np.int64)
         data["assay_date"] = _ord_date(np.where(first >= 10**9, -1, first))
     for j in np.flatnonzero(present):
         data[str(codes[j])] = values[:, j]
     for j in np.flatnonzero(present):
         column = qualifiers[:, j]
-        if (column != None).any():
+        if np.not_equal(column, None).any():  # type: ignore[call-overload]  # numpy compares with None
             data[f"{codes[j]}__qualifier"] = column
     s_type = samples["sample_type"].to_numpy(dtype=object)
     for stype in sorted(set(s_type[used].tolist())):
@@ -532,7 +564,8 @@ def _wide(query: ExportQuery, r: dict[str, np.ndarray], sp: np.ndarray, mi: np.n
         rows_with = chosen.index.to_numpy()
         for name, values_ in pre.items():
             column = pd.Series(pd.array(values_)[chosen.to_numpy()], index=rows_with).reindex(range(n_rows))
-            data[f"{stype}__{name}"] = column.to_numpy() if name not in ("storage_days", "freeze_thaw_count") \
+            data[f"{stype}__{name}"] = column.to_numpy() if name not in ("storage_days",
+                                                                         "freeze_thaw_count") \
                 else pd.array(column, dtype="Int64")
     return pd.DataFrame(data)
 
@@ -562,8 +595,9 @@ def _dictionary(frame: pd.DataFrame, markers: list[Marker], variant: str) -> pd.
         if name in by_code:
             m = by_code[name]
             label, unit = m.name, m.unit
-            derivation = (f"{m.category} marker ({m.assay or 'assay n/a'}); latest replicate, in the catalogue unit; "
-                          f"LOD {m.lod}, LLOQ {m.lloq}, ULOQ {m.uloq}; default transform {m.transform}")
+            derivation = (f"{m.category} marker ({m.assay or 'assay n/a'}); latest replicate, in the "
+                          f"catalogue unit; LOD {m.lod}, LLOQ {m.lloq}, ULOQ {m.uloq}; default transform "
+                          f"{m.transform}")
         elif suffix == "qualifier" and base in by_code:
             label, choices = f"Qualifier of {base}", "<LOD; >ULOQ; NA"
             derivation = f"qualifier of the {base} value in this row (empty for a plain number)"
@@ -615,7 +649,8 @@ def export_dataset(session: Session, study: Study, query: ExportQuery, *, by: An
     hashes = {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
     at = utcnow()
     frame = dataset.frame
-    row_counts = {"rows": len(frame), "participants": int(frame["participant_id"].nunique()) if len(frame) else 0,
+    row_counts = {"rows": len(frame),
+                  "participants": int(frame["participant_id"].nunique()) if len(frame) else 0,
                   "columns": len(frame.columns)}
     run = ExportRun(by_id=getattr(by, "id", None), by_username=getattr(by, "username", "?"), role=role, at=at,
                     query=asdict(query), files=hashes, row_counts=row_counts, excluded=dataset.excluded,
@@ -624,7 +659,8 @@ def export_dataset(session: Session, study: Study, query: ExportQuery, *, by: An
     session.flush()
     audit_record(session, "dataset_export", user=by, object_type="export_run", object_id=run.id,
                  detail=f"{query.form} {query.format}, {row_counts['rows']} rows, "
-                        f"{row_counts['participants']} participants", changes={"query": asdict(query), "files": hashes})
+                        f"{row_counts['participants']} participants",
+                 changes={"query": asdict(query), "files": hashes})
     manifest = {
         "export_id": run.id, "study": study.code, "protocol_version": study.protocol_version,
         "exported_by": {"username": run.by_username, "role": role}, "exported_at": at.isoformat(),
@@ -632,12 +668,14 @@ def export_dataset(session: Session, study: Study, query: ExportQuery, *, by: An
         "excluded_participants": dataset.excluded, "software": {"name": "trialbank", "version": __version__},
         "dfs_variant": dataset.dfs_variant, "endpoints_included": dataset.endpoints_included,
         "pseudonymisation": ("study IDs only; calendar dates included at the request of an authorised role"
-                             if query.dates else "study IDs only; dates given as study days from enrolment (T0)"),
+                             if query.dates
+                             else "study IDs only; dates given as study days from enrolment (T0)"),
     }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, content in files.items():  # Parquet is compressed inside already: stored as it is
-            zf.writestr(name, content, compress_type=zipfile.ZIP_STORED if name.endswith(".parquet") else None)
+            zf.writestr(name, content,
+                        compress_type=zipfile.ZIP_STORED if name.endswith(".parquet") else None)
         zf.writestr("manifest.json", json.dumps(manifest, indent=2, default=str))
     filename = f"{study.code}-markers-{query.form}-{at.strftime('%Y%m%dT%H%M%SZ')}-{run.id}.zip"
     return ExportResult(filename=filename, content=buffer.getvalue(), run=run, manifest=manifest)

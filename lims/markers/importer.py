@@ -1,4 +1,5 @@
-"""Import marker results from long CSV or wide CSV/XLSX: stream, validate everything vectorised, then bulk insert.
+"""Import marker results from long CSV or wide CSV/XLSX: stream, validate everything vectorised, then bulk
+insert.
 
 Nothing is written unless every row passes. A refused file raises :class:`ImportFailed` whose report lists
 each problem as file / row / column / value / reason (row numbers are the file's line numbers, header = 1).
@@ -19,8 +20,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from lims import consent
-from lims.core.audit import record as audit_record
 from lims.core import versions
+from lims.core.audit import record as audit_record
 from lims.markers.cells import (
     CONSENT_NO_GENETIC,
     CONSENT_NO_SCOPE,
@@ -42,9 +43,11 @@ def _load_lookups(session: Session) -> Lookups:
     types = list(session.execute(select(SampleType.id, SampleType.code)))
     type_pos = {tid: i for i, (tid, _code) in enumerate(types)}
     type_codes = [code for _tid, code in types]
-    # Consent is decided per participant by lims.consent (marker research; genetic research for genetic types).
+    # Consent is decided per participant by lims.consent (marker research; genetic research for genetic
+    # types).
     states = consent.states(session)
-    genetic_by_study = {study.id: set(consent.genetic_types(study.settings)) for study in session.scalars(select(Study))}
+    genetic_by_study = {study.id: set(consent.genetic_types(study.settings))
+                        for study in session.scalars(select(Study))}
 
     def verdict(participant_id: int, genetic: bool, quarantined: bool) -> int:
         state = states.get(participant_id)
@@ -60,7 +63,7 @@ def _load_lookups(session: Session) -> Lookups:
 
     rows = session.execute(select(Sample.accession, Sample.id, Sample.sample_type_id, Sample.participant_id,
                                   Sample.study_id, Sample.status).where(Sample.accession.is_not(None))).all()
-    accession_index = {r[0]: i for i, r in enumerate(rows)}
+    accession_index = {r[0]: i for i, r in enumerate(rows) if r[0] is not None}  # the query keeps only these
     sample_ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
     sample_type_idx = np.fromiter((type_pos[r[2]] for r in rows), dtype=np.int64, count=len(rows))
     consent_state = np.fromiter(
@@ -104,7 +107,8 @@ def _check_duplicates(session: Session, lookups: Lookups, data: dict[str, np.nda
             columns=["sample_id", "marker_id", "prior"])
         stored = stored[stored["marker_id"] < width]
         if len(stored):
-            before = pd.Series(stored["prior"].to_numpy(), index=stored["sample_id"] * width + stored["marker_id"])
+            before = pd.Series(stored["prior"].to_numpy(),
+                               index=stored["sample_id"] * width + stored["marker_id"])
             prior = key.map(before).fillna(0).to_numpy(dtype=np.int64)
     replicate = prior + rank + 1
     ok = ~data["bad"]
@@ -115,7 +119,8 @@ def _check_duplicates(session: Session, lookups: Lookups, data: dict[str, np.nda
     if dup_file.any() or dup_stored.any() or orphan.any():
         first_row = pd.Series(data["row"]).groupby(key.to_numpy(), sort=False).transform("first").to_numpy()
         frame = _report_frame(data)
-        why = np.array([f"duplicate of row {r} in this file (same sample and marker); mark it remeasurement=yes"
+        why = np.array([f"duplicate of row {r} in this file (same sample and marker); mark it "
+                        "remeasurement=yes"
                         for r in first_row], dtype=object) if dup_file.any() else ""
         flag(report, frame, dup_file, "sample", why)
         flag(report, frame, dup_stored, "sample", "this sample already has a stored result for the marker; "
@@ -144,7 +149,8 @@ def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return out
 
 
-INSERT_COLUMNS = ("sample_id", "marker_id", "import_id", "value", "qualifier", "original_value", "original_unit",
+INSERT_COLUMNS = ("sample_id", "marker_id", "import_id", "value", "qualifier", "original_value",
+                  "original_unit",
                   "replicate", "run_id", "batch_id", "plate_id", "assay_date", "operator")
 INSERT_BLOCK = 65_536  # rows turned into Python values at a time (memory stays bounded on a long file)
 
@@ -170,7 +176,8 @@ def _block_values(column: np.ndarray) -> list[Any]:
 def _row_tuples(columns: dict[str, np.ndarray], n: int) -> Iterator[tuple[Any, ...]]:
     """Yield the rows as tuples, block by block: only one block's Python objects exist at a time."""
     for start in range(0, n, INSERT_BLOCK):
-        yield from zip(*(_block_values(columns[c][start:start + INSERT_BLOCK]) for c in INSERT_COLUMNS))
+        yield from zip(*(_block_values(columns[c][start:start + INSERT_BLOCK]) for c in INSERT_COLUMNS),
+                       strict=True)
 
 
 def _arrow_table(columns: dict[str, np.ndarray]) -> pa.Table:
@@ -191,17 +198,20 @@ def _insert(session: Session, data: dict[str, np.ndarray], replicate: np.ndarray
     columns = _columns(data, replicate, import_id)
     conn = session.connection()
     names = ", ".join(INSERT_COLUMNS)
+    raw = conn.connection.driver_connection
+    assert raw is not None  # an open connection has its DB-API connection
     if conn.dialect.name == "sqlite":
-        cursor = conn.connection.driver_connection.cursor()
+        cursor = raw.cursor()
         try:
-            cursor.executemany(f"INSERT INTO marker_result ({names}) VALUES ({', '.join('?' * len(INSERT_COLUMNS))})",
+            cursor.executemany(f"INSERT INTO marker_result ({names}) VALUES "
+                               f"({', '.join('?' * len(INSERT_COLUMNS))})",
                                _row_tuples(columns, len(replicate)))
         finally:
             cursor.close()
         return
     if conn.dialect.name == "postgresql":
         table = _arrow_table(columns)
-        with conn.connection.driver_connection.cursor() as cur, \
+        with raw.cursor() as cur, \
                 cur.copy(f"COPY marker_result ({names}) FROM STDIN (FORMAT csv)") as copy:
             for batch in table.to_batches(max_chunksize=INSERT_BLOCK):
                 sink = pa.BufferOutputStream()
@@ -210,7 +220,7 @@ def _insert(session: Session, data: dict[str, np.ndarray], replicate: np.ndarray
         return
     from datetime import date as _date
 
-    rows = [dict(zip(INSERT_COLUMNS, row)) for row in _row_tuples(columns, len(replicate))]
+    rows = [dict(zip(INSERT_COLUMNS, row, strict=True)) for row in _row_tuples(columns, len(replicate))]
     for row in rows:
         row["assay_date"] = None if row["assay_date"] is None else _date.fromisoformat(row["assay_date"])
     conn.execute(insert(MarkerResult.__table__), rows)
@@ -221,14 +231,16 @@ def _read_chunk(frame: pd.DataFrame, lookups: Lookups, report: ImportReport) -> 
     if not report.layout:
         report.layout = _detect_layout(list(frame.columns))
     if "sample" not in frame.columns:
-        raise Unreadable(f"no sample column (name it one of: {', '.join(SAMPLE_ALIASES)})", row=1, column="sample")
+        raise Unreadable(f"no sample column (name it one of: {', '.join(SAMPLE_ALIASES)})", row=1,
+                         column="sample")
     report.rows += len(frame)
     if report.layout == "wide":
         frame = wide_to_long(frame, lookups, report)
     else:
         absent = [c for c in LONG_REQUIRED if c not in frame.columns]
         if absent:
-            raise Unreadable(f"missing column(s) {', '.join(absent)} in a long file", row=1, column=", ".join(absent))
+            raise Unreadable(f"missing column(s) {', '.join(absent)} in a long file", row=1,
+                             column=", ".join(absent))
     return [validate_chunk(frame, lookups, report)] if len(frame) else []
 
 
@@ -277,7 +289,8 @@ def import_results(session: Session, source: bytes | str | Path | IO[bytes], *, 
     session.flush()
     _insert(session, merged, replicate, run.id)
     audit_record(session, "marker_import", user=by, object_type="marker_import", object_id=run.id,
-                 detail=f"{filename}: {run.results} results ({run.remeasurements} re-measurements), sha256 {run.sha256}")
+                 detail=f"{filename}: {run.results} results ({run.remeasurements} re-measurements), sha256 "
+                        f"{run.sha256}")
     report.results = run.results
     report.remeasurements = run.remeasurements
     report.converted = run.converted

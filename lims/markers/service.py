@@ -45,7 +45,8 @@ def count_results(session: Session, *, markers: list[str] | None = None, categor
         stmt = stmt.where(Marker.category == category)
     if sample_type:
         stmt = (stmt.join(Sample, Sample.id == MarkerResult.sample_id)
-                .join(SampleType, SampleType.id == Sample.sample_type_id).where(SampleType.code == sample_type))
+                .join(SampleType, SampleType.id == Sample.sample_type_id)
+                .where(SampleType.code == sample_type))
     return int(session.scalar(stmt) or 0)
 
 

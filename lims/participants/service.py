@@ -78,7 +78,8 @@ def plan_visits(session: Session, participant: Participant) -> list[Visit]:
 
 def search_query(study: Study | None, q: str | None = None, site: str | None = None,
                  stratum: str | None = None, *, user: object = None) -> Select[Participant]:
-    """Build the participant list query: search by code, filter by site and stratum, within ``user``'s scope."""
+    """Build the participant list query: search by code, filter by site and stratum, within ``user``'s
+    scope."""
     stmt = (select(Participant).join(Participant.site).options(selectinload(Participant.site))
             .where(access.visible_participants(user)))
     if study is not None:

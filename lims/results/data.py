@@ -75,7 +75,8 @@ OUTCOMES = {
 
 
 def cached(session: Session, kinds: tuple[str, ...], key: tuple[Any, ...], compute: Callable[[], T]) -> T:
-    """Return ``compute()`` for ``key``, kept in this worker while the data versions of ``kinds`` are unchanged.
+    """Return ``compute()`` for ``key``, kept in this worker while the data versions of ``kinds`` are
+    unchanged.
 
     ``kinds`` name what the value is derived from (``clinical``, ``markers``: see lims.core.versions); a write
     committed through any worker changes them, so no worker serves a value derived from replaced data.
@@ -93,7 +94,8 @@ def study_tables(session: Session, study: Study) -> dict[str, pd.DataFrame]:
 def derived(session: Session, study: Study, variant: str) -> pd.DataFrame:
     """Return ``endpoints`` of the study's clinical tables, derived once per clinical data version."""
     key = ("endpoints", study.id, variant, repr(endpoint_settings(study, variant)))
-    return cached(session, ("clinical",), key, lambda: endpoints(study_tables(session, study), study, variant)).copy()
+    return cached(session, ("clinical",), key,
+                  lambda: endpoints(study_tables(session, study), study, variant)).copy()
 
 
 def marker_values(session: Session, study: Study) -> pd.DataFrame:
@@ -103,7 +105,8 @@ def marker_values(session: Session, study: Study) -> pd.DataFrame:
 
 
 def study_marker_values(session: Session, study: Study) -> pd.DataFrame:
-    """Return the study's marker values in long form (``VALUE_COLUMNS``), one per participant x visit x marker.
+    """Return the study's marker values in long form (``VALUE_COLUMNS``), one per participant x visit x
+    marker.
 
     The rows come from the markers domain's consent-aware dataset builder (participants who withdrew or whose
     consent does not cover marker research are left out; ``attrs["excluded"]`` counts them). Only the latest

@@ -40,7 +40,9 @@ CURVES = {
     "dfs_b": ("dfs", "DFS variant B by arm, randomised cCR participants (from randomisation)"),
 }
 LANDMARK_DAYS = 120
-READS = data.READS  # the readout reads the clinical records and the marker values (sample availability)  # default of the study setting stratum_landmark_days
+# the readout reads the clinical records and the marker values (sample availability)  # default of the study
+# setting stratum_landmark_days
+READS = data.READS
 
 
 @dataclass
@@ -297,7 +299,8 @@ FIGURES = ("cif", "flow", "forest")
 
 
 def figure(session: Session, study: Study, name: str) -> Figure | None:
-    """Return one readout figure by name (``CURVES``, ``FIGURES`` or ``qol``), or None when there is nothing to draw."""
+    """Return one readout figure by name (``CURVES``, ``FIGURES`` or ``qol``), or None when there is nothing
+    to draw."""
     names = stratum_names(study)
     if name in CURVES:
         frame, title = curve(session, study, name)
@@ -326,13 +329,15 @@ def figure(session: Session, study: Study, name: str) -> Figure | None:
 
 
 def figure_bytes(session: Session, study: Study, name: str, fmt: str, *, publication: bool) -> bytes | None:
-    """Return one readout figure (``figure``) drawn in ``fmt``, drawn once per version of the data it shows."""
+    """Return one readout figure (``figure``) drawn in ``fmt``, drawn once per version of the data it
+    shows."""
 
     def draw() -> bytes | None:
         fig = figure(session, study, name)
         return None if fig is None else figures.render(fig, fmt, publication=publication)
 
-    return data.cached(session, READS, ("figure", study.id, repr(study.settings), name, fmt, publication), draw)
+    return data.cached(session, READS, ("figure", study.id, repr(study.settings), name, fmt, publication),
+                       draw)
 
 
 def qol_pivots(qol: dict[str, pd.DataFrame]) -> dict[str, dict[str, object]]:

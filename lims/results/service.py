@@ -305,19 +305,22 @@ def run_screen(session: Session, study: Study, params: dict[str, Any], *, by: An
 
 def compute_screen(session: Session, study: Study, params: dict[str, Any]
            ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    """Build the frame and run the screen (reads only): return the run's parameters, the frame and the result."""
+    """Build the frame and run the screen (reads only): return the run's parameters, the frame and the
+    result."""
     frame = frame_for(session, study, params)
     if params["transform"] == "catalogue":
         codes = data.marker_columns(frame)
         rows = session.execute(select(Marker.code, Marker.transform).where(Marker.code.in_(codes)))
-        params = {**params, "marker_transforms": {code: t for code, t in sorted(rows)}}
+        params = {**params, "marker_transforms": dict(sorted(rows.tuples().all()))}
     return params, frame, compute(frame, params, post_baseline(study, params, frame))
 
 
-def save_run(session: Session, study: Study, params: dict[str, Any], frame: pd.DataFrame, result: pd.DataFrame,
+def save_run(session: Session, study: Study, params: dict[str, Any], frame: pd.DataFrame,
+             result: pd.DataFrame,
              *, by: Any) -> AnalysisRun:
     """Save a computed screen as a run (parameters, input hash, software version, result table)."""
-    run = AnalysisRun(study_id=study.id, by_id=getattr(by, "id", None), by_username=getattr(by, "username", "?"),
+    run = AnalysisRun(study_id=study.id, by_id=getattr(by, "id", None),
+                      by_username=getattr(by, "username", "?"),
                       parameters=params, dataset_sha256=data.dataset_sha256(frame), dataset_rows=len(frame),
                       n_markers=len(result), software_version=__version__, result=_as_json(result, frame))
     session.add(run)

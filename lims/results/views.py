@@ -15,8 +15,8 @@ from lims.core.spreadsheet import frame_csv
 from lims.extensions import db
 from lims.jobs.queue import runs_as_job
 from lims.results import figures, readout, service, tables
-from lims.results.jobs import queue_screen, screen_rows
 from lims.results.data import COVARIATES, OUTCOMES
+from lims.results.jobs import queue_screen, screen_rows
 from lims.results.report import conditions, marker_report
 from lims.results.report import marker_figure as marker_figure_bytes
 from lims.studies.service import get_study

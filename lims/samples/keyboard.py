@@ -114,7 +114,8 @@ def keys(raw: str) -> list[Key]:
     out = []
     for ch in raw:
         code = ord(ch)
-        name = {9: "TAB", 10: "LINE FEED (Enter)", 13: "CARRIAGE RETURN (Enter)", 29: "GROUP SEPARATOR (FNC1)",
+        name = {9: "TAB", 10: "LINE FEED (Enter)", 13: "CARRIAGE RETURN (Enter)",
+                29: "GROUP SEPARATOR (FNC1)",
                 2: "START OF TEXT", 3: "END OF TEXT", 4: "END OF TRANSMISSION"}.get(code) \
             or unicodedata.name(ch, None) or f"U+{code:04X}"
         out.append(Key(ch if ch.isprintable() else "", f"{code:02X}" if code < 256 else f"{code:04X}", name))

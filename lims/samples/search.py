@@ -20,8 +20,9 @@ FILTERS = ("participant", "timepoint", "sample_type", "status", "derivation", "s
 
 
 def sample_query(user: Any, *, where: ColumnElement[bool] | None = None, **filters: Any) -> Select[Sample]:
-    """Return the samples ``user`` may see that match ``filters`` (participant, timepoint, sample_type, status,
-    derivation, site: the code of the site holding them), ordered by id; ``where`` adds a clause on Sample."""
+    """Return the samples ``user`` may see that match ``filters`` (participant, timepoint, sample_type,
+    status, derivation, site: the code of the site holding them), ordered by id; ``where`` adds a clause on
+    Sample."""
     unknown = set(filters) - set(FILTERS)
     if unknown:
         raise TypeError(f"unknown sample filter(s): {', '.join(sorted(unknown))}")

@@ -5,22 +5,24 @@ e.g. ``PL2-PED-A-B-I-A-A``.  Solid code:  type-collection-warm ischaemia-cold is
 time-storage, e.g. ``TIS-SRG-E-C-NBF-F-P``.
 
 A missing value is never guessed: the element becomes the standard's *unknown* letter ``X`` (``XXX`` for the
-three-letter elements).  A recorded value that falls in no band of the standard becomes *other*, ``Z``/``ZZZ``.
+three-letter elements).  A recorded value that falls in no band of the standard becomes *other*,
+``Z``/``ZZZ``.
 ``N`` is only used where the standard means "not applicable / none" (no centrifugation, no second spin, no
 warm ischaemia for a biopsy, no fixation time for a frozen sample).
 
-Version: the letters are SPREC 2.0 (Betsou et al., Biopreserv Biobank 2012;10:366, PMC6463986 Table 1), checked
-against the SPRECLib model (chrmey/SPRECLib ``src/de/spreclib/model``), which uses the same X = unknown and
-Z = other.  Known differences and choices:
+Version: the letters are SPREC 2.0 (Betsou et al., Biopreserv Biobank 2012;10:366, PMC6463986 Table 1),
+checked against the SPRECLib model (chrmey/SPRECLib ``src/de/spreclib/model``), which uses the same X =
+unknown and Z = other.  Known differences and choices:
 
-* SPRECLib codes a cold 6000-10000 g spin as ``F`` (a duplicate of the cold 3000-6000 g letter); the standard's
-  sequence gives ``H``, which we use.
+* SPRECLib codes a cold 6000-10000 g spin as ``F`` (a duplicate of the cold 3000-6000 g letter); the
+  standard's sequence gives ``H``, which we use.
 * SPRECLib names the 24-48 h pre-centrifugation band ``TWENTYFOUR_TO_EIGHTYFOUR_HOURS`` but its bounds are
   1440-2880 min; we use 24-48 h (K/L) and >= 48 h (M/N), as domain.md does.
 * Storage letters T (PP 40-500 uL, -20 C), V (PP 0.5-2 mL, below -135 C) and W (PP 40-500 uL, below -135 C)
-  come from SPRECLib's long-term storage list; V and W mean *below -135 C* (a -140 C freezer or liquid nitrogen),
-  so a PP tube at -140 C is ``V``, not ``Z``.  ``Y`` is the original primary container at -85 to -60 C *or* -35
-  to -18 C (SPRECLib lists both rows).  Cryotubes code ``C``/``N`` in liquid nitrogen (its vapour phase
+  come from SPRECLib's long-term storage list; V and W mean *below -135 C* (a -140 C freezer or liquid
+  nitrogen), so a PP tube at -140 C is ``V``, not ``Z``.  ``Y`` is the original primary container at -85 to
+  -60 C *or*
+  -35 to -18 C (SPRECLib lists both rows).  Cryotubes code ``C``/``N`` in liquid nitrogen (its vapour phase
   included, <= -150 C) and ``D`` at -80 C.  Straws, microplates, bags, >= 5 mL tubes and programmable freezing
   (E) have no stored field here, so such samples code as ``Z``.
 * Solid tissue uses the same storage list.  A frozen specimen in a cryotube in liquid nitrogen needs to know
@@ -33,13 +35,15 @@ Z = other.  Known differences and choices:
 * Fixation, collection, type and container codes are passed through from the protocol (upper-cased), so 3.0
   codes (e.g. fixation ``ALL``, ``HST``; collection ``BSL``) work without a code change.
 
-Band boundaries: every time band is half-open ``[lower, upper)`` (so exactly 2 h pre-centrifugation is ``C``, not
-``A``; exactly 48 h is ``M``/``N``), except fixation time ``B``, which domain.md gives as "<= 1 h": exactly 60 min
-is ``B`` and ``C`` is "more than 1 h, under 4 h".  Temperature ranges are inclusive: RT = 18-28 C (SPRECLib),
-cold = 2-10 C, body = 35-38 C; -80 C storage = -85 to -60 C, -20 C storage = -35 to -18 C, liquid nitrogen
-<= -150 C, "below -135 C" < -135 C.  Centrifugation durations 10-15 min are inclusive.  ``M`` (Ficoll-type spin, "RT 30 min < 1000 g
-no brake") accepts 25-35 min because the standard gives a nominal time, not a band.  PP aliquots of exactly
-500 uL are ``A``/``B`` (0.5-2 mL), not ``S`` (40-500 uL): domain.md codes its 0.5 mL serum aliquots ``A``.
+Band boundaries: every time band is half-open ``[lower, upper)`` (so exactly 2 h pre-centrifugation is ``C``,
+not
+``A``; exactly 48 h is ``M``/``N``), except fixation time ``B``, which domain.md gives as "<= 1 h": exactly 60
+min is ``B`` and ``C`` is "more than 1 h, under 4 h".  Temperature ranges are inclusive: RT = 18-28 C
+(SPRECLib), cold = 2-10 C, body = 35-38 C; -80 C storage = -85 to -60 C, -20 C storage = -35 to -18 C, liquid
+nitrogen <= -150 C, "below -135 C" < -135 C.  Centrifugation durations 10-15 min are inclusive.  ``M``
+(Ficoll-type spin, "RT 30 min < 1000 g no brake") accepts 25-35 min because the standard gives a nominal time,
+not a band. PP aliquots of exactly 500 uL are ``A``/``B`` (0.5-2 mL), not ``S`` (40-500 uL): domain.md codes
+its 0.5 mL serum aliquots ``A``.
 """
 
 from __future__ import annotations
@@ -212,7 +216,8 @@ def _precentrifugation(p: FluidPreanalytics) -> tuple[str, str]:
         return OTHER, f"{_temp(t)} for {_duration(delay)}: SPREC has 35-38 °C only for < 2 h"
     if zone is None:
         return OTHER, f"{_temp(t)} is outside SPREC's RT (18-28 °C) and 2-10 °C ranges; {_duration(delay)}"
-    letter = next(rt if zone == "RT" else cold for upper, rt, cold in _PRECENTRIFUGATION_BANDS if delay < upper)
+    letter = next(rt if zone == "RT" else cold for upper, rt, cold in _PRECENTRIFUGATION_BANDS
+                  if delay < upper)
     return letter, f"{_zone_label(zone, t)}, {_duration(delay)}"
 
 
@@ -255,7 +260,8 @@ def _spin(
     zone = _temperature_zone(temp)
     desc = f"{g:g} g, {minutes:g} min, {_temp(temp)}"
     brake_desc = {True: "brake on", False: "no brake", None: "brake not recorded"}[brake]
-    if ficoll_allowed and zone == "RT" and g < 1000 and _within(minutes, FICOLL_SPIN_MINUTES) and brake is not True:
+    if ficoll_allowed and zone == "RT" and g < 1000 and _within(minutes,
+                                                                FICOLL_SPIN_MINUTES) and brake is not True:
         if brake is None:
             return UNKNOWN, f"{desc}; brake not recorded (no brake would be M)"
         return "M", f"{desc}, no brake (density-gradient spin)"
@@ -313,7 +319,8 @@ def _postcentrifugation(p: FluidPreanalytics, spun: bool | None, second_letter: 
     zone = _temperature_zone(t)
     if zone not in ("RT", "cold"):
         return OTHER, f"{_temp(t)} is outside SPREC's RT (18-28 °C) and 2-10 °C ranges; {shown}"
-    letter = next(cold if zone == "cold" else rt for upper, cold, rt in _POSTCENTRIFUGATION_BANDS if delay < upper)
+    letter = next(cold if zone == "cold" else rt for upper, cold, rt in _POSTCENTRIFUGATION_BANDS
+                  if delay < upper)
     return letter, f"{_zone_label(zone, t)}, {shown}"
 
 
@@ -352,7 +359,8 @@ def _storage(
         if zone == "LN":
             if via_minus80 is None:
                 return UNKNOWN, f"{label}; whether it went through -80 °C first is not recorded (C or N)"
-            return ("N", f"{label}, after -80 °C") if via_minus80 else ("C", label + ", straight into nitrogen")
+            return ("N",
+                    f"{label}, after -80 °C") if via_minus80 else ("C", label + ", straight into nitrogen")
         return OTHER, f"{label}: SPREC codes cryotubes at -80 °C or in liquid nitrogen (<= -150 °C) only"
     if kind == "PRIMARY":
         if zone in ("-80", "-20"):

@@ -142,7 +142,8 @@ def receive(args: dict[str, Any], shipment_id: int) -> Any:
     """Receive by the scans on arrival; answer the reconciliation (received, damaged, missing, unexpected)."""
     damaged = receiving.parse_damage([f"{k}: {v}" for k, v in args["damaged"].items()])
 
-    return receiving.receive_shipment(db.session, _shipment(shipment_id), scans=args["scans"], damaged=damaged,
+    return receiving.receive_shipment(db.session, _shipment(shipment_id), scans=args["scans"],
+                                      damaged=damaged,
                                     arrival_temp_c=args.get("arrival_temp_c"), by=current_user).to_dict()
 
 

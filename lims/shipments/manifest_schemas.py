@@ -40,7 +40,8 @@ def _text(max_length: int, *, required: bool = True, **kwargs: Any) -> fields.St
 class Quantity(fields.Float):
     """A JSON number (not text, not true/false), finite and between 0 and MAX_QUANTITY."""
 
-    default_error_messages = {"not_number": "must be a number, not {kind}"}
+    # marshmallow declares the messages as a class attribute that subclasses extend
+    default_error_messages = {"not_number": "must be a number, not {kind}"}  # noqa: RUF012
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(allow_nan=False, validate=validate.Range(min=0, max=MAX_QUANTITY), **kwargs)
@@ -73,7 +74,7 @@ class Accession(fields.String):
 class ReleasedAt(fields.AwareDateTime):
     """An ISO 8601 date-time with its time zone, after 2000 and not in the future."""
 
-    default_error_messages = {
+    default_error_messages = {  # noqa: RUF012 (marshmallow's class attribute, extended by subclasses)
         "invalid": "not an ISO 8601 date-time (e.g. 2025-03-04T09:15:00+00:00)",
         "invalid_awareness": "has no time zone; write it as e.g. 2025-03-04T09:15:00+00:00",
     }

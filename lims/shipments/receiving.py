@@ -62,9 +62,12 @@ def parse_damage(lines: list[str] | str | None) -> dict[str, str]:
     return result
 
 
-def receive_shipment(session: Session, shipment: Shipment, *, scans: list[str], damaged: dict[str, str] | None = None,
-                     arrival_temp_c: float | None = None, by: User | None, at: datetime | None = None) -> Reconciliation:
-    """Receive a released shipment by its scans: reconcile received, damaged, missing and unexpected samples."""
+def receive_shipment(session: Session, shipment: Shipment, *, scans: list[str],
+                     damaged: dict[str, str] | None = None,
+                     arrival_temp_c: float | None = None, by: User | None,
+                     at: datetime | None = None) -> Reconciliation:
+    """Receive a released shipment by its scans: reconcile received, damaged, missing and unexpected
+    samples."""
     lock(session, shipment)
     if shipment.status == "draft":
         raise Conflict(f"shipment {shipment.code} has not been released; it cannot arrive yet")
@@ -97,8 +100,10 @@ def receive_shipment(session: Session, shipment: Shipment, *, scans: list[str], 
         if item.sample is None:
             report.not_registered.append(item.accession)
             continue
-        _arrive(session, shipment, item.sample, by=by, at=when, reason=f"damaged: {damage}" if damage else None,
-                details={"shipment": shipment.code, "arrival_temp_c": arrival_temp_c, "damaged": bool(damage)})
+        _arrive(session, shipment, item.sample, by=by, at=when,
+                reason=f"damaged: {damage}" if damage else None,
+                details={"shipment": shipment.code, "arrival_temp_c": arrival_temp_c,
+                         "damaged": bool(damage)})
     shipment.status = "received"
     shipment.received_at = when
     shipment.received_by_id = by.id if by else None

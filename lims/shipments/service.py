@@ -83,7 +83,8 @@ def create_shipment(session: Session, study: Study, *, from_site: str, to_site: 
     target = _site(session, to_site, "to_site")
     destination = (destination or "").strip() or None
     if target is None and destination is None:
-        raise DomainError("say where the shipment goes: a site, or the name of the receiving lab", field="to_site")
+        raise DomainError("say where the shipment goes: a site, or the name of the receiving lab",
+                          field="to_site")
     if target is not None and target.id == source.id:
         raise DomainError(f"a shipment cannot go from {source.code} to itself", field="to_site")
     if conditions not in CONDITIONS:
@@ -96,7 +97,8 @@ def create_shipment(session: Session, study: Study, *, from_site: str, to_site: 
     shipment = Shipment(code=code, origin="local", study_id=study.id, from_site_id=source.id,
                         to_site_id=target.id if target else None, destination=destination, status="draft",
                         conditions=conditions, courier=(courier or "").strip() or None,
-                        tracking_number=(tracking_number or "").strip() or None, note=(note or "").strip() or None,
+                        tracking_number=(tracking_number or "").strip() or None,
+                        note=(note or "").strip() or None,
                         created_by_id=by.id if by else None, unexpected=[])
     session.add(shipment)
     session.flush()
@@ -121,7 +123,8 @@ def update_conditions(session: Session, shipment: Shipment, *, conditions: str, 
 
 def _ship_refusal(session: Session, shipment: Shipment, sample: Sample) -> str | None:
     if sample.status not in SHIPPABLE:
-        return f"{sample.accession} is {sample.status.replace('_', ' ')}; only stored or received samples can be shipped"
+        return (f"{sample.accession} is {sample.status.replace('_', ' ')}; only stored or received samples "
+                "can be shipped")
     if sample.study_id != shipment.study_id:
         return f"{sample.accession} belongs to another study"
     if sample.site_id != shipment.from_site_id:
@@ -132,8 +135,9 @@ def _ship_refusal(session: Session, shipment: Shipment, sample: Sample) -> str |
         return problem
     disposal = pending_disposal(session, sample)
     if disposal is not None:
-        return (f"{sample.accession} waits for a disposal decision (requested {disposal.requested_at:%Y-%m-%d}: "
-                f"{disposal.reason}); it cannot be packed until a lab manager rejects the request")
+        return (f"{sample.accession} waits for a disposal decision (requested "
+                f"{disposal.requested_at:%Y-%m-%d}: {disposal.reason}); it cannot be packed until a lab "
+                "manager rejects the request")
     other = session.scalar(
         select(Shipment.code).join(ShipmentItem, ShipmentItem.shipment_id == Shipment.id)
         .where(ShipmentItem.sample_id == sample.id, Shipment.status.in_(OPEN), Shipment.id != shipment.id)
@@ -144,7 +148,8 @@ def _ship_refusal(session: Session, shipment: Shipment, sample: Sample) -> str |
 
 
 def add_by_scan(session: Session, shipment: Shipment, code: str, *, by: User | None) -> list[str]:
-    """Pack the sample a scanned accession names, or every sample of a scanned box; return the accessions added.
+    """Pack the sample a scanned accession names, or every sample of a scanned box; return the accessions
+    added.
 
     A box is all or nothing: if one of its samples may not travel, none is added and the message says why.
     """
@@ -162,7 +167,8 @@ def add_by_scan(session: Session, shipment: Shipment, code: str, *, by: User | N
             box = storage.get_unit_by_barcode(session, raw, site_codes=[shipment.from_site.code],
                                               where=access.visible_units(by) if by is not None else None)
         except NotFound:
-            raise DomainError(f"{raw!r} is neither a sample ID ({exc}) nor a box barcode", field="code") from None
+            raise DomainError(f"{raw!r} is neither a sample ID ({exc}) nor a box barcode",
+                              field="code") from None
     if box is not None:
         if box.site_id != shipment.from_site_id:
             raise DomainError(f"box {box.barcode} is at site {box.site.code}, not {shipment.from_site.code}",
@@ -177,7 +183,8 @@ def add_by_scan(session: Session, shipment: Shipment, code: str, *, by: User | N
     else:
         sample = session.scalar(select(Sample).where(Sample.accession == accession))
         if sample is None or (by is not None and not access.may_see(by, sample)):
-            raise NotFound(f"no sample {accession}: the ID is valid but was never registered here", field="code")
+            raise NotFound(f"no sample {accession}: the ID is valid but was never registered here",
+                           field="code")
         samples = [sample]
     # Lock the samples: two people packing the same tube into two shipments act one after the other.
     session.execute(select(Sample.id).where(Sample.id.in_([s.id for s in samples])).with_for_update())
@@ -265,7 +272,8 @@ def release_shipment(session: Session, shipment: Shipment, *, by: User, signatur
 
 
 def lock(session: Session, shipment: Shipment) -> None:
-    """Re-read the shipment under a row lock, so two people releasing or receiving it at once act one after the other.
+    """Re-read the shipment under a row lock, so two people releasing or receiving it at once act one after
+    the other.
 
     On PostgreSQL the second waits and then sees the new status; on SQLite the write lock does the same
     (the boundary re-runs the unit of work, see lims.core.uow).
@@ -273,11 +281,15 @@ def lock(session: Session, shipment: Shipment) -> None:
     session.refresh(shipment, with_for_update=True)
 
 
-def _sign_release(session: Session, shipment: Shipment, user: User, *, password: str, meaning: str) -> Signature:
+def _sign_release(session: Session, shipment: Shipment, user: User, *, password: str,
+                  meaning: str) -> Signature:
     """Sign a shipment's release: the lab manager re-enters their password and states the meaning."""
     content = {"shipment": shipment.code, "from": shipment.from_site.code,
                "to": shipment.to_site.code if shipment.to_site else shipment.destination,
-               "conditions": shipment.conditions, "samples": sorted(i.sample.accession or "" for i in shipment.items
+               "conditions": shipment.conditions,
+               "samples": sorted(i.sample.accession or "" for i in shipment.items
                                                                      if i.sample is not None)}
-    return sign(session, user, password=password, meaning=meaning, record_type="shipment", record_id=shipment.code,
-                content=content, statement=f"I release shipment {shipment.code} with {len(shipment.items)} sample(s)")
+    return sign(session, user, password=password, meaning=meaning, record_type="shipment",
+                record_id=shipment.code,
+                content=content,
+                statement=f"I release shipment {shipment.code} with {len(shipment.items)} sample(s)")

@@ -49,7 +49,8 @@ PENALTY_LABELS = {"l1": "L1 (lasso)", "elasticnet": "Elastic net (L1 share 0.5)"
 
 @dataclass(frozen=True)
 class SignatureOutcome:
-    """An outcome of the signatures page: the frame's outcome, which value the model predicts, and what it means."""
+    """An outcome of the signatures page: the frame's outcome, which value the model predicts, and what it
+    means."""
 
     key: str
     label: str
@@ -62,8 +63,9 @@ class SignatureOutcome:
 
 REGROWTH = data.Outcome(
     "regrowth_1y", "Regrowth by 1 year", "binary", "regrowth_1y", None,
-    f"Local regrowth within {REGROWTH_DAYS} days of randomisation among participants who followed watch and wait; "
-    f"participants without regrowth whose last disease assessment came before day {REGROWTH_DAYS} are left out.")
+    f"Local regrowth within {REGROWTH_DAYS} days of randomisation among participants who followed watch and "
+    f"wait; participants without regrowth whose last disease assessment came before day {REGROWTH_DAYS} are "
+    "left out.")
 
 OUTCOMES = {
     "pcr": SignatureOutcome("pcr", "pCR (predicts residual disease)", "binary", data.OUTCOMES["pcr"], 0.0,
@@ -72,7 +74,8 @@ OUTCOMES = {
                             "no major pathological response", True),
     "ccr": SignatureOutcome("ccr", "cCR at CRE1 (predicts no cCR)", "binary", data.OUTCOMES["ccr"], 0.0,
                             "no cCR at CRE1", False),
-    "regrowth_1y": SignatureOutcome("regrowth_1y", "Regrowth by 1 year (watch and wait)", "binary", REGROWTH, 1.0,
+    "regrowth_1y": SignatureOutcome("regrowth_1y", "Regrowth by 1 year (watch and wait)", "binary", REGROWTH,
+                                    1.0,
                                     f"local regrowth within {REGROWTH_DAYS} days", True),
     **{k: SignatureOutcome(k, o.label, "survival", o, None, "event", False)
        for k, o in data.OUTCOMES.items() if o.kind == "survival"},
@@ -96,7 +99,8 @@ class Thresholds(fields.Field):
             try:
                 t = float(item)
             except (TypeError, ValueError):
-                raise ValidationError(f"threshold {item!r} is not a number; give probabilities such as 0.1, 0.2"
+                raise ValidationError(f"threshold {item!r} is not a number; give probabilities such as 0.1, "
+                                      "0.2"
                                       ) from None
             if not (math.isfinite(t) and 0 < t < 1):
                 raise ValidationError(f"threshold {t:g} must lie strictly between 0 and 1")
@@ -118,7 +122,8 @@ class RunParametersSchema(Schema):
     category = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(CATEGORIES))
     markers = fields.List(fields.String(validate=validate.Length(min=1, max=60)), load_default=list,
                           validate=validate.Length(max=2000),
-                          metadata={"description": "Marker codes (empty: every marker measured at the time point)"})
+                          metadata={"description": "Marker codes (empty: every marker measured at the time "
+                                                   "point)"})
     covariates = fields.List(fields.String(validate=validate.OneOf(list(data.COVARIATES))), load_default=list,
                              metadata={"description": "Forced baseline covariates, never penalised"})
     transform = fields.String(load_default="log2", validate=validate.OneOf(list(TRANSFORMS)))
@@ -134,14 +139,16 @@ class RunParametersSchema(Schema):
     @validates_schema
     def _ccr_only(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("ccr_only") and data.get("outcome") not in PREDICTABLE:
-            raise ValidationError("'only cCR participants' applies to pCR and MPR (the watch-and-wait question "
-                                  "among resected cCR participants)", field_name="ccr_only")
+            raise ValidationError("'only cCR participants' applies to pCR and MPR (the watch-and-wait "
+                                  "question among resected cCR participants)", field_name="ccr_only")
 
 
 def choices(session: Session, study: Study) -> dict[str, list[tuple[str, str]]]:
     """Return the options of the signatures form."""
-    timepoints = session.scalars(select(TimePoint).where(TimePoint.study_id == study.id).order_by(TimePoint.order))
-    types = session.scalars(select(SampleType).where(SampleType.study_id == study.id).order_by(SampleType.code))
+    timepoints = session.scalars(select(TimePoint).where(TimePoint.study_id == study.id)
+                                 .order_by(TimePoint.order))
+    types = session.scalars(select(SampleType).where(SampleType.study_id == study.id)
+                            .order_by(SampleType.code))
     markers = session.scalars(select(Marker).order_by(Marker.category, Marker.code))
     return {
         "outcome": [(k, o.label) for k, o in OUTCOMES.items()],
@@ -170,8 +177,9 @@ def check_parameters(session: Session, study: Study, raw: dict[str, Any]) -> dic
 
 
 def against_study(session: Session, study: Study, params: dict[str, Any]) -> dict[str, Any]:
-    """Check parameters :class:`RunParametersSchema` loaded against the study: its time points and sample types,
-    and the marker catalogue; return them in the study's order, or raise DomainError naming the field."""
+    """Check parameters :class:`RunParametersSchema` loaded against the study: its time points and sample
+    types, and the marker catalogue; return them in the study's order, or raise DomainError naming the
+    field."""
     options = choices(session, study)
     timepoints = [k for k, _ in options["timepoint"]]
     if params["timepoint"] not in timepoints:

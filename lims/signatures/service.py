@@ -2,7 +2,8 @@
 
 The analysis frame is the results domain's (``lims.results.data``); this module only adds the outcome
 "regrowth by one year" and the optional restriction to cCR participants, then hands the frame to
-``analysis.signatures``. Runs are created ``queued`` by the request and executed by ``lims.signatures.runner``.
+``analysis.signatures``. Runs are created ``queued`` by the request and executed by
+``lims.signatures.runner``.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ class Comparison:
     differences: list[str]
 
 
-def regrowth_by(tables: dict[str, pd.DataFrame], derived: pd.DataFrame, days: int = REGROWTH_DAYS) -> pd.Series:
+def regrowth_by(tables: dict[str, pd.DataFrame], derived: pd.DataFrame,
+                days: int = REGROWTH_DAYS) -> pd.Series:
     """Return 1/0/NA per participant: local regrowth within ``days`` of randomisation under watch and wait."""
     ww = derived["actual_strategy"].astype("string").eq("watch_and_wait").fillna(False).to_numpy(dtype=bool)
     rand = pd.to_datetime(derived["rand_date"])
@@ -67,7 +69,8 @@ def regrowth_by(tables: dict[str, pd.DataFrame], derived: pd.DataFrame, days: in
     first = regrowth.assign(participant_id=regrowth["participant_id"].astype(str)).groupby("participant_id")[
         "date"].min()
     first = pd.to_datetime(ids.map(first))
-    contact = tables["last_contact"].assign(participant_id=tables["last_contact"]["participant_id"].astype(str))
+    contact = tables["last_contact"].assign(participant_id=tables["last_contact"]["participant_id"]
+                                            .astype(str))
     last = pd.to_datetime(ids.map(contact.set_index("participant_id")["last_disease_assessment_date"]))
     by_day = (first - rand).dt.days + 1 <= days
     followed = (last - rand).dt.days + 1 >= days
@@ -76,11 +79,13 @@ def regrowth_by(tables: dict[str, pd.DataFrame], derived: pd.DataFrame, days: in
     return out
 
 
-def frame_for(session: Session, study: Study, params: dict[str, Any], *, unresected: bool = False) -> pd.DataFrame:
+def frame_for(session: Session, study: Study, params: dict[str, Any], *,
+              unresected: bool = False) -> pd.DataFrame:
     """Return the analysis frame of the parameters (``lims.results.data``), indexed by participant.
 
-    ``unresected`` (pCR and MPR only): instead, the participants of the population who have no pathology result
-    because they were not resected, with the outcome column empty - the patients the model is meant for.
+    ``unresected`` (pCR and MPR only): instead, the participants of the population who have no pathology
+    result because they were not resected, with the outcome column empty - the patients the model is meant
+    for.
     """
     outcome = OUTCOMES[params["outcome"]]
     variant = outcome.frame.variant or str((study.settings or {}).get("dfs_variant", "A"))
@@ -97,16 +102,18 @@ def frame_for(session: Session, study: Study, params: dict[str, Any], *, unresec
         # the frame builder keeps resected participants with an outcome: mark the others so it keeps them
         derived = derived[waiting].assign(resected=True, **{outcome.frame.column: 0.0})
     values = data.marker_values(session, study)
-    parts = [data.build_frame(derived, values, outcome.frame, timepoint=params["timepoint"], sample_type=sample_type,
+    parts = [data.build_frame(derived, values, outcome.frame, timepoint=params["timepoint"],
+                              sample_type=sample_type,
                               markers=params["markers"] or None, category=params["category"])
              .set_index("participant_id") for sample_type in params["sample_types"]]
     frame = parts[0]
     fixed = [c for c in frame.columns if c not in data.marker_columns(frame)]
-    for sample_type, part in zip(params["sample_types"][1:], parts[1:]):
+    for sample_type, part in zip(params["sample_types"][1:], parts[1:], strict=True):
         # each part holds the participants with a value on its sample type: join them all, and tell apart a
         # marker measured on two sample types
         cols = data.marker_columns(part)
-        frame = frame.join(part[cols].rename(columns={c: f"{c}_{sample_type}" for c in cols if c in frame.columns}),
+        frame = frame.join(part[cols]
+                           .rename(columns={c: f"{c}_{sample_type}" for c in cols if c in frame.columns}),
                            how="outer")
         frame[fixed] = frame[fixed].combine_first(part[fixed])
     frame = frame.sort_index()
@@ -127,7 +134,8 @@ def marker_columns(frame: pd.DataFrame, params: dict[str, Any]) -> list[str]:
 
 
 def build_spec(frame: pd.DataFrame, params: dict[str, Any], seeds: list[int] | None = None) -> ModelSpec:
-    """Return the model spec for the frame: its marker columns, the forced covariates and the chosen design."""
+    """Return the model spec for the frame: its marker columns, the forced covariates and the chosen
+    design."""
     outcome = OUTCOMES[params["outcome"]]
     markers = marker_columns(frame, params)
     if not markers:
@@ -179,7 +187,8 @@ def compute(frame: pd.DataFrame, params: dict[str, Any],
 def create_run(session: Session, study: Study, params: dict[str, Any], *, by: Any,
                rerun_of: SignatureRun | None = None) -> SignatureRun:
     """Queue a run of ``params`` (a re-run keeps the original's seeds); the runner executes it."""
-    run = SignatureRun(study_id=study.id, by_id=getattr(by, "id", None), by_username=getattr(by, "username", "?"),
+    run = SignatureRun(study_id=study.id, by_id=getattr(by, "id", None),
+                       by_username=getattr(by, "username", "?"),
                        status="queued", parameters=params, rerun_of_id=rerun_of.id if rerun_of else None,
                        seeds=list(rerun_of.seeds) if rerun_of and rerun_of.seeds else None)
     session.add(run)
@@ -248,7 +257,8 @@ def recent_runs(session: Session, study: Study, limit: int = 20) -> list[Signatu
 def _numbers(result: dict[str, Any]) -> dict[str, Any]:
     """The result without the parts that legitimately change between runs (time stamps)."""
     out = dict(result)
-    out["provenance"] = {k: v for k, v in result["provenance"].items() if k not in ("started_utc", "elapsed_seconds")}
+    out["provenance"] = {k: v for k, v in result["provenance"].items()
+                         if k not in ("started_utc", "elapsed_seconds")}
     return out
 
 
@@ -272,7 +282,8 @@ def load_model(run: SignatureRun) -> FinalModel:
     try:
         return loads(run.model)
     except NotASignatureFile as exc:  # e.g. a pickle stored before models became JSON: never unpickled
-        raise DomainError(f"signature run {run.id}'s stored model cannot be loaded ({exc}); re-run it") from None
+        raise DomainError(
+            f"signature run {run.id}'s stored model cannot be loaded ({exc}); re-run it") from None
 
 
 def conditions(params: dict[str, Any]) -> list[str]:
@@ -285,7 +296,8 @@ def conditions(params: dict[str, Any]) -> list[str]:
         out.append(f"The model predicts the probability of {outcome.event_label}.")
     out.append(f"Marker values at {params['timepoint']} on {', '.join(params['sample_types'])}"
                + (f", {params['category']} markers" if params.get("category") else "")
-               + (f", markers {', '.join(params['markers'])}" if params.get("markers") else ", every marker measured")
+               + (f", markers {', '.join(params['markers'])}" if params.get("markers")
+                  else ", every marker measured")
                + f"; transform {params['transform']}.")
     if params.get("covariates"):
         out.append("Forced baseline covariates (never penalised): "
@@ -314,7 +326,8 @@ def predict_unresected(session: Session, study: Study, run: SignatureRun) -> Pre
     missing = [c for c in columns if c not in frame.columns or frame[c].isna().all()]
     X = frame.reindex(columns=columns).astype(float)
     table = pd.DataFrame({"probability": model.predict(X) if len(X) else pd.Series(dtype=float),
-                          "markers_measured": X[[c for c in columns if c not in (run.spec or {}).get("forced", [])]].notna().sum(axis=1)},
+                          "markers_measured": X[[c for c in columns if c not in (run.spec or {})
+                                                 .get("forced", [])]].notna().sum(axis=1)},
                          index=frame.index)
     return Predictions(table=table.sort_values("probability"), imputed_markers=missing,
                        thresholds=list(run.parameters["thresholds"]))

@@ -124,7 +124,8 @@ def model(run_id: int) -> Any:
         raise DomainError(f"signature run {run.id} has no final model ({run.status})")
     service.load_model(run)  # only a valid signature file is served (an old pickle is refused)
     return Response(run.model, mimetype="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="signature-run-{run.id}.signature.json"'})
+                    headers={"Content-Disposition": 'attachment; '
+                                                    f'filename="signature-run-{run.id}.signature.json"'})
 
 
 @bp.post("/runs/<int:run_id>/rerun")

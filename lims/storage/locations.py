@@ -48,7 +48,8 @@ def get_unit_by_barcode(session: Session, barcode: str, *, site_codes: list[str]
         mine = [u for u in units if u.site.code in site_codes]
         units = mine or units
     if len(units) > 1:
-        raise DomainError(f"barcode {code} names units at several sites ({', '.join(u.site.code for u in units)})",
+        raise DomainError(f"barcode {code} names units at several sites "
+                          f"({', '.join(u.site.code for u in units)})",
                           field="barcode")
     return units[0]
 
@@ -115,7 +116,8 @@ def location_paths(session: Session, sample_ids: list[int]) -> dict[int, str]:
             parts[sample_id].append(site_code)
             tails[sample_id] = None
             if row is not None and col is not None:
-                tails[sample_id] = str((row - 1) * cols + col) if scheme == "1" and cols else f"{chr(64 + row)}{col}"
+                tails[sample_id] = str((row - 1) * cols
+                                       + col) if scheme == "1" and cols else f"{chr(64 + row)}{col}"
         parts[sample_id].append(name)
     return {sid: SEP.join([*p, tail] if (tail := tails[sid]) else p) for sid, p in parts.items()}
 
@@ -130,7 +132,8 @@ def _chain_statement() -> Select[Any]:
     up = select(StorageUnit.id, StorageUnit.parent_id, literal_column("0", Integer).label("depth")).where(
         StorageUnit.id == bindparam("unit_id")).cte("chain", recursive=True)
     parent = aliased(StorageUnit)
-    up = up.union_all(select(parent.id, parent.parent_id, up.c.depth + 1).join(parent, parent.id == up.c.parent_id))
+    up = up.union_all(select(parent.id, parent.parent_id, up.c.depth + 1)
+                      .join(parent, parent.id == up.c.parent_id))
     return select(up.c.id).order_by(up.c.depth.desc())
 
 
@@ -180,7 +183,8 @@ class Usage:
 
 
 def site_units(session: Session, site_id: int | None = None, *, where: Any = None) -> list[StorageUnit]:
-    """Return every unit (of one site, or all; ``where`` a clause on StorageUnit), ordered by site and name."""
+    """Return every unit (of one site, or all; ``where`` a clause on StorageUnit), ordered by site and
+    name."""
     stmt = select(StorageUnit).order_by(StorageUnit.site_id, StorageUnit.name)
     if site_id is not None:
         stmt = stmt.where(StorageUnit.site_id == site_id)

@@ -57,8 +57,8 @@ def admits(chain: list[StorageUnit], sample_type: SampleType) -> str | None:
 
 def _holder_refusal(unit: StorageUnit) -> str | None:
     if unit.kind not in SAMPLE_HOLDERS:
-        return (f"{unit.name} ({unit.barcode}) is a {unit.kind.replace('_', ' ')}, not a container for tubes: "
-                "scan a box, bag, bin or block cabinet")
+        return (f"{unit.name} ({unit.barcode}) is a {unit.kind.replace('_', ' ')}, not a container for "
+                "tubes: scan a box, bag, bin or block cabinet")
     return None
 
 
@@ -73,16 +73,17 @@ def placement_refusal(session: Session, sample: Sample, unit: StorageUnit,
             return f"{sample.accession} is in transit: receive the shipment before storing it"
         return f"{sample.accession} is {sample.status.replace('_', ' ')} and cannot be stored"
     if sample.site_id != unit.site_id:
-        return (f"{sample.accession} is at site {sample.site.code} but {unit.name} ({unit.barcode}) is at site "
-                f"{unit.site.code}: ship it there first")
+        return (f"{sample.accession} is at site {sample.site.code} but {unit.name} ({unit.barcode}) is at "
+                f"site {unit.site.code}: ship it there first")
     chain = chain or unit_path(session, unit)
     refusal = admits(chain, sample.sample_type)
     if refusal:
         return f"wrong box type: {refusal}"
     temp = effective_temp(chain)
-    if temp is not None and sample.storage_temp_c is not None and temp > sample.storage_temp_c + WARMER_TOLERANCE_C:
-        return (f"{sample.accession} must be kept at {sample.storage_temp_c:g} °C but {unit.name} is stored at "
-                f"{temp:g} °C")
+    need = sample.storage_temp_c
+    if temp is not None and need is not None and temp > need + WARMER_TOLERANCE_C:
+        return (f"{sample.accession} must be kept at {sample.storage_temp_c:g} °C but {unit.name} is stored "
+                f"at {temp:g} °C")
     return None
 
 
@@ -95,7 +96,8 @@ def occupied(session: Session, unit: StorageUnit) -> dict[tuple[int, int], Sampl
     return {(r, c): s for r, c, s in rows if r is not None and c is not None}
 
 
-def next_free(session: Session, unit: StorageUnit, after: tuple[int, int] | None = None) -> tuple[int, int] | None:
+def next_free(session: Session, unit: StorageUnit,
+              after: tuple[int, int] | None = None) -> tuple[int, int] | None:
     """Return the first free position of a box in reading order (A1, A2, ... B1), or None when full."""
     assert unit.rows and unit.cols
     taken = {(r, c) for r, c in session.execute(
@@ -170,22 +172,27 @@ def _place(session: Session, sample: Sample, unit: StorageUnit, *, position: str
             free = next_free(session, unit)
             if free is None:
                 positions = (unit.rows or 0) * (unit.cols or 0)
-                raise Conflict(f"box {unit.barcode} is full ({positions} of {positions} positions)", field="code")
+                raise Conflict(f"box {unit.barcode} is full ({positions} of {positions} positions)",
+                               field="code")
             row, col = free
     else:
         if position and position.strip():
-            raise DomainError(f"{unit.name} has no grid positions; leave the position empty", field="position")
+            raise DomainError(f"{unit.name} has no grid positions; leave the position empty",
+                              field="position")
         if unit.capacity is not None:
-            held = session.scalar(select(func.count()).select_from(Placement).where(Placement.unit_id == unit.id))
+            held = session.scalar(select(func.count()).select_from(Placement)
+                                  .where(Placement.unit_id == unit.id))
             if (held or 0) >= unit.capacity:
-                raise Conflict(f"{unit.name} ({unit.barcode}) is full ({held} of {unit.capacity})", field="code")
+                raise Conflict(f"{unit.name} ({unit.barcode}) is full ({held} of {unit.capacity})",
+                               field="code")
     label = unit.label(row, col) if row is not None and col is not None else None
     placement = session.get(Placement, sample.id)
     where = unit.barcode + (f" {label}" if label else "")
     accession = sample.accession or ""
     if placement is not None:
         if expected_version is not None and placement.version != expected_version:
-            raise Conflict(f"{accession} was moved by someone else since you looked; scan it again", field="code")
+            raise Conflict(f"{accession} was moved by someone else since you looked; scan it again",
+                           field="code")
         if placement.unit_id == unit.id and placement.row == row and placement.col == col:
             raise Conflict(f"{accession} is already at {where}", field="code")
         before = location_path(session, sample.id)
@@ -226,7 +233,8 @@ def _write_placement(session: Session, accession: str, barcode: str, label: str 
         if "row" in text or "uq_placement" in text:
             raise PositionTaken(f"position {label} of box {barcode} is taken", field="position") from None
         if "sample_id" in text or "pk_placement" in text:
-            raise Conflict(f"{accession} was just stored by someone else; scan it again", field="code") from None
+            raise Conflict(f"{accession} was just stored by someone else; scan it again",
+                           field="code") from None
         raise Conflict(f"{accession}: the change conflicts with data already stored") from None
     except StaleDataError:
         raise Conflict(f"{accession} was just moved by someone else; scan it again", field="code") from None

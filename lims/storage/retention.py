@@ -91,8 +91,8 @@ def remind_retention(session: Session) -> dict[str, int]:
             if str(row.sample.id) in known:
                 continue
             record(session, ACTION, username="scheduler", object_type="sample", object_id=row.sample.id,
-                   detail=f"{row.sample.accession} ({row.sample.sample_type.code}) is kept past its {row.years}-year "
-                          f"retention period, due {row.due_on.isoformat()}"
+                   detail=f"{row.sample.accession} ({row.sample.sample_type.code}) is kept past its "
+                          f"{row.years}-year retention period, due {row.due_on.isoformat()}"
                           + (f", at {row.location}" if row.location else "") + ": review it for disposal")
             reminded += 1
         due += len(rows)

@@ -8,8 +8,9 @@
 
 Every function only flushes; the caller (a request, a CLI command, the demo) commits. Two people
 placing into the same position race on the database's unique constraint ``uq_placement_unit_id_row_col``:
-the loser gets :class:`PositionTaken` (a :class:`Conflict`). Moves are compare-and-set on ``Placement.version``
-and ``StorageUnit.version`` (SQLAlchemy's ``version_id_col``), so a move based on a stale view is refused.
+the loser gets :class:`PositionTaken` (a :class:`Conflict`). Moves are compare-and-set on
+``Placement.version`` and ``StorageUnit.version`` (SQLAlchemy's ``version_id_col``), so a move based on a
+stale view is refused.
 """
 
 from __future__ import annotations

@@ -104,7 +104,8 @@ def _with_the_visit(site: _Site, sample: Sample) -> Suggestion | None:
         u = site.by_id.get(unit_id)
         if u is not None and site.fits(u):
             after = (last // 100, last % 100) if last else None
-            found = site.at(u, f"with the other samples of {sample.participant.code} at this time point", after)
+            found = site.at(u, f"with the other samples of {sample.participant.code} at this time point",
+                            after)
             if found:
                 return found
     return None

@@ -40,12 +40,14 @@ def create_unit(session: Session, *, site: Site, kind: str, name: str, barcode: 
     if capacity is not None and (kind not in LOOSE_KINDS or capacity < 1):
         raise DomainError("only bags, bins and block cabinets take a capacity (at least 1)", field="capacity")
     if label_scheme not in ("A1", "1"):
-        raise DomainError("label scheme must be 'A1' (row letter + column) or '1' (numbered)", field="label_scheme")
+        raise DomainError("label scheme must be 'A1' (row letter + column) or '1' (numbered)",
+                          field="label_scheme")
     if parent is not None:
         if parent.site_id != site.id:
             raise DomainError(f"{parent.name} is at site {parent.site.code}, not {site.code}", field="parent")
         if parent.kind in LEAF_KINDS:
-            raise DomainError(f"{parent.name} is a {parent.kind} and holds tubes, not other units", field="parent")
+            raise DomainError(f"{parent.name} is a {parent.kind} and holds tubes, not other units",
+                              field="parent")
     access.require_site(by, site, "setting up storage")
     if session.scalar(select(StorageUnit.id).where(StorageUnit.site_id == site.id,
                                                    func.upper(StorageUnit.barcode) == barcode)) is not None:
@@ -62,7 +64,8 @@ def create_unit(session: Session, *, site: Site, kind: str, name: str, barcode: 
 
 def move_unit(session: Session, unit: StorageUnit, new_parent: StorageUnit, *, by: User | None,
               expected_version: int | None = None, at: datetime | None = None) -> int:
-    """Move a box or rack (with everything inside) under ``new_parent``; every sample inside gets a ``moved`` event.
+    """Move a box or rack (with everything inside) under ``new_parent``; every sample inside gets a ``moved``
+    event.
 
     Returns how many samples moved.
     """
@@ -72,8 +75,8 @@ def move_unit(session: Session, unit: StorageUnit, new_parent: StorageUnit, *, b
         raise DomainError(f"cannot move {unit.name} ({unit.barcode}) into itself", field="parent")
     inside = descendant_ids(session, unit.id)
     if new_parent.id in inside:
-        raise DomainError(f"cannot move {unit.name} ({unit.barcode}) into {new_parent.name} ({new_parent.barcode}): "
-                          f"{new_parent.name} is inside {unit.name}", field="parent")
+        raise DomainError(f"cannot move {unit.name} ({unit.barcode}) into {new_parent.name} "
+                          f"({new_parent.barcode}): {new_parent.name} is inside {unit.name}", field="parent")
     if new_parent.site_id != unit.site_id:
         raise DomainError(f"{new_parent.name} is at site {new_parent.site.code} but {unit.name} is at "
                           f"{unit.site.code}: ship the samples instead", field="parent")

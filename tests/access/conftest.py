@@ -256,7 +256,8 @@ def _ship(
     for tube in tubes:
         shipments.add_by_scan(session, shipment, tube.accession, by=admin)
     if release:
-        shipments.release_shipment(session, shipment, by=admin, instance="access-tests", signature=(PASSWORD, "approved"))
+        shipments.release_shipment(session, shipment, by=admin, instance="access-tests",
+                                   signature=(PASSWORD, "approved"))
     if receiver is not None:
         receiving.receive_shipment(session, shipment, scans=[t.accession for t in tubes], by=receiver)
     return shipment

@@ -89,7 +89,8 @@ ADMIN_ROUTES: dict[str, Expect] = {
     "POST /jobs/<int:job_id>/retry": E("read", req(lambda w, o: f"/jobs/{o.job}/retry"), "job"),
     "GET /api/v1/jobs/": E("read", fixed("/api/v1/jobs/")),
     # a job's file: the requester's own only (o.job is a failed self-test: it has none, hence data 404)
-    "GET /jobs/<int:job_id>/download": E("read", req(lambda w, o: f"/jobs/{o.job}/download"), "job", data_404=True),
+    "GET /jobs/<int:job_id>/download": E("read", req(lambda w, o: f"/jobs/{o.job}/download"), "job",
+                                         data_404=True),
     "GET /api/v1/jobs/<int:job_id>/download": E(
         "read", req(lambda w, o: f"/api/v1/jobs/{o.job}/download"), "job", data_404=True
     ),

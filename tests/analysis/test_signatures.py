@@ -293,10 +293,12 @@ def test_load_refuses_pickles_and_anything_unexpected(tmp_path, planted: pd.Data
     import joblib
 
     _Boom.marker = tmp_path / "pwned"
-    for name, write in {"x.joblib": lambda p: joblib.dump({"format": "trialbank-signature/2", "m": _Boom()}, p),
+    for name, write in {"x.joblib": lambda p: joblib.dump({"format": "trialbank-signature/2", "m": _Boom()},
+                                                          p),
                         "x.pkl": lambda p: p.write_bytes(pickle.dumps(_Boom()))}.items():
         write(tmp_path / name)
-        with pytest.raises(sg.NotASignatureFile, match="not a Trialbank signature file.*not plain JSON.*pickle"):
+        with pytest.raises(sg.NotASignatureFile,
+                           match=r"not a Trialbank signature file.*not plain JSON.*pickle"):
             sg.load(tmp_path / name)
     assert not _Boom.marker.exists(), "nothing in the file was executed"
 

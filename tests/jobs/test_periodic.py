@@ -31,7 +31,8 @@ def test_periodic_jobs_anchor_custody_and_remind_retention_once(session, study, 
                                                                 login) -> None:
     lab = make_lab(session, study, make_participant, user)
     # CTDNA_PLASMA kept one year: the lab's plasma tubes (collected in January 2025) are past it
-    study.settings = {**study.settings, "retention_years": {**study.settings["retention_years"], "CTDNA_PLASMA": 1}}
+    study.settings = {**study.settings,
+                      "retention_years": {**study.settings["retention_years"], "CTDNA_PLASMA": 1}}
     session.flush()
     changed = session.scalar(select(func.count()).select_from(CustodyChain)
                              .where(CustodyChain.checkpoint_number.is_(None)))
@@ -62,7 +63,8 @@ def test_periodic_jobs_anchor_custody_and_remind_retention_once(session, study, 
 
     again = _run_periodic(session)  # nothing new: no second reminder, a checkpoint of no heads
     assert again["retention_reminder"].result == {"due": reminded["due"], "reminded": 0}
-    assert session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "retention_reminder")) \
+    assert session.scalar(select(func.count(AuditEvent.id))
+                          .where(AuditEvent.action == "retention_reminder")) \
         == len(rows)
     assert again["custody_anchor"].result["heads"] == 0
     assert again["custody_anchor"].result["checkpoint"] == checkpoint.number + 1

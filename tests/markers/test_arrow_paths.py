@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +31,12 @@ def results_file(tmp_path: Path):
     """A SQLite file holding marker_result's columns with NULLs, qualifiers and dates (committed)."""
     path = str(tmp_path / "results.db")
     con = sqlite3.connect(path)
-    con.execute("CREATE TABLE marker_result (id INTEGER PRIMARY KEY, sample_id INTEGER NOT NULL, marker_id INTEGER "
-                "NOT NULL, value FLOAT, qualifier VARCHAR(6), replicate INTEGER NOT NULL, assay_date DATE)")
-    con.executemany("INSERT INTO marker_result VALUES (:id, :sample_id, :marker_id, :value, :qualifier, :replicate, "
-                    ":assay_date)", [{**r, "assay_date": r["assay_date"] and r["assay_date"].isoformat()}
+    con.execute("CREATE TABLE marker_result (id INTEGER PRIMARY KEY, sample_id INTEGER NOT NULL, marker_id "
+                "INTEGER NOT NULL, value FLOAT, qualifier VARCHAR(6), replicate INTEGER NOT NULL, assay_date "
+                "DATE)")
+    con.executemany("INSERT INTO marker_result VALUES (:id, :sample_id, :marker_id, :value, :qualifier, "
+                    ":replicate, :assay_date)",
+                    [{**r, "assay_date": r["assay_date"] and r["assay_date"].isoformat()}
                                      for r in ROWS])
     con.commit()
     con.close()

@@ -128,7 +128,8 @@ def test_structural_problems(session, catalogue, sampled) -> None:
     assert {p.column for p in wide.problems} >= {"sample", "IL6 [kg]"}
 
 
-def test_an_import_changes_the_marker_version_so_cached_values_follow(session, study, catalogue, sampled) -> None:
+def test_an_import_changes_the_marker_version_so_cached_values_follow(session, study, catalogue,
+                                                                      sampled) -> None:
     from lims.core import versions
     from lims.results.data import marker_values
 

@@ -42,7 +42,8 @@ def _same_export(sync: bytes, queued: bytes) -> None:
     assert all(a[name] == b[name] for name in a if name != "manifest.json")
     ma, mb = json.loads(a["manifest.json"]), json.loads(b["manifest.json"])
     assert mb["export_id"] == ma["export_id"] + 1
-    assert {k: v for k, v in ma.items() if k not in VARYING} == {k: v for k, v in mb.items() if k not in VARYING}
+    assert {k: v for k, v in ma.items()
+            if k not in VARYING} == {k: v for k, v in mb.items() if k not in VARYING}
 
 
 def test_export_page_queues_a_job_and_its_requester_downloads_the_same_zip(app, login, session, results,
@@ -69,7 +70,8 @@ def test_export_page_queues_a_job_and_its_requester_downloads_the_same_zip(app, 
     assert session.scalar(select(func.count(ExportRun.id))) == 2
     assert session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "dataset_export")) == 2
 
-    # only the requester downloads it: another researcher-level user and the admin who may watch the job do not
+    # only the requester downloads it: another researcher-level user and the admin who may watch the job do
+    # not
     assert login("pi").get(f"/jobs/{job.id}/download").status_code == 404
     admin = login("admin")
     assert admin.get(f"/jobs/{job.id}").status_code == 200
@@ -110,7 +112,8 @@ def test_consent_and_role_are_decided_when_the_job_runs(login, session, results,
     session.flush()
     # a participant withdraws after the export was asked for, before it runs: they are not in it
     someone = session.scalars(select(Participant).order_by(Participant.code)).first()
-    withdraw_consent(session, someone, on=someone.enrolled_on, reason="asked to leave", by=user("data_manager"))
+    withdraw_consent(session, someone, on=someone.enrolled_on, reason="asked to leave",
+                     by=user("data_manager"))
     session.flush()
     assert jobs.execute(session, first.id) == "done"
     session.refresh(first)
@@ -136,7 +139,8 @@ def test_a_large_results_upload_is_imported_by_a_job_with_the_same_report(app, l
 
     def upload(body: bytes, api: bool = False) -> object:
         path = "/api/v1/markers/imports" if api else "/markers/import"
-        return client.post(path, data={"file": (io.BytesIO(body), "r.csv")}, content_type="multipart/form-data")
+        return client.post(path, data={"file": (io.BytesIO(body), "r.csv")},
+                           content_type="multipart/form-data")
 
     inline = upload(bad, api=True)
     assert inline.status_code == 422
@@ -156,6 +160,7 @@ def test_a_large_results_upload_is_imported_by_a_job_with_the_same_report(app, l
     job = client.get(accepted.headers["Location"]).get_json()
     assert job["status"] == "done" and job["result"]["report"]["results"] == 2 and job["file"] is None
     assert session.scalar(select(func.count(MarkerResult.id))) == 2
-    assert session.scalar(select(func.count(JobFile.id)).where(JobFile.job_id == job["id"])) == 0  # upload gone
+    # upload gone
+    assert session.scalar(select(func.count(JobFile.id)).where(JobFile.job_id == job["id"])) == 0
     assert login("monitor").post("/markers/import", data={"file": (io.BytesIO(good), "r.csv")},
                                     content_type="multipart/form-data").status_code == 403

@@ -33,7 +33,7 @@ CRE_802 = b"participant_id,seq,date,overall\nZJ-802,1,2025-03-21,cCR\n"
 
 def _ccr(frame: Any) -> dict[str, Any]:
     return {pid: (None if pd.isna(value) else int(value))
-            for pid, value in zip(frame["participant_id"], frame["ccr_cre1"].astype(object))}
+            for pid, value in zip(frame["participant_id"], frame["ccr_cre1"].astype(object), strict=True)}
 
 
 def test_endpoints_follow_a_clinical_import_in_the_same_worker(session, study, make_participant, user):
@@ -70,7 +70,8 @@ def test_the_cache_computes_once_per_version(session, study, make_participant):
 
 
 def test_busy_sample_writes_leave_the_marker_version_alone(session, study, make_participant, user):
-    p = make_participant(code="ZJ-804", enrolled_on=ENROL, rt_start_on=date(2025, 1, 20), eot_on=date(2025, 2, 24))
+    p = make_participant(code="ZJ-804", enrolled_on=ENROL, rt_start_on=date(2025, 1, 20),
+                         eot_on=date(2025, 2, 24))
     visit = next(v for v in p.visits if v.timepoint.code == "BASELINE")
     kit = timepoint_by_code(study, "BASELINE").kit[0]
     before = versions.current(session, "markers")
@@ -127,7 +128,8 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[Flask, Flask]]:
             site = db.session.scalar(select(Site).where(Site.code == "ZJ"))
             for code in ("ZJ-801", "ZJ-802"):
                 p = enrol(db.session, study, site=site, code=code, enrolled_on=ENROL, sex="M", age=61, ecog=0)
-                record_consent(db.session, p, version="2.1", signed_on=ENROL, scopes={"MARKER_RESEARCH": True})
+                record_consent(db.session, p, version="2.1", signed_on=ENROL,
+                               scopes={"MARKER_RESEARCH": True})
                 plan_visits(db.session, p)
             db.session.commit()
         try:

@@ -1,4 +1,5 @@
-"""Screens as jobs: above ``JOB_ABOVE_ROWS`` the POST queues a job; it saves the same run the request saves."""
+"""Screens as jobs: above ``JOB_ABOVE_ROWS`` the POST queues a job; it saves the same run the request
+saves."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pytest
 
 from tests.results.factories import SERUM
 
-FORM = {"outcome": "dfs_a", "timepoint": "BASELINE", "sample_type": "SERUM", "transform": "log2", "cut": "median"}
+FORM = {"outcome": "dfs_a", "timepoint": "BASELINE", "sample_type": "SERUM", "transform": "log2",
+        "cut": "median"}
 
 
 @pytest.fixture()
@@ -35,7 +37,8 @@ def test_screen_page_queues_a_job_that_saves_the_same_run(demo_trial: Any, demo_
     job = client.get(f"/api/v1/jobs/{job_id}").get_json()
     assert job["kind"] == "association_screen" and job["status"] == "done", job
     run_id = job["result"]["run_id"]
-    assert run_id != inline_id and f"/results/runs/{run_id}" in client.get(queued.headers["Location"]).get_data(
+    assert run_id != inline_id and f"/results/runs/{run_id}" in client.get(queued.headers[
+        "Location"]).get_data(
         as_text=True)
     assert _numbers(client, run_id) == _numbers(client, inline_id)
     assert client.get(f"/api/v1/results/runs/{run_id}").get_json()["by_username"] == "pi"
@@ -53,7 +56,8 @@ def test_screen_api_answers_202_and_a_failing_screen_says_why(as_jobs: None, dem
     assert client.get(f"/api/v1/results/runs/{job['result']['run_id']}").status_code == 200
     # parameters are checked at once; what only the data can refuse ends the job failed, with the reason
     assert client.post("/api/v1/results/runs", json={"outcome": "survival"}).status_code == 422
-    failing = client.post("/api/v1/results/runs", json={"outcome": "os", "timepoint": "CRE1", "sample_type": "SERUM"})
+    failing = client.post("/api/v1/results/runs",
+                          json={"outcome": "os", "timepoint": "CRE1", "sample_type": "SERUM"})
     assert failing.status_code == 202
     job = client.get(failing.headers["Location"]).get_json()
     assert job["status"] == "failed" and "guarantee-time bias" in job["error"] and job["attempts"] == 1

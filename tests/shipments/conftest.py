@@ -89,7 +89,8 @@ def released(session, study, nb_lab, user, nb_site) -> Shipment:
                                        courier="World Courier", tracking_number="WC-1",
                                        by=user("technician_nb"))
     service.add_by_scan(session, shipment, nb_lab.box.barcode, by=manager)
-    service.release_shipment(session, shipment, by=manager, instance=nb_site.name, signature=(PASSWORD, "approved"))
+    service.release_shipment(session, shipment, by=manager, instance=nb_site.name,
+                             signature=(PASSWORD, "approved"))
     return shipment
 
 

@@ -44,7 +44,8 @@ def test_shipment_end_to_end_with_missing_and_unexpected(session, study, nb_lab,
     with pytest.raises(Forbidden):
         service.add_by_scan(session, shipment, nb_lab.tubes[5].accession, by=tech_zj)
 
-    service.release_shipment(session, shipment, by=manager, instance="nb-instance", signature=(PASSWORD, "approved"))
+    service.release_shipment(session, shipment, by=manager, instance="nb-instance",
+                             signature=(PASSWORD, "approved"))
     t0 = nb_lab.tubes[0]
     assert t0.status == "in_transit" and session.get(Placement, t0.id) is None
     shipped = _last(session, t0)
@@ -67,7 +68,8 @@ def test_shipment_end_to_end_with_missing_and_unexpected(session, study, nb_lab,
              stranger,
              "NOT-A-CODE"]
     report = receiving.receive_shipment(session, shipment, scans=scans,
-                                      damaged={nb_lab.tubes[3].accession: "cracked cap"}, arrival_temp_c=-72.5,
+                                      damaged={nb_lab.tubes[3].accession: "cracked cap"},
+                                        arrival_temp_c=-72.5,
                                       by=tech_zj)
     assert report.received == [t.accession for t in nb_lab.tubes[:3]]
     assert report.damaged == [(nb_lab.tubes[3].accession, "cracked cap")]
@@ -106,7 +108,7 @@ def test_shipping_needs_consent_and_refuses_quarantined(session, study, nb_lab, 
                      by=tech_nb)
     with pytest.raises(Conflict, match="quarantined"):
         service.add_by_scan(session, inside, nb_lab.tubes[1].accession, by=tech_nb)
-    with pytest.raises(Conflict, match="was not released: .*quarantined"):
+    with pytest.raises(Conflict, match=r"was not released: .*quarantined"):
         service.release_shipment(session, inside, by=user("lab_manager"), signature=(PASSWORD, "approved"))
     assert inside.status == "draft" and nb_lab.tubes[0].status == "quarantined"
 

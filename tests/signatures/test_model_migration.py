@@ -33,9 +33,9 @@ def test_upgrade_converts_pickled_models_to_json(tmp_path: Path) -> None:
     try:
         with engine.begin() as conn:
             for run_id, blob in ((1, old.getvalue()), (2, b"not a model")):
-                conn.execute(sa.text("INSERT INTO signature_run (id, study_id, by_username, created_at, status, "
-                                     "parameters, model) VALUES (:id, 1, 'x', '2026-01-01 00:00:00', 'queued', "
-                                     "'{}', :model)"), {"id": run_id, "model": blob})
+                conn.execute(sa.text("INSERT INTO signature_run (id, study_id, by_username, created_at, "
+                                     "status, parameters, model) VALUES (:id, 1, 'x', '2026-01-01 00:00:00', "
+                                     "'queued', '{}', :model)"), {"id": run_id, "model": blob})
         upgrade(url)
         with engine.connect() as conn:
             stored = dict(conn.execute(sa.text("SELECT id, model FROM signature_run")).all())

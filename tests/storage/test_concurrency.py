@@ -244,7 +244,8 @@ def test_exactly_one_release_of_a_shipment(world: World) -> None:
             from lims.shipments.models import Shipment
 
             return shipments.release_shipment(session, session.get(Shipment, shipment_id),
-                                              by=session.get(User, world.tech_ids[i]), signature=(PASSWORD, "approved")).status
+                                              by=session.get(User, world.tech_ids[i]),
+                                              signature=(PASSWORD, "approved")).status
         return work
 
     outcomes = _race(world, [attempt(i) for i in range(6)])

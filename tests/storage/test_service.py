@@ -55,7 +55,8 @@ def test_database_constraint_is_the_arbiter(session, lab, user) -> None:
     session.add(Placement(sample_id=a.id, unit_id=lab.box.id, row=1, col=1))
     with pytest.raises(Conflict, match=f"position A1 of box {lab.box.barcode} is taken"):
         placement._write_placement(session, b.accession, lab.box.barcode, "A1",
-                                 lambda: session.add(Placement(sample_id=b.id, unit_id=lab.box.id, row=1, col=1)))
+                                 lambda: session.add(Placement(sample_id=b.id, unit_id=lab.box.id, row=1,
+                                                               col=1)))
     assert session.get(Placement, b.id) is None
     assert session.get(Placement, a.id) is not None  # the session is still usable
 
