@@ -56,7 +56,8 @@ class ClinicalImportRunSchema(Schema):
     format = fields.String()
     filenames = fields.List(fields.String())
     at = fields.DateTime()
-    by = fields.Function(lambda run: run.by.username)
+    by = fields.Function(lambda run: run.by.username if run.by else None,
+                         metadata={"description": "None: the scheduled REDCap sync"})
     inserted = fields.Integer()
     updated = fields.Integer()
     unchanged = fields.Integer()
