@@ -107,7 +107,7 @@ class RedcapDouble:
             if fmt == "csv":
                 return Response(self.export, mimetype="text/csv")
             return _data(self.records_json(), fmt, error_format)
-        return _error(f"The value of the parameter \"content\" is not valid", 400, error_format)
+        return _error('The value of the parameter "content" is not valid', 400, error_format)
 
 
 def _data(items: list, fmt: str, error_format: str) -> Response:
