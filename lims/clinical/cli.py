@@ -134,10 +134,8 @@ def import_tables_command(files: tuple[Path, ...], username: str, password: str 
 
 
 @clinical_group.command("redcap-sync")
-@click.option("--user", "username", default=None,
-              help="Data manager the import is recorded for (default: nobody, as the scheduled sync).")
 @with_appcontext
-def redcap_sync_command(username: str | None) -> None:
+def redcap_sync_command() -> None:
     """Pull the REDCap project through its API (LIMS_REDCAP_URL, LIMS_REDCAP_TOKEN) and import it now.
 
     Runs the same ``redcap_sync`` job the workers schedule, in this process; exit 1 if it fails.
@@ -149,7 +147,7 @@ def redcap_sync_command(username: str | None) -> None:
 
     try:
         with unit_of_work(db.session):
-            job_id = queue_sync(db.session, by=_user(username) if username else None).id
+            job_id = queue_sync(db.session, by=None).id
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
     status = service.execute(db.session, job_id, worker="cli:redcap-sync")

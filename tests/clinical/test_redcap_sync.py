@@ -161,7 +161,7 @@ def test_cli_redcap_sync(app, session, study, people, redcap_api) -> None:
     assert "records read," in result.output and "(import #" in result.output
     assert TOKEN not in result.output
     assert session.scalar(select(func.count()).select_from(CRE)) == 3
-    again = runner.invoke(main, ["clinical", "redcap-sync", "--user", "data_manager"])
+    again = runner.invoke(main, ["clinical", "redcap-sync"])
     assert again.exit_code == 0 and "0 added, 0 updated" in again.output and "nothing changed" in again.output
 
 
@@ -176,3 +176,19 @@ def test_the_double_answers_pycap_as_redcap_does(redcap_api) -> None:
     assert records[3]["redcap_repeat_instance"] == 1 and records[3]["ev_proof___1"] == "1"
     with pytest.raises(RedcapError, match=NO_PERMISSION):
         Project(redcap_api.url, "F" * 32).export_records()
+
+
+def test_admins_sync_now_from_the_import_page(session, study, people, login, redcap_api) -> None:
+    session.commit()
+    admin = login("admin")
+    page = admin.get("/clinical/import").get_data(as_text=True)
+    assert "Sync REDCap now" in page and TOKEN not in page
+    assert "Sync REDCap now" not in login("data_manager").get("/clinical/import").get_data(as_text=True)
+    assert login("data_manager").post("/clinical/redcap-sync").status_code == 403
+    response = login("admin").post("/clinical/redcap-sync")
+    assert response.status_code == 302 and "/jobs/" in response.headers["Location"]
+    job = jobs.get_job(session, int(response.headers["Location"].rstrip("/").split("/")[-1]))
+    session.refresh(job)
+    assert job.kind == KIND and job.status == "done", job.error  # the test queue runs jobs at once
+    assert session.scalar(select(func.count()).select_from(CRE)) == 3
+    assert "REDCap sync" in login("admin").get("/clinical/import").get_data(as_text=True)
