@@ -57,7 +57,7 @@ class ClinicalImportRunSchema(Schema):
     filenames = fields.List(fields.String())
     at = fields.DateTime()
     by = fields.Function(lambda run: run.by.username if run.by else None,
-                         metadata={"description": "None: the scheduled REDCap sync"})
+                         metadata={"description": "None: imported by the REDCap API sync"})
     inserted = fields.Integer()
     updated = fields.Integer()
     unchanged = fields.Integer()
