@@ -192,3 +192,5 @@ def test_admins_sync_now_from_the_import_page(session, study, people, login, red
     assert job.kind == KIND and job.status == "done", job.error  # the test queue runs jobs at once
     assert session.scalar(select(func.count()).select_from(CRE)) == 3
     assert "REDCap sync" in login("admin").get("/clinical/import").get_data(as_text=True)
+    history = login("admin").get("/clinical/ZJ-801")
+    assert history.status_code == 200 and "REDCap sync</td>" in history.get_data(as_text=True)
