@@ -25,7 +25,6 @@ from lims.jobs.models import Job
 from lims.jobs.service import Failed, Handler, Progress
 from lims.studies.service import get_study
 
-PERMISSION = "jobs.admin"  # who may ask for a sync now (the page's button); the CLI is the server's operator
 KIND = "redcap_sync"
 
 
