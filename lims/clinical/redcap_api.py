@@ -76,9 +76,9 @@ def _ask(source: RedcapSource, what: str, call: Any) -> Any:
         if isinstance(detail, dict):
             detail = detail.get("error", detail)
         raise RedcapUnavailable(_scrub(f"REDCap at {source.url} refused to export {what}: {detail}", source)) from None
-    except (AssertionError, ValueError) as exc:  # PyCap's argument checks; their message may hold the token
+    except (AssertionError, ValueError, IndexError) as exc:  # PyCap's checks (their message may hold the token)
         log.info("REDCap %s: PyCap refused the request (%s)", what, type(exc).__name__)
-        raise RedcapUnavailable(f"REDCap at {source.url}: the request for {what} was refused by the client") from None
+        raise RedcapUnavailable(f"REDCap at {source.url}: PyCap could not ask for {what} ({type(exc).__name__})") from None
 
 
 def _project(source: RedcapSource) -> Project:
@@ -94,8 +94,8 @@ def fetch_export(source: RedcapSource) -> bytes:
         export_survey_fields=False, export_data_access_groups=False, export_checkbox_labels=False))
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise RedcapUnavailable(f"REDCap at {source.url} answered the record export with something else than records")
-    if not records:
-        return b""
+    if not records:  # a project with no records: its file export is a header of the record id alone
+        return (_ask(source, "the data dictionary", lambda: project.def_field) + "\n").encode("utf-8")
     columns = list(records[0])
     for record in records[1:]:
         columns += [c for c in record if c not in columns]

@@ -194,3 +194,9 @@ def test_admins_sync_now_from_the_import_page(session, study, people, login, red
     assert "REDCap sync" in login("admin").get("/clinical/import").get_data(as_text=True)
     history = login("admin").get("/clinical/ZJ-801")
     assert history.status_code == 200 and "REDCap sync</td>" in history.get_data(as_text=True)
+
+
+def test_an_empty_project_imports_nothing(session, study, redcap_api) -> None:
+    redcap_api.export = EXPORT.split(b"\n")[0] + b"\n"  # fields, no records: the JSON export is []
+    job = _sync(session)
+    assert (job.status, job.result["records"], job.result["run_id"]) == ("done", 0, None), job.error
