@@ -200,3 +200,20 @@ def test_an_empty_project_imports_nothing(session, study, redcap_api) -> None:
     redcap_api.export = EXPORT.split(b"\n")[0] + b"\n"  # fields, no records: the JSON export is []
     job = _sync(session)
     assert (job.status, job.result["records"], job.result["run_id"]) == ("done", 0, None), job.error
+
+
+def test_settings_come_from_the_environment_as_typed(tmp_path, monkeypatch) -> None:
+    from flask import Flask
+
+    from lims.clinical.redcap_api import configured_source
+    from lims.config import configure
+
+    token = "1234567890e12345678901234567890A"[:31] + "9"  # digits and one 'e': JSON would read a number
+    monkeypatch.setenv("LIMS_REDCAP_URL", "https://redcap.example.org/api/")
+    monkeypatch.setenv("LIMS_REDCAP_TOKEN", token)
+    monkeypatch.setenv("LIMS_REDCAP_SYNC_MINUTES", "60")
+    app = Flask("settings", instance_path=str(tmp_path))
+    configure(app, None)
+    source = configured_source(app.config)
+    assert source is not None and source.token == token and app.config["REDCAP_SYNC_MINUTES"] == 60
+    assert token not in repr(source) and source.name == "REDCap API (redcap.example.org)"
