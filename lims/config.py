@@ -36,7 +36,16 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "OPENAPI_SWAGGER_UI_PATH": "docs",
         "OPENAPI_SWAGGER_UI_URL": "/api/v1/docs-assets/",
         "WTF_CSRF_TIME_LIMIT": None,
+        # The REDCap project's API (LIMS_REDCAP_URL ending in /api/, LIMS_REDCAP_TOKEN, a secret): when both
+        # are set the workers pull and import it every REDCAP_SYNC_MINUTES (0: every scheduler round).
+        "REDCAP_URL": None,
+        "REDCAP_TOKEN": None,
+        "REDCAP_SYNC_MINUTES": 0,
     }
+
+
+# Read from the environment as text, never parsed as JSON.
+_VERBATIM = ("REDCAP_URL", "REDCAP_TOKEN")
 
 
 def instance_secret(instance_path: str) -> str:
@@ -57,6 +66,10 @@ def configure(app: Flask, config: dict[str, Any] | None) -> None:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(defaults(app.instance_path))
     app.config.from_prefixed_env("LIMS")
+    # secrets and addresses as typed (from_prefixed_env would read "12e4..." as a number)
+    for key in _VERBATIM:
+        if f"LIMS_{key}" in os.environ:
+            app.config[key] = os.environ[f"LIMS_{key}"]
     if config:
         app.config.from_mapping(config)
     if not app.config.get("SECRET_KEY"):

@@ -136,6 +136,36 @@ def import_tables_command(files: tuple[Path, ...], username: str, password: str 
     _finish(report)
 
 
+@clinical_group.command("redcap-sync")
+@with_appcontext
+def redcap_sync_command() -> None:
+    """Pull the REDCap project through its API (LIMS_REDCAP_URL, LIMS_REDCAP_TOKEN) and import it now.
+
+    Runs the same ``redcap_sync`` job the workers schedule, in this process; exit 1 if it fails.
+    """
+    from lims.clinical.jobs import queue_sync
+    from lims.core.errors import DomainError
+    from lims.extensions import db
+    from lims.jobs import service
+
+    try:
+        with unit_of_work(db.session):
+            job_id = queue_sync(db.session, by=None).id
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    status = service.execute(db.session, job_id, worker="cli:redcap-sync")
+    job = service.get_job(db.session, job_id)
+    result = job.result or {}
+    if status == "done":
+        click.echo(f"Job #{job_id} done: {result.get('records', 0)} records read, "
+                   f"{result.get('inserted', 0)} added, {result.get('updated', 0)} updated, "
+                   f"{result.get('unchanged', 0)} unchanged"
+                   + (f" (import #{result['run_id']})." if result.get("run_id") else "; nothing changed."))
+        return
+    click.echo(f"Job #{job_id} {status}: {job.error or job.message}", err=True)
+    raise SystemExit(1)
+
+
 @clinical_group.command("export-redcap")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--mapping-out", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -349,17 +349,17 @@ def _write(session: Session, plan: _Plan, run: ImportRun) -> None:
     session.execute(insert(ClinicalChange), [{"import_run_id": run.id, **c} for c in plan.changes])
 
 
-def _apply(session: Session, study: Study, plan: _Plan, report: ImportReport, *, digest: str, by: User,
+def _apply(session: Session, study: Study, plan: _Plan, report: ImportReport, *, digest: str, by: User | None,
            signature: tuple[str, str] | None) -> bool:
     """Write the plan and sign the run in a savepoint; on a database refusal name the rows and write
     nothing."""
     run = ImportRun(study_id=study.id, format=report.format, filenames=report.files, sha256=digest,
-                    by_id=by.id,
+                    by_id=by.id if by is not None else None,
                     inserted=report.inserted, updated=report.updated, unchanged=report.unchanged)
     try:
         with session.begin_nested():
             _write(session, plan, run)
-            if signature is not None:
+            if signature is not None and by is not None:
                 password, meaning = signature
                 sign(session, by, password=password, meaning=meaning, record_type="clinical_import",
                      record_id=run.id,
@@ -378,13 +378,16 @@ def _apply(session: Session, study: Study, plan: _Plan, report: ImportReport, *,
 
 
 def import_records(session: Session, study: Study, records: list[Incoming], issues: list[Issue], *,
-                   fmt: str, files: list[str], hashes: Iterable[str], by: User,
+                   fmt: str, files: list[str], hashes: Iterable[str], by: User | None,
                    signature: tuple[str, str] | None = None) -> ImportReport:
     """Check the records and, if there is no problem, apply them in one unit of work; return the report.
 
     ``signature`` = (password, meaning) signs the import run electronically (``lims.core.permissions`` makes
     ``clinical.import`` a signed action; pages, API and CLI ask for it) before anything is written.
+    ``by`` = None: scheduled work on nobody's behalf (the REDCap sync), recorded unsigned with no user.
     """
+    if by is None and signature is not None:
+        raise ValueError("an import on nobody's behalf cannot be signed")
     report = ImportReport(format=fmt, files=files, records=len(records))
     people, warnings = check_records(session, study, records, issues)
     report.problems = issues

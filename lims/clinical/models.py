@@ -309,14 +309,14 @@ class ImportRun(Base):
     format: Mapped[str] = mapped_column(String(10))
     filenames: Mapped[list[str]] = mapped_column(JSON, default=list)
     sha256: Mapped[str] = mapped_column(String(64))
-    by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))  # None: the scheduled REDCap sync
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     inserted: Mapped[int] = mapped_column(Integer, default=0)
     updated: Mapped[int] = mapped_column(Integer, default=0)
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
 
     study: Mapped[Study] = relationship()
-    by: Mapped[User] = relationship()
+    by: Mapped[User | None] = relationship()
 
 
 class ClinicalChange(Base):

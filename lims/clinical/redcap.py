@@ -246,7 +246,7 @@ def default_mapping_text() -> str:
     return DEFAULT_MAPPING.read_text(encoding="utf-8")
 
 
-def import_redcap(session: Session, study: Study, name: str, data: bytes, *, by: User,
+def import_redcap(session: Session, study: Study, name: str, data: bytes, *, by: User | None,
                   mapping_name: str = "redcap_mapping.yaml", mapping_text: str | None = None,
                   signature: tuple[str, str] | None = None) -> ImportReport:
     """Import a REDCap flat export through a mapping file (the shipped one by default); return the report."""

@@ -61,7 +61,8 @@ class ClinicalImportRunSchema(Schema):
     format = fields.String()
     filenames = fields.List(fields.String())
     at = fields.DateTime()
-    by = fields.Function(lambda run: run.by.username)
+    by = fields.Function(lambda run: run.by.username if run.by else None,
+                         metadata={"description": "None: imported by the REDCap API sync"})
     inserted = fields.Integer()
     updated = fields.Integer()
     unchanged = fields.Integer()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from lims import access
 from lims.accounts.models import SIGNATURE_MEANINGS
 from lims.clinical import quality, service, timeline
 from lims.clinical.models import ClinicalChange, ImportRun
+from lims.clinical.redcap_api import configured_source
 from lims.clinical.schemas import ClinicalImportFormSchema
 from lims.clinical.uploads import import_upload
 from lims.core.forms import first_error, load_form
@@ -112,8 +113,19 @@ def import_page() -> Any:
             status = 200 if report.applied else 422
     runs = db.session.scalars(select(ImportRun).where(ImportRun.study_id == study.id)
                               .order_by(ImportRun.at.desc()).limit(20)).all()
-    return render_template("clinical/import.html", report=report, runs=runs,
-                           meanings=SIGNATURE_MEANINGS), status
+    return render_template("clinical/import.html", report=report, runs=runs, meanings=SIGNATURE_MEANINGS,
+                           redcap=configured_source(current_app.config)), status
+
+
+@bp.post("/redcap-sync")
+@permission_required("jobs.admin")
+def redcap_sync() -> Any:
+    """Ask for a REDCap sync now (the scheduled ``redcap_sync`` job); show the job."""
+    from lims.clinical.jobs import queue_sync
+    from lims.jobs.queue import pusher
+
+    job = queue_sync(db.session, by=current_user, push=pusher())
+    return redirect(url_for("jobs.detail", job_id=job.id))
 
 
 @bp.get("/quality")

@@ -62,6 +62,9 @@ class Handler:
     on_failure: Callable[[Session, Job, str], None] | None = None
     label: str = ""
     periodic: bool = False  # enqueued by the workers' scheduler every 15 minutes
+    # periodic kinds only: whether the scheduler enqueues one now (say, only when configured), given the last
+    # job of the kind (None if there was none); always when not given
+    due: Callable[[Session, Job | None], bool] | None = None
 
 
 def handlers() -> dict[str, Handler]:
@@ -317,14 +320,17 @@ def note_busy(session: Session, job_id: int) -> None:
 
 
 def schedule_periodic(session: Session) -> list[int]:
-    """Enqueue each periodic job kind (handlers with a ``every``) unless one is already queued or running."""
+    """Enqueue each periodic job kind that is due unless one is already queued or running."""
     ids = []
     for kind, handler in handlers().items():
         if not handler.periodic:
             continue
         waiting = session.scalar(select(Job.id)
                                  .where(Job.kind == kind, Job.status.in_(("queued", "running"))))
-        if waiting is None:
+        if waiting is not None:
+            continue
+        last = session.scalar(select(Job).where(Job.kind == kind).order_by(Job.id.desc()).limit(1))
+        if handler.due is None or handler.due(session, last):
             ids.append(enqueue(session, kind, lock_key=f"periodic:{kind}", max_attempts=1).id)
     return ids
 

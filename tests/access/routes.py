@@ -388,6 +388,7 @@ ROUTES: dict[str, Expect] = {
     "GET /clinical/import": E("clinical.import", fixed("/clinical/import")),
     "POST /clinical/import": E("clinical.import", fixed("/clinical/import", data={})),
     "GET /clinical/quality": E("clinical.queries", fixed("/clinical/quality")),
+    "POST /clinical/redcap-sync": E("jobs.admin", fixed("/clinical/redcap-sync", data={})),
     "GET /clinical/<code>": E("clinical.read", req(lambda w, o: f"/clinical/{o.participant}"), "participant"),
     "POST /clinical/<code>/lock": E(
         "clinical.lock",
