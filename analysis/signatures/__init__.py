@@ -8,13 +8,29 @@ Public API::
                                       # .selection, .fold_table, .decision_curve, .provenance, .methods_text()
     model = fit_final(df, spec)       # FinalModel: .predict(new_df), .save(path); load(path)
     decision_curve(y, prob, thresholds); watch_and_wait_table(y_residual, prob, thresholds, per=100)
+
+The names below are imported on first use (PEP 562), so that ``analysis.signatures.spec`` (the options a form
+or schema offers) can be read without importing scikit-learn, lifelines and scipy.
 """
 
-from ..decision import decision_curve, watch_and_wait_table
-from .model import FinalModel, PenalisedCox, PenalisedLogistic, fit_final, load
-from .preprocess import MarkerPreprocessor
-from .spec import BinaryOutcome, ModelSpec, SurvivalOutcome
-from .validate import ValidationResult, validate
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..decision import decision_curve, watch_and_wait_table
+    from .model import FinalModel, PenalisedCox, PenalisedLogistic, fit_final, load
+    from .preprocess import MarkerPreprocessor
+    from .spec import BinaryOutcome, ModelSpec, SurvivalOutcome
+    from .validate import ValidationResult, validate
+
+_HOMES = {
+    "decision_curve": "analysis.decision", "watch_and_wait_table": "analysis.decision",
+    "FinalModel": ".model", "PenalisedCox": ".model", "PenalisedLogistic": ".model", "fit_final": ".model",
+    "load": ".model", "MarkerPreprocessor": ".preprocess", "BinaryOutcome": ".spec", "ModelSpec": ".spec",
+    "SurvivalOutcome": ".spec", "ValidationResult": ".validate", "validate": ".validate",
+}
 
 __all__ = [
     "BinaryOutcome",
@@ -31,3 +47,12 @@ __all__ = [
     "validate",
     "watch_and_wait_table",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value

@@ -14,8 +14,6 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-TRANSFORMS = ("none", "log2", "log1p", "asinh")
-
 
 @dataclass
 class PrepParams:
@@ -70,7 +68,7 @@ def transform(X: np.ndarray, codes: list[str], params: PrepParams) -> np.ndarray
 class MarkerPreprocessor(TransformerMixin, BaseEstimator):
     """scikit-learn step: impute (training median) → transform (per column) → standardise (training mean/sd).
 
-    ``columns`` fixes the column order; ``transforms`` maps column → one of :data:`TRANSFORMS`.
+    ``columns`` fixes the column order; ``transforms`` maps column → one of :data:`.spec.TRANSFORMS`.
     Negative values are an error for ``log2`` and ``log1p`` columns (they would be silently clipped otherwise).
     """
 

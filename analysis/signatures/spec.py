@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
-from .preprocess import TRANSFORMS
-
+TRANSFORMS = ("none", "log2", "log1p", "asinh")  # per-column transforms of MarkerPreprocessor
 PENALTIES = ("l1", "elasticnet", "ridge", "none")
 
 

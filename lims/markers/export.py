@@ -15,10 +15,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from operator import itemgetter
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -34,6 +32,10 @@ from lims.samples import sprec
 from lims.samples.models import Sample
 from lims.samples.presenters import preanalytics
 from lims.studies.models import ContainerType, SampleType, Study, TimePoint
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 FORMS = ("long", "wide")
 FORMATS = ("csv", "xlsx", "parquet")
@@ -172,6 +174,9 @@ _SAMPLE_COLUMNS = ("id", "participant_id", "visit_id", "sample_type_id", "contai
 
 def _results_arrays(session: Session, marker_ids: list[int]) -> dict[str, np.ndarray]:
     """Read the selected markers' results column-wise with the DB-API cursor (the heavy part of an export)."""
+    import numpy as np
+    import pandas as pd
+
     placeholders = ", ".join(str(int(i)) for i in marker_ids) or "NULL"
     sql = (f"SELECT sample_id, marker_id, value, qualifier, replicate, assay_date FROM marker_result "
            f"WHERE marker_id IN ({placeholders})")
@@ -196,6 +201,8 @@ def _results_arrays(session: Session, marker_ids: list[int]) -> dict[str, np.nda
 
 def _samples_frame(session: Session, sample_ids: np.ndarray) -> pd.DataFrame:
     """One row per sample (in ``sample_ids`` order): participant, time point, type and pre-analytics (SPREC)."""
+    import pandas as pd
+
     types = {t.id: t for t in session.scalars(select(SampleType))}
     containers = {c.id: c for c in session.scalars(select(ContainerType))}
     timepoints = {v_id: code for v_id, code in session.execute(
@@ -227,6 +234,8 @@ def _samples_frame(session: Session, sample_ids: np.ndarray) -> pd.DataFrame:
 
 def _day(dates: pd.Series, t0: pd.Series) -> pd.Series:
     """Study day: date - T0 + 1 (NA where either is unknown)."""
+    import pandas as pd
+
     d = pd.to_datetime(dates, errors="coerce")
     t = pd.to_datetime(t0, errors="coerce")
     return ((d - t).dt.days + 1).astype("Int64")
@@ -234,12 +243,18 @@ def _day(dates: pd.Series, t0: pd.Series) -> pd.Series:
 
 def _ord_day(ordinal: np.ndarray, t0: np.ndarray) -> pd.arrays.IntegerArray:
     """Study day from date ordinals (-1 = unknown): date - T0 + 1."""
+    import numpy as np
+    import pandas as pd
+
     mask = (ordinal < 0) | (t0 < 0)
     return pd.arrays.IntegerArray(np.where(mask, 0, ordinal - t0 + 1).astype(np.int64), mask)
 
 
 def _ord_date(ordinal: np.ndarray) -> np.ndarray:
     """Dates from ordinals (-1 = unknown -> None), converting each distinct value once."""
+    import numpy as np
+    import pandas as pd
+
     codes, uniques = pd.factorize(ordinal)
     as_dates = np.array([None if u < 0 else date.fromordinal(int(u)) for u in uniques], dtype=object)
     return as_dates[codes]
@@ -248,6 +263,8 @@ def _ord_date(ordinal: np.ndarray) -> np.ndarray:
 def _endpoints(session: Session, study: Study, people: list[Participant], outcomes: list[str],
                variant: str, dates: bool) -> tuple[pd.DataFrame | None, str]:
     """Return the selected endpoint columns per participant code (dates turned into study days)."""
+    import pandas as pd
+
     if not outcomes:
         return None, variant
     try:
@@ -280,6 +297,9 @@ def build_dataset(session: Session, study: Study, query: ExportQuery, *, role: s
     Only participants whose consent allows ``purpose`` (``export`` or ``analysis``) are included, and
     genetic sample types only where the consent covers genetic research (see lims.consent).
     """
+    import numpy as np
+    import pandas as pd
+
     _check_query(query, role)
     today = today or utcnow().date()
     variant = query.dfs_variant or str((study.settings or {}).get("dfs_variant", "A"))
@@ -349,6 +369,9 @@ def build_dataset(session: Session, study: Study, query: ExportQuery, *, role: s
 
 def _latest(r: dict[str, np.ndarray], mi: np.ndarray) -> np.ndarray:
     """Tell, per result, whether it is the highest replicate of its marker on its sample."""
+    import numpy as np
+    import pandas as pd
+
     if not len(mi):
         return np.zeros(0, dtype=bool)
     key = r["sample_id"] * (int(mi.max()) + 1) + mi
@@ -361,6 +384,9 @@ def _long(query: ExportQuery, r: dict[str, np.ndarray], sp: np.ndarray, mi: np.n
           s_enrol: np.ndarray, collection_ord: np.ndarray, person_cols: dict[str, np.ndarray],
           markers: list[Marker], codes: np.ndarray) -> pd.DataFrame:
     """One row per result, ordered by participant, time point, marker, sample and replicate."""
+    import numpy as np
+    import pandas as pd
+
     latest = _latest(r, mi)
     pp = s_person[sp]
     order = np.lexsort((r["replicate"], r["sample_id"], mi, s_tp_rank[sp], pp))
@@ -398,6 +424,9 @@ def _wide(query: ExportQuery, r: dict[str, np.ndarray], sp: np.ndarray, mi: np.n
 
     When two samples of a time point carry the same marker, the one registered last (highest sample id) wins.
     """
+    import numpy as np
+    import pandas as pd
+
     n_markers = len(codes)
     used = np.unique(sp)
     rank_codes, tp_ranks = pd.factorize(s_tp_rank)  # dense time point rank per sample
@@ -460,6 +489,9 @@ def _wide(query: ExportQuery, r: dict[str, np.ndarray], sp: np.ndarray, mi: np.n
 
 
 def _type_name(series: pd.Series) -> str:
+    import numpy as np
+    import pandas as pd
+
     if pd.api.types.is_bool_dtype(series):
         return "boolean"
     if pd.api.types.is_integer_dtype(series):
@@ -476,6 +508,8 @@ def _type_name(series: pd.Series) -> str:
 
 def _dictionary(frame: pd.DataFrame, markers: list[Marker], variant: str) -> pd.DataFrame:
     """Describe every column of ``frame``: name, label, type, unit, allowed values, derivation."""
+    import pandas as pd
+
     by_code = {m.code: m for m in markers}
     rows = []
     for name in frame.columns:
@@ -512,6 +546,8 @@ def _dictionary(frame: pd.DataFrame, markers: list[Marker], variant: str) -> pd.
 
 def write_data(frame: pd.DataFrame, fmt: str) -> bytes:
     """Serialise the data frame as CSV, XLSX or Parquet."""
+    import pandas as pd
+
     buffer = io.BytesIO()
     if fmt == "csv":
         buffer.write(frame_csv(frame).encode("utf-8"))

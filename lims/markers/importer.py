@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any, IO
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
@@ -33,8 +31,14 @@ from lims.markers.report import ImportFailed, ImportReport, Problem
 from lims.samples.models import Sample
 from lims.studies.models import SampleType, Study
 
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
 
 def _load_lookups(session: Session) -> Lookups:
+    import numpy as np
+
     types = list(session.execute(select(SampleType.id, SampleType.code)))
     type_pos = {tid: i for i, (tid, _code) in enumerate(types)}
     type_codes = [code for _tid, code in types]
@@ -85,6 +89,9 @@ def _detect_layout(header: list[str]) -> str:
 def _check_duplicates(session: Session, lookups: Lookups, data: dict[str, np.ndarray],
                       report: ImportReport) -> np.ndarray:
     """Number replicates; refuse unflagged duplicates and flagged re-measurements of nothing."""
+    import numpy as np
+    import pandas as pd
+
     marker_ids = np.array([m.id for m in lookups.markers], dtype=np.int64)[data["marker_pos"]] \
         if lookups.markers else np.zeros(len(data["row"]), dtype=np.int64)
     width = int(marker_ids.max()) + 1 if len(marker_ids) else 1
@@ -123,6 +130,9 @@ def _check_duplicates(session: Session, lookups: Lookups, data: dict[str, np.nda
 
 
 def _report_frame(data: dict[str, np.ndarray]) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
     frame = pd.DataFrame({"_row": data["row"], "sample": data["sample_raw"],
                           "remeasurement": np.where(data["flagged"], "yes", "no")})
     if data.get("column") is not None:
@@ -131,6 +141,8 @@ def _report_frame(data: dict[str, np.ndarray]) -> pd.DataFrame:
 
 
 def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    import numpy as np
+
     if not parts:
         return {}
     keys = [k for k in parts[0] if parts[0][k] is not None]
@@ -142,6 +154,8 @@ def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 def _nullable(values: np.ndarray) -> list[Any]:
     """Turn a float array into a list with None for NaN."""
+    import numpy as np
+
     out = values.tolist()
     nan_at = np.flatnonzero(np.isnan(values))
     for i in nan_at.tolist():

@@ -6,8 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from analysis.signatures.preprocess import TRANSFORMS
-from analysis.signatures.spec import PENALTIES
+from analysis.signatures.spec import PENALTIES, TRANSFORMS
 from lims.core.fields import Boolean
 from lims.markers.models import CATEGORIES
 from lims.results.data import COVARIATES

@@ -10,27 +10,12 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import joblib
-import numpy as np
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from analysis.endpoints import regrowth_counts
-from analysis.signatures import (
-    BinaryOutcome,
-    ModelSpec,
-    SurvivalOutcome,
-    ValidationResult,
-    fit_final,
-    load,
-    validate,
-)
-from analysis.signatures.model import FORMAT as MODEL_FORMAT
-from analysis.signatures.preprocess import TRANSFORMS
-from analysis.signatures.spec import PENALTIES
+from analysis.signatures.spec import PENALTIES, TRANSFORMS
 from lims.clinical.service import clinical_tables
 from lims.core.db import utcnow
 from lims.core.errors import DomainError, NotFound
@@ -38,6 +23,10 @@ from lims.markers.models import CATEGORIES, Marker
 from lims.results import data
 from lims.signatures.models import SignatureRun
 from lims.studies.models import SampleType, Study, TimePoint
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from analysis.signatures import ModelSpec, ValidationResult
 
 REGROWTH_DAYS = 365
 PREDICTABLE = ("pcr", "mpr")
@@ -203,6 +192,10 @@ def check_parameters(session: Session, study: Study, raw: dict[str, Any]) -> dic
 
 def regrowth_by(tables: dict[str, pd.DataFrame], derived: pd.DataFrame, days: int = REGROWTH_DAYS) -> pd.Series:
     """Return 1/0/NA per participant: local regrowth within ``days`` of randomisation under watch and wait."""
+    import numpy as np
+    import pandas as pd
+    from analysis.endpoints import regrowth_counts
+
     ww = derived["actual_strategy"].astype("string").eq("watch_and_wait").fillna(False).to_numpy(dtype=bool)
     rand = pd.to_datetime(derived["rand_date"])
     ids = derived["participant_id"].astype(str)
@@ -225,6 +218,8 @@ def frame_for(session: Session, study: Study, params: dict[str, Any], *, unresec
     ``unresected`` (pCR and MPR only): instead, the participants of the population who have no pathology result
     because they were not resected, with the outcome column empty - the patients the model is meant for.
     """
+    import numpy as np
+
     outcome = OUTCOMES[params["outcome"]]
     variant = outcome.frame.variant or str((study.settings or {}).get("dfs_variant", "A"))
     tables = clinical_tables(session, study)
@@ -271,6 +266,8 @@ def marker_columns(frame: pd.DataFrame, params: dict[str, Any]) -> list[str]:
 
 def build_spec(frame: pd.DataFrame, params: dict[str, Any], seeds: list[int] | None = None) -> ModelSpec:
     """Return the model spec for the frame: its marker columns, the forced covariates and the chosen design."""
+    from analysis.signatures import BinaryOutcome, ModelSpec, SurvivalOutcome
+
     outcome = OUTCOMES[params["outcome"]]
     markers = marker_columns(frame, params)
     if not markers:
@@ -291,6 +288,8 @@ def build_spec(frame: pd.DataFrame, params: dict[str, Any], seeds: list[int] | N
 
 
 def _table(frame: pd.DataFrame | None) -> list[dict[str, Any]] | None:
+    import numpy as np
+
     if frame is None:
         return None
     return [{k: (None if isinstance(v, float) and not math.isfinite(v) else
@@ -301,6 +300,12 @@ def _table(frame: pd.DataFrame | None) -> list[dict[str, Any]] | None:
 def compute(frame: pd.DataFrame, params: dict[str, Any],
             seeds: list[int] | None = None) -> tuple[ModelSpec, dict[str, Any], bytes]:
     """Validate the model by nested CV and fit the final model; return spec, result JSON and model bytes."""
+    import joblib
+    import numpy as np
+    from analysis.signatures.model import FORMAT as MODEL_FORMAT
+    from analysis.signatures.model import fit_final
+    from analysis.signatures.validate import validate
+
     spec = build_spec(frame, params, seeds)
     outcome = OUTCOMES[params["outcome"]]
     try:
@@ -411,6 +416,8 @@ def compare(session: Session, run: SignatureRun) -> Comparison | None:
 
 def load_model(run: SignatureRun) -> Any:
     """Return the run's exported final model (``analysis.signatures.FinalModel``)."""
+    from analysis.signatures.model import load
+
     if run.model is None:
         raise NotFound(f"signature run {run.id} has no final model")
     return load(io.BytesIO(run.model))
@@ -446,6 +453,8 @@ class Predictions:
 
 def predict_unresected(session: Session, study: Study, run: SignatureRun) -> Predictions | None:
     """Apply the run's final model to the population's unresected participants (pCR/MPR runs), or None."""
+    import pandas as pd
+
     if run.status != "done" or run.parameters["outcome"] not in PREDICTABLE:
         return None
     model = load_model(run)
