@@ -16,6 +16,8 @@ or schema offers) can be read without importing scikit-learn, lifelines and scip
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -56,3 +58,19 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(home, __name__), name)
     globals()[name] = value
     return value
+
+
+class _Package(types.ModuleType):
+    """``validate`` is both a submodule and the function it holds: the package name stays the function.
+
+    (Importing a submodule binds it on its package; without this, importing ``analysis.signatures.validate``
+    before ``analysis.signatures.validate`` was first read would leave the module where the function belongs.)
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "validate" and isinstance(value, types.ModuleType):
+            value = value.validate
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

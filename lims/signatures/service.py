@@ -302,9 +302,8 @@ def compute(frame: pd.DataFrame, params: dict[str, Any],
     """Validate the model by nested CV and fit the final model; return spec, result JSON and model bytes."""
     import joblib
     import numpy as np
+    from analysis.signatures import fit_final, validate
     from analysis.signatures.model import FORMAT as MODEL_FORMAT
-    from analysis.signatures.model import fit_final
-    from analysis.signatures.validate import validate
 
     spec = build_spec(frame, params, seeds)
     outcome = OUTCOMES[params["outcome"]]
