@@ -26,6 +26,7 @@ from lims.config import DEFAULT_PROTOCOL
 from lims.core.database import make_engine
 from lims.core.migrate import upgrade
 from lims.extensions import db
+from tests.demo_db import CHEAP_HASH, DEMO_PARTICIPANTS, DemoDatabase, demo_password
 
 PASSWORD = "correct horse battery"
 # Site-bound roles work at sites: the test technician at ZJ, the lab manager at every site (as in the demo).
@@ -86,7 +87,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "SECRET_KEY": "test-secret-key-not-for-production",
         # Fast hashes, no second factor and no rate limits for the shared test users; tests/accounts and
         # tests/identity switch them on where they test them.
-        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "PASSWORD_HASH_METHOD": CHEAP_HASH,
         "MFA_ROLES": "",
         "RATELIMIT_ENABLED": False,
         "RATELIMIT_STORAGE_URI": "memory://",
@@ -107,6 +108,27 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         db.session.commit()
     yield app
     app.extensions["lims_db"]["engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoDatabase]:
+    """The demo trial, loaded once per run through the CLI; its users get copies (tests/demo_db.py)."""
+    from lims.cli import main
+
+    tmp = tmp_path_factory.mktemp("demo")
+    instance = tmp / "instance"
+    with fresh_database(PG_URL or "sqlite://", tmp) as url:
+        loader = create_app({"TESTING": True, "DATABASE_URL": url, "INSTANCE_PATH": str(instance),
+                             "SECRET_KEY": "demo-test-key", "QUEUE_URL": "immediate",
+                             "PASSWORD_HASH_METHOD": CHEAP_HASH})
+        runner = loader.test_cli_runner()
+        reports = []
+        for args in (["db", "upgrade"], ["demo", "--participants", str(DEMO_PARTICIPANTS)]):
+            result = runner.invoke(main, args)
+            assert result.exit_code == 0, result.output
+            reports.append(result.output)
+        loader.extensions["lims_db"]["engine"].dispose()
+        yield DemoDatabase(url=url, instance=instance, password=demo_password(instance), report=reports[-1])
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from lims import create_app
 from lims.cli import main
 from lims.extensions import db
 from tests.conftest import PG_URL, fresh_database
+from tests.demo_db import DEMO_PARTICIPANTS, DemoDatabase
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,18 @@ def _run(app: Flask, *args: str, env: dict[str, str] | None = None) -> Any:
 
 
 @pytest.fixture(scope="module")
-def demo_app(fresh_app: Flask) -> Flask:
+def demo_app(demo_database: DemoDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """An app on a copy of the run's demo trial (loaded through ``lims demo``), with its own instance
+    secret."""
+    with demo_database.copy(tmp_path_factory.mktemp("cli-demo")) as (url, instance):
+        app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "TESTING": True})
+        yield app
+        app.extensions["lims_db"]["engine"].dispose()
+
+
+@pytest.fixture(scope="module")
+def default_demo(fresh_app: Flask) -> Flask:
+    """The demo at its default size (120 participants), loaded through the CLI on an empty database."""
     first = _run(fresh_app, "db", "upgrade")
     assert first.exit_code == 0, first.output
     assert "upgraded from empty" in first.output
@@ -44,6 +56,11 @@ def demo_app(fresh_app: Flask) -> Flask:
     return fresh_app
 
 
+def test_the_demo_loader_reports_what_it_loaded(demo_database: DemoDatabase) -> None:
+    assert f"Loaded the demo trial: {DEMO_PARTICIPANTS} participants" in demo_database.report
+    assert "Demo logins are in" in demo_database.report
+
+
 def test_help_lists_the_commands(fresh_app: Flask) -> None:
     result = _run(fresh_app, "--help")
     assert result.exit_code == 0
@@ -51,12 +68,14 @@ def test_help_lists_the_commands(fresh_app: Flask) -> None:
         assert command in result.output
 
 
-def test_commands_refuse_an_unmigrated_database(tmp_path: Path) -> None:
+def test_commands_refuse_an_unmigrated_database_until_it_is_upgraded(tmp_path: Path) -> None:
     with fresh_database(PG_URL or "sqlite://", tmp_path) as url:
         app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path / "i"), "TESTING": True})
         result = _run(app, "demo")
         assert result.exit_code != 0
         assert "run 'lims db upgrade' first" in result.output
+        upgraded = _run(app, "db", "upgrade")
+        assert upgraded.exit_code == 0 and "upgraded from empty" in upgraded.output, upgraded.output
         app.extensions["lims_db"]["engine"].dispose()
 
 
@@ -104,11 +123,12 @@ def test_demo_credentials_are_generated_per_instance(demo_app: Flask) -> None:
     assert secret.exists() and len(secret.read_text().strip()) == 64 and os.stat(secret).st_mode & 0o077 == 0
 
 
-def test_demo_shape_follows_the_recipe(demo_app: Flask) -> None:
+@pytest.mark.slow
+def test_demo_shape_follows_the_recipe(default_demo: Flask) -> None:
     from lims.participants.models import Participant, Visit
     from lims.samples.models import Sample
 
-    with demo_app.app_context():
+    with default_demo.app_context():
         s = db.session
         participants = s.scalars(select(Participant)).all()
         assert len(participants) == 120

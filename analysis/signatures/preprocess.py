@@ -14,8 +14,6 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-TRANSFORMS = ("none", "log2", "log1p", "asinh")
-
 
 @dataclass
 class PrepParams:

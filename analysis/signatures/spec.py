@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from .preprocess import TRANSFORMS
-
+TRANSFORMS = ("none", "log2", "log1p", "asinh")  # per-column transforms of MarkerPreprocessor
 PENALTIES = ("l1", "elasticnet", "ridge", "none")
 
 

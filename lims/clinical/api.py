@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint
@@ -30,11 +29,16 @@ from lims.extensions import db
 from lims.participants.service import get_by_code
 from lims.studies.service import get_study
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 blp = Blueprint("clinical_api", __name__, description="Clinical data: EDC imports and derived endpoints")
 
 
 def plain(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Return DataFrame rows with Python values: None for NA, dates for timestamps."""
+    import pandas as pd
+
     rows = []
     for record in frame.to_dict("records"):
         row: dict[str, Any] = {}

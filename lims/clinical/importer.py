@@ -17,15 +17,12 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
-from analysis.clinical_checks import check_consistency
-from analysis.qol import FACT_E_SUBSCALES
 from lims.accounts.models import User
 from lims.accounts.service import sign
 from lims.clinical import service
@@ -35,12 +32,14 @@ from lims.clinical.models import MODELS, ClinicalChange, ClinicalLock, ImportRun
 from lims.participants.models import Participant
 from lims.studies.models import Study
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 # CTCAE v5.0 terms whose grading stops below 5 (laboratory values).
 CTCAE_MAX_GRADE = {
     "lymphocyte count decreased": 4, "neutrophil count decreased": 4, "white blood cell decreased": 4,
     "platelet count decreased": 4, "lymphocyte count increased": 3,
 }
-_FACT_ITEMS = {item for items in FACT_E_SUBSCALES.values() for item in items}
 # Consistency findings that are data queries to chase, not reasons to refuse an import.
 _QUERY_REASONS = ("missing censoring date", "CRE1 missing", "without a disease event",
                   "disease event after the last disease assessment",
@@ -106,6 +105,8 @@ def _record_rules(rec: Incoming) -> list[tuple[str, Any, str]]:
 
 
 def _qol_rules(v: dict[str, Any]) -> list[tuple[str, Any, str]]:
+    from analysis.qol import FACT_E_SUBSCALES
+
     item, value, instrument = str(v.get("item") or ""), v.get("value"), v.get("instrument")
     if instrument == "QLQ-C30":
         number = item.upper().lstrip("Q")
@@ -115,7 +116,7 @@ def _qol_rules(v: dict[str, Any]) -> list[tuple[str, Any, str]]:
         if value is not None and (value not in range(1, high + 1)):
             return [("value", value, f"QLQ-C30 item {number} is answered 1-{high}")]
     elif instrument == "FACT-E":
-        if item.upper() not in _FACT_ITEMS:
+        if not any(item.upper() in items for items in FACT_E_SUBSCALES.values()):
             return [("item", item, "not a FACT-E v4 item")]
         if value is not None and value not in range(5):
             return [("value", value, "FACT-E items are answered 0-4")]
@@ -128,6 +129,8 @@ def _key(table: str, values: dict[str, Any]) -> tuple[Any, ...]:
 
 def _merged_tables(current: dict[str, pd.DataFrame], records: list[Incoming]) -> dict[str, pd.DataFrame]:
     """Return the study's tables as they would be after applying the records."""
+    import pandas as pd
+
     merged = dict(current)
     by_table: dict[str, list[Incoming]] = {}
     for rec in records:
@@ -150,6 +153,8 @@ def _merged_tables(current: dict[str, pd.DataFrame], records: list[Incoming]) ->
 
 
 def _norm(value: Any) -> Any:
+    import pandas as pd
+
     if value is None or (not isinstance(value, (str, bool)) and pd.isna(value)):
         return None
     if isinstance(value, pd.Timestamp):
@@ -162,6 +167,8 @@ def _norm(value: Any) -> Any:
 def check_records(session: Session, study: Study, records: list[Incoming],
                   issues: list[Issue]) -> tuple[dict[str, Participant], list[Issue]]:
     """Add record-level and consistency problems to ``issues``; return participants by code and warnings."""
+    from analysis.clinical_checks import check_consistency
+
     people = {p.code: p for p in session.scalars(select(Participant).where(Participant.study_id == study.id))}
     locks = {lock.participant_id: lock for lock in session.scalars(
         select(ClinicalLock).join(Participant).where(Participant.study_id == study.id))}

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from analysis.clinical_checks import check_consistency
 from lims.access.dates import local_today, study_zone
 from lims.clinical import service
 from lims.clinical.models import CRE, AdverseEvent, Death, DiseaseEvent
@@ -50,6 +49,8 @@ def _participants(session: Session, study: Study, site_code: str | None) -> list
 def data_queries(session: Session, study: Study, site_code: str | None = None,
                  as_of: date | None = None) -> list[Query]:
     """Return the open data queries of a site (or of all sites), ordered by participant."""
+    from analysis.clinical_checks import check_consistency
+
     as_of = as_of or local_today(study_zone(study))  # the study's calendar day, not the server's
     people = _participants(session, study, site_code)
     site_of = {p.code: p.site.code for p in people}

@@ -12,9 +12,8 @@ import fnmatch
 import hashlib
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy.orm import Session
 
 from lims.accounts.models import User
@@ -25,6 +24,9 @@ from lims.clinical.mapping import Form, Mapping, load_mapping
 from lims.core.errors import DomainError
 from lims.core.spreadsheet import csv_text
 from lims.studies.models import Study
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_MAPPING = Path(__file__).with_name("redcap_mapping.yaml")
 _META = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
@@ -160,6 +162,8 @@ def _read_form(form: Form, row: dict[str, str], csv_file: CsvFile, line: int, pi
 
 # ----- writing ----------------------------------------------------------------------------------------------
 def _raw(value: Any, codes: dict[str, str] | None) -> str:
+    import pandas as pd
+
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     if isinstance(value, pd.Timestamp):

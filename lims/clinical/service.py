@@ -9,16 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from analysis.clinical_tables import TABLES, EndpointSettings
-from analysis.endpoints import derive
-from analysis.qol import score_fact_e, score_qlq_c30
-from analysis.toxicity import worst_grade
 from lims.accounts.models import User
 from lims.accounts.service import sign
 from lims.clinical.models import CRE, MODELS, Allocation, ClinicalLock, Surgery, Treatment
@@ -26,6 +21,11 @@ from lims.core.errors import Conflict, DomainError
 from lims.participants.models import Participant
 from lims.participants.service import plan_visits
 from lims.studies.models import Study
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from analysis.clinical_tables import EndpointSettings
 
 # Columns of the two tables the contract does not know (they are kept as extra frames).
 EXTRA_TABLES = {
@@ -40,6 +40,8 @@ _T0 = {"randomisation": "rand", "rand": "rand", "enrolment": "enrol", "enrol": "
 
 def endpoint_settings(study: Study, variant: str | None = None) -> EndpointSettings:
     """Build the derivation settings from the study's protocol settings (``variant`` overrides DFS A/B)."""
+    from analysis.clinical_tables import EndpointSettings
+
     s = study.settings or {}
     return EndpointSettings(
         # EndpointSettings refuses any other value
@@ -66,6 +68,10 @@ def table_columns(table: str) -> list[str]:
 
 
 def _participants_frame(participants: list[Participant]) -> pd.DataFrame:
+    import pandas as pd
+
+    from analysis.clinical_tables import TABLES
+
     rows = []
     for p in participants:
         consent = p.consents[0] if p.consents else None
@@ -85,6 +91,8 @@ def clinical_tables(session: Session, study: Study, participants: Iterable[Parti
 
     ``only`` limits the tables read (``participants`` is always there); the others come back empty.
     """
+    import pandas as pd
+
     wanted = set(MODELS) if only is None else set(only)
     if participants is None:
         people = list(session.scalars(
@@ -113,6 +121,8 @@ def clinical_tables(session: Session, study: Study, participants: Iterable[Parti
 def derived_endpoints(session: Session, study: Study, variant: str | None = None,
                       participants: Iterable[Participant] | None = None) -> pd.DataFrame:
     """Return the per-participant endpoints (cCR, pCR, MPR, TRG, OS, DFS, EFS, first failure)."""
+    from analysis.endpoints import derive
+
     tables = clinical_tables(session, study, participants, only=ENDPOINT_TABLES)
     return derive(tables, endpoint_settings(study, variant))
 
@@ -120,6 +130,8 @@ def derived_endpoints(session: Session, study: Study, variant: str | None = None
 def qol_scores(session: Session, study: Study,
                participant: Participant | None = None) -> dict[str, pd.DataFrame]:
     """Return QLQ-C30 and FACT-E scale scores per participant and time point."""
+    from analysis.qol import score_fact_e, score_qlq_c30
+
     tables = clinical_tables(session, study, None if participant is None else [participant],
                              only=["qol_responses"])
     settings = endpoint_settings(study)
@@ -129,6 +141,8 @@ def qol_scores(session: Session, study: Study,
 
 def toxicity(session: Session, study: Study, participant: Participant) -> pd.DataFrame:
     """Return the worst CTCAE grade per term for one participant, overall, acute and chronic."""
+    from analysis.toxicity import worst_grade
+
     tables = clinical_tables(session, study, [participant], only=["adverse_events", "treatment"])
     return worst_grade(tables["adverse_events"], tables["treatment"], endpoint_settings(study))
 

@@ -10,7 +10,6 @@ from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from analysis.endpoints import rates
 from lims import access
 from lims.accounts.models import SIGNATURE_MEANINGS
 from lims.clinical import quality, service, timeline
@@ -69,6 +68,8 @@ def clinical_value(value: Any) -> str:
 @permission_required("clinical.read")
 def index() -> Any:
     """Show the derived endpoints of every participant and the response rates per stratum."""
+    from analysis.endpoints import rates
+
     study = get_study(db.session)
     variant = _variant()
     derived = service.derived_endpoints(db.session, study, variant)

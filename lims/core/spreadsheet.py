@@ -22,10 +22,10 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _FIRST = frozenset(("'", *TRIGGERS))
@@ -55,6 +55,9 @@ def restore(text: str) -> str:
 
 def neutralise_series(series: pd.Series) -> pd.Series:
     """Neutralise the text cells of a column (numbers, dates and missing values are left as they are)."""
+    import numpy as np
+    import pandas as pd
+
     if isinstance(series.dtype, pd.CategoricalDtype):
         categories = series.cat.categories
         if categories.dtype == object or pd.api.types.is_string_dtype(categories.dtype):
@@ -74,6 +77,8 @@ def neutralise_series(series: pd.Series) -> pd.Series:
 
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Return a copy of ``frame`` whose text cells and column names are spreadsheet-safe."""
+    import pandas as pd
+
     out = frame.copy(deep=False)
     for i in range(out.shape[1]):
         out.isetitem(i, neutralise_series(out.iloc[:, i]))
@@ -102,6 +107,9 @@ def csv_text(header: Sequence[Any], rows: Iterable[Sequence[Any]], *, linetermin
 
 def _plain(value: Any) -> Any:
     """Turn a pandas/numpy cell into a value openpyxl writes (None for missing values)."""
+    import numpy as np
+    import pandas as pd
+
     if value is None or value is pd.NaT:
         return None
     if isinstance(value, np.generic):

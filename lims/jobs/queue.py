@@ -15,13 +15,15 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
-from huey import Huey, RedisHuey, SqliteHuey, crontab
 from sqlalchemy.orm import Session
 
 from lims.jobs import service
+
+if TYPE_CHECKING:
+    from huey import Huey
 
 log = logging.getLogger(__name__)
 EXTENSION = "lims_jobs"
@@ -36,6 +38,8 @@ def queue_url(app: Flask) -> str:
 
 def make_huey(url: str) -> Huey | None:
     """Build the Huey instance a queue URL names (None for ``immediate``)."""
+    from huey import RedisHuey, SqliteHuey
+
     if url == "immediate":
         return None
     if url.startswith("sqlite:///"):
@@ -52,6 +56,8 @@ def init_app(app: Flask) -> None:
 
 def _tasks(app: Flask) -> dict[str, Any] | None:
     """Return the app's Huey task objects, registering them on first use (None when immediate)."""
+    from huey import crontab
+
     ext = app.extensions[EXTENSION]
     with ext["lock"]:
         if ext["tasks"] is None:

@@ -22,15 +22,11 @@ import subprocess
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fontTools import subset
-from fontTools.pens.boundsPen import BoundsPen
-from fontTools.pens.cu2quPen import Cu2QuPen
-from fontTools.pens.ttGlyphPen import TTGlyphPen
-from fontTools.ttLib import TTCollection, TTFont, newTable
-from PIL import ImageFont
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont as ReportlabFont
+if TYPE_CHECKING:
+    from fontTools.ttLib import TTFont
+    from PIL import ImageFont
 
 SEARCH = {
     "regular": ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -60,6 +56,8 @@ class FontFile:
 
 def _face_index(path: str) -> int:
     """Return the Simplified Chinese face of a collection (Noto CJK 'SC'), or its first face."""
+    from fontTools.ttLib import TTCollection
+
     if not path.lower().endswith(".ttc"):
         return 0
     collection = TTCollection(path, lazy=True)
@@ -107,6 +105,8 @@ class LabelFont:
     """One face of the label font, measured in printer dots at a given em size (font size in dots)."""
 
     def __init__(self, file: FontFile) -> None:
+        from fontTools.ttLib import TTFont
+
         self.file = file
         font = TTFont(file.path, fontNumber=file.index, lazy=True)
         self._cmap = font.getBestCmap()
@@ -125,6 +125,8 @@ class LabelFont:
         return "".join(ch if self.has(ch) or ch in "\n" else FALLBACK_CHARACTER for ch in text)
 
     def _metrics(self, ch: str) -> None:
+        from fontTools.pens.boundsPen import BoundsPen
+
         name = self._cmap.get(ord(ch)) or self._cmap[ord(FALLBACK_CHARACTER)]
         self._advance[ch] = self._hmtx[name][0] / self.units
         pen = BoundsPen(self._glyphs)
@@ -168,11 +170,16 @@ def label_font(weight: str = "regular") -> LabelFont:
 
 @lru_cache(maxsize=64)
 def _pil_font(path: str, index: int, size: int) -> ImageFont.FreeTypeFont:
+    from PIL import ImageFont
+
     return ImageFont.truetype(path, size=size, index=index, layout_engine=ImageFont.Layout.BASIC)
 
 
 @lru_cache(maxsize=32)
 def _pdf_font(path: str, index: int, chars: frozenset[str]) -> str:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont as ReportlabFont
+
     data = truetype_subset(path, index, "".join(sorted(chars)))
     name = "TBLabel-" + hashlib.sha256(data).hexdigest()[:12]
     if name not in pdfmetrics.getRegisteredFontNames():
@@ -182,11 +189,15 @@ def _pdf_font(path: str, index: int, chars: frozenset[str]) -> str:
 
 def truetype_subset(path: str, index: int, chars: str) -> bytes:
     """Return a TrueType-outline font holding the glyphs of ``chars`` from face ``index`` of ``path``."""
+    from fontTools.ttLib import TTFont
+
     with TTFont(path, fontNumber=index, lazy=True) as font:
         return _subset(font, chars)
 
 
 def _subset(font: TTFont, chars: str) -> bytes:
+    from fontTools import subset
+
     options = subset.Options()
     options.layout_features = []
     options.name_IDs = ["*"]
@@ -209,6 +220,10 @@ def _subset(font: TTFont, chars: str) -> bytes:
 
 def _cff_to_truetype(font: TTFont) -> None:
     """Replace PostScript (CFF) outlines with quadratic TrueType outlines, as reportlab needs."""
+    from fontTools.pens.cu2quPen import Cu2QuPen
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+    from fontTools.ttLib import newTable
+
     order = font.getGlyphOrder()
     glyph_set = font.getGlyphSet()
     glyphs = {}

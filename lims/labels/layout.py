@@ -20,14 +20,15 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-
-import numpy as np
-import zxingcpp
+from typing import TYPE_CHECKING
 
 from lims.labels.code128 import QUIET_MODULES, Code128, Code128Error, check_value, encode
 from lims.labels.fonts import LabelFont, label_font
 from lims.labels.presets import LabelLayoutError, Stock, check_dpi
 from lims.labels.text import Block, Field, fit, fit_cut
+
+if TYPE_CHECKING:
+    import numpy as np
 
 EDGE_MM = 0.5  # text and symbols keep this far from the label edge
 ROUND_EDGE_MM = 0.4
@@ -133,6 +134,9 @@ class LabelPlan:
 @lru_cache(maxsize=4096)
 def datamatrix_grid(value: str) -> np.ndarray:
     """Return the square ECC 200 DataMatrix of ``value`` as a boolean module grid (True = dark)."""
+    import numpy as np
+    import zxingcpp
+
     symbol = zxingcpp.create_barcode(value, zxingcpp.BarcodeFormat.DataMatrix, force_square=True)
     grid = np.asarray(symbol.to_image(scale=1, add_quiet_zones=False)) < 128
     grid.flags.writeable = False

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-
-from reportlab.pdfgen.canvas import Canvas
+from typing import TYPE_CHECKING
 
 from lims.labels.fonts import label_font
 from lims.labels.layout import LabelContent, LabelPlan, plan
 from lims.labels.presets import LabelLayoutError, SheetLayout, check_dpi
+
+if TYPE_CHECKING:
+    from reportlab.pdfgen.canvas import Canvas
 
 INSET = 0.01
 
@@ -39,6 +41,8 @@ def label_origin_dots(layout: SheetLayout, position: int, dpi: int) -> tuple[int
 def pdf(labels: Sequence[LabelContent], layout: SheetLayout, dpi: int, start_position: int = 1,
         title: str = "Labels") -> bytes:
     """Return a PDF of ``labels`` on ``layout`` for a ``dpi`` printer, filling from ``start_position``."""
+    from reportlab.pdfgen.canvas import Canvas
+
     layout.validate()
     check_dpi(dpi)
     if not 1 <= start_position <= layout.per_page:

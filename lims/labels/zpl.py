@@ -15,13 +15,14 @@ The output is 7-bit ASCII: comments escape ``^``, ``~``, ``_`` and every non-ASC
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-import numpy as np
-from PIL import Image, ImageDraw
+from typing import TYPE_CHECKING
 
 from lims.labels.fonts import label_font
 from lims.labels.layout import LabelContent, LabelPlan, TextLine, plan
 from lims.labels.presets import Stock
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def zpl(labels: Iterable[LabelContent], stock: Stock, dpi: int) -> str:
@@ -31,6 +32,8 @@ def zpl(labels: Iterable[LabelContent], stock: Stock, dpi: int) -> str:
 
 def zpl_label(item: LabelPlan) -> str:
     """Return the ZPL format of one planned label."""
+    import numpy as np
+
     out = ["^XA", "^CI28", f"^PW{item.width}", f"^LL{item.height}", "^LH0,0"]
     if item.bars is not None:
         b = item.bars
@@ -74,6 +77,9 @@ def raster_line(line: TextLine) -> tuple[np.ndarray, int, int]:
 
     Each glyph is placed at its unhinted advance position, rounded to the nearest dot, as in the PDF.
     """
+    import numpy as np
+    from PIL import Image, ImageDraw
+
     font = label_font("bold" if line.bold else "regular")
     pil = font.pil(line.size)
     positions = []
@@ -99,6 +105,8 @@ def raster_line(line: TextLine) -> tuple[np.ndarray, int, int]:
 def graphic_field(bitmap: np.ndarray) -> str:
     """Return ``^GFA`` for a boolean bitmap in ZPL's ASCII compression (repeat counts, ',' fills a row with
     zeros, ':' repeats the row above)."""
+    import numpy as np
+
     height, width = bitmap.shape
     row_bytes = (width + 7) // 8
     packed = np.packbits(bitmap, axis=1)

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from lims.core.fields import DATE_REASON, FIRST_DATE, LAST_DATE
 from lims.markers import units
@@ -20,6 +17,10 @@ from lims.markers.models import Marker
 from lims.markers.reading import META_COLUMNS
 from lims.markers.report import MAX_LISTED, ImportReport, Problem
 from lims.samples.accession import AccessionError, validate
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 QUALIFIER_SPELLINGS = {"<lod": "<LOD", "< lod": "<LOD", "bld": "<LOD", ">uloq": ">ULOQ", "> uloq": ">ULOQ",
                        "na": "NA", "n/a": "NA"}
@@ -45,6 +46,8 @@ class Lookups:
 
 def wide_to_long(frame: pd.DataFrame, lookups: Lookups, report: ImportReport) -> pd.DataFrame:
     """Melt a wide panel (one row per sample, one column per marker) into long rows."""
+    import pandas as pd
+
     marker_columns = [c for c in frame.columns if c not in ("sample", "_row", "qualifier", *META_COLUMNS)]
     if not marker_columns:
         report.add(Problem(report.filename, 1, None, None,
@@ -68,6 +71,8 @@ def wide_to_long(frame: pd.DataFrame, lookups: Lookups, report: ImportReport) ->
 
 def flag(report: ImportReport, frame: pd.DataFrame, mask: np.ndarray, column: str, reasons: Any) -> None:
     """Record a problem for every row where ``mask`` is set (reason may be a string or an array)."""
+    import numpy as np
+
     idx = np.flatnonzero(mask)
     if idx.size == 0:
         return
@@ -93,6 +98,9 @@ def flag(report: ImportReport, frame: pd.DataFrame, mask: np.ndarray, column: st
 def factor(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
     """Return (codes, stripped distinct values) of a text column; work is then done once per distinct
     value."""
+    import numpy as np
+    import pandas as pd
+
     if column not in frame.columns:
         return np.zeros(len(frame), dtype=np.int64), np.array([""], dtype=object)
     series = frame[column]
@@ -106,12 +114,17 @@ def factor(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
 
 def text(frame: pd.DataFrame, column: str) -> np.ndarray:
     """Return a text column stripped, with None for empty cells."""
+    import numpy as np
+
     codes, uniques = factor(frame, column)
     return np.array([u or None for u in uniques], dtype=object)[codes]
 
 
 def validate_chunk(frame: pd.DataFrame, lookups: Lookups, report: ImportReport) -> dict[str, np.ndarray]:
     """Validate one long-form chunk; return the prepared columns (rows with problems are recorded)."""
+    import numpy as np
+    import pandas as pd
+
     n = len(frame)
     bad = np.zeros(n, dtype=bool)
 
@@ -226,6 +239,9 @@ META_LENGTHS = {"run_id": 60, "batch_id": 60, "plate_id": 60, "operator": 80}
 
 def _values(frame: pd.DataFrame, report: ImportReport) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (numbers, qualifiers, bad) of a chunk: numbers parse in C; only odd cells are looked at."""
+    import numpy as np
+    import pandas as pd
+
     n = len(frame)
     numbers = (frame["_value_num"].to_numpy(dtype=np.float64) if "_value_num" in frame.columns
                else pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=np.float64))
@@ -268,6 +284,9 @@ def _values(frame: pd.DataFrame, report: ImportReport) -> tuple[np.ndarray, np.n
 def _meta(frame: pd.DataFrame, report: ImportReport) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (assay dates, re-measurement flags, bad) of a chunk, checking the run/batch/plate/operator
     cells."""
+    import numpy as np
+    import pandas as pd
+
     bad = np.zeros(len(frame), dtype=bool)
     d_codes, d_uniques = factor(frame, "assay_date")
     parsed = pd.to_datetime(pd.Series(d_uniques), format="%Y-%m-%d", errors="coerce")

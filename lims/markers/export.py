@@ -15,13 +15,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -38,6 +33,11 @@ from lims.samples import sprec
 from lims.samples.models import Sample
 from lims.samples.presenters import preanalytics
 from lims.studies.models import ContainerType, SampleType, Study, TimePoint
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
 
 FORMS = ("long", "wide")
 FORMATS = ("csv", "xlsx", "parquet")
@@ -216,14 +216,19 @@ def _results_sql(dialect: str, marker_ids: list[int], *, scan: bool) -> str:
             f"assay_ord FROM marker_result WHERE {column} IN ({placeholders})")
 
 
-_ARROW_TYPES = {"sample_id": pa.int64(), "marker_id": pa.int64(), "value": pa.float64(),
-                "qualifier": pa.string(),
-                "replicate": pa.int64(), "assay_ord": pa.int64()}
+def _arrow_types() -> dict[str, pa.DataType]:
+    import pyarrow as pa
+
+    return {"sample_id": pa.int64(), "marker_id": pa.int64(), "value": pa.float64(), "qualifier": pa.string(),
+            "replicate": pa.int64(), "assay_ord": pa.int64()}
 
 
 def _arrays_from_arrow(table: pa.Table) -> dict[str, np.ndarray]:
     """Turn the Arrow result table into the arrays the export works on (NULL value = NaN, no qualifier =
     None)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
     value = table["value"].to_numpy().astype(np.float64, copy=True)
     value[np.isinf(value)] = np.nan
     # Qualifiers: one Python string per distinct value, not per row ('' and NULL both mean none).
@@ -238,24 +243,27 @@ def _arrays_from_arrow(table: pa.Table) -> dict[str, np.ndarray]:
 def _read_adbc_sqlite(path: str, sql: str) -> pa.Table:
     """Read the results with ADBC (a read-only connection of its own), batch by batch into Arrow."""
     import adbc_driver_sqlite.dbapi as adbc
+    import pyarrow as pa
 
     with adbc.connect(path) as con, con.cursor() as cur:
         cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(READ_BLOCK)})
         cur.execute(sql)
-        batches = [batch.cast(pa.schema(_ARROW_TYPES)) for batch in cur.fetch_record_batch()]
-    return pa.Table.from_batches(batches, schema=pa.schema(_ARROW_TYPES))
+        batches = [batch.cast(pa.schema(_arrow_types())) for batch in cur.fetch_record_batch()]
+    return pa.Table.from_batches(batches, schema=pa.schema(_arrow_types()))
 
 
 def _read_copy_postgresql(conn: Any, sql: str) -> pa.Table:
     """Read the results on the session's own PostgreSQL connection with COPY, parsed by Arrow's CSV reader."""
+    import pyarrow.csv as pacsv
+
     buffer = io.BytesIO()
     with conn.connection.driver_connection.cursor() as cur, \
             cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
         for block in copy:
             buffer.write(block)
     buffer.seek(0)
-    return pacsv.read_csv(buffer, read_options=pacsv.ReadOptions(column_names=list(_ARROW_TYPES)),
-                          convert_options=pacsv.ConvertOptions(column_types=_ARROW_TYPES,
+    return pacsv.read_csv(buffer, read_options=pacsv.ReadOptions(column_names=list(_arrow_types())),
+                          convert_options=pacsv.ConvertOptions(column_types=_arrow_types(),
                                                                strings_can_be_null=True,
                                                                quoted_strings_can_be_null=False))
 
@@ -263,6 +271,8 @@ def _read_copy_postgresql(conn: Any, sql: str) -> pa.Table:
 def _read_cursor(conn: Any, sql: str) -> pa.Table:
     """Read the results through the session's DB-API cursor, block by block (sees the transaction's
     writes)."""
+    import pyarrow as pa
+
     cursor = conn.connection.driver_connection.cursor()
     batches = []
     try:
@@ -270,11 +280,11 @@ def _read_cursor(conn: Any, sql: str) -> pa.Table:
         while rows := cursor.fetchmany(READ_BLOCK):
             columns = list(zip(*rows, strict=True))
             batches.append(pa.record_batch([pa.array(c, type=t)
-                                            for c, t in zip(columns, _ARROW_TYPES.values(), strict=True)],
-                                           schema=pa.schema(_ARROW_TYPES)))
+                                            for c, t in zip(columns, _arrow_types().values(), strict=True)],
+                                           schema=pa.schema(_arrow_types())))
     finally:
         cursor.close()
-    return pa.Table.from_batches(batches, schema=pa.schema(_ARROW_TYPES))
+    return pa.Table.from_batches(batches, schema=pa.schema(_arrow_types()))
 
 
 def _results_arrays(session: Session, marker_ids: list[int], catalogue: int) -> dict[str, np.ndarray]:
@@ -298,6 +308,8 @@ def _results_arrays(session: Session, marker_ids: list[int], catalogue: int) -> 
 def _samples_frame(session: Session, sample_ids: np.ndarray) -> pd.DataFrame:
     """One row per sample (in ``sample_ids`` order): participant, time point, type and pre-analytics
     (SPREC)."""
+    import pandas as pd
+
     types = {t.id: t for t in session.scalars(select(SampleType))}
     containers = {c.id: c for c in session.scalars(select(ContainerType))}
     timepoints = dict(session.execute(
@@ -333,6 +345,8 @@ def _samples_frame(session: Session, sample_ids: np.ndarray) -> pd.DataFrame:
 
 def _day(dates: pd.Series, t0: pd.Series) -> pd.Series:
     """Study day: date - T0 + 1 (NA where either is unknown)."""
+    import pandas as pd
+
     d = pd.to_datetime(dates, errors="coerce")
     t = pd.to_datetime(t0, errors="coerce")
     return ((d - t).dt.days + 1).astype("Int64")
@@ -340,12 +354,18 @@ def _day(dates: pd.Series, t0: pd.Series) -> pd.Series:
 
 def _ord_day(ordinal: np.ndarray, t0: np.ndarray) -> pd.arrays.IntegerArray:
     """Study day from date ordinals (-1 = unknown): date - T0 + 1."""
+    import numpy as np
+    import pandas as pd
+
     mask = (ordinal < 0) | (t0 < 0)
     return pd.arrays.IntegerArray(np.where(mask, 0, ordinal - t0 + 1).astype(np.int64), mask)
 
 
 def _ord_date(ordinal: np.ndarray) -> np.ndarray:
     """Dates from ordinals (-1 = unknown -> None), converting each distinct value once."""
+    import numpy as np
+    import pandas as pd
+
     codes, uniques = pd.factorize(ordinal)
     as_dates = np.array([None if u < 0 else date.fromordinal(int(u)) for u in uniques], dtype=object)
     return as_dates[codes]
@@ -354,6 +374,8 @@ def _ord_date(ordinal: np.ndarray) -> np.ndarray:
 def _endpoints(session: Session, study: Study, people: list[Participant], outcomes: list[str],
                variant: str, dates: bool) -> tuple[pd.DataFrame | None, str]:
     """Return the selected endpoint columns per participant code (dates turned into study days)."""
+    import pandas as pd
+
     if not outcomes:
         return None, variant
     try:
@@ -387,6 +409,9 @@ def build_dataset(session: Session, study: Study, query: ExportQuery, *, role: s
     Only participants whose consent allows ``purpose`` (``export`` or ``analysis``) are included, and
     genetic sample types only where the consent covers genetic research (see lims.consent).
     """
+    import numpy as np
+    import pandas as pd
+
     check_query(query, role)
     today = today or utcnow().date()
     variant = query.dfs_variant or str((study.settings or {}).get("dfs_variant", "A"))
@@ -457,6 +482,9 @@ def build_dataset(session: Session, study: Study, query: ExportQuery, *, role: s
 
 def _latest(r: dict[str, np.ndarray], mi: np.ndarray) -> np.ndarray:
     """Tell, per result, whether it is the highest replicate of its marker on its sample."""
+    import numpy as np
+    import pandas as pd
+
     if not len(mi):
         return np.zeros(0, dtype=bool)
     key = r["sample_id"] * (int(mi.max()) + 1) + mi
@@ -469,6 +497,9 @@ def _long(query: ExportQuery, r: dict[str, np.ndarray], sp: np.ndarray, mi: np.n
           s_enrol: np.ndarray, collection_ord: np.ndarray, person_cols: dict[str, np.ndarray],
           markers: list[Marker], codes: np.ndarray) -> pd.DataFrame:
     """One row per result, ordered by participant, time point, marker, sample and replicate."""
+    import numpy as np
+    import pandas as pd
+
     latest = _latest(r, mi)
     pp = s_person[sp]
     order = np.lexsort((r["replicate"], r["sample_id"], mi, s_tp_rank[sp], pp))
@@ -506,6 +537,9 @@ def _wide(query: ExportQuery, r: dict[str, np.ndarray], sp: np.ndarray, mi: np.n
 
     When two samples of a time point carry the same marker, the one registered last (highest sample id) wins.
     """
+    import numpy as np
+    import pandas as pd
+
     n_markers = len(codes)
     used = np.unique(sp)
     rank_codes, tp_ranks = pd.factorize(s_tp_rank)  # dense time point rank per sample
@@ -571,6 +605,9 @@ def _wide(query: ExportQuery, r: dict[str, np.ndarray], sp: np.ndarray, mi: np.n
 
 
 def _type_name(series: pd.Series) -> str:
+    import numpy as np
+    import pandas as pd
+
     if pd.api.types.is_bool_dtype(series):
         return "boolean"
     if pd.api.types.is_integer_dtype(series):
@@ -587,6 +624,8 @@ def _type_name(series: pd.Series) -> str:
 
 def _dictionary(frame: pd.DataFrame, markers: list[Marker], variant: str) -> pd.DataFrame:
     """Describe every column of ``frame``: name, label, type, unit, allowed values, derivation."""
+    import pandas as pd
+
     by_code = {m.code: m for m in markers}
     rows = []
     for name in frame.columns:
@@ -624,6 +663,8 @@ def _dictionary(frame: pd.DataFrame, markers: list[Marker], variant: str) -> pd.
 
 def write_data(frame: pd.DataFrame, fmt: str) -> bytes:
     """Serialise the data frame as CSV, XLSX or Parquet."""
+    import pandas as pd
+
     buffer = io.BytesIO()
     if fmt == "csv":
         buffer.write(frame_csv(frame).encode("utf-8"))

@@ -10,12 +10,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
@@ -38,8 +34,15 @@ from lims.markers.report import ImportFailed, ImportReport, Problem
 from lims.samples.models import Sample
 from lims.studies.models import SampleType, Study
 
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
 
 def _load_lookups(session: Session) -> Lookups:
+    import numpy as np
+
     types = list(session.execute(select(SampleType.id, SampleType.code)))
     type_pos = {tid: i for i, (tid, _code) in enumerate(types)}
     type_codes = [code for _tid, code in types]
@@ -92,6 +95,9 @@ def _detect_layout(header: list[str]) -> str:
 def _check_duplicates(session: Session, lookups: Lookups, data: dict[str, np.ndarray],
                       report: ImportReport) -> np.ndarray:
     """Number replicates; refuse unflagged duplicates and flagged re-measurements of nothing."""
+    import numpy as np
+    import pandas as pd
+
     marker_ids = np.array([m.id for m in lookups.markers], dtype=np.int64)[data["marker_pos"]] \
         if lookups.markers else np.zeros(len(data["row"]), dtype=np.int64)
     width = int(marker_ids.max()) + 1 if len(marker_ids) else 1
@@ -132,6 +138,9 @@ def _check_duplicates(session: Session, lookups: Lookups, data: dict[str, np.nda
 
 
 def _report_frame(data: dict[str, np.ndarray]) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
     frame = pd.DataFrame({"_row": data["row"], "sample": data["sample_raw"],
                           "remeasurement": np.where(data["flagged"], "yes", "no")})
     if data.get("column") is not None:
@@ -140,6 +149,8 @@ def _report_frame(data: dict[str, np.ndarray]) -> pd.DataFrame:
 
 
 def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    import numpy as np
+
     if not parts:
         return {}
     keys = [k for k in parts[0] if parts[0][k] is not None]
@@ -157,6 +168,8 @@ INSERT_BLOCK = 65_536  # rows turned into Python values at a time (memory stays 
 
 def _columns(data: dict[str, np.ndarray], replicate: np.ndarray, import_id: int) -> dict[str, np.ndarray]:
     """The validated rows as one array per marker_result column (NaN marks a missing number)."""
+    import numpy as np
+
     return {"sample_id": data["sample_id"], "marker_id": data["marker_id"],
             "import_id": np.full(len(replicate), import_id, dtype=np.int64), "value": data["value"],
             "qualifier": data["qualifier"], "original_value": data["original_value"],
@@ -166,6 +179,8 @@ def _columns(data: dict[str, np.ndarray], replicate: np.ndarray, import_id: int)
 
 def _block_values(column: np.ndarray) -> list[Any]:
     """One block of a column as Python values (None for NaN and for missing text)."""
+    import numpy as np
+
     out = column.tolist()
     if column.dtype.kind == "f":
         for i in np.flatnonzero(np.isnan(column)).tolist():
@@ -182,6 +197,8 @@ def _row_tuples(columns: dict[str, np.ndarray], n: int) -> Iterator[tuple[Any, .
 
 def _arrow_table(columns: dict[str, np.ndarray]) -> pa.Table:
     """The rows as an Arrow table (NaN and None become nulls), for the PostgreSQL COPY."""
+    import pyarrow as pa
+
     return pa.table({c: pa.array(columns[c], from_pandas=True) if columns[c].dtype.kind != "O"
                      else pa.array(columns[c], type=pa.string(), from_pandas=True) for c in INSERT_COLUMNS})
 
@@ -194,6 +211,9 @@ def _insert(session: Session, data: dict[str, np.ndarray], replicate: np.ndarray
     connection would be a second connection with a transaction of its own: its rows could not be rolled back
     with the unit of work, so it is used only by the benchmark, as the limit.
     """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     versions.bump(session, "markers")  # the rows go round the session, which would otherwise see no write
     columns = _columns(data, replicate, import_id)
     conn = session.connection()

@@ -14,15 +14,14 @@ import re
 import zipfile
 from collections.abc import Iterator
 from datetime import date, datetime, time
-from typing import Any
-
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
+from typing import TYPE_CHECKING, Any
 
 from lims.core.spreadsheet import TextError, decode_text, line_of
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
 
 BLOCK_BYTES = 16 << 20  # CSV read in blocks of this size (streamed, never the whole file as text)
 MAX_CELL = 32_768  # characters in one cell (Excel's own limit); no lab value comes near it
@@ -81,6 +80,8 @@ def _first_line(data: bytes) -> bytes:
 
 def _record_lines(data: bytes) -> np.ndarray | None:
     """Return the line number of each record when the file has blank lines (Arrow skips them), else None."""
+    import numpy as np
+
     if b"\n\n" not in data and b"\r\r" not in data and b"\n\r\n" not in data:
         return None
     lines = data.splitlines()
@@ -123,6 +124,10 @@ def _as_utf8(data: bytes) -> bytes:
 def _csv_batches(data: bytes) -> Iterator[pd.DataFrame]:
     """Stream a CSV with Arrow: text columns arrive dictionary-encoded (one Python string per distinct value),
     and the value column is parsed to numbers in C++; only cells that are not plain numbers stay as text."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     if not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         _refuse_nul(data)
     data = _as_utf8(data)
@@ -158,6 +163,11 @@ def _csv_batches(data: bytes) -> Iterator[pd.DataFrame]:
 
 
 def _frame(batch: pa.RecordBatch, names: list[str], *, decimal_comma: bool) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     columns: dict[str, Any] = {}
     for name, array in zip(names, batch.columns, strict=True):
         if name == "value":
@@ -218,6 +228,9 @@ def _open_workbook(data: bytes) -> Any:
 
 def _xlsx_frame(data: bytes) -> pd.DataFrame:
     """Read the first sheet of a workbook as text, keeping each record's row number."""
+    import numpy as np
+    import pandas as pd
+
     book = _open_workbook(data)
     try:
         sheet = book.worksheets[0]
@@ -251,6 +264,8 @@ def _xlsx_frame(data: bytes) -> pd.DataFrame:
 
 # ----- either -----------------------------------------------------------------------------------------------
 def _too_long(frame: pd.DataFrame) -> None:
+    import pandas as pd
+
     for column in frame.columns:
         if column in ("_row", "_value_num"):
             continue

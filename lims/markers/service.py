@@ -6,7 +6,6 @@ import io
 import math
 from typing import Any
 
-import pandas as pd
 from marshmallow import ValidationError
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
@@ -148,6 +147,8 @@ def _catalogue_row(session: Session, rec: dict[str, str], filename: str, row: in
 def import_catalogue(session: Session, data: bytes, *, filename: str = "catalogue.csv",
                      by: Any = None) -> int:
     """Create or update markers from a catalogue CSV (all or nothing); return how many were saved."""
+    import pandas as pd
+
     report = ImportReport(filename=filename, layout="catalogue")
     try:
         frame = pd.read_csv(io.StringIO(decode_text(data)), dtype=str, keep_default_na=False)
@@ -186,6 +187,8 @@ def import_catalogue(session: Session, data: bytes, *, filename: str = "catalogu
 
 def catalogue_csv(session: Session) -> str:
     """Return the catalogue as CSV (the format ``import_catalogue`` reads)."""
+    import pandas as pd
+
     rows = [{**{k: getattr(m, k) for k in CATALOGUE_COLUMNS}, "specimen_types": ";".join(m.specimen_types)}
             for m in list_markers(session)]
     return frame_csv(pd.DataFrame(rows, columns=list(CATALOGUE_COLUMNS)))

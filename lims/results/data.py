@@ -12,20 +12,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from analysis.endpoints import derive
 from lims.clinical.service import clinical_tables, endpoint_settings
 from lims.core.db import utcnow
 from lims.core.versions import VersionedCache
 from lims.markers.export import ExportQuery, build_dataset
 from lims.markers.models import Marker
 from lims.studies.models import Study
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 VALUE_COLUMNS = ["participant_id", "timepoint", "timepoint_order", "day", "sample_type", "marker", "category",
                  "value"]
@@ -113,6 +113,8 @@ def study_marker_values(session: Session, study: Study) -> pd.DataFrame:
     replicate of a marker on a sample counts; a result given only as a qualifier (<LOD, >ULOQ, NA) has no
     value and is left out; several samples of one visit are averaged. ``day`` is the study day of collection.
     """
+    import pandas as pd
+
     dataset = build_dataset(session, study, ExportQuery(form="long", outcomes=[]), role="researcher",
                             purpose="analysis")
     frame = dataset.frame
@@ -146,6 +148,10 @@ def endpoints(tables: dict[str, pd.DataFrame], study: Study, variant: str) -> pd
 
 
 def _derive_with_covariates(tables: dict[str, pd.DataFrame], settings: object) -> pd.DataFrame:
+    import pandas as pd
+
+    from analysis.endpoints import derive
+
     people = tables["participants"].set_index("participant_id")
     covariates = pd.DataFrame({
         "age": pd.to_numeric(people["age"], errors="coerce"),
@@ -220,6 +226,8 @@ def _draw_day(derived: pd.DataFrame, chosen: pd.DataFrame, spec: Outcome) -> pd.
     Collection days count from enrolment; an outcome timed from randomisation shifts them by the days from
     enrolment to randomisation. The earliest sample of the visit counts.
     """
+    import pandas as pd
+
     day = chosen.groupby("participant_id")["day"].min()
     people = derived.assign(participant_id=derived["participant_id"].astype(str)).set_index("participant_id")
     from_rand = spec.column == "dfs" and str(people["dfs_t0"].iloc[0] if len(people) else "rand") == "rand"
@@ -248,6 +256,8 @@ def with_groups(frame: pd.DataFrame, marker: str, transformed: pd.Series,
     ``group`` reads "<marker> lower ..." for values <= cut and "<marker> upper ..." above, so the lower group
     sorts first and is the reference (HR upper vs lower, as the screen).
     """
+    import numpy as np
+
     out = frame.assign(value=transformed)
     out = out[out["value"].notna()].copy()
     if cut is None:

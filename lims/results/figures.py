@@ -3,13 +3,11 @@ style: arm names instead of codes, months on time axes, units, the run's own cut
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-from matplotlib.figure import Figure
-
-from analysis import figures
-from analysis.readout import CAUSES
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 REPORT_FIGURES = {"km": "Kaplan-Meier by the run's groups", "roc": "ROC curve",
@@ -24,22 +22,31 @@ SCREEN_DPI = 144  # pictures on the page; a download is the 300 dpi publication 
 
 def render(fig: Figure, fmt: str, publication: bool = True) -> bytes:
     """Return the figure in ``fmt`` (png, svg or pdf): PNG at 300 dpi for publication, lighter on the page."""
+    from analysis import figures
+
     return figures.to_bytes(fig, fmt, dpi=figures.DPI if publication else SCREEN_DPI)
 
 
 def readout_curve(frame: pd.DataFrame, title: str, names: dict[str, str], origin: str) -> Figure:
     """KM curves by stratum (or arm) with the at-risk and cumulative-event tables, time in months."""
+    from analysis import figures
+
     return figures.km_plot(frame, "time", "event", "stratum", names=names, title=title,
                            xlabel=f"Months since {origin}")
 
 
 def qol_over_time(qol: dict[str, pd.DataFrame], order: list[str], names: dict[str, str]) -> Figure:
     """Mean QoL scale score per visit (schedule order, gaps where an arm has none), one line per arm."""
+    from analysis import figures
+
     return figures.qol_plot(qol, order, names=names)
 
 
 def cumulative_incidence(frame: pd.DataFrame, names: dict[str, str]) -> Figure:
     """Cumulative incidence of local/regional failure, distant disease and death by arm, with Gray's p."""
+    from analysis import figures
+    from analysis.readout import CAUSES
+
     causes = {c: label for c, label in CAUSES.items() if c in set(frame["cause"])}
     return figures.cif_plot(frame, "time", "cause", "stratum", causes, names=names,
                             title="First failure by cause and arm, from randomisation (competing risks)")
@@ -47,11 +54,15 @@ def cumulative_incidence(frame: pd.DataFrame, names: dict[str, str]) -> Figure:
 
 def flow(boxes: list[dict], availability: pd.DataFrame) -> Figure:
     """The CONSORT/REMARK participant flow with the samples available per time point."""
+    from analysis import figures
+
     return figures.consort_plot(boxes, availability if len(availability) else None)
 
 
 def arm_forest(fit: Any, names: dict[str, str], covariates: dict[str, str]) -> Figure:
     """Forest plot of the multivariable Cox model of DFS by arm, reference levels shown."""
+    from analysis import figures
+
     table = fit.table.rename(index={f"arm[{code}]": f"arm[{name}]" for code, name in names.items()})
     terms = {t: [c if not c.startswith("arm[") else f"arm[{names.get(c[4:-1], c[4:-1])}]" for c in cols]
              for t, cols in fit.terms.items()}
@@ -71,12 +82,16 @@ def units(result: pd.DataFrame, params: dict[str, Any]) -> dict[str, str]:
 
 def volcano(result: pd.DataFrame, title: str, params: dict[str, Any]) -> Figure:
     """Volcano plot of a saved run's result."""
+    from analysis import figures
+
     return figures.volcano_plot(result, title=title, units=units(result, params),
                                 caveat=result.attrs.get("caveat"))
 
 
 def forest(result: pd.DataFrame, title: str) -> Figure:
     """Forest plot of the run's markers with the smallest p (at most ``FOREST_ROWS``)."""
+    from analysis import figures
+
     top = result.dropna(subset=["p"]).sort_values("p").head(FOREST_ROWS)
     return figures.forest_plot(top, label=str(result.attrs.get("effect") or "effect"), title=title,
                                caveat=result.attrs.get("caveat"))
@@ -84,6 +99,8 @@ def forest(result: pd.DataFrame, title: str) -> Figure:
 
 def report_figure(kind: str, report: dict[str, Any], trajectory: pd.DataFrame | None = None) -> Figure:
     """One figure of a marker report (``REPORT_FIGURES``); ValueError if it does not apply to the outcome."""
+    from analysis import figures
+
     frame, spec, marker, unit = report["frame"], report["spec"], report["marker"], report.get("unit")
     caveat = report.get("caveat")
     if kind == "km":

@@ -8,13 +8,12 @@ Everything is computed from the clinical tables and the derived endpoints the re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
-from analysis import competing, survival, tables
-from analysis.clinical_tables import RANDOMISED_STRATA
-from analysis.readout import CAUSES, competing_frame
+    from analysis import competing, survival
 
 ARM_COVARIATES = {"age": "Age (per year)", "male": "Male sex", "ecog": "ECOG (per point)"}
 TABLE_ONE = {"age": "Age (years)", "sex": "Sex", "ecog": "ECOG performance status",
@@ -35,6 +34,8 @@ class ArmCox:
 def schedule_order(days: pd.DataFrame, fallback: dict[str, int]) -> list[str]:
     """Time points in the order they happen: by the median day of their records (``timepoint``, ``day``),
     then the protocol order for time points without days."""
+    import numpy as np
+
     median = days.dropna(subset=["day"]).groupby("timepoint")["day"].median()
     codes = set(days["timepoint"]) | set(fallback)
     return sorted(codes, key=lambda tp: (median.get(tp, np.inf), fallback.get(tp, 10**6), tp))
@@ -43,6 +44,10 @@ def schedule_order(days: pd.DataFrame, fallback: dict[str, int]) -> list[str]:
 def table_one(clinical: dict[str, pd.DataFrame], derived: pd.DataFrame,
               names: dict[str, str]) -> pd.DataFrame:
     """Table 1: baseline characteristics by arm (stratum), with the overall column."""
+    import pandas as pd
+
+    from analysis import tables
+
     people = clinical["participants"].assign(participant_id=lambda d: d["participant_id"].astype(str))
     arms = derived.assign(participant_id=derived["participant_id"]
                           .astype(str)).set_index("participant_id")["stratum"]
@@ -60,6 +65,8 @@ def table_one(clinical: dict[str, pd.DataFrame], derived: pd.DataFrame,
 def flow(clinical: dict[str, pd.DataFrame], derived: pd.DataFrame, names: dict[str, str]) -> list[dict]:
     """The CONSORT boxes: enrolment, CRE1, cCR and randomisation, each arm and its primary-endpoint
     analysis."""
+    from analysis.clinical_tables import RANDOMISED_STRATA
+
     def count(mask: pd.Series) -> int:
         return int(mask.fillna(False).astype(bool).sum())
 
@@ -95,6 +102,8 @@ def flow(clinical: dict[str, pd.DataFrame], derived: pd.DataFrame, names: dict[s
 
 def availability(values: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     """Participants with marker results per time point (rows, schedule order) and sample type (columns)."""
+    import pandas as pd
+
     if values.empty:
         return pd.DataFrame()
     table = values.groupby(["timepoint", "sample_type"])["participant_id"].nunique().unstack(fill_value=0)
@@ -106,6 +115,12 @@ def cumulative_incidence(clinical: dict[str, pd.DataFrame], derived: pd.DataFram
                          ) -> tuple[pd.DataFrame, competing.CumInc | None, pd.DataFrame]:
     """First failure by cause and arm from randomisation: the frame, the estimates, and a table at 12/24
     months (estimate with 95% CI per arm and cause, Gray's p)."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis import competing
+    from analysis.readout import CAUSES, competing_frame
+
     frame = competing_frame(derived, clinical)
     if frame.empty or not (frame["cause"] > 0).any():
         return frame, None, pd.DataFrame()
@@ -119,6 +134,11 @@ def cumulative_incidence(clinical: dict[str, pd.DataFrame], derived: pd.DataFram
 
 def arm_cox(derived: pd.DataFrame) -> ArmCox:
     """DFS by arm among randomised participants, adjusted for age, sex and ECOG, with its PH test."""
+    import pandas as pd
+
+    from analysis import survival
+    from analysis.clinical_tables import RANDOMISED_STRATA
+
     frame = derived[derived["stratum"].isin(RANDOMISED_STRATA)].assign(
         time=lambda d: d["dfs_time"].astype("Float64").astype(float),
         event=lambda d: d["dfs_event"].astype("Float64").astype(float),
@@ -133,6 +153,11 @@ def arm_cox(derived: pd.DataFrame) -> ArmCox:
 def follow_up(derived: pd.DataFrame) -> pd.DataFrame:
     """Median follow-up (reverse Kaplan-Meier, days): OS from enrolment for all, and from randomisation by
     arm."""
+    import pandas as pd
+
+    from analysis import survival
+    from analysis.clinical_tables import RANDOMISED_STRATA
+
     rows = []
     all_os = derived.assign(time=derived["os_time"].astype("Float64").astype(float),
                             event=derived["os_event"].astype("Float64")

@@ -8,19 +8,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 from sqlalchemy.orm import Session
 
-from analysis import binary, survival
-from analysis.clinical_tables import RANDOMISED_STRATA, STRATA
-from analysis.endpoints import rates
-from analysis.qol import score_fact_e, score_qlq_c30
-from analysis.readout import ByStratum, by_stratum
-from analysis.toxicity import worst_grade
 from lims.clinical.service import endpoint_settings
 from lims.results import data, figures, publication
 from lims.studies.models import Study
+
+if TYPE_CHECKING:
+    from analysis.readout import ByStratum
+
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from analysis.readout import ByStratum
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -45,6 +46,13 @@ LANDMARK_DAYS = 120
 READS = data.READS
 
 
+def _empty() -> pd.DataFrame:
+    """An empty table (pandas is imported when a readout is computed, not when the app starts)."""
+    import pandas as pd
+
+    return pd.DataFrame()
+
+
 @dataclass
 class Readout:
     """The tables of the trial endpoints page."""
@@ -57,21 +65,25 @@ class Readout:
     failures: pd.DataFrame
     after_failure: pd.DataFrame
     qol: dict[str, pd.DataFrame] = field(default_factory=dict)
-    toxicity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    toxicity: pd.DataFrame = field(default_factory=_empty)
     treated: int = 0
     landmark: float = LANDMARK_DAYS
     names: dict[str, str] = field(default_factory=dict)
-    table_one: pd.DataFrame = field(default_factory=pd.DataFrame)
+    table_one: pd.DataFrame = field(default_factory=_empty)
     flow: list[dict] = field(default_factory=list)
-    availability: pd.DataFrame = field(default_factory=pd.DataFrame)
-    cif: pd.DataFrame = field(default_factory=pd.DataFrame)
-    cif_tests: pd.DataFrame = field(default_factory=pd.DataFrame)
+    availability: pd.DataFrame = field(default_factory=_empty)
+    cif: pd.DataFrame = field(default_factory=_empty)
+    cif_tests: pd.DataFrame = field(default_factory=_empty)
     arm_cox: publication.ArmCox | None = None
-    follow_up: pd.DataFrame = field(default_factory=pd.DataFrame)
+    follow_up: pd.DataFrame = field(default_factory=_empty)
     qol_pivots: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 def _rate_row(label: str, numerator: int, denominator: int, missing: int = 0) -> dict[str, object]:
+    import numpy as np
+
+    from analysis import binary
+
     row: dict[str, object] = {"group": label, "events": numerator, "n": denominator, "missing": missing,
                               "rate": np.nan, "lower": np.nan, "upper": np.nan}
     if denominator > 0:
@@ -86,6 +98,8 @@ def _stratum(frame: pd.DataFrame) -> pd.Series:
 
 def curve_frame(derived: pd.DataFrame, prefix: str) -> pd.DataFrame:
     """Return time, event and stratum of the participants who have the endpoint ``prefix``."""
+    import pandas as pd
+
     out = pd.DataFrame({
         "participant_id": derived["participant_id"].astype(str),
         "time": derived[f"{prefix}_time"].astype("Float64").astype(float),
@@ -96,6 +110,11 @@ def curve_frame(derived: pd.DataFrame, prefix: str) -> pd.DataFrame:
 
 
 def _primary(derived_by_variant: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
+    from analysis import survival
+
     rows = []
     for variant, derived in derived_by_variant.items():
         frame = curve_frame(derived, "dfs")
@@ -110,6 +129,10 @@ def _primary(derived_by_variant: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def _ccr(derived: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
+    from analysis.endpoints import rates
+
     r = rates(derived).set_index("measure")
     itt, ev = r.loc["ccr_cre1_itt"], r.loc["ccr_cre1_evaluable"]
     return pd.DataFrame([
@@ -120,6 +143,10 @@ def _ccr(derived: pd.DataFrame) -> pd.DataFrame:
 
 
 def _pathology(derived: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
+    from analysis.endpoints import rates
+
     r = rates(derived)
     rows = []
     for _, rec in r[r["measure"].isin(["pcr", "mpr"])].iterrows():
@@ -143,10 +170,16 @@ def landmark_days(study: Study) -> float:
 
 
 def _survival(derived: pd.DataFrame, prefix: str, landmark: float) -> ByStratum:
+
+    from analysis.clinical_tables import STRATA
+    from analysis.readout import by_stratum
+
     return by_stratum(derived, prefix, landmark, SURVIVAL_DAYS, order=(*STRATA, "UNALLOCATED"))
 
 
 def _failures(derived: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     strata = _stratum(derived)
     kinds = ["local", "regional", "distant", "combined", "unknown", "none"]
     pattern = derived["first_failure"].astype(object).where(derived["first_failure"].notna(), "unknown")
@@ -157,6 +190,8 @@ def _failures(derived: pd.DataFrame) -> pd.DataFrame:
 
 
 def _after_failure(derived: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    import pandas as pd
+
     failed = derived[derived["first_failure"].notna() & (derived["first_failure"] != "none")][
         ["participant_id", "first_failure_date", "stratum"]].copy()
     failed["participant_id"] = failed["participant_id"].astype(str)
@@ -177,6 +212,10 @@ def _after_failure(derived: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd
 
 
 def _qol(tables: dict[str, pd.DataFrame], derived: pd.DataFrame, study: Study) -> dict[str, pd.DataFrame]:
+    import pandas as pd
+
+    from analysis.qol import score_fact_e, score_qlq_c30
+
     settings = endpoint_settings(study)
     responses = tables["qol_responses"]
     # Scored once per clinical data version: the readout and its figures are cached by it (trial_readout).
@@ -199,6 +238,8 @@ def _qol(tables: dict[str, pd.DataFrame], derived: pd.DataFrame, study: Study) -
 
 def qol_schedule(tables: dict[str, pd.DataFrame], study: Study) -> list[str]:
     """The QoL time points in the order they happen (median day of the answers after enrolment)."""
+    import pandas as pd
+
     responses = tables["qol_responses"][["participant_id", "timepoint", "date"]].drop_duplicates()
     enrol = tables["participants"].set_index("participant_id")["enrol_date"]
     enrolled = pd.to_datetime(responses["participant_id"].map(enrol))
@@ -208,6 +249,10 @@ def qol_schedule(tables: dict[str, pd.DataFrame], study: Study) -> list[str]:
 
 
 def _toxicity(tables: dict[str, pd.DataFrame], study: Study) -> tuple[pd.DataFrame, int]:
+    import pandas as pd
+
+    from analysis.toxicity import worst_grade
+
     treated = int(tables["treatment"]["participant_id"].nunique())
     worst = worst_grade(tables["adverse_events"], tables["treatment"], endpoint_settings(study))
     if worst.empty:
@@ -234,6 +279,8 @@ def trial_readout(session: Session, study: Study) -> Readout:
 
 def _trial_readout(session: Session, study: Study) -> Readout:
     """Compute every table of the trial endpoints page from the clinical records."""
+    import pandas as pd
+
     tables = data.study_tables(session, study)
     derived = {v: data.derived(session, study, v) for v in ("A", "B")}
     main = derived[str((study.settings or {}).get("dfs_variant", "A"))]
@@ -285,6 +332,9 @@ def curve(session: Session, study: Study, name: str) -> tuple[pd.DataFrame, str]
     OS and EFS by stratum start at the stratum landmark (time since the landmark); the arm comparisons at
     randomisation.
     """
+    from analysis.clinical_tables import RANDOMISED_STRATA
+
+
     prefix, title = CURVES[name]
     variant = {"dfs_a": "A", "dfs_b": "B"}.get(name, str((study.settings or {}).get("dfs_variant", "A")))
     derived = data.derived(session, study, variant)
@@ -342,6 +392,9 @@ def figure_bytes(session: Session, study: Study, name: str, fmt: str, *, publica
 
 def qol_pivots(qol: dict[str, pd.DataFrame]) -> dict[str, dict[str, object]]:
     """Return each QoL scale as rows of time points with (mean, n) per arm, for the page."""
+    from analysis.clinical_tables import STRATA
+
+
     out: dict[str, dict[str, object]] = {}
     for label, frame in qol.items():
         strata = [s for s in (*STRATA, "UNALLOCATED") if s in set(frame["stratum"])]

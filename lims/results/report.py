@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from analysis import binary, survival
 from lims.core.errors import NotFound
 from lims.markers.models import Marker
 from lims.results import data
@@ -23,6 +20,9 @@ from lims.results.service import (
     result_frame,
 )
 from lims.studies.models import Study
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def conditions(params: dict[str, Any], timing: dict[str, Any] | None = None) -> list[str]:
@@ -95,6 +95,11 @@ def compute_marker_report(session: Session, study: Study, run: AnalysisRun, mark
     for the picture. Survival reports carry the Cox model with its PH test (``ph``); adjusted runs a
     multivariable Cox for the forest plot.
     """
+    import numpy as np
+    import pandas as pd
+
+    from analysis import binary
+
     params = run.parameters
     if marker not in run.result["index"]:
         raise NotFound(f"marker {marker!r} is not part of analysis run {run.id}")
@@ -137,6 +142,8 @@ def compute_marker_report(session: Session, study: Study, run: AnalysisRun, mark
 
 
 def _survival_report(report: dict[str, Any], frame: pd.DataFrame, params: dict[str, Any]) -> None:
+    from analysis import survival
+
     try:
         fit = survival.cox(frame, "time", "event", ["value", *params["covariates"]])
         report["cox"] = fit

@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from analysis import screen, survival, transforms
-from analysis.survival import Timing
 from lims import __version__
 from lims.core.errors import DomainError, NotFound
 from lims.markers.models import CATEGORIES, Marker
 from lims.results import data
 from lims.results.models import AnalysisRun
 from lims.studies.models import SampleType, Study, TimePoint
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from analysis.survival import Timing
 
 CUTS = {"none": "continuous (per unit of the transformed marker)", "median": "median split (high vs low)",
         "optimal": "maximally selected cut (Lausen-Schumacher adjusted p)"}
@@ -148,6 +150,10 @@ def apply_transforms(frame: pd.DataFrame, markers: list[str], params: dict[str, 
     ``marker_transforms``; markers sharing ``clr`` form one composition). A log transform of a marker with
     zeros is skipped (all-missing, with a note) unless the run gives a pseudocount.
     """
+    import pandas as pd
+
+    from analysis import transforms
+
     values = frame[markers].astype(float)
     pseudocount = params.get("pseudocount")
     if params["transform"] != "catalogue":
@@ -184,6 +190,9 @@ def analysed_frame(frame: pd.DataFrame, params: dict[str, Any], post: bool) -> t
     Markers known only after the time origin need a landmark, or the run's explicit override (whose caveat
     every output of the run then repeats).
     """
+    from analysis import survival
+    from analysis.survival import Timing
+
     spec = data.OUTCOMES[params["outcome"]]
     if spec.kind != "survival":
         return frame, Timing()
@@ -206,6 +215,10 @@ def compute(frame: pd.DataFrame, params: dict[str, Any], post: bool = False) -> 
 
     ``post``: the markers are known only after the time origin (``post_baseline``).
     """
+    import numpy as np
+
+    from analysis import screen
+
     spec = data.OUTCOMES[params["outcome"]]
     markers = data.marker_columns(frame)
     if not markers:
@@ -240,6 +253,11 @@ def compute(frame: pd.DataFrame, params: dict[str, Any], post: bool = False) -> 
 def _not_estimable(frame: pd.DataFrame, markers: list[str], column: str, effect: str,
                    cut: str) -> pd.DataFrame:
     """Return the screen's table with counts only: without events (or non-events) no effect is estimable."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis import screen
+
     columns = [c for c in screen.COLUMNS if cut != "none" or c not in ("cutpoint", "n_high", "statistic")]
     out = pd.DataFrame(np.nan, index=pd.Index(markers, name="marker"), columns=columns)
     present = frame[markers].notna()
@@ -252,6 +270,8 @@ def _not_estimable(frame: pd.DataFrame, markers: list[str], column: str, effect:
 
 
 def _as_json(result: pd.DataFrame, frame: pd.DataFrame) -> dict[str, Any]:
+    import numpy as np
+
     def cell(v: Any) -> Any:
         if isinstance(v, str):
             return v
@@ -274,6 +294,8 @@ def _as_json(result: pd.DataFrame, frame: pd.DataFrame) -> dict[str, Any]:
 
 def result_frame(run: AnalysisRun) -> pd.DataFrame:
     """Return a saved run's result table (index ``marker``)."""
+    import pandas as pd
+
     stored = run.result
     frame = pd.DataFrame(stored["data"], columns=stored["columns"],
                          index=pd.Index(stored["index"], name="marker"))
@@ -344,6 +366,8 @@ def recent_runs(session: Session, study: Study, limit: int = 20) -> list[Analysi
 
 def rerun(session: Session, study: Study, run: AnalysisRun) -> Rerun:
     """Re-run a saved run on the current data and compare its input hash and numbers with the saved ones."""
+    import numpy as np
+
     frame = frame_for(session, study, run.parameters)
     sha = data.dataset_sha256(frame)
     result = compute(frame, run.parameters, post_baseline(study, run.parameters, frame))
@@ -364,6 +388,8 @@ def rerun(session: Session, study: Study, run: AnalysisRun) -> Rerun:
 
 def _numbers(stored: dict[str, Any]) -> np.ndarray:
     """The numeric cells of a stored result table (text columns such as ``note`` left out)."""
+    import numpy as np
+
     keep = [i for i, c in enumerate(stored["columns"]) if c != "note"]
     return np.array([[np.nan if row[i] is None else float(row[i]) for i in keep] for row in stored["data"]],
                     dtype=float)  # float("inf") reads the stored "inf"

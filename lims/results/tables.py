@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from analysis import tables
+if TYPE_CHECKING:
+    import pandas as pd
 
 MIMETYPES = {"csv": "text/csv",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -15,6 +15,8 @@ MIMETYPES = {"csv": "text/csv",
 
 def export(table: pd.DataFrame, fmt: str, title: str) -> tuple[bytes, str]:
     """Return a Table 1 (from ``analysis.tables.table_one``) as CSV, XLSX or DOCX bytes and its mimetype."""
+    from analysis import tables
+
     if fmt == "docx":
         note = ("n (%) of the participants with a value; median [interquartile range]; missing values "
                 "counted apart.")

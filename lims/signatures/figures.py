@@ -6,9 +6,6 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-import pandas as pd
-
-from analysis.signature_figures import calibration_plot, decision_curve_plot
 from lims.core.errors import NotFound
 
 FIGURES = ("calibration", "decision")
@@ -30,6 +27,10 @@ def available(result: dict[str, Any] | None) -> list[str]:
 
 def render(result: dict[str, Any] | None, name: str, fmt: str) -> bytes:
     """Return figure ``name`` of the result as PNG or SVG bytes."""
+    import pandas as pd
+
+    from analysis.signature_figures import calibration_plot, decision_curve_plot
+
     if name not in available(result) or fmt not in MEDIA_TYPES:
         raise NotFound(f"no {name}.{fmt} figure for this run")
     assert result is not None

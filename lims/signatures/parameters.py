@@ -15,8 +15,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from analysis.signatures.preprocess import TRANSFORMS
-from analysis.signatures.spec import PENALTIES
+from analysis.signatures.spec import PENALTIES, TRANSFORMS
 from lims.core.errors import DomainError
 from lims.core.fields import Boolean
 from lims.core.forms import first_error, form_errors

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import io
 import textwrap
-from typing import Any
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.image as mpimg
-import matplotlib.pyplot as plt
-from matplotlib.backends.backend_pdf import PdfPages
+from typing import TYPE_CHECKING, Any
 
 from lims.signatures import figures
 from lims.signatures.models import SignatureRun
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
 
 A4 = (8.27, 11.69)
 MARGIN = 0.07
@@ -38,11 +35,15 @@ class _Writer:
         self.y = 0.0
 
     def _page(self) -> None:
+        import matplotlib.pyplot as plt
+
         self.close()
         self.fig = plt.figure(figsize=A4)
         self.y = 1 - MARGIN
 
     def close(self) -> None:
+        import matplotlib.pyplot as plt
+
         if self.fig is not None:
             self.pdf.savefig(self.fig)
             plt.close(self.fig)
@@ -94,6 +95,13 @@ def _performance(res: dict[str, Any], event_label: str) -> list[str]:
 def report_pdf(run: SignatureRun, *, title: str, study: str, conditions: list[str],
                event_label: str) -> bytes:
     """Return the PDF report of a finished run (A4 pages of text and tables, then one page of figures)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.image as mpimg
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
     res = run.result or {}
     buffer = io.BytesIO()
     with PdfPages(buffer, metadata={"Title": title, "Creator": "Trialbank", "CreationDate": None}) as pdf:

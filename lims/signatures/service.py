@@ -10,26 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from analysis.endpoints import regrowth_counts
-from analysis.signatures import (
-    BinaryOutcome,
-    FinalModel,
-    ModelSpec,
-    NotASignatureFile,
-    SurvivalOutcome,
-    ValidationResult,
-    dumps,
-    fit_final,
-    loads,
-    validate,
-)
 from lims.core.db import utcnow
 from lims.core.errors import DomainError, NotFound
 from lims.results import data
@@ -48,6 +33,12 @@ from lims.signatures.parameters import (  # noqa: F401  (the package's face keep
 )
 from lims.studies.models import Study
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from analysis.signatures import FinalModel, ModelSpec, ValidationResult
+
+
 
 @dataclass
 class Comparison:
@@ -62,6 +53,11 @@ class Comparison:
 def regrowth_by(tables: dict[str, pd.DataFrame], derived: pd.DataFrame,
                 days: int = REGROWTH_DAYS) -> pd.Series:
     """Return 1/0/NA per participant: local regrowth within ``days`` of randomisation under watch and wait."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis.endpoints import regrowth_counts
+
     ww = derived["actual_strategy"].astype("string").eq("watch_and_wait").fillna(False).to_numpy(dtype=bool)
     rand = pd.to_datetime(derived["rand_date"])
     ids = derived["participant_id"].astype(str)
@@ -87,6 +83,9 @@ def frame_for(session: Session, study: Study, params: dict[str, Any], *,
     result because they were not resected, with the outcome column empty - the patients the model is meant
     for.
     """
+    import numpy as np
+
+
     outcome = OUTCOMES[params["outcome"]]
     variant = outcome.frame.variant or str((study.settings or {}).get("dfs_variant", "A"))
     tables = data.study_tables(session, study)
@@ -136,6 +135,8 @@ def marker_columns(frame: pd.DataFrame, params: dict[str, Any]) -> list[str]:
 def build_spec(frame: pd.DataFrame, params: dict[str, Any], seeds: list[int] | None = None) -> ModelSpec:
     """Return the model spec for the frame: its marker columns, the forced covariates and the chosen
     design."""
+    from analysis.signatures import BinaryOutcome, ModelSpec, SurvivalOutcome
+
     outcome = OUTCOMES[params["outcome"]]
     markers = marker_columns(frame, params)
     if not markers:
@@ -157,6 +158,9 @@ def build_spec(frame: pd.DataFrame, params: dict[str, Any], seeds: list[int] | N
 
 
 def _table(frame: pd.DataFrame | None) -> list[dict[str, Any]] | None:
+
+    import numpy as np
+
     if frame is None:
         return None
     return [{k: (None if isinstance(v, float) and not math.isfinite(v) else
@@ -167,6 +171,11 @@ def _table(frame: pd.DataFrame | None) -> list[dict[str, Any]] | None:
 def compute(frame: pd.DataFrame, params: dict[str, Any],
             seeds: list[int] | None = None) -> tuple[ModelSpec, dict[str, Any], bytes]:
     """Validate the model by nested CV and fit the final model; return spec, result JSON and model bytes."""
+    import numpy as np
+
+    from analysis.signatures import dumps, fit_final, validate
+
+
     spec = build_spec(frame, params, seeds)
     outcome = OUTCOMES[params["outcome"]]
     try:
@@ -277,6 +286,8 @@ def compare(session: Session, run: SignatureRun) -> Comparison | None:
 
 def load_model(run: SignatureRun) -> FinalModel:
     """Return the run's exported final model, rebuilt from its JSON signature file (nothing is executed)."""
+    from analysis.signatures import NotASignatureFile, loads
+
     if run.model is None:
         raise NotFound(f"signature run {run.id} has no final model")
     try:
@@ -317,6 +328,8 @@ class Predictions:
 
 def predict_unresected(session: Session, study: Study, run: SignatureRun) -> Predictions | None:
     """Apply the run's final model to the population's unresected participants (pCR/MPR runs), or None."""
+    import pandas as pd
+
     if run.status != "done" or run.parameters["outcome"] not in PREDICTABLE:
         return None
     model = load_model(run)

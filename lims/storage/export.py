@@ -10,11 +10,8 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reportlab.lib.pagesizes import A4, landscape
-from reportlab.lib.units import mm
-from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy.orm import Session
 
 from lims import access
@@ -22,6 +19,9 @@ from lims.samples.models import Sample
 from lims.storage import service
 from lims.storage.models import GRID_KINDS, StorageUnit
 from lims.studies.service import get_study
+
+if TYPE_CHECKING:
+    from reportlab.pdfgen.canvas import Canvas
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = ("position", "accession", "participant", "timepoint", "sample_type", "status", "quantity", "unit",
@@ -68,6 +68,10 @@ def box_csv(session: Session, unit: StorageUnit, user: Any) -> str:
 
 def box_pdf(session: Session, unit: StorageUnit, user: Any, *, printed: datetime | None = None) -> bytes:
     """Return a printable A4 map of a box: its path, a grid of positions with accession and type, a legend."""
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.units import mm
+    from reportlab.pdfgen.canvas import Canvas
+
     buffer = io.BytesIO()
     width, height = landscape(A4)
     pdf = Canvas(buffer, pagesize=(width, height))
@@ -91,6 +95,8 @@ def box_pdf(session: Session, unit: StorageUnit, user: Any, *, printed: datetime
 
 
 def _grid(pdf: Canvas, unit: StorageUnit, rows: list[dict[str, Any]], width: float, height: float) -> None:
+    from reportlab.lib.units import mm
+
     assert unit.rows and unit.cols
     left, top = 22 * mm, height - 34 * mm
     cell_w = min((width - left - 12 * mm) / unit.cols, 30 * mm)
@@ -118,6 +124,8 @@ def _grid(pdf: Canvas, unit: StorageUnit, rows: list[dict[str, Any]], width: flo
 
 
 def _list(pdf: Canvas, rows: list[dict[str, Any]], height: float) -> None:
+    from reportlab.lib.units import mm
+
     y = height - 36 * mm
     pdf.setFont("Helvetica", 9)
     for row in rows:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -14,21 +16,37 @@ from lims.clinical.models import ClinicalChange, ImportRun
 from lims.config import DEFAULT_PROTOCOL
 from lims.core.database import make_engine
 from lims.core.migrate import upgrade
-from lims.demo import load
 from lims.participants.models import Participant
 from lims.participants.service import enrol
 from lims.studies.models import Site
 from lims.studies.protocol import load_protocol
 from lims.studies.service import install_protocol
 from tests.conftest import PG_URL, fresh_database
+from tests.demo_db import DemoDatabase
 
 
 def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values("participant_id").reset_index(drop=True).astype(str)
 
 
-def test_demo_round_trip_through_redcap(session, tmp_path: Path) -> None:
-    load(session, participants=24, instance_path=str(tmp_path), protocol_path=str(DEFAULT_PROTOCOL))
+@contextmanager
+def demo_session(demo_database: DemoDatabase, tmp: Path) -> Iterator[tuple[Session, Path]]:
+    """A session on a copy of the run's demo trial, and the copy of its instance folder."""
+    with demo_database.copy(tmp) as (url, instance):
+        engine = make_engine(url)
+        try:
+            with Session(engine) as session:
+                yield session, instance
+        finally:
+            engine.dispose()
+
+
+def test_demo_round_trip_through_redcap(demo_database: DemoDatabase, tmp_path: Path) -> None:
+    with demo_session(demo_database, tmp_path / "demo") as (session, _):
+        _round_trip(session, tmp_path)
+
+
+def _round_trip(session: Session, tmp_path: Path) -> None:
     study = session.scalars(select(Participant)).first().study
     expected = {v: service.derived_endpoints(session, study, v) for v in "AB"}
     expected_qol = service.qol_scores(session, study)
@@ -68,12 +86,15 @@ def test_demo_round_trip_through_redcap(session, tmp_path: Path) -> None:
             engine.dispose()
 
 
-def test_demo_writes_its_export_and_mapping(session, tmp_path: Path) -> None:
+def test_demo_writes_its_export_and_mapping(demo_database: DemoDatabase, tmp_path: Path) -> None:
+    with demo_session(demo_database, tmp_path) as (session, instance):
+        _check_demo_files(session, instance / "demo-clinical")
+
+
+def _check_demo_files(session: Session, folder: Path) -> None:
     from analysis.clinical_checks import check_consistency
 
-    load(session, participants=12, instance_path=str(tmp_path), protocol_path=str(DEFAULT_PROTOCOL))
     study = session.scalars(select(Participant)).first().study
-    folder = tmp_path / "demo-clinical"
     assert (folder / "redcap_mapping.yaml").read_text() == redcap.default_mapping_text()
     assert (folder / "redcap_export.csv").read_bytes() == redcap.export_redcap(session, study)
     tables = service.clinical_tables(session, study)

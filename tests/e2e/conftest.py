@@ -16,8 +16,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from lims import create_app
-from lims.cli import main
-from tests.conftest import PG_URL, fresh_database
+from tests.conftest import PG_URL
+from tests.demo_db import DemoDatabase
 from tests.e2e import topology
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +27,14 @@ CHROMIUM = os.environ.get("LIMS_CHROMIUM", shutil.which("chromium") or "/usr/bin
 
 # The journeys log in as demo users of every role; tests/e2e/test_identity.py covers the second factor itself.
 JOURNEY_SETTINGS = {"MFA_ROLES": "", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e drives a browser: ``-m "not browser"`` leaves them all out."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.browser)
 
 
 @dataclass
@@ -39,8 +47,9 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """Serve a migrated database holding a small demo trial on a free loopback port.
+def live_server(demo_database: DemoDatabase,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Serve a copy of the run's demo database (a small demo trial) on a free loopback port.
 
     In-process by default; ``LIMS_E2E_TOPOLOGY=embedded`` or ``production`` runs the same journeys against
     real web servers and job workers (see tests/e2e/topology.py).
@@ -49,19 +58,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     if kind == "production" and not PG_URL:
         pytest.fail("the production topology needs PostgreSQL: set LIMS_TEST_DATABASE_URL (CI does)")
     tmp = tmp_path_factory.mktemp("live")
-    instance = tmp / "instance"
-    with fresh_database(PG_URL or "sqlite://", tmp) as url:
-        loader = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance),
-                             "SECRET_KEY": "e2e-secret-key",
-                             "QUEUE_URL": "immediate"})
-        runner = loader.test_cli_runner()
-        for args in (["db", "upgrade"], ["demo", "--participants", "24"]):
-            result = runner.invoke(main, args)
-            assert result.exit_code == 0, result.output
-        loader.extensions["lims_db"]["engine"].dispose()
-        password = next(line.split(":", 1)[1].strip()
-                        for line in (instance / "demo-credentials.txt").read_text().splitlines()
-                        if line.startswith("password:"))
+    with demo_database.copy(tmp) as (url, instance):
+        password = demo_database.password
         if kind == "inprocess":
             app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance),
                               "SECRET_KEY": "e2e-secret-key",

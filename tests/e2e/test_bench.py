@@ -8,7 +8,6 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select
 
 from lims.core.uow import unit_of_work
@@ -20,7 +19,6 @@ from lims.storage.service import create_unit, place_sample
 from lims.studies.models import SampleType, Site, TimePoint
 from tests.e2e.conftest import ARTIFACTS, log_in
 
-pytestmark = pytest.mark.browser
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 

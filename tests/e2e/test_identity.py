@@ -15,7 +15,6 @@ from tests.conftest import PASSWORD
 from tests.e2e.conftest import ARTIFACTS
 from tests.identity.servers import LiveApp, live_trialbank
 
-pytestmark = pytest.mark.browser
 FIRST = "violet harbour 2031"
 OWN = "maple lantern quartz 8"
 

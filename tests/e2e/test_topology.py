@@ -13,8 +13,6 @@ from lims.jobs import queue
 from lims.jobs.models import Job
 from tests.e2e.conftest import log_in
 
-pytestmark = pytest.mark.browser
-
 
 def test_requests_reach_every_web_server_and_jobs_run_on_the_workers(page, live_server) -> None:
     if live_server.topology == "inprocess":

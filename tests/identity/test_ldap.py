@@ -17,6 +17,9 @@ from lims.core.models import AuditEvent
 from lims.extensions import db
 from tests.identity.servers import BASE, ROOT_DN, ROOT_PW, directory, free_port
 
+# A real OpenLDAP directory (slapd) per module: seconds to start and fill.
+pytestmark = pytest.mark.slow
+
 LDAP_SETTINGS = {
     "LDAP_BIND_DN": ROOT_DN, "LDAP_BIND_PASSWORD": ROOT_PW, "LDAP_USER_BASE": f"ou=people,{BASE}",
     "LDAP_USER_FILTER": "(&(objectClass=inetOrgPerson)(uid={username}))",

@@ -16,6 +16,9 @@ from lims.core.models import AuditEvent
 from lims.extensions import db
 from tests.identity.servers import LiveApp, OpenIDProvider, free_port, live_trialbank, openid_provider
 
+# A real OpenID provider (Node, oidc-provider installed by npm) and a live Trialbank: seconds to start.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def sso(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveApp, OpenIDProvider]]:

@@ -3,20 +3,36 @@ signal."""
 
 from __future__ import annotations
 
-import pandas as pd
-from sqlalchemy import select
+import re
+from pathlib import Path
 
-from lims import demo
-from lims.config import DEFAULT_PROTOCOL
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lims.core.database import make_engine
 from lims.markers.models import Marker, MarkerResult
 from lims.samples.models import Sample
 from lims.studies.models import SampleType
+from tests.demo_db import DemoDatabase
 
 
-def test_demo_markers(session, tmp_path) -> None:
-    summary = demo.load(session, seed=7, participants=12, instance_path=str(tmp_path),
-                        protocol_path=DEFAULT_PROTOCOL)
-    assert summary.extra["markers"] >= 30 and summary.extra["marker results"] > 300
+def test_demo_markers(demo_database: DemoDatabase, tmp_path: Path) -> None:
+    with demo_database.copy(tmp_path) as (url, _):
+        engine = make_engine(url)
+        try:
+            with Session(engine) as session:
+                _check_markers(session, demo_database.report)
+        finally:
+            engine.dispose()
+
+
+def _check_markers(session: Session, report: str) -> None:
+    markers, results = (int(re.search(rf"(\d+) {what},", report).group(1))
+                        for what in ("markers", "marker results"))
+    assert markers >= 30 and results > 300
+    assert session.scalar(select(func.count(Marker.id))) == markers
+    assert session.scalar(select(func.count(MarkerResult.id))) == results
     rows = pd.DataFrame(session.execute(
         select(Marker.code, Marker.specimen_types, SampleType.code, MarkerResult.qualifier,
                MarkerResult.replicate,

@@ -14,6 +14,7 @@ from lims.cli import main
 from lims.extensions import db
 from lims.studies.service import get_study
 from tests.conftest import PG_URL, fresh_database
+from tests.demo_db import CHEAP_HASH
 from tests.results.factories import seed_marker_results
 
 
@@ -30,7 +31,7 @@ def demo_trial(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTrial]:
     with fresh_database(PG_URL or "sqlite://", tmp) as url:
         app = create_app({"TESTING": True, "DATABASE_URL": url, "INSTANCE_PATH": str(tmp / "instance"),
                           "SECRET_KEY": "results-test-key", "WTF_CSRF_ENABLED": False,
-                          "QUEUE_URL": "immediate"})
+                          "QUEUE_URL": "immediate", "PASSWORD_HASH_METHOD": CHEAP_HASH})
         runner = app.test_cli_runner()
         for args in (["db", "upgrade"], ["demo", "--participants", "40"]):
             result = runner.invoke(main, args)

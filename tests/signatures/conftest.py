@@ -1,4 +1,4 @@
-"""A 24-participant demo trial with planted signature markers in its own database; runs execute inline."""
+"""A copy of the 24-participant demo trial with planted signature markers; runs execute inline."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import insert, select
 
 from lims import create_app
-from lims.cli import main
 from lims.clinical.service import derived_endpoints
 from lims.extensions import db
 from lims.markers.models import Marker, MarkerResult
@@ -21,7 +20,7 @@ from lims.participants.models import Participant, Visit
 from lims.samples.models import Sample
 from lims.studies.models import SampleType, TimePoint
 from lims.studies.service import get_study
-from tests.conftest import PG_URL, fresh_database
+from tests.demo_db import CHEAP_HASH, DemoDatabase
 
 SIGNAL = "SG_IL6"
 NOISE = ("SG_IL8", "SG_TNF", "SG_IFNG")
@@ -69,24 +68,17 @@ def seed_signature_markers(session: Any, seed: int = 11) -> int:
 
 
 @pytest.fixture(scope="session")
-def signature_trial(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignatureTrial]:
-    """Migrate a fresh database, load the 24-participant demo and add the SG_* markers."""
-    tmp = tmp_path_factory.mktemp("signatures")
-    with fresh_database(PG_URL or "sqlite://", tmp) as url:
-        app = create_app({"TESTING": True, "DATABASE_URL": url, "INSTANCE_PATH": str(tmp / "instance"),
+def signature_trial(demo_database: DemoDatabase,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignatureTrial]:
+    """A copy of the run's 24-participant demo database with the SG_* markers added."""
+    with demo_database.copy(tmp_path_factory.mktemp("signatures")) as (url, instance):
+        app = create_app({"TESTING": True, "DATABASE_URL": url, "INSTANCE_PATH": str(instance),
                           "SECRET_KEY": "signatures-test-key", "WTF_CSRF_ENABLED": False,
-                          "QUEUE_URL": "immediate"})
-        runner = app.test_cli_runner()
-        for args in (["db", "upgrade"], ["demo", "--participants", "24"]):
-            result = runner.invoke(main, args)
-            assert result.exit_code == 0, result.output
+                          "QUEUE_URL": "immediate", "PASSWORD_HASH_METHOD": CHEAP_HASH})
         with app.app_context():
             seed_signature_markers(db.session)
             db.session.commit()
-        password = next(line.split(":", 1)[1].strip()
-                        for line in (tmp / "instance" / "demo-credentials.txt").read_text().splitlines()
-                        if line.startswith("password:"))
-        yield SignatureTrial(app=app, password=password)
+        yield SignatureTrial(app=app, password=demo_database.password)
         app.extensions["lims_db"]["engine"].dispose()
 
 
