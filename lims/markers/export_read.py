@@ -1,0 +1,129 @@
+"""Reading a marker export's results column-wise into Arrow, in blocks: COPY on PostgreSQL, an ADBC read of
+the SQLite file when the transaction has written nothing, else the session's own cursor."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from lims.core.database import has_written
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+
+READ_BLOCK = 65_536  # result rows converted at a time when they are read through the session's cursor
+# SQLite reads this literal as +infinity: stands for a NULL value (results are always finite)
+_NO_VALUE = "9e999"
+
+
+def _results_sql(dialect: str, marker_ids: list[int], *, scan: bool) -> str:
+    """The results query: every column typed the same on every row (NULLs as sentinels, dates as ordinals).
+
+    ``scan``: most markers are wanted, so SQLite reads the table in order instead of through the marker index
+    (``+marker_id`` keeps the index out; a lookup per row would be slower than the scan).
+    """
+    placeholders = ", ".join(str(int(i)) for i in marker_ids) or "NULL"
+    if dialect == "postgresql":
+        return ("SELECT sample_id, marker_id, value, qualifier, replicate, "
+                "coalesce(assay_date - date '0001-01-01' + 1, -1) AS assay_ord "
+                f"FROM marker_result WHERE marker_id IN ({placeholders})")
+    column = "+marker_id" if scan else "marker_id"
+    return (f"SELECT sample_id, marker_id, ifnull(value, {_NO_VALUE}) AS value, ifnull(qualifier, '') AS "
+            "qualifier, replicate, ifnull(CAST(julianday(assay_date) - 1721424.5 AS INTEGER), -1) AS "
+            f"assay_ord FROM marker_result WHERE {column} IN ({placeholders})")
+
+
+def _arrow_types() -> dict[str, pa.DataType]:
+    import pyarrow as pa
+
+    return {"sample_id": pa.int64(), "marker_id": pa.int64(), "value": pa.float64(), "qualifier": pa.string(),
+            "replicate": pa.int64(), "assay_ord": pa.int64()}
+
+
+def _arrays_from_arrow(table: pa.Table) -> dict[str, np.ndarray]:
+    """Turn the Arrow result table into the arrays the export works on (NULL value = NaN, no qualifier =
+    None)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    value = table["value"].to_numpy().astype(np.float64, copy=True)
+    value[np.isinf(value)] = np.nan
+    # Qualifiers: one Python string per distinct value, not per row ('' and NULL both mean none).
+    encoded = pc.dictionary_encode(table["qualifier"]).combine_chunks()
+    words = [w or None for w in encoded.dictionary.to_pylist()]
+    codes = pc.fill_null(encoded.indices, len(words)).to_numpy()
+    return {"sample_id": table["sample_id"].to_numpy(), "marker_id": table["marker_id"].to_numpy(),
+            "value": value, "qualifier": np.array([*words, None], dtype=object)[codes],
+            "replicate": table["replicate"].to_numpy(), "assay_ord": table["assay_ord"].to_numpy()}
+
+
+def _read_adbc_sqlite(path: str, sql: str) -> pa.Table:
+    """Read the results with ADBC (a read-only connection of its own), batch by batch into Arrow."""
+    import adbc_driver_sqlite.dbapi as adbc
+    import pyarrow as pa
+
+    with adbc.connect(path) as con, con.cursor() as cur:
+        cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(READ_BLOCK)})
+        cur.execute(sql)
+        batches = [batch.cast(pa.schema(_arrow_types())) for batch in cur.fetch_record_batch()]
+    return pa.Table.from_batches(batches, schema=pa.schema(_arrow_types()))
+
+
+def _read_copy_postgresql(conn: Any, sql: str) -> pa.Table:
+    """Read the results on the session's own PostgreSQL connection with COPY, parsed by Arrow's CSV reader."""
+    import pyarrow.csv as pacsv
+
+    buffer = io.BytesIO()
+    with conn.connection.driver_connection.cursor() as cur, \
+            cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
+        for block in copy:
+            buffer.write(block)
+    buffer.seek(0)
+    return pacsv.read_csv(buffer, read_options=pacsv.ReadOptions(column_names=list(_arrow_types())),
+                          convert_options=pacsv.ConvertOptions(column_types=_arrow_types(),
+                                                               strings_can_be_null=True,
+                                                               quoted_strings_can_be_null=False))
+
+
+def _read_cursor(conn: Any, sql: str) -> pa.Table:
+    """Read the results through the session's DB-API cursor, block by block (sees the transaction's
+    writes)."""
+    import pyarrow as pa
+
+    cursor = conn.connection.driver_connection.cursor()
+    batches = []
+    try:
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(READ_BLOCK):
+            columns = list(zip(*rows, strict=True))
+            batches.append(pa.record_batch([pa.array(c, type=t)
+                                            for c, t in zip(columns, _arrow_types().values(), strict=True)],
+                                           schema=pa.schema(_arrow_types())))
+    finally:
+        cursor.close()
+    return pa.Table.from_batches(batches, schema=pa.schema(_arrow_types()))
+
+
+def results_arrays(session: Session, marker_ids: list[int], catalogue: int) -> dict[str, np.ndarray]:
+    """Read the selected markers' results column-wise into Arrow, in blocks (the heavy part of an export).
+
+    PostgreSQL: COPY on the session's connection. SQLite: an ADBC read of the database file when this
+    transaction has written nothing (so a second connection sees exactly what the session sees), else the
+    session's own cursor, block by block.
+    """
+    conn = session.connection()
+    sql = _results_sql(conn.dialect.name, marker_ids, scan=2 * len(marker_ids) >= catalogue)
+    if conn.dialect.name == "postgresql":
+        return _arrays_from_arrow(_read_copy_postgresql(conn, sql))
+    path = conn.engine.url.database if conn.dialect.name == "sqlite" else None
+    if path and path != ":memory:" and not path.startswith("file:") and Path(path).exists() \
+            and not session.new and not session.dirty and not session.deleted and not has_written(conn):
+        return _arrays_from_arrow(_read_adbc_sqlite(path, sql))
+    return _arrays_from_arrow(_read_cursor(conn, sql))
+
+
