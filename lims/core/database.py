@@ -31,25 +31,6 @@ def _sqlite_begin(conn: Connection) -> None:
     # queues on busy_timeout behind other writers instead of failing later when its read snapshot cannot be
     # upgraded (see lims.core.uow).
     conn.exec_driver_sql("BEGIN IMMEDIATE" if takes_write_lock() else "BEGIN")
-    raw = conn.connection.driver_connection
-    assert raw is not None  # an open connection has its DB-API connection
-    conn.info["changes_at_begin"] = raw.total_changes
-
-
-def has_written(conn: Connection) -> bool:
-    """Tell whether the connection's open transaction may hold writes that no other connection can see yet.
-
-    SQLite counts the rows changed since the transaction began; PostgreSQL tells whether the transaction has
-    been given an id (it gets one at its first write). Unknown databases answer True (assume it wrote).
-    """
-    if conn.dialect.name == "sqlite":
-        begun = conn.info.get("changes_at_begin")
-        raw = conn.connection.driver_connection
-        return begun is None or raw is None or raw.total_changes != begun
-    if conn.dialect.name == "postgresql":
-        return conn.exec_driver_sql(
-            "SELECT pg_current_xact_id_if_assigned() IS NOT NULL").scalar() is not False
-    return True
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -148,7 +148,7 @@ def _samples_frame(session: Session, sample_ids: np.ndarray) -> pd.DataFrame:
     types = {t.id: t for t in session.scalars(select(SampleType))}
     containers = {c.id: c for c in session.scalars(select(ContainerType))}
     timepoints = dict(session.execute(
-        select(Visit.id, TimePoint.code).join(TimePoint, TimePoint.id == Visit.timepoint_id)).tuples().all())
+        select(Visit.id, TimePoint.code).join(TimePoint, TimePoint.id == Visit.timepoint_id)).all())
     table = Sample.__table__
     wanted = set(_SAMPLE_COLUMNS) | {f.name for cls in (sprec.FluidPreanalytics, sprec.SolidPreanalytics)
                                      for f in dataclasses.fields(cls)}

@@ -1,15 +1,12 @@
-"""Reading a marker export's results column-wise into Arrow, in blocks: COPY on PostgreSQL, an ADBC read of
-the SQLite file when the transaction has written nothing, else the session's own cursor."""
+"""Reading a marker export's results column-wise into Arrow, in blocks: COPY on PostgreSQL, the session's own
+cursor on SQLite."""
 
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
-
-from lims.core.database import has_written
 
 if TYPE_CHECKING:
     import numpy as np
@@ -62,7 +59,7 @@ def _arrays_from_arrow(table: pa.Table) -> dict[str, np.ndarray]:
             "replicate": table["replicate"].to_numpy(), "assay_ord": table["assay_ord"].to_numpy()}
 
 
-def _read_adbc_sqlite(path: str, sql: str) -> pa.Table:
+def read_adbc_sqlite(path: str, sql: str) -> pa.Table:
     """Read the results with ADBC (a read-only connection of its own), batch by batch into Arrow."""
     import adbc_driver_sqlite.dbapi as adbc
     import pyarrow as pa
@@ -112,18 +109,14 @@ def _read_cursor(conn: Any, sql: str) -> pa.Table:
 def results_arrays(session: Session, marker_ids: list[int], catalogue: int) -> dict[str, np.ndarray]:
     """Read the selected markers' results column-wise into Arrow, in blocks (the heavy part of an export).
 
-    PostgreSQL: COPY on the session's connection. SQLite: an ADBC read of the database file when this
-    transaction has written nothing (so a second connection sees exactly what the session sees), else the
-    session's own cursor, block by block.
+    PostgreSQL: COPY on the session's connection. SQLite: the session's own cursor, block by block. (An ADBC
+    read of the SQLite file is faster, but from a second connection: a unit of work that read through it and
+    then wrote failed with "database is locked", so ADBC stays the benchmarks' limit: read_adbc_sqlite.)
     """
     conn = session.connection()
     sql = _results_sql(conn.dialect.name, marker_ids, scan=2 * len(marker_ids) >= catalogue)
     if conn.dialect.name == "postgresql":
         return _arrays_from_arrow(_read_copy_postgresql(conn, sql))
-    path = conn.engine.url.database if conn.dialect.name == "sqlite" else None
-    if path and path != ":memory:" and not path.startswith("file:") and Path(path).exists() \
-            and not session.new and not session.dirty and not session.deleted and not has_written(conn):
-        return _arrays_from_arrow(_read_adbc_sqlite(path, sql))
     return _arrays_from_arrow(_read_cursor(conn, sql))
 
 

@@ -333,7 +333,7 @@ def compute_screen(session: Session, study: Study, params: dict[str, Any]
     if params["transform"] == "catalogue":
         codes = data.marker_columns(frame)
         rows = session.execute(select(Marker.code, Marker.transform).where(Marker.code.in_(codes)))
-        params = {**params, "marker_transforms": dict(sorted(rows.tuples().all()))}
+        params = {**params, "marker_transforms": {code: transform for code, transform in sorted(rows)}}  # noqa: C416 - Rows, typed
     return params, frame, compute(frame, params, post_baseline(study, params, frame))
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
-from lims.core.database import has_written, make_engine
-from lims.markers import export, importer
+from lims.core.database import make_engine
+from lims.markers import export_read, importer
 from lims.markers.models import MarkerResult
 
 ROWS = [
@@ -48,10 +48,10 @@ def results_file(tmp_path: Path):
 def test_adbc_and_cursor_reads_agree(results_file) -> None:
     engine, path = results_file
     for scan in (True, False):
-        sql = export._results_sql("sqlite", [2, 3], scan=scan)
+        sql = export_read._results_sql("sqlite", [2, 3], scan=scan)
         with engine.connect() as conn:
-            by_cursor = export._arrays_from_arrow(export._read_cursor(conn, sql))
-        by_adbc = export._arrays_from_arrow(export._read_adbc_sqlite(path, sql))
+            by_cursor = export_read._arrays_from_arrow(export_read._read_cursor(conn, sql))
+        by_adbc = export_read._arrays_from_arrow(export_read.read_adbc_sqlite(path, sql))
         order = np.argsort(by_cursor["sample_id"] * 10 + by_cursor["marker_id"])
         assert by_cursor["sample_id"][order].tolist() == [7, 7, 8]
         assert np.isnan(by_cursor["value"][order][1]) and by_cursor["value"][order][2] == 4e-9
@@ -61,16 +61,6 @@ def test_adbc_and_cursor_reads_agree(results_file) -> None:
         order_adbc = np.argsort(by_adbc["sample_id"] * 10 + by_adbc["marker_id"])
         for key, column in by_cursor.items():
             np.testing.assert_array_equal(column[order], by_adbc[key][order_adbc], err_msg=key)
-
-
-def test_has_written_tells_a_written_transaction(results_file) -> None:
-    engine, _ = results_file
-    with engine.connect() as conn:
-        conn.execute(text("SELECT id FROM marker_result")).all()
-        assert not has_written(conn)
-        conn.execute(text("UPDATE marker_result SET value = 3.0 WHERE id = 1"))
-        assert has_written(conn)
-        conn.rollback()
 
 
 def test_import_writes_block_by_block(session, catalogue, sampled, monkeypatch) -> None:
