@@ -77,7 +77,7 @@ def retry(job_id: int) -> Any:
 
 @blp.route("/selftest", methods=["POST"])
 @permission_required("jobs.admin")
-@blp.arguments(SelftestSchema)
+@blp.arguments(SelftestSchema, required=False)
 @blp.response(202, JobSchema)
 def selftest(args: dict[str, Any]) -> Any:
     """Queue a worker self-test job (admins): proves the workers pick jobs up."""

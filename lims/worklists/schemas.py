@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from marshmallow import Schema, fields, validate
 
 from lims.access.fields import ParticipantDate, StudyDay
+from lims.core.fields import Date
 
 
 class WorklistQuerySchema(Schema):
-    week = fields.Date(load_default=None,
-                       validate=validate.Range(min=date(2000, 1, 1), max=date(2200, 12, 31)),
-                       metadata={"description": "Any day of the week to list (default: this week, study "
-                                                "time)"})
+    week = Date(load_default=None,
+                metadata={"description": "Any day of the week to list (default: this week, study time)"})
     site = fields.String(load_default=None, validate=validate.Length(max=10))
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from lims.config import DEFAULT_PROTOCOL
+from lims.core import versions
 from lims.core.database import make_engine
 from lims.core.migrate import alembic_config, upgrade
 from lims.custody import keys
@@ -52,6 +53,7 @@ def old(tmp_path: Path) -> Iterator[OldInstallation]:
         upgrade(url, BEFORE)
         engine = make_engine(url)
         with Session(engine) as session:
+            versions.pause(session)  # this database is at a revision before the data versions
             study, _ = install_protocol(session, load_protocol(DEFAULT_PROTOCOL))
             site = session.scalar(select(Site).where(Site.code == "ZJ"))
             p = enrol(session, study, site=site, code="ZJ-MIG", enrolled_on=date(2025, 1, 6), sex="F", age=50)

@@ -28,7 +28,9 @@ def _run_periodic(session) -> dict[str, Job]:
 
 
 def test_periodic_jobs_anchor_custody_and_remind_retention_once(session, study, make_participant, user,
-                                                                login) -> None:
+                                                                login, app, tmp_path, monkeypatch) -> None:
+    # an anchor file of this test's own: the database is rolled back after it, the shared instance's file not
+    monkeypatch.setitem(app.config, "CUSTODY_ANCHOR_FILE", str(tmp_path / "custody-anchors.log"))
     lab = make_lab(session, study, make_participant, user)
     # CTDNA_PLASMA kept one year: the lab's plasma tubes (collected in January 2025) are past it
     study.settings = {**study.settings,
