@@ -37,6 +37,10 @@ def copied_database(url: str, tmp: Path) -> Iterator[str]:
                             isolation_level="AUTOCOMMIT")
         try:
             with admin.connect() as conn:
+                # a connection to the shared demo left in some engine's pool (it is only read) would make the
+                # copy fail with "being accessed by other users": end them first
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE datname = :db AND pid <> pg_backend_pid()"), {"db": parsed.database})
                 conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{parsed.database}"'))
             yield parsed.set(database=name).render_as_string(hide_password=False)
         finally:

@@ -73,6 +73,7 @@ def read_adbc_sqlite(path: str, sql: str) -> pa.Table:
 
 def _read_copy_postgresql(conn: Any, sql: str) -> pa.Table:
     """Read the results on the session's own PostgreSQL connection with COPY, parsed by Arrow's CSV reader."""
+    import pyarrow as pa
     import pyarrow.csv as pacsv
 
     buffer = io.BytesIO()
@@ -80,6 +81,8 @@ def _read_copy_postgresql(conn: Any, sql: str) -> pa.Table:
             cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
         for block in copy:
             buffer.write(block)
+    if buffer.tell() == 0:  # no result rows: Arrow's CSV reader refuses an empty file
+        return pa.Table.from_batches([], schema=pa.schema(_arrow_types()))
     buffer.seek(0)
     return pacsv.read_csv(buffer, read_options=pacsv.ReadOptions(column_names=list(_arrow_types())),
                           convert_options=pacsv.ConvertOptions(column_types=_arrow_types(),
