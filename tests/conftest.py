@@ -26,7 +26,16 @@ from lims.config import DEFAULT_PROTOCOL
 from lims.core.database import make_engine
 from lims.core.migrate import upgrade
 from lims.extensions import db
-from tests.demo_db import CHEAP_HASH, DEMO_PARTICIPANTS, DemoDatabase, demo_password
+from tests.demo_db import (
+    CHEAP_HASH,
+    DEMO_PARTICIPANTS,
+    DemoDatabase,
+    demo_password,
+    drop_shared_demo,
+    exclusive,
+    record_shared_demo,
+    shared_demo,
+)
 
 PASSWORD = "correct horse battery"
 # Site-bound roles work at sites: the test technician at ZJ, the lab manager at every site (as in the demo).
@@ -37,6 +46,35 @@ PG_URL = os.environ.get("LIMS_TEST_DATABASE_URL", "")
 def pytest_report_header(config: pytest.Config) -> str:
     url = make_url(PG_URL).render_as_string(hide_password=True) if PG_URL else "SQLite (temporary file)"
     return f"Trialbank test database: {url}"
+
+
+# Tests that open no database (analysis/ is pure; label geometry and symbols; the static checks of the
+# code) would repeat themselves unchanged on PostgreSQL: the PostgreSQL pass leaves them to the SQLite one.
+# The guard below keeps the list honest: a test here that asks for a database fixture stops the collection.
+NO_DATABASE = ("tests/analysis/", "tests/labels/", "tests/test_typing.py", "tests/test_architecture.py",
+               "tests/test_dependencies.py")
+DATABASE_FIXTURES = frozenset({"database_url", "app", "engine", "connection", "app_ctx", "session", "client",
+                               "runner", "login", "demo_database"})
+
+
+def _opens_no_database(item: pytest.Item, root: Path) -> bool:
+    where = Path(str(item.path)).relative_to(root).as_posix()
+    if not where.startswith(NO_DATABASE):
+        return False
+    asked = DATABASE_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+    if asked:
+        raise pytest.UsageError(f"{item.nodeid} is listed in NO_DATABASE (tests/conftest.py) but uses "
+                                f"{', '.join(sorted(asked))}")
+    return True
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(str(config.rootpath))
+    no_database = [item for item in items if _opens_no_database(item, root)]
+    if is_postgres() and no_database:
+        config.hook.pytest_deselected(items=no_database)
+        left = set(no_database)
+        items[:] = [item for item in items if item not in left]
 
 
 def is_postgres() -> bool:
@@ -50,8 +88,9 @@ requires_postgres = pytest.mark.skipif(
 
 
 @contextmanager
-def fresh_database(base_url: str, tmp: Path) -> Iterator[str]:
-    """Yield the URL of a new, empty database of the same kind as ``base_url``."""
+def fresh_database(base_url: str, tmp: Path, *, keep: bool = False) -> Iterator[str]:
+    """Yield the URL of a new, empty database of the same kind as ``base_url`` (dropped after, unless
+    ``keep``)."""
     if base_url.startswith("postgresql"):
         name = f"lims_t_{uuid.uuid4().hex[:10]}"
         admin = make_engine(base_url, isolation_level="AUTOCOMMIT")
@@ -61,8 +100,9 @@ def fresh_database(base_url: str, tmp: Path) -> Iterator[str]:
         try:
             yield url
         finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            if not keep:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
     else:
         yield f"sqlite:///{tmp / f'{uuid.uuid4().hex[:8]}.db'}"
@@ -110,25 +150,51 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     app.extensions["lims_db"]["engine"].dispose()
 
 
-@pytest.fixture(scope="session")
-def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoDatabase]:
-    """The demo trial, loaded once per run through the CLI; its users get copies (tests/demo_db.py)."""
+def _load_demo(url: str, instance: Path) -> DemoDatabase:
+    """Load the demo trial into the empty database at ``url`` through the CLI, as a user would."""
     from lims.cli import main
 
-    tmp = tmp_path_factory.mktemp("demo")
-    instance = tmp / "instance"
-    with fresh_database(PG_URL or "sqlite://", tmp) as url:
-        loader = create_app({"TESTING": True, "DATABASE_URL": url, "INSTANCE_PATH": str(instance),
-                             "SECRET_KEY": "demo-test-key", "QUEUE_URL": "immediate",
-                             "PASSWORD_HASH_METHOD": CHEAP_HASH})
-        runner = loader.test_cli_runner()
-        reports = []
-        for args in (["db", "upgrade"], ["demo", "--participants", str(DEMO_PARTICIPANTS)]):
-            result = runner.invoke(main, args)
-            assert result.exit_code == 0, result.output
-            reports.append(result.output)
-        loader.extensions["lims_db"]["engine"].dispose()
-        yield DemoDatabase(url=url, instance=instance, password=demo_password(instance), report=reports[-1])
+    loader = create_app({"TESTING": True, "DATABASE_URL": url, "INSTANCE_PATH": str(instance),
+                         "SECRET_KEY": "demo-test-key", "QUEUE_URL": "immediate",
+                         "PASSWORD_HASH_METHOD": CHEAP_HASH})
+    runner = loader.test_cli_runner()
+    reports = []
+    for args in (["db", "upgrade"], ["demo", "--participants", str(DEMO_PARTICIPANTS)]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+        reports.append(result.output)
+    loader.extensions["lims_db"]["engine"].dispose()
+    return DemoDatabase(url=url, instance=instance, password=demo_password(instance), report=reports[-1])
+
+
+@pytest.fixture(scope="session")
+def demo_database(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[DemoDatabase]:
+    """The demo trial, loaded once per run through the CLI; its users get copies (tests/demo_db.py).
+
+    With pytest-xdist the workers share one: the first loads it, the controller drops it at the end.
+    """
+    if worker_id == "master":
+        tmp = tmp_path_factory.mktemp("demo")
+        with fresh_database(PG_URL or "sqlite://", tmp) as url:
+            yield _load_demo(url, tmp / "instance")
+        return
+    root = tmp_path_factory.getbasetemp().parent
+    with exclusive(root / "demo.lock"):
+        demo = shared_demo(root)
+        if demo is None:
+            tmp = root / "shared-demo"
+            tmp.mkdir()
+            with fresh_database(PG_URL or "sqlite://", tmp, keep=True) as url:
+                demo = _load_demo(url, tmp / "instance")
+            record_shared_demo(root, demo)
+    yield demo
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The controller of an xdist run drops the demo database its workers shared."""
+    controller = not hasattr(session.config, "workerinput")
+    if is_postgres() and controller and session.config.pluginmanager.has_plugin("xdist"):
+        drop_shared_demo(session.config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,9 @@
 """One demo trial per test run: loaded once (the ``demo_database`` fixture), copied for each user of it.
 
+Under pytest-xdist the first worker that needs it loads it under a file lock and writes where it is
+(``demo.json`` beside the workers' temporary folders); the others wait for the lock and use the same one, and
+the controlling process drops it at the end of the run (:func:`drop_shared_demo`).
+
 Loading the demo trial is the most expensive set-up of the suite (tens of seconds); the suites that need a
 demo (signatures, clinical round trip, the demo's markers, the CLI, the browser journeys) each get a copy of
 the one loaded database and of its instance folder (logins file, demo CSVs), so none of them can change
@@ -8,6 +12,8 @@ what another sees. SQLite copies with the backup API; PostgreSQL with ``CREATE D
 
 from __future__ import annotations
 
+import fcntl
+import json
 import shutil
 import sqlite3
 import uuid
@@ -82,3 +88,50 @@ def demo_password(instance: Path) -> str:
     return next(line.split(":", 1)[1].strip()
                 for line in (instance / "demo-credentials.txt").read_text().splitlines()
                 if line.startswith("password:"))
+
+
+SHARED_RECORD = "demo.json"
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` (created if missing) during the block."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def shared_demo(root: Path) -> DemoDatabase | None:
+    """The demo another worker of this run loaded into ``root``, if one did (call while holding the lock)."""
+    record = root / SHARED_RECORD
+    if not record.exists():
+        return None
+    fields = json.loads(record.read_text())
+    return DemoDatabase(url=fields["url"], instance=Path(fields["instance"]), password=fields["password"],
+                        report=fields["report"])
+
+
+def record_shared_demo(root: Path, demo: DemoDatabase) -> None:
+    """Say where this worker loaded the demo, for the other workers and for :func:`drop_shared_demo`."""
+    (root / SHARED_RECORD).write_text(json.dumps({"url": demo.url, "instance": str(demo.instance),
+                                                  "password": demo.password, "report": demo.report}))
+
+
+def drop_shared_demo(root: Path) -> None:
+    """Drop the demo database the workers shared (a PostgreSQL database; a SQLite file goes with ``root``)."""
+    demo = shared_demo(root)
+    if demo is None:
+        return
+    parsed = make_url(demo.url)
+    if parsed.get_backend_name() != "postgresql":
+        return
+    admin = make_engine(parsed.set(database="postgres").render_as_string(hide_password=False),
+                        isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

@@ -33,6 +33,12 @@ def _run(url: str, token: str, seed: int, report: Path) -> subprocess.CompletedP
         check=False, capture_output=True, text=True, timeout=1500, cwd=report.parent)
 
 
+def _tracebacks(log: str) -> str:
+    """The server's tracebacks (what a 500 was), or the log's tail when it has none."""
+    start = log.find("Traceback")
+    return log[start:start + 8000] if start >= 0 else log[-3000:]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not CLI.exists(),
                     reason="the schemathesis CLI is not installed (pip install schemathesis)")
@@ -47,6 +53,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path: Pa
         failures = result.stdout[result.stdout.find(
             "FAILURES"):] if "FAILURES" in result.stdout else result.stdout
         assert result.returncode == 0, ("schemathesis as "
-                                        f"{name}:\n{failures[-20000:]}\n{result.stderr[-3000:]}")
+                                        f"{name}:\n{failures[-20000:]}\n{result.stderr[-3000:]}"
+                                        f"\nserver log:\n{_tracebacks(log)}")
         assert "54 selected" in result.stdout or "selected / " in result.stdout, result.stdout[-3000:]
     assert "Traceback" not in log, log[-5000:]
