@@ -10,11 +10,12 @@ from flask_login import current_user
 
 from lims.clinical.service import endpoint_settings
 from lims.core.errors import DomainError
+from lims.core.forms import form_data
 from lims.core.permissions import allowed, permission_required
 from lims.core.spreadsheet import frame_csv
 from lims.extensions import db
 from lims.jobs.queue import runs_as_job
-from lims.results import figures, readout, service, tables
+from lims.results import figures, parameters, readout, service, tables
 from lims.results.data import COVARIATES, OUTCOMES
 from lims.results.jobs import queue_screen, screen_rows
 from lims.results.report import conditions, marker_report
@@ -105,7 +106,7 @@ def associations() -> Any:
 
 def _form(study: Any, values: dict[str, Any], error: DomainError | None, status: int) -> Any:
     return render_template("results/associations.html", study=study,
-                           options=service.choices(db.session, study),
+                           options=parameters.choices(db.session, study),
                            values=values, error=error, runs=service.recent_runs(db.session, study),
                            outcomes=OUTCOMES, can_run=allowed(current_user.role, "analysis.run")), status
 
@@ -115,16 +116,16 @@ def _form(study: Any, values: dict[str, Any], error: DomainError | None, status:
 def run_associations() -> Any:
     """Run a screen with the submitted parameters, save it and show it."""
     study = get_study(db.session)
-    raw: dict[str, Any] = {k: request.form.get(k) for k in request.form if k != "covariates"}
-    raw["covariates"] = request.form.getlist("covariates")
+    raw = form_data(parameters.RunParametersSchema(), request.form)
     try:
-        params = service.check_parameters(db.session, study, raw)
+        params = parameters.check_parameters(db.session, study, raw)
         if runs_as_job(screen_rows(db.session, params)):
             job = queue_screen(db.session, study, params, by=current_user)
             return redirect(url_for("jobs.detail", job_id=job.id))
         run = service.run_screen(db.session, study, params, by=current_user)
-    except DomainError as exc:
-        return _form(study, raw, exc, 400)
+    except DomainError as exc:  # the form again, as submitted
+        return _form(study, {**request.form.to_dict(), "covariates": request.form.getlist("covariates")},
+                     exc, 400)
     return redirect(url_for("results.run", run_id=run.id))
 
 
