@@ -15,7 +15,7 @@ from lims.core.permissions import allowed, permission_required
 from lims.core.spreadsheet import frame_csv
 from lims.extensions import db
 from lims.jobs.queue import runs_as_job
-from lims.results import figures, parameters, readout, service, tables
+from lims.results import figures, parameters, readout, readout_figures, service, tables
 from lims.results.data import COVARIATES, OUTCOMES
 from lims.results.jobs import queue_screen, screen_rows
 from lims.results.report import conditions, marker_report
@@ -62,7 +62,8 @@ def qol_figure(fmt: str) -> Any:
     """Return the QoL scale scores over time by arm as one figure."""
     if fmt not in figures.FORMATS:
         abort(404)
-    body = readout.figure_bytes(db.session, get_study(db.session), "qol", fmt, publication=_download())
+    body = readout_figures.figure_bytes(db.session, get_study(db.session), "qol", fmt,
+                                        publication=_download())
     if body is None:
         abort(404, description="no QoL answers recorded")
     return _image(body, fmt, "qol-by-arm")
@@ -85,9 +86,9 @@ def table_one(fmt: str) -> Any:
 def endpoint_figure(name: str, fmt: str) -> Any:
     """Return one readout figure: KM by stratum or arm, cumulative incidence, participant flow, forest
     plot."""
-    if fmt not in figures.FORMATS or (name not in readout.CURVES and name not in readout.FIGURES):
+    if fmt not in figures.FORMATS or (name not in readout.CURVES and name not in readout_figures.FIGURES):
         abort(404)
-    body = readout.figure_bytes(db.session, get_study(db.session), name, fmt, publication=_download())
+    body = readout_figures.figure_bytes(db.session, get_study(db.session), name, fmt, publication=_download())
     if body is None:
         abort(404, description=f"no participant has {name.upper()} data yet")
     return _image(body, fmt, name)
