@@ -184,65 +184,86 @@ def _raw(value: Any, codes: dict[str, str] | None) -> str:
 def write_redcap(tables: dict[str, pd.DataFrame], mapping: Mapping) -> bytes:
     """Write clinical tables as a REDCap-style flat export that ``read_redcap`` reads back through
     ``mapping``."""
-    rows: dict[tuple[str, str, str, str], dict[str, str]] = {}
+    export = _Export()
     columns: list[str] = [mapping.record_id, *_META]
-    study_event = next((e for e, tp in mapping.events.items() if tp is None), next(iter(mapping.events)))
-    instances: dict[tuple[str, str], int] = {}
-
-    def put(pid: str, event: str, repeat: str, values: dict[str, str]) -> None:
-        instance = ""
-        if repeat:
-            instances[(pid, repeat)] = instances.get((pid, repeat), 0) + 1
-            instance = str(instances[(pid, repeat)])
-        row = rows.setdefault((pid, event, repeat, instance), {})
-        row.update(values)
-
     for form in mapping.forms:
-        for column in form.columns():
-            if column not in columns:
-                columns.append(column)
-        for group in form.checkboxes():
-            attr = next(a for a, s in form.fields.items() if isinstance(s, dict) and s["checkbox"] == group)
-            columns += [f"{group}___{code}" for code in form.codes.get(attr, {})]
+        _add_columns(columns, form)
         frame = tables.get(form.table)
         if frame is None or frame.empty:
             continue
         if form.items:
-            frame = frame[frame["instrument"] == form.instrument]
-            for (pid, tp), group in frame.groupby(["participant_id", "timepoint"], sort=True):
-                event = mapping.event_of(str(tp))
-                if event is None:
-                    raise ValueError(f"time point {tp} has no event in the mapping")
-                answers = dict(zip(group["item"].astype(str), group["value"], strict=True))
-                values = {f"{form.prefix}{item.lower()}": _raw(answers.get(item), None)
-                          for item in form.items}
-                first = group.iloc[0]
-                values.update({src: _raw(first[attr], None) for attr, src in form.fields.items()
-                               if isinstance(src, str) and not src.startswith("@")})
-                put(str(pid), event, "", values)
-            continue
-        for record in frame.to_dict("records"):
-            values = {}
-            for attr, src in form.fields.items():
-                if isinstance(src, dict):
-                    ticked = _raw(record.get(attr), form.codes.get(attr))
-                    values.update({f"{src['checkbox']}___{code}": "1" if code == ticked else "0"
-                                   for code in form.codes.get(attr, {})})
-                elif not src.startswith("@"):
-                    values[src] = _raw(record.get(attr), form.codes.get(attr))
-            if form.timepoint_events:
-                event = mapping.event_of(f"CRE{int(record['seq'])}")
-                if event is None:
-                    raise ValueError(f"CRE{record['seq']} has no event in the mapping")
-            else:
-                event = form.event or study_event
-            put(str(record["participant_id"]), event, form.repeat or "", values)
+            _put_answers(export, form, frame, mapping)
+        else:
+            _put_records(export, form, frame, mapping)
     order = {e: i for i, e in enumerate(mapping.events)}
-    ordered = sorted(rows.items(),
+    ordered = sorted(export.rows.items(),
                      key=lambda kv: (kv[0][0], order.get(kv[0][1], 0), kv[0][2], int(kv[0][3] or 0)))
     return csv_text(columns, ([pid, event, repeat, instance, *(values.get(c, "") for c in columns[4:])]
                               for (pid, event, repeat, instance), values in ordered),
                     lineterminator="\n").encode("utf-8")
+
+
+class _Export:
+    """The rows of a flat export by (record, event, repeat instrument, instance), numbering repeats."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str, str, str], dict[str, str]] = {}
+        self.instances: dict[tuple[str, str], int] = {}
+
+    def put(self, pid: str, event: str, repeat: str, values: dict[str, str]) -> None:
+        """Add values to the record's row of ``event``; a repeating instrument starts a new instance."""
+        instance = ""
+        if repeat:
+            self.instances[(pid, repeat)] = self.instances.get((pid, repeat), 0) + 1
+            instance = str(self.instances[(pid, repeat)])
+        self.rows.setdefault((pid, event, repeat, instance), {}).update(values)
+
+
+def _add_columns(columns: list[str], form: Form) -> None:
+    """Add a form's export columns: its fields (once), then a ``group___code`` column per checkbox choice."""
+    for column in form.columns():
+        if column not in columns:
+            columns.append(column)
+    for group in form.checkboxes():
+        attr = next(a for a, s in form.fields.items() if isinstance(s, dict) and s["checkbox"] == group)
+        columns += [f"{group}___{code}" for code in form.codes.get(attr, {})]
+
+
+def _put_answers(export: _Export, form: Form, frame: pd.DataFrame, mapping: Mapping) -> None:
+    """Put a questionnaire's answers: one row per participant and time point, one column per item."""
+    frame = frame[frame["instrument"] == form.instrument]
+    for (pid, tp), group in frame.groupby(["participant_id", "timepoint"], sort=True):
+        event = mapping.event_of(str(tp))
+        if event is None:
+            raise ValueError(f"time point {tp} has no event in the mapping")
+        answers = dict(zip(group["item"].astype(str), group["value"], strict=True))
+        values = {f"{form.prefix}{item.lower()}": _raw(answers.get(item), None) for item in form.items}
+        first = group.iloc[0]
+        values.update({src: _raw(first[attr], None) for attr, src in form.fields.items()
+                       if isinstance(src, str) and not src.startswith("@")})
+        export.put(str(pid), event, "", values)
+
+
+def _put_records(export: _Export, form: Form, frame: pd.DataFrame, mapping: Mapping) -> None:
+    """Put a form's records, coded as the mapping says, each on its event (a CRE's own, the form's, or the
+    study event)."""
+    study_event = next((e for e, tp in mapping.events.items() if tp is None), next(iter(mapping.events)))
+    for record in frame.to_dict("records"):
+        values = {}
+        for attr, src in form.fields.items():
+            if isinstance(src, dict):
+                ticked = _raw(record.get(attr), form.codes.get(attr))
+                values.update({f"{src['checkbox']}___{code}": "1" if code == ticked else "0"
+                               for code in form.codes.get(attr, {})})
+            elif not src.startswith("@"):
+                values[src] = _raw(record.get(attr), form.codes.get(attr))
+        if form.timepoint_events:
+            event = mapping.event_of(f"CRE{int(record['seq'])}")
+            if event is None:
+                raise ValueError(f"CRE{record['seq']} has no event in the mapping")
+        else:
+            event = form.event or study_event
+        export.put(str(record["participant_id"]), event, form.repeat or "", values)
 
 
 def default_mapping_text() -> str:

@@ -4,7 +4,8 @@ The core demo has set each participant's stratum, RT start, EOT, CRE1, randomisa
 (dropouts have no CRE1; a CRE1 without a stratum is distant disease at CRE1). This part adds treatment, CREs,
 allocation, surgery and pathology, disease events (watch-and-wait regrowth with a Weibull time, salvage,
 distant spread, recurrences after surgery), deaths, censoring dates, adverse events and QoL answers, all on or
-before the data cut and never after a death. The result is also written as a REDCap-style flat export with
+before the data cut and never after a death (adverse events and QoL answers in
+``lims.demo.clinical_reports``). The result is also written as a REDCap-style flat export with
 its mapping file to ``<instance>/demo-clinical/`` (``lims clinical import-redcap`` reads it back).
 """
 
@@ -18,7 +19,6 @@ import numpy as np
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from analysis.qol import FACT_E_REVERSED, FACT_E_SUBSCALES
 from lims.clinical.models import (
     CRE,
     AdverseEvent,
@@ -34,9 +34,9 @@ from lims.clinical.models import (
     Treatment,
 )
 from lims.clinical.redcap import default_mapping_text, export_redcap
+from lims.demo.clinical_reports import adverse_events, qol
 from lims.participants.models import Participant
 
-QOL_TIMEPOINTS = ("BASELINE", "EOT", "CRE1", "POST_OP", "FU3M", "FU6M", "FU12M")
 # Weibull (shape, scale in days) of the time to each kind of failure, fitted to the recipe's rates.
 WW_REGROWTH = (0.8, 2373.0)        # 20 % at 12 mo, 30 % at 24 mo
 WW_DISTANT = (0.607, 21660.0)      # 8 % at 12 mo, 15 % at 36 mo
@@ -49,7 +49,7 @@ def _weibull(rng: np.random.Generator, shape_scale: tuple[float, float]) -> floa
     return float(scale * rng.weibull(shape))
 
 
-class _Patient:
+class Patient:
     """Collects one participant's rows, refusing anything after death or the data cut."""
 
     def __init__(self, p: Participant, cut: date) -> None:
@@ -115,8 +115,8 @@ def _export(ctx: Any) -> None:
     (folder / "redcap_mapping.yaml").write_text(default_mapping_text(), encoding="utf-8")
 
 
-def _simulate(p: Participant, rng: np.random.Generator, cut: date) -> _Patient:
-    pt = _Patient(p, cut)
+def _simulate(p: Participant, rng: np.random.Generator, cut: date) -> Patient:
+    pt = Patient(p, cut)
     # Death from other causes, at any time after the anchors the core demo has already dated.
     anchored = max(d for d in (p.enrolled_on, p.eot_on, p.cre1_on, p.randomised_on, p.surgery_on) if d)
     other_death = p.enrolled_on + timedelta(days=int(rng.exponential(1 / OTHER_DEATH_RATE)))
@@ -128,13 +128,13 @@ def _simulate(p: Participant, rng: np.random.Generator, cut: date) -> _Patient:
         _response_and_beyond(pt, rng, done)
     if pt.death is not None:
         pt.add(Death, date=pt.death, cause=pt.cause)
-    _adverse_events(pt, rng)
-    _qol(pt, rng, done)
+    adverse_events(pt, rng)
+    qol(pt, rng, done)
     _last_contact(pt, rng)
     return pt
 
 
-def _treatment(pt: _Patient, rng: np.random.Generator) -> None:
+def _treatment(pt: Patient, rng: np.random.Generator) -> None:
     p = pt.p
     if p.rt_start_on is None:
         return
@@ -160,7 +160,7 @@ def _treatment(pt: _Patient, rng: np.random.Generator) -> None:
                    phase="neoadjuvant")
 
 
-def _cre(pt: _Patient, rng: np.random.Generator, seq: int, day: date, overall: str) -> None:
+def _cre(pt: Patient, rng: np.random.Generator, seq: int, day: date, overall: str) -> None:
     tumour = overall == "local"
     pt.add(CRE, seq=seq, date=day, overall=overall, n_biopsies=int(rng.integers(4, 9)), bite_on_bite=True,
            endoscopy_histology="tumour" if tumour else "none", eus_suspicious_ln=overall == "regional",
@@ -170,7 +170,7 @@ def _cre(pt: _Patient, rng: np.random.Generator, seq: int, day: date, overall: s
     pt.assessments.append(day)
 
 
-def _response_and_beyond(pt: _Patient, rng: np.random.Generator, done: dict[str, date]) -> None:
+def _response_and_beyond(pt: Patient, rng: np.random.Generator, done: dict[str, date]) -> None:
     """Record CRE1, allocation, surgery or surveillance and the first failure."""
     p = pt.p
     cre1 = p.cre1_on
@@ -203,7 +203,7 @@ def _response_and_beyond(pt: _Patient, rng: np.random.Generator, done: dict[str,
     return
 
 
-def _resection(pt: _Patient, rng: np.random.Generator, day: date, intent: str, pcr_p: float, mpr_p: float,
+def _resection(pt: Patient, rng: np.random.Generator, day: date, intent: str, pcr_p: float, mpr_p: float,
                r_p: tuple[float, float, float, float]) -> str:
     r_status = str(rng.choice(["R0", "R1", "R2", "unresectable"], p=r_p))
     death_90d = bool(rng.random() < 0.02)
@@ -242,7 +242,7 @@ def _resection(pt: _Patient, rng: np.random.Generator, day: date, intent: str, p
     return r_status
 
 
-def _planned_surgery(pt: _Patient, rng: np.random.Generator, day: date) -> None:
+def _planned_surgery(pt: Patient, rng: np.random.Generator, day: date) -> None:
     p = pt.p
     if not pt.ok(day):
         return
@@ -270,7 +270,7 @@ def _planned_surgery(pt: _Patient, rng: np.random.Generator, day: date) -> None:
     return
 
 
-def _watch_and_wait(pt: _Patient, rng: np.random.Generator, done: dict[str, date]) -> None:
+def _watch_and_wait(pt: Patient, rng: np.random.Generator, done: dict[str, date]) -> None:
     p = pt.p
     rand = p.randomised_on
     assert rand is not None
@@ -305,7 +305,7 @@ def _watch_and_wait(pt: _Patient, rng: np.random.Generator, done: dict[str, date
     return
 
 
-def _after_failure(pt: _Patient, rng: np.random.Generator, day: date, treatment: str,
+def _after_failure(pt: Patient, rng: np.random.Generator, day: date, treatment: str,
                    median_days: float) -> None:
     """Start the treatment chosen after a failure and let the disease kill in time."""
     start = day + timedelta(days=int(rng.integers(7, 30)))
@@ -317,92 +317,7 @@ def _after_failure(pt: _Patient, rng: np.random.Generator, day: date, treatment:
     pt.die(day + timedelta(days=int(rng.exponential(median_days / np.log(2))) + 20), "disease")
 
 
-_NCRT_AES = (  # term, SOC, probability, grade distribution, irAE, attribution column
-    ("Lymphocyte count decreased", "Investigations", .85, ((1, 2, 3, 4), (.2, .27, .4, .13)), False, "rt"),
-    ("Neutrophil count decreased", "Investigations", .45, ((1, 2, 3, 4), (.4, .27, .25, .08)), False,
-     "chemo"),
-    ("Oesophagitis", "Gastrointestinal disorders", .6, ((1, 2, 3), (.5, .4, .1)), False, "rt"),
-    ("Reactive cutaneous capillary endothelial proliferation", "Skin and subcutaneous tissue disorders", .4,
-     ((1, 2), (.7, .3)), True, "camrelizumab"),
-    ("Pneumonitis", "Respiratory, thoracic and mediastinal disorders", .08, ((1, 2, 3), (.4, .35, .25)), True,
-     "camrelizumab"),
-    ("Hypothyroidism", "Endocrine disorders", .1, ((1, 2), (.6, .4)), True, "camrelizumab"),
-)
-
-
-def _adverse_events(pt: _Patient, rng: np.random.Generator) -> None:
-    p = pt.p
-    if p.rt_start_on is None:
-        return
-    for term, soc, prob, (grades, weights), irae, cause in _NCRT_AES:
-        if rng.random() >= prob:
-            continue
-        onset = p.rt_start_on + timedelta(days=int(rng.integers(7, 80)))
-        if not pt.ok(onset):
-            continue
-        grade = int(rng.choice(grades, p=weights))
-        serious = grade >= 3 and (term in ("Pneumonitis", "Oesophagitis") or rng.random() < 0.15)
-        reported = None
-        if serious:
-            late = rng.random() < 0.15
-            reported = onset + timedelta(days=int(rng.integers(9, 20) if late else rng.integers(1, 7)))
-            if reported > pt.cut:
-                reported = None
-        end = onset + timedelta(days=int(rng.integers(7, 60)))
-        pt.add(AdverseEvent, term=term, grade=grade, onset_date=onset, soc=soc,
-               end_date=end if pt.ok(end) else None, serious=serious, irae=irae,
-               **{f"attribution_{cause}": "probable"}, ethics_reported_on=reported)
-    if p.stratum == "CCR_WW" and rng.random() < 0.10:
-        onset = p.rt_start_on + timedelta(days=int(rng.integers(120, 400)))
-        if pt.ok(onset):
-            pt.add(AdverseEvent, term="Oesophageal stenosis", grade=int(rng.choice([2, 3], p=[.7, .3])),
-                   onset_date=onset, soc="Gastrointestinal disorders", serious=False, irae=False,
-                   attribution_rt="probable")
-    surgeries = [r for r in pt.rows.get(Surgery, []) if r["r_status"] != "unresectable"]
-    if surgeries and rng.random() < 0.12 and not any(r["term"] == "Anastomotic leak"
-                                                       for r in pt.rows.get(AdverseEvent, [])):
-        onset = surgeries[0]["date"] + timedelta(days=int(rng.integers(4, 10)))
-        if pt.ok(onset):
-            pt.add(AdverseEvent, term="Anastomotic leak", grade=int(rng.choice([2, 3], p=[.5, .5])),
-                   onset_date=onset,
-                   soc="Gastrointestinal disorders", serious=True, irae=False, attribution_surgery="definite",
-                   ethics_reported_on=min(onset + timedelta(days=int(rng.integers(1, 7))), pt.cut))
-
-
-def _qol(pt: _Patient, rng: np.random.Generator, done: dict[str, date]) -> None:
-    p = pt.p
-    level = rng.normal(0, 1)  # the participant's general well-being
-    timepoints = [(code, day) for code, day in done.items() if code in QOL_TIMEPOINTS
-                  or (p.stratum == "CCR_WW" and code.startswith("CRE") and code != "CRE1")]
-    for code, day in sorted(timepoints, key=lambda t: t[1]):
-        if not pt.ok(day) or rng.random() < 0.1:
-            continue
-        shift = 0.0
-        if p.surgery_on and p.surgery_on <= day:
-            months = (day - p.surgery_on).days / 30.4
-            shift = -12.0 * max(0.0, 1 - months / 12) if months > 1 else -15.0
-        elif p.stratum == "CCR_WW":
-            shift = -3.0
-        z = level + rng.normal(0, 0.5)
-        ql2 = float(np.clip(65 + 20 * z + shift, 0, 100))
-        for item in range(1, 31):
-            if item >= 29:
-                value = float(np.clip(round(1 + 6 * ql2 / 100 + rng.normal(0, 0.5)), 1, 7))
-            else:
-                # Items 1-28: 1 = not at all ... 4 = very much (problems); better well-being, lower answers.
-                value = float(np.clip(round(2.0 - 0.6 * z - shift / 25 + rng.normal(0, 0.6)), 1, 4))
-            pt.add(QoLResponse, instrument="QLQ-C30", timepoint=code, item=str(item),
-                   value=None if rng.random() < 0.02 else value, date=day)
-        for scale, items in FACT_E_SUBSCALES.items():
-            mean = (2.65 if scale == "ECS" else 2.75) + 0.45 * z + shift / 40
-            for fact_item in items:
-                score = float(np.clip(round(mean + rng.normal(0, 0.7)), 0, 4))
-                value = 4 - score if fact_item in FACT_E_REVERSED else score
-                pt.add(QoLResponse, instrument="FACT-E", timepoint=code, item=fact_item,
-                       value=None if rng.random() < 0.02 else value, date=day)
-
-
-def _last_contact(pt: _Patient, rng: np.random.Generator) -> None:
+def _last_contact(pt: Patient, rng: np.random.Generator) -> None:
     p = pt.p
     if p.rt_start_on is None:
         return

@@ -14,13 +14,13 @@ from lims.extensions import db
 from lims.jobs.api import accepted
 from lims.jobs.queue import runs_as_job
 from lims.jobs.schemas import JobSchema
-from lims.results import service
+from lims.results import parameters, service
 from lims.results.jobs import queue_screen, screen_rows
-from lims.results.schemas import RerunSchema, RunParametersSchema, RunSchema
+from lims.results.parameters import RunParametersSchema
+from lims.results.schemas import RerunSchema, RunSchema
 from lims.studies.service import get_study
 
 blp = Blueprint("results_api", __name__, description="Marker-outcome association runs (saved, re-runnable)")
-
 
 
 @blp.route("/runs")
@@ -39,7 +39,7 @@ class Runs(MethodView):
     def post(self, params: dict[str, Any]) -> Any:
         """Run a screen of every marker of the set against the outcome and save it (large ones as a job)."""
         study = get_study(db.session)
-        clean = service.check_parameters(db.session, study, params)
+        clean = parameters.against_study(db.session, study, params)
         if runs_as_job(screen_rows(db.session, clean)):
             return accepted(queue_screen(db.session, study, clean, by=current_user))
         return service.run_screen(db.session, study, clean, by=current_user)

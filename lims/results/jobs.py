@@ -25,7 +25,7 @@ def screen_rows(session: Session, params: dict[str, Any]) -> int:
 
 
 def queue_screen(session: Session, study: Study, params: dict[str, Any], *, by: Any) -> Job:
-    """Queue a screen with checked parameters (``service.check_parameters``) for ``by``."""
+    """Queue a screen with checked parameters (``parameters.check_parameters``) for ``by``."""
     return queue.enqueue(session, "association_screen", {"study_id": study.id, "params": params}, by=by)
 
 

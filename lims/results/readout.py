@@ -1,6 +1,7 @@
 """The trial's own readout: primary endpoint, response rates, survival by stratum, failures, QoL and toxicity.
 
-Every table carries its denominator (``n``) next to the number; nothing here holds a date.
+Every table carries its denominator (``n``) next to the number; nothing here holds a date. The readout's
+figures are drawn in ``lims.results.readout_figures``.
 """
 
 from __future__ import annotations
@@ -11,20 +12,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from lims.clinical.service import endpoint_settings
-from lims.results import data, figures, publication
+from lims.results import data, publication
 from lims.studies.models import Study
-
-if TYPE_CHECKING:
-    from analysis.readout import ByStratum
-
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from analysis.readout import ByStratum
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 PRIMARY_DAY = 365
 PRIMARY_ARM = "CCR_WW"
@@ -169,8 +163,8 @@ def landmark_days(study: Study) -> float:
     return float((study.settings or {}).get("stratum_landmark_days", LANDMARK_DAYS))
 
 
-def _survival(derived: pd.DataFrame, prefix: str, landmark: float) -> ByStratum:
-
+def survival(derived: pd.DataFrame, prefix: str, landmark: float) -> ByStratum:
+    """Compare OS or EFS (``prefix``) between strata from the landmark, with rates at ``SURVIVAL_DAYS``."""
     from analysis.clinical_tables import STRATA
     from analysis.readout import by_stratum
 
@@ -295,7 +289,7 @@ def _trial_readout(session: Session, study: Study) -> Readout:
         primary=_primary(derived),
         ccr=_ccr(main),
         pathology=_pathology(main),
-        survival={key: _survival(main, key, landmark_days(study)) for key in ("os", "efs")},
+        survival={key: survival(main, key, landmark_days(study)) for key in ("os", "efs")},
         failures=_failures(main),
         after_failure=_after_failure(main, tables),
         qol=qol,
@@ -326,74 +320,9 @@ def qol_tables(session: Session, study: Study) -> dict[str, pd.DataFrame]:
     return trial_readout(session, study).qol
 
 
-def curve(session: Session, study: Study, name: str) -> tuple[pd.DataFrame, str]:
-    """Return the frame (time, event, stratum) and title of one readout KM figure (``CURVES``).
-
-    OS and EFS by stratum start at the stratum landmark (time since the landmark); the arm comparisons at
-    randomisation.
-    """
-    from analysis.clinical_tables import RANDOMISED_STRATA
-
-
-    prefix, title = CURVES[name]
-    variant = {"dfs_a": "A", "dfs_b": "B"}.get(name, str((study.settings or {}).get("dfs_variant", "A")))
-    derived = data.derived(session, study, variant)
-    if name in ("os", "efs"):
-        frame = _survival(derived, prefix, landmark_days(study)).frame
-        return frame[["participant_id", "time", "event", "stratum"]], title
-    frame = curve_frame(derived, prefix)
-    return frame[frame["stratum"].isin(RANDOMISED_STRATA)].reset_index(drop=True), title
-
-
-FIGURES = ("cif", "flow", "forest")
-
-
-def figure(session: Session, study: Study, name: str) -> Figure | None:
-    """Return one readout figure by name (``CURVES``, ``FIGURES`` or ``qol``), or None when there is nothing
-    to draw."""
-    names = stratum_names(study)
-    if name in CURVES:
-        frame, title = curve(session, study, name)
-        if frame.empty:
-            return None
-        origin = f"the landmark (day {landmark_days(study):g} after enrolment)" if name in ("os", "efs") \
-            else "randomisation"
-        return figures.readout_curve(frame, title, names, origin)
-    if name == "qol":
-        qol = qol_tables(session, study)
-        order = qol_schedule(data.study_tables(session, study), study)
-        return figures.qol_over_time(qol, order, names) if qol else None
-    if name not in FIGURES:
-        return None
-    tables = data.study_tables(session, study)
-    main = data.derived(session, study, str((study.settings or {}).get("dfs_variant", "A")))
-    if name == "cif":
-        frame, ci, _at = publication.cumulative_incidence(tables, main)
-        return None if ci is None else figures.cumulative_incidence(frame, names)
-    if name == "flow":
-        values = data.marker_values(session, study)
-        order = publication.schedule_order(values, {tp.code: tp.order for tp in study.timepoints})
-        return figures.flow(publication.flow(tables, main, names), publication.availability(values, order))
-    arm = publication.arm_cox(main)
-    return None if arm.fit is None else figures.arm_forest(arm.fit, names, publication.ARM_COVARIATES)
-
-
-def figure_bytes(session: Session, study: Study, name: str, fmt: str, *, publication: bool) -> bytes | None:
-    """Return one readout figure (``figure``) drawn in ``fmt``, drawn once per version of the data it
-    shows."""
-
-    def draw() -> bytes | None:
-        fig = figure(session, study, name)
-        return None if fig is None else figures.render(fig, fmt, publication=publication)
-
-    return data.cached(session, READS, ("figure", study.id, repr(study.settings), name, fmt, publication),
-                       draw)
-
-
 def qol_pivots(qol: dict[str, pd.DataFrame]) -> dict[str, dict[str, object]]:
     """Return each QoL scale as rows of time points with (mean, n) per arm, for the page."""
     from analysis.clinical_tables import STRATA
-
 
     out: dict[str, dict[str, object]] = {}
     for label, frame in qol.items():

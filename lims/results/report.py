@@ -11,8 +11,8 @@ from lims.core.errors import NotFound
 from lims.markers.models import Marker
 from lims.results import data
 from lims.results.models import AnalysisRun
+from lims.results.parameters import CUTS
 from lims.results.service import (
-    CUTS,
     analysed_frame,
     apply_transforms,
     frame_for,

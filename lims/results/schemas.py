@@ -4,37 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
-from lims.markers.models import CATEGORIES
 from lims.results import report, service
-from lims.results.data import COVARIATES, OUTCOMES
-
-
-class RunParametersSchema(Schema):
-    outcome = fields.String(required=True, validate=validate.OneOf(list(OUTCOMES)),
-                            metadata={"description": "ccr, pcr, mpr, dfs_a, dfs_b, os or efs"})
-    timepoint = fields.String(load_default="BASELINE", validate=validate.Length(min=1, max=40))
-    sample_type = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    category = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(CATEGORIES),
-                             metadata={"description": "Marker set: one catalogue category (all when empty)"})
-    markers = fields.List(fields.String(validate=validate.Length(min=1, max=60)), load_default=list,
-                          validate=validate.Length(max=2000))
-    transform = fields.String(load_default="log2", validate=validate.OneOf(list(service.TRANSFORMS)))
-    cut = fields.String(load_default="none", validate=validate.OneOf(list(service.CUTS)))
-    covariates = fields.List(fields.String(validate=validate.OneOf(list(COVARIATES))), load_default=list)
-    pseudocount = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0),
-                               metadata={"description": "Added to every value before a log transform; "
-                                                        "without it a marker with zeros is skipped (with a "
-                                                        "note)"})
-    landmark = fields.Float(load_default=None, allow_none=True,
-                            validate=validate.Range(min=0, max=service.MAX_LANDMARK_DAYS),
-                            metadata={"description": "Days after the time origin (survival outcomes)"})
-    allow_post_baseline = fields.Boolean(
-        load_default=False,
-        metadata={"description": "Analyse markers collected after the time origin from the origin anyway "
-                                 "(guarantee-time bias; every output says so). Without it such markers need "
-                                 "a landmark"})
 
 
 class ResultRowSchema(Schema):

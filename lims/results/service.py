@@ -1,5 +1,5 @@
-"""Association screens: check parameters, run ``analysis.screen`` on the analysis frame, save and re-run
-runs."""
+"""Association screens: run ``analysis.screen`` on the analysis frame, save and re-run runs (their
+parameters are checked in ``lims.results.parameters``)."""
 
 from __future__ import annotations
 
@@ -12,23 +12,16 @@ from sqlalchemy.orm import Session
 
 from lims import __version__
 from lims.core.errors import DomainError, NotFound
-from lims.markers.models import CATEGORIES, Marker
+from lims.markers.models import Marker
 from lims.results import data
 from lims.results.models import AnalysisRun
-from lims.studies.models import SampleType, Study, TimePoint
+from lims.studies.models import Study
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
     from analysis.survival import Timing
-
-CUTS = {"none": "continuous (per unit of the transformed marker)", "median": "median split (high vs low)",
-        "optimal": "maximally selected cut (Lausen-Schumacher adjusted p)"}
-TRANSFORMS = {"catalogue": "each marker's catalogue transform", "log2": "log2 (effect per doubling)",
-              "log10": "log10 (effect per ten-fold)", "none": "none (raw)",
-              "clr": "centred log-ratio (compositions)"}
-MAX_LANDMARK_DAYS = 3650
 
 
 @dataclass
@@ -41,98 +34,6 @@ class Rerun:
     identical: bool
     max_abs_difference: float
     result: pd.DataFrame
-
-
-def choices(session: Session, study: Study) -> dict[str, list[tuple[str, str]]]:
-    """Return the options of the associations form (time points and sample types of the study)."""
-    timepoints = session.scalars(select(TimePoint).where(TimePoint.study_id == study.id)
-                                 .order_by(TimePoint.order))
-    types = session.scalars(select(SampleType).where(SampleType.study_id == study.id)
-                            .order_by(SampleType.code))
-    return {
-        "outcome": [(k, o.label) for k, o in data.OUTCOMES.items()],
-        "timepoint": [(t.code, t.name) for t in timepoints],
-        "sample_type": [(t.code, t.name) for t in types],
-        "category": [("", "All markers"), *[(c, c) for c in CATEGORIES]],
-        "transform": list(TRANSFORMS.items()),
-        "cut": list(CUTS.items()),
-        "covariates": list(data.COVARIATES.items()),
-    }
-
-
-def check_parameters(session: Session, study: Study, raw: dict[str, Any]) -> dict[str, Any]:
-    """Return clean screen parameters from form or JSON input, or raise DomainError naming the field."""
-    options = choices(session, study)
-
-    def pick(field: str, default: str | None = None) -> str:
-        value = str(raw.get(field) or default or "").strip()
-        allowed = [k for k, _ in options[field]]
-        if value not in allowed:
-            raise DomainError(f"{field.replace('_', ' ')} must be one of "
-                              f"{', '.join(a or '(all)' for a in allowed)}; got {value!r}", field=field)
-        return value
-
-    params: dict[str, Any] = {
-        "outcome": pick("outcome"), "timepoint": pick("timepoint", "BASELINE"),
-        "sample_type": pick("sample_type"), "category": pick("category", "") or None,
-        "transform": pick("transform", "log2"), "cut": pick("cut", "none"),
-    }
-    markers = raw.get("markers") or []
-    if isinstance(markers, str):
-        markers = markers.replace(",", " ").split()
-    known = {code.lower(): code for code in session.scalars(select(Marker.code))}
-    wanted = {str(m).strip() for m in markers if str(m).strip()}
-    unknown = sorted(m for m in wanted if m.lower() not in known)
-    if unknown:
-        raise DomainError(f"unknown marker(s) {', '.join(unknown)}; use codes from the marker catalogue",
-                          field="markers")
-    params["markers"] = sorted({known[m.lower()] for m in wanted})
-    covariates = raw.get("covariates") or []
-    if isinstance(covariates, str):
-        covariates = [covariates]
-    unknown = [c for c in covariates if c not in data.COVARIATES]
-    if unknown:
-        raise DomainError(f"unknown adjustment covariate(s) {', '.join(unknown)}; use "
-                          f"{', '.join(data.COVARIATES)}",
-                          field="covariates")
-    params["covariates"] = [c for c in data.COVARIATES if c in covariates]
-    params["pseudocount"] = _pseudocount(raw.get("pseudocount"))
-    params["allow_post_baseline"] = str(raw.get("allow_post_baseline")
-                                        or "").lower() in ("1", "true", "on", "yes")
-    landmark = raw.get("landmark")
-    if landmark in (None, ""):
-        params["landmark"] = None
-    else:
-        try:
-            value = float(landmark)
-        except (TypeError, ValueError):
-            raise DomainError(f"landmark must be a number of days, got {landmark!r}",
-                              field="landmark") from None
-        if not math.isfinite(value) or value < 0 or value > MAX_LANDMARK_DAYS:
-            raise DomainError(f"landmark must be between 0 and {MAX_LANDMARK_DAYS} days", field="landmark")
-        params["landmark"] = int(value) if value.is_integer() else value
-    spec = data.OUTCOMES[params["outcome"]]
-    if params["landmark"] is not None and spec.kind != "survival":
-        raise DomainError(f"a landmark applies to survival outcomes only, not to {spec.label}",
-                          field="landmark")
-    if params["cut"] == "optimal" and params["covariates"]:
-        raise DomainError("the optimal cut has no adjusted p-value with covariates; use the median split or "
-                          "none",
-                          field="cut")
-    return params
-
-
-def _pseudocount(raw: Any) -> float | None:
-    if raw in (None, ""):
-        return None
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise DomainError(f"pseudocount must be a number, got {raw!r}", field="pseudocount") from None
-    if not math.isfinite(value) or value < 0:
-        raise DomainError("pseudocount must be a number >= 0 (added to every value before a log)",
-                          field="pseudocount")
-    return int(value) if value.is_integer() else value
 
 
 def frame_for(session: Session, study: Study, params: dict[str, Any]) -> pd.DataFrame:

@@ -10,11 +10,12 @@ from flask_login import current_user
 
 from lims.clinical.service import endpoint_settings
 from lims.core.errors import DomainError
+from lims.core.forms import form_data
 from lims.core.permissions import allowed, permission_required
 from lims.core.spreadsheet import frame_csv
 from lims.extensions import db
 from lims.jobs.queue import runs_as_job
-from lims.results import figures, readout, service, tables
+from lims.results import figures, parameters, readout, readout_figures, service, tables
 from lims.results.data import COVARIATES, OUTCOMES
 from lims.results.jobs import queue_screen, screen_rows
 from lims.results.report import conditions, marker_report
@@ -61,7 +62,8 @@ def qol_figure(fmt: str) -> Any:
     """Return the QoL scale scores over time by arm as one figure."""
     if fmt not in figures.FORMATS:
         abort(404)
-    body = readout.figure_bytes(db.session, get_study(db.session), "qol", fmt, publication=_download())
+    body = readout_figures.figure_bytes(db.session, get_study(db.session), "qol", fmt,
+                                        publication=_download())
     if body is None:
         abort(404, description="no QoL answers recorded")
     return _image(body, fmt, "qol-by-arm")
@@ -84,9 +86,9 @@ def table_one(fmt: str) -> Any:
 def endpoint_figure(name: str, fmt: str) -> Any:
     """Return one readout figure: KM by stratum or arm, cumulative incidence, participant flow, forest
     plot."""
-    if fmt not in figures.FORMATS or (name not in readout.CURVES and name not in readout.FIGURES):
+    if fmt not in figures.FORMATS or (name not in readout.CURVES and name not in readout_figures.FIGURES):
         abort(404)
-    body = readout.figure_bytes(db.session, get_study(db.session), name, fmt, publication=_download())
+    body = readout_figures.figure_bytes(db.session, get_study(db.session), name, fmt, publication=_download())
     if body is None:
         abort(404, description=f"no participant has {name.upper()} data yet")
     return _image(body, fmt, name)
@@ -105,7 +107,7 @@ def associations() -> Any:
 
 def _form(study: Any, values: dict[str, Any], error: DomainError | None, status: int) -> Any:
     return render_template("results/associations.html", study=study,
-                           options=service.choices(db.session, study),
+                           options=parameters.choices(db.session, study),
                            values=values, error=error, runs=service.recent_runs(db.session, study),
                            outcomes=OUTCOMES, can_run=allowed(current_user.role, "analysis.run")), status
 
@@ -115,16 +117,16 @@ def _form(study: Any, values: dict[str, Any], error: DomainError | None, status:
 def run_associations() -> Any:
     """Run a screen with the submitted parameters, save it and show it."""
     study = get_study(db.session)
-    raw: dict[str, Any] = {k: request.form.get(k) for k in request.form if k != "covariates"}
-    raw["covariates"] = request.form.getlist("covariates")
+    raw = form_data(parameters.RunParametersSchema(), request.form)
     try:
-        params = service.check_parameters(db.session, study, raw)
+        params = parameters.check_parameters(db.session, study, raw)
         if runs_as_job(screen_rows(db.session, params)):
             job = queue_screen(db.session, study, params, by=current_user)
             return redirect(url_for("jobs.detail", job_id=job.id))
         run = service.run_screen(db.session, study, params, by=current_user)
-    except DomainError as exc:
-        return _form(study, raw, exc, 400)
+    except DomainError as exc:  # the form again, as submitted
+        return _form(study, {**request.form.to_dict(), "covariates": request.form.getlist("covariates")},
+                     exc, 400)
     return redirect(url_for("results.run", run_id=run.id))
 
 

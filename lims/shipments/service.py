@@ -26,7 +26,7 @@ from lims.samples.models import Sample
 from lims.shipments import manifests
 from lims.shipments.models import CONDITIONS, Shipment, ShipmentItem
 from lims.storage import service as storage
-from lims.storage.models import Placement
+from lims.storage.models import Placement, StorageUnit
 from lims.studies.models import Site, Study
 
 SHIPPABLE = ("in_storage", "received")
@@ -156,36 +156,7 @@ def add_by_scan(session: Session, shipment: Shipment, code: str, *, by: User | N
     if shipment.status != "draft":
         raise Conflict(f"shipment {shipment.code} is {shipment.status}; nothing more can be packed")
     access.require_site(by, shipment.from_site, "packing a shipment")
-    raw = (code or "").strip()
-    if not raw:
-        raise DomainError("scan a tube or a box", field="code")
-    box = None
-    try:
-        accession = accession_ids.validate(raw)
-    except ValueError as exc:
-        try:
-            box = storage.get_unit_by_barcode(session, raw, site_codes=[shipment.from_site.code],
-                                              where=access.visible_units(by) if by is not None else None)
-        except NotFound:
-            raise DomainError(f"{raw!r} is neither a sample ID ({exc}) nor a box barcode",
-                              field="code") from None
-    if box is not None:
-        if box.site_id != shipment.from_site_id:
-            raise DomainError(f"box {box.barcode} is at site {box.site.code}, not {shipment.from_site.code}",
-                              field="code")
-        samples = list(session.scalars(
-            select(Sample).join(Placement, Placement.sample_id == Sample.id)
-            .where(Placement.unit_id.in_(storage.descendant_ids(session, box.id)))
-            .order_by(Placement.row, Placement.col, Sample.id)
-        ))
-        if not samples:
-            raise DomainError(f"box {box.barcode} is empty", field="code")
-    else:
-        sample = session.scalar(select(Sample).where(Sample.accession == accession))
-        if sample is None or (by is not None and not access.may_see(by, sample)):
-            raise NotFound(f"no sample {accession}: the ID is valid but was never registered here",
-                           field="code")
-        samples = [sample]
+    box, samples = _scanned(session, shipment, code, by=by)
     # Lock the samples: two people packing the same tube into two shipments act one after the other.
     session.execute(select(Sample.id).where(Sample.id.in_([s.id for s in samples])).with_for_update())
     packed = {i.accession for i in shipment.items}
@@ -210,6 +181,44 @@ def add_by_scan(session: Session, shipment: Shipment, code: str, *, by: User | N
             state="packed"))
     session.flush()
     return [s.accession or "" for s in samples]
+
+
+def _scanned(session: Session, shipment: Shipment, code: str, *,
+             by: User | None) -> tuple[StorageUnit | None, list[Sample]]:
+    """Return what a scan names: a box of the shipment's site and its samples (in position order), or no box
+    and the one sample of an accession."""
+    raw = (code or "").strip()
+    if not raw:
+        raise DomainError("scan a tube or a box", field="code")
+    try:
+        accession = accession_ids.validate(raw)
+    except ValueError as exc:
+        try:
+            box = storage.get_unit_by_barcode(session, raw, site_codes=[shipment.from_site.code],
+                                              where=access.visible_units(by) if by is not None else None)
+        except NotFound:
+            raise DomainError(f"{raw!r} is neither a sample ID ({exc}) nor a box barcode",
+                              field="code") from None
+        return box, _box_samples(session, shipment, box)
+    sample = session.scalar(select(Sample).where(Sample.accession == accession))
+    if sample is None or (by is not None and not access.may_see(by, sample)):
+        raise NotFound(f"no sample {accession}: the ID is valid but was never registered here", field="code")
+    return None, [sample]
+
+
+def _box_samples(session: Session, shipment: Shipment, box: StorageUnit) -> list[Sample]:
+    """Return the samples in ``box`` and the units inside it, or refuse a box elsewhere or empty."""
+    if box.site_id != shipment.from_site_id:
+        raise DomainError(f"box {box.barcode} is at site {box.site.code}, not {shipment.from_site.code}",
+                          field="code")
+    samples = list(session.scalars(
+        select(Sample).join(Placement, Placement.sample_id == Sample.id)
+        .where(Placement.unit_id.in_(storage.descendant_ids(session, box.id)))
+        .order_by(Placement.row, Placement.col, Sample.id)
+    ))
+    if not samples:
+        raise DomainError(f"box {box.barcode} is empty", field="code")
+    return samples
 
 
 def remove_item(session: Session, shipment: Shipment, accession: str, *, by: User | None) -> None:

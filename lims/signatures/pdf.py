@@ -98,8 +98,6 @@ def report_pdf(run: SignatureRun, *, title: str, study: str, conditions: list[st
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.image as mpimg
-    import matplotlib.pyplot as plt
     from matplotlib.backends.backend_pdf import PdfPages
 
     res = run.result or {}
@@ -116,29 +114,7 @@ def report_pdf(run: SignatureRun, *, title: str, study: str, conditions: list[st
             w.paragraph(text)
         for note in res.get("notes", []):
             w.paragraph(f"Note: {note}")
-        w.heading("Marker selection frequency")
-        w.line(f"{'Marker':<24}{'Selected':>10}{'Mean coef (per SD)':>22}{'Share positive':>17}", mono=True,
-               size=8)
-        for row in res.get("selection", []):
-            share = "—" if row["share_positive"] is None else f"{row['share_positive'] * 100:.0f}%"
-            w.line(f"{row['marker'][:23]:<24}{row['frequency'] * 100:>9.0f}%"
-                   f"{_fmt(row['mean_coef_when_selected']):>22}{share:>17}", mono=True, size=8)
-        if res.get("watch_and_wait"):
-            w.heading("Watch and wait per 100 patients")
-            w.paragraph(f"Missed: patients with {event_label} who would be spared surgery.")
-            w.line(f"{'Threshold':>9}{'Surgeries avoided (95% CI)':>30}{'Missed (95% CI)':>30}", mono=True,
-                   size=8)
-            for row in res["watch_and_wait"]:
-                avoided = (f"{row['surgeries_avoided_per']:.1f} ({row['surgeries_avoided_ci_low']:.1f}–"
-                           f"{row['surgeries_avoided_ci_high']:.1f})")
-                missed = (f"{row['residual_missed_per']:.1f} ({row['residual_missed_ci_low']:.1f}–"
-                          f"{row['residual_missed_ci_high']:.1f})")
-                w.line(f"{row['threshold']:>9.2f}{avoided:>30}{missed:>30}", mono=True, size=8)
-        w.heading("Final model coefficients (per SD)")
-        for row in res.get("final_model", {}).get("coefficients", []):
-            w.line(
-                f"{row['predictor'][:30]:<32}{row['coef'] + 0.0:>12.4f}{'  forced' if row['forced'] else ''}",
-                   mono=True, size=8)
+        _tables(w, res, event_label)
         w.heading("Methods")
         w.paragraph(res.get("methods", ""))
         w.heading("Provenance")
@@ -147,13 +123,48 @@ def report_pdf(run: SignatureRun, *, title: str, study: str, conditions: list[st
                     f"({run.dataset_rows} rows)")
         w.paragraph("Packages: " + "; ".join(f"{k} {v}" for k, v in (run.versions or {}).items()))
         w.close()
-        names = figures.available(res)
-        if names:
-            fig, axes = plt.subplots(len(names), 1, figsize=A4)
-            for ax, name in zip([axes] if len(names) == 1 else list(axes), names, strict=True):
-                ax.imshow(mpimg.imread(io.BytesIO(figures.render(res, name, "png")), format="png"))
-                ax.set_axis_off()
-            fig.tight_layout()
-            pdf.savefig(fig)
-            plt.close(fig)
+        _figures_page(pdf, res)
     return buffer.getvalue()
+
+
+def _tables(w: _Writer, res: dict[str, Any], event_label: str) -> None:
+    """Write the selection frequencies, the watch-and-wait table (binary outcomes) and the final model."""
+    w.heading("Marker selection frequency")
+    w.line(f"{'Marker':<24}{'Selected':>10}{'Mean coef (per SD)':>22}{'Share positive':>17}", mono=True,
+           size=8)
+    for row in res.get("selection", []):
+        share = "—" if row["share_positive"] is None else f"{row['share_positive'] * 100:.0f}%"
+        w.line(f"{row['marker'][:23]:<24}{row['frequency'] * 100:>9.0f}%"
+               f"{_fmt(row['mean_coef_when_selected']):>22}{share:>17}", mono=True, size=8)
+    if res.get("watch_and_wait"):
+        w.heading("Watch and wait per 100 patients")
+        w.paragraph(f"Missed: patients with {event_label} who would be spared surgery.")
+        w.line(f"{'Threshold':>9}{'Surgeries avoided (95% CI)':>30}{'Missed (95% CI)':>30}", mono=True,
+               size=8)
+        for row in res["watch_and_wait"]:
+            avoided = (f"{row['surgeries_avoided_per']:.1f} ({row['surgeries_avoided_ci_low']:.1f}–"
+                       f"{row['surgeries_avoided_ci_high']:.1f})")
+            missed = (f"{row['residual_missed_per']:.1f} ({row['residual_missed_ci_low']:.1f}–"
+                      f"{row['residual_missed_ci_high']:.1f})")
+            w.line(f"{row['threshold']:>9.2f}{avoided:>30}{missed:>30}", mono=True, size=8)
+    w.heading("Final model coefficients (per SD)")
+    for row in res.get("final_model", {}).get("coefficients", []):
+        w.line(f"{row['predictor'][:30]:<32}{row['coef'] + 0.0:>12.4f}{'  forced' if row['forced'] else ''}",
+               mono=True, size=8)
+
+
+def _figures_page(pdf: PdfPages, res: dict[str, Any]) -> None:
+    """Add one page holding the run's figures (calibration, decision curve), if it has any."""
+    import matplotlib.image as mpimg
+    import matplotlib.pyplot as plt
+
+    names = figures.available(res)
+    if not names:
+        return
+    fig, axes = plt.subplots(len(names), 1, figsize=A4)
+    for ax, name in zip([axes] if len(names) == 1 else list(axes), names, strict=True):
+        ax.imshow(mpimg.imread(io.BytesIO(figures.render(res, name, "png")), format="png"))
+        ax.set_axis_off()
+    fig.tight_layout()
+    pdf.savefig(fig)
+    plt.close(fig)

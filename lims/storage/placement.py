@@ -155,66 +155,77 @@ def _place(session: Session, sample: Sample, unit: StorageUnit, *, position: str
     refusal = placement_refusal(session, sample, unit, chain)
     if refusal:
         raise DomainError(refusal, field="code")
-    row = col = None
+    typed = position if position and position.strip() else None
     current = session.get(Placement, sample.id)
-    if current is not None and current.unit_id == unit.id and not (position and position.strip()):
+    if current is not None and current.unit_id == unit.id and typed is None:
         raise Conflict(f"{sample.accession} is already in {unit.name} ({unit.barcode})"
                        + (f" at {current.position_label}" if current.position_label else "")
                        + "; type a position to move it within the box", field="code")
+    row: int | None = None
+    col: int | None = None
     if unit.kind in GRID_KINDS:
-        if position and position.strip():
-            row, col = parse_position(unit, position)
-            holder = occupied(session, unit).get((row, col))
-            if holder is not None and holder.id != sample.id:
-                raise Conflict(f"position {unit.label(row, col)} of box {unit.barcode} is taken by "
-                               f"{holder.accession}", field="position")
-        else:
-            free = next_free(session, unit)
-            if free is None:
-                positions = (unit.rows or 0) * (unit.cols or 0)
-                raise Conflict(f"box {unit.barcode} is full ({positions} of {positions} positions)",
-                               field="code")
-            row, col = free
+        row, col = _grid_cell(session, sample, unit, typed)
     else:
-        if position and position.strip():
-            raise DomainError(f"{unit.name} has no grid positions; leave the position empty",
-                              field="position")
-        if unit.capacity is not None:
-            held = session.scalar(select(func.count()).select_from(Placement)
-                                  .where(Placement.unit_id == unit.id))
-            if (held or 0) >= unit.capacity:
-                raise Conflict(f"{unit.name} ({unit.barcode}) is full ({held} of {unit.capacity})",
-                               field="code")
+        _check_room(session, unit, typed)
     label = unit.label(row, col) if row is not None and col is not None else None
-    placement = session.get(Placement, sample.id)
-    where = unit.barcode + (f" {label}" if label else "")
-    accession = sample.accession or ""
-    if placement is not None:
-        if expected_version is not None and placement.version != expected_version:
-            raise Conflict(f"{accession} was moved by someone else since you looked; scan it again",
-                           field="code")
-        if placement.unit_id == unit.id and placement.row == row and placement.col == col:
-            raise Conflict(f"{accession} is already at {where}", field="code")
-        before = location_path(session, sample.id)
-        existing = placement
-
-        def write() -> None:
-            existing.unit_id, existing.row, existing.col = unit.id, row, col
-            session.expire(existing, ["unit"])
-        action = "moved"
-    else:
-        before = None
-
-        def write() -> None:
-            session.add(Placement(sample_id=sample.id, unit_id=unit.id, row=row, col=col))
-        action = "stored"
-    _write_placement(session, accession, unit.barcode, label, write)
+    action, before = _put(session, sample, unit, row, col, label, expected_version)
     if sample.status in ("collected", "received"):
         sample.status = "in_storage"
+    where = unit.barcode + (f" {label}" if label else "")
     path = location_path(session, sample.id) or where
     record_event(session, sample.id, action, by=by, at=at, site_code=unit.site.code,
                  from_location=before, to_location=path, details={"unit": unit.barcode, "position": label})
     return Placed(sample.accession or "", unit.id, unit.barcode, label, action, path)
+
+
+def _grid_cell(session: Session, sample: Sample, unit: StorageUnit, typed: str | None) -> tuple[int, int]:
+    """Return the typed position of a box if it is free (or holds this sample), else the next free one."""
+    if typed is not None:
+        row, col = parse_position(unit, typed)
+        holder = occupied(session, unit).get((row, col))
+        if holder is not None and holder.id != sample.id:
+            raise Conflict(f"position {unit.label(row, col)} of box {unit.barcode} is taken by "
+                           f"{holder.accession}", field="position")
+        return row, col
+    free = next_free(session, unit)
+    if free is None:
+        positions = (unit.rows or 0) * (unit.cols or 0)
+        raise Conflict(f"box {unit.barcode} is full ({positions} of {positions} positions)", field="code")
+    return free
+
+
+def _check_room(session: Session, unit: StorageUnit, typed: str | None) -> None:
+    """Refuse a position in a unit without a grid, and a unit holding its capacity already."""
+    if typed is not None:
+        raise DomainError(f"{unit.name} has no grid positions; leave the position empty", field="position")
+    if unit.capacity is not None:
+        held = session.scalar(select(func.count()).select_from(Placement).where(Placement.unit_id == unit.id))
+        if (held or 0) >= unit.capacity:
+            raise Conflict(f"{unit.name} ({unit.barcode}) is full ({held} of {unit.capacity})", field="code")
+
+
+def _put(session: Session, sample: Sample, unit: StorageUnit, row: int | None, col: int | None,
+         label: str | None, expected_version: int | None) -> tuple[str, str | None]:
+    """Write the sample's placement (a new one, or its current one moved); return the action and the
+    location it left."""
+    placement = session.get(Placement, sample.id)
+    accession = sample.accession or ""
+    if placement is None:
+        new = Placement(sample_id=sample.id, unit_id=unit.id, row=row, col=col)
+        _write_placement(session, accession, unit.barcode, label, lambda: session.add(new))
+        return "stored", None
+    if expected_version is not None and placement.version != expected_version:
+        raise Conflict(f"{accession} was moved by someone else since you looked; scan it again", field="code")
+    if placement.unit_id == unit.id and placement.row == row and placement.col == col:
+        where = unit.barcode + (f" {label}" if label else "")
+        raise Conflict(f"{accession} is already at {where}", field="code")
+    before = location_path(session, sample.id)
+
+    def move() -> None:
+        placement.unit_id, placement.row, placement.col = unit.id, row, col
+        session.expire(placement, ["unit"])
+    _write_placement(session, accession, unit.barcode, label, move)
+    return "moved", before
 
 
 def _write_placement(session: Session, accession: str, barcode: str, label: str | None,

@@ -272,8 +272,9 @@ def _runs(session: Session, study: Any, admin: User) -> tuple[int, int]:
     from lims.results import service as results
     from lims.results.data import dataset_sha256
     from lims.results.models import AnalysisRun
+    from lims.results.parameters import check_parameters
 
-    params = results.check_parameters(
+    params = check_parameters(
         session,
         study,
         {

@@ -43,3 +43,20 @@ def test_api_refusals(demo_client: Any) -> None:
     assert monitor.post("/api/v1/results/runs",
                         json={"outcome": "os", "sample_type": "SERUM"}).status_code == 403
     assert demo_client("tech.nb").get("/api/v1/results/runs").status_code == 403
+
+
+def test_api_and_page_share_one_schema(demo_client: Any) -> None:
+    """The JSON body is refused with the page's messages: the field, the value and why."""
+    researcher = demo_client("researcher")
+    far = researcher.post("/api/v1/results/runs", json={"outcome": "os", "sample_type": "SERUM",
+                                                        "landmark": 5000})
+    assert far.status_code == 422 and far.get_json()["errors"]["json"] == {
+        "landmark": ["landmark must be between 0 and 3650 days, got 5000"]}
+    cut = researcher.post("/api/v1/results/runs", json={"outcome": "os", "sample_type": "SERUM",
+                                                        "cut": "tertiles"})
+    assert cut.status_code == 422 and cut.get_json()["errors"]["json"] == {
+        "cut": ["cut must be one of none, median, optimal; got 'tertiles'"]}
+    unknown = researcher.post("/api/v1/results/runs", json={"outcome": "os", "sample_type": "SERUM",
+                                                            "markers": ["rx_il6", "NOPE"]})
+    assert unknown.status_code == 400 and unknown.get_json()["errors"] == {
+        "markers": ["unknown marker(s) NOPE; use codes from the marker catalogue"]}

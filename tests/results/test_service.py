@@ -16,7 +16,7 @@ from lims.accounts.models import User
 from lims.extensions import db
 from lims.markers.models import Marker, MarkerResult
 from lims.participants.models import Participant
-from lims.results import data, report, service
+from lims.results import data, parameters, report, service
 from lims.studies.service import get_study
 from tests.results.factories import SIGNAL
 
@@ -44,7 +44,7 @@ def _researcher(session: Any) -> User:
 ])
 def test_saved_run_reruns_to_identical_numbers(ctx: Any, params: dict[str, Any]) -> None:
     study = get_study(ctx)
-    clean = service.check_parameters(ctx, study, params)
+    clean = parameters.check_parameters(ctx, study, params)
     run = service.run_screen(ctx, study, clean, by=_researcher(ctx))
     ctx.commit()
     ctx.expire_all()  # read everything back from the database
@@ -62,7 +62,7 @@ def test_saved_run_reruns_to_identical_numbers(ctx: Any, params: dict[str, Any])
 
 def test_changed_data_changes_the_hash_and_the_rerun_says_so(ctx: Any) -> None:
     study = get_study(ctx)
-    params = service.check_parameters(ctx, study, {"outcome": "efs", "sample_type": "SERUM"})
+    params = parameters.check_parameters(ctx, study, {"outcome": "efs", "sample_type": "SERUM"})
     run = service.run_screen(ctx, study, params, by=None)
     result = ctx.scalar(select(MarkerResult).join(Marker).where(Marker.code == SIGNAL)
                         .order_by(MarkerResult.id).limit(1))
@@ -75,7 +75,7 @@ def test_changed_data_changes_the_hash_and_the_rerun_says_so(ctx: Any) -> None:
 
 def test_screen_numbers_equal_the_per_marker_fits(ctx: Any) -> None:
     study = get_study(ctx)
-    params = service.check_parameters(ctx, study, {"outcome": "efs", "sample_type": "SERUM"})
+    params = parameters.check_parameters(ctx, study, {"outcome": "efs", "sample_type": "SERUM"})
     frame = service.frame_for(ctx, study, params)
     result = service.compute(frame, params)
     x = transforms.apply("log2", frame[[SIGNAL]].astype(float))[SIGNAL]
@@ -83,7 +83,7 @@ def test_screen_numbers_equal_the_per_marker_fits(ctx: Any) -> None:
     assert result.loc[SIGNAL, "n"] == fit.n and result.loc[SIGNAL, "events"] == fit.events
     assert result.loc[SIGNAL, "effect"] == pytest.approx(fit.table.loc["x", "hr"], rel=1e-6)
 
-    params = service.check_parameters(ctx, study, {"outcome": "ccr", "sample_type": "SERUM"})
+    params = parameters.check_parameters(ctx, study, {"outcome": "ccr", "sample_type": "SERUM"})
     frame = service.frame_for(ctx, study, params)
     result = service.compute(frame, params)
     x = transforms.apply("log2", frame[[SIGNAL]].astype(float))[SIGNAL]
@@ -133,7 +133,7 @@ def test_withdrawn_consent_takes_a_participant_out_of_the_analysis(ctx: Any) -> 
     after = data.marker_values(ctx, study)
     assert code not in set(after["participant_id"])
     assert after.attrs["excluded"]["withdrawn consent"] == before + 1
-    params = service.check_parameters(ctx, study, {"outcome": "efs", "sample_type": "SERUM"})
+    params = parameters.check_parameters(ctx, study, {"outcome": "efs", "sample_type": "SERUM"})
     run = service.run_screen(ctx, study, params, by=None)
     assert code not in set(service.frame_for(ctx, study, params)["participant_id"])
     assert run.result["excluded"]["withdrawn consent"] == before + 1
@@ -141,7 +141,8 @@ def test_withdrawn_consent_takes_a_participant_out_of_the_analysis(ctx: Any) -> 
 
 def test_marker_report_median_split_matches_the_screen(ctx: Any) -> None:
     study = get_study(ctx)
-    params = service.check_parameters(ctx, study, {"outcome": "efs", "sample_type": "SERUM", "cut": "median"})
+    params = parameters.check_parameters(ctx, study,
+                                         {"outcome": "efs", "sample_type": "SERUM", "cut": "median"})
     run = service.run_screen(ctx, study, params, by=None)
     marker = report.marker_report(ctx, study, run, SIGNAL)
     frame = marker["frame"]
@@ -156,7 +157,7 @@ def test_marker_report_median_split_matches_the_screen(ctx: Any) -> None:
 
 def test_catalogue_transforms_are_saved_with_the_run(ctx: Any) -> None:
     study = get_study(ctx)
-    params = service.check_parameters(ctx, study, {"outcome": "pcr", "sample_type": "FFPE",
+    params = parameters.check_parameters(ctx, study, {"outcome": "pcr", "sample_type": "FFPE",
                                                    "transform": "catalogue"})
     run = service.run_screen(ctx, study, params, by=None)
     chosen = run.parameters["marker_transforms"]

@@ -12,7 +12,7 @@ import pytest
 from analysis.clinical_tables import RANDOMISED_STRATA
 from lims.clinical.service import clinical_tables
 from lims.extensions import db
-from lims.results import data, service
+from lims.results import data, parameters, service
 from lims.studies.service import get_study
 from tests.results.factories import SIGNAL
 
@@ -104,11 +104,11 @@ def test_pcr_is_conditioned_on_resection(demo_client: Any, demo_trial: Any) -> N
     assert "pCR only among resected participants" in html
     with demo_trial.app.app_context():
         study = get_study(db.session)
-        params = service.check_parameters(db.session, study, {"outcome": "pcr", "sample_type": "SERUM"})
+        params = parameters.check_parameters(db.session, study, {"outcome": "pcr", "sample_type": "SERUM"})
         frame = service.frame_for(db.session, study, params)
         derived = data.endpoints(clinical_tables(db.session, study), study, "A").set_index("participant_id")
         assert derived.loc[frame["participant_id"], "resected"].all()
-        params = service.check_parameters(db.session, study, {"outcome": "dfs_b", "sample_type": "SERUM"})
+        params = parameters.check_parameters(db.session, study, {"outcome": "dfs_b", "sample_type": "SERUM"})
         frame = service.frame_for(db.session, study, params)
         assert derived.loc[frame["participant_id"], "stratum"].isin(RANDOMISED_STRATA).all()
         assert not any(str(t).startswith("datetime") for t in frame.dtypes)
@@ -189,6 +189,9 @@ def test_landmark_and_adjustment_are_stated(demo_client: Any) -> None:
     ({"cut": "optimal", "covariates": ["age"]}, "optimal cut has no adjusted p-value with covariates"),
     ({"sample_type": "BUFFY_COAT"}, "no marker values at BASELINE on BUFFY_COAT"),
     ({"markers": "rx_il6 NOT_A_MARKER"}, "unknown marker(s) NOT_A_MARKER"),
+    ({"pseudocount": "lots"}, "pseudocount must be a number, got"),
+    ({"covariates": ["height"]}, "unknown adjustment covariate"),
+    ({"timepoint": "FU99"}, "timepoint must be one of"),
 ])
 def test_bad_parameters_say_why_and_save_nothing(demo_client: Any, form: dict[str, Any],
                                                  message: str) -> None:
