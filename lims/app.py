@@ -18,7 +18,7 @@ from flask import (
 )
 from flask import session as flask_session
 from flask_login import current_user
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import IntegerConverter
@@ -26,8 +26,8 @@ from werkzeug.routing import IntegerConverter
 from lims import __version__, access
 from lims.core import vocabulary
 from lims.core.api import exclusive_bounds
-from lims.core.errors import DomainError
-from lims.core.uow import run, transactional
+from lims.core.errors import Busy, Conflict, DomainError, integrity_message
+from lims.core.uow import is_retryable, run, transactional
 from lims.extensions import api, csrf, db, login_manager
 from lims.studies.service import STUDY_CODE_KINDS, study_names
 
@@ -268,6 +268,23 @@ def _error_handlers(app: Flask) -> None:
                             "message": exc.message,
                             "errors": {k: [v] for k, v in problems.items()}}), exc.status
         return render_template("error.html", code=exc.status, message=exc.message), exc.status
+
+    @app.errorhandler(IntegrityError)
+    def integrity_error(exc: IntegrityError) -> Any:
+        # A constraint no service foresaw, met by a flush before the commit (the commit's own is mapped by the
+        # unit of work): a clear conflict, not a 500. The unit has been rolled back.
+        return domain_error(Conflict(integrity_message(exc)))
+
+    @app.errorhandler(OperationalError)
+    def operational_error(exc: OperationalError) -> Any:
+        if not is_retryable(exc):
+            raise exc
+        # Every attempt of the unit met a locked database (many writers on SQLite): nothing was saved, and
+        # the client may simply try again.
+        busy = Busy("the database is busy with other changes; nothing was saved, try again in a few seconds")
+        response = make_response(domain_error(busy))
+        response.headers["Retry-After"] = str(Busy.retry_after)
+        return response
 
     @app.errorhandler(DataError)
     def data_error(exc: DataError) -> Any:

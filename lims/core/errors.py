@@ -32,6 +32,13 @@ class Forbidden(DomainError):
     status = 403
 
 
+class Busy(DomainError):
+    """The database stayed busy (locked by other writers) through every attempt: try again shortly."""
+
+    status = 503
+    retry_after = 5  # seconds, sent as Retry-After
+
+
 class ProtocolError(DomainError):
     """A protocol (study definition) file is broken: names the file, the key and the problem."""
 
