@@ -7,6 +7,7 @@ from typing import Any
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
+from flask_smorest.spec import openapi_cli
 
 from lims import create_app
 from lims.core.errors import DomainError
@@ -18,9 +19,26 @@ def _create_app(*_: Any) -> Any:
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, add_default_commands=False)
+class LimsGroup(FlaskGroup):
+    """The ``lims`` group: its commands are listed without building the app, so ``lims --help`` is quick.
+
+    Flask lists the commands of ``app.cli`` too, which means building the whole app; here every command is
+    on this group (the domains' below, flask-smorest's ``openapi``), and plugins come from their entry
+    points as in Flask. tests/test_startup.py checks that the app adds no command missing here. A command
+    still builds the app when it runs (``with_appcontext``).
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()  # the ``flask.commands`` entry points (flask-limiter's ``limiter``)
+        return sorted(self.commands)
+
+
+@click.group(cls=LimsGroup, create_app=_create_app, add_version_option=False, add_default_commands=False)
 def main() -> None:
     """Trialbank LIMS: manage the database, demo data and users, and serve the app."""
+
+
+main.add_command(openapi_cli)  # flask-smorest adds it to app.cli; listed here without the app
 
 
 @main.group("db")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from importlib.machinery import PathFinder
 from types import ModuleType
 
 DOMAINS = ("core", "labels", "studies", "accounts", "jobs", "participants", "custody", "samples", "storage",
@@ -24,8 +25,10 @@ def domain_modules(suffix: str) -> list[ModuleType]:
     """Import ``lims.<domain>.<suffix>`` for every domain that has one, in domain order."""
     modules = []
     for domain in DOMAINS:
-        name = f"lims.{domain}.{suffix}"
-        if importlib.util.find_spec(f"lims.{domain}") is None or importlib.util.find_spec(name) is None:
+        package = importlib.util.find_spec(f"lims.{domain}")
+        # Looked up in the package's folder: a package without the module is not imported for nothing
+        # (``lims --help`` reads only the domains' cli modules; issue 17.4).
+        if package is None or PathFinder.find_spec(suffix, package.submodule_search_locations) is None:
             continue
-        modules.append(importlib.import_module(name))
+        modules.append(importlib.import_module(f"lims.{domain}.{suffix}"))
     return modules

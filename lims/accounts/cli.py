@@ -9,8 +9,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from lims.accounts.models import ROLES
 from lims.core.errors import DomainError
+from lims.core.permissions import ROLES
 from lims.core.uow import unit_of_work
 from lims.extensions import db
 

@@ -12,7 +12,6 @@ import secrets
 import time
 
 import pyotp
-import segno
 from flask import current_app, has_app_context
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -56,6 +55,8 @@ def provisioning_uri(user: User) -> str:
 
 def qr_svg(uri: str) -> str:
     """Return the QR code of ``uri`` as inline SVG (no external service sees the secret)."""
+    import segno  # drawn only when someone enrols, not imported at start-up
+
     out = io.BytesIO()
     segno.make(uri, error="m").save(out, kind="svg", scale=5, border=2, xmldecl=False, svgns=True,
                                     title="Scan with your authenticator app")

@@ -16,12 +16,13 @@ import csv
 import io
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from redcap import Project, RedcapError
-
 from lims.core.errors import DomainError
+
+if TYPE_CHECKING:
+    from redcap import Project
 
 log = logging.getLogger(__name__)
 TIMEOUT = 60  # seconds per API request
@@ -71,6 +72,8 @@ def _scrub(text: str, source: RedcapSource) -> str:
 def _ask(source: RedcapSource, what: str, call: Any) -> Any:
     """Run one PyCap call; turn every way it can fail into RedcapUnavailable with a clear, token-free
     reason."""
+    from redcap import RedcapError  # PyCap and requests load when REDCap is asked, not at start-up
+
     try:
         return call()
     except RedcapError as exc:
@@ -91,6 +94,8 @@ def _ask(source: RedcapSource, what: str, call: Any) -> Any:
 
 
 def _project(source: RedcapSource) -> Project:
+    from redcap import Project  # PyCap and requests load when REDCap is asked, not at start-up
+
     _check(source)
     return _ask(source, "the project", lambda: Project(source.url, source.token, timeout=TIMEOUT))
 

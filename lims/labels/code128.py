@@ -9,17 +9,24 @@ data with explicit start and code-set invocations), so both print exactly the sa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-
-from barcode.charsets.code128 import CODES, STOP
+from functools import cache, lru_cache
 
 START_B, START_C, CODE_C, CODE_B = 104, 105, 99, 100
 QUIET_MODULES = 10  # quiet zone on each side, in modules (ISO/IEC 15417)
-_STOP_PATTERN = STOP + "11"  # the stop character ends with a two-module termination bar
 # ZPL field data for subset B characters that are ZPL syntax or invocation characters (ZPL II guide, ^BC).
 _ZPL_B = {">": ">0", "^": "><", "~": ">="}
 _ZPL_SYMBOL = {START_B: ">:", START_C: ">;", CODE_C: ">5", CODE_B: ">6"}
-assert len(CODES) == 106 and len(_STOP_PATTERN) == 13
+
+
+@cache
+def _patterns() -> tuple[tuple[str, ...], str]:
+    """Return the module patterns of the 106 symbols and of the stop (with its termination bar)."""
+    # python-barcode imports PIL and its writers: read its table when a pattern is drawn, not at start-up
+    from barcode.charsets.code128 import CODES, STOP
+
+    stop = STOP + "11"  # the stop character ends with a two-module termination bar
+    assert len(CODES) == 106 and len(stop) == 13
+    return tuple(CODES), stop
 
 
 class Code128Error(ValueError):
@@ -37,7 +44,8 @@ class Code128:
     @property
     def pattern(self) -> str:
         """Return the modules left to right, '1' for a bar module and '0' for a space module."""
-        return "".join(CODES[s] for s in self.symbols) + _STOP_PATTERN
+        codes, stop = _patterns()
+        return "".join(codes[s] for s in self.symbols) + stop
 
     @property
     def modules(self) -> int:

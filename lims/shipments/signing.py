@@ -17,13 +17,16 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import Flask
 
 from lims.core.errors import DomainError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+# cryptography is imported by the functions that sign, verify or read keys, not when the app starts.
 
 ALGORITHM = "ed25519"
 KEY_FILE_NAME = "manifest_signing_key.pem"
@@ -50,6 +53,8 @@ class InstallationKey:
 
     @property
     def public_pem(self) -> str:
+        from cryptography.hazmat.primitives import serialization
+
         return self.private.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
 
@@ -70,6 +75,9 @@ def grouped(fingerprint_hex: str) -> str:
 
 def verify(public_raw: bytes, message: bytes, signature_b64: str) -> bool:
     """Tell whether ``signature_b64`` is a valid Ed25519 signature of ``message`` by this public key."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         signature = base64.b64decode(signature_b64, validate=True)
     except (binascii.Error, ValueError):
@@ -85,6 +93,10 @@ def verify(public_raw: bytes, message: bytes, signature_b64: str) -> bool:
 
 def parse_public_key(text: str) -> bytes:
     """Read a pasted public key (base64 of the 32 raw bytes, or a PEM block); return its raw bytes."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     text = (text or "").strip()
     if not text:
         raise DomainError("paste the partner installation's public key", field="public_key")
@@ -112,6 +124,10 @@ def parse_public_key(text: str) -> bytes:
 
 
 def _read(path: Path) -> InstallationKey:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
@@ -125,6 +141,9 @@ def _read(path: Path) -> InstallationKey:
 
 def _create(path: Path) -> None:
     """Write a new key to ``path`` unless one is there; two workers starting at once end with one key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
