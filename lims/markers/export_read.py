@@ -4,6 +4,7 @@ cursor on SQLite."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -16,6 +17,13 @@ if TYPE_CHECKING:
 READ_BLOCK = 65_536  # result rows converted at a time when they are read through the session's cursor
 # SQLite reads this literal as +infinity: stands for a NULL value (results are always finite)
 _NO_VALUE = "9e999"
+
+
+def _row_dtype() -> Any:
+    import numpy as np
+
+    return np.dtype([("sample_id", np.int64), ("marker_id", np.int64), ("value", np.float64),
+                     ("qualifier", object), ("replicate", np.int64), ("assay_ord", np.int64)])
 
 
 def _results_sql(dialect: str, marker_ids: list[int], *, scan: bool) -> str:
@@ -90,36 +98,69 @@ def _read_copy_postgresql(conn: Any, sql: str) -> pa.Table:
                                                                quoted_strings_can_be_null=False))
 
 
-def _read_cursor(conn: Any, sql: str) -> pa.Table:
-    """Read the results through the session's DB-API cursor, block by block (sees the transaction's
-    writes)."""
-    import pyarrow as pa
+def _read_cursor(conn: Any, sql: str) -> Iterator[dict[str, np.ndarray]]:
+    """Read the results through the session's DB-API cursor, block by block (sees the transaction's writes).
+
+    Each block of row tuples becomes one structured array (numpy converts the tuples in C), then columns.
+    """
+    import numpy as np
 
     cursor = conn.connection.driver_connection.cursor()
-    batches = []
     try:
         cursor.execute(sql)
         while rows := cursor.fetchmany(READ_BLOCK):
-            columns = list(zip(*rows, strict=True))
-            batches.append(pa.record_batch([pa.array(c, type=t)
-                                            for c, t in zip(columns, _arrow_types().values(), strict=True)],
-                                           schema=pa.schema(_arrow_types())))
+            block = np.array(rows, dtype=_row_dtype())
+            del rows
+            value = block["value"].copy()
+            value[np.isinf(value)] = np.nan
+            qualifier = block["qualifier"].copy()
+            qualifier[qualifier == ""] = None
+            yield {"sample_id": block["sample_id"].copy(), "marker_id": block["marker_id"].copy(),
+                   "value": value, "qualifier": qualifier, "replicate": block["replicate"].copy(),
+                   "assay_ord": block["assay_ord"].copy()}
     finally:
         cursor.close()
-    return pa.Table.from_batches(batches, schema=pa.schema(_arrow_types()))
 
 
-def results_arrays(session: Session, marker_ids: list[int], catalogue: int) -> dict[str, np.ndarray]:
-    """Read the selected markers' results column-wise into Arrow, in blocks (the heavy part of an export).
+def concat_blocks(blocks: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Join result blocks into one set of columns (empty columns of the right types when there are none)."""
+    import numpy as np
 
-    PostgreSQL: COPY on the session's connection. SQLite: the session's own cursor, block by block. (An ADBC
-    read of the SQLite file is faster, but from a second connection: a unit of work that read through it and
-    then wrote failed with "database is locked", so ADBC stays the benchmarks' limit: read_adbc_sqlite.)
+    blocks = list(blocks)
+    if not blocks:
+        return {name: np.zeros(0, dtype=_row_dtype()[name]) for name in _row_dtype().names}
+    return {name: np.concatenate([b[name] for b in blocks]) for name in blocks[0]}
+
+
+def result_blocks(session: Session, marker_ids: list[int], catalogue: int) -> Iterator[dict[str, np.ndarray]]:
+    """Read the selected markers' results column-wise, block by block (the heavy part of an export).
+
+    PostgreSQL: COPY on the session's connection, parsed by Arrow. SQLite: the session's own cursor, block by
+    block. (An ADBC read of the SQLite file is faster, but from a second connection: a unit of work that read
+    through it and then wrote failed with "database is locked", so ADBC stays the benchmarks' limit:
+    read_adbc_sqlite.)
     """
     conn = session.connection()
     sql = _results_sql(conn.dialect.name, marker_ids, scan=2 * len(marker_ids) >= catalogue)
     if conn.dialect.name == "postgresql":
-        return _arrays_from_arrow(_read_copy_postgresql(conn, sql))
-    return _arrays_from_arrow(_read_cursor(conn, sql))
+        for batch in _read_copy_postgresql(conn, sql).to_batches(READ_BLOCK):
+            yield _arrays_from_arrow(batch)
+    else:
+        yield from _read_cursor(conn, sql)
 
 
+def results_arrays(session: Session, marker_ids: list[int], catalogue: int) -> dict[str, np.ndarray]:
+    """Every selected result at once (the long form has a row per result)."""
+    return concat_blocks(result_blocks(session, marker_ids, catalogue))
+
+
+def result_sample_ids(session: Session, marker_ids: list[int]) -> np.ndarray:
+    """The ids of the samples that have a result of the selected markers, ascending (read from the
+    (marker, sample) index alone, before the results themselves)."""
+    import numpy as np
+
+    placeholders = ", ".join(str(int(i)) for i in marker_ids) or "NULL"
+    conn = session.connection()
+    ids = conn.exec_driver_sql(f"SELECT DISTINCT sample_id FROM marker_result "
+                               f"WHERE marker_id IN ({placeholders})").scalars().all()
+    return np.sort(np.array(ids, dtype=np.int64))

@@ -144,6 +144,11 @@ def derive(p: FluidPreanalytics | SolidPreanalytics) -> str:
     return solid_code(p) if isinstance(p, SolidPreanalytics) else fluid_code(p)
 
 
+def code(p: FluidPreanalytics | SolidPreanalytics) -> str:
+    """Return the SPREC code alone (what an export needs)."""
+    return derive(p)
+
+
 def explain(p: FluidPreanalytics | SolidPreanalytics) -> list[Element]:
     """Return (element, letter, reason) for each element of the sample's SPREC, for the sample page."""
     return explain_solid(p) if isinstance(p, SolidPreanalytics) else explain_fluid(p)

@@ -50,7 +50,7 @@ def test_adbc_and_cursor_reads_agree(results_file) -> None:
     for scan in (True, False):
         sql = export_read._results_sql("sqlite", [2, 3], scan=scan)
         with engine.connect() as conn:
-            by_cursor = export_read._arrays_from_arrow(export_read._read_cursor(conn, sql))
+            by_cursor = export_read.concat_blocks(export_read._read_cursor(conn, sql))
         by_adbc = export_read._arrays_from_arrow(export_read.read_adbc_sqlite(path, sql))
         order = np.argsort(by_cursor["sample_id"] * 10 + by_cursor["marker_id"])
         assert by_cursor["sample_id"][order].tolist() == [7, 7, 8]
@@ -61,6 +61,19 @@ def test_adbc_and_cursor_reads_agree(results_file) -> None:
         order_adbc = np.argsort(by_adbc["sample_id"] * 10 + by_adbc["marker_id"])
         for key, column in by_cursor.items():
             np.testing.assert_array_equal(column[order], by_adbc[key][order_adbc], err_msg=key)
+
+
+def test_cursor_blocks_join_to_one_read(results_file, monkeypatch) -> None:
+    engine, _ = results_file
+    sql = export_read._results_sql("sqlite", [2, 3, 5], scan=True)
+    with engine.connect() as conn:
+        whole = export_read.concat_blocks(export_read._read_cursor(conn, sql))
+        monkeypatch.setattr(export_read, "READ_BLOCK", 1)
+        blocks = list(export_read._read_cursor(conn, sql))
+    assert len(blocks) == 4
+    for key, column in export_read.concat_blocks(blocks).items():
+        np.testing.assert_array_equal(column, whole[key], err_msg=key)
+    assert export_read.concat_blocks([])["qualifier"].dtype == object
 
 
 def test_import_writes_block_by_block(session, catalogue, sampled, monkeypatch) -> None:
