@@ -37,7 +37,7 @@ _FRAME_COLUMNS = ["sample_id", "participant_pk", "timepoint", "sample_type", "sp
 
 def samples_frame(session: Session, sample_ids: np.ndarray) -> pd.DataFrame:
     """One row per sample (in ``sample_ids`` order): participant, time point, type and pre-analytics
-    (SPREC code only: :func:`lims.samples.sprec.code`, the export needs no explanation)."""
+    (SPREC code only: :func:`lims.samples.sprec.derive`, the export needs no explanation)."""
     import pandas as pd
 
     types = {t.id: t for t in session.scalars(select(SampleType))}
@@ -62,7 +62,7 @@ def samples_frame(session: Session, sample_ids: np.ndarray) -> pd.DataFrame:
         collected, started, frozen = r["collected_at"], r["processing_started_at"], r["frozen_at"]
         out.append((sid, r["participant_id"], timepoints.get(r["visit_id"], UNSCHEDULED),
                     types[r["sample_type_id"]].code,
-                    None if r["status"] == "missed" else sprec.code(preanalytics(ns)),  # type: ignore[arg-type]  # a row as a Sample
+                    None if r["status"] == "missed" else sprec.derive(preanalytics(ns)),  # type: ignore[arg-type]  # a row as a Sample
                     r["freeze_thaw_count"],
                     collected.date().toordinal() if collected else -1,
                     frozen.date().toordinal() if frozen else -1,
