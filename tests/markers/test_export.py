@@ -171,7 +171,8 @@ def test_filters_and_bad_queries(session, study, results) -> None:
 @pytest.mark.parametrize("form", ["long", "wide"])
 def test_block_by_block_equals_one_read(session, study, results, form, monkeypatch) -> None:
     """The wide pivot is filled block by block as the results are read: a result per block gives the frame
-    (values, qualifiers, superseded replicates, dates, exclusion counts) that one block of all results gives."""
+    (values, qualifiers, superseded replicates, dates, exclusion counts) that one block of all results
+    gives."""
     from lims.markers import export_read
 
     query = ExportQuery(form=form, dates=True)
