@@ -23,7 +23,7 @@ from lims.core.db import utcnow
 from lims.core.errors import DomainError, Forbidden
 from lims.core.permissions import allowed
 from lims.core.spreadsheet import frame_csv, frame_xlsx
-from lims.markers.export_read import result_blocks, result_sample_ids
+from lims.markers.export_read import result_blocks
 from lims.markers.export_samples import ResultTally, empty_taken, sample_facts
 from lims.markers.export_shapes import data_dictionary, long_form, type_name
 from lims.markers.export_wide import WidePivot
@@ -187,7 +187,7 @@ def build_dataset(session: Session, study: Study, query: ExportQuery, *, role: s
     people, excluded, no_genetic = _consent_filter(session, study, query, purpose)
     markers, catalogue = _markers(session, query.markers)
     marker_ids = [m.id for m in markers]
-    facts = sample_facts(session, study, query, people, no_genetic, result_sample_ids(session, marker_ids))
+    facts = sample_facts(session, study, query, people, no_genetic, marker_ids)
     tally = ResultTally(facts, markers, today)
     person_cols = {"participant_id": np.array([p.code for p in people], dtype=object),
                    "site": np.array([p.site.code for p in people], dtype=object),

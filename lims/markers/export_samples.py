@@ -4,22 +4,20 @@ samples the consents and the query let through, and what the results tell per sa
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import date
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from lims import consent
 from lims.markers.export_shapes import ord_day
-from lims.markers.models import Marker
+from lims.markers.models import Marker, MarkerResult
 from lims.participants.models import Participant, Visit
 from lims.samples import sprec
 from lims.samples.models import Sample
-from lims.samples.presenters import preanalytics
+from lims.samples.presenters import SPREC_COLUMNS, preanalytics_of
 from lims.studies.models import ContainerType, SampleType, Study, TimePoint
 
 if TYPE_CHECKING:
@@ -29,41 +27,32 @@ if TYPE_CHECKING:
     from lims.markers.export import ExportQuery
 
 UNSCHEDULED = "UNSCHEDULED"
-_SAMPLE_COLUMNS = ("id", "participant_id", "visit_id", "sample_type_id", "container_type_id", "status",
-                   "freeze_thaw_count", "initial_quantity", "unit")
+_SAMPLE_COLUMNS = frozenset({"id", "participant_id", "visit_id", "sample_type_id", "container_type_id",
+                             "status", "freeze_thaw_count"})
 _FRAME_COLUMNS = ["sample_id", "participant_pk", "timepoint", "sample_type", "sprec", "freeze_thaw_count",
                   "collection_ord", "frozen_ord", "processing_delay_h"]
 
 
-def samples_frame(session: Session, sample_ids: np.ndarray) -> pd.DataFrame:
-    """One row per sample (in ``sample_ids`` order): participant, time point, type and pre-analytics
-    (SPREC code only: :func:`lims.samples.sprec.derive`, the export needs no explanation)."""
+def samples_frame(session: Session, marker_ids: list[int]) -> pd.DataFrame:
+    """One row per sample that has a result of the selected markers, by ascending id: participant, time point,
+    type and pre-analytics (the SPREC code alone: an export needs no explanation)."""
     import pandas as pd
 
     types = {t.id: t for t in session.scalars(select(SampleType))}
     containers = {c.id: c for c in session.scalars(select(ContainerType))}
     timepoints = dict(session.execute(
         select(Visit.id, TimePoint.code).join(TimePoint, TimePoint.id == Visit.timepoint_id)).all())
-    table = Sample.__table__
-    wanted = set(_SAMPLE_COLUMNS) | {f.name for cls in (sprec.FluidPreanalytics, sprec.SolidPreanalytics)
-                                     for f in dataclasses.fields(cls)}
-    columns = [c for c in table.c if c.name in wanted]
-    by_id: dict[int, Any] = {}
-    ids = sample_ids.tolist()
-    for start in range(0, len(ids), 20_000):
-        chunk = ids[start:start + 20_000]
-        for r in session.execute(select(*columns).where(table.c.id.in_(chunk))).mappings():
-            by_id[r["id"]] = r
+    table, results = Sample.__table__, MarkerResult.__table__
+    has_result = exists().where(results.c.sample_id == table.c.id, results.c.marker_id.in_(marker_ids))
+    columns = [c for c in table.c if c.name in _SAMPLE_COLUMNS or c.name in SPREC_COLUMNS]
     out = []
-    for sid in ids:
-        r = by_id[sid]
-        ns = SimpleNamespace(**r, sample_type=types[r["sample_type_id"]],
-                             container_type=containers.get(r["container_type_id"]))
+    for r in session.execute(select(*columns).where(has_result).order_by(table.c.id)).mappings():
+        stype = types[r["sample_type_id"]]
+        code = None if r["status"] == "missed" else sprec.derive(
+            preanalytics_of(stype, containers.get(r["container_type_id"]), r.get))
         collected, started, frozen = r["collected_at"], r["processing_started_at"], r["frozen_at"]
-        out.append((sid, r["participant_id"], timepoints.get(r["visit_id"], UNSCHEDULED),
-                    types[r["sample_type_id"]].code,
-                    None if r["status"] == "missed" else sprec.derive(preanalytics(ns)),  # type: ignore[arg-type]  # a row as a Sample
-                    r["freeze_thaw_count"],
+        out.append((r["id"], r["participant_id"], timepoints.get(r["visit_id"], UNSCHEDULED), stype.code,
+                    code, r["freeze_thaw_count"],
                     collected.date().toordinal() if collected else -1,
                     frozen.date().toordinal() if frozen else -1,
                     round((started - collected).total_seconds() / 3600, 2) if collected and started
@@ -88,11 +77,12 @@ class SampleFacts:
 
 
 def sample_facts(session: Session, study: Study, query: ExportQuery, people: list[Participant],
-                 no_genetic: set[int], sample_ids: np.ndarray) -> SampleFacts:
-    """Read the samples that have results and decide which of them the export keeps."""
+                 no_genetic: set[int], marker_ids: list[int]) -> SampleFacts:
+    """Read the samples that have results of the selected markers; decide which of them the export keeps."""
     import numpy as np
 
-    samples = samples_frame(session, sample_ids)
+    samples = samples_frame(session, marker_ids)
+    sample_ids = samples["sample_id"].to_numpy(dtype=np.int64)
     person_pos = {p.id: i for i, p in enumerate(people)}  # people are ordered by code
     person = samples["participant_pk"].map(person_pos).fillna(-1).to_numpy(dtype=np.int64)
     consented = person >= 0
