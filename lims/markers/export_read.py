@@ -163,8 +163,11 @@ def result_blocks(session: Session, marker_ids: list[int], catalogue: int) -> It
     conn = session.connection()
     sql = _results_sql(conn.dialect.name, marker_ids, scan=2 * len(marker_ids) >= catalogue)
     if conn.dialect.name == "postgresql":
-        for batch in _read_copy_postgresql(conn, sql).to_batches(READ_BLOCK):
-            yield _arrays_from_arrow(batch)
+        import pyarrow as pa
+
+        table = _read_copy_postgresql(conn, sql)
+        for batch in table.to_batches(READ_BLOCK):
+            yield _arrays_from_arrow(pa.Table.from_batches([batch], schema=table.schema))
     else:
         yield from _read_cursor(conn, sql)
 
