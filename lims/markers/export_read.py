@@ -28,11 +28,25 @@ def _row_dtype() -> Any:
                      ("qualifier", object), ("replicate", np.int64), ("assay_ord", np.int64)])
 
 
-def _results_sql(dialect: str, marker_ids: list[int], *, scan: bool) -> str:
+def _packed_dtype() -> Any:
+    import numpy as np
+
+    return np.dtype([("sample_assay", np.int64), ("marker_replicate", np.int64), ("value", np.float64),
+                     ("qualifier", object)])
+
+
+# The session's cursor reads two integers packed in one where they fit: fewer Python objects per row (the
+# cost of that read). sample id * 2**22 + assay ordinal + 1 (ordinals end at 3,652,059 = 9999-12-31 < 2**22);
+# marker id * 2**32 + replicate (an INTEGER, >= 1).
+_ASSAY_BITS, _REPLICATE_BITS = 22, 32
+
+
+def _results_sql(dialect: str, marker_ids: list[int], *, scan: bool, packed: bool = False) -> str:
     """The results query: every column typed the same on every row (NULLs as sentinels, dates as ordinals).
 
     ``scan``: most markers are wanted, so SQLite reads the table in order instead of through the marker index
-    (``+marker_id`` keeps the index out; a lookup per row would be slower than the scan).
+    (``+marker_id`` keeps the index out; a lookup per row would be slower than the scan). ``packed`` (SQLite):
+    the columns of _packed_dtype, for the session's cursor.
     """
     placeholders = ", ".join(str(int(i)) for i in marker_ids) or "NULL"
     if dialect == "postgresql":
@@ -40,6 +54,12 @@ def _results_sql(dialect: str, marker_ids: list[int], *, scan: bool) -> str:
                 "coalesce(assay_date - date '0001-01-01' + 1, -1) AS assay_ord "
                 f"FROM marker_result WHERE marker_id IN ({placeholders})")
     column = "+marker_id" if scan else "marker_id"
+    assay = "ifnull(CAST(julianday(assay_date) - 1721424.5 AS INTEGER), -1)"
+    if packed:
+        return (f"SELECT sample_id * {2**_ASSAY_BITS} + {assay} + 1 AS sample_assay, "
+                f"marker_id * {2**_REPLICATE_BITS} + replicate AS marker_replicate, "
+                f"ifnull(value, {_NO_VALUE}) AS value, ifnull(qualifier, '') AS qualifier "
+                f"FROM marker_result WHERE {column} IN ({placeholders})")
     return (f"SELECT sample_id, marker_id, ifnull(value, {_NO_VALUE}) AS value, ifnull(qualifier, '') AS "
             "qualifier, replicate, ifnull(CAST(julianday(assay_date) - 1721424.5 AS INTEGER), -1) AS "
             f"assay_ord FROM marker_result WHERE {column} IN ({placeholders})")
@@ -100,7 +120,7 @@ def _read_copy_postgresql(conn: Any, sql: str) -> pa.Table:
                                                                quoted_strings_can_be_null=False))
 
 
-def _read_cursor(conn: Any, sql: str) -> Iterator[dict[str, np.ndarray]]:
+def _read_cursor(conn: Any, marker_ids: list[int], *, scan: bool) -> Iterator[dict[str, np.ndarray]]:
     """Read the results through the session's DB-API cursor, block by block (sees the transaction's writes).
 
     Each block of row tuples becomes one structured array (numpy converts the tuples in C), then columns.
@@ -109,11 +129,11 @@ def _read_cursor(conn: Any, sql: str) -> Iterator[dict[str, np.ndarray]]:
 
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.execute(sql)
+        cursor.execute(_results_sql("sqlite", marker_ids, scan=scan, packed=True))
         while True:
             with gc_paused():
                 rows = cursor.fetchmany(READ_BLOCK)
-                block = np.array(rows, dtype=_row_dtype())
+                block = np.array(rows, dtype=_packed_dtype())
                 del rows
             if not len(block):
                 break
@@ -121,9 +141,11 @@ def _read_cursor(conn: Any, sql: str) -> Iterator[dict[str, np.ndarray]]:
             value[np.isinf(value)] = np.nan
             qualifier = block["qualifier"].copy()
             qualifier[qualifier == ""] = None
-            yield {"sample_id": block["sample_id"].copy(), "marker_id": block["marker_id"].copy(),
-                   "value": value, "qualifier": qualifier, "replicate": block["replicate"].copy(),
-                   "assay_ord": block["assay_ord"].copy()}
+            sample_assay, marker_replicate = block["sample_assay"], block["marker_replicate"]
+            yield {"sample_id": sample_assay >> _ASSAY_BITS,
+                   "marker_id": marker_replicate >> _REPLICATE_BITS, "value": value, "qualifier": qualifier,
+                   "replicate": marker_replicate & (2**_REPLICATE_BITS - 1),
+                   "assay_ord": (sample_assay & (2**_ASSAY_BITS - 1)) - 1}
     finally:
         cursor.close()
 
@@ -161,15 +183,15 @@ def result_blocks(session: Session, marker_ids: list[int], catalogue: int) -> It
     read_adbc_sqlite.)
     """
     conn = session.connection()
-    sql = _results_sql(conn.dialect.name, marker_ids, scan=2 * len(marker_ids) >= catalogue)
+    scan = 2 * len(marker_ids) >= catalogue
     if conn.dialect.name == "postgresql":
         import pyarrow as pa
 
-        table = _read_copy_postgresql(conn, sql)
+        table = _read_copy_postgresql(conn, _results_sql("postgresql", marker_ids, scan=scan))
         for batch in table.to_batches(READ_BLOCK):
             yield _arrays_from_arrow(pa.Table.from_batches([batch], schema=table.schema))
     else:
-        yield from _read_cursor(conn, sql)
+        yield from _read_cursor(conn, marker_ids, scan=scan)
 
 
 def results_arrays(session: Session, marker_ids: list[int], catalogue: int) -> dict[str, np.ndarray]:
