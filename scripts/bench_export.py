@@ -11,7 +11,9 @@ a process of its own (its peak RSS is its own), against, in the same run on the 
 ``pandas.read_sql_query`` of the result rows on a plain sqlite3 connection (the baseline), and an ADBC read of
 the same rows into Arrow (the limit).
 
-Targets (issue 17.5): the export no slower than the pandas read (<= 1.0x) and within 3x of the ADBC read.
+Targets (issue 17.5): the export no slower than the pandas read (<= 1.0x) and within 3x of the ADBC read, with
+its peak memory printed: the export reads the results block by block and pivots the wide form as they come, so
+its memory holds the wide cells (rows x markers), not every result.
 """
 
 from __future__ import annotations

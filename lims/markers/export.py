@@ -6,14 +6,12 @@ writes data + data dictionary + manifest into a zip, and records an :class:`Expo
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import json
 import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -25,24 +23,21 @@ from lims.core.db import utcnow
 from lims.core.errors import DomainError, Forbidden
 from lims.core.permissions import allowed
 from lims.core.spreadsheet import frame_csv, frame_xlsx
-from lims.markers.export_read import results_arrays
-from lims.markers.export_shapes import data_dictionary, long_form, ord_day, type_name, wide_form
+from lims.markers.export_read import result_blocks
+from lims.markers.export_samples import ResultTally, empty_taken, sample_facts
+from lims.markers.export_shapes import data_dictionary, long_form, type_name
+from lims.markers.export_wide import WidePivot
 from lims.markers.models import ExportRun, Marker
-from lims.participants.models import Consent, Participant, Visit
-from lims.samples import sprec
-from lims.samples.models import Sample
-from lims.samples.presenters import preanalytics
-from lims.studies.models import ContainerType, SampleType, Study, TimePoint
+from lims.participants.models import Consent, Participant
+from lims.studies.models import Study
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
 FORMS = ("long", "wide")
 FORMATS = ("csv", "xlsx", "parquet")
 DEFAULT_OUTCOMES = ("ccr_cre1", "pcr", "mpr", "os_time", "os_event", "dfs_time", "dfs_event", "efs_time",
                     "efs_event")
-UNSCHEDULED = "UNSCHEDULED"
 # Endpoint columns the export supplies itself (covariates) or never passes on.
 _ENDPOINT_SKIP = {"participant_id", "site", "stratum", "enrol_date", "variant"}
 
@@ -136,48 +131,6 @@ def _markers(session: Session, codes: list[str]) -> tuple[list[Marker], int]:
     return markers, catalogue
 
 
-_SAMPLE_COLUMNS = ("id", "participant_id", "visit_id", "sample_type_id", "container_type_id", "status",
-                   "freeze_thaw_count", "initial_quantity", "unit")
-
-
-def _samples_frame(session: Session, sample_ids: np.ndarray) -> pd.DataFrame:
-    """One row per sample (in ``sample_ids`` order): participant, time point, type and pre-analytics
-    (SPREC)."""
-    import pandas as pd
-
-    types = {t.id: t for t in session.scalars(select(SampleType))}
-    containers = {c.id: c for c in session.scalars(select(ContainerType))}
-    timepoints = dict(session.execute(
-        select(Visit.id, TimePoint.code).join(TimePoint, TimePoint.id == Visit.timepoint_id)).all())
-    table = Sample.__table__
-    wanted = set(_SAMPLE_COLUMNS) | {f.name for cls in (sprec.FluidPreanalytics, sprec.SolidPreanalytics)
-                                     for f in dataclasses.fields(cls)}
-    columns = [c for c in table.c if c.name in wanted]
-    by_id: dict[int, Any] = {}
-    ids = sample_ids.tolist()
-    for start in range(0, len(ids), 20_000):
-        chunk = ids[start:start + 20_000]
-        for r in session.execute(select(*columns).where(table.c.id.in_(chunk))).mappings():
-            by_id[r["id"]] = r
-    out = []
-    for sid in ids:
-        r = by_id[sid]
-        ns = SimpleNamespace(**r, sample_type=types[r["sample_type_id"]],
-                             container_type=containers.get(r["container_type_id"]))
-        collected, started, frozen = r["collected_at"], r["processing_started_at"], r["frozen_at"]
-        out.append((sid, r["participant_id"], timepoints.get(r["visit_id"], UNSCHEDULED),
-                    types[r["sample_type_id"]].code,
-                    None if r["status"] == "missed" else sprec.derive(preanalytics(ns)),  # type: ignore[arg-type]  # a row as a Sample
-                    r["freeze_thaw_count"],
-                    collected.date().toordinal() if collected else -1,
-                    frozen.date().toordinal() if frozen else -1,
-                    round((started - collected).total_seconds() / 3600, 2) if collected and started
-                    else None))
-    return pd.DataFrame(out, columns=["sample_id", "participant_pk", "timepoint", "sample_type", "sprec",
-                                      "freeze_thaw_count", "collection_ord", "frozen_ord",
-                                      "processing_delay_h"])
-
-
 def _day(dates: pd.Series, t0: pd.Series) -> pd.Series:
     """Study day: date - T0 + 1 (NA where either is unknown)."""
     import pandas as pd
@@ -223,75 +176,40 @@ def build_dataset(session: Session, study: Study, query: ExportQuery, *, role: s
     """Build the long or wide dataset the query asks for (no files written).
 
     Only participants whose consent allows ``purpose`` (``export`` or ``analysis``) are included, and
-    genetic sample types only where the consent covers genetic research (see lims.consent).
+    genetic sample types only where the consent covers genetic research (see lims.consent). The results are
+    read block by block; the wide form is pivoted as they come (memory holds its cells, not the results).
     """
     import numpy as np
-    import pandas as pd
 
     check_query(query, role)
     today = today or utcnow().date()
     variant = query.dfs_variant or str((study.settings or {}).get("dfs_variant", "A"))
     people, excluded, no_genetic = _consent_filter(session, study, query, purpose)
     markers, catalogue = _markers(session, query.markers)
-    res = results_arrays(session, [m.id for m in markers], catalogue)
-    sample_ids, s_of_r = np.unique(res["sample_id"], return_inverse=True)
-    samples = _samples_frame(session, sample_ids)
-
-    # Sample-level facts and filters, broadcast to results by position.
-    person_pos = {p.id: i for i, p in enumerate(people)}  # people are ordered by code
-    s_person = samples["participant_pk"].map(person_pos).fillna(-1).to_numpy(dtype=np.int64)
-    keep_sample = s_person >= 0
-    if no_genetic:
-        genetic = samples["sample_type"].isin(consent.genetic_types(study.settings)).to_numpy()
-        keep_sample &= ~(genetic & samples["participant_pk"].isin(no_genetic).to_numpy())
-    consent_dropped = int((~keep_sample[s_of_r]).sum()) if len(s_of_r) else 0
-    if query.timepoints:
-        keep_sample &= samples["timepoint"].isin(query.timepoints).to_numpy()
-    if query.sample_types:
-        keep_sample &= samples["sample_type"].isin(query.sample_types).to_numpy()
-    keep = keep_sample[s_of_r] if len(s_of_r) else np.zeros(0, dtype=bool)
-    r = {k: v[keep] for k, v in res.items()}
-    sp = s_of_r[keep]
-    marker_pos = np.full(max((m.id for m in markers), default=0) + 1, -1, dtype=np.int64)
-    for i, m in enumerate(markers):
-        marker_pos[m.id] = i
-    mi = marker_pos[r["marker_id"]]
-    tp_rank = {tp.code: tp.order for tp in study.timepoints}
-    s_tp_rank = samples["timepoint"].map(tp_rank).fillna(10**6).to_numpy(dtype=np.int64)
-    enrol_ord = np.array([p.enrolled_on.toordinal() for p in people], dtype=np.int64)
-    s_enrol = np.where(s_person >= 0, enrol_ord[np.maximum(s_person, 0)] if len(people) else -1, -1)
-
-    # Storage time per sample: earliest assay date of its exported results (or today) - date frozen.
-    assay_or_today = np.where(r["assay_ord"] < 0, today.toordinal(), r["assay_ord"])
-    first_assay = np.full(len(samples), today.toordinal(), dtype=np.int64)
-    if len(sp):
-        np.minimum.at(first_assay, sp, assay_or_today)
-    frozen = samples["frozen_ord"].to_numpy(dtype=np.int64)
-    storage = pd.arrays.IntegerArray(np.where(frozen < 0, 0, first_assay - frozen), frozen < 0)
-    pre = {"sprec": samples["sprec"].to_numpy(dtype=object),
-           "freeze_thaw_count": samples["freeze_thaw_count"].to_numpy(dtype=np.int64),
-           "storage_days": storage,
-           "processing_delay_h": samples["processing_delay_h"].to_numpy(dtype=np.float64)}
-    collection_ord = samples["collection_ord"].to_numpy(dtype=np.int64)
-    s_collection_day = ord_day(collection_ord, s_enrol)
+    marker_ids = [m.id for m in markers]
+    facts = sample_facts(session, study, query, people, no_genetic, marker_ids)
+    tally = ResultTally(facts, markers, today)
     person_cols = {"participant_id": np.array([p.code for p in people], dtype=object),
                    "site": np.array([p.site.code for p in people], dtype=object),
                    "stratum": np.array([p.stratum for p in people], dtype=object),
                    "stage": np.array([p.stage for p in people], dtype=object)}
-    codes = np.array([m.code for m in markers], dtype=object)
-
-    endpoints, variant = _endpoints(session, study, people, list(query.outcomes), variant, query.dates)
+    blocks = result_blocks(session, marker_ids, catalogue)
     if query.form == "long":
-        frame = long_form(query, r, sp, mi, s_person, s_tp_rank, samples, pre, s_collection_day, s_enrol,
-                          collection_ord, person_cols, markers, codes)
+        taken = [tally.take(block) for block in blocks] or [empty_taken()]
+        frame = long_form(query, {k: np.concatenate([t[k] for t in taken]) for k in taken[0]}, facts,
+                          tally.preanalytics(), person_cols, markers)
     else:
-        frame = wide_form(query, r, sp, mi, s_person, s_tp_rank, samples, pre, s_collection_day,
-                          collection_ord, enrol_ord, person_cols, codes)
+        pivot = WidePivot(facts, len(markers))
+        for block in blocks:
+            pivot.add(tally.take(block))
+        frame = pivot.frame(query, tally.preanalytics(), person_cols,
+                            np.array([m.code for m in markers], dtype=object))
+    endpoints, variant = _endpoints(session, study, people, list(query.outcomes), variant, query.dates)
     if endpoints is not None:
         frame = frame.merge(endpoints, on="participant_id", how="left")
     dictionary = data_dictionary(frame, markers, variant)
     filtered = bool(query.participants or query.strata)
-    excluded = {**excluded, "results of excluded participants": 0 if filtered else consent_dropped}
+    excluded = {**excluded, "results of excluded participants": 0 if filtered else tally.consent_dropped}
     return Dataset(frame=frame, dictionary=dictionary, excluded=excluded, dfs_variant=variant,
                    endpoints_included=endpoints is not None)
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from lims.markers.export import ExportQuery
+    from lims.markers.export_samples import SampleFacts
 
 
 PREANALYTIC = ("sprec", "freeze_thaw_count", "storage_days", "processing_delay_h")
@@ -99,20 +100,19 @@ def _latest(r: dict[str, np.ndarray], mi: np.ndarray) -> np.ndarray:
     return r["replicate"] == top
 
 
-def long_form(query: ExportQuery, r: dict[str, np.ndarray], sp: np.ndarray, mi: np.ndarray,
-              s_person: np.ndarray,
-              s_tp_rank: np.ndarray, samples: pd.DataFrame, pre: dict[str, Any], s_collection_day: Any,
-              s_enrol: np.ndarray, collection_ord: np.ndarray, person_cols: dict[str, np.ndarray],
-              markers: list[Marker], codes: np.ndarray) -> pd.DataFrame:
+def long_form(query: ExportQuery, r: dict[str, np.ndarray], facts: SampleFacts, pre: dict[str, Any],
+              person_cols: dict[str, np.ndarray], markers: list[Marker]) -> pd.DataFrame:
     """One row per result, ordered by participant, time point, marker, sample and replicate."""
     import numpy as np
     import pandas as pd
 
-    latest = _latest(r, mi)
-    pp = s_person[sp]
-    order = np.lexsort((r["replicate"], r["sample_id"], mi, s_tp_rank[sp], pp))
-    sp, mi, pp, latest = sp[order], mi[order], pp[order], latest[order]
+    latest = _latest(r, r["mi"])
+    pp = facts.person[r["sp"]]
+    order = np.lexsort((r["replicate"], r["sample_id"], r["mi"], facts.tp_rank[r["sp"]], pp))
+    pp, latest = pp[order], latest[order]
     r = {k: v[order] for k, v in r.items()}
+    sp, mi, samples, s_enrol = r["sp"], r["mi"], facts.frame, facts.enrol_ord
+    codes = np.array([m.code for m in markers], dtype=object)
     key_codes, _ = pd.factorize(sp)
     key_names = np.array([f"S{k + 1:06d}" for k in range(int(key_codes.max()) + 1 if len(key_codes) else 0)],
                          dtype=object)
@@ -125,91 +125,15 @@ def long_form(query: ExportQuery, r: dict[str, np.ndarray], sp: np.ndarray, mi: 
         "sample_key": key_names[key_codes] if len(key_codes) else np.zeros(0, dtype=object),
         "marker": codes[mi], "value": r["value"], "unit": units[mi], "qualifier": r["qualifier"],
         "replicate": r["replicate"], "remeasurement": r["replicate"] > 1, "latest": latest,
-        "transform": transforms[mi], "collection_day": s_collection_day[sp],
+        "transform": transforms[mi], "collection_day": facts.collection_day[sp],
         "assay_day": ord_day(r["assay_ord"], s_enrol[sp]),
     })
     if query.dates:
         data["enrol_date"] = ord_date(s_enrol[sp])
-        data["collection_date"] = ord_date(collection_ord[sp])
+        data["collection_date"] = ord_date(facts.collection_ord[sp])
         data["assay_date"] = ord_date(r["assay_ord"])
     for name, values in pre.items():
         data[name] = values[sp]
-    return pd.DataFrame(data)
-
-
-def wide_form(query: ExportQuery, r: dict[str, np.ndarray], sp: np.ndarray, mi: np.ndarray,
-              s_person: np.ndarray,
-              s_tp_rank: np.ndarray, samples: pd.DataFrame, pre: dict[str, Any], s_collection_day: Any,
-              collection_ord: np.ndarray, enrol_ord: np.ndarray, person_cols: dict[str, np.ndarray],
-              codes: np.ndarray) -> pd.DataFrame:
-    """One row per participant x time point; markers as columns (latest replicate), pre-analytics per type.
-
-    When two samples of a time point carry the same marker, the one registered last (highest sample id) wins.
-    """
-    import numpy as np
-    import pandas as pd
-
-    n_markers = len(codes)
-    used = np.unique(sp)
-    rank_codes, tp_ranks = pd.factorize(s_tp_rank)  # dense time point rank per sample
-    width = len(tp_ranks) + 1
-    s_row_key = s_person * width + rank_codes
-    row_keys = np.unique(s_row_key[used])
-    # Order rows by participant (code order) then by the schedule's time point order.
-    tp_of_key = np.asarray(tp_ranks)[row_keys % width] if len(row_keys) else np.zeros(0, dtype=np.int64)
-    row_keys = row_keys[np.lexsort((tp_of_key, row_keys // width))]
-    row_of_key = pd.Index(row_keys)
-    s_row = row_of_key.get_indexer(s_row_key)
-    n_rows = len(row_keys)
-    latest = _latest(r, mi)
-    rows_r = s_row[sp]
-    pick = np.flatnonzero(latest)
-    pick = pick[np.lexsort((r["sample_id"][pick], mi[pick], rows_r[pick]))]
-    cell = rows_r[pick] * max(n_markers, 1) + mi[pick]
-    last = np.ones(len(pick), dtype=bool)
-    if len(pick) > 1:
-        last[:-1] = cell[:-1] != cell[1:]
-    pick = pick[last]
-    values = np.full((n_rows, n_markers), np.nan)
-    values[rows_r[pick], mi[pick]] = r["value"][pick]
-    qualifiers = np.full((n_rows, n_markers), None, dtype=object)
-    qualifiers[rows_r[pick], mi[pick]] = r["qualifier"][pick]
-    present = np.zeros(n_markers, dtype=bool)
-    present[mi[pick]] = True
-    first_sample = pd.Series(used).groupby(s_row[used]).min()  # any sample of the row, for its facts
-    s_first = first_sample.reindex(range(n_rows)).to_numpy(dtype=np.int64)
-    person_of_row = s_person[s_first]
-    data: dict[str, Any] = {"participant_id": person_cols["participant_id"][person_of_row],
-                            "timepoint": samples["timepoint"].to_numpy(dtype=object)[s_first]}
-    for c in ("site", "stratum", "stage"):
-        data[c] = person_cols[c][person_of_row]
-    day = pd.Series(s_collection_day[used]).groupby(s_row[used]).min()
-    data["collection_day"] = pd.array(day.reindex(range(n_rows)).to_numpy(), dtype="Int64")
-    if query.dates:
-        data["enrol_date"] = ord_date(enrol_ord[person_of_row])
-        coll = pd.Series(np.where(collection_ord[used] < 0, 10**9,
-                                  collection_ord[used])).groupby(s_row[used]).min()
-        data["collection_date"] = ord_date(np.where(coll.to_numpy() >= 10**9, -1, coll.to_numpy()))
-        assay = np.where(r["assay_ord"] < 0, 10**9, r["assay_ord"])
-        first = pd.Series(assay).groupby(rows_r).min().reindex(range(n_rows)).fillna(10**9).to_numpy(
-            dtype=np.int64)
-        data["assay_date"] = ord_date(np.where(first >= 10**9, -1, first))
-    for j in np.flatnonzero(present):
-        data[str(codes[j])] = values[:, j]
-    for j in np.flatnonzero(present):
-        column = qualifiers[:, j]
-        if np.not_equal(column, None).any():  # type: ignore[call-overload]  # numpy compares with None
-            data[f"{codes[j]}__qualifier"] = column
-    s_type = samples["sample_type"].to_numpy(dtype=object)
-    for stype in sorted(set(s_type[used].tolist())):
-        of_type = used[s_type[used] == stype]
-        chosen = pd.Series(of_type).groupby(s_row[of_type]).min()
-        rows_with = chosen.index.to_numpy()
-        for name, values_ in pre.items():
-            column = pd.Series(pd.array(values_)[chosen.to_numpy()], index=rows_with).reindex(range(n_rows))
-            data[f"{stype}__{name}"] = column.to_numpy() if name not in ("storage_days",
-                                                                         "freeze_thaw_count") \
-                else pd.array(column, dtype="Int64")
     return pd.DataFrame(data)
 
 

@@ -23,6 +23,9 @@ ROWS = [
      "assay_date": date(1999, 12, 31)},
     {"id": 4, "sample_id": 9, "marker_id": 5, "value": 2.0, "qualifier": None, "replicate": 1,
      "assay_date": date(2025, 3, 2)},
+    # the far ends of what the cursor packs two to an integer: ids, replicates, the last date
+    {"id": 5, "sample_id": 2**40, "marker_id": 5, "value": -1e300, "qualifier": "NA", "replicate": 2**31 - 1,
+     "assay_date": date(9999, 12, 31)},
 ]
 
 
@@ -50,7 +53,7 @@ def test_adbc_and_cursor_reads_agree(results_file) -> None:
     for scan in (True, False):
         sql = export_read._results_sql("sqlite", [2, 3], scan=scan)
         with engine.connect() as conn:
-            by_cursor = export_read._arrays_from_arrow(export_read._read_cursor(conn, sql))
+            by_cursor = export_read.concat_blocks(export_read._read_cursor(conn, [2, 3], scan=scan))
         by_adbc = export_read._arrays_from_arrow(export_read.read_adbc_sqlite(path, sql))
         order = np.argsort(by_cursor["sample_id"] * 10 + by_cursor["marker_id"])
         assert by_cursor["sample_id"][order].tolist() == [7, 7, 8]
@@ -61,6 +64,31 @@ def test_adbc_and_cursor_reads_agree(results_file) -> None:
         order_adbc = np.argsort(by_adbc["sample_id"] * 10 + by_adbc["marker_id"])
         for key, column in by_cursor.items():
             np.testing.assert_array_equal(column[order], by_adbc[key][order_adbc], err_msg=key)
+
+
+def test_packed_cursor_read_keeps_the_far_ends(results_file) -> None:
+    engine, path = results_file
+    with engine.connect() as conn:
+        by_cursor = export_read.concat_blocks(export_read._read_cursor(conn, [5], scan=False))
+    by_adbc = export_read._arrays_from_arrow(
+        export_read.read_adbc_sqlite(path, export_read._results_sql("sqlite", [5], scan=False)))
+    assert by_cursor["sample_id"].tolist() == [9, 2**40]
+    assert by_cursor["replicate"].tolist() == [1, 2**31 - 1]
+    assert by_cursor["assay_ord"].tolist() == [date(2025, 3, 2).toordinal(), date(9999, 12, 31).toordinal()]
+    for key, column in by_cursor.items():
+        np.testing.assert_array_equal(column, by_adbc[key], err_msg=key)
+
+
+def test_cursor_blocks_join_to_one_read(results_file, monkeypatch) -> None:
+    engine, _ = results_file
+    with engine.connect() as conn:
+        whole = export_read.concat_blocks(export_read._read_cursor(conn, [2, 3, 5], scan=True))
+        monkeypatch.setattr(export_read, "READ_BLOCK", 1)
+        blocks = list(export_read._read_cursor(conn, [2, 3, 5], scan=True))
+    assert len(blocks) == 5
+    for key, column in export_read.concat_blocks(blocks).items():
+        np.testing.assert_array_equal(column, whole[key], err_msg=key)
+    assert export_read.concat_blocks([])["qualifier"].dtype == object
 
 
 def test_import_writes_block_by_block(session, catalogue, sampled, monkeypatch) -> None:

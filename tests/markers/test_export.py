@@ -166,3 +166,20 @@ def test_filters_and_bad_queries(session, study, results) -> None:
         build_dataset(session, study, ExportQuery(form="tall"), role="researcher")
     with pytest.raises(DomainError, match="unknown outcome"):
         build_dataset(session, study, ExportQuery(outcomes=["enrol_date"]), role="researcher")
+
+
+@pytest.mark.parametrize("form", ["long", "wide"])
+def test_block_by_block_equals_one_read(session, study, results, form, monkeypatch) -> None:
+    """The wide pivot is filled block by block as the results are read: a result per block gives the frame
+    (values, qualifiers, superseded replicates, dates, exclusion counts) that one block of all results
+    gives."""
+    from lims.markers import export_read
+
+    query = ExportQuery(form=form, dates=True)
+    one = build_dataset(session, study, query, role="pi", today=date(2026, 1, 1))
+    monkeypatch.setattr(export_read, "READ_BLOCK", 1)
+    blocked = build_dataset(session, study, query, role="pi", today=date(2026, 1, 1))
+    pd.testing.assert_frame_equal(blocked.frame, one.frame, check_exact=True)
+    pd.testing.assert_frame_equal(blocked.dictionary, one.dictionary, check_exact=True)
+    assert blocked.excluded == one.excluded
+    assert len(one.frame) > 1

@@ -6,6 +6,8 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lims.samples.sprec import (
     FluidPreanalytics,
@@ -363,3 +365,37 @@ def test_explain_reason_for_other() -> None:
     rows = explain(edta_plasma(precentrifugation_temp_c=14))
     assert rows[2][1] == "Z"
     assert "14 °C is outside SPREC's RT (18-28 °C) and 2-10 °C ranges" in rows[2][2]
+
+
+_MOMENTS = st.one_of(st.none(),
+                     st.sampled_from([-30, 0, 15, 59, 60, 61, 119, 120, 240, 1500, 3000, 5000]).map(at))
+_TEMPS = st.one_of(st.none(), st.sampled_from([4.0, 21.0, 37.0, 50.0, -80.0, -20.0, -140.0, -196.0, 1.0]))
+_FLAGS = st.sampled_from([None, True, False])
+_FLUIDS = st.builds(
+    FluidPreanalytics, sprec_type=st.sampled_from([None, "PL2", "SER", "CEL"]),
+    container_code=st.sampled_from([None, "PED", "SST"]), collected_at=_MOMENTS,
+    processing_started_at=_MOMENTS, precentrifugation_temp_c=_TEMPS,
+    spin1_g=st.sampled_from([None, 500.0, 1800.0, 4000.0, 16000.0]),
+    spin1_min=st.sampled_from([None, 10.0, 20.0, 30.0]), spin1_temp_c=_TEMPS, spin1_brake=_FLAGS,
+    spin2_g=st.sampled_from([None, 2000.0, 16000.0]), spin2_min=st.sampled_from([None, 10.0]),
+    spin2_temp_c=_TEMPS, spin2_brake=_FLAGS, spin2_done=_FLAGS, postspin_temp_c=_TEMPS, frozen_at=_MOMENTS,
+    storage_temp_c=_TEMPS,
+    storage_container=st.sampled_from([None, "PP", "CRYO", "PRIMARY", "PARAFFIN", "BAG"]),
+    storage_via_minus80=_FLAGS, aliquot_volume_ul=st.sampled_from([None, 20.0, 100.0, 500.0, 3000.0]),
+    spun=_FLAGS, last_spin_ended_at=_MOMENTS)
+_SOLIDS = st.builds(
+    SolidPreanalytics, sprec_type=st.sampled_from([None, "TIS"]),
+    collection_type=st.sampled_from([None, "SRG", "BPS"]), clamped_at=_MOMENTS, excised_at=_MOMENTS,
+    fixation_started_at=_MOMENTS, fixation_ended_at=_MOMENTS,
+    fixation_type=st.sampled_from([None, "NBF", "SNP"]),
+    storage_temp_c=_TEMPS, storage_container=st.sampled_from([None, "PP", "CRYO", "PARAFFIN"]),
+    storage_via_minus80=_FLAGS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(p=st.one_of(_FLUIDS, _SOLIDS))
+def test_code_and_explanation_come_from_the_same_rules(p: FluidPreanalytics | SolidPreanalytics) -> None:
+    """derive() writes no reasons, yet gives the letters explain() gives, element by element."""
+    elements = explain(p)
+    assert derive(p) == "-".join(letter for _, letter, _ in elements)
+    assert len(elements) == 7 and all(reason for _, _, reason in elements)
