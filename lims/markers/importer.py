@@ -2,7 +2,8 @@
 insert.
 
 Nothing is written unless every row passes. A refused file raises :class:`ImportFailed` whose report lists
-each problem as file / row / column / value / reason (row numbers are the file's line numbers, header = 1).
+each problem as file / row / column / value / reason and the row rule that refused it (lims.markers.rules;
+row numbers are the file's line numbers, header = 1).
 """
 
 from __future__ import annotations
@@ -17,19 +18,19 @@ from sqlalchemy.orm import Session
 from lims import consent
 from lims.core.audit import record as audit_record
 from lims.markers.bulk import columns, insert_results
-from lims.markers.cells import (
+from lims.markers.cells import Lookups, validate_chunk, wide_to_long
+from lims.markers.models import Marker, MarkerImportRun, MarkerResult
+from lims.markers.reading import LONG_REQUIRED, SAMPLE_ALIASES, Unreadable, chunks
+from lims.markers.report import ImportFailed, ImportReport, Problem
+from lims.markers.rules import (
     CONSENT_NO_GENETIC,
     CONSENT_NO_SCOPE,
     CONSENT_OK,
     CONSENT_WITHDRAWN,
-    Lookups,
-    flag,
-    validate_chunk,
-    wide_to_long,
+    FILE_RULES,
+    Rows,
+    apply,
 )
-from lims.markers.models import Marker, MarkerImportRun, MarkerResult
-from lims.markers.reading import LONG_REQUIRED, SAMPLE_ALIASES, Unreadable, chunks
-from lims.markers.report import ImportFailed, ImportReport, Problem
 from lims.samples.models import Sample
 from lims.studies.models import SampleType, Study
 
@@ -92,7 +93,7 @@ def _detect_layout(header: list[str]) -> str:
 
 def _check_duplicates(session: Session, lookups: Lookups, data: dict[str, np.ndarray],
                       report: ImportReport) -> np.ndarray:
-    """Number replicates; refuse unflagged duplicates and flagged re-measurements of nothing."""
+    """Number replicates; refuse unflagged duplicates and flagged re-measurements of nothing (FILE_RULES)."""
     import numpy as np
     import pandas as pd
 
@@ -101,38 +102,34 @@ def _check_duplicates(session: Session, lookups: Lookups, data: dict[str, np.nda
     width = int(marker_ids.max()) + 1 if len(marker_ids) else 1
     key = pd.Series(data["sample_id"] * width + marker_ids)
     rank = key.groupby(key, sort=False).cumcount().to_numpy()
-    used = sorted(set(marker_ids.tolist()))
-    prior = np.zeros(len(key), dtype=np.int64)
-    if used:
-        stored = pd.DataFrame(session.execute(
-            select(MarkerResult.sample_id, MarkerResult.marker_id, func.max(MarkerResult.replicate))
-            .where(MarkerResult.marker_id.in_(used))
-            .group_by(MarkerResult.sample_id, MarkerResult.marker_id)).all(),
-            columns=["sample_id", "marker_id", "prior"])
-        stored = stored[stored["marker_id"] < width]
-        if len(stored):
-            before = pd.Series(stored["prior"].to_numpy(),
-                               index=stored["sample_id"] * width + stored["marker_id"])
-            prior = key.map(before).fillna(0).to_numpy(dtype=np.int64)
+    prior = _stored_replicates(session, key, marker_ids, width)
     replicate = prior + rank + 1
-    ok = ~data["bad"]
-    flagged = data["flagged"]
-    dup_file = ok & (rank > 0) & ~flagged
-    dup_stored = ok & (rank == 0) & (prior > 0) & ~flagged
-    orphan = ok & flagged & (replicate == 1)
-    if dup_file.any() or dup_stored.any() or orphan.any():
-        first_row = pd.Series(data["row"]).groupby(key.to_numpy(), sort=False).transform("first").to_numpy()
-        frame = _report_frame(data)
-        why = np.array([f"duplicate of row {r} in this file (same sample and marker); mark it "
-                        "remeasurement=yes"
-                        for r in first_row], dtype=object) if dup_file.any() else ""
-        flag(report, frame, dup_file, "sample", why)
-        flag(report, frame, dup_stored, "sample", "this sample already has a stored result for the marker; "
-              "mark it remeasurement=yes to add a re-measurement")
-        flag(report, frame, orphan, "remeasurement",
-              "marked as a re-measurement, but there is no earlier result for this sample and marker")
+    rows = Rows(_report_frame(data), {"ok": ~data["bad"], "flagged": data["flagged"], "rank": rank,
+                                      "prior": prior, "replicate": replicate, "key": key.to_numpy(),
+                                      "row": data["row"]})
+    apply(FILE_RULES, rows, report)
     data["marker_id"] = marker_ids
     return replicate
+
+
+def _stored_replicates(session: Session, key: pd.Series, marker_ids: np.ndarray, width: int) -> np.ndarray:
+    """The highest stored replicate of each row's sample and marker (0 when none is stored)."""
+    import numpy as np
+    import pandas as pd
+
+    used = sorted(set(marker_ids.tolist()))
+    if not used:
+        return np.zeros(len(key), dtype=np.int64)
+    stored = pd.DataFrame(session.execute(
+        select(MarkerResult.sample_id, MarkerResult.marker_id, func.max(MarkerResult.replicate))
+        .where(MarkerResult.marker_id.in_(used))
+        .group_by(MarkerResult.sample_id, MarkerResult.marker_id)).all(),
+        columns=["sample_id", "marker_id", "prior"])
+    stored = stored[stored["marker_id"] < width]
+    if not len(stored):
+        return np.zeros(len(key), dtype=np.int64)
+    before = pd.Series(stored["prior"].to_numpy(), index=stored["sample_id"] * width + stored["marker_id"])
+    return key.map(before).fillna(0).to_numpy(dtype=np.int64)
 
 
 def _report_frame(data: dict[str, np.ndarray]) -> pd.DataFrame:
