@@ -79,6 +79,19 @@ def arrow_table(cols: dict[str, np.ndarray]) -> pa.Table:
                      else pa.array(cols[c], type=pa.string(), from_pandas=True) for c in INSERT_COLUMNS})
 
 
+def _arrow_blocks(cols: dict[str, np.ndarray], n: int) -> pa.RecordBatchReader:
+    """The rows as a stream of Arrow blocks: only one block's text is converted at a time."""
+    import pyarrow as pa
+
+    def blocks() -> Iterator[pa.RecordBatch]:
+        for start in range(0, n, INSERT_BLOCK):
+            block = {c: cols[c][start:start + INSERT_BLOCK] for c in INSERT_COLUMNS}
+            yield from arrow_table(block).to_batches()
+
+    schema = arrow_table({c: cols[c][:0] for c in INSERT_COLUMNS}).schema
+    return pa.RecordBatchReader.from_batches(schema, blocks())
+
+
 def _sqlite_staged(raw: Any, cols: dict[str, np.ndarray]) -> bool:
     """Insert through a staging file written by ADBC; False (nothing done) when that is not possible."""
     try:
@@ -94,7 +107,7 @@ def _sqlite_staged(raw: Any, cols: dict[str, np.ndarray]) -> bool:
         with adbc.connect(path, autocommit=True) as staging, staging.cursor() as cur:
             cur.execute("PRAGMA journal_mode=OFF")  # a scratch file: nothing to recover after a crash
             cur.execute("PRAGMA synchronous=OFF")
-            cur.adbc_ingest("rows", arrow_table(cols), mode="create")
+            cur.adbc_ingest("rows", _arrow_blocks(cols, len(cols["replicate"])), mode="create")
         cursor = raw.cursor()
         try:
             cursor.execute(f'ATTACH DATABASE ? AS "{schema}"', (path,))
