@@ -13,6 +13,9 @@ from sqlalchemy import delete, select, text
 from lims.core.database import make_engine
 from lims.markers import bulk, export_read, importer
 from lims.markers.models import MarkerResult
+from tests.conftest import is_postgres
+
+sqlite_only = pytest.mark.skipif(is_postgres(), reason="the SQLite staging path (PostgreSQL uses COPY)")
 
 ROWS = [
     {"id": 1, "sample_id": 7, "marker_id": 2, "value": 1.25, "qualifier": None, "replicate": 1,
@@ -96,6 +99,7 @@ def _stored(session) -> list[tuple]:
     return [tuple(v.hex() if isinstance(v, float) else v for v in row) for row in session.execute(_STORED)]
 
 
+@sqlite_only
 def test_staged_insert_stores_exactly_what_executemany_stores(session, catalogue, sampled,
                                                               monkeypatch) -> None:
     """The ADBC staging file and the executemany path store the same bits, NULLs, texts and dates."""
@@ -131,6 +135,7 @@ def test_staged_insert_stores_exactly_what_executemany_stores(session, catalogue
     {"qualifier": np.array(["odd"], dtype=object)},  # qualifier spelling
     {"replicate": np.array([0])},  # replicate >= 1
 ], ids=["foreign key", "value or qualifier", "qualifier", "replicate"])
+@sqlite_only
 def test_staged_insert_keeps_the_constraints(session, catalogue, sampled, change) -> None:
     """Rows copied from the staging file meet marker_result's foreign keys and CHECK constraints."""
     _, acc = sampled()
