@@ -108,7 +108,7 @@ def validate_chunk(frame: pd.DataFrame, lookups: Lookups, report: ImportReport) 
         a["scaled"] = a["numbers"] * a["factors"]
     a["overflow"] = np.isinf(a["scaled"]) & ~np.isinf(a["numbers"])
     a.update(_meta(frame))
-    bad = apply(ROW_RULES, Rows(frame, a, lookups.markers, lookups.type_codes), report)
+    bad = apply(ROW_RULES, Rows(frame, a, len(frame), lookups.markers, lookups.type_codes), report)
     converted = a["converted"]
     return {
         "bad": bad, "row": frame["_row"].to_numpy(), "sample_id": a["sample_ids"],

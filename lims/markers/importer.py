@@ -104,9 +104,9 @@ def _check_duplicates(session: Session, lookups: Lookups, data: dict[str, np.nda
     rank = key.groupby(key, sort=False).cumcount().to_numpy()
     prior = _stored_replicates(session, key, marker_ids, width)
     replicate = prior + rank + 1
-    rows = Rows(_report_frame(data), {"ok": ~data["bad"], "flagged": data["flagged"], "rank": rank,
-                                      "prior": prior, "replicate": replicate, "key": key.to_numpy(),
-                                      "row": data["row"]})
+    rows = Rows(lambda: _report_frame(data), {"ok": ~data["bad"], "flagged": data["flagged"], "rank": rank,
+                                              "prior": prior, "replicate": replicate, "key": key.to_numpy(),
+                                              "row": data["row"]}, len(rank))
     apply(FILE_RULES, rows, report)
     data["marker_id"] = marker_ids
     return replicate

@@ -32,10 +32,17 @@ class Rows:
     derived arrays by name (``known_sample``, ``numbers``, ``qualifier``, ...), one value per row.
     """
 
-    frame: pd.DataFrame
+    source: pd.DataFrame | Callable[[], pd.DataFrame]  # the frame, or how to build it if a rule refuses rows
     a: dict[str, Any]
+    n: int
     markers: list[Any] = field(default_factory=list)
     type_codes: list[str] = field(default_factory=list)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if callable(self.source):
+            self.source = self.source()
+        return self.source
 
 
 Mask = Callable[[Rows], "np.ndarray"]
@@ -78,7 +85,7 @@ def apply(rules: list[Rule], rows: Rows, report: ImportReport) -> np.ndarray:
     """Apply the rules in order, recording every refused row; return the mask of refused rows."""
     import numpy as np
 
-    bad = np.zeros(len(rows.frame), dtype=bool)
+    bad = np.zeros(rows.n, dtype=bool)
     for rule in rules:
         mask = rule.test(rows)
         idx = np.flatnonzero(mask)
