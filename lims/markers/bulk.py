@@ -6,7 +6,7 @@ transaction (the rows roll back with it).
   copies with one ``INSERT INTO marker_result ... SELECT``: constraints, foreign keys and indexes apply as for
   any insert. SQLite cannot detach a database read in an open transaction, so the staging schema stays
   attached until the connection goes back to the pool (:mod:`lims.core.database` detaches it there); its file
-  is unlinked at once.
+  is unlinked as soon as the rows are copied.
 - SQLite, a small file (or when ADBC is missing): one prepared INSERT run by ``executemany`` over the rows,
   fed block by block from the arrays.
 - PostgreSQL: COPY FROM STDIN of CSV that Arrow writes in C++.
