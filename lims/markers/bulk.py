@@ -15,6 +15,7 @@ transaction (the rows roll back with it).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import tempfile
@@ -31,6 +32,8 @@ from lims.markers.models import MarkerResult
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
+
+log = logging.getLogger(__name__)
 
 INSERT_COLUMNS = ("sample_id", "marker_id", "import_id", "value", "qualifier", "original_value",
                   "original_unit", "replicate", "run_id", "batch_id", "plate_id", "assay_date", "operator")
@@ -92,30 +95,45 @@ def _arrow_blocks(cols: dict[str, np.ndarray], n: int) -> pa.RecordBatchReader:
     return pa.RecordBatchReader.from_batches(schema, blocks())
 
 
-def _sqlite_staged(raw: Any, cols: dict[str, np.ndarray]) -> bool:
-    """Insert through a staging file written by ADBC; False (nothing done) when that is not possible."""
+def _write_staging(cols: dict[str, np.ndarray]) -> str | None:
+    """Write the rows with ADBC into a new scratch database file; its path, or None if that failed (a full
+    temporary disk, a driver error): the caller then inserts with executemany."""
     try:
         import adbc_driver_sqlite.dbapi as adbc
     except ImportError:  # pragma: no cover - a declared dependency
-        return False
-    if len(raw.execute("PRAGMA database_list").fetchall()) >= MAX_ATTACHED:
-        return False  # many imports in one transaction: the attached staging files are not yet detached
-    schema = f"{STAGING_PREFIX}{secrets.token_hex(8)}"
-    fd, path = tempfile.mkstemp(prefix="lims-import-", suffix=".db")
-    os.close(fd)
+        return None
+    path = None
     try:
+        fd, path = tempfile.mkstemp(prefix="lims-import-", suffix=".db")
+        os.close(fd)
         with adbc.connect(path, autocommit=True) as staging, staging.cursor() as cur:
             cur.execute("PRAGMA journal_mode=OFF")  # a scratch file: nothing to recover after a crash
             cur.execute("PRAGMA synchronous=OFF")
             cur.adbc_ingest("rows", _arrow_blocks(cols, len(cols["replicate"])), mode="create")
-        cursor = raw.cursor()
-        try:
-            cursor.execute(f'ATTACH DATABASE ? AS "{schema}"', (path,))
-            cursor.execute(f'INSERT INTO marker_result ({_NAMES}) SELECT {_NAMES} '  # noqa: S608 - our names
-                           f'FROM "{schema}".rows ORDER BY rowid')
-        finally:
-            cursor.close()
+    except (OSError, adbc.Error) as exc:
+        log.warning("marker import: no staging file (%s); inserting row by row", exc)
+        if path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        return None
+    return path
+
+
+def _sqlite_staged(raw: Any, cols: dict[str, np.ndarray]) -> bool:
+    """Insert through a staging file written by ADBC; False (nothing done) when that is not possible."""
+    if len(raw.execute("PRAGMA database_list").fetchall()) >= MAX_ATTACHED:
+        return False  # many imports in one transaction: the attached staging files are not yet detached
+    path = _write_staging(cols)
+    if path is None:
+        return False
+    schema = f"{STAGING_PREFIX}{secrets.token_hex(8)}"
+    cursor = raw.cursor()
+    try:
+        cursor.execute(f'ATTACH DATABASE ? AS "{schema}"', (path,))
+        cursor.execute(f'INSERT INTO marker_result ({_NAMES}) SELECT {_NAMES} '  # noqa: S608 - our names
+                       f'FROM "{schema}".rows ORDER BY rowid')
     finally:
+        cursor.close()
         with contextlib.suppress(OSError):  # Windows keeps an open file; its temp dir is cleaned later
             os.unlink(path)  # the attached file stays readable until it is detached
     return True

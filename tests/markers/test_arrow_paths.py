@@ -154,6 +154,23 @@ def test_staged_insert_keeps_the_constraints(session, catalogue, sampled, change
     assert bulk._sqlite_staged(raw, bulk.columns(data, np.array([2]), report.import_id))  # the control
 
 
+@sqlite_only
+def test_without_a_staging_file_the_import_inserts_row_by_row(session, catalogue, sampled,
+                                                              monkeypatch) -> None:
+    import adbc_driver_sqlite.dbapi as adbc
+
+    def full_disk(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(bulk, "STAGE_MIN_ROWS", 0)
+    monkeypatch.setattr(adbc, "connect", full_disk)
+    _, acc = sampled()
+    report = importer.import_results(session, f"sample,marker,value,unit\n{acc['SERUM']},IL6,1.5,pg/mL\n"
+                                     .encode(), filename="one.csv")
+    assert report.ok and session.scalar(select(MarkerResult.value)) == 1.5
+    assert not any(row[1].startswith("lims_stage_") for row in session.execute(text("PRAGMA database_list")))
+
+
 def test_staging_schemas_are_detached_when_the_connection_returns(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'main.db'}")
     sqlite3.connect(tmp_path / "stage.db").execute("CREATE TABLE rows (x)").connection.close()
