@@ -42,6 +42,7 @@ STAGE_MIN_ROWS = 20_000  # below this the staging file costs more than it saves
 _NAMES = ", ".join(INSERT_COLUMNS)
 _INSERT_VALUES = (f"INSERT INTO marker_result ({_NAMES}) "  # noqa: S608 - our own column names
                   f"VALUES ({', '.join('?' * len(INSERT_COLUMNS))})")
+COPY_CACHE_KIB = -65_536  # page cache of the connection during the copy (negative: KiB), then restored
 MAX_ATTACHED = 8  # SQLite's default limit is 10 attached databases per connection
 
 
@@ -128,11 +129,14 @@ def _sqlite_staged(raw: Any, cols: dict[str, np.ndarray]) -> bool:
         return False
     schema = f"{STAGING_PREFIX}{secrets.token_hex(8)}"
     cursor = raw.cursor()
+    (cache,) = cursor.execute("PRAGMA cache_size").fetchone()
     try:
         cursor.execute(f'ATTACH DATABASE ? AS "{schema}"', (path,))
+        cursor.execute(f"PRAGMA cache_size={COPY_CACHE_KIB}")  # the indexes' pages stay in memory
         cursor.execute(f'INSERT INTO marker_result ({_NAMES}) SELECT {_NAMES} '  # noqa: S608 - our names
                        f'FROM "{schema}".rows ORDER BY rowid')
     finally:
+        cursor.execute(f"PRAGMA cache_size={int(cache)}")
         cursor.close()
         with contextlib.suppress(OSError):  # Windows keeps an open file; its temp dir is cleaned later
             os.unlink(path)  # the attached file stays readable until it is detached
