@@ -98,16 +98,17 @@ IMPORT_CHILD = textwrap.dedent("""
     from lims import create_app
     from lims.accounts.models import User
     from lims.extensions import db
-    from lims.markers import importer
+    from lims.markers import bulk, importer
 
-    original = importer._insert
+    bulk.STAGE_MIN_ROWS = 0                # SQLite: the staging-file path that large files take
+    original = importer.insert_results
 
     def insert_then_wait(*args, **kwargs):
         original(*args, **kwargs)          # every row is written inside the open transaction...
         print("inserted", flush=True)
         time.sleep(600)                    # ...and the parent kills us before the commit
 
-    importer._insert = insert_then_wait
+    importer.insert_results = insert_then_wait
     app = create_app({"DATABASE_URL": sys.argv[1], "INSTANCE_PATH": sys.argv[2]})
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == "researcher"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from flask import Flask, current_app, g
@@ -12,6 +13,8 @@ from sqlalchemy.pool import StaticPool
 
 from lims.core import versions  # noqa: F401  (its session listeners change the data versions on every write)
 from lims.core.uow import takes_write_lock
+
+STAGING_PREFIX = "lims_stage_"  # schemas a bulk insert attaches to a SQLite connection for one transaction
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -24,6 +27,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+def _sqlite_detach_staging(dbapi_connection: Any, _record: Any) -> None:
+    # A bulk insert (lims.markers.bulk) copies rows from a staging database it attached; SQLite refuses to
+    # detach it while the transaction that read it is open, so it is detached here, when the connection is
+    # back in the pool after its rollback or commit.
+    if dbapi_connection is None:
+        return
+    attached = [row[1] for row in dbapi_connection.execute("PRAGMA database_list").fetchall()
+                if str(row[1]).startswith(STAGING_PREFIX)]
+    for name in attached:
+        try:
+            dbapi_connection.execute(f'DETACH DATABASE "{name}"')
+        except sqlite3.OperationalError:  # still in a transaction (no reset on return): the next check-in
+            break
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -42,6 +60,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "checkin", _sqlite_detach_staging)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)

@@ -114,7 +114,8 @@ def import_results_command(path: Path, username: str) -> None:
             report = import_results(db.session, path, by=user)
     except ImportFailed as exc:
         for p in exc.report.problems:
-            click.echo(f"ERROR {p.file} row {p.row} {p.column}={p.value!r}: {p.reason}", err=True)
+            rule = f" [rule {p.rule}]" if p.rule else ""
+            click.echo(f"ERROR {p.file} row {p.row} {p.column}={p.value!r}: {p.reason}{rule}", err=True)
         click.echo(f"Nothing imported: {exc.report.problem_count} problem(s).", err=True)
         sys.exit(1)
     click.echo(f"Import #{report.import_id}: {report.results} results ({report.remeasurements} "

@@ -2,42 +2,41 @@
 insert.
 
 Nothing is written unless every row passes. A refused file raises :class:`ImportFailed` whose report lists
-each problem as file / row / column / value / reason (row numbers are the file's line numbers, header = 1).
+each problem as file / row / column / value / reason and the row rule that refused it (lims.markers.rules;
+row numbers are the file's line numbers, header = 1).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lims import consent
-from lims.core import versions
 from lims.core.audit import record as audit_record
-from lims.markers.cells import (
+from lims.markers.bulk import columns, insert_results
+from lims.markers.cells import Lookups, validate_chunk, wide_to_long
+from lims.markers.models import Marker, MarkerImportRun, MarkerResult
+from lims.markers.reading import LONG_REQUIRED, SAMPLE_ALIASES, Unreadable, chunks
+from lims.markers.report import ImportFailed, ImportReport, Problem
+from lims.markers.rules import (
     CONSENT_NO_GENETIC,
     CONSENT_NO_SCOPE,
     CONSENT_OK,
     CONSENT_WITHDRAWN,
-    Lookups,
-    flag,
-    validate_chunk,
-    wide_to_long,
+    FILE_RULES,
+    Rows,
+    apply,
 )
-from lims.markers.models import Marker, MarkerImportRun, MarkerResult
-from lims.markers.reading import LONG_REQUIRED, SAMPLE_ALIASES, Unreadable, chunks
-from lims.markers.report import ImportFailed, ImportReport, Problem
 from lims.samples.models import Sample
 from lims.studies.models import SampleType, Study
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-    import pyarrow as pa
 
 
 def _load_lookups(session: Session) -> Lookups:
@@ -94,7 +93,7 @@ def _detect_layout(header: list[str]) -> str:
 
 def _check_duplicates(session: Session, lookups: Lookups, data: dict[str, np.ndarray],
                       report: ImportReport) -> np.ndarray:
-    """Number replicates; refuse unflagged duplicates and flagged re-measurements of nothing."""
+    """Number replicates; refuse unflagged duplicates and flagged re-measurements of nothing (FILE_RULES)."""
     import numpy as np
     import pandas as pd
 
@@ -103,38 +102,34 @@ def _check_duplicates(session: Session, lookups: Lookups, data: dict[str, np.nda
     width = int(marker_ids.max()) + 1 if len(marker_ids) else 1
     key = pd.Series(data["sample_id"] * width + marker_ids)
     rank = key.groupby(key, sort=False).cumcount().to_numpy()
-    used = sorted(set(marker_ids.tolist()))
-    prior = np.zeros(len(key), dtype=np.int64)
-    if used:
-        stored = pd.DataFrame(session.execute(
-            select(MarkerResult.sample_id, MarkerResult.marker_id, func.max(MarkerResult.replicate))
-            .where(MarkerResult.marker_id.in_(used))
-            .group_by(MarkerResult.sample_id, MarkerResult.marker_id)).all(),
-            columns=["sample_id", "marker_id", "prior"])
-        stored = stored[stored["marker_id"] < width]
-        if len(stored):
-            before = pd.Series(stored["prior"].to_numpy(),
-                               index=stored["sample_id"] * width + stored["marker_id"])
-            prior = key.map(before).fillna(0).to_numpy(dtype=np.int64)
+    prior = _stored_replicates(session, key, marker_ids, width)
     replicate = prior + rank + 1
-    ok = ~data["bad"]
-    flagged = data["flagged"]
-    dup_file = ok & (rank > 0) & ~flagged
-    dup_stored = ok & (rank == 0) & (prior > 0) & ~flagged
-    orphan = ok & flagged & (replicate == 1)
-    if dup_file.any() or dup_stored.any() or orphan.any():
-        first_row = pd.Series(data["row"]).groupby(key.to_numpy(), sort=False).transform("first").to_numpy()
-        frame = _report_frame(data)
-        why = np.array([f"duplicate of row {r} in this file (same sample and marker); mark it "
-                        "remeasurement=yes"
-                        for r in first_row], dtype=object) if dup_file.any() else ""
-        flag(report, frame, dup_file, "sample", why)
-        flag(report, frame, dup_stored, "sample", "this sample already has a stored result for the marker; "
-              "mark it remeasurement=yes to add a re-measurement")
-        flag(report, frame, orphan, "remeasurement",
-              "marked as a re-measurement, but there is no earlier result for this sample and marker")
+    rows = Rows(lambda: _report_frame(data), {"ok": ~data["bad"], "flagged": data["flagged"], "rank": rank,
+                                              "prior": prior, "replicate": replicate, "key": key.to_numpy(),
+                                              "row": data["row"]}, len(rank))
+    apply(FILE_RULES, rows, report)
     data["marker_id"] = marker_ids
     return replicate
+
+
+def _stored_replicates(session: Session, key: pd.Series, marker_ids: np.ndarray, width: int) -> np.ndarray:
+    """The highest stored replicate of each row's sample and marker (0 when none is stored)."""
+    import numpy as np
+    import pandas as pd
+
+    used = sorted(set(marker_ids.tolist()))
+    if not used:
+        return np.zeros(len(key), dtype=np.int64)
+    stored = pd.DataFrame(session.execute(
+        select(MarkerResult.sample_id, MarkerResult.marker_id, func.max(MarkerResult.replicate))
+        .where(MarkerResult.marker_id.in_(used))
+        .group_by(MarkerResult.sample_id, MarkerResult.marker_id)).all(),
+        columns=["sample_id", "marker_id", "prior"])
+    stored = stored[stored["marker_id"] < width]
+    if not len(stored):
+        return np.zeros(len(key), dtype=np.int64)
+    before = pd.Series(stored["prior"].to_numpy(), index=stored["sample_id"] * width + stored["marker_id"])
+    return key.map(before).fillna(0).to_numpy(dtype=np.int64)
 
 
 def _report_frame(data: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -158,92 +153,6 @@ def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     if parts[0].get("column") is None:
         out["column"] = None  # type: ignore[assignment]
     return out
-
-
-INSERT_COLUMNS = ("sample_id", "marker_id", "import_id", "value", "qualifier", "original_value",
-                  "original_unit",
-                  "replicate", "run_id", "batch_id", "plate_id", "assay_date", "operator")
-INSERT_BLOCK = 65_536  # rows turned into Python values at a time (memory stays bounded on a long file)
-
-
-def _columns(data: dict[str, np.ndarray], replicate: np.ndarray, import_id: int) -> dict[str, np.ndarray]:
-    """The validated rows as one array per marker_result column (NaN marks a missing number)."""
-    import numpy as np
-
-    return {"sample_id": data["sample_id"], "marker_id": data["marker_id"],
-            "import_id": np.full(len(replicate), import_id, dtype=np.int64), "value": data["value"],
-            "qualifier": data["qualifier"], "original_value": data["original_value"],
-            "original_unit": data["original_unit"], "replicate": replicate,
-            **{c: data[c] for c in ("run_id", "batch_id", "plate_id", "assay_date", "operator")}}
-
-
-def _block_values(column: np.ndarray) -> list[Any]:
-    """One block of a column as Python values (None for NaN and for missing text)."""
-    import numpy as np
-
-    out = column.tolist()
-    if column.dtype.kind == "f":
-        for i in np.flatnonzero(np.isnan(column)).tolist():
-            out[i] = None
-    return out
-
-
-def _row_tuples(columns: dict[str, np.ndarray], n: int) -> Iterator[tuple[Any, ...]]:
-    """Yield the rows as tuples, block by block: only one block's Python objects exist at a time."""
-    for start in range(0, n, INSERT_BLOCK):
-        yield from zip(*(_block_values(columns[c][start:start + INSERT_BLOCK]) for c in INSERT_COLUMNS),
-                       strict=True)
-
-
-def _arrow_table(columns: dict[str, np.ndarray]) -> pa.Table:
-    """The rows as an Arrow table (NaN and None become nulls), for the PostgreSQL COPY."""
-    import pyarrow as pa
-
-    return pa.table({c: pa.array(columns[c], from_pandas=True) if columns[c].dtype.kind != "O"
-                     else pa.array(columns[c], type=pa.string(), from_pandas=True) for c in INSERT_COLUMNS})
-
-
-def _insert(session: Session, data: dict[str, np.ndarray], replicate: np.ndarray, import_id: int) -> None:
-    """Bulk insert the validated rows on the unit of work's own connection (inside its transaction).
-
-    PostgreSQL: COPY FROM STDIN of CSV that Arrow writes in C++. SQLite: one prepared INSERT run by the
-    sqlite3 cursor of the session's connection over the rows, fed block by block from the arrays. An ADBC
-    connection would be a second connection with a transaction of its own: its rows could not be rolled back
-    with the unit of work, so it is used only by the benchmark, as the limit.
-    """
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    versions.bump(session, "markers")  # the rows go round the session, which would otherwise see no write
-    columns = _columns(data, replicate, import_id)
-    conn = session.connection()
-    names = ", ".join(INSERT_COLUMNS)
-    raw = conn.connection.driver_connection
-    assert raw is not None  # an open connection has its DB-API connection
-    if conn.dialect.name == "sqlite":
-        cursor = raw.cursor()
-        try:
-            cursor.executemany(f"INSERT INTO marker_result ({names}) VALUES "
-                               f"({', '.join('?' * len(INSERT_COLUMNS))})",
-                               _row_tuples(columns, len(replicate)))
-        finally:
-            cursor.close()
-        return
-    if conn.dialect.name == "postgresql":
-        table = _arrow_table(columns)
-        with raw.cursor() as cur, \
-                cur.copy(f"COPY marker_result ({names}) FROM STDIN (FORMAT csv)") as copy:
-            for batch in table.to_batches(max_chunksize=INSERT_BLOCK):
-                sink = pa.BufferOutputStream()
-                pacsv.write_csv(batch, sink, pacsv.WriteOptions(include_header=False))
-                copy.write(sink.getvalue().to_pybytes())
-        return
-    from datetime import date as _date
-
-    rows = [dict(zip(INSERT_COLUMNS, row, strict=True)) for row in _row_tuples(columns, len(replicate))]
-    for row in rows:
-        row["assay_date"] = None if row["assay_date"] is None else _date.fromisoformat(row["assay_date"])
-    conn.execute(insert(MarkerResult.__table__), rows)
 
 
 def _read_chunk(frame: pd.DataFrame, lookups: Lookups, report: ImportReport) -> list[dict[str, np.ndarray]]:
@@ -307,7 +216,7 @@ def import_results(session: Session, source: bytes | str | Path | IO[bytes], *, 
                     converted=int(merged["converted"].sum()), by_id=getattr(by, "id", None))
     session.add(run)
     session.flush()
-    _insert(session, merged, replicate, run.id)
+    insert_results(session, columns(merged, replicate, run.id), len(replicate))
     audit_record(session, "marker_import", user=by, object_type="marker_import", object_id=run.id,
                  detail=f"{filename}: {run.results} results ({run.remeasurements} re-measurements), sha256 "
                         f"{run.sha256}")

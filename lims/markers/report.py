@@ -21,6 +21,7 @@ class Problem:
     column: str | None
     value: str | None
     reason: str
+    rule: str | None = None  # the row rule that refused the row (lims.markers.rules); None for the file
 
 
 @dataclass

@@ -65,6 +65,7 @@ class ProblemSchema(Schema):
     column = fields.String(allow_none=True)
     value = fields.String(allow_none=True)
     reason = fields.String()
+    rule = fields.String(allow_none=True, metadata={"description": "the row rule that refused the row"})
 
 
 class ImportReportSchema(Schema):

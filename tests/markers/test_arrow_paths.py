@@ -8,11 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, text
 
 from lims.core.database import make_engine
-from lims.markers import export_read, importer
+from lims.markers import bulk, export_read, importer
 from lims.markers.models import MarkerResult
+from tests.conftest import is_postgres
+
+sqlite_only = pytest.mark.skipif(is_postgres(), reason="the SQLite staging path (PostgreSQL uses COPY)")
 
 ROWS = [
     {"id": 1, "sample_id": 7, "marker_id": 2, "value": 1.25, "qualifier": None, "replicate": 1,
@@ -91,8 +94,10 @@ def test_cursor_blocks_join_to_one_read(results_file, monkeypatch) -> None:
     assert export_read.concat_blocks([])["qualifier"].dtype == object
 
 
-def test_import_writes_block_by_block(session, catalogue, sampled, monkeypatch) -> None:
-    monkeypatch.setattr(importer, "INSERT_BLOCK", 2)
+@pytest.mark.parametrize("stage_min_rows", [10**9, 0], ids=["executemany", "staged"])
+def test_import_writes_block_by_block(session, catalogue, sampled, monkeypatch, stage_min_rows) -> None:
+    monkeypatch.setattr(bulk, "INSERT_BLOCK", 2)
+    monkeypatch.setattr(bulk, "STAGE_MIN_ROWS", stage_min_rows)
     _, acc = sampled()
     text = ("sample,marker,value,unit,qualifier,run_id,assay_date\n"
             f"{acc['SERUM']},IL6,0.004,ng/mL,,R1,2025-03-01\n"
@@ -110,3 +115,102 @@ def test_import_writes_block_by_block(session, catalogue, sampled, monkeypatch) 
         (pytest.approx(0.35), None, None, None, "R2", date(2025, 3, 2), report.import_id),
         (pytest.approx(12.0), None, None, None, None, None, report.import_id),
     ]
+
+
+_STORED = text("SELECT sample_id, marker_id, value, typeof(value), qualifier, original_value, "
+               "typeof(original_value), original_unit, replicate, run_id, batch_id, plate_id, assay_date, "
+               "typeof(assay_date), operator FROM marker_result ORDER BY id")
+
+
+def _stored(session) -> list[tuple]:
+    """The stored rows with every float as its exact bits (float.hex) and every value's SQLite type."""
+    return [tuple(v.hex() if isinstance(v, float) else v for v in row) for row in session.execute(_STORED)]
+
+
+@sqlite_only
+def test_staged_insert_stores_exactly_what_executemany_stores(session, catalogue, sampled,
+                                                              monkeypatch) -> None:
+    """The ADBC staging file and the executemany path store the same bits, NULLs, texts and dates."""
+    _, acc = sampled()
+    rng = np.random.default_rng(7)
+    hard = [0.1 + 0.2, 1 / 3, 2.0 ** -30, 123456789.123456789, 5e-324 * 1e10, 0.30000000000000004,
+            *rng.lognormal(1.5, 2.0, 150).tolist(), *(rng.random(40) * 1e-6).tolist()]
+    lines = ["sample,marker,value,unit,qualifier,run_id,operator,assay_date,remeasurement"]
+    for i, v in enumerate(hard):
+        unit = "ng/mL" if i % 3 == 0 else "pg/mL"  # a third converted (x1000) to the catalogue unit
+        lines.append(f'{acc["SERUM"]},IL6,{v!r},{unit},,"R""{i % 4}",Zoë {i % 2},2025-03-0{1 + i % 9},'
+                     f'{"no" if i == 0 else "yes"}')
+    lines += [f"{acc['SERUM']},IL6,,pg/mL,<LOD,,,,yes", f"{acc['SERUM']},IL6,,pg/mL,NA,,,,yes",
+              f"{acc['CTDNA_PLASMA']},CTDNA_VAF,0.35,%,,,,,no"]
+    data = "\n".join(lines).encode()
+    stored = {}
+    for path, minimum in (("executemany", 10**9), ("staged", 0)):
+        monkeypatch.setattr(bulk, "STAGE_MIN_ROWS", minimum)
+        report = importer.import_results(session, data, filename=f"{path}.csv")
+        assert report.ok and report.results == len(lines) - 1
+        stored[path] = _stored(session)
+        session.execute(delete(MarkerResult))
+    attached = [row[1] for row in session.execute(text("PRAGMA database_list"))]
+    assert any(name.startswith("lims_stage_") for name in attached)  # the staged path did run
+    assert stored["staged"] == stored["executemany"]
+    assert {row[3] for row in stored["staged"]} == {"real", "null"}
+    assert {row[13] for row in stored["staged"]} == {"text", "null"}
+
+
+@pytest.mark.parametrize("change", [
+    {"sample_id": np.array([10**9])},  # foreign key
+    {"value": np.array([np.nan])},  # a value or a qualifier
+    {"qualifier": np.array(["odd"], dtype=object)},  # qualifier spelling
+    {"replicate": np.array([0])},  # replicate >= 1
+], ids=["foreign key", "value or qualifier", "qualifier", "replicate"])
+@sqlite_only
+def test_staged_insert_keeps_the_constraints(session, catalogue, sampled, change) -> None:
+    """Rows copied from the staging file meet marker_result's foreign keys and CHECK constraints."""
+    _, acc = sampled()
+    report = importer.import_results(session, f"sample,marker,value,unit\n{acc['SERUM']},IL6,1.5,pg/mL\n"
+                                     .encode(), filename="one.csv")
+    sample_id, marker_id = session.execute(select(MarkerResult.sample_id, MarkerResult.marker_id)).one()
+    data = {"sample_id": np.array([sample_id]), "marker_id": np.array([marker_id]), "value": np.array([1.0]),
+            "qualifier": np.array([None], dtype=object), "original_value": np.array([np.nan]),
+            "original_unit": np.array([None], dtype=object), "assay_date": np.array([None], dtype=object),
+            **{c: np.array([None], dtype=object) for c in ("run_id", "batch_id", "plate_id", "operator")}}
+    replicate = change.pop("replicate", np.array([2]))
+    cols = bulk.columns({**data, **change}, replicate, report.import_id)
+    raw = session.connection().connection.driver_connection
+    with pytest.raises(sqlite3.IntegrityError):
+        bulk._sqlite_staged(raw, cols)
+    assert bulk._sqlite_staged(raw, bulk.columns(data, np.array([2]), report.import_id))  # the control
+
+
+@sqlite_only
+def test_without_a_staging_file_the_import_inserts_row_by_row(session, catalogue, sampled,
+                                                              monkeypatch) -> None:
+    import adbc_driver_sqlite.dbapi as adbc
+
+    def full_disk(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(bulk, "STAGE_MIN_ROWS", 0)
+    monkeypatch.setattr(adbc, "connect", full_disk)
+    _, acc = sampled()
+    report = importer.import_results(session, f"sample,marker,value,unit\n{acc['SERUM']},IL6,1.5,pg/mL\n"
+                                     .encode(), filename="one.csv")
+    assert report.ok and session.scalar(select(MarkerResult.value)) == 1.5
+    assert not any(row[1].startswith("lims_stage_") for row in session.execute(text("PRAGMA database_list")))
+
+
+def test_staging_schemas_are_detached_when_the_connection_returns(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'main.db'}")
+    sqlite3.connect(tmp_path / "stage.db").execute("CREATE TABLE rows (x)").connection.close()
+    try:
+        with engine.begin() as conn:
+            raw = conn.connection.driver_connection
+            raw.execute("ATTACH DATABASE ? AS lims_stage_test", (str(tmp_path / "stage.db"),))
+            raw.execute("SELECT * FROM lims_stage_test.rows").fetchall()
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                raw.execute("DETACH DATABASE lims_stage_test")
+        with engine.connect() as conn:
+            names = [row[1] for row in conn.exec_driver_sql("PRAGMA database_list")]
+        assert names == ["main"]
+    finally:
+        engine.dispose()

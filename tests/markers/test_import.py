@@ -107,6 +107,41 @@ def test_every_bad_input_is_reported_and_nothing_written(session, catalogue, sam
     assert report.to_dict()["ok"] is False
 
 
+@pytest.mark.parametrize(("line", "rule"), [
+    ("{serum},NOPE,1,pg/mL,,,,,,,", "marker-in-catalogue"),
+    ("TB-9999999-0,IL6,1,pg/mL,,,,,,,", "sample-exists"),
+    ("{serum},IL6,1,furlongs,,,,,,,", "unit-converts"),
+    ("{serum},IL6,one,pg/mL,,,,,,,", "value-number"),
+    ("{serum},IL6,inf,pg/mL,,,,,,,", "value-finite"),
+    ("{serum},IL6,1e308,ng/mL,,,,,,,", "value-converts"),
+    ("{serum},IL6,,pg/mL,,,,,,,", "value-or-qualifier"),
+    ("{serum},IL6,3,pg/mL,NA,,,,,,", "qualifier-na-empty"),
+    ("{serum},IL6,3,pg/mL,<LOQ,,,,,,", "qualifier-spelling"),
+    ("{serum},IL6,3,pg/mL,,,,,03/01/2025,,", "assay-date"),
+    ("{serum},IL6,3,pg/mL,,,,,,,maybe", "remeasurement-yes-no"),
+    ("{serum},IL6,3,pg/mL,,,,,,,yes", "remeasurement-of-something"),
+    ("{serum},IL6,3,pg/mL,," + "x" * 61 + ",,,,,", "run_id-length"),
+    ("{plasma},IL6,3,pg/mL,,,,,,,", "marker-specimen-type"),
+    ("{serum},IL6,3,pg/mL,,,,,,,\n{serum},IL6,4,pg/mL,,,,,,,", "duplicate-in-file"),
+])
+def test_each_problem_names_the_rule_that_refused_the_row(session, catalogue, sampled, line, rule) -> None:
+    from lims.markers.schemas import ImportReportSchema
+
+    _, acc = sampled()
+    text = HEADER + line.format(serum=acc["SERUM"], plasma=acc["CTDNA_PLASMA"]) + "\n"
+    report = _fail(session, text)
+    assert [p.rule for p in report.problems] == [rule], report.problems
+    assert ImportReportSchema().dump(report)["problems"][0]["rule"] == rule  # the API and the pages show it
+
+
+def test_the_row_rules_are_named_once_and_say_what_they_check() -> None:
+    from lims.markers.rules import FILE_RULES, ROW_RULES
+
+    names = [r.name for r in (*ROW_RULES, *FILE_RULES)]
+    assert len(names) == len(set(names))
+    assert all(r.column and r.checks for r in (*ROW_RULES, *FILE_RULES))
+
+
 def test_consent_withdrawn_or_out_of_scope_is_refused(session, catalogue, sampled) -> None:
     p, acc = sampled()
     q, acc_q = sampled()
