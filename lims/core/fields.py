@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from flask_smorest.fields import Upload
@@ -83,6 +83,41 @@ class Integer(fields.Integer):
         kwargs.setdefault("strict", True)
         super().__init__(validate=validators, **kwargs)
 
+
+
+class Number(fields.Float):
+    """A finite number; in text a decimal comma is read as a point (``"3,5"`` is 3.5), as typed on a page.
+
+    A JSON number is taken as it is. A refusal names the value: ``'3,5,1' is not a number``.
+    """
+
+    default_error_messages = {"invalid": "{input!r} is not a number"}  # noqa: RUF012
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_nan", False)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str):
+            return super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return super()._deserialize(value.strip().replace(",", "."), attr, data, **kwargs)
+        except ValidationError:
+            raise self.make_error("invalid", input=value) from None
+
+
+class LocalDateTime(fields.DateTime):
+    """A date and time as typed on a page (``YYYY-MM-DDTHH:MM``); the caller reads it in the study's zone.
+
+    A refusal names the value: ``'8 Jan' is not a date and time (YYYY-MM-DDTHH:MM)``.
+    """
+
+    default_error_messages = {"invalid": "{input!r} is not a date and time (YYYY-MM-DDTHH:MM)"}  # noqa: RUF012
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str):
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class Boolean(fields.Boolean):

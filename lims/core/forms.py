@@ -10,30 +10,42 @@ from marshmallow import Schema, ValidationError, fields
 from lims.core.vocabulary import problem_text
 
 
-def form_data(schema: Schema, form: Any) -> dict[str, Any]:
-    """Turn a submitted form into the dict a JSON body would be: blank fields are absent, lists stay lists."""
+def form_data(schema: Schema, form: Any, prefix: str = "") -> dict[str, Any]:
+    """Turn a submitted form into the dict a JSON body would be: blank fields are absent, lists stay lists.
+
+    With ``prefix`` the fields of one repeated sub-form are read (``kit-3-quantity`` for ``prefix="kit-3-"``)
+    under their schema names.
+    """
     data: dict[str, Any] = {}
     for name, field in schema.fields.items():
         key = field.data_key or name
         if field.dump_only:
             continue
         if isinstance(field, fields.List):
-            values = [v for v in form.getlist(key) if v.strip() != ""]
+            values = [v for v in form.getlist(prefix + key) if v.strip() != ""]
             if values:
                 data[key] = values
         elif isinstance(field, fields.Boolean):
-            if key in form:
-                data[key] = form.get(key) not in ("", "0", "off", "false")
+            if prefix + key in form:
+                data[key] = form.get(prefix + key) not in ("", "0", "off", "false")
         else:
-            value = form.get(key)
+            value = form.get(prefix + key)
             if value is not None and value.strip() != "":
                 data[key] = value.strip()
     return data
 
 
-def load_form(schema: Schema, form: Any) -> dict[str, Any]:
-    """Load a page form with ``schema``; raise marshmallow's ValidationError with per-field messages."""
-    return schema.load(form_data(schema, form))
+def load_form(schema: Schema, form: Any, prefix: str = "") -> dict[str, Any]:
+    """Load a page form with ``schema``; raise marshmallow's ValidationError with per-field messages.
+
+    With ``prefix`` (one repeated sub-form) the messages are keyed by the form's names, prefix included.
+    """
+    try:
+        return schema.load(form_data(schema, form, prefix))
+    except ValidationError as exc:
+        if not prefix or not isinstance(exc.messages, dict):
+            raise
+        raise ValidationError({prefix + str(k): v for k, v in exc.messages.items()}) from None
 
 
 def form_errors(exc: ValidationError) -> dict[str, str]:

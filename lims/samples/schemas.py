@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from lims.access.fields import ParticipantDateTime, StudyDay
+from lims.core.fields import Date, LocalDateTime, Number
 from lims.core.vocabulary import FIELDS
 from lims.samples.models import DERIVATIONS, STATUSES, UNITS
 from lims.samples.preanalytics import (
@@ -24,8 +25,8 @@ LOCAL_TIME = ("Time of day; without a UTC offset it is read as the study's local
 def _number(name: str) -> Any:
     """A pre-analytical number field, limited to what equipment can do (lims.samples.preanalytics.RANGES)."""
     low, high, unit = RANGES[name]
-    return fields.Float(load_default=None, allow_nan=False, validate=validate.Range(min=low, max=high),
-                        metadata={"description": f"{FIELDS[name]}: {low:g} to {high:g} {unit}"})
+    return Number(load_default=None, validate=validate.Range(min=low, max=high),
+                  metadata={"description": f"{FIELDS[name]}: {low:g} to {high:g} {unit}"})
 
 
 def _time(name: str) -> Any:
@@ -91,9 +92,8 @@ class YieldSchema(Schema):
                                 metadata={
                                     "description": "Sample type code of the product, e.g. CTDNA_PLASMA"})
     count = fields.Integer(required=True, validate=validate.Range(min=1, max=200))
-    volume = fields.Float(required=True, allow_nan=False,
-                          validate=validate.Range(min=0, min_inclusive=False, max=1e12),
-                          metadata={"description": "Amount of each product, in unit"})
+    volume = Number(required=True, validate=validate.Range(min=0, min_inclusive=False, max=1e12),
+                    metadata={"description": "Amount of each product, in unit"})
     unit = fields.String(required=True, validate=validate.OneOf(UNITS))
 
 
@@ -153,3 +153,25 @@ class TissueSchema(Schema):
     storage_via_minus80 = fields.Boolean(load_default=None, allow_none=True, metadata={
         "description": "For liquid nitrogen: stored at -80 °C first (true) or straight into nitrogen "
                        "(false)"})
+
+
+class VisitRegistrationSchema(Schema):
+    """The visit of a registration: the day it took place (its kit tubes are :class:`KitEntrySchema`)."""
+
+    actual_on = Date(required=True, error_messages={"required": "give the visit date (YYYY-MM-DD)",
+                                                    "invalid": "{input!r} is not a date (YYYY-MM-DD)"})
+
+
+class KitEntrySchema(Schema):
+    """One expected tube of a visit's kit as recorded: collected (when, how much) or missed (why).
+
+    Whether the values make sense for the tube (a time on the visit's day, an amount near the kit's) is
+    checked by ``lims.samples.accessioning.register_visit``.
+    """
+
+    state = fields.String(load_default=None, validate=validate.OneOf(("collected", "missed")))
+    collected_at = LocalDateTime(load_default=None,
+                                 metadata={"description": "Collection time. " + LOCAL_TIME})
+    quantity = Number(load_default=None, metadata={"description": "Amount collected, in the kit item's unit"})
+    missed_reason = fields.String(load_default=None, validate=validate.Length(max=500))
+    haemolysed = fields.Boolean(load_default=False)

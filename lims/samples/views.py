@@ -13,20 +13,21 @@ from marshmallow import ValidationError
 from lims import access
 from lims.core.auth import login_required
 from lims.core.errors import DomainError
-from lims.core.forms import form_data, form_errors
+from lims.core.forms import form_data, form_errors, load_form
 from lims.core.permissions import permission_required
 from lims.core.vocabulary import COLLECTION_TYPES, FIXATIONS
 from lims.custody.service import history
 from lims.extensions import db
 from lims.labels.symbols import code128_svg
 from lims.participants import service as participants_service
+from lims.participants.models import Visit
 from lims.samples import accessioning, service
 from lims.samples.accession import validate
 from lims.samples.models import Sample
-from lims.samples.preanalytics import RANGES, STORAGE_CONTAINERS, TISSUE_CONTAINERS, localise, required_fields
+from lims.samples.preanalytics import STORAGE_CONTAINERS, TISSUE_CONTAINERS, localise, required_fields
 from lims.samples.presenters import sprec_for
 from lims.samples.schedule import visit_rows
-from lims.samples.schemas import ProcessSchema, TissueSchema
+from lims.samples.schemas import KitEntrySchema, ProcessSchema, TissueSchema, VisitRegistrationSchema
 from lims.studies.models import KitItem
 
 bp = Blueprint("samples", __name__, url_prefix="/samples")
@@ -56,24 +57,35 @@ def detail_page(code: str) -> Any:
                            rows=visit_rows(participant, samples))
 
 
-def _parse_local(value: str | None, tz: ZoneInfo, field: str, problems: dict[str, str]) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return access.from_local(datetime.fromisoformat(value), tz)
-    except ValueError:
-        problems[field] = f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)"
-        return None
+def register_form(form: Any, visit: Visit, tz: ZoneInfo) -> tuple[date | None, list[accessioning.KitEntry],
+                                                                   dict[str, str]]:
+    """Load the registration page: the visit date and one ``kit-<id>-`` sub-form per kit tube.
 
-
-def _parse_float(value: str | None, field: str, problems: dict[str, str]) -> float | None:
-    if value is None or value.strip() == "":
-        return None
+    Returns the visit date, the tubes' entries and the problems keyed by the page's field names.
+    """
+    problems: dict[str, str] = {}
+    actual_on = None
     try:
-        return float(value.replace(",", "."))
-    except ValueError:
-        problems[field] = f"{value!r} is not a number"
-        return None
+        actual_on = load_form(VisitRegistrationSchema(), form)["actual_on"]
+    except ValidationError as exc:
+        problems.update(form_errors(exc))
+    entries = []
+    for item in visit.timepoint.kit:
+        prefix = f"kit-{item.id}-"
+        try:
+            entry = localise(load_form(KitEntrySchema(), form, prefix=prefix), tz)
+        except ValidationError as exc:
+            problems.update(form_errors(exc))
+            continue
+        except DomainError as exc:
+            problems[prefix + (exc.field or "collected_at")] = exc.message
+            continue
+        if entry["state"] is None and item.optional:
+            continue
+        entries.append(accessioning.KitEntry(
+            kit_item_id=item.id, collected=entry["state"] == "collected", collected_at=entry["collected_at"],
+            quantity=entry["quantity"], missed_reason=entry["missed_reason"], haemolysed=entry["haemolysed"]))
+    return actual_on, entries, problems
 
 
 @bp.route("/register/<code>/<timepoint>", methods=["GET", "POST"])
@@ -88,25 +100,7 @@ def register(code: str, timepoint: str) -> Any:
     tz = access.study_zone(participant.study)
     problems: dict[str, str] = {}
     if request.method == "POST":
-        actual_on = None
-        try:
-            actual_on = date.fromisoformat(request.form.get("actual_on", ""))
-        except ValueError:
-            problems["actual_on"] = "give the visit date (YYYY-MM-DD)"
-        entries = []
-        for item in visit.timepoint.kit:
-            key = f"kit-{item.id}"
-            state = request.form.get(f"{key}-state", "")
-            if state == "" and item.optional:
-                continue
-            entries.append(accessioning.KitEntry(
-                kit_item_id=item.id, collected=state == "collected",
-                collected_at=_parse_local(request.form.get(f"{key}-collected_at"), tz, f"{key}-collected_at",
-                                          problems),
-                quantity=_parse_float(request.form.get(f"{key}-quantity"), f"{key}-quantity", problems),
-                missed_reason=request.form.get(f"{key}-missed_reason"),
-                haemolysed=request.form.get(f"{key}-haemolysed") == "on",
-            ))
+        actual_on, entries, problems = register_form(request.form, visit, tz)
         if not problems and actual_on is not None:
             try:
                 created = accessioning.register_visit(db.session, visit, entries, actual_on=actual_on,
@@ -195,7 +189,7 @@ def process_form(form: Any, defaults: list[accessioning.YieldEntry], tz: ZoneInf
         count = (form.get(f"yield-{i}-count") or "").strip()
         if count and count != "0":
             yields.append({"sample_type": default.sample_type_code, "count": count,
-                           "volume": (form.get(f"yield-{i}-volume") or "").strip().replace(",", ".") or None,
+                           "volume": (form.get(f"yield-{i}-volume") or "").strip() or None,
                            "unit": form.get(f"yield-{i}-unit") or default.unit})
     data["yields"] = yields
     for name in ("spin1_brake", "spin2_brake"):
@@ -203,9 +197,6 @@ def process_form(form: Any, defaults: list[accessioning.YieldEntry], tz: ZoneInf
     via = form.get("storage_via_minus80", "")
     data["storage_via_minus80"] = {"yes": True, "no": False}.get(via)
     data["consume"] = form.get("consume") == "on"
-    for name in RANGES:
-        if name in data:
-            data[name] = data[name].replace(",", ".")
     loaded = ProcessSchema().load(data)
     if loaded.get("spin1_g") is None:
         loaded["spin1_brake"] = None
@@ -238,8 +229,6 @@ def tissue(accession: str) -> Any:
             data = form_data(TissueSchema(), request.form)
             data["storage_via_minus80"] = {"yes": True,
                                            "no": False}.get(request.form.get("storage_via_minus80", ""))
-            if "storage_temp_c" in data:
-                data["storage_temp_c"] = data["storage_temp_c"].replace(",", ".")
             values = localise(TissueSchema().load(data), tz)
             accessioning.record_tissue(db.session, sample, by=current_user, **values)
         except ValidationError as exc:

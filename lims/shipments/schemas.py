@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from lims.core.fields import Number
 from lims.shipments.models import CONDITIONS, STATUSES
 
 CODE = fields.String(required=True, validate=validate.Length(min=1, max=64),
@@ -88,7 +89,7 @@ class ShipmentReceiveSchema(Schema):
     damaged = fields.Dict(keys=fields.String(validate=validate.Length(max=64)),
                           values=fields.String(validate=validate.Length(max=500)), load_default=dict,
                           metadata={"description": "Accession -> what is wrong with it"})
-    arrival_temp_c = fields.Float(load_default=None, validate=validate.Range(min=-273, max=80))
+    arrival_temp_c = Number(load_default=None, validate=validate.Range(min=-273, max=80))
 
 
 class LateReceiptSchema(Schema):

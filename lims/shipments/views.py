@@ -20,7 +20,7 @@ from lims.core.uow import refuse
 from lims.extensions import db
 from lims.shipments import keys, manifests, receiving, service, signing
 from lims.shipments.models import CONDITIONS
-from lims.shipments.schemas import ManifestKeyCreateSchema, ReleaseSchema
+from lims.shipments.schemas import ManifestKeyCreateSchema, ReleaseSchema, ShipmentReceiveSchema
 from lims.studies.service import get_study
 
 bp = Blueprint("shipments", __name__, url_prefix="/shipments")
@@ -167,13 +167,10 @@ def manifest_csv(shipment_id: int) -> Any:
 def receive(shipment_id: int) -> Any:
     """Receive by the scanned list; show the reconciliation."""
     form, shipment = request.form, _shipment(shipment_id)
-    temp_raw = (form.get("arrival_temp_c") or "").strip()
-    try:
-        temp = float(temp_raw.replace(",", ".")) if temp_raw else None
-        if temp is not None and not -200 <= temp <= 60:
-            raise ValueError(temp_raw)
-    except ValueError:
-        refuse(f"temperature on arrival {temp_raw!r} is not a temperature between -200 and 60 °C")
+    try:  # the scans and damage are text areas here, lists in JSON: only the temperature loads alike
+        temp = load_form(ShipmentReceiveSchema(only=("arrival_temp_c",)), form)["arrival_temp_c"]
+    except ValidationError as exc:
+        refuse(first_error(exc))
         return redirect(url_for("shipments.detail", shipment_id=shipment_id))
     try:
         report = receiving.receive_shipment(

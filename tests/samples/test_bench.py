@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from marshmallow import ValidationError
 from sqlalchemy import select
 
 from lims.core.errors import DomainError
 from lims.custody.models import CustodyEvent
 from lims.samples.models import PoolMember, Sample
+from lims.samples.schemas import ProcessSchema, TissueSchema
 from lims.samples.service import pool, register_primary, split
 from lims.samples.units import convert, normalise_unit
 from lims.studies.service import timepoint_by_code
@@ -72,6 +74,37 @@ def test_register_refuses_incomplete_form_and_writes_nothing(login, session, par
     assert client.post("/samples/register/ZJ-501/BASELINE",
                        data={**form, "actual_on": "yesterday"}).status_code == 400
     assert login("monitor").post("/samples/register/ZJ-501/BASELINE", data=form).status_code == 403
+
+
+def test_register_names_the_bad_value_and_its_field(login, session, participant) -> None:
+    client = login("technician")
+    visit = next(v for v in participant.visits if v.timepoint.code == "BASELINE")
+    first, second = [i for i in visit.timepoint.kit if not i.optional][:2]
+    form = _baseline_form(visit, actual_on="8 Jan", **{f"kit-{first.id}-quantity": "3,5,1",
+                                                       f"kit-{second.id}-collected_at": "09:30"})
+    r = client.post("/samples/register/ZJ-501/BASELINE", data=form)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and "Nothing was saved" in html
+    assert "&#39;8 Jan&#39; is not a date (YYYY-MM-DD)" in html
+    assert "&#39;3,5,1&#39; is not a number" in html
+    assert "&#39;09:30&#39; is not a date and time (YYYY-MM-DDTHH:MM)" in html
+    # The rows of the two tubes are marked (the page keys problems by its field names).
+    assert html.count('class="has-error"') == 2
+    session.expire_all()
+    assert session.scalars(select(Sample).where(Sample.visit_id == visit.id)).all() == []
+
+
+def test_register_reads_a_decimal_comma(login, session, participant) -> None:
+    client = login("technician")
+    visit = next(v for v in participant.visits if v.timepoint.code == "BASELINE")
+    first = next(i for i in visit.timepoint.kit if not i.optional)
+    amount = f"{first.volume / 2:g}".replace(".", ",")
+    r = client.post("/samples/register/ZJ-501/BASELINE",
+                    data=_baseline_form(visit, **{f"kit-{first.id}-quantity": amount}))
+    assert r.status_code == 302, r.get_data(as_text=True)
+    sample = session.scalars(select(Sample).where(Sample.kit_item_id == first.id,
+                                                  Sample.visit_id == visit.id)).one()
+    assert sample.quantity == first.volume / 2
 
 
 def _blood(session, study, participant, user, container="K2EDTA"):
@@ -179,3 +212,12 @@ def test_print_labels_pdf_and_zpl_with_reprint_events(login, session, study, par
     assert r.status_code == 400 and "start position must be between 1 and 65" in r.get_data(as_text=True)
     svg = client.get(f"/samples/{blood.accession}/barcode.svg")
     assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
+
+
+def test_process_and_tissue_schemas_read_a_decimal_comma() -> None:
+    loaded = ProcessSchema().load({"yields": [{"sample_type": "PLASMA", "count": "2", "volume": "0,5",
+                                               "unit": "ml"}], "spin1_temp_c": "4,5"})
+    assert loaded["yields"][0]["volume"] == 0.5 and loaded["spin1_temp_c"] == 4.5
+    assert TissueSchema().load({"storage_temp_c": "-80,0"})["storage_temp_c"] == -80.0
+    with pytest.raises(ValidationError, match="'4,5,1' is not a number"):
+        ProcessSchema().load({"yields": [], "spin1_temp_c": "4,5,1"})

@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+from marshmallow import ValidationError
 from sqlalchemy import select
 
 from lims.shipments.models import Shipment
+from lims.shipments.schemas import ShipmentReceiveSchema
 from tests.conftest import PASSWORD
 
 
@@ -81,6 +84,10 @@ def test_empty_release_and_manifest_import_pages(login, session, study, nb_lab) 
     page = manager.get(f"/shipments/{shipment.id}").get_data(as_text=True)
     assert "Receive and reconcile" in page and shipment.manifest_sha256 in page
     r = login("technician").post(f"/shipments/{shipment.id}/receive", data={
+        "scans": "\n", "damaged": "", "arrival_temp_c": "cold"}, follow_redirects=True)
+    assert "&#39;cold&#39; is not a number" in r.get_data(as_text=True)
+    assert session.get(Shipment, shipment.id).status != "received"
+    r = login("technician").post(f"/shipments/{shipment.id}/receive", data={
         "scans": "\n", "damaged": "", "arrival_temp_c": "-65"}, follow_redirects=True)
     html = r.get_data(as_text=True)
     assert "Reconciliation" in html and "1 missing" in html and nb_lab.tubes[0].accession in html
@@ -104,3 +111,11 @@ def test_consent_withdrawal_page_and_disposal_list(login, session, nb_lab) -> No
     again = client.post(f"/api/v1/consent/{code}/withdraw", json={"on": "2025-03-02", "reason": "again"})
     assert again.status_code == 409
     assert client.get("/consent/NB-000/withdraw").status_code == 404
+
+
+def test_receipt_temperature_reads_a_decimal_comma_alike_on_page_and_json() -> None:
+    schema = ShipmentReceiveSchema(only=("arrival_temp_c",))
+    assert schema.load({"arrival_temp_c": "-65,5"}) == {"arrival_temp_c": -65.5}
+    assert schema.load({"arrival_temp_c": -65.5}) == {"arrival_temp_c": -65.5}
+    with pytest.raises(ValidationError, match="'-65,5,1' is not a number"):
+        schema.load({"arrival_temp_c": "-65,5,1"})
