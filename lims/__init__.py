@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Building the app makes some hundred thousand objects that live as long as the process (modules, classes,
     # mappers, schemas, routes): the cyclic garbage collector, left on, would scan them again and again while
     # they are made, a fifth of the start-up time (issue 17.4). It is paused until the app is built.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    from lims.core.collector import gc_paused
+
+    with gc_paused():
         from lims import config as config_module
         from lims.app import init_app
 
@@ -39,7 +38,4 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         )
         config_module.configure(app, config)
         init_app(app)
-    finally:
-        if collecting:
-            gc.enable()
     return app

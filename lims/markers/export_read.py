@@ -3,13 +3,13 @@ cursor on SQLite."""
 
 from __future__ import annotations
 
-import gc
 import io
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
+
+from lims.core.collector import gc_paused
 
 if TYPE_CHECKING:
     import numpy as np
@@ -148,20 +148,6 @@ def _read_cursor(conn: Any, marker_ids: list[int], *, scan: bool) -> Iterator[di
                    "assay_ord": (sample_assay & (2**_ASSAY_BITS - 1)) - 1}
     finally:
         cursor.close()
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Hold the cyclic garbage collector while a block of row tuples is made and dropped: the tuples hold no
-    cycles, yet every 700 of them would start a collection (a read of 2M rows spent ~15 % of its time there).
-    One collection follows each block instead, when the collector is back."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def concat_blocks(blocks: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
