@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields
 
+from lims.core.errors import DomainError
 from lims.core.vocabulary import problem_text
 
 
@@ -63,3 +64,13 @@ def first_error(exc: ValidationError) -> str:
     """Return the first problem of a ValidationError as 'readable field: message'."""
     field, message = next(iter(form_errors(exc).items()), ("form", "invalid input"))
     return problem_text(field, message)
+
+
+def load_or_refuse(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
+    """Load ``data`` (a JSON body, or a page form turned into one) with ``schema``; a refusal is a DomainError
+    naming the first field in trouble, so a service can give the page and the API the same answer."""
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        field = next(iter(form_errors(exc)), None)
+        raise DomainError(first_error(exc), field=field) from None

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from analysis.signatures.spec import PENALTIES, TRANSFORMS
 from lims.core.errors import DomainError
 from lims.core.fields import Boolean
-from lims.core.forms import first_error, form_errors
+from lims.core.forms import load_or_refuse
 from lims.markers.models import CATEGORIES, Marker
 from lims.results import data
 from lims.studies.models import SampleType, Study, TimePoint
@@ -167,12 +167,7 @@ def check_parameters(session: Session, study: Study, raw: dict[str, Any]) -> dic
 
     ``raw`` is loaded with :class:`RunParametersSchema`, then checked with :func:`against_study`.
     """
-    try:
-        params = RunParametersSchema().load(raw)
-    except ValidationError as exc:
-        field = next(iter(form_errors(exc)), None)
-        raise DomainError(first_error(exc), field=field) from None
-    return against_study(session, study, params)
+    return against_study(session, study, load_or_refuse(RunParametersSchema(), raw))
 
 
 def against_study(session: Session, study: Study, params: dict[str, Any]) -> dict[str, Any]:
