@@ -11,7 +11,7 @@ from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from lims.accounts import admin, mail, totp
+from lims.accounts import admin, mail, second_factor, totp
 from lims.accounts.models import AUTH_SOURCES, ROLES, SIGNATURE_MEANINGS, User
 from lims.accounts.schemas import EditUserSchema, NewUserSchema
 from lims.core import audit
@@ -158,9 +158,6 @@ def _mailer(to: str, name: str, link: str, hours: int) -> Callable[[], None]:
 def remove_second_factor(username: str) -> Any:
     """Remove a user's second factor (a lost phone); they set up a new one at their next login."""
     user = _user(username)
-    totp.remove(db.session, user)
-    audit.record(db.session, "second_factor_removed", user=current_user, object_type="user",
-                 object_id=user.id,
-                 detail=f"{user.username}, by an administrator")
+    second_factor.remove_for(db.session, user, by=current_user)
     flash(f"The second factor of {user.username} is removed.", "info")
     return redirect(url_for("users.edit", username=user.username))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -9,10 +10,9 @@ from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from lims.accounts import sessions, totp
+from lims.accounts import second_factor, sessions, totp
 from lims.accounts.admin import change_password
 from lims.accounts.models import ApiToken, UserSession
-from lims.accounts.passwords import check_password
 from lims.accounts.schemas import PasswordChangeSchema
 from lims.accounts.views import bp
 from lims.core import audit
@@ -68,38 +68,27 @@ def password() -> Any:
     return render_template("accounts/password.html")
 
 
+# What each button of the second-factor page does; each returns the recovery codes to show once, if any.
+_MFA_ACTIONS: dict[str, Callable[[Any], list[str] | None]] = {
+    "start": lambda form: second_factor.start(db.session, current_user),
+    "confirm": lambda form: second_factor.enable(db.session, current_user, form.get("code", "")),
+    "remove": lambda form: second_factor.remove_own(db.session, current_user, form.get("password", "")),
+    "recovery": lambda form: second_factor.renew_recovery_codes(db.session, current_user,
+                                                                form.get("password", "")),
+}
+
+
 @bp.route("/account/mfa", methods=["GET", "POST"])
 @permission_required("account.self")
 def mfa() -> Any:
     """Set up, confirm or remove the second factor; make new recovery codes."""
     codes = None
     if request.method == "POST":
-        action = request.form.get("action", "")
+        action = _MFA_ACTIONS.get(request.form.get("action", ""))
+        if action is None:
+            abort(400, description="unknown action")
         try:
-            if action == "start":
-                totp.begin_enrolment(db.session, current_user)
-            elif action == "confirm":
-                codes = totp.confirm_enrolment(db.session, current_user, request.form.get("code", ""))
-                audit.record(db.session, "second_factor_enabled", user=current_user, object_type="user",
-                             object_id=current_user.id)
-            elif action in ("remove", "recovery"):
-                local = current_user.auth_source == "local"
-                if local and not check_password(current_user.password_hash, request.form.get("password", "")):
-                    audit.record_security(db.session, "second_factor_change_refused", user=current_user)
-                    raise DomainError("the password is wrong")
-                if action == "remove":
-                    if totp.required_for(current_user):
-                        raise DomainError("your role must use a second factor; set up the new device first "
-                                          "by asking an administrator to remove the old one")
-                    totp.remove(db.session, current_user)
-                    audit.record(db.session, "second_factor_removed", user=current_user, object_type="user",
-                                 object_id=current_user.id)
-                else:
-                    codes = totp.new_recovery_codes(db.session, current_user)
-                    audit.record(db.session, "recovery_codes_renewed", user=current_user, object_type="user",
-                                 object_id=current_user.id)
-            else:
-                abort(400, description="unknown action")
+            codes = action(request.form)
         except DomainError as exc:
             refuse(exc.message)
             return redirect(url_for("accounts.mfa"))
