@@ -114,6 +114,20 @@ class YieldEntry:
     volume: float
     unit: str
 
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> YieldEntry:
+        """One product as ProcessSchema loads it (page and API)."""
+        return cls(body["sample_type"], body["count"], body["volume"], body["unit"])
+
+
+def kit_yields(session: Session, primary: Sample) -> list[YieldEntry]:
+    """The products the protocol's kit plans for this primary tube (the processing page's defaults)."""
+    kit = session.get(KitItem, primary.kit_item_id) if primary.kit_item_id else None
+    units = {t.code: t.unit for t in primary.participant.study.sample_types}
+    return [YieldEntry(y["sample_type"], int(y["aliquots"]), float(y["volume"]),
+                       units.get(y["sample_type"], primary.unit))
+            for y in (kit.yields if kit else [])]
+
 
 PROCESSING_FIELDS = (
     "processing_started_at", "precentrifugation_temp_c", "spin1_g", "spin1_min", "spin1_temp_c",
@@ -168,6 +182,9 @@ def process_primary(session: Session, primary: Sample, yields: list[YieldEntry],
     unknown = set(preanalytics) - set(PROCESSING_FIELDS)
     if unknown:
         raise DomainError(f"unknown processing field(s): {', '.join(sorted(unknown))}")
+    # A second spin was done exactly when its speed is recorded (the page and the API alike; SPREC reads
+    # "no second centrifugation" from it), unless the caller says so itself.
+    preanalytics.setdefault("spin2_done", preanalytics.get("spin2_g") is not None)
     if primary.status not in ("collected", "received"):
         raise DomainError(f"{primary.accession} is {primary.status.replace('_', ' ')} and cannot be "
                           "processed")

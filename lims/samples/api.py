@@ -78,10 +78,7 @@ def process(args: dict[str, Any], accession: str) -> Any:
     sample = access.require(current_user, "samples.register",
                             service.find_by_accession(db.session, accession))
     values = localise(args, access.study_zone(sample.participant.study))
-    yields = [accessioning.YieldEntry(y["sample_type"], y["count"], y["volume"], y["unit"])
-              for y in values.pop("yields")]
-    if values.get("spin2_g") is not None:
-        values["spin2_done"] = True
+    yields = [accessioning.YieldEntry.from_body(y) for y in values.pop("yields")]
     made = accessioning.process_primary(db.session, sample, yields, by=current_user,
                                         consume=values.pop("consume"),
                                         **{k: v for k, v in values.items() if v is not None})

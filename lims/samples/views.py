@@ -28,7 +28,6 @@ from lims.samples.preanalytics import STORAGE_CONTAINERS, TISSUE_CONTAINERS, loc
 from lims.samples.presenters import sprec_for
 from lims.samples.schedule import visit_rows
 from lims.samples.schemas import KitEntrySchema, ProcessSchema, TissueSchema, VisitRegistrationSchema
-from lims.studies.models import KitItem
 
 bp = Blueprint("samples", __name__, url_prefix="/samples")
 # The participant page lists samples, so it lives here (domains import one way) under /participants/.
@@ -149,18 +148,14 @@ def process(accession: str) -> Any:
     if sample.sample_type.kind == "solid":
         return redirect(url_for("samples.tissue", accession=sample.accession))
     tz = access.study_zone(sample.participant.study)
-    kit = db.session.get(KitItem, sample.kit_item_id) if sample.kit_item_id else None
-    defaults = [accessioning.YieldEntry(y["sample_type"], int(y["aliquots"]), float(y["volume"]),
-                                        _unit_of(sample, y["sample_type"]))
-                for y in (kit.yields if kit else [])]
+    defaults = accessioning.kit_yields(db.session, sample)
     problems: dict[str, str] = {}
     if request.method == "POST":
         try:
             data = process_form(request.form, defaults, tz)
             made = accessioning.process_primary(
                 db.session, sample,
-                [accessioning.YieldEntry(y["sample_type"], y["count"], y["volume"], y["unit"])
-                                     for y in data.pop("yields")],
+                [accessioning.YieldEntry.from_body(y) for y in data.pop("yields")],
                 by=current_user, consume=data.pop("consume"),
                 **{k: v for k, v in data.items() if v is not None})
         except ValidationError as exc:
@@ -198,9 +193,8 @@ def process_form(form: Any, defaults: list[accessioning.YieldEntry], tz: ZoneInf
     data["storage_via_minus80"] = {"yes": True, "no": False}.get(via)
     data["consume"] = form.get("consume") == "on"
     loaded = ProcessSchema().load(data)
-    if loaded.get("spin1_g") is None:
+    if loaded.get("spin1_g") is None:  # an unticked box says nothing about a spin that was not done
         loaded["spin1_brake"] = None
-    loaded["spin2_done"] = loaded.get("spin2_g") is not None
     if loaded.get("spin2_g") is None:
         loaded["spin2_brake"] = None
     return localise(loaded, tz)
@@ -260,8 +254,3 @@ def _tissue_defaults(sample: Sample, tz: ZoneInfo) -> dict[str, str]:
     return values
 
 
-def _unit_of(sample: Sample, type_code: str) -> str:
-    for t in sample.participant.study.sample_types:
-        if t.code == type_code:
-            return t.unit
-    return sample.unit

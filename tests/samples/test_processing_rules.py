@@ -279,3 +279,17 @@ def test_tissue_page_and_api(login, session, study, participant) -> None:
     detail = client.get(f"/api/v1/samples/{block.accession}").get_json()
     assert detail["sprec"] == "TIS-SRG-E-C-NBF-F-P"
     assert block.clamped_at == datetime(2025, 5, 2, 2, 0, tzinfo=UTC)  # 10:00 Shanghai
+
+
+def test_without_second_spin_values_the_api_records_no_second_spin_as_the_page_does(login, session, study,
+                                                                                     participant) -> None:
+    edta = _primary(session, study, participant, "K2EDTA")
+    body = {"yields": [{"sample_type": "BUFFY_COAT", "count": 1, "volume": 0.5, "unit": "ml"}],
+            "processing_started_at": "2025-01-08T10:30", "precentrifugation_temp_c": 21, "spin1_g": 1600,
+            "spin1_min": 10, "spin1_temp_c": 20, "spin1_brake": True, "frozen_at": "2025-01-08T11:20",
+            "storage_temp_c": -80, "storage_container": "PP"}
+    answer = login("technician").post(f"/api/v1/samples/{edta.accession}/process", json=body)
+    assert answer.status_code == 201, answer.get_json()
+    made = answer.get_json()["made"][0]["accession"]
+    child = session.scalar(select(Sample).where(Sample.accession == made))
+    assert child.spin2_done is False  # SPREC: "no second centrifugation", not "not recorded"
