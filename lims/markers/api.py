@@ -16,12 +16,11 @@ from lims.core.auth import login_required
 from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.jobs.api import accepted
-from lims.jobs.queue import imports_as_job, runs_as_job
+from lims.jobs.models import Job
 from lims.jobs.schemas import JobSchema
 from lims.markers import service
-from lims.markers.export import export_dataset
-from lims.markers.importer import ImportFailed, import_results
-from lims.markers.jobs import queue_export, queue_import
+from lims.markers.importer import ImportFailed
+from lims.markers.jobs import export_or_queue, import_or_queue
 from lims.markers.schemas import (
     ExportQuerySchema,
     ImportReportSchema,
@@ -30,7 +29,6 @@ from lims.markers.schemas import (
     ResultSchema,
     UploadSchema,
 )
-from lims.studies.service import get_study
 
 blp = Blueprint("markers_api", __name__, description="Marker catalogue, results, imports and dataset exports")
 
@@ -104,14 +102,12 @@ class Imports(MethodView):
         job)."""
         upload = files["file"]
         content, filename = upload.read(), upload.filename or "upload.csv"
-        if imports_as_job(len(content)):
-            return accepted(queue_import(db.session, content, filename=filename, by=current_user))
         try:
-            report = import_results(db.session, content, filename=filename, by=current_user)
+            report = import_or_queue(db.session, content, filename=filename, by=current_user)
         except ImportFailed as exc:
             body = exc.report.to_dict()
             return refused(body, f"nothing was imported: {body.get('problem_count', 0)} problem(s)")
-        return report.to_dict()
+        return accepted(report) if isinstance(report, Job) else report.to_dict()
 
 
 @blp.route("/exports")
@@ -125,9 +121,9 @@ class Exports(MethodView):
     def post(self, query: Any) -> Any:
         """Export a linked, pseudonymised dataset as a zip (recorded in the audit trail; large ones as a
         job)."""
-        if runs_as_job(service.count_results(db.session, markers=query.markers)):
-            return accepted(queue_export(db.session, query, by=current_user))
-        result = export_dataset(db.session, get_study(db.session), query, by=current_user)
+        result = export_or_queue(db.session, query, by=current_user)
+        if isinstance(result, Job):
+            return accepted(result)
         return Response(result.content, mimetype="application/zip",
                         headers={"Content-Disposition": f'attachment; filename="{result.filename}"'})
 

@@ -16,12 +16,30 @@ from lims.jobs import queue
 from lims.jobs import service as jobs
 from lims.jobs.models import Job
 from lims.jobs.service import Failed, Handler, Progress
-from lims.markers.export import ExportQuery, check_query, export_dataset
+from lims.markers.export import ExportQuery, ExportResult, check_query, export_dataset
 from lims.markers.importer import ImportFailed, import_results
+from lims.markers.report import ImportReport
+from lims.markers.service import count_results
 from lims.studies.service import get_study
 
 PERMISSION = "export.dataset"
 IMPORT_PERMISSION = "markers.import"
+
+
+def export_or_queue(session: Session, query: ExportQuery, *, by: Any) -> ExportResult | Job:
+    """Export at once, or queue the export as a job when it reads many results (the page and the API
+    alike)."""
+    if queue.runs_as_job(count_results(session, markers=query.markers)):
+        return queue_export(session, query, by=by)
+    return export_dataset(session, get_study(session), query, by=by)
+
+
+def import_or_queue(session: Session, content: bytes, *, filename: str, by: Any) -> ImportReport | Job:
+    """Import an uploaded results file at once (all or nothing: :class:`ImportFailed` with the report), or
+    queue it as a job when it is large (the page and the API alike)."""
+    if queue.imports_as_job(len(content)):
+        return queue_import(session, content, filename=filename, by=by)
+    return import_results(session, content, filename=filename, by=by)
 
 
 def queue_export(session: Session, query: ExportQuery, *, by: Any) -> Job:

@@ -15,15 +15,14 @@ from lims.core.errors import DomainError, NotFound
 from lims.core.forms import load_form
 from lims.core.permissions import permission_required
 from lims.extensions import db
-from lims.jobs.queue import imports_as_job, runs_as_job
+from lims.jobs.models import Job
 from lims.markers import service
 from lims.markers.api import result_dict
-from lims.markers.export import DEFAULT_OUTCOMES, FORMATS, FORMS, export_dataset, parse_list
-from lims.markers.importer import ImportFailed, import_results
-from lims.markers.jobs import queue_export, queue_import
+from lims.markers.export import DEFAULT_OUTCOMES, FORMATS, FORMS, parse_list
+from lims.markers.importer import ImportFailed
+from lims.markers.jobs import export_or_queue, import_or_queue
 from lims.markers.models import CATEGORIES, TRANSFORMS
 from lims.markers.schemas import ExportQuerySchema, MarkerSchema
-from lims.markers.service import count_results
 from lims.studies.service import get_study
 
 bp = Blueprint("markers", __name__, url_prefix="/markers")
@@ -103,13 +102,12 @@ def import_page() -> Any:
         flash("Choose a results file (CSV or XLSX).", "error")
         return render_template("markers/import.html"), 400
     content = upload.read()
-    if imports_as_job(len(content)):
-        job = queue_import(db.session, content, filename=upload.filename, by=current_user)
-        return redirect(url_for("jobs.detail", job_id=job.id))
     try:
-        report = import_results(db.session, content, filename=upload.filename, by=current_user)
+        report = import_or_queue(db.session, content, filename=upload.filename, by=current_user)
     except ImportFailed as exc:
         return render_template("markers/report.html", report=exc.report, title="Import refused"), 422
+    if isinstance(report, Job):
+        return redirect(url_for("jobs.detail", job_id=report.id))
     return render_template("markers/report.html", report=report, title="Import accepted")
 
 
@@ -157,16 +155,14 @@ def export() -> Any:
         "dates": form.get("dates") == "yes", "dfs_variant": form.get("dfs_variant") or None,
     }
     try:
-        query = ExportQuerySchema().load(data)
-        if runs_as_job(count_results(db.session, markers=query.markers)):
-            job = queue_export(db.session, query, by=current_user)
-            return redirect(url_for("jobs.detail", job_id=job.id))
-        result = export_dataset(db.session, study, query, by=current_user)
+        result = export_or_queue(db.session, ExportQuerySchema().load(data), by=current_user)
     except ValidationError as exc:
         return render_template("markers/export.html", errors=exc.messages, **options), 400
     except DomainError as exc:
         return render_template("markers/export.html", errors={exc.field or "form": [exc.message]},
                                **options), \
             exc.status
+    if isinstance(result, Job):
+        return redirect(url_for("jobs.detail", job_id=result.id))
     return Response(result.content, mimetype="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{result.filename}"'})

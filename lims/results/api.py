@@ -12,10 +12,10 @@ from flask_smorest import Blueprint
 from lims.core.permissions import permission_required
 from lims.extensions import db
 from lims.jobs.api import accepted
-from lims.jobs.queue import runs_as_job
+from lims.jobs.models import Job
 from lims.jobs.schemas import JobSchema
 from lims.results import parameters, service
-from lims.results.jobs import queue_screen, screen_rows
+from lims.results.jobs import screen_or_queue
 from lims.results.parameters import RunParametersSchema
 from lims.results.schemas import RerunSchema, RunSchema
 from lims.studies.service import get_study
@@ -39,10 +39,9 @@ class Runs(MethodView):
     def post(self, params: dict[str, Any]) -> Any:
         """Run a screen of every marker of the set against the outcome and save it (large ones as a job)."""
         study = get_study(db.session)
-        clean = parameters.against_study(db.session, study, params)
-        if runs_as_job(screen_rows(db.session, clean)):
-            return accepted(queue_screen(db.session, study, clean, by=current_user))
-        return service.run_screen(db.session, study, clean, by=current_user)
+        run = screen_or_queue(db.session, study, parameters.against_study(db.session, study, params),
+                              by=current_user)
+        return accepted(run) if isinstance(run, Job) else run
 
 
 @blp.route("/runs/<int:run_id>")

@@ -13,6 +13,7 @@ from lims.jobs.models import Job
 from lims.jobs.service import Handler, Progress
 from lims.markers.service import count_results
 from lims.results import service
+from lims.results.models import AnalysisRun
 from lims.studies.models import Study
 
 PERMISSION = "analysis.run"
@@ -22,6 +23,14 @@ def screen_rows(session: Session, params: dict[str, Any]) -> int:
     """Estimate how many marker results a screen with these parameters reads."""
     return count_results(session, markers=params["markers"] or None, category=params["category"],
                          sample_type=params["sample_type"])
+
+
+def screen_or_queue(session: Session, study: Study, params: dict[str, Any], *, by: Any) -> AnalysisRun | Job:
+    """Run a screen with checked parameters at once, or queue it as a job when it reads many results (the
+    page and the API alike)."""
+    if queue.runs_as_job(screen_rows(session, params)):
+        return queue_screen(session, study, params, by=by)
+    return service.run_screen(session, study, params, by=by)
 
 
 def queue_screen(session: Session, study: Study, params: dict[str, Any], *, by: Any) -> Job:

@@ -14,10 +14,10 @@ from lims.core.forms import form_data
 from lims.core.permissions import allowed, permission_required
 from lims.core.spreadsheet import frame_csv
 from lims.extensions import db
-from lims.jobs.queue import runs_as_job
+from lims.jobs.models import Job
 from lims.results import figures, parameters, readout, readout_figures, service, tables
 from lims.results.data import COVARIATES, OUTCOMES
-from lims.results.jobs import queue_screen, screen_rows
+from lims.results.jobs import screen_or_queue
 from lims.results.report import conditions, marker_report
 from lims.results.report import marker_figure as marker_figure_bytes
 from lims.studies.service import get_study
@@ -120,13 +120,12 @@ def run_associations() -> Any:
     raw = form_data(parameters.RunParametersSchema(), request.form)
     try:
         params = parameters.check_parameters(db.session, study, raw)
-        if runs_as_job(screen_rows(db.session, params)):
-            job = queue_screen(db.session, study, params, by=current_user)
-            return redirect(url_for("jobs.detail", job_id=job.id))
-        run = service.run_screen(db.session, study, params, by=current_user)
+        run = screen_or_queue(db.session, study, params, by=current_user)
     except DomainError as exc:  # the form again, as submitted
         return _form(study, {**request.form.to_dict(), "covariates": request.form.getlist("covariates")},
                      exc, 400)
+    if isinstance(run, Job):
+        return redirect(url_for("jobs.detail", job_id=run.id))
     return redirect(url_for("results.run", run_id=run.id))
 
 
