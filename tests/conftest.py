@@ -7,6 +7,7 @@ on PostgreSQL (``.ci/run`` does both).
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from tests.demo_db import (
     DEMO_PARTICIPANTS,
     DemoDatabase,
     demo_password,
+    drop_database,
     drop_shared_demo,
     exclusive,
     record_shared_demo,
@@ -168,12 +170,13 @@ def _load_demo(url: str, instance: Path) -> DemoDatabase:
 
 
 @pytest.fixture(scope="session")
-def demo_database(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[DemoDatabase]:
+def demo_database(tmp_path_factory: pytest.TempPathFactory,
+                  request: pytest.FixtureRequest) -> Iterator[DemoDatabase]:
     """The demo trial, loaded once per run through the CLI; its users get copies (tests/demo_db.py).
 
     With pytest-xdist the workers share one: the first loads it, the controller drops it at the end.
     """
-    if worker_id == "master":
+    if not hasattr(request.config, "workerinput"):  # one process (-n 0, -p no:xdist): load, use, drop
         tmp = tmp_path_factory.mktemp("demo")
         with fresh_database(PG_URL or "sqlite://", tmp) as url:
             yield _load_demo(url, tmp / "instance")
@@ -182,10 +185,14 @@ def demo_database(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> I
     with exclusive(root / "demo.lock"):
         demo = shared_demo(root)
         if demo is None:
-            tmp = root / "shared-demo"
-            tmp.mkdir()
+            # a worker whose load failed left its folder (and on PostgreSQL dropped its database): start anew
+            tmp = Path(tempfile.mkdtemp(prefix="shared-demo-", dir=root))
             with fresh_database(PG_URL or "sqlite://", tmp, keep=True) as url:
-                demo = _load_demo(url, tmp / "instance")
+                try:
+                    demo = _load_demo(url, tmp / "instance")
+                except BaseException:
+                    drop_database(url)
+                    raise
             record_shared_demo(root, demo)
     yield demo
 

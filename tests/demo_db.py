@@ -123,9 +123,13 @@ def record_shared_demo(root: Path, demo: DemoDatabase) -> None:
 def drop_shared_demo(root: Path) -> None:
     """Drop the demo database the workers shared (a PostgreSQL database; a SQLite file goes with ``root``)."""
     demo = shared_demo(root)
-    if demo is None:
-        return
-    parsed = make_url(demo.url)
+    if demo is not None:
+        drop_database(demo.url)
+
+
+def drop_database(url: str) -> None:
+    """Drop the PostgreSQL database at ``url`` (a SQLite file goes with its temporary folder)."""
+    parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
         return
     admin = make_engine(parsed.set(database="postgres").render_as_string(hide_password=False),
