@@ -15,6 +15,7 @@ from lims.core import versions  # noqa: F401  (its session listeners change the 
 from lims.core.uow import takes_write_lock
 
 STAGING_PREFIX = "lims_stage_"  # schemas a bulk insert attaches to a SQLite connection for one transaction
+STAGED = "lims_staged"  # set in a pooled connection's info by the bulk insert that attached a staging file
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -29,11 +30,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_detach_staging(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_detach_staging(dbapi_connection: Any, record: Any) -> None:
     # A bulk insert (lims.markers.bulk) copies rows from a staging database it attached; SQLite refuses to
     # detach it while the transaction that read it is open, so it is detached here, when the connection is
-    # back in the pool after its rollback or commit.
-    if dbapi_connection is None:
+    # back in the pool after its rollback or commit. Only connections the bulk insert marked are looked at.
+    if dbapi_connection is None or not record.info.get(STAGED):
         return
     attached = [row[1] for row in dbapi_connection.execute("PRAGMA database_list").fetchall()
                 if str(row[1]).startswith(STAGING_PREFIX)]
@@ -41,7 +42,8 @@ def _sqlite_detach_staging(dbapi_connection: Any, _record: Any) -> None:
         try:
             dbapi_connection.execute(f'DETACH DATABASE "{name}"')
         except sqlite3.OperationalError:  # still in a transaction (no reset on return): the next check-in
-            break
+            return
+    record.info.pop(STAGED, None)
 
 
 def _sqlite_begin(conn: Connection) -> None:

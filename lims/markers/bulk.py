@@ -26,7 +26,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from lims.core import versions
-from lims.core.database import STAGING_PREFIX
+from lims.core.database import STAGED, STAGING_PREFIX
 from lims.markers.models import MarkerResult
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def _write_staging(cols: dict[str, np.ndarray]) -> str | None:
     return path
 
 
-def _sqlite_staged(raw: Any, cols: dict[str, np.ndarray]) -> bool:
+def _sqlite_staged(conn: Any, raw: Any, cols: dict[str, np.ndarray]) -> bool:
     """Insert through a staging file written by ADBC; False (nothing done) when that is not possible."""
     if len(raw.execute("PRAGMA database_list").fetchall()) >= MAX_ATTACHED:
         return False  # many imports in one transaction: the attached staging files are not yet detached
@@ -128,6 +128,7 @@ def _sqlite_staged(raw: Any, cols: dict[str, np.ndarray]) -> bool:
     if path is None:
         return False
     schema = f"{STAGING_PREFIX}{secrets.token_hex(8)}"
+    conn.connection.info[STAGED] = True  # detached when the connection goes back to the pool
     cursor = raw.cursor()
     (cache,) = cursor.execute("PRAGMA cache_size").fetchone()
     try:
@@ -171,7 +172,7 @@ def insert_results(session: Session, cols: dict[str, np.ndarray], n: int) -> Non
     raw = conn.connection.driver_connection
     assert raw is not None  # an open connection has its DB-API connection
     if conn.dialect.name == "sqlite":
-        if n < STAGE_MIN_ROWS or not _sqlite_staged(raw, cols):
+        if n < STAGE_MIN_ROWS or not _sqlite_staged(conn, raw, cols):
             _sqlite_executemany(raw, cols, n)
         return
     if conn.dialect.name == "postgresql":

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sqlalchemy import delete, select, text
 
-from lims.core.database import make_engine
+from lims.core.database import STAGED, make_engine
 from lims.markers import bulk, export_read, importer
 from lims.markers.models import MarkerResult
 from tests.conftest import is_postgres
@@ -176,10 +176,11 @@ def test_staged_insert_keeps_the_constraints(session, catalogue, sampled, change
             **{c: np.array([None], dtype=object) for c in ("run_id", "batch_id", "plate_id", "operator")}}
     replicate = change.pop("replicate", np.array([2]))
     cols = bulk.columns({**data, **change}, replicate, report.import_id)
-    raw = session.connection().connection.driver_connection
+    conn = session.connection()
+    raw = conn.connection.driver_connection
     with pytest.raises(sqlite3.IntegrityError):
-        bulk._sqlite_staged(raw, cols)
-    assert bulk._sqlite_staged(raw, bulk.columns(data, np.array([2]), report.import_id))  # the control
+        bulk._sqlite_staged(conn, raw, cols)
+    assert bulk._sqlite_staged(conn, raw, bulk.columns(data, np.array([2]), report.import_id))  # the control
 
 
 @sqlite_only
@@ -205,6 +206,7 @@ def test_staging_schemas_are_detached_when_the_connection_returns(tmp_path: Path
     try:
         with engine.begin() as conn:
             raw = conn.connection.driver_connection
+            conn.connection.info[STAGED] = True  # as lims.markers.bulk marks the connection it attaches to
             raw.execute("ATTACH DATABASE ? AS lims_stage_test", (str(tmp_path / "stage.db"),))
             raw.execute("SELECT * FROM lims_stage_test.rows").fetchall()
             with pytest.raises(sqlite3.OperationalError, match="locked"):
