@@ -169,7 +169,8 @@ class KitEntrySchema(Schema):
     checked by ``lims.samples.accessioning.register_visit``.
     """
 
-    state = fields.String(load_default=None, validate=validate.OneOf(("collected", "missed")))
+    state = fields.String(load_default=None, validate=validate.OneOf(
+        ("collected", "missed"), error="{input!r} is not a tube state: choose collected or missed"))
     collected_at = LocalDateTime(load_default=None,
                                  metadata={"description": "Collection time. " + LOCAL_TIME})
     quantity = Number(load_default=None, metadata={"description": "Amount collected, in the kit item's unit"})

@@ -94,6 +94,18 @@ def test_register_names_the_bad_value_and_its_field(login, session, participant)
     assert session.scalars(select(Sample).where(Sample.visit_id == visit.id)).all() == []
 
 
+def test_register_names_an_unknown_tube_state(login, session, participant) -> None:
+    client = login("technician")
+    visit = next(v for v in participant.visits if v.timepoint.code == "BASELINE")
+    first = next(i for i in visit.timepoint.kit if not i.optional)
+    r = client.post("/samples/register/ZJ-501/BASELINE",
+                    data=_baseline_form(visit, **{f"kit-{first.id}-state": "teleported"}))
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400
+    assert "&#39;teleported&#39; is not a tube state: choose collected or missed" in html
+    assert html.count('class="has-error"') == 1
+
+
 def test_register_reads_a_decimal_comma(login, session, participant) -> None:
     client = login("technician")
     visit = next(v for v in participant.visits if v.timepoint.code == "BASELINE")
